@@ -1,0 +1,45 @@
+# pickaxe — every target installs its dependencies and builds first.
+BUILD_DIR   ?= build
+FUZZ_DIR    ?= build-fuzz
+JOBS        ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build run test bench fuzz format clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# The main job on bundled data: lint the bundled rule packs.
+run: build
+	./$(BUILD_DIR)/pickaxe lint rules
+
+test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+bench: build
+	./$(BUILD_DIR)/pickaxe_bench --benchmark_counters_tabular=true
+
+# libFuzzer with ASan+UBSan on the EQL front end, for FUZZ_SECONDS seconds.
+# New inputs go to a scratch folder; the checked-in corpus is read only.
+fuzz: deps
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DPICKAXE_FUZZ=ON -DPICKAXE_TESTS=OFF -DPICKAXE_BENCH=OFF
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_eql_parser
+	mkdir -p $(FUZZ_DIR)/new-inputs fuzz/artifacts
+	./$(FUZZ_DIR)/fuzz_eql_parser -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	  -max_len=8192 -dict=fuzz/eql.dict -artifact_prefix=fuzz/artifacts/ -print_final_stats=1 \
+	  $(FUZZ_DIR)/new-inputs fuzz/corpus/parser
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h' '*.cpp.in')
+
+clean:
+	rm -rf $(BUILD_DIR) $(FUZZ_DIR)

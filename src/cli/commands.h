@@ -1,0 +1,19 @@
+// pickaxe's subcommands. Each registers its options on the CLI11 app and
+// returns the process exit code: 0 success, 1 findings or input errors, 2 usage.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace pickaxe::cli {
+
+enum ExitCode { kSuccess = 0, kFindings = 1, kUsage = 2 };
+
+// Registers the subcommand; `run` is set to its action.
+void add_lint_command(CLI::App& app, std::function<int()>& run);
+void add_fmt_command(CLI::App& app, std::function<int()>& run);
+
+bool stdout_is_terminal();
+
+}  // namespace pickaxe::cli

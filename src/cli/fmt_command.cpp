@@ -1,0 +1,49 @@
+// `pickaxe fmt PATH...`: print each rule's query as canonical EQL.
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "eql/printer.h"
+#include "rules/rule_loader.h"
+
+namespace pickaxe::cli {
+
+namespace {
+
+int run_fmt(const std::vector<std::string>& paths) {
+  LoadResult result = load_rules(paths);
+  bool failed = false;
+  for (const Diagnostics& file : result.file_diagnostics) {
+    for (const Diagnostic& d : file.items()) std::cerr << render_text(d);
+    failed = failed || file.has_errors();
+  }
+  bool first = true;
+  for (const Rule& rule : result.rules) {
+    if (!rule.loaded()) {
+      for (const Diagnostic& d : rule.diagnostics.items()) {
+        if (d.severity == Severity::Error) std::cerr << render_text(d);
+      }
+      failed = true;
+      continue;
+    }
+    if (!first) std::cout << "\n";
+    first = false;
+    if (result.rules.size() > 1) std::cout << fmt::format("// {}: {}\n", rule.path, rule.name);
+    std::cout << eql::print(rule.query) << "\n";
+  }
+  return failed ? kFindings : kSuccess;
+}
+
+}  // namespace
+
+void add_fmt_command(CLI::App& app, std::function<int()>& run) {
+  auto paths = std::make_shared<std::vector<std::string>>();
+  CLI::App* command = app.add_subcommand(
+      "fmt", "Print each rule's query as canonical EQL (errors go to stderr, exit 1).");
+  command->add_option("paths", *paths, "Rule files or directories")->required();
+  command->callback([paths, &run] { run = [paths] { return run_fmt(*paths); }; });
+}
+
+}  // namespace pickaxe::cli

@@ -1,0 +1,42 @@
+// pickaxe: runs Elastic Security EQL detection rules over security telemetry.
+#include <unistd.h>
+
+#include <iostream>
+
+#include "cli/commands.h"
+
+namespace pickaxe::cli {
+bool stdout_is_terminal() { return isatty(STDOUT_FILENO) == 1; }
+}  // namespace pickaxe::cli
+
+int main(int argc, char** argv) {
+  using namespace pickaxe::cli;
+  CLI::App app{
+      "pickaxe: a standalone engine for Elastic Security EQL detection rules.\n"
+      "Reads EQL, Elastic detection-rules TOML and published rule pages, and explains what is wrong with them.",
+      "pickaxe"};
+  app.set_version_flag("--version", "pickaxe 0.1.0");
+  app.require_subcommand(1);
+  app.fallthrough(false);
+  std::function<int()> run;
+  add_lint_command(app, run);
+  add_fmt_command(app, run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kUsage;
+  }
+  try {
+    return run ? run() : kUsage;
+  } catch (const std::exception& e) {
+    std::cerr << "pickaxe: error: " << e.what() << "\n";
+    return kFindings;
+  }
+}

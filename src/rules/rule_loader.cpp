@@ -1,0 +1,413 @@
+#include "rules/rule_loader.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "eql/functions.h"
+#include "eql/parser.h"
+
+namespace pickaxe {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  return text;
+}
+
+std::string to_lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// A stable UUID-shaped id derived from text, for rules that declare none.
+std::string derived_uuid(std::string_view text) {
+  uint64_t a = 0xcbf29ce484222325ULL, b = 0x84222325cbf29ce4ULL;
+  for (unsigned char c : text) {
+    a = (a ^ c) * 0x100000001b3ULL;
+    b = (b ^ c) * 0x100000001b3ULL + 0x9e3779b97f4a7c15ULL;
+  }
+  b = (b & 0xffffffffffff0fffULL) | 0x0000000000008000ULL;  // version 8
+  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff,
+                     (a & 0x0fff) | 0x8000, (b >> 48 & 0x3fff) | 0x8000, b & 0xffffffffffffULL);
+}
+
+std::shared_ptr<SourceFile> file_source(const std::string& path, const std::string& text) {
+  return std::make_shared<SourceFile>(path, text);
+}
+
+Diagnostics& file_problem(LoadResult& result, std::shared_ptr<const SourceFile> source) {
+  result.file_diagnostics.emplace_back(std::move(source));
+  return result.file_diagnostics.back();
+}
+
+std::string default_name(const std::string& path) { return fs::path(path).stem().string(); }
+
+// ----- plain .eql ---------------------------------------------------------------
+
+void load_eql(const std::string& path, std::string text, LoadResult& result) {
+  Rule rule;
+  rule.format = RuleFormat::Eql;
+  rule.path = path;
+  rule.name = default_name(path);
+  rule.rule_id = derived_uuid(path + "\n" + text);
+  rule.source = file_source(path, text);
+  rule.query_end = static_cast<uint32_t>(text.size());
+  compile_rule(rule);
+  result.rules.push_back(std::move(rule));
+}
+
+// ----- detection-rules TOML -------------------------------------------------------
+
+std::vector<std::string> string_array(const toml::node* node) {
+  std::vector<std::string> out;
+  if (const toml::array* array = node ? node->as_array() : nullptr) {
+    for (const toml::node& item : *array) {
+      if (auto value = item.value<std::string>()) out.push_back(*value);
+    }
+  }
+  return out;
+}
+
+ThreatTechnique technique_of(const toml::table& table) {
+  ThreatTechnique technique;
+  technique.id = table["id"].value_or(std::string{});
+  technique.name = table["name"].value_or(std::string{});
+  if (const toml::array* subs = table["subtechnique"].as_array()) {
+    for (const toml::node& sub : *subs) {
+      if (const toml::table* sub_table = sub.as_table()) technique.subtechniques.push_back(technique_of(*sub_table));
+    }
+  }
+  return technique;
+}
+
+uint32_t offset_of_line(const std::string& text, uint32_t line) {
+  uint32_t offset = 0;
+  for (uint32_t current = 1; current < line && offset < text.size(); ++offset) {
+    if (text[offset] == '\n') ++current;
+  }
+  return offset;
+}
+
+void load_toml(const std::string& path, std::string text, LoadResult& result) {
+  auto source = file_source(path, text);
+  toml::table document;
+  try {
+    document = toml::parse(text, path);
+  } catch (const toml::parse_error& error) {
+    const auto& begin = error.source().begin;
+    uint32_t offset = offset_of_line(text, begin.line) + (begin.column > 0 ? begin.column - 1 : 0);
+    file_problem(result, source)
+        .error("toml-syntax", {offset, offset + 1},
+               fmt::format("invalid TOML: {}", error.description()),
+               "detection-rules files are TOML with [metadata] and [rule] tables");
+    return;
+  }
+  const toml::table* rule_table = document["rule"].as_table();
+  if (!rule_table) {
+    file_problem(result, source)
+        .error("toml-no-rule", {0, 0}, "no [rule] table in this TOML file",
+               "a detection-rules file has a [rule] table with name, query and language");
+    return;
+  }
+  std::string language = to_lower((*rule_table)["language"].value_or(std::string{"eql"}));
+  std::string type = (*rule_table)["type"].value_or(std::string{"eql"});
+  if (language != "eql") {
+    auto& diagnostics = file_problem(result, source);
+    diagnostics.add(Severity::Note, "not-eql", {0, 0},
+                    fmt::format("skipped: the rule's language is {}, not eql", language));
+    return;
+  }
+  const toml::node* query_node = rule_table->get("query");
+  auto query = query_node ? query_node->value<std::string>() : std::nullopt;
+  if (!query) {
+    file_problem(result, source)
+        .error("toml-no-query", {0, 0}, "the [rule] table has no query string",
+               "add `query = '''<your EQL>'''`");
+    return;
+  }
+
+  Rule rule;
+  rule.format = RuleFormat::DetectionRulesToml;
+  rule.path = path;
+  rule.language = language;
+  rule.type = type;
+  rule.name = (*rule_table)["name"].value_or(default_name(path));
+  rule.rule_id = (*rule_table)["rule_id"].value_or(derived_uuid(path + "\n" + *query));
+  rule.description = (*rule_table)["description"].value_or(std::string{});
+  rule.severity = to_lower((*rule_table)["severity"].value_or(std::string{"medium"}));
+  rule.risk_score = static_cast<int>((*rule_table)["risk_score"].value_or(int64_t{47}));
+  rule.max_signals = static_cast<int>((*rule_table)["max_signals"].value_or(int64_t{100}));
+  rule.timestamp_override = (*rule_table)["timestamp_override"].value_or(std::string{});
+  rule.index = string_array(rule_table->get("index"));
+  rule.tags = string_array(rule_table->get("tags"));
+  rule.false_positives = string_array(rule_table->get("false_positives"));
+  if (const toml::array* threats = (*rule_table)["threat"].as_array()) {
+    for (const toml::node& node : *threats) {
+      const toml::table* threat_table = node.as_table();
+      if (!threat_table) continue;
+      Threat threat;
+      threat.framework = (*threat_table)["framework"].value_or(std::string{"MITRE ATT&CK"});
+      threat.tactic_id = (*threat_table)["tactic"]["id"].value_or(std::string{});
+      threat.tactic_name = (*threat_table)["tactic"]["name"].value_or(std::string{});
+      if (const toml::array* techniques = (*threat_table)["technique"].as_array()) {
+        for (const toml::node& technique : *techniques) {
+          if (const toml::table* t = technique.as_table()) threat.techniques.push_back(technique_of(*t));
+        }
+      }
+      rule.threats.push_back(std::move(threat));
+    }
+  }
+
+  // Point diagnostics into the file itself when the query appears there verbatim.
+  uint32_t value_line = query_node->source().begin.line;
+  size_t search_from = offset_of_line(text, value_line);
+  size_t found = query->empty() ? std::string::npos : text.find(*query, search_from);
+  if (found != std::string::npos) {
+    rule.source = source;
+    rule.query_begin = static_cast<uint32_t>(found);
+    rule.query_end = static_cast<uint32_t>(found + query->size());
+  } else {
+    // Escapes changed the text; diagnostics show the decoded query, placed at its line.
+    uint32_t first_line = value_line;
+    std::string_view after(text.data() + std::min(search_from, text.size()));
+    size_t quotes = after.find("\"\"\"");
+    if (quotes != std::string_view::npos && quotes + 3 < after.size() && after[quotes + 3] == '\n')
+      ++first_line;
+    rule.source = std::make_shared<SourceFile>(path, *query, first_line);
+    rule.query_end = static_cast<uint32_t>(query->size());
+  }
+  compile_rule(rule);
+  result.rules.push_back(std::move(rule));
+}
+
+// ----- the seed page ----------------------------------------------------------------
+
+struct PageLine {
+  std::string_view text;
+  uint32_t offset;
+};
+
+std::vector<PageLine> split_lines(const std::string& text) {
+  std::vector<PageLine> lines;
+  uint32_t start = 0;
+  for (uint32_t i = 0; i <= text.size(); ++i) {
+    if (i == text.size() || text[i] == '\n') {
+      std::string_view line(text.data() + start, i - start);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      lines.push_back({line, start});
+      start = i + 1;
+    }
+  }
+  return lines;
+}
+
+const std::pair<std::string_view, std::string_view> kTactics[] = {
+    {"reconnaissance", "TA0043"},    {"resource development", "TA0042"},
+    {"initial access", "TA0001"},    {"execution", "TA0002"},
+    {"persistence", "TA0003"},       {"privilege escalation", "TA0004"},
+    {"defense evasion", "TA0005"},   {"credential access", "TA0006"},
+    {"discovery", "TA0007"},         {"lateral movement", "TA0008"},
+    {"collection", "TA0009"},        {"command and control", "TA0011"},
+    {"exfiltration", "TA0010"},      {"impact", "TA0040"},
+};
+
+ThreatTechnique parse_technique_line(std::string_view line) {
+  ThreatTechnique technique;
+  line = trim(line);
+  size_t space = line.find(' ');
+  technique.id = std::string(line.substr(0, space));
+  if (space != std::string_view::npos) technique.name = std::string(trim(line.substr(space)));
+  return technique;
+}
+
+std::string_view next_nonempty(const std::vector<PageLine>& lines, size_t& i) {
+  while (++i < lines.size()) {
+    if (!trim(lines[i].text).empty()) return trim(lines[i].text);
+  }
+  return {};
+}
+
+void load_seed_page(const std::string& path, std::string text, LoadResult& result) {
+  auto source = file_source(path, text);
+  std::vector<PageLine> lines = split_lines(text);
+  static const std::regex kSeverity(R"(^(low|medium|high|critical) severity\b.*)",
+                                    std::regex::icase);
+  Rule rule;
+  rule.format = RuleFormat::SeedPage;
+  rule.path = path;
+  rule.source = source;
+  rule.tags = {"Seed Dialect"};
+  size_t query_first = 0, query_last = 0;
+  bool in_query = false, seen_header = false;
+  Threat threat;
+  ThreatTechnique technique;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::string_view line = trim(lines[i].text);
+    if (i > 0 && rule.name.empty() && !line.empty()) {
+      std::string name(line);
+      for (std::string_view suffix : {" in Elastic Security"}) {
+        if (name.size() > suffix.size() && name.ends_with(suffix)) name.resize(name.size() - suffix.size());
+      }
+      rule.name = name;
+      continue;
+    }
+    if (line == "Elastic Detection Query") seen_header = true;
+    if (seen_header && !in_query && query_first == 0 && line == "eql") {
+      in_query = true;
+      query_first = i + 1;
+      continue;
+    }
+    if (in_query) {
+      std::smatch match;
+      std::string owned(line);
+      if (std::regex_match(owned, match, kSeverity)) {
+        in_query = false;
+        query_last = i;
+        rule.severity = to_lower(match[1].str());
+        size_t j = i;
+        rule.description = std::string(next_nonempty(lines, j));
+      }
+      continue;
+    }
+    if (line == "Tactic") {
+      size_t j = i;
+      threat.tactic_name = std::string(next_nonempty(lines, j));
+      for (const auto& [name, id] : kTactics) {
+        if (to_lower(threat.tactic_name) == name) threat.tactic_id = std::string(id);
+      }
+    } else if (line == "Technique") {
+      size_t j = i;
+      technique = parse_technique_line(next_nonempty(lines, j));
+    } else if (line == "Sub-technique") {
+      size_t j = i;
+      technique.subtechniques.push_back(parse_technique_line(next_nonempty(lines, j)));
+    } else if (line == "Required Tables") {
+      size_t j = i;
+      std::string_view tables = next_nonempty(lines, j);
+      // Index patterns run together on one line; each ends with '*'.
+      size_t start = 0;
+      while (start < tables.size()) {
+        size_t star = tables.find('*', start);
+        size_t end = star == std::string_view::npos ? tables.size() : star + 1;
+        std::string_view pattern = trim(tables.substr(start, end - start));
+        if (!pattern.empty()) rule.index.emplace_back(pattern);
+        start = end;
+      }
+    } else if (line.starts_with("\u2022")) {
+      rule.false_positives.emplace_back(trim(line.substr(std::string_view("\u2022").size())));
+    }
+  }
+  if (query_first == 0) {
+    file_problem(result, source)
+        .error("page-no-query", {0, 0}, "found no EQL query in this rule page",
+               "the page lists its query after a line reading `eql` under \"Elastic Detection Query\"");
+    return;
+  }
+  if (query_last == 0) query_last = lines.size();
+  while (query_last > query_first && trim(lines[query_last - 1].text).empty()) --query_last;
+  rule.query_begin = lines[query_first].offset;
+  rule.query_end = lines[query_last - 1].offset + static_cast<uint32_t>(lines[query_last - 1].text.size());
+  if (!technique.id.empty()) threat.techniques.push_back(technique);
+  if (!threat.tactic_name.empty() || !threat.techniques.empty()) rule.threats.push_back(threat);
+  if (rule.name.empty()) rule.name = default_name(path);
+  rule.risk_score = rule.severity == "critical" ? 99
+                    : rule.severity == "high"   ? 73
+                    : rule.severity == "medium" ? 47
+                                                : 21;
+  rule.rule_id = derived_uuid(text.substr(rule.query_begin, rule.query_end - rule.query_begin));
+  compile_rule(rule);
+  result.rules.push_back(std::move(rule));
+}
+
+bool read_file(const std::string& path, std::string& text) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  text = buffer.str();
+  return !in.bad();
+}
+
+bool is_rule_file(const fs::path& path) {
+  std::string extension = to_lower(path.extension().string());
+  return extension == ".eql" || extension == ".toml" || extension == ".txt";
+}
+
+}  // namespace
+
+bool looks_like_seed_page(std::string_view text) {
+  return text.find("Elastic Detection Query") != std::string_view::npos;
+}
+
+void compile_rule(Rule& rule) {
+  rule.diagnostics = Diagnostics(rule.source);
+  rule.query = eql::parse_query_set(*rule.source, rule.query_begin, rule.query_end, rule.diagnostics);
+  if (!rule.diagnostics.has_errors()) eql::verify(rule.query, rule.diagnostics);
+}
+
+void load_rule_text(const std::string& path, std::string text, LoadResult& result) {
+  ++result.files_read;
+  std::string extension = to_lower(fs::path(path).extension().string());
+  if (extension == ".toml") {
+    load_toml(path, std::move(text), result);
+  } else if (looks_like_seed_page(text)) {
+    load_seed_page(path, std::move(text), result);
+  } else {
+    load_eql(path, std::move(text), result);
+  }
+}
+
+LoadResult load_rules(const std::vector<std::string>& paths) {
+  LoadResult result;
+  auto load_file = [&](const std::string& path) {
+    std::string text;
+    if (!read_file(path, text)) {
+      file_problem(result, nullptr)
+          .error("unreadable", {0, 0}, fmt::format("{}: cannot read the file", path));
+      return;
+    }
+    load_rule_text(path, std::move(text), result);
+  };
+  for (const std::string& path : paths) {
+    std::error_code error;
+    if (fs::is_directory(path, error)) {
+      std::vector<std::string> files;
+      for (auto it = fs::recursive_directory_iterator(path, fs::directory_options::skip_permission_denied, error);
+           !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+        if (it->is_regular_file(error) && is_rule_file(it->path())) files.push_back(it->path().string());
+      }
+      std::sort(files.begin(), files.end());  // deterministic order
+      for (const std::string& file : files) {
+        // In a directory, .txt files count only when they are rule pages.
+        if (to_lower(fs::path(file).extension().string()) == ".txt") {
+          std::string text;
+          if (!read_file(file, text) || !looks_like_seed_page(text)) continue;
+        }
+        load_file(file);
+      }
+      if (error) {
+        file_problem(result, nullptr)
+            .error("unreadable", {0, 0}, fmt::format("{}: {}", path, error.message()));
+      }
+    } else if (fs::exists(path, error)) {
+      load_file(path);
+    } else {
+      file_problem(result, nullptr)
+          .error("unreadable", {0, 0}, fmt::format("{}: no such file or directory", path));
+    }
+  }
+  return result;
+}
+
+}  // namespace pickaxe

@@ -1,0 +1,31 @@
+// Reads rule files: plain .eql, Elastic detection-rules TOML and the seed page
+// text; directories are read recursively. Every problem becomes a diagnostic.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "rules/rule.h"
+
+namespace pickaxe {
+
+struct LoadResult {
+  std::vector<Rule> rules;
+  // Problems that belong to no rule: unreadable paths, TOML syntax, skipped files.
+  std::vector<Diagnostics> file_diagnostics;
+  size_t files_read = 0;
+};
+
+// Loads every rule under the given files and directories.
+LoadResult load_rules(const std::vector<std::string>& paths);
+
+// Loads rules from one file's text; `path` names it in diagnostics.
+void load_rule_text(const std::string& path, std::string text, LoadResult& result);
+
+// Parses and verifies a rule's query (the text at rule.source[query_begin, query_end)).
+void compile_rule(Rule& rule);
+
+// True when the text looks like a published rule page (the seed format).
+bool looks_like_seed_page(std::string_view text);
+
+}  // namespace pickaxe
