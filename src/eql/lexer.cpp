@@ -97,9 +97,9 @@ class Lexer {
     if (c == '"') return string();
     if (c == '\'') return single_quoted_string();
     if (c == '`') return quoted_identifier();
-    if (c == '?' && peek(1) == '"') {
+    if (c == '?' && (peek(1) == '"' || peek(1) == '\'')) {
       ++pos_;
-      Token token = string();
+      Token token = peek() == '"' ? string() : single_quoted_string();
       token.span.begin = start;
       token.legacy_string = true;
       diagnostics_.error("legacy-raw-string", token.span,

@@ -363,6 +363,16 @@ class Parser {
       synchronize();
       accept(TokenKind::RightBracket);
     }
+    if (at(TokenKind::Identifier) && peek(1).kind == TokenKind::Assign) {
+      // Python EQL's step options, e.g. `[file where true] fork=true`.
+      const Token& option = advance();
+      advance();
+      if (!at(TokenKind::End)) advance();
+      diagnostics_.error("legacy-step-option", {option.span.begin, previous_end_},
+                         fmt::format("the step option `{}=` is legacy EQL, not supported by Elasticsearch",
+                                     option.text),
+                         "Elasticsearch steps take only `by` keys and `with runs=N`");
+    }
     if (at(TokenKind::By)) s.by = join_keys();
     if (at(TokenKind::With) && peek(1).kind != TokenKind::Maxspan) {
       advance();
@@ -508,10 +518,12 @@ class Parser {
                        legacy ? fmt::format("the `{}` pipe is legacy EQL, not supported by Elasticsearch", name.text)
                               : fmt::format("unknown pipe `{}`", name.text),
                        hint);
-    // Consume the pipe's arguments so that parsing can go on.
-    while (!aborted_ && !at(TokenKind::Pipe) && !at(TokenKind::End) && !at_word("nor")) {
-      expression();
-      if (!accept(TokenKind::Comma)) break;
+    // Skip the pipe's arguments (legacy pipes separate them with spaces or commas).
+    int nesting = 0;
+    while (!at(TokenKind::End) && !(nesting == 0 && (at(TokenKind::Pipe) || at_word("nor")))) {
+      if (at(TokenKind::LeftParen) || at(TokenKind::LeftBracket)) ++nesting;
+      if ((at(TokenKind::RightParen) || at(TokenKind::RightBracket)) && nesting > 0) --nesting;
+      advance();
     }
   }
 
@@ -838,13 +850,23 @@ class Parser {
 
   ExprPtr field_name(uint32_t begin) {
     std::string name = advance().text;
-    while (at(TokenKind::Dot)) {
+    while (true) {
+      if (at(TokenKind::LeftBracket) && peek(1).kind == TokenKind::Integer &&
+          peek(2).kind == TokenKind::RightBracket) {
+        const Token& open = advance();
+        advance();
+        advance();
+        diagnostics_.error("array-index", {open.span.begin, previous_end_},
+                           "EQL does not support array indexes",
+                           "a predicate on an array field holds when any element matches");
+        continue;
+      }
+      if (!at(TokenKind::Dot)) break;
       advance();
       const Token& part = current();
       // After a dot, keywords are ordinary names: `event.sequence`.
       bool word = part.kind == TokenKind::Identifier || part.kind == TokenKind::QuotedIdentifier ||
-                  (!part.text.empty() && is_keyword(part.text) &&
-                   part.span.begin == previous_end_);
+                  (!part.text.empty() && is_keyword(part.text) && part.span.begin == previous_end_);
       if (!word) {
         error(part, fmt::format("expected a field name after '.', found {}", describe(part)));
         break;
@@ -852,15 +874,6 @@ class Parser {
       advance();
       name += '.';
       name += part.text;
-    }
-    if (at(TokenKind::LeftBracket) && peek(1).kind == TokenKind::Integer &&
-        peek(2).kind == TokenKind::RightBracket) {
-      const Token& open = advance();
-      advance();
-      advance();
-      diagnostics_.error("array-index", {open.span.begin, previous_end_},
-                         "EQL does not support array indexes",
-                         "a predicate on an array field holds when any element matches");
     }
     ExprPtr node = make_expr(ExprKind::Field, span_from(begin));
     node->name = std::move(name);

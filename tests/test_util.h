@@ -1,0 +1,74 @@
+// Helpers shared by the unit tests.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "diag/diagnostic.h"
+#include "eql/functions.h"
+#include "eql/parser.h"
+#include "eql/printer.h"
+
+namespace pickaxe::testing {
+
+struct Parsed {
+  std::shared_ptr<SourceFile> source;
+  Diagnostics diagnostics;
+  eql::QuerySet set;
+  bool ok() const { return !diagnostics.has_errors(); }
+  const eql::Query& query() const { return set.alternatives.at(0); }
+  const eql::Expr& condition() const { return *query().event.condition; }
+  bool has_code(std::string_view code) const {
+    for (const auto& d : diagnostics.items()) {
+      if (d.code == code) return true;
+    }
+    return false;
+  }
+  std::string messages() const {
+    std::string out;
+    for (const auto& d : diagnostics.items()) out += render_text(d);
+    return out;
+  }
+};
+
+inline Parsed parse(std::string text, bool verify = true) {
+  Parsed parsed;
+  parsed.source = std::make_shared<SourceFile>("test.eql", std::move(text));
+  parsed.diagnostics = Diagnostics(parsed.source);
+  parsed.set = eql::parse_query_set(*parsed.source, parsed.diagnostics);
+  if (verify && !parsed.diagnostics.has_errors()) eql::verify(parsed.set, parsed.diagnostics);
+  return parsed;
+}
+
+inline std::string shared_dir() { return PICKAXE_SHARED_DIR; }
+
+// Skips the current test, saying why, when ../shared is not there.
+#define PICKAXE_REQUIRE_SHARED(relative)                                                     \
+  do {                                                                                       \
+    if (!std::filesystem::exists(::pickaxe::testing::shared_dir() + "/" + (relative)))       \
+      GTEST_SKIP() << "shared data not found: " << ::pickaxe::testing::shared_dir() << "/"  \
+                   << (relative) << " (tests that read ../shared skip without it)";          \
+  } while (0)
+
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// Parses, prints and parses again; returns an empty string on success.
+inline std::string round_trip_failure(const eql::QuerySet& set) {
+  std::string printed = eql::print(set);
+  Parsed again = parse(printed, false);
+  if (!again.ok()) return "printed text does not parse:\n" + printed + "\n" + again.messages();
+  if (!(again.set == set)) return "AST differs after round trip:\n" + printed;
+  return {};
+}
+
+}  // namespace pickaxe::testing
