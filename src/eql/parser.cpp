@@ -72,14 +72,7 @@ class Parser {
       set.alternatives.push_back(query());
       if (aborted_ || at(TokenKind::End)) break;
       if (at_word("nor")) {
-        diagnostics_.warning(
-            "nor-alternatives", current().span,
-            "EQL has no `nor`; the queries it joins are read as alternatives, each alerting on its own",
-            "split the rule into one rule per query, or combine event queries with `or`");
-        advance();
-        if (at(TokenKind::End)) {
-          error(current(), "expected a query after `nor`");
-        }
+        separator();
         continue;
       }
       if (starts_query(current(), peek(1))) {
@@ -95,8 +88,19 @@ class Parser {
       error(current(), fmt::format("unexpected {} after the end of the query", describe(current())),
             hint);
       skip_to_next_query();
+      if (at_word("nor")) separator();
     }
     return set;
+  }
+
+  // `nor` between two queries: the seed dialect's alternatives.
+  void separator() {
+    diagnostics_.warning(
+        "nor-alternatives", current().span,
+        "EQL has no `nor`; the queries it joins are read as alternatives, each alerting on its own",
+        "split the rule into one rule per query, or combine event queries with `or`");
+    advance();
+    if (at(TokenKind::End)) error(current(), "expected a query after `nor`");
   }
 
   ExprPtr standalone_expression() {
@@ -303,6 +307,7 @@ class Parser {
     }
     Duration duration;
     uint32_t begin = current().span.begin;
+    const Token* number_token = &current();
     if (at(TokenKind::Integer)) {
       const Token& number = advance();
       errno = 0;
@@ -337,7 +342,7 @@ class Parser {
       error(unit, "the time unit must follow the number directly",
             fmt::format("write `maxspan={}{}`", duration.amount, unit.text));
     } else {
-      error(current(), "maxspan needs a time unit",
+      error(*number_token, "maxspan needs a time unit",
             fmt::format("e.g. `maxspan={}s`; units: d h m s ms micros nanos", duration.amount));
     }
     (void)with;

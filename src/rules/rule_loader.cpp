@@ -353,7 +353,7 @@ bool looks_like_seed_page(std::string_view text) {
 void compile_rule(Rule& rule) {
   rule.diagnostics = Diagnostics(rule.source);
   rule.query = eql::parse_query_set(*rule.source, rule.query_begin, rule.query_end, rule.diagnostics);
-  if (!rule.diagnostics.has_errors()) eql::verify(rule.query, rule.diagnostics);
+  eql::verify(rule.query, rule.diagnostics);
 }
 
 void load_rule_text(const std::string& path, std::string text, LoadResult& result) {
