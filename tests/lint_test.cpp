@@ -41,6 +41,7 @@ TEST(Lint, ArgsWithWhitespace) {
   EXPECT_NE(found[0].hint.find("process.args : \"-o\" and process.args : \"pool.*\""), std::string::npos);
   EXPECT_TRUE(with_code(lint_query("process where process.command_line : \"*-o pool.*\""), "args-whitespace").empty());
   EXPECT_EQ(with_code(lint_query("process where process.parent.args == \"a b\""), "args-whitespace").size(), 1u);
+  EXPECT_EQ(with_code(lint_query("process where process.args : (\"trailing \", \" leading\")"), "args-whitespace").size(), 2u);
 }
 
 TEST(Lint, CidrWithColonOnIpField) {

@@ -153,7 +153,8 @@ class Linter {
       size_t space = pattern.find_first_of(" \t");
       if (space == std::string::npos || pattern.find_first_not_of(" \t*") == std::string::npos) continue;
       std::string before(pattern.substr(0, space));
-      std::string after(pattern.substr(pattern.find_first_not_of(" \t", space)));
+      size_t rest = pattern.find_first_not_of(" \t", space);
+      std::string after = rest == std::string::npos ? std::string() : pattern.substr(rest);
       std::string command_line = field->name.substr(0, field->name.size() - 4) + "command_line";
       std::string wildcard = pattern;
       if (!wildcard.starts_with("*")) wildcard = "*" + wildcard;

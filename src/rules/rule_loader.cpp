@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -238,11 +237,18 @@ std::string_view next_nonempty(const std::vector<PageLine>& lines, size_t& i) {
   return {};
 }
 
+// "high severity high confidence" -> "high"; anything else -> "".
+std::string severity_line(std::string_view line) {
+  for (std::string_view level : {"low", "medium", "high", "critical"}) {
+    std::string lower = to_lower(line.substr(0, level.size() + 9));
+    if (lower == std::string(level) + " severity") return std::string(level);
+  }
+  return {};
+}
+
 void load_seed_page(const std::string& path, std::string text, LoadResult& result) {
   auto source = file_source(path, text);
   std::vector<PageLine> lines = split_lines(text);
-  static const std::regex kSeverity(R"(^(low|medium|high|critical) severity\b.*)",
-                                    std::regex::icase);
   Rule rule;
   rule.format = RuleFormat::SeedPage;
   rule.path = path;
@@ -269,12 +275,10 @@ void load_seed_page(const std::string& path, std::string text, LoadResult& resul
       continue;
     }
     if (in_query) {
-      std::smatch match;
-      std::string owned(line);
-      if (std::regex_match(owned, match, kSeverity)) {
+      if (std::string severity = severity_line(line); !severity.empty()) {
         in_query = false;
         query_last = i;
-        rule.severity = to_lower(match[1].str());
+        rule.severity = severity;
         size_t j = i;
         rule.description = std::string(next_nonempty(lines, j));
       }
