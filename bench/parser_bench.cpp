@@ -24,7 +24,8 @@ using namespace pickaxe;
 
 std::vector<std::shared_ptr<SourceFile>> load_corpus() {
   std::vector<std::shared_ptr<SourceFile>> corpus;
-  std::string path = std::string(PICKAXE_SHARED_DIR) + "/conformance/eql/detection-rules-queries.jsonl";
+  std::string path =
+      std::string(PICKAXE_SHARED_DIR) + "/conformance/eql/detection-rules-queries.jsonl";
   if (std::filesystem::exists(path)) {
     simdjson::ondemand::parser parser;
     simdjson::padded_string text = simdjson::padded_string::load(path);

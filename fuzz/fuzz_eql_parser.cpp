@@ -13,7 +13,8 @@
 using namespace pickaxe;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto source = std::make_shared<SourceFile>("fuzz.eql", std::string(reinterpret_cast<const char*>(data), size));
+  auto source = std::make_shared<SourceFile>(
+      "fuzz.eql", std::string(reinterpret_cast<const char*>(data), size));
   Diagnostics diagnostics(source);
   eql::QuerySet set = eql::parse_query_set(*source, diagnostics);
   for (const Diagnostic& d : diagnostics.items()) (void)render_text(d);
@@ -27,8 +28,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Diagnostics reparse(reprinted_source);
   eql::QuerySet again = eql::parse_query_set(*reprinted_source, reparse);
   if (reparse.has_errors() || !(again == set)) {
-    std::fprintf(stderr, "round trip failed\n--- input\n%s\n--- printed\n%s\n", source->text().c_str(),
-                 printed.c_str());
+    std::fprintf(stderr, "round trip failed\n--- input\n%s\n--- printed\n%s\n",
+                 source->text().c_str(), printed.c_str());
     for (const Diagnostic& d : reparse.items()) std::fprintf(stderr, "%s", render_text(d).c_str());
     std::abort();
   }

@@ -28,7 +28,9 @@ RunResult run(const std::string& arguments) {
   return result;
 }
 
-std::string source_path(const std::string& relative) { return std::string(PICKAXE_SOURCE_DIR) + "/" + relative; }
+std::string source_path(const std::string& relative) {
+  return std::string(PICKAXE_SOURCE_DIR) + "/" + relative;
+}
 
 TEST(Cli, HelpForEachCommand) {
   for (const char* command : {"", "lint ", "fmt "}) {
@@ -84,8 +86,10 @@ TEST(Cli, LintBrokenFileReportsEveryError) {
   }
   // Every error shows its source line and a caret.
   size_t errors = 0, warnings = 0, carets = 0;
-  for (size_t pos = 0; (pos = result.out.find(": error[", pos)) != std::string::npos; ++pos) ++errors;
-  for (size_t pos = 0; (pos = result.out.find(": warning[", pos)) != std::string::npos; ++pos) ++warnings;
+  for (size_t pos = 0; (pos = result.out.find(": error[", pos)) != std::string::npos; ++pos)
+    ++errors;
+  for (size_t pos = 0; (pos = result.out.find(": warning[", pos)) != std::string::npos; ++pos)
+    ++warnings;
   for (size_t pos = 0; (pos = result.out.find(" | ", pos)) != std::string::npos; ++pos) {
     size_t line_end = result.out.find('\n', pos);
     if (result.out.substr(pos, line_end - pos).find('^') != std::string::npos) ++carets;
@@ -95,7 +99,8 @@ TEST(Cli, LintBrokenFileReportsEveryError) {
 }
 
 TEST(Cli, LintJsonIsValidAndComplete) {
-  RunResult result = run("lint --format json " + source_path("tests/data/broken.eql") + " " + source_path("rules"));
+  RunResult result = run("lint --format json " + source_path("tests/data/broken.eql") + " " +
+                         source_path("rules"));
   EXPECT_EQ(result.exit_code, 1);
   simdjson::dom::parser parser;
   simdjson::dom::element document;
@@ -116,7 +121,8 @@ TEST(Cli, LintJsonIsValidAndComplete) {
 
 TEST(Cli, StrictTurnsWarningsIntoErrors) {
   PICKAXE_REQUIRE_SHARED("seed/T1204.003-detect-malicious-image.txt");
-  RunResult result = run("lint --strict " + shared_dir() + "/seed/T1204.003-detect-malicious-image.txt");
+  RunResult result =
+      run("lint --strict " + shared_dir() + "/seed/T1204.003-detect-malicious-image.txt");
   EXPECT_EQ(result.exit_code, 1);
 }
 
@@ -129,7 +135,8 @@ TEST(Cli, BundledRulesLoad) {
 TEST(Cli, FmtPrintsCanonicalEql) {
   RunResult result = run("fmt " + source_path("rules/t1204.003/mining_pool_dns.toml"));
   EXPECT_EQ(result.exit_code, 0) << result.out;
-  EXPECT_TRUE(result.out.starts_with("network where network.protocol == \"dns\" and dns.question.name : (\"minexmr.com\""))
+  EXPECT_TRUE(result.out.starts_with(
+      "network where network.protocol == \"dns\" and dns.question.name : (\"minexmr.com\""))
       << result.out;
   EXPECT_EQ(run("fmt " + source_path("tests/data/broken.eql")).exit_code, 1);
 }
@@ -137,7 +144,8 @@ TEST(Cli, FmtPrintsCanonicalEql) {
 TEST(Cli, MissingFileIsAnInputError) {
   RunResult result = run("lint /nonexistent/rule.eql");
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_NE(result.out.find("/nonexistent/rule.eql: no such file or directory"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("/nonexistent/rule.eql: no such file or directory"), std::string::npos)
+      << result.out;
 }
 
 }  // namespace

@@ -118,7 +118,8 @@ SpecResult run_spec_files(const std::vector<std::string>& files) {
       if (parsed.ok()) {
         ++result.parsed;
         std::string round_trip = round_trip_failure(parsed.set);
-        if (!round_trip.empty()) result.unexpected.push_back(spec.file + " " + spec.name + ": " + round_trip);
+        if (!round_trip.empty())
+          result.unexpected.push_back(spec.file + " " + spec.name + ": " + round_trip);
         continue;
       }
       // A legacy-only query fails only with legacy diagnostics, and with a clear message.
@@ -143,7 +144,8 @@ SpecResult run_spec_files(const std::vector<std::string>& files) {
       }
       (void)join;
       if (!only_legacy || reasons.empty()) {
-        result.unexpected.push_back(spec.file + " " + spec.name + ":\n" + spec.query + "\n" + parsed.messages());
+        result.unexpected.push_back(spec.file + " " + spec.name + ":\n" + spec.query + "\n" +
+                                    parsed.messages());
         continue;
       }
       std::string joined;
@@ -151,8 +153,8 @@ SpecResult run_spec_files(const std::vector<std::string>& files) {
         ++result.legacy_by_reason[reason];
         joined += (joined.empty() ? "" : "; ") + reason;
       }
-      result.legacy_listing += fmt::format("{} #{}: {}\n", spec.file.substr(spec.file.rfind('/') + 1),
-                                           spec.name, joined);
+      result.legacy_listing += fmt::format(
+          "{} #{}: {}\n", spec.file.substr(spec.file.rfind('/') + 1), spec.name, joined);
     }
   }
   return result;
@@ -160,7 +162,8 @@ SpecResult run_spec_files(const std::vector<std::string>& files) {
 
 std::string summary(const SpecResult& result) {
   std::string out;
-  for (const auto& [reason, count] : result.legacy_by_reason) out += fmt::format("  {}: {}\n", reason, count);
+  for (const auto& [reason, count] : result.legacy_by_reason)
+    out += fmt::format("  {}: {}\n", reason, count);
   for (const std::string& unexpected : result.unexpected) out += unexpected + "\n";
   return out;
 }
@@ -196,8 +199,9 @@ TEST(Conformance, PythonEqlSpecQueriesParseOrFailAsLegacy) {
   }
   EXPECT_EQ(result.legacy_listing, read_text(golden_path));
   EXPECT_EQ(result.parsed, 99u) << summary(result);
-  EXPECT_EQ(result.parsed + std::count(result.legacy_listing.begin(), result.legacy_listing.end(), '\n'),
-            result.total);
+  EXPECT_EQ(
+      result.parsed + std::count(result.legacy_listing.begin(), result.legacy_listing.end(), '\n'),
+      result.total);
 }
 
 }  // namespace

@@ -22,14 +22,18 @@ std::vector<TokenKind> kinds(const std::vector<Token>& tokens) {
 TEST(Lexer, KeywordsOperatorsAndInsensitiveForms) {
   auto tokens = lex("a in~ (1) like~ x regex~ y startsWith~(z) != == <= >= = : ![ ?f");
   EXPECT_EQ(kinds(tokens),
-            (std::vector<TokenKind>{TokenKind::Identifier, TokenKind::InInsensitive, TokenKind::LeftParen,
-                                    TokenKind::Integer, TokenKind::RightParen, TokenKind::LikeInsensitive,
-                                    TokenKind::Identifier, TokenKind::RegexInsensitive, TokenKind::Identifier,
-                                    TokenKind::TildeIdentifier, TokenKind::LeftParen, TokenKind::Identifier,
-                                    TokenKind::RightParen, TokenKind::NotEqual, TokenKind::Equal,
-                                    TokenKind::LessEqual, TokenKind::GreaterEqual, TokenKind::Assign,
-                                    TokenKind::Colon, TokenKind::MissingOpen, TokenKind::Question,
-                                    TokenKind::Identifier, TokenKind::End}));
+            (std::vector<TokenKind>{TokenKind::Identifier,   TokenKind::InInsensitive,
+                                    TokenKind::LeftParen,    TokenKind::Integer,
+                                    TokenKind::RightParen,   TokenKind::LikeInsensitive,
+                                    TokenKind::Identifier,   TokenKind::RegexInsensitive,
+                                    TokenKind::Identifier,   TokenKind::TildeIdentifier,
+                                    TokenKind::LeftParen,    TokenKind::Identifier,
+                                    TokenKind::RightParen,   TokenKind::NotEqual,
+                                    TokenKind::Equal,        TokenKind::LessEqual,
+                                    TokenKind::GreaterEqual, TokenKind::Assign,
+                                    TokenKind::Colon,        TokenKind::MissingOpen,
+                                    TokenKind::Question,     TokenKind::Identifier,
+                                    TokenKind::End}));
   EXPECT_EQ(tokens[9].text, "startsWith");
 }
 
@@ -54,14 +58,16 @@ TEST(Lexer, RawStringWithTrailingQuotes) {
 
 TEST(Lexer, NumbersAndTimeUnits) {
   auto tokens = lex("5m 1.5 2e3 .5 10");
-  EXPECT_EQ(kinds(tokens), (std::vector<TokenKind>{TokenKind::Integer, TokenKind::Identifier,
-                                                   TokenKind::Decimal, TokenKind::Decimal,
-                                                   TokenKind::Decimal, TokenKind::Integer, TokenKind::End}));
+  EXPECT_EQ(kinds(tokens),
+            (std::vector<TokenKind>{TokenKind::Integer, TokenKind::Identifier, TokenKind::Decimal,
+                                    TokenKind::Decimal, TokenKind::Decimal, TokenKind::Integer,
+                                    TokenKind::End}));
 }
 
 TEST(Lexer, CommentsAreSkipped) {
   auto tokens = lex("a // line\n/* block\n */ b");
-  EXPECT_EQ(kinds(tokens), (std::vector<TokenKind>{TokenKind::Identifier, TokenKind::Identifier, TokenKind::End}));
+  EXPECT_EQ(kinds(tokens),
+            (std::vector<TokenKind>{TokenKind::Identifier, TokenKind::Identifier, TokenKind::End}));
 }
 
 TEST(Lexer, BacktickFieldWithEscapedBacktick) {
@@ -75,8 +81,8 @@ TEST(Lexer, ReportsEveryLexicalErrorAndGoesOn) {
   auto tokens = lex("'single' \"bad \\q escape\" & \"open", &diagnostics);
   std::vector<std::string> codes;
   for (const auto& d : diagnostics.items()) codes.push_back(d.code);
-  EXPECT_EQ(codes, (std::vector<std::string>{"single-quoted-string", "bad-escape", "unexpected-character",
-                                             "unterminated-string"}));
+  EXPECT_EQ(codes, (std::vector<std::string>{"single-quoted-string", "bad-escape",
+                                             "unexpected-character", "unterminated-string"}));
   EXPECT_EQ(diagnostics.items()[0].hint, "EQL strings use double quotes: \"...\"");
   EXPECT_EQ(tokens.back().kind, TokenKind::End);
 }

@@ -35,86 +35,125 @@ TEST(FieldTypes, EcsSetHasReusedFields) {
 }
 
 TEST(Lint, ArgsWithWhitespace) {
-  auto found = with_code(lint_query("process where process.args : (\"-o pool.*\", \"--donate-level\")"), "args-whitespace");
+  auto found =
+      with_code(lint_query("process where process.args : (\"-o pool.*\", \"--donate-level\")"),
+                "args-whitespace");
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].fix, "process.command_line : \"*-o pool.*\"");
-  EXPECT_NE(found[0].hint.find("process.args : \"-o\" and process.args : \"pool.*\""), std::string::npos);
-  EXPECT_TRUE(with_code(lint_query("process where process.command_line : \"*-o pool.*\""), "args-whitespace").empty());
-  EXPECT_EQ(with_code(lint_query("process where process.parent.args == \"a b\""), "args-whitespace").size(), 1u);
-  EXPECT_EQ(with_code(lint_query("process where process.args : (\"trailing \", \" leading\")"), "args-whitespace").size(), 2u);
+  EXPECT_NE(found[0].hint.find("process.args : \"-o\" and process.args : \"pool.*\""),
+            std::string::npos);
+  EXPECT_TRUE(with_code(lint_query("process where process.command_line : \"*-o pool.*\""),
+                        "args-whitespace")
+                  .empty());
+  EXPECT_EQ(with_code(lint_query("process where process.parent.args == \"a b\""), "args-whitespace")
+                .size(),
+            1u);
+  EXPECT_EQ(with_code(lint_query("process where process.args : (\"trailing \", \" leading\")"),
+                      "args-whitespace")
+                .size(),
+            2u);
 }
 
 TEST(Lint, CidrWithColonOnIpField) {
-  auto found = with_code(lint_query("network where not destination.ip : (\"10.0.0.0/8\", \"127.0.0.0/8\")"),
-                         "ip-wildcard-cidr");
+  auto found =
+      with_code(lint_query("network where not destination.ip : (\"10.0.0.0/8\", \"127.0.0.0/8\")"),
+                "ip-wildcard-cidr");
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].fix, "cidrMatch(destination.ip, \"10.0.0.0/8\", \"127.0.0.0/8\")");
-  EXPECT_TRUE(with_code(lint_query("network where process.name : \"10.0.0.0/8\""), "ip-wildcard-cidr").empty());
-  EXPECT_TRUE(with_code(lint_query("network where destination.ip : \"10.*\""), "ip-wildcard-cidr").empty());
+  EXPECT_TRUE(
+      with_code(lint_query("network where process.name : \"10.0.0.0/8\""), "ip-wildcard-cidr")
+          .empty());
+  EXPECT_TRUE(
+      with_code(lint_query("network where destination.ip : \"10.*\""), "ip-wildcard-cidr").empty());
 }
 
 TEST(Lint, DnsGatedOnConnection) {
-  auto found = with_code(
-      lint_query("any where event.category == \"network\" and event.type == \"connection\" and dns.question.name == \"a.b\""),
-      "dns-event-type");
+  auto found = with_code(lint_query("any where event.category == \"network\" and event.type == "
+                                    "\"connection\" and dns.question.name == \"a.b\""),
+                         "dns-event-type");
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].fix, "network.protocol == \"dns\"");
-  EXPECT_TRUE(with_code(lint_query("network where network.protocol == \"dns\" and dns.question.name : \"*.b\""),
-                        "dns-event-type")
-                  .empty());
+  EXPECT_TRUE(
+      with_code(
+          lint_query("network where network.protocol == \"dns\" and dns.question.name : \"*.b\""),
+          "dns-event-type")
+          .empty());
   // A negated gate is not a gate.
-  EXPECT_TRUE(with_code(lint_query("any where not event.type == \"connection\" and dns.question.name : \"*.b\""),
-                        "dns-event-type")
-                  .empty());
+  EXPECT_TRUE(
+      with_code(
+          lint_query("any where not event.type == \"connection\" and dns.question.name : \"*.b\""),
+          "dns-event-type")
+          .empty());
 }
 
 TEST(Lint, NetworkGatedOnConnection) {
-  auto found = with_code(lint_query("any where event.type == \"connection\" and destination.port == 3333"),
-                         "network-event-type");
+  auto found =
+      with_code(lint_query("any where event.type == \"connection\" and destination.port == 3333"),
+                "network-event-type");
   ASSERT_EQ(found.size(), 1u);
-  EXPECT_TRUE(with_code(lint_query("any where event.type in (\"start\", \"connection\") and destination.port == 3333"),
-                        "network-event-type")
-                  .empty());
+  EXPECT_TRUE(
+      with_code(
+          lint_query(
+              "any where event.type in (\"start\", \"connection\") and destination.port == 3333"),
+          "network-event-type")
+          .empty());
 }
 
 TEST(Lint, ExactDomainList) {
-  auto found = with_code(lint_query("network where dns.question.name in (\"minexmr.com\", \"f2pool.com\")"),
-                         "exact-domain-match");
+  auto found =
+      with_code(lint_query("network where dns.question.name in (\"minexmr.com\", \"f2pool.com\")"),
+                "exact-domain-match");
   ASSERT_EQ(found.size(), 1u);
-  EXPECT_EQ(found[0].fix,
-            "dns.question.name : (\"minexmr.com\", \"*.minexmr.com\", \"f2pool.com\", \"*.f2pool.com\")");
-  EXPECT_TRUE(with_code(lint_query("network where dns.question.name : (\"*.minexmr.com\")"), "exact-domain-match").empty());
-  EXPECT_TRUE(with_code(lint_query("network where not dns.question.name in (\"a.com\")"), "exact-domain-match").empty());
+  EXPECT_EQ(
+      found[0].fix,
+      "dns.question.name : (\"minexmr.com\", \"*.minexmr.com\", \"f2pool.com\", \"*.f2pool.com\")");
+  EXPECT_TRUE(with_code(lint_query("network where dns.question.name : (\"*.minexmr.com\")"),
+                        "exact-domain-match")
+                  .empty());
+  EXPECT_TRUE(with_code(lint_query("network where not dns.question.name in (\"a.com\")"),
+                        "exact-domain-match")
+                  .empty());
 }
 
 TEST(Lint, Ipv6Gap) {
-  auto found = with_code(lint_query("network where not cidrmatch(destination.ip, \"10.0.0.0/8\", \"127.0.0.0/8\")"),
-                         "ipv6-gap");
+  auto found = with_code(
+      lint_query("network where not cidrmatch(destination.ip, \"10.0.0.0/8\", \"127.0.0.0/8\")"),
+      "ipv6-gap");
   ASSERT_EQ(found.size(), 1u);
-  EXPECT_EQ(found[0].fix,
-            "cidrMatch(destination.ip, \"10.0.0.0/8\", \"127.0.0.0/8\", \"fc00::/7\", \"::1/128\")");
+  EXPECT_EQ(
+      found[0].fix,
+      "cidrMatch(destination.ip, \"10.0.0.0/8\", \"127.0.0.0/8\", \"fc00::/7\", \"::1/128\")");
   EXPECT_NE(found[0].message.find("excluded"), std::string::npos);
-  EXPECT_TRUE(with_code(lint_query("network where not cidrmatch(destination.ip, \"10.0.0.0/8\", \"fc00::/7\")"),
-                        "ipv6-gap")
-                  .empty());
-  EXPECT_TRUE(with_code(lint_query("network where cidrmatch(destination.ip, \"8.8.8.0/24\")"), "ipv6-gap").empty());
+  EXPECT_TRUE(
+      with_code(
+          lint_query("network where not cidrmatch(destination.ip, \"10.0.0.0/8\", \"fc00::/7\")"),
+          "ipv6-gap")
+          .empty());
+  EXPECT_TRUE(
+      with_code(lint_query("network where cidrmatch(destination.ip, \"8.8.8.0/24\")"), "ipv6-gap")
+          .empty());
 }
 
 TEST(Lint, WildcardInEquality) {
-  auto found = with_code(lint_query("process where process.name == \"*miner*\""), "wildcard-in-equality");
+  auto found =
+      with_code(lint_query("process where process.name == \"*miner*\""), "wildcard-in-equality");
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].fix, "process.name like \"*miner*\"");
-  auto in_list = with_code(lint_query("process where process.name not in (\"a\", \"b*\")"), "wildcard-in-equality");
+  auto in_list = with_code(lint_query("process where process.name not in (\"a\", \"b*\")"),
+                           "wildcard-in-equality");
   ASSERT_EQ(in_list.size(), 1u);
   EXPECT_EQ(in_list[0].fix, "not process.name like (\"a\", \"b*\")");
 }
 
 TEST(Lint, WindowsOnlyExclusion) {
-  auto found = with_code(lint_query("network where not process.name in (\"chrome.exe\", \"firefox.exe\")"),
-                         "windows-only-exclusion");
+  auto found =
+      with_code(lint_query("network where not process.name in (\"chrome.exe\", \"firefox.exe\")"),
+                "windows-only-exclusion");
   ASSERT_EQ(found.size(), 1u);
-  EXPECT_EQ(found[0].fix, "process.name in (\"chrome.exe\", \"firefox.exe\", \"chrome\", \"firefox\")");
-  EXPECT_TRUE(with_code(lint_query("network where host.os.type == \"windows\" and not process.name in (\"chrome.exe\", \"firefox.exe\")"),
+  EXPECT_EQ(found[0].fix,
+            "process.name in (\"chrome.exe\", \"firefox.exe\", \"chrome\", \"firefox\")");
+  EXPECT_TRUE(with_code(lint_query("network where host.os.type == \"windows\" and not process.name "
+                                   "in (\"chrome.exe\", \"firefox.exe\")"),
                         "windows-only-exclusion")
                   .empty());
 }
@@ -123,23 +162,27 @@ TEST(Lint, TypeMismatch) {
   auto found = with_code(lint_query("network where destination.port == \"3333\""), "type-mismatch");
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].fix, "3333");
-  EXPECT_EQ(with_code(lint_query("network where destination.port : \"33*\""), "type-mismatch").size(), 1u);
-  EXPECT_TRUE(with_code(lint_query("network where destination.port == 3333"), "type-mismatch").empty());
+  EXPECT_EQ(
+      with_code(lint_query("network where destination.port : \"33*\""), "type-mismatch").size(),
+      1u);
+  EXPECT_TRUE(
+      with_code(lint_query("network where destination.port == 3333"), "type-mismatch").empty());
 }
 
 TEST(Lint, SeedPageWarningsWithPositions) {
   PICKAXE_REQUIRE_SHARED("seed/T1204.003-detect-malicious-image.txt");
   std::string text = read_text(shared_dir() + "/seed/T1204.003-detect-malicious-image.txt");
-  Parsed page = parse(text.substr(text.find("sequence by host.name"), text.find("high severity") - text.find("sequence by host.name")));
+  Parsed page = parse(text.substr(text.find("sequence by host.name"),
+                                  text.find("high severity") - text.find("sequence by host.name")));
   ASSERT_TRUE(page.ok()) << page.messages();
   Diagnostics diagnostics(page.source);
   lint(page.set, FieldTypes::ecs(), diagnostics);
   std::set<std::string> codes;
   for (const auto& d : diagnostics.items()) codes.insert(d.code);
   for (const auto& d : page.diagnostics.items()) codes.insert(d.code);
-  for (const char* expected : {"nor-alternatives", "one-step-sequence", "args-whitespace", "ip-wildcard-cidr",
-                               "dns-event-type", "exact-domain-match", "ipv6-gap", "network-event-type",
-                               "windows-only-exclusion"}) {
+  for (const char* expected : {"nor-alternatives", "one-step-sequence", "args-whitespace",
+                               "ip-wildcard-cidr", "dns-event-type", "exact-domain-match",
+                               "ipv6-gap", "network-event-type", "windows-only-exclusion"}) {
     EXPECT_TRUE(codes.contains(expected)) << expected;
   }
 }

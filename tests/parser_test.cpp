@@ -94,9 +94,13 @@ until [process where event.type == "end"] by process.entity_id
 }
 
 TEST(Parser, AllTimeUnits) {
-  for (auto [unit, nanos] : std::vector<std::pair<std::string, int64_t>>{
-           {"d", 86'400'000'000'000}, {"h", 3'600'000'000'000}, {"m", 60'000'000'000},
-           {"s", 1'000'000'000}, {"ms", 1'000'000}, {"micros", 1'000}, {"nanos", 1}}) {
+  for (auto [unit, nanos] : std::vector<std::pair<std::string, int64_t>>{{"d", 86'400'000'000'000},
+                                                                         {"h", 3'600'000'000'000},
+                                                                         {"m", 60'000'000'000},
+                                                                         {"s", 1'000'000'000},
+                                                                         {"ms", 1'000'000},
+                                                                         {"micros", 1'000},
+                                                                         {"nanos", 1}}) {
     Parsed p = parse("sequence with maxspan=2" + unit + " [a where true] [b where true]");
     ASSERT_TRUE(p.ok()) << unit << p.messages();
     EXPECT_EQ(p.query().maxspan->nanoseconds(), 2 * nanos) << unit;
@@ -104,7 +108,8 @@ TEST(Parser, AllTimeUnits) {
 }
 
 TEST(Parser, Sample) {
-  Parsed p = parse("sample by host.id [process where true] by user.id [network where true] by user.id");
+  Parsed p =
+      parse("sample by host.id [process where true] by user.id [network where true] by user.id");
   ASSERT_TRUE(p.ok()) << p.messages();
   EXPECT_EQ(p.query().kind, QueryKind::Sample);
   EXPECT_EQ(p.query().steps.size(), 2u);
@@ -156,7 +161,8 @@ TEST(Parser, HelpfulErrors) {
       {"process where a in [1]", "expected '(' after `in`", "parenthesised list"},
       {"process where a == 1 AND b == 2", "after the end", "lowercase"},
       {"sequence with maxspan=5 [a where true] [b where true]", "time unit", "maxspan=5s"},
-      {"sequence with maxspan=5m by x [a where true] [b where true]", "before `with maxspan`", "sequence by"},
+      {"sequence with maxspan=5m by x [a where true] [b where true]", "before `with maxspan`",
+       "sequence by"},
       {"process where true | sort a", "legacy", "head"},
       {"join [a where true] [b where true]", "legacy", "sample"},
       {"process where descendant of [a where true]", "legacy", "process.parent"},
@@ -170,7 +176,8 @@ TEST(Parser, HelpfulErrors) {
     ASSERT_FALSE(p.ok()) << c.query;
     bool found = false;
     for (const auto& d : p.diagnostics.items()) {
-      if (d.message.find(c.message_part) != std::string::npos && d.hint.find(c.hint_part) != std::string::npos)
+      if (d.message.find(c.message_part) != std::string::npos &&
+          d.hint.find(c.hint_part) != std::string::npos)
         found = true;
     }
     EXPECT_TRUE(found) << c.query << "\n" << p.messages();
@@ -207,7 +214,7 @@ TEST(Parser, DeepNestingIsRejectedNotCrashed) {
   for (int i = 0; i < 5000; ++i) chain += " + 1";
   Parsed q = parse(chain);
   EXPECT_TRUE(q.has_code("too-deep"));
-  std::string nots = "any where " ;
+  std::string nots = "any where ";
   for (int i = 0; i < 5000; ++i) nots += "not ";
   Parsed r = parse(nots + "a");
   EXPECT_TRUE(r.has_code("too-deep"));

@@ -9,12 +9,13 @@ std::string canonical(const std::string& query) {
   return eql::print(p.set);
 }
 
-
 TEST(Printer, CanonicalText) {
   EXPECT_EQ(canonical("process where a==1 and(b:\"x\" or c in~(\"A\",1))"),
             "process where a == 1 and (b : \"x\" or c in~ (\"A\", 1))");
-  EXPECT_EQ(canonical("sequence by h with maxspan=5m [process where true] by p [network where true] by p | head 3"),
-            "sequence by h with maxspan=5m\n  [process where true] by p\n  [network where true] by p\n| head 3");
+  EXPECT_EQ(canonical("sequence by h with maxspan=5m [process where true] by p [network where "
+                      "true] by p | head 3"),
+            "sequence by h with maxspan=5m\n  [process where true] by p\n  [network where true] by "
+            "p\n| head 3");
   EXPECT_EQ(canonical("any where \"\"\"a\\b\"\"\" == x"), "any where \"a\\\\b\" == x");
   EXPECT_EQ(canonical("any where (a - b) - (c - d) == -(x)"), "any where a - b - (c - d) == -x");
 }
@@ -35,7 +36,8 @@ TEST(Printer, RoundTripsTrickyTrees) {
       "any where 0.1 + 1.0 + 100.0 == -0.0",
       "\"odd category\" where true",
       "`sequence` where true",
-      "sequence [a where true] with runs=3 ![b where true] [c where true] until [d where true] | tail 1",
+      "sequence [a where true] with runs=3 ![b where true] [c where true] until [d where true] | "
+      "tail 1",
       "sample by k [a where true] by x [b where true] by y",
       "sequence [a where true] nor any where b",
   };

@@ -10,8 +10,8 @@ namespace fs = std::filesystem;
 class TempDir {
  public:
   TempDir() {
-    path_ = fs::temp_directory_path() / fs::path("pickaxe-test-" + std::to_string(::getpid()) + "-" +
-                                                 std::to_string(counter_++));
+    path_ = fs::temp_directory_path() / fs::path("pickaxe-test-" + std::to_string(::getpid()) +
+                                                 "-" + std::to_string(counter_++));
     fs::create_directories(path_);
   }
   ~TempDir() { fs::remove_all(path_); }
@@ -91,8 +91,9 @@ TEST(RuleLoader, ReadsDetectionRulesToml) {
 
 TEST(RuleLoader, TomlWithEscapedQueryStillPointsAtItsLine) {
   TempDir dir;
-  std::string path = dir.write("escaped.toml",
-                               "[rule]\nname = \"x\"\nlanguage = \"eql\"\nquery = \"process where a = \\\"\\u0041\\\"\"\n");
+  std::string path = dir.write(
+      "escaped.toml",
+      "[rule]\nname = \"x\"\nlanguage = \"eql\"\nquery = \"process where a = \\\"\\u0041\\\"\"\n");
   LoadResult result = load_rules({path});
   ASSERT_EQ(result.rules.size(), 1u);
   const Diagnostic& d = result.rules[0].diagnostics.items().at(0);
@@ -108,7 +109,11 @@ TEST(RuleLoader, TomlErrorsAndOtherLanguages) {
   EXPECT_TRUE(result.rules.empty());
   ASSERT_EQ(result.file_diagnostics.size(), 3u);
   EXPECT_EQ(result.file_diagnostics[0].items()[0].code, "toml-syntax");
-  EXPECT_EQ(result.file_diagnostics[0].source()->position(result.file_diagnostics[0].items()[0].span.begin).line, 1u);
+  EXPECT_EQ(result.file_diagnostics[0]
+                .source()
+                ->position(result.file_diagnostics[0].items()[0].span.begin)
+                .line,
+            1u);
   EXPECT_EQ(result.file_diagnostics[1].items()[0].severity, Severity::Note);
   EXPECT_EQ(result.file_diagnostics[2].items()[0].code, "toml-no-query");
 }
@@ -145,8 +150,9 @@ TEST(RuleLoader, ReadsTheSeedPage) {
   EXPECT_EQ(rule.risk_score, 73);
   ASSERT_EQ(rule.query.alternatives.size(), 3u);
   EXPECT_TRUE(rule.query.alternatives[0].is_single_step_sequence());
-  EXPECT_EQ(rule.index, (std::vector<std::string>{"logs-endpoint.events.process-*", "logs-endpoint.events.network-*",
-                                                  "logs-endpoint.events.dns-*", "logs-aws.cloudtrail-*"}));
+  EXPECT_EQ(rule.index, (std::vector<std::string>{
+                            "logs-endpoint.events.process-*", "logs-endpoint.events.network-*",
+                            "logs-endpoint.events.dns-*", "logs-aws.cloudtrail-*"}));
   ASSERT_EQ(rule.threats.size(), 1u);
   EXPECT_EQ(rule.threats[0].tactic_id, "TA0002");
   EXPECT_EQ(rule.threats[0].techniques.at(0).id, "T1204");
@@ -154,7 +160,8 @@ TEST(RuleLoader, ReadsTheSeedPage) {
   EXPECT_EQ(rule.false_positives.size(), 3u);
   EXPECT_NE(rule.description.find("cryptocurrency miner"), std::string::npos);
   // The query cut from the page parses the same way.
-  std::string text = rule.source->text().substr(rule.query_begin, rule.query_end - rule.query_begin);
+  std::string text =
+      rule.source->text().substr(rule.query_begin, rule.query_end - rule.query_begin);
   Parsed cut = parse(text);
   EXPECT_TRUE(cut.ok());
   EXPECT_TRUE(cut.set == rule.query);

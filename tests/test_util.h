@@ -45,14 +45,16 @@ inline Parsed parse(std::string text, bool verify = true) {
   return parsed;
 }
 
-inline std::string shared_dir() { return PICKAXE_SHARED_DIR; }
+inline std::string shared_dir() {
+  return PICKAXE_SHARED_DIR;
+}
 
 // Skips the current test, saying why, when ../shared is not there.
-#define PICKAXE_REQUIRE_SHARED(relative)                                                     \
-  do {                                                                                       \
-    if (!std::filesystem::exists(::pickaxe::testing::shared_dir() + "/" + (relative)))       \
-      GTEST_SKIP() << "shared data not found: " << ::pickaxe::testing::shared_dir() << "/"  \
-                   << (relative) << " (tests that read ../shared skip without it)";          \
+#define PICKAXE_REQUIRE_SHARED(relative)                                                   \
+  do {                                                                                     \
+    if (!std::filesystem::exists(::pickaxe::testing::shared_dir() + "/" + (relative)))     \
+      GTEST_SKIP() << "shared data not found: " << ::pickaxe::testing::shared_dir() << "/" \
+                   << (relative) << " (tests that read ../shared skip without it)";        \
   } while (0)
 
 inline std::string read_text(const std::string& path) {

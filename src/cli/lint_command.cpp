@@ -97,7 +97,8 @@ int run_lint(const LintOptions& options) {
       for (const Diagnostic& d : file.items()) std::cout << render_text(d, color) << "\n";
     }
     for (const Rule& rule : result.rules) {
-      for (const Diagnostic& d : rule.diagnostics.items()) std::cout << render_text(d, color) << "\n";
+      for (const Diagnostic& d : rule.diagnostics.items())
+        std::cout << render_text(d, color) << "\n";
     }
     std::cout << fmt::format("{} rule{} in {} file{}: {} loaded, {} error{}, {} warning{}\n",
                              result.rules.size(), result.rules.size() == 1 ? "" : "s",
@@ -114,7 +115,8 @@ void add_lint_command(CLI::App& app, std::function<int()>& run) {
   CLI::App* command = app.add_subcommand(
       "lint",
       "Parse, verify and lint rules: .eql files, detection-rules TOML, rule pages, or directories "
-      "of them (read recursively). Exits 0 when there are no errors (warnings allowed), 1 on errors.");
+      "of them (read recursively). Exits 0 when there are no errors (warnings allowed), 1 on "
+      "errors.");
   command->add_option("paths", options->paths, "Rule files or directories")->required();
   command->add_option("--format", options->format, "Output format")
       ->check(CLI::IsMember({"text", "json"}))

@@ -6,14 +6,17 @@
 #include "cli/commands.h"
 
 namespace pickaxe::cli {
-bool stdout_is_terminal() { return isatty(STDOUT_FILENO) == 1; }
+bool stdout_is_terminal() {
+  return isatty(STDOUT_FILENO) == 1;
+}
 }  // namespace pickaxe::cli
 
 int main(int argc, char** argv) {
   using namespace pickaxe::cli;
   CLI::App app{
       "pickaxe: a standalone engine for Elastic Security EQL detection rules.\n"
-      "Reads EQL, Elastic detection-rules TOML and published rule pages, and explains what is wrong with them.",
+      "Reads EQL, Elastic detection-rules TOML and published rule pages, and explains what is "
+      "wrong with them.",
       "pickaxe"};
   app.set_version_flag("--version", "pickaxe 0.1.0");
   app.require_subcommand(1);

@@ -8,7 +8,9 @@ namespace pickaxe {
 
 namespace {
 
-bool is_continuation_byte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+bool is_continuation_byte(char c) {
+  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
 
 uint32_t count_code_points(std::string_view text) {
   uint32_t count = 0;
@@ -58,8 +60,8 @@ std::string_view severity_name(Severity severity) {
 
 Diagnostic& Diagnostics::add(Severity severity, std::string code, Span span, std::string message,
                              std::string hint) {
-  items_.push_back(Diagnostic{severity, std::move(code), std::move(message), span, std::move(hint),
-                              {}, source_});
+  items_.push_back(Diagnostic{
+      severity, std::move(code), std::move(message), span, std::move(hint), {}, source_});
   return items_.back();
 }
 
@@ -112,9 +114,10 @@ std::string render_text(const Diagnostic& d, bool color) {
       ++column;
     }
     uint32_t line_length = count_code_points(line);
-    uint32_t width = end.line == begin.line && end.column > begin.column
-                         ? end.column - begin.column
-                         : std::max<uint32_t>(1, line_length + 1 - std::min(line_length, begin.column - 1));
+    uint32_t width =
+        end.line == begin.line && end.column > begin.column
+            ? end.column - begin.column
+            : std::max<uint32_t>(1, line_length + 1 - std::min(line_length, begin.column - 1));
     width = std::max<uint32_t>(1, width);
     out += fmt::format(" {} |\n {} | {}\n {} | {}{}\n", pad, gutter, line, pad, lead,
                        paint(severity_color, std::string(width, '^')));

@@ -57,7 +57,8 @@ struct Diagnostic {
 // Collects diagnostics for one source; never stops at the first.
 class Diagnostics {
  public:
-  explicit Diagnostics(std::shared_ptr<const SourceFile> source = nullptr) : source_(std::move(source)) {}
+  explicit Diagnostics(std::shared_ptr<const SourceFile> source = nullptr)
+      : source_(std::move(source)) {}
 
   Diagnostic& add(Severity severity, std::string code, Span span, std::string message,
                   std::string hint = {});

@@ -87,7 +87,8 @@ int64_t Duration::nanoseconds() const {
     case TimeUnit::Micros: factor = 1'000; break;
     case TimeUnit::Nanos: factor = 1; break;
   }
-  if (amount > std::numeric_limits<int64_t>::max() / factor) return std::numeric_limits<int64_t>::max();
+  if (amount > std::numeric_limits<int64_t>::max() / factor)
+    return std::numeric_limits<int64_t>::max();
   return amount * factor;
 }
 

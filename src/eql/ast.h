@@ -30,7 +30,7 @@ struct Value {
 };
 
 enum class ExprKind : uint8_t {
-  Error,       // placeholder where parsing failed (already reported)
+  Error,  // placeholder where parsing failed (already reported)
   Literal,
   Field,
   Not,
@@ -54,9 +54,9 @@ using ExprPtr = std::unique_ptr<Expr>;
 struct Expr {
   ExprKind kind = ExprKind::Error;
   Span span;
-  Value literal;           // Literal
-  std::string name;        // Field: dotted name; Call: function name as written
-  bool optional = false;   // Field written as ?field
+  Value literal;             // Literal
+  std::string name;          // Field: dotted name; Call: function name as written
+  bool optional = false;     // Field written as ?field
   bool insensitive = false;  // in~ like~ regex~ fn~
   bool negated = false;      // not in
   bool list = false;         // Match: right side written as a parenthesised list
@@ -117,11 +117,11 @@ enum class QueryKind : uint8_t { Event, Sequence, Sample };
 
 struct Query {
   QueryKind kind = QueryKind::Event;
-  EventFilter event;               // Event
-  std::vector<ExprPtr> by;         // Sequence, Sample: shared join keys
+  EventFilter event;                // Event
+  std::vector<ExprPtr> by;          // Sequence, Sample: shared join keys
   std::optional<Duration> maxspan;  // Sequence
-  std::vector<Step> steps;         // Sequence, Sample
-  std::optional<Step> until;       // Sequence
+  std::vector<Step> steps;          // Sequence, Sample
+  std::optional<Step> until;        // Sequence
   std::vector<Pipe> pipes;
   Span span;
   Span keyword_span;  // `sequence` / `sample` keyword

@@ -1,4 +1,5 @@
 #include "eql/functions.h"
+#include "util/strings.h"
 
 #include <cctype>
 
@@ -9,21 +10,11 @@ namespace pickaxe::eql {
 namespace {
 
 constexpr FunctionInfo kFunctions[] = {
-    {"add", 2, 2, false},
-    {"between", 3, 4, true},
-    {"cidrMatch", 2, -1, false},
-    {"concat", 1, -1, false},
-    {"divide", 2, 2, false},
-    {"endsWith", 2, 2, true},
-    {"indexOf", 2, 3, true},
-    {"length", 1, 1, false},
-    {"modulo", 2, 2, false},
-    {"multiply", 2, 2, false},
-    {"number", 1, 2, false},
-    {"startsWith", 2, 2, true},
-    {"string", 1, 1, false},
-    {"stringContains", 2, 2, true},
-    {"substring", 2, 3, false},
+    {"add", 2, 2, false},      {"between", 3, 4, true},        {"cidrMatch", 2, -1, false},
+    {"concat", 1, -1, false},  {"divide", 2, 2, false},        {"endsWith", 2, 2, true},
+    {"indexOf", 2, 3, true},   {"length", 1, 1, false},        {"modulo", 2, 2, false},
+    {"multiply", 2, 2, false}, {"number", 1, 2, false},        {"startsWith", 2, 2, true},
+    {"string", 1, 1, false},   {"stringContains", 2, 2, true}, {"substring", 2, 3, false},
     {"subtract", 2, 2, false},
 };
 
@@ -37,15 +28,6 @@ constexpr std::pair<std::string_view, std::string_view> kLegacyFunctions[] = {
     {"matchlite", "use `regex`"},
     {"safe", "Elasticsearch EQL has no safe(); missing values are already null"},
 };
-
-bool equals_ignore_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
 
 class Verifier {
  public:
@@ -91,8 +73,8 @@ class Verifier {
       bool keyed = !q.steps.empty();
       for (const Step& step : q.steps) keyed = keyed && !step.by.empty();
       if (!keyed)
-        diagnostics_.error("sample-without-keys", q.keyword_span,
-                           "a sample needs join keys", "write `sample by <field> [...] [...]`");
+        diagnostics_.error("sample-without-keys", q.keyword_span, "a sample needs join keys",
+                           "write `sample by <field> [...] [...]`");
     }
     if (q.maxspan && q.maxspan->amount <= 0) {
       diagnostics_.error("maxspan-range", q.maxspan->span, "maxspan must be greater than zero");
@@ -137,24 +119,26 @@ class Verifier {
           hint = fmt::format("{}() is legacy EQL; {}", expr.name, legacy_hint);
       }
       if (hint.empty()) {
-        hint = "functions are add, between, cidrMatch, concat, divide, endsWith, indexOf, length, "
-               "modulo, multiply, number, startsWith, string, stringContains, substring, subtract";
+        hint =
+            "functions are add, between, cidrMatch, concat, divide, endsWith, indexOf, length, "
+            "modulo, multiply, number, startsWith, string, stringContains, substring, subtract";
       }
       diagnostics_.error("unknown-function", expr.span,
                          fmt::format("unknown function `{}`", expr.name), hint);
       return;
     }
     if (expr.insensitive && !info->allows_insensitive) {
-      diagnostics_.error("insensitive-function", expr.span,
-                         fmt::format("`{}` has no case-insensitive `~` form", info->name),
-                         "`~` applies to between, endsWith, indexOf, startsWith and stringContains");
+      diagnostics_.error(
+          "insensitive-function", expr.span,
+          fmt::format("`{}` has no case-insensitive `~` form", info->name),
+          "`~` applies to between, endsWith, indexOf, startsWith and stringContains");
     }
     int count = static_cast<int>(expr.args.size());
     if (count < info->min_args || (info->max_args >= 0 && count > info->max_args)) {
-      std::string expected =
-          info->max_args < 0              ? fmt::format("at least {}", info->min_args)
-          : info->min_args == info->max_args ? fmt::format("{}", info->min_args)
-                                            : fmt::format("{} to {}", info->min_args, info->max_args);
+      std::string expected = info->max_args < 0 ? fmt::format("at least {}", info->min_args)
+                             : info->min_args == info->max_args
+                                 ? fmt::format("{}", info->min_args)
+                                 : fmt::format("{} to {}", info->min_args, info->max_args);
       diagnostics_.error("function-arity", expr.span,
                          fmt::format("{}() takes {} argument{}, not {}", info->name, expected,
                                      expected == "1" ? "" : "s", count));

@@ -14,7 +14,7 @@ namespace pickaxe::eql {
 struct FunctionInfo {
   std::string_view name;  // canonical spelling
   int min_args;
-  int max_args;  // -1: unbounded
+  int max_args;             // -1: unbounded
   bool allows_insensitive;  // has a `name~` variant
 };
 

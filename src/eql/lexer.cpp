@@ -10,20 +10,21 @@ namespace pickaxe::eql {
 namespace {
 
 constexpr std::array<std::pair<std::string_view, TokenKind>, 19> kKeywords{{
-    {"and", TokenKind::And},         {"or", TokenKind::Or},
-    {"not", TokenKind::Not},         {"in", TokenKind::In},
-    {"like", TokenKind::Like},       {"regex", TokenKind::Regex},
-    {"where", TokenKind::Where},     {"any", TokenKind::Any},
-    {"sequence", TokenKind::Sequence}, {"sample", TokenKind::Sample},
-    {"join", TokenKind::Join},       {"by", TokenKind::By},
-    {"with", TokenKind::With},       {"until", TokenKind::Until},
-    {"maxspan", TokenKind::Maxspan}, {"of", TokenKind::Of},
-    {"true", TokenKind::True},       {"false", TokenKind::False},
+    {"and", TokenKind::And},       {"or", TokenKind::Or},       {"not", TokenKind::Not},
+    {"in", TokenKind::In},         {"like", TokenKind::Like},   {"regex", TokenKind::Regex},
+    {"where", TokenKind::Where},   {"any", TokenKind::Any},     {"sequence", TokenKind::Sequence},
+    {"sample", TokenKind::Sample}, {"join", TokenKind::Join},   {"by", TokenKind::By},
+    {"with", TokenKind::With},     {"until", TokenKind::Until}, {"maxspan", TokenKind::Maxspan},
+    {"of", TokenKind::Of},         {"true", TokenKind::True},   {"false", TokenKind::False},
     {"null", TokenKind::Null},
 }};
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_hex(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
 
 void append_utf8(std::string& out, uint32_t code_point) {
   if (code_point < 0x80) {
@@ -261,14 +262,38 @@ class Lexer {
       ++pos_;
       char e = peek();
       switch (e) {
-        case 'n': value += '\n'; ++pos_; break;
-        case 'r': value += '\r'; ++pos_; break;
-        case 't': value += '\t'; ++pos_; break;
-        case 'b': value += '\b'; ++pos_; break;
-        case 'f': value += '\f'; ++pos_; break;
-        case '"': value += '"'; ++pos_; break;
-        case '\'': value += '\''; ++pos_; break;
-        case '\\': value += '\\'; ++pos_; break;
+        case 'n':
+          value += '\n';
+          ++pos_;
+          break;
+        case 'r':
+          value += '\r';
+          ++pos_;
+          break;
+        case 't':
+          value += '\t';
+          ++pos_;
+          break;
+        case 'b':
+          value += '\b';
+          ++pos_;
+          break;
+        case 'f':
+          value += '\f';
+          ++pos_;
+          break;
+        case '"':
+          value += '"';
+          ++pos_;
+          break;
+        case '\'':
+          value += '\'';
+          ++pos_;
+          break;
+        case '\\':
+          value += '\\';
+          ++pos_;
+          break;
         case 'u': unicode_escape(value, escape_start); break;
         default:
           if (pos_ < end_ && e != '\n') ++pos_;
@@ -286,13 +311,15 @@ class Lexer {
     uint32_t start = pos_;
     pos_ += 3;
     uint32_t content = pos_;
-    while (pos_ + 2 < end_ && !(text_[pos_] == '"' && text_[pos_ + 1] == '"' && text_[pos_ + 2] == '"'))
+    while (pos_ + 2 < end_ &&
+           !(text_[pos_] == '"' && text_[pos_ + 1] == '"' && text_[pos_ + 2] == '"'))
       ++pos_;
     if (pos_ + 2 >= end_) {
       pos_ = end_;
       diagnostics_.error("unterminated-string", {start, start + 3}, "raw string is never closed",
                          "close it with \"\"\"");
-      Token token = make(TokenKind::String, start, std::string(text_.substr(content, end_ - content)));
+      Token token =
+          make(TokenKind::String, start, std::string(text_.substr(content, end_ - content)));
       token.raw_string = true;
       return token;
     }
@@ -360,7 +387,9 @@ bool is_identifier_start(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '@';
 }
 
-bool is_identifier_char(char c) { return is_identifier_start(c) || is_digit(c); }
+bool is_identifier_char(char c) {
+  return is_identifier_start(c) || is_digit(c);
+}
 
 bool is_keyword(std::string_view word) {
   for (const auto& entry : kKeywords) {

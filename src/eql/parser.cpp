@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "eql/lexer.h"
+#include "util/strings.h"
 
 namespace pickaxe::eql {
 
@@ -34,12 +35,6 @@ std::string describe(const Token& token) {
     case TokenKind::Decimal: return fmt::format("number {}", token.text);
     default: return std::string(token_kind_name(token.kind));
   }
-}
-
-std::string to_lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 struct LegacyPipe {
@@ -145,9 +140,10 @@ class Parser {
   bool expect(TokenKind kind, std::string_view context, std::string hint = {}) {
     if (accept(kind)) return true;
     if (hint.empty()) hint = keyword_case_hint(current());
-    error(current(),
-          fmt::format("expected {}{}, found {}", token_kind_name(kind), context, describe(current())),
-          hint);
+    error(
+        current(),
+        fmt::format("expected {}{}, found {}", token_kind_name(kind), context, describe(current())),
+        hint);
     return false;
   }
 
@@ -199,10 +195,10 @@ class Parser {
   bool too_deep() {
     if (aborted_) return true;
     if (depth_ <= kMaxNestingDepth) return false;
-    diagnostics_.error("too-deep", current().span,
-                       fmt::format("the query is nested too deeply (more than {} levels)",
-                                   kMaxNestingDepth),
-                       "flatten the expression");
+    diagnostics_.error(
+        "too-deep", current().span,
+        fmt::format("the query is nested too deeply (more than {} levels)", kMaxNestingDepth),
+        "flatten the expression");
     aborted_ = true;
     while (!at(TokenKind::End)) advance();
     return true;
@@ -263,8 +259,8 @@ class Parser {
     }
     if (!accept(TokenKind::Where)) {
       std::string hint = "an event query reads `<category> where <condition>`";
-      if (at(TokenKind::Dot) || at(TokenKind::Equal) || at(TokenKind::Colon) ||
-          at(TokenKind::In) || at(TokenKind::Assign))
+      if (at(TokenKind::Dot) || at(TokenKind::Equal) || at(TokenKind::Colon) || at(TokenKind::In) ||
+          at(TokenKind::Assign))
         hint = "start the query with `any where` or `<category> where`";
       error(current(), fmt::format("expected 'where', found {}", describe(current())), hint);
       if (at(TokenKind::Dot)) {
@@ -315,7 +311,8 @@ class Parser {
       if (errno == ERANGE) error(number, "maxspan is out of range");
       duration.amount = amount;
     } else {
-      error(current(), fmt::format("expected a whole number for maxspan, found {}", describe(current())),
+      error(current(),
+            fmt::format("expected a whole number for maxspan, found {}", describe(current())),
             "e.g. `maxspan=30s`; units: d h m s ms micros nanos");
       if (at(TokenKind::Decimal) || at(TokenKind::Minus)) advance();
       if (at(TokenKind::Integer) || at(TokenKind::Decimal)) advance();
@@ -323,8 +320,8 @@ class Parser {
     if (at(TokenKind::Identifier) && current().span.begin == previous_end_) {
       const Token& unit = advance();
       static constexpr std::pair<std::string_view, TimeUnit> kUnits[] = {
-          {"d", TimeUnit::Days},       {"h", TimeUnit::Hours},      {"m", TimeUnit::Minutes},
-          {"s", TimeUnit::Seconds},    {"ms", TimeUnit::Millis},    {"micros", TimeUnit::Micros},
+          {"d", TimeUnit::Days},      {"h", TimeUnit::Hours},   {"m", TimeUnit::Minutes},
+          {"s", TimeUnit::Seconds},   {"ms", TimeUnit::Millis}, {"micros", TimeUnit::Micros},
           {"nanos", TimeUnit::Nanos},
       };
       bool known = false;
@@ -373,10 +370,11 @@ class Parser {
       const Token& option = advance();
       advance();
       if (!at(TokenKind::End)) advance();
-      diagnostics_.error("legacy-step-option", {option.span.begin, previous_end_},
-                         fmt::format("the step option `{}=` is legacy EQL, not supported by Elasticsearch",
-                                     option.text),
-                         "Elasticsearch steps take only `by` keys and `with runs=N`");
+      diagnostics_.error(
+          "legacy-step-option", {option.span.begin, previous_end_},
+          fmt::format("the step option `{}=` is legacy EQL, not supported by Elasticsearch",
+                      option.text),
+          "Elasticsearch steps take only `by` keys and `with runs=N`");
     }
     if (at(TokenKind::By)) s.by = join_keys();
     if (at(TokenKind::With) && peek(1).kind != TokenKind::Maxspan) {
@@ -395,7 +393,8 @@ class Parser {
           long long runs = std::strtoll(number.text.c_str(), nullptr, 10);
           s.runs = errno == ERANGE ? std::numeric_limits<int64_t>::max() : runs;
         } else {
-          error(current(), fmt::format("expected a whole number for runs, found {}", describe(current())));
+          error(current(),
+                fmt::format("expected a whole number for runs, found {}", describe(current())));
           synchronize();
         }
       }
@@ -429,8 +428,10 @@ class Parser {
       }
     }
     if (!at(TokenKind::LeftBracket) && !at(TokenKind::MissingOpen)) {
-      error(current(), fmt::format("expected '[' to open the first step, found {}", describe(current())),
-            "a sequence lists its steps in brackets: `sequence [process where ...] [network where ...]`");
+      error(current(),
+            fmt::format("expected '[' to open the first step, found {}", describe(current())),
+            "a sequence lists its steps in brackets: `sequence [process where ...] [network where "
+            "...]`");
       synchronize();
     }
     steps(q, true, true, "");
@@ -456,7 +457,8 @@ class Parser {
       synchronize();
     }
     if (!at(TokenKind::LeftBracket) && !at(TokenKind::MissingOpen)) {
-      error(current(), fmt::format("expected '[' to open the first sample step, found {}", describe(current())));
+      error(current(), fmt::format("expected '[' to open the first sample step, found {}",
+                                   describe(current())));
       synchronize();
     }
     steps(q, false, false, "in a sample");
@@ -498,7 +500,8 @@ class Parser {
         long long count = std::strtoll(number.text.c_str(), nullptr, 10);
         p.count = errno == ERANGE ? std::numeric_limits<int64_t>::max() : count;
       } else {
-        error(current(), fmt::format("`{}` needs a whole number, found {}", name.text, describe(current())),
+        error(current(),
+              fmt::format("`{}` needs a whole number, found {}", name.text, describe(current())),
               fmt::format("e.g. `| {} 10`", name.text));
         synchronize();
       }
@@ -519,10 +522,12 @@ class Parser {
         hint = fmt::format("{}; {}", legacy_pipe.hint, hint);
       }
     }
-    diagnostics_.error(legacy ? "legacy-pipe" : "unknown-pipe", name.span,
-                       legacy ? fmt::format("the `{}` pipe is legacy EQL, not supported by Elasticsearch", name.text)
-                              : fmt::format("unknown pipe `{}`", name.text),
-                       hint);
+    diagnostics_.error(
+        legacy ? "legacy-pipe" : "unknown-pipe", name.span,
+        legacy
+            ? fmt::format("the `{}` pipe is legacy EQL, not supported by Elasticsearch", name.text)
+            : fmt::format("unknown pipe `{}`", name.text),
+        hint);
     // Skip the pipe's arguments (legacy pipes separate them with spaces or commas).
     int nesting = 0;
     while (!at(TokenKind::End) && !(nesting == 0 && (at(TokenKind::Pipe) || at_word("nor")))) {
@@ -593,8 +598,8 @@ class Parser {
     auto op = compare_op(current().kind);
     if (!op) return left;
     if (at(TokenKind::Assign)) {
-      diagnostics_.error("assignment-operator", current().span,
-                         "`=` is not a comparison in EQL", "use == or :");
+      diagnostics_.error("assignment-operator", current().span, "`=` is not a comparison in EQL",
+                         "use == or :");
     }
     advance();
     ExprPtr node = make_expr(ExprKind::Compare, {});
@@ -612,7 +617,8 @@ class Parser {
     uint32_t begin = current().span.begin;
     ExprPtr left = multiplicative();
     while (!aborted_ && (at(TokenKind::Plus) || at(TokenKind::Minus))) {
-      ArithmeticOp op = advance().kind == TokenKind::Plus ? ArithmeticOp::Add : ArithmeticOp::Subtract;
+      ArithmeticOp op =
+          advance().kind == TokenKind::Plus ? ArithmeticOp::Add : ArithmeticOp::Subtract;
       left = binary(op, std::move(left), multiplicative(), begin);
     }
     return left;
@@ -713,7 +719,8 @@ class Parser {
       } while (!aborted_ && accept(TokenKind::Comma));
     }
     if (!accept(TokenKind::RightParen)) {
-      error(current(), fmt::format("expected ')' to close the `in` list, found {}", describe(current())),
+      error(current(),
+            fmt::format("expected ')' to close the `in` list, found {}", describe(current())),
             "separate values with commas");
       synchronize();
       accept(TokenKind::RightParen);
@@ -726,11 +733,20 @@ class Parser {
     ExprPtr node = make_expr(ExprKind::Match, {});
     const Token& op = advance();
     switch (op.kind) {
-      case TokenKind::Colon: node->match = MatchOp::Colon; node->insensitive = true; break;
+      case TokenKind::Colon:
+        node->match = MatchOp::Colon;
+        node->insensitive = true;
+        break;
       case TokenKind::Like: node->match = MatchOp::Like; break;
-      case TokenKind::LikeInsensitive: node->match = MatchOp::Like; node->insensitive = true; break;
+      case TokenKind::LikeInsensitive:
+        node->match = MatchOp::Like;
+        node->insensitive = true;
+        break;
       case TokenKind::Regex: node->match = MatchOp::Regex; break;
-      default: node->match = MatchOp::Regex; node->insensitive = true; break;
+      default:
+        node->match = MatchOp::Regex;
+        node->insensitive = true;
+        break;
     }
     node->args.push_back(std::move(subject));
     if (accept(TokenKind::LeftParen)) {
@@ -739,7 +755,8 @@ class Parser {
         node->args.push_back(constant(op));
       } while (!aborted_ && accept(TokenKind::Comma));
       if (!accept(TokenKind::RightParen)) {
-        error(current(), fmt::format("expected ')' to close the pattern list, found {}", describe(current())),
+        error(current(),
+              fmt::format("expected ')' to close the pattern list, found {}", describe(current())),
               "separate patterns with commas");
         synchronize();
         accept(TokenKind::RightParen);
@@ -755,11 +772,13 @@ class Parser {
     uint32_t begin = current().span.begin;
     if (at(TokenKind::String) || at(TokenKind::Integer) || at(TokenKind::Decimal) ||
         at(TokenKind::True) || at(TokenKind::False) || at(TokenKind::Null) ||
-        (at(TokenKind::Minus) && (peek(1).kind == TokenKind::Integer || peek(1).kind == TokenKind::Decimal))) {
+        (at(TokenKind::Minus) &&
+         (peek(1).kind == TokenKind::Integer || peek(1).kind == TokenKind::Decimal))) {
       return unary();
     }
-    error(current(), fmt::format("{} takes constant patterns, found {}", token_kind_name(op.kind),
-                                 describe(current())),
+    error(current(),
+          fmt::format("{} takes constant patterns, found {}", token_kind_name(op.kind),
+                      describe(current())),
           "compare two fields with == or a function such as stringContains()");
     synchronize();
     return error_node(begin);
@@ -804,7 +823,8 @@ class Parser {
       case TokenKind::Question: {
         advance();
         if (!at(TokenKind::Identifier) && !at(TokenKind::QuotedIdentifier)) {
-          error(current(), fmt::format("expected a field name after '?', found {}", describe(current())),
+          error(current(),
+                fmt::format("expected a field name after '?', found {}", describe(current())),
                 "an optional field reads `?field.name`");
           synchronize();
           return error_node(begin);
@@ -844,7 +864,8 @@ class Parser {
     }
     std::string hint = keyword_case_hint(token);
     if (token.kind == TokenKind::End) hint = "the condition is incomplete";
-    if (token.kind == TokenKind::Where) hint = "`where` follows an event category: `process where ...`";
+    if (token.kind == TokenKind::Where)
+      hint = "`where` follows an event category: `process where ...`";
     error(token, fmt::format("expected an expression, found {}", describe(token)), hint);
     if (!at(TokenKind::End) && !at(TokenKind::RightParen) && !at(TokenKind::RightBracket) &&
         !at(TokenKind::Pipe))
@@ -900,8 +921,9 @@ class Parser {
       } while (!aborted_ && accept(TokenKind::Comma));
     }
     if (!accept(TokenKind::RightParen)) {
-      error(current(), fmt::format("expected ')' to close the call to {}, found {}", name.text,
-                                   describe(current())),
+      error(current(),
+            fmt::format("expected ')' to close the call to {}, found {}", name.text,
+                        describe(current())),
             "separate arguments with commas");
       synchronize();
       accept(TokenKind::RightParen);
@@ -913,10 +935,11 @@ class Parser {
   ExprPtr lineage(uint32_t begin) {
     const Token& word = advance();
     advance();  // of
-    diagnostics_.error("legacy-lineage", {word.span.begin, previous_end_},
-                       fmt::format("`{} of` is legacy EQL, not supported by Elasticsearch", word.text),
-                       "match the parent through process.parent.* fields, or use a sequence by "
-                       "process.entity_id");
+    diagnostics_.error(
+        "legacy-lineage", {word.span.begin, previous_end_},
+        fmt::format("`{} of` is legacy EQL, not supported by Elasticsearch", word.text),
+        "match the parent through process.parent.* fields, or use a sequence by "
+        "process.entity_id");
     if (at(TokenKind::LeftBracket)) {
       advance();
       event_filter();

@@ -19,7 +19,8 @@
 //   multiplicative := unary (("*"|"/"|"%") unary)*
 //   unary       := ("-"|"+") unary | postfix
 //   postfix     := primary [["not"] ("in"|"in~") "(" expr ("," expr)* ")"
-//                          | (":"|"like"|"like~"|"regex"|"regex~") (constant | "(" constant,... ")")]
+//                          | (":"|"like"|"like~"|"regex"|"regex~") (constant | "(" constant,...
+//                          ")")]
 //   primary     := constant | ["?"] field | name["~"] "(" [expr ("," expr)*] ")" | "(" expr ")"
 #pragma once
 

@@ -9,11 +9,25 @@
 
 namespace pickaxe {
 
-enum class FieldType { Keyword, Text, Long, Double, Boolean, Date, Ip, GeoPoint, Flattened, Object, Other };
+enum class FieldType {
+  Keyword,
+  Text,
+  Long,
+  Double,
+  Boolean,
+  Date,
+  Ip,
+  GeoPoint,
+  Flattened,
+  Object,
+  Other
+};
 
 FieldType field_type_from_name(std::string_view elasticsearch_type);
 std::string_view field_type_name(FieldType type);
-inline bool is_numeric(FieldType type) { return type == FieldType::Long || type == FieldType::Double; }
+inline bool is_numeric(FieldType type) {
+  return type == FieldType::Long || type == FieldType::Double;
+}
 inline bool is_string_like(FieldType type) {
   return type == FieldType::Keyword || type == FieldType::Text || type == FieldType::Flattened;
 }

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "eql/printer.h"
+#include "util/strings.h"
 
 namespace pickaxe {
 
@@ -20,13 +21,9 @@ using eql::Value;
 
 namespace {
 
-std::string to_lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
+bool is_field(const Expr& expr) {
+  return expr.kind == ExprKind::Field;
 }
-
-bool is_field(const Expr& expr) { return expr.kind == ExprKind::Field; }
 
 bool is_string_literal(const Expr& expr) {
   return expr.kind == ExprKind::Literal && expr.literal.is_string();
@@ -40,14 +37,16 @@ std::vector<const Expr*> compared_strings(const Expr& expr) {
     for (size_t i = 1; i < expr.args.size(); ++i) {
       if (is_string_literal(*expr.args[i])) out.push_back(expr.args[i].get());
     }
-  } else if (expr.kind == ExprKind::Compare && expr.args.size() == 2 && is_string_literal(*expr.args[1])) {
+  } else if (expr.kind == ExprKind::Compare && expr.args.size() == 2 &&
+             is_string_literal(*expr.args[1])) {
     out.push_back(expr.args[1].get());
   }
   return out;
 }
 
 const Expr* subject_field(const Expr& expr) {
-  if ((expr.kind == ExprKind::Match || expr.kind == ExprKind::In || expr.kind == ExprKind::Compare) &&
+  if ((expr.kind == ExprKind::Match || expr.kind == ExprKind::In ||
+       expr.kind == ExprKind::Compare) &&
       !expr.args.empty() && is_field(*expr.args[0]))
     return expr.args[0].get();
   return nullptr;
@@ -79,7 +78,8 @@ std::optional<Cidr> parse_cidr(std::string_view text) {
   std::string address(text.substr(0, slash));
   Cidr cidr;
   cidr.v6 = address.find(':') != std::string::npos;
-  if (inet_pton(cidr.v6 ? AF_INET6 : AF_INET, address.c_str(), cidr.address) != 1) return std::nullopt;
+  if (inet_pton(cidr.v6 ? AF_INET6 : AF_INET, address.c_str(), cidr.address) != 1)
+    return std::nullopt;
   cidr.prefix = cidr.v6 ? 128 : 32;
   if (slash != std::string_view::npos) {
     std::string_view digits = text.substr(slash + 1);
@@ -96,7 +96,8 @@ std::optional<Cidr> parse_cidr(std::string_view text) {
 }
 
 bool looks_like_domain(std::string_view value) {
-  if (value.find('.') == std::string_view::npos || value.find_first_of("*? /\\:") != std::string_view::npos)
+  if (value.find('.') == std::string_view::npos ||
+      value.find_first_of("*? /\\:") != std::string_view::npos)
     return false;
   return !parse_cidr(value).has_value();
 }
@@ -109,16 +110,15 @@ struct Range {
 
 // IPv4 special ranges and the IPv6 range that plays the same part.
 constexpr Range kPrivateRanges[] = {
-    {"loopback", "127.0.0.0/8", "::1/128"},
-    {"private", "10.0.0.0/8", "fc00::/7"},
-    {"private", "172.16.0.0/12", "fc00::/7"},
-    {"private", "192.168.0.0/16", "fc00::/7"},
+    {"loopback", "127.0.0.0/8", "::1/128"},        {"private", "10.0.0.0/8", "fc00::/7"},
+    {"private", "172.16.0.0/12", "fc00::/7"},      {"private", "192.168.0.0/16", "fc00::/7"},
     {"link-local", "169.254.0.0/16", "fe80::/10"},
 };
 
 class Linter {
  public:
-  Linter(const FieldTypes& types, Diagnostics& diagnostics) : types_(types), diagnostics_(diagnostics) {}
+  Linter(const FieldTypes& types, Diagnostics& diagnostics)
+      : types_(types), diagnostics_(diagnostics) {}
 
   void filter(const EventFilter& filter) {
     if (!filter.condition) return;
@@ -151,7 +151,8 @@ class Linter {
     for (const Expr* literal : compared_strings(expr)) {
       const std::string& pattern = literal->literal.string;
       size_t space = pattern.find_first_of(" \t");
-      if (space == std::string::npos || pattern.find_first_not_of(" \t*") == std::string::npos) continue;
+      if (space == std::string::npos || pattern.find_first_not_of(" \t*") == std::string::npos)
+        continue;
       std::string before(pattern.substr(0, space));
       size_t rest = pattern.find_first_not_of(" \t", space);
       std::string after = rest == std::string::npos ? std::string() : pattern.substr(rest);
@@ -161,11 +162,13 @@ class Linter {
       if (!wildcard.ends_with("*")) wildcard += "*";
       auto& d = diagnostics_.warning(
           "args-whitespace", literal->span,
-          fmt::format("{} holds single argv elements, so the pattern {} with whitespace can never match one",
+          fmt::format("{} holds single argv elements, so the pattern {} with whitespace can never "
+                      "match one",
                       field->name, eql::quote_string(pattern)),
           fmt::format("match the whole command line (the fix below), or test each argument on its "
                       "own, which does not check that they are adjacent: ({} : {} and {} : {})",
-                      field->name, eql::quote_string(before), field->name, eql::quote_string(after)));
+                      field->name, eql::quote_string(before), field->name,
+                      eql::quote_string(after)));
       d.fix = fmt::format("{} : {}", command_line, eql::quote_string(wildcard));
     }
   }
@@ -197,7 +200,8 @@ class Linter {
     const Expr* field = subject_field(expr);
     if (!field || negated || !positive_equality(expr) || expr.kind == ExprKind::Match) return;
     static const std::set<std::string, std::less<>> kDomainFields = {
-        "dns.question.name", "destination.domain", "url.domain", "server.domain", "tls.client.server_name"};
+        "dns.question.name", "destination.domain", "url.domain", "server.domain",
+        "tls.client.server_name"};
     if (!kDomainFields.contains(field->name)) return;
     std::vector<std::string> domains;
     for (const Expr* literal : compared_strings(expr)) {
@@ -259,18 +263,19 @@ class Linter {
     std::string call = fmt::format("cidrMatch({}", subject);
     for (const std::string& value : all) call += ", " + eql::quote_string(value);
     call += ")";
-    auto& d = diagnostics_.warning(
-        "ipv6-gap", expr.span,
-        fmt::format("IPv4 {} ranges are {} but their IPv6 equivalents are not", label_text,
-                    negated ? "excluded" : "listed"),
-        fmt::format("add {}", quoted_list(missing)));
+    auto& d =
+        diagnostics_.warning("ipv6-gap", expr.span,
+                             fmt::format("IPv4 {} ranges are {} but their IPv6 equivalents are not",
+                                         label_text, negated ? "excluded" : "listed"),
+                             fmt::format("add {}", quoted_list(missing)));
     d.fix = call;
   }
 
   // == and in never expand wildcards.
   void wildcard_equality(const Expr& expr) {
     if (expr.kind != ExprKind::Compare && expr.kind != ExprKind::In) return;
-    if (expr.kind == ExprKind::Compare && expr.compare != CompareOp::Equal && expr.compare != CompareOp::NotEqual)
+    if (expr.kind == ExprKind::Compare && expr.compare != CompareOp::Equal &&
+        expr.compare != CompareOp::NotEqual)
       return;
     const Expr* field = subject_field(expr);
     if (!field) return;
@@ -285,7 +290,9 @@ class Linter {
     auto& d = diagnostics_.warning(
         "wildcard-in-equality", expr.span,
         fmt::format("`{}` compares exactly; the `*` in {} is a literal character here",
-                    expr.kind == ExprKind::In ? "in" : expr.compare == CompareOp::NotEqual ? "!=" : "==",
+                    expr.kind == ExprKind::In             ? "in"
+                    : expr.compare == CompareOp::NotEqual ? "!="
+                                                          : "==",
                     eql::quote_string((*wildcard)->literal.string)),
         "`like` matches wildcards with the same case sensitivity; `:` ignores case");
     d.fix = fmt::format("{}{} like {}", negative ? "not " : "", eql::print(*field),
@@ -313,9 +320,10 @@ class Linter {
     }
     auto& d = diagnostics_.warning(
         "windows-only-exclusion", expr.span,
-        fmt::format("this exclusion names only Windows executables, but the query is not limited to "
-                    "Windows; on Linux and macOS {} is not excluded",
-                    eql::quote_string(all[values.size()])),
+        fmt::format(
+            "this exclusion names only Windows executables, but the query is not limited to "
+            "Windows; on Linux and macOS {} is not excluded",
+            eql::quote_string(all[values.size()])),
         "add the Linux and macOS process names, or limit the query with host.os.type");
     std::string_view op = expr.kind == ExprKind::Match ? ":" : expr.negated ? "not in" : "in";
     d.fix = fmt::format("{} {} {}", eql::print(*field), op, quoted_list(all));
@@ -352,10 +360,11 @@ class Linter {
     }
     if ((is_numeric(*type) || *type == FieldType::Boolean || *type == FieldType::Date) &&
         expr.kind == ExprKind::Match) {
-      diagnostics_.warning("type-mismatch", expr.span,
-                           fmt::format("{} is a {} field; wildcard and regex matching work on strings only",
-                                       field->name, field_type_name(*type)),
-                           "compare with ==, in, or the range operators");
+      diagnostics_.warning(
+          "type-mismatch", expr.span,
+          fmt::format("{} is a {} field; wildcard and regex matching work on strings only",
+                      field->name, field_type_name(*type)),
+          "compare with ==, in, or the range operators");
     }
   }
 
@@ -366,7 +375,8 @@ class Linter {
     eql::walk(*filter.condition, [&](const Expr& node) {
       if (node.kind != ExprKind::Field) return;
       if (node.name.starts_with("dns.")) reads_dns = true;
-      if (node.name.starts_with("destination.") || node.name.starts_with("source.")) reads_connection_fields = true;
+      if (node.name.starts_with("destination.") || node.name.starts_with("source."))
+        reads_connection_fields = true;
     });
     const Expr* gate = find_event_type_connection(*filter.condition, false);
     if (!gate) return;
@@ -375,14 +385,16 @@ class Linter {
           "dns-event-type", gate->span,
           "DNS events do not carry event.type \"connection\": Elastic Defend's are "
           "[\"protocol\", \"info\"], so this query may never match Endpoint DNS data",
-          "gate DNS on network.protocol (or event.action == \"lookup_requested\"), as Elastic's own "
+          "gate DNS on network.protocol (or event.action == \"lookup_requested\"), as Elastic's "
+          "own "
           "DNS rules do");
       d.fix = "network.protocol == \"dns\"";
     } else if (reads_connection_fields) {
       auto& d = diagnostics_.warning(
           "network-event-type", gate->span,
           "Elastic Defend network events carry event.type \"start\" "
-          "(connection_attempted, connection_accepted), not \"connection\"; only auditd, Sysmon and "
+          "(connection_attempted, connection_accepted), not \"connection\"; only auditd, Sysmon "
+          "and "
           "packetbeat data say \"connection\", so Endpoint connections are missed",
           "accept both forms of a new connection");
       d.fix = "event.type in (\"start\", \"connection\")";
@@ -398,7 +410,8 @@ class Linter {
       return nullptr;
     }
     const Expr* field = subject_field(expr);
-    if (negated || !field || field->name != "event.type" || !positive_equality(expr)) return nullptr;
+    if (negated || !field || field->name != "event.type" || !positive_equality(expr))
+      return nullptr;
     std::vector<const Expr*> values = compared_strings(expr);
     if (values.empty()) return nullptr;
     for (const Expr* literal : values) {

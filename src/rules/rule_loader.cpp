@@ -10,24 +10,13 @@
 
 #include "eql/functions.h"
 #include "eql/parser.h"
+#include "util/strings.h"
 
 namespace pickaxe {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  return text;
-}
-
-std::string to_lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // A stable UUID-shaped id derived from text, for rules that declare none.
 std::string derived_uuid(std::string_view text) {
@@ -50,7 +39,9 @@ Diagnostics& file_problem(LoadResult& result, std::shared_ptr<const SourceFile> 
   return result.file_diagnostics.back();
 }
 
-std::string default_name(const std::string& path) { return fs::path(path).stem().string(); }
+std::string default_name(const std::string& path) {
+  return fs::path(path).stem().string();
+}
 
 // ----- plain .eql ---------------------------------------------------------------
 
@@ -84,7 +75,8 @@ ThreatTechnique technique_of(const toml::table& table) {
   technique.name = table["name"].value_or(std::string{});
   if (const toml::array* subs = table["subtechnique"].as_array()) {
     for (const toml::node& sub : *subs) {
-      if (const toml::table* sub_table = sub.as_table()) technique.subtechniques.push_back(technique_of(*sub_table));
+      if (const toml::table* sub_table = sub.as_table())
+        technique.subtechniques.push_back(technique_of(*sub_table));
     }
   }
   return technique;
@@ -161,7 +153,8 @@ void load_toml(const std::string& path, std::string text, LoadResult& result) {
       threat.tactic_name = (*threat_table)["tactic"]["name"].value_or(std::string{});
       if (const toml::array* techniques = (*threat_table)["technique"].as_array()) {
         for (const toml::node& technique : *techniques) {
-          if (const toml::table* t = technique.as_table()) threat.techniques.push_back(technique_of(*t));
+          if (const toml::table* t = technique.as_table())
+            threat.techniques.push_back(technique_of(*t));
         }
       }
       rule.threats.push_back(std::move(threat));
@@ -212,13 +205,13 @@ std::vector<PageLine> split_lines(const std::string& text) {
 }
 
 const std::pair<std::string_view, std::string_view> kTactics[] = {
-    {"reconnaissance", "TA0043"},    {"resource development", "TA0042"},
-    {"initial access", "TA0001"},    {"execution", "TA0002"},
-    {"persistence", "TA0003"},       {"privilege escalation", "TA0004"},
-    {"defense evasion", "TA0005"},   {"credential access", "TA0006"},
-    {"discovery", "TA0007"},         {"lateral movement", "TA0008"},
-    {"collection", "TA0009"},        {"command and control", "TA0011"},
-    {"exfiltration", "TA0010"},      {"impact", "TA0040"},
+    {"reconnaissance", "TA0043"},  {"resource development", "TA0042"},
+    {"initial access", "TA0001"},  {"execution", "TA0002"},
+    {"persistence", "TA0003"},     {"privilege escalation", "TA0004"},
+    {"defense evasion", "TA0005"}, {"credential access", "TA0006"},
+    {"discovery", "TA0007"},       {"lateral movement", "TA0008"},
+    {"collection", "TA0009"},      {"command and control", "TA0011"},
+    {"exfiltration", "TA0010"},    {"impact", "TA0040"},
 };
 
 ThreatTechnique parse_technique_line(std::string_view line) {
@@ -263,7 +256,8 @@ void load_seed_page(const std::string& path, std::string text, LoadResult& resul
     if (i > 0 && rule.name.empty() && !line.empty()) {
       std::string name(line);
       for (std::string_view suffix : {" in Elastic Security"}) {
-        if (name.size() > suffix.size() && name.ends_with(suffix)) name.resize(name.size() - suffix.size());
+        if (name.size() > suffix.size() && name.ends_with(suffix))
+          name.resize(name.size() - suffix.size());
       }
       rule.name = name;
       continue;
@@ -315,13 +309,15 @@ void load_seed_page(const std::string& path, std::string text, LoadResult& resul
   if (query_first == 0) {
     file_problem(result, source)
         .error("page-no-query", {0, 0}, "found no EQL query in this rule page",
-               "the page lists its query after a line reading `eql` under \"Elastic Detection Query\"");
+               "the page lists its query after a line reading `eql` under \"Elastic Detection "
+               "Query\"");
     return;
   }
   if (query_last == 0) query_last = lines.size();
   while (query_last > query_first && trim(lines[query_last - 1].text).empty()) --query_last;
   rule.query_begin = lines[query_first].offset;
-  rule.query_end = lines[query_last - 1].offset + static_cast<uint32_t>(lines[query_last - 1].text.size());
+  rule.query_end =
+      lines[query_last - 1].offset + static_cast<uint32_t>(lines[query_last - 1].text.size());
   if (!technique.id.empty()) threat.techniques.push_back(technique);
   if (!threat.tactic_name.empty() || !threat.techniques.empty()) rule.threats.push_back(threat);
   if (rule.name.empty()) rule.name = default_name(path);
@@ -356,7 +352,8 @@ bool looks_like_seed_page(std::string_view text) {
 
 void compile_rule(Rule& rule) {
   rule.diagnostics = Diagnostics(rule.source);
-  rule.query = eql::parse_query_set(*rule.source, rule.query_begin, rule.query_end, rule.diagnostics);
+  rule.query =
+      eql::parse_query_set(*rule.source, rule.query_begin, rule.query_end, rule.diagnostics);
   eql::verify(rule.query, rule.diagnostics);
 }
 
@@ -387,9 +384,11 @@ LoadResult load_rules(const std::vector<std::string>& paths) {
     std::error_code error;
     if (fs::is_directory(path, error)) {
       std::vector<std::string> files;
-      for (auto it = fs::recursive_directory_iterator(path, fs::directory_options::skip_permission_denied, error);
+      for (auto it = fs::recursive_directory_iterator(
+               path, fs::directory_options::skip_permission_denied, error);
            !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
-        if (it->is_regular_file(error) && is_rule_file(it->path())) files.push_back(it->path().string());
+        if (it->is_regular_file(error) && is_rule_file(it->path()))
+          files.push_back(it->path().string());
       }
       std::sort(files.begin(), files.end());  // deterministic order
       for (const std::string& file : files) {
