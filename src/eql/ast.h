@@ -128,7 +128,10 @@ struct Query {
 
   bool operator==(const Query& other) const;
   // The seed dialect: a sequence of one step behaves as its event query.
-  bool is_single_step_sequence() const { return kind == QueryKind::Sequence && steps.size() == 1; }
+  // A step `with runs=N` (N > 1) stands for N steps, so it is a real sequence.
+  bool is_single_step_sequence() const {
+    return kind == QueryKind::Sequence && steps.size() == 1 && (!steps[0].runs || *steps[0].runs <= 1);
+  }
 };
 
 // What one rule's query text holds: usually one query; the seed dialect

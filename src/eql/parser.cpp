@@ -435,7 +435,7 @@ class Parser {
       synchronize();
     }
     steps(q, true, true, "");
-    if (q.steps.size() == 1) {
+    if (q.is_single_step_sequence()) {
       diagnostics_.warning("one-step-sequence", q.keyword_span,
                            "a sequence needs at least two steps; this one-step sequence is read as "
                            "its event query, and its `by` and `maxspan` have no effect",

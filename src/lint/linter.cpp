@@ -150,8 +150,14 @@ class Linter {
     if (!field || !(field->name == "process.args" || field->name.ends_with(".args"))) return;
     for (const Expr* literal : compared_strings(expr)) {
       const std::string& pattern = literal->literal.string;
+      // Only an option followed by its value ("-o pool.*") is a likely mistake: a
+      // quoted argument ("BEGIN {system(*)}", "--config=C:\Program Files\...") may
+      // well contain spaces.
       size_t space = pattern.find_first_of(" \t");
-      if (space == std::string::npos || pattern.find_first_not_of(" \t*") == std::string::npos)
+      size_t start = pattern.find_first_not_of('*');
+      if (space == std::string::npos || start == std::string::npos || pattern[start] != '-' ||
+          pattern.substr(0, space).find('=') != std::string::npos ||
+          pattern.find_first_not_of(" \t*", space) == std::string::npos)
         continue;
       std::string before(pattern.substr(0, space));
       size_t rest = pattern.find_first_not_of(" \t", space);
@@ -162,8 +168,8 @@ class Linter {
       if (!wildcard.ends_with("*")) wildcard += "*";
       auto& d = diagnostics_.warning(
           "args-whitespace", literal->span,
-          fmt::format("{} holds single argv elements, so the pattern {} with whitespace can never "
-                      "match one",
+          fmt::format("{} holds one argv element per value; the option and value in {} are two "
+                      "elements as typed, so this matches only if they were quoted together",
                       field->name, eql::quote_string(pattern)),
           fmt::format("match the whole command line (the fix below), or test each argument on its "
                       "own, which does not check that they are adjacent: ({} : {} and {} : {})",
@@ -215,7 +221,7 @@ class Linter {
     }
     auto& d = diagnostics_.warning(
         "exact-domain-match", expr.span,
-        fmt::format("exact match on {} misses subdomains: \"pool.{}\" does not equal \"{}\"",
+        fmt::format("exact match on {} misses subdomains: \"sub.{}\" does not equal \"{}\"",
                     field->name, domains.front(), domains.front()),
         "match each domain and its subdomains with `:` (case-insensitive, as DNS names are)");
     d.fix = fmt::format("{} : {}", field->name, quoted_list(patterns));
@@ -329,9 +335,21 @@ class Linter {
     d.fix = fmt::format("{} {} {}", eql::print(*field), op, quoted_list(all));
   }
 
+  // True when the condition shows it is about Windows: host.os.* says so, it reads
+  // Windows-only fields, or it matches Windows paths.
   static bool mentions_windows(const Expr& condition) {
     bool found = false;
     eql::walk(condition, [&](const Expr& node) {
+      if (node.kind == ExprKind::Field &&
+          (node.name.starts_with("winlog.") || node.name.starts_with("registry.") ||
+           node.name.starts_with("process.pe.") || node.name.starts_with("file.pe.")))
+        found = true;
+      if (is_string_literal(node)) {
+        const std::string& text = node.literal.string;
+        bool drive_path = text.size() >= 3 && std::isalpha(static_cast<unsigned char>(text[0])) &&
+                          text[1] == ':' && text[2] == '\\';
+        if (drive_path || text.find(":\\") != std::string::npos || text.starts_with("\\\\")) found = true;
+      }
       const Expr* field = subject_field(node);
       if (!field || !field->name.starts_with("host.os")) return;
       for (const Expr* literal : compared_strings(node)) {
@@ -379,7 +397,7 @@ class Linter {
         reads_connection_fields = true;
     });
     const Expr* gate = find_event_type_connection(*filter.condition, false);
-    if (!gate) return;
+    if (!gate || names_another_source(*filter.condition)) return;
     if (reads_dns) {
       auto& d = diagnostics_.warning(
           "dns-event-type", gate->span,
@@ -399,6 +417,22 @@ class Linter {
           "accept both forms of a new connection");
       d.fix = "event.type in (\"start\", \"connection\")";
     }
+  }
+
+  // True when the condition reads fields of, or selects, a data source other
+  // than Elastic Defend (packetbeat flows, auditd, Sysmon, Zeek...), whose
+  // connection events do say "connection".
+  static bool names_another_source(const Expr& condition) {
+    static constexpr std::string_view kPrefixes[] = {"flow.",   "network_traffic.", "auditd.",   "sysmon.",
+                                                     "winlog.", "zeek.",            "suricata.", "packetbeat."};
+    bool found = false;
+    eql::walk(condition, [&](const Expr& node) {
+      if (node.kind != ExprKind::Field) return;
+      for (std::string_view prefix : kPrefixes) found = found || node.name.starts_with(prefix);
+      found = found || node.name == "event.dataset" || node.name == "data_stream.dataset" ||
+              node.name == "event.module";
+    });
+    return found;
   }
 
   static const Expr* find_event_type_connection(const Expr& expr, bool negated) {
