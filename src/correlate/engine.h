@@ -1,0 +1,109 @@
+// Runs one EQL query over events that arrive in order (timestamp, then
+// tiebreaker, then input order): event queries, sequences with
+// Elasticsearch's SequenceMatcher semantics, samples, and head/tail.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eql/ast.h"
+#include "event/event.h"
+#include "match/expression.h"
+
+namespace pickaxe {
+
+using EventPtr = std::shared_ptr<const Event>;
+
+struct QueryResult {
+  std::vector<EventPtr> events;  // null for a missing-event step
+  std::vector<Scalar> join_keys;
+};
+
+struct EngineOptions {
+  std::string category_field = "event.category";
+  std::string timestamp_field = "@timestamp";
+  std::string tiebreaker_field;                // empty: none
+  std::optional<size_t> size;                  // results to return at most
+  bool tail = false;                           // with size: keep the last results
+  size_t max_samples_per_key = 1;
+  size_t max_sequence_state = 1'000'000;       // live partial sequences, all keys together
+  CompileOptions compile;
+};
+
+struct EngineStats {
+  uint64_t events = 0;
+  uint64_t state_evictions = 0;  // partials dropped because max_sequence_state was reached
+};
+
+class QueryEngine {
+ public:
+  // Compiles the query; compile errors go to diagnostics.
+  QueryEngine(const eql::Query& query, const Schema& schema, EngineOptions options,
+              Diagnostics* diagnostics = nullptr);
+
+  // The fields events must carry (fill them with extract_fields).
+  const FieldIndex& fields() const { return fields_; }
+  uint32_t timestamp_slot() const { return timestamp_slot_; }
+  std::optional<uint32_t> tiebreaker_slot() const { return tiebreaker_slot_; }
+
+  // Feeds the next event in order.
+  void push(const EventPtr& event);
+  // Ends the input and returns the results, in Elasticsearch's order.
+  std::vector<QueryResult> finish();
+  const EngineStats& stats() const { return stats_; }
+
+ private:
+  struct Stage {
+    size_t filter = 0;       // index into filters_
+    size_t step = 0;         // index of the query step it came from
+    bool missing = false;
+  };
+  struct Partial {
+    std::vector<EventPtr> events;  // one per positive stage reached
+  };
+  struct KeyState {
+    std::vector<std::optional<Partial>> stages;  // stages[i]: has positive stages 0..i, waits for i+1
+  };
+
+  std::optional<std::vector<std::vector<Scalar>>> keys_for(const Event& event, size_t step) const;
+  static bool earlier(const Event& a, const Event& b);
+  void push_sequence(const EventPtr& event);
+  void push_sample(const EventPtr& event);
+  void complete(Partial partial, const std::vector<Scalar>& key);
+  bool missing_ok(const QueryResult& candidate, const std::vector<Scalar>& key) const;
+  std::vector<QueryResult> finish_samples();
+
+  eql::QueryKind kind_;
+  EngineOptions options_;
+  FieldIndex fields_;
+  std::vector<CompiledFilter> filters_;
+  std::vector<std::vector<NodePtr>> step_keys_;          // per step (and until): sequence keys + step keys
+  std::vector<std::vector<bool>> step_key_optional_;     // per step: which keys are ?optional
+  std::vector<Stage> stages_;                            // steps expanded by `runs`
+  std::vector<size_t> positive_;                         // indices into stages_ of non-missing stages
+  std::optional<size_t> until_filter_;
+  size_t until_step_ = 0;
+  int64_t maxspan_ = 0;                                  // nanoseconds, 0 for none
+  std::vector<eql::Pipe> pipes_;
+  uint32_t timestamp_slot_ = 0;
+  std::optional<uint32_t> tiebreaker_slot_;
+
+  std::map<std::vector<Scalar>, KeyState, std::less<>> sequences_;
+  size_t live_partials_ = 0;
+  // Events of missing-event stages, per key, by stage index.
+  std::map<std::vector<Scalar>, std::vector<std::vector<EventPtr>>, std::less<>> missing_hits_;
+  // Completed results with their keys, in completion order.
+  std::vector<std::pair<QueryResult, std::vector<Scalar>>> completed_;
+  // Samples: per key, the events matching each step, in order.
+  std::map<std::vector<Scalar>, std::vector<std::vector<EventPtr>>, std::less<>> samples_;
+  EngineStats stats_;
+};
+
+// Orders scalars for join-key maps: by type, then value.
+bool operator<(const Scalar& a, const Scalar& b);
+
+}  // namespace pickaxe

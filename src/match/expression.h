@@ -1,0 +1,81 @@
+// Compiled expressions: an EQL AST resolved against the schema and lowered
+// once into matchers (hash sets for `in`, compiled wildcards and RE2 regexps,
+// CIDR tables), then evaluated per event with Elasticsearch's semantics:
+// three-valued logic (null is neither true nor false), any-element matching on
+// arrays, and Elastic's case rules.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include <re2/re2.h>
+
+#include "diag/diagnostic.h"
+#include "eql/ast.h"
+#include "event/event.h"
+#include "match/patterns.h"
+
+namespace pickaxe {
+
+enum class Tri : uint8_t { False, True, Null };
+
+struct CompileOptions {
+  // Python EQL's case-insensitive mode: ==, !=, in, like and regex ignore case.
+  bool insensitive_equality = false;
+};
+
+struct Node;
+using NodePtr = std::unique_ptr<Node>;
+
+enum class CompareMode : uint8_t { Generic, Date, Ip };
+
+struct Node {
+  eql::ExprKind kind = eql::ExprKind::Error;
+  Scalar literal;
+  uint32_t slot = 0;
+  std::optional<FieldType> field_type;
+  eql::CompareOp compare = eql::CompareOp::Equal;
+  eql::ArithmeticOp arithmetic = eql::ArithmeticOp::Add;
+  eql::MatchOp match = eql::MatchOp::Colon;
+  CompareMode compare_mode = CompareMode::Generic;
+  bool insensitive = false;
+  bool negated = false;
+  int function = -1;
+  std::vector<NodePtr> children;
+
+  // Lowered matchers.
+  std::vector<std::string> wildcards;          // Match: like and `:`
+  std::vector<std::unique_ptr<RE2>> regexes;   // Match: regex
+  std::vector<Cidr> cidrs;                     // Match on an ip field (seed dialect), cidrMatch
+  std::unordered_set<std::string> string_set;  // In: string items (folded when insensitive)
+  std::vector<Scalar> other_items;             // In: non-string constant items
+  bool constant_items = true;                  // In: every item is a constant
+};
+
+struct CompileContext {
+  const Schema& schema;
+  FieldIndex& fields;
+  Diagnostics* diagnostics = nullptr;  // semantic errors (bad regex, bad CIDR)
+  CompileOptions options;
+};
+
+NodePtr compile_expression(const eql::Expr& expr, CompileContext& context);
+
+Tri test(const Node& node, const Event& event);
+void evaluate(const Node& node, const Event& event, Values& out);
+
+// An event query's filter: the category and the condition.
+struct CompiledFilter {
+  bool any = false;
+  std::string category;
+  uint32_t category_slot = 0;
+  NodePtr condition;
+  bool matches(const Event& event) const;
+};
+
+CompiledFilter compile_filter(const eql::EventFilter& filter, const std::string& category_field,
+                              CompileContext& context);
+
+}  // namespace pickaxe

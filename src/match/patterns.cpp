@@ -1,0 +1,176 @@
+#include "match/patterns.h"
+
+#include <arpa/inet.h>
+
+#include <cctype>
+#include <cstring>
+
+namespace pickaxe {
+
+namespace {
+
+char fold(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+
+}  // namespace
+
+std::string fold_case(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = fold(c);
+  return out;
+}
+
+bool has_wildcards(std::string_view pattern) {
+  return pattern.find_first_of("*?") != std::string_view::npos;
+}
+
+bool wildcard_match(std::string_view text, std::string_view pattern, bool insensitive) {
+  size_t t = 0, p = 0;
+  size_t star_p = std::string_view::npos, star_t = 0;
+  auto same = [insensitive](char a, char b) { return insensitive ? fold(a) == fold(b) : a == b; };
+  while (t < text.size()) {
+    if (p < pattern.size()) {
+      char c = pattern[p];
+      if (c == '*') {
+        star_p = ++p;
+        star_t = t;
+        continue;
+      }
+      if (c == '?') {
+        // `?` is one character: skip a whole UTF-8 sequence.
+        ++p;
+        ++t;
+        while (t < text.size() && (static_cast<unsigned char>(text[t]) & 0xC0) == 0x80) ++t;
+        continue;
+      }
+      if (c == '\\' && p + 1 < pattern.size()) {
+        if (same(text[t], pattern[p + 1])) {
+          p += 2;
+          ++t;
+          continue;
+        }
+      } else if (same(text[t], c)) {
+        ++p;
+        ++t;
+        continue;
+      }
+    }
+    if (star_p == std::string_view::npos) return false;
+    p = star_p;
+    t = ++star_t;
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+std::optional<std::string> lucene_to_re2(std::string_view lucene, std::string* reason) {
+  std::string out = "(?s)";
+  bool in_class = false;
+  for (size_t i = 0; i < lucene.size(); ++i) {
+    char c = lucene[i];
+    if (c == '\\') {
+      if (i + 1 >= lucene.size()) {
+        if (reason) *reason = "the pattern ends with a lone backslash";
+        return std::nullopt;
+      }
+      char next = lucene[++i];
+      if (std::isalnum(static_cast<unsigned char>(next))) {
+        out += next;  // Lucene has no \d, \w...: an escaped letter is the letter
+      } else {
+        out += '\\';
+        out += next;
+      }
+      continue;
+    }
+    if (in_class) {
+      if (c == ']') in_class = false;
+      if (c == '[') out += '\\';
+      out += c;
+      continue;
+    }
+    switch (c) {
+      case '[':
+        in_class = true;
+        out += c;
+        if (i + 1 < lucene.size() && lucene[i + 1] == '^') out += lucene[++i];
+        break;
+      case '"': {
+        size_t end = lucene.find('"', i + 1);
+        if (end == std::string_view::npos) {
+          if (reason) *reason = "an opening \" has no closing \"";
+          return std::nullopt;
+        }
+        for (char literal : lucene.substr(i + 1, end - i - 1)) {
+          if (!std::isalnum(static_cast<unsigned char>(literal))) out += '\\';
+          out += literal;
+        }
+        i = end;
+        break;
+      }
+      case '@': out += ".*"; break;
+      case '#': out += "[^\\x00-\\x{10FFFF}]"; break;
+      case '^':
+      case '$': out += '\\'; out += c; break;
+      case '&':
+      case '~':
+      case '<':
+        if (reason) *reason = std::string("the Lucene operator '") + c + "' has no RE2 equivalent";
+        return std::nullopt;
+      default: out += c;
+    }
+  }
+  if (in_class) {
+    if (reason) *reason = "a character class is never closed";
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<IpAddress> parse_ip(std::string_view text) {
+  if (text.empty() || text.size() > 64) return std::nullopt;
+  char buffer[65];
+  std::memcpy(buffer, text.data(), text.size());
+  buffer[text.size()] = '\0';
+  IpAddress address;
+  unsigned char v4[4];
+  if (inet_pton(AF_INET, buffer, v4) == 1) {
+    address.v4 = true;
+    address.bytes[10] = address.bytes[11] = 0xFF;
+    std::memcpy(address.bytes.data() + 12, v4, 4);
+    return address;
+  }
+  if (inet_pton(AF_INET6, buffer, address.bytes.data()) == 1) return address;
+  return std::nullopt;
+}
+
+std::optional<Cidr> parse_cidr(std::string_view text) {
+  size_t slash = text.find('/');
+  auto address = parse_ip(text.substr(0, slash));
+  if (!address) return std::nullopt;
+  Cidr cidr;
+  cidr.network = *address;
+  int max_prefix = address->v4 ? 32 : 128;
+  int prefix = max_prefix;
+  if (slash != std::string_view::npos) {
+    std::string_view digits = text.substr(slash + 1);
+    if (digits.empty() || digits.size() > 3) return std::nullopt;
+    prefix = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return std::nullopt;
+      prefix = prefix * 10 + (c - '0');
+    }
+    if (prefix > max_prefix) return std::nullopt;
+  }
+  cidr.prefix = address->v4 ? prefix + 96 : prefix;
+  return cidr;
+}
+
+bool Cidr::contains(const IpAddress& address) const {
+  int bits = prefix;
+  for (int i = 0; i < 16 && bits > 0; ++i, bits -= 8) {
+    unsigned char mask = bits >= 8 ? 0xFF : static_cast<unsigned char>(0xFF << (8 - bits));
+    if ((address.bytes[i] & mask) != (network.bytes[i] & mask)) return false;
+  }
+  return true;
+}
+
+}  // namespace pickaxe

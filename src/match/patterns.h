@@ -1,0 +1,40 @@
+// Pattern matching primitives with Elasticsearch's semantics: wildcards
+// (`*`, `?`, backslash escapes) and Lucene regular expressions, both anchored
+// to the whole value; CIDR membership for IPv4 and IPv6.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pickaxe {
+
+bool wildcard_match(std::string_view text, std::string_view pattern, bool insensitive);
+bool has_wildcards(std::string_view pattern);
+
+// Translates a Lucene regexp into RE2 syntax. Returns nullopt with a reason
+// for constructs RE2 cannot express.
+std::optional<std::string> lucene_to_re2(std::string_view lucene, std::string* reason = nullptr);
+
+struct IpAddress {
+  std::array<unsigned char, 16> bytes{};  // IPv4 is stored IPv4-mapped (::ffff:a.b.c.d)
+  bool v4 = false;
+  bool operator==(const IpAddress&) const = default;
+};
+
+std::optional<IpAddress> parse_ip(std::string_view text);
+
+struct Cidr {
+  IpAddress network;
+  int prefix = 0;  // in bits of the 128-bit form
+  bool contains(const IpAddress& address) const;
+};
+
+std::optional<Cidr> parse_cidr(std::string_view text);
+
+// ASCII case folding, which is what Elasticsearch's case-insensitive operators
+// apply to the characters EQL rules use.
+std::string fold_case(std::string_view text);
+
+}  // namespace pickaxe

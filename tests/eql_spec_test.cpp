@@ -1,0 +1,332 @@
+// The conformance runner: Elasticsearch's EQL spec tests, run against their
+// datasets and mappings the way Elasticsearch's own harness runs them, and
+// python-eql's query tests written in Elastic syntax. Failures must be listed,
+// with their reasons, in tests/data/eql-spec-known-failures.txt.
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+#include <toml++/toml.h>
+
+#include "correlate/engine.h"
+#include "test_util.h"
+
+namespace pickaxe::testing {
+namespace {
+
+enum class TimestampMode { Endgame, EndgameNanos, Field, None };
+
+struct Dataset {
+  std::vector<std::string> data_files;
+  std::vector<std::string> mapping_files;
+  std::string id_field;
+  std::string tiebreaker;
+  TimestampMode timestamps = TimestampMode::Field;
+};
+
+struct Prepared {
+  Schema schema;
+  std::vector<std::string> documents;  // JSON text of each event, in time order
+  std::vector<int64_t> timestamps;     // nanoseconds
+  std::vector<int64_t> ids;
+};
+
+std::string strip_line_comments(const std::string& text) {
+  std::string out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t first = line.find_first_not_of(" \t");
+    if (first != std::string::npos && line.compare(first, 2, "//") == 0) continue;
+    out += line + "\n";
+  }
+  return out;
+}
+
+int64_t id_of(simdjson::dom::element doc, const std::string& field) {
+  int64_t id = 0;
+  if (doc[field].get_int64().get(id) == simdjson::SUCCESS) return id;
+  return -2;
+}
+
+Prepared prepare(const Dataset& dataset) {
+  Prepared prepared;
+  for (const std::string& mapping : dataset.mapping_files) {
+    std::string error = prepared.schema.load_mapping(read_text(shared_dir() + "/" + mapping));
+    EXPECT_EQ(error, "") << mapping;
+  }
+  struct Row {
+    std::string json;
+    int64_t timestamp;
+    int64_t tiebreaker;
+    size_t position;
+    int64_t id;
+  };
+  std::vector<Row> rows;
+  simdjson::dom::parser parser;
+  for (const std::string& file : dataset.data_files) {
+    std::string text = strip_line_comments(read_text(shared_dir() + "/" + file));
+    simdjson::dom::element root;
+    EXPECT_EQ(parser.parse(text).get(root), simdjson::SUCCESS) << file;
+    for (simdjson::dom::element doc : root.get_array()) {
+      Row row;
+      row.position = rows.size();
+      row.id = id_of(doc, dataset.id_field);
+      row.tiebreaker = dataset.tiebreaker.empty() ? 0 : id_of(doc, dataset.tiebreaker);
+      row.timestamp = 0;
+      std::string json = simdjson::to_string(doc);
+      if (dataset.timestamps == TimestampMode::Endgame || dataset.timestamps == TimestampMode::EndgameNanos) {
+        int64_t filetime = 0;
+        (void)doc["timestamp"].get_int64().get(filetime);
+        std::string stamp;
+        if (dataset.timestamps == TimestampMode::Endgame) {
+          int64_t millis = filetime / 10000 - 11644473600000;
+          row.timestamp = millis * 1'000'000;
+          stamp = std::to_string(millis);
+        } else {
+          // The nanos index reads the same integer as nanoseconds since the epoch.
+          row.timestamp = filetime;
+          stamp = fmt::format("{}.{:06d}", filetime / 1'000'000, filetime % 1'000'000);
+        }
+        json.insert(1, fmt::format("\"@timestamp\":\"{}\",", stamp));
+      } else if (dataset.timestamps == TimestampMode::Field) {
+        std::string_view text_value;
+        int64_t number = 0;
+        if (doc["@timestamp"].get_string().get(text_value) == simdjson::SUCCESS) {
+          row.timestamp = parse_timestamp(text_value).value_or(0);
+        } else if (doc["@timestamp"].get_int64().get(number) == simdjson::SUCCESS) {
+          row.timestamp = number * 1'000'000;
+        }
+      }
+      row.json = std::move(json);
+      rows.push_back(std::move(row));
+    }
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    if (a.timestamp != b.timestamp) return a.timestamp < b.timestamp;
+    return a.tiebreaker < b.tiebreaker;
+  });
+  for (Row& row : rows) {
+    prepared.documents.push_back(std::move(row.json));
+    prepared.timestamps.push_back(row.timestamp);
+    prepared.ids.push_back(row.id);
+  }
+  return prepared;
+}
+
+struct Outcome {
+  std::vector<int64_t> ids;
+  std::vector<std::string> join_keys;
+  std::string error;
+};
+
+Outcome run(const std::string& query_text, const Prepared& prepared, const Dataset& dataset, bool tail,
+            std::optional<size_t> size, size_t max_samples_per_key, CompileOptions compile = {}) {
+  Outcome outcome;
+  Parsed parsed = parse(query_text);
+  if (!parsed.ok()) {
+    outcome.error = parsed.messages();
+    return outcome;
+  }
+  EngineOptions options;
+  options.category_field = "event.category";
+  options.tiebreaker_field = dataset.tiebreaker;
+  options.size = size;
+  options.tail = tail;
+  options.max_samples_per_key = max_samples_per_key;
+  options.compile = compile;
+  Diagnostics diagnostics(parsed.source);
+  QueryEngine engine(parsed.query(), prepared.schema, options, &diagnostics);
+  if (diagnostics.has_errors()) {
+    outcome.error = parsed.messages();
+    for (const auto& d : diagnostics.items()) outcome.error += render_text(d);
+    return outcome;
+  }
+  simdjson::dom::parser parser;
+  std::map<const Event*, int64_t> ids;
+  for (size_t i = 0; i < prepared.documents.size(); ++i) {
+    auto event = std::make_shared<Event>();
+    simdjson::dom::element doc;
+    if (parser.parse(prepared.documents[i]).get(doc) != simdjson::SUCCESS) continue;
+    extract_fields(doc, engine.fields(), prepared.schema, *event);
+    event->timestamp = prepared.timestamps[i];
+    event->has_timestamp = true;
+    event->order = i;
+    ids[event.get()] = prepared.ids[i];
+    engine.push(event);
+  }
+  for (const QueryResult& result : engine.finish()) {
+    for (const auto& event : result.events) outcome.ids.push_back(event ? ids[event.get()] : -1);
+    for (const Scalar& key : result.join_keys) outcome.join_keys.push_back(key.to_string());
+  }
+  return outcome;
+}
+
+std::vector<int64_t> int_list(const toml::array& array) {
+  std::vector<int64_t> out;
+  for (const toml::node& node : array) {
+    if (auto value = node.value<int64_t>()) out.push_back(*value);
+  }
+  return out;
+}
+
+// Elasticsearch's test_extra.toml writes bare `null` in join_keys arrays, which is not TOML.
+std::string lenient_toml(const std::string& text) {
+  std::string out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("join_keys")) {
+      for (size_t pos = 0; (pos = line.find("null", pos)) != std::string::npos;) {
+        bool quoted = pos > 0 && line[pos - 1] == '"';
+        if (!quoted) line.replace(pos, 4, "\"null\"");
+        pos += quoted ? 4 : 6;
+      }
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+struct FileSummary {
+  std::string file;
+  size_t passed = 0;
+  size_t failed = 0;
+};
+
+struct Failure {
+  std::string key;  // "<file> <name>"
+  std::string detail;
+};
+
+std::string format_ids(const std::vector<int64_t>& ids) {
+  std::string out = "[";
+  for (size_t i = 0; i < ids.size(); ++i) out += (i ? ", " : "") + std::to_string(ids[i]);
+  return out + "]";
+}
+
+void run_es_file(const std::string& label, const std::string& spec, const Dataset& dataset,
+                 std::vector<FileSummary>& summaries, std::vector<Failure>& failures) {
+  Prepared prepared = prepare(dataset);
+  toml::table table = toml::parse(lenient_toml(read_text(shared_dir() + "/" + spec)));
+  FileSummary summary{label};
+  for (const toml::node& node : *table["queries"].as_array()) {
+    const toml::table& entry = *node.as_table();
+    std::string name = entry["name"].value_or(std::string("?"));
+    std::string query = entry["query"].value_or(std::string());
+    std::vector<std::vector<int64_t>> accepted;
+    if (const toml::array* expected = entry["expected_event_ids"].as_array()) {
+      if (!expected->empty() && expected->front().is_array()) {
+        for (const toml::node& alternative : *expected) accepted.push_back(int_list(*alternative.as_array()));
+      } else {
+        accepted.push_back(int_list(*expected));
+      }
+    }
+    std::vector<std::string> join_keys;
+    if (const toml::array* keys = entry["join_keys"].as_array()) {
+      for (const toml::node& key : *keys) join_keys.push_back(key.value_or(std::string()));
+    }
+    size_t size = static_cast<size_t>(entry["size"].value_or(int64_t{50}));
+    size_t max_samples = static_cast<size_t>(entry["max_samples_per_key"].value_or(int64_t{1}));
+    std::string problem;
+    for (bool tail : {false, true}) {
+      Outcome outcome = run(query, prepared, dataset, tail, size, max_samples);
+      if (!outcome.error.empty()) {
+        problem = outcome.error;
+        break;
+      }
+      bool ids_ok = std::find(accepted.begin(), accepted.end(), outcome.ids) != accepted.end();
+      bool keys_ok = join_keys.empty() || join_keys == outcome.join_keys;
+      if (!ids_ok || !keys_ok) {
+        problem = fmt::format("{} position: got {}", tail ? "tail" : "head", format_ids(outcome.ids));
+        if (!keys_ok) {
+          problem += " keys [";
+          for (const auto& key : outcome.join_keys) problem += key + ",";
+          problem += "]";
+        }
+        problem += fmt::format(", expected {}", format_ids(accepted.empty() ? std::vector<int64_t>{} : accepted[0]));
+        break;
+      }
+    }
+    if (problem.empty()) {
+      ++summary.passed;
+    } else {
+      ++summary.failed;
+      failures.push_back({label + " " + name, problem + "\n" + query});
+    }
+  }
+  summaries.push_back(summary);
+}
+
+std::map<std::string, std::string> known_failures() {
+  std::map<std::string, std::string> known;
+  std::istringstream in(read_text(std::string(PICKAXE_SOURCE_DIR) + "/tests/data/eql-spec-known-failures.txt"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    size_t colon = line.find(": ");
+    known[line.substr(0, colon)] = colon == std::string::npos ? "" : line.substr(colon + 2);
+  }
+  return known;
+}
+
+void check_against_known(const std::vector<FileSummary>& summaries, const std::vector<Failure>& failures,
+                         const std::string& prefix, double required_rate) {
+  size_t passed = 0, total = 0;
+  std::cout << "spec file                              passed  failed\n";
+  for (const FileSummary& s : summaries) {
+    std::cout << fmt::format("{:<38} {:>6}  {:>6}\n", s.file, s.passed, s.failed);
+    passed += s.passed;
+    total += s.passed + s.failed;
+  }
+  double rate = total ? static_cast<double>(passed) / static_cast<double>(total) : 0;
+  std::cout << fmt::format("total: {} of {} pass ({:.1f}%)\n", passed, total, 100 * rate);
+  EXPECT_GE(rate, required_rate);
+  auto known = known_failures();
+  std::set<std::string> failing;
+  for (const Failure& failure : failures) {
+    failing.insert(failure.key);
+    EXPECT_TRUE(known.contains(failure.key)) << "unexpected failure: " << failure.key << "\n" << failure.detail;
+  }
+  for (const auto& [key, reason] : known) {
+    if (key.starts_with(prefix)) EXPECT_TRUE(failing.contains(key)) << "listed as failing but passes: " << key;
+  }
+}
+
+TEST(EqlSpec, ElasticsearchSpecTests) {
+  PICKAXE_REQUIRE_SHARED("conformance/eql/elasticsearch");
+  const std::string es = "conformance/eql/elasticsearch/";
+  Dataset endgame{{es + "test_data.json"}, {es + "data/endgame-140.mapping"}, "serial_event_id", "serial_event_id",
+                  TimestampMode::Endgame};
+  Dataset nanos = endgame;
+  nanos.mapping_files = {es + "data/endgame-140-nanos.mapping"};
+  nanos.timestamps = TimestampMode::EndgameNanos;
+  Dataset extra{{es + "data/extra.data"}, {es + "data/extra.mapping"}, "sequence", "sequence", TimestampMode::Field};
+  Dataset missing{{es + "data/missing-events.data"}, {es + "data/missing-events.mapping"}, "sequence", "sequence",
+                  TimestampMode::Field};
+  Dataset sample{{es + "data/sample1.data", es + "data/sample2.data", es + "data/sample3.data"},
+                 {es + "data/sample1.mapping", es + "data/sample2.mapping", es + "data/sample3.mapping"},
+                 "id", "", TimestampMode::None};
+  Dataset sample_multi{{es + "data/sample-multi.data"}, {es + "data/sample-multi.mapping"}, "id", "",
+                       TimestampMode::None};
+
+  std::vector<FileSummary> summaries;
+  std::vector<Failure> failures;
+  run_es_file("test_queries.toml", es + "test_queries.toml", endgame, summaries, failures);
+  run_es_file("additional_test_queries.toml", es + "additional_test_queries.toml", endgame, summaries, failures);
+  run_es_file("test_queries_date.toml", es + "test_queries_date.toml", endgame, summaries, failures);
+  run_es_file("test_queries_date_nanos.toml", es + "test_queries_date_nanos.toml", nanos, summaries, failures);
+  run_es_file("test_queries.toml@nanos", es + "test_queries.toml", nanos, summaries, failures);
+  run_es_file("test_extra.toml", es + "test_extra.toml", extra, summaries, failures);
+  run_es_file("test_missing_events.toml", es + "test_missing_events.toml", missing, summaries, failures);
+  run_es_file("test_sample.toml", es + "test_sample.toml", sample, summaries, failures);
+  run_es_file("test_sample_multi.toml", es + "test_sample_multi.toml", sample_multi, summaries, failures);
+  if (std::getenv("PICKAXE_SHOW_FAILURES")) {
+    for (const Failure& failure : failures) std::cout << "FAIL " << failure.key << "\n" << failure.detail << "\n\n";
+  }
+  check_against_known(summaries, failures, "test_", 0.98);
+}
+
+}  // namespace
+}  // namespace pickaxe::testing
