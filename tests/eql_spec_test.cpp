@@ -26,7 +26,7 @@ struct Dataset {
 };
 
 struct Prepared {
-  Schema schema;
+  Schema schema{false};  // the dataset's mapping only, as in Elasticsearch
   std::vector<std::string> documents;  // JSON text of each event, in time order
   std::vector<int64_t> timestamps;     // nanoseconds
   std::vector<int64_t> ids;
@@ -70,6 +70,7 @@ Prepared prepare(const Dataset& dataset) {
     simdjson::dom::element root;
     EXPECT_EQ(parser.parse(text).get(root), simdjson::SUCCESS) << file;
     for (simdjson::dom::element doc : root.get_array()) {
+      prepared.schema.add_dynamic_fields(doc);
       Row row;
       row.position = rows.size();
       row.id = id_of(doc, dataset.id_field);

@@ -1,6 +1,7 @@
 #include "correlate/engine.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace pickaxe {
 
@@ -17,21 +18,6 @@ bool operator<(const Scalar& a, const Scalar& b) {
 }
 
 namespace {
-
-// Every combination of the keys' values (a multi-valued key joins under each value).
-void combinations(const std::vector<Values>& per_key, size_t index, std::vector<Scalar>& current,
-                  std::vector<std::vector<Scalar>>& out) {
-  if (out.size() >= 64) return;  // bound the fan-out of multi-valued keys
-  if (index == per_key.size()) {
-    out.push_back(current);
-    return;
-  }
-  for (const Scalar& value : per_key[index]) {
-    current.push_back(value);
-    combinations(per_key, index + 1, current, out);
-    current.pop_back();
-  }
-}
 
 bool is_optional_field(const eql::Expr& expr) { return expr.kind == eql::ExprKind::Field && expr.optional; }
 
@@ -84,14 +70,37 @@ QueryEngine::QueryEngine(const eql::Query& query, const Schema& schema, EngineOp
   for (const eql::Pipe& pipe : query.pipes) pipes_.push_back(pipe);
 }
 
-std::optional<std::vector<std::vector<Scalar>>> QueryEngine::keys_for(const Event& event, size_t step) const {
+namespace {
+
+// Every combination of the keys' values: a multi-valued key joins under each
+// of its values, as in Elasticsearch.
+void combinations(const std::vector<Values>& per_key, size_t index, std::vector<Scalar>& current,
+                  std::vector<std::vector<Scalar>>& out) {
+  if (out.size() >= 64) return;  // bound the fan-out of multi-valued keys
+  if (index == per_key.size()) {
+    out.push_back(current);
+    return;
+  }
+  for (const Scalar& value : per_key[index]) {
+    if (std::find(per_key[index].begin(), per_key[index].begin() + (&value - per_key[index].data()), value) !=
+        per_key[index].begin() + (&value - per_key[index].data()))
+      continue;  // a duplicate value joins once
+    current.push_back(value);
+    combinations(per_key, index + 1, current, out);
+    current.pop_back();
+  }
+}
+
+}  // namespace
+
+std::vector<std::vector<Scalar>> QueryEngine::keys_for(const Event& event, size_t step) const {
   const auto& keys = step_keys_[step];
   std::vector<Values> per_key(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     evaluate(*keys[i], event, per_key[i]);
     std::erase_if(per_key[i], [](const Scalar& s) { return s.is_null(); });
     if (per_key[i].empty()) {
-      if (!step_key_optional_[step][i]) return std::nullopt;
+      if (!step_key_optional_[step][i]) return {};  // a required key is missing
       per_key[i].push_back(Scalar::null());
     }
   }
@@ -117,10 +126,9 @@ void QueryEngine::push_sequence(const EventPtr& event) {
   if (stage_count == 0) return;
   // `until` first: it ends the partials of its key.
   if (until_filter_ && filters_[*until_filter_].matches(*event)) {
-    if (auto keys = keys_for(*event, until_step_)) {
-      for (const auto& key : *keys) {
-        auto it = sequences_.find(key);
-        if (it == sequences_.end()) continue;
+    for (const auto& key : keys_for(*event, until_step_)) {
+      auto it = sequences_.find(key);
+      if (it != sequences_.end()) {
         for (auto& partial : it->second.stages) {
           if (partial) --live_partials_;
           partial.reset();
@@ -131,21 +139,17 @@ void QueryEngine::push_sequence(const EventPtr& event) {
   // Remember events of missing steps, per key, to check gaps later.
   for (size_t m = 0; m < stages_.size(); ++m) {
     if (!stages_[m].missing || !filters_[stages_[m].filter].matches(*event)) continue;
-    if (auto keys = keys_for(*event, stages_[m].step)) {
-      for (const auto& key : *keys) {
-        auto& hits = missing_hits_[key];
-        hits.resize(stages_.size());
-        hits[m].push_back(event);
-      }
+    for (const auto& key : keys_for(*event, stages_[m].step)) {
+      auto& hits = missing_hits_[key];
+      hits.resize(stages_.size());
+      hits[m].push_back(event);
     }
   }
   // Later stages first, so that one event never fills two stages of one sequence.
   for (size_t p = stage_count; p-- > 0;) {
     const Stage& stage = stages_[positive_[p]];
     if (!filters_[stage.filter].matches(*event)) continue;
-    auto keys = keys_for(*event, stage.step);
-    if (!keys) continue;
-    for (const auto& key : *keys) {
+    for (const auto& key : keys_for(*event, stage.step)) {
       KeyState& state = sequences_[key];
       if (state.stages.size() != stage_count) state.stages.resize(stage_count);
       if (p == 0) {
@@ -198,75 +202,96 @@ void QueryEngine::complete(Partial partial, const std::vector<Scalar>& key) {
 // Events arrive in order; `order` numbers them as they arrive.
 bool QueryEngine::earlier(const Event& a, const Event& b) { return a.order < b.order; }
 
+// A candidate is dropped when an event of one of its missing steps, with the
+// same keys, occurs where the step stands: between its neighbours for a step
+// inside the sequence; for steps at the edges, such that the sequence grown
+// by the edge events (a leading and a trailing one together, when the query
+// has both) still fits in maxspan.
 bool QueryEngine::missing_ok(const QueryResult& candidate, const std::vector<Scalar>& key) const {
   auto it = missing_hits_.find(key);
   if (it == missing_hits_.end()) return true;
   const auto& hits = it->second;
-  const Event* first = nullptr;
-  for (const auto& event : candidate.events) {
-    if (event && !first) first = event.get();
-  }
-  if (!first) return true;
-  for (size_t m = 0; m < stages_.size(); ++m) {
-    if (!stages_[m].missing || m >= hits.size()) continue;
-    // The positive events around the missing stage.
-    const Event* before = nullptr;
-    const Event* after = nullptr;
-    for (size_t i = m; i-- > 0 && !before;) before = candidate.events[i].get();
-    for (size_t i = m + 1; i < stages_.size() && !after; ++i) after = candidate.events[i].get();
-    for (const EventPtr& hit : hits[m]) {
-      bool violates = false;
-      if (before && after) {
-        violates = earlier(*before, *hit) && earlier(*hit, *after);
-      } else if (after) {  // leading: within maxspan before the sequence
-        violates = earlier(*hit, *after) && hit->timestamp >= after->timestamp - maxspan_;
-      } else if (before) {  // trailing: within maxspan of the sequence's start
-        violates = earlier(*before, *hit) && hit->timestamp <= first->timestamp + maxspan_;
-      }
-      if (violates) return false;
+  const size_t n = stages_.size();
+  size_t first = 0, last = n;
+  while (first < n && !candidate.events[first]) ++first;
+  while (last > 0 && !candidate.events[last - 1]) --last;
+  if (first == n) return true;
+  const Event& first_event = *candidate.events[first];
+  const Event& last_event = *candidate.events[last - 1];
+  auto hits_of = [&](size_t stage) -> const std::vector<EventPtr>& {
+    static const std::vector<EventPtr> kNone;
+    return stage < hits.size() ? hits[stage] : kNone;
+  };
+  // Inside the sequence.
+  for (size_t m = first + 1; m < last; ++m) {
+    if (!stages_[m].missing) continue;
+    const Event* previous = nullptr;
+    const Event* next = nullptr;
+    for (size_t i = m; i-- > first && !previous;) previous = candidate.events[i].get();
+    for (size_t i = m + 1; i < last && !next; ++i) next = candidate.events[i].get();
+    for (const EventPtr& hit : hits_of(m)) {
+      if (earlier(*previous, *hit) && earlier(*hit, *next)) return false;
     }
   }
+  // At the edges: the latest leading and the earliest trailing event.
+  const int64_t span = maxspan_ > 0 ? maxspan_ : std::numeric_limits<int64_t>::max();
+  std::optional<int64_t> leading, trailing;
+  bool has_leading = first > 0, has_trailing = last < n;
+  for (size_t m = 0; m < first; ++m) {
+    for (const EventPtr& hit : hits_of(m)) {
+      if (earlier(*hit, first_event) && (!leading || hit->timestamp > *leading)) leading = hit->timestamp;
+    }
+  }
+  for (size_t m = last; m < n; ++m) {
+    for (const EventPtr& hit : hits_of(m)) {
+      if (earlier(last_event, *hit) && (!trailing || hit->timestamp < *trailing)) trailing = hit->timestamp;
+    }
+  }
+  if (has_leading && has_trailing) return !(leading && trailing && *trailing - *leading <= span);
+  if (has_leading) return !(leading && last_event.timestamp - *leading <= span);
+  if (has_trailing) return !(trailing && *trailing - first_event.timestamp <= span);
   return true;
 }
 
 void QueryEngine::push_sample(const EventPtr& event) {
   for (size_t s = 0; s < filters_.size(); ++s) {
     if (!filters_[s].matches(*event)) continue;
-    auto keys = keys_for(*event, s);
-    if (!keys) continue;
-    for (const auto& key : *keys) {
+    for (const auto& key : keys_for(*event, s)) {
       auto& per_step = samples_[key];
       per_step.resize(filters_.size());
-      // Enough candidates for max_samples_per_key samples, even when events match several steps.
-      if (per_step[s].size() < options_.max_samples_per_key * filters_.size()) per_step[s].push_back(event);
+      // A few spare candidates, for events that match several steps.
+      if (per_step[s].size() < options_.max_samples_per_key + filters_.size()) per_step[s].push_back(event);
     }
   }
 }
 
+// Per key, sample i takes the i-th event of each step (or its last one, when
+// the step has fewer), skipping events already in the sample; keys come in
+// sorted order.
 std::vector<QueryResult> QueryEngine::finish_samples() {
   std::vector<QueryResult> results;
   for (const auto& [key, per_step] : samples_) {
-    std::vector<std::vector<bool>> used(per_step.size());
-    for (size_t s = 0; s < per_step.size(); ++s) used[s].assign(per_step[s].size(), false);
-    for (size_t n = 0; n < options_.max_samples_per_key; ++n) {
+    if (per_step.size() != filters_.size()) continue;
+    size_t most = 0;
+    for (const auto& events : per_step) most = std::max(most, events.size());
+    for (size_t i = 0; i < std::min(most, options_.max_samples_per_key); ++i) {
       QueryResult sample;
-      std::vector<size_t> picks;
-      for (size_t s = 0; s < per_step.size(); ++s) {
+      sample.join_keys = key;
+      for (const auto& events : per_step) {
+        auto unused = [&](const EventPtr& e) {
+          return std::find(sample.events.begin(), sample.events.end(), e) == sample.events.end();
+        };
         std::optional<size_t> pick;
-        for (size_t i = 0; i < per_step[s].size() && !pick; ++i) {
-          if (used[s][i]) continue;
-          bool taken = std::any_of(sample.events.begin(), sample.events.end(),
-                                   [&](const EventPtr& e) { return e == per_step[s][i]; });
-          if (!taken) pick = i;
+        for (size_t j = std::min(i, events.empty() ? 0 : events.size() - 1); j < events.size() && !pick; ++j) {
+          if (unused(events[j])) pick = j;
+        }
+        for (size_t j = 0; j < events.size() && !pick; ++j) {
+          if (unused(events[j])) pick = j;
         }
         if (!pick) break;
-        picks.push_back(*pick);
-        sample.events.push_back(per_step[s][*pick]);
+        sample.events.push_back(events[*pick]);
       }
-      if (sample.events.size() != per_step.size()) break;
-      for (size_t s = 0; s < picks.size(); ++s) used[s][picks[s]] = true;
-      sample.join_keys = key;
-      results.push_back(std::move(sample));
+      if (sample.events.size() == filters_.size()) results.push_back(std::move(sample));
     }
   }
   return results;
@@ -283,20 +308,7 @@ std::vector<QueryResult> QueryEngine::finish() {
     }
     completed_.clear();
   }
-  if (kind_ == eql::QueryKind::Sequence) {
-    // Sequences come back in the order of their first event.
-    auto first_of = [](const QueryResult& r) -> const Event* {
-      for (const auto& e : r.events) {
-        if (e) return e.get();
-      }
-      return nullptr;
-    };
-    std::stable_sort(results.begin(), results.end(), [&](const QueryResult& a, const QueryResult& b) {
-      const Event* x = first_of(a);
-      const Event* y = first_of(b);
-      return x && y && earlier(*x, *y);
-    });
-  }
+  // Sequences come back in the order they completed, as in Elasticsearch.
   // head and tail count whole results, in pipe order; then the requested size.
   auto keep = [&results](size_t count, bool tail) {
     if (results.size() <= count) return;

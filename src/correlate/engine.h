@@ -69,7 +69,8 @@ class QueryEngine {
     std::vector<std::optional<Partial>> stages;  // stages[i]: has positive stages 0..i, waits for i+1
   };
 
-  std::optional<std::vector<std::vector<Scalar>>> keys_for(const Event& event, size_t step) const;
+  // The join keys of an event for a step; none when a required key is missing.
+  std::vector<std::vector<Scalar>> keys_for(const Event& event, size_t step) const;
   static bool earlier(const Event& a, const Event& b);
   void push_sequence(const EventPtr& event);
   void push_sample(const EventPtr& event);

@@ -44,6 +44,7 @@ std::string Schema::load_mapping(std::string_view json) {
   if (root["mappings"]["properties"].get(properties) != simdjson::SUCCESS &&
       root["properties"].get(properties) != simdjson::SUCCESS)
     return "no \"properties\" object in the mapping";
+  authoritative_ = true;
 
   // Walks properties (and multi-field `fields`) with an explicit stack.
   std::vector<std::pair<std::string, simdjson::dom::object>> stack;
@@ -74,6 +75,33 @@ std::string Schema::load_mapping(std::string_view json) {
     }
   }
   return {};
+}
+
+void Schema::add_dynamic_fields(simdjson::dom::element document) {
+  std::vector<std::pair<std::string, simdjson::dom::element>> stack{{"", document}};
+  while (!stack.empty()) {
+    auto [path, element] = stack.back();
+    stack.pop_back();
+    switch (element.type()) {
+      case simdjson::dom::element_type::OBJECT:
+        for (auto [key, value] : simdjson::dom::object(element)) {
+          stack.emplace_back(path.empty() ? std::string(key) : path + "." + std::string(key), value);
+        }
+        break;
+      case simdjson::dom::element_type::ARRAY:
+        for (simdjson::dom::element item : simdjson::dom::array(element)) stack.emplace_back(path, item);
+        break;
+      case simdjson::dom::element_type::NULL_VALUE: break;
+      default: {
+        if (path.empty() || types_.find(resolve(path))) break;
+        FieldType type = element.is_string()                                             ? FieldType::Keyword
+                         : element.is_bool()                                             ? FieldType::Boolean
+                         : element.type() == simdjson::dom::element_type::DOUBLE         ? FieldType::Double
+                                                                                         : FieldType::Long;
+        types_.set(path, type);
+      }
+    }
+  }
 }
 
 std::string Schema::resolve(std::string_view field) const {

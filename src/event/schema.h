@@ -7,6 +7,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include <simdjson.h>
+
 #include "event/value.h"
 #include "lint/field_types.h"
 
@@ -14,7 +16,8 @@ namespace pickaxe {
 
 class Schema {
  public:
-  Schema() : types_(FieldTypes::ecs()) {}
+  // Starts from the built-in ECS field set, or from nothing.
+  explicit Schema(bool with_ecs = true) : types_(with_ecs ? FieldTypes::ecs() : FieldTypes()) {}
 
   // Reads an Elasticsearch mapping (`{"properties": ...}` or `{"mappings": ...}`;
   // lines starting with '#' are comments). Returns an error message, or "".
@@ -22,14 +25,21 @@ class Schema {
 
   // Follows alias fields to the field that holds the data.
   std::string resolve(std::string_view field) const;
+  // Maps, as Elasticsearch's dynamic mapping does, the fields of a document
+  // that the mapping does not know yet.
+  void add_dynamic_fields(simdjson::dom::element document);
   std::optional<FieldType> type(std::string_view field) const { return types_.find(resolve(field)); }
   const Scalar* null_value(std::string_view field) const;
   bool mapped(std::string_view field) const { return type(field).has_value(); }
+  // True once a mapping was loaded: then, as in Elasticsearch, an optional
+  // field the mapping does not know reads as null.
+  bool authoritative() const { return authoritative_; }
 
  private:
   FieldTypes types_;
   std::unordered_map<std::string, std::string> aliases_;
   std::unordered_map<std::string, Scalar> null_values_;
+  bool authoritative_ = false;
 };
 
 // Parses ISO 8601 ("2020-01-01", "...T10:00:00.123456789Z", "+02:00" offsets)

@@ -10,7 +10,8 @@ namespace pickaxe {
 extern const std::string_view kEcsFieldsText;
 
 FieldType field_type_from_name(std::string_view name) {
-  if (name == "keyword" || name == "wildcard" || name == "constant_keyword" || name == "version")
+  if (name == "version") return FieldType::Version;
+  if (name == "keyword" || name == "wildcard" || name == "constant_keyword")
     return FieldType::Keyword;
   if (name == "text" || name == "match_only_text") return FieldType::Text;
   if (name == "long" || name == "integer" || name == "short" || name == "byte" ||
@@ -36,6 +37,7 @@ std::string_view field_type_name(FieldType type) {
     case FieldType::Boolean: return "boolean";
     case FieldType::Date: return "date";
     case FieldType::Ip: return "ip";
+    case FieldType::Version: return "version";
     case FieldType::GeoPoint: return "geo_point";
     case FieldType::Flattened: return "flattened";
     case FieldType::Object: return "object";

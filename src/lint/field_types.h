@@ -17,6 +17,7 @@ enum class FieldType {
   Boolean,
   Date,
   Ip,
+  Version,
   GeoPoint,
   Flattened,
   Object,
@@ -29,7 +30,8 @@ inline bool is_numeric(FieldType type) {
   return type == FieldType::Long || type == FieldType::Double;
 }
 inline bool is_string_like(FieldType type) {
-  return type == FieldType::Keyword || type == FieldType::Text || type == FieldType::Flattened;
+  return type == FieldType::Keyword || type == FieldType::Text || type == FieldType::Flattened ||
+         type == FieldType::Version;
 }
 
 class FieldTypes {

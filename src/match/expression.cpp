@@ -63,6 +63,11 @@ NodePtr compile_expression(const eql::Expr& expr, CompileContext& context) {
   switch (expr.kind) {
     case ExprKind::Literal: node->literal = scalar_of(expr.literal); break;
     case ExprKind::Field: {
+      if (expr.optional && context.schema.authoritative() && !context.schema.mapped(expr.name)) {
+        // As in Elasticsearch: an optional field the mapping does not know is null.
+        node->kind = ExprKind::Literal;
+        break;
+      }
       std::string resolved = context.schema.resolve(expr.name);
       node->slot = context.fields.add(resolved);
       node->field_type = context.schema.type(resolved);
@@ -85,6 +90,7 @@ NodePtr compile_expression(const eql::Expr& expr, CompileContext& context) {
     const Node* field = field_child(*node);
     if (field && field->field_type == FieldType::Date) node->compare_mode = CompareMode::Date;
     if (field && field->field_type == FieldType::Ip) node->compare_mode = CompareMode::Ip;
+    if (field && field->field_type == FieldType::Version) node->compare_mode = CompareMode::Version;
     if (insensitive_mode) node->insensitive = true;
   }
   if (expr.kind == ExprKind::Match) {
@@ -173,6 +179,42 @@ std::optional<int64_t> as_time(const Scalar& value) {
   return std::nullopt;
 }
 
+// Semantic versions: numeric parts compare as numbers, a pre-release sorts
+// before its release, and text that is no version equals only itself.
+std::optional<int> compare_versions(const std::string& a, const std::string& b) {
+  auto parse = [](const std::string& text, std::vector<int64_t>& parts, std::string& pre) {
+    size_t dash = text.find('-');
+    std::string core = text.substr(0, dash);
+    pre = dash == std::string::npos ? "" : text.substr(dash + 1);
+    size_t start = 0;
+    while (start <= core.size()) {
+      size_t dot = core.find('.', start);
+      std::string part = core.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos || part.size() > 18) return false;
+      parts.push_back(std::stoll(part));
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+    return !parts.empty();
+  };
+  std::vector<int64_t> x, y;
+  std::string pre_x, pre_y;
+  bool valid_x = parse(a, x, pre_x), valid_y = parse(b, y, pre_y);
+  if (!valid_x || !valid_y) {
+    if (a == b) return 0;
+    if (valid_x != valid_y) return valid_x ? -1 : 1;  // invalid versions sort after valid ones
+    return a < b ? -1 : 1;
+  }
+  for (size_t i = 0; i < std::max(x.size(), y.size()); ++i) {
+    int64_t p = i < x.size() ? x[i] : 0, q = i < y.size() ? y[i] : 0;
+    if (p != q) return p < q ? -1 : 1;
+  }
+  if (pre_x == pre_y) return 0;
+  if (pre_x.empty()) return 1;
+  if (pre_y.empty()) return -1;
+  return pre_x < pre_y ? -1 : 1;
+}
+
 // Three-way comparison, or nullopt when the values cannot be compared.
 std::optional<int> compare_scalars(const Scalar& a, const Scalar& b, CompareMode mode, bool insensitive) {
   if (mode == CompareMode::Date) {
@@ -186,6 +228,8 @@ std::optional<int> compare_scalars(const Scalar& a, const Scalar& b, CompareMode
       return c < 0 ? -1 : c > 0 ? 1 : 0;
     }
   }
+  if (mode == CompareMode::Version && a.type == Scalar::Type::String && b.type == Scalar::Type::String)
+    return compare_versions(a.string, b.string);
   if (a.is_number() && b.is_number()) {
     if (a.type == Scalar::Type::Long && b.type == Scalar::Type::Long)
       return a.integer < b.integer ? -1 : a.integer > b.integer ? 1 : 0;
@@ -518,7 +562,7 @@ void call(const Node& node, const Event& event, Values& out) {
       }
       case kNumber: {
         int base = 10;
-        if (args.size() > 1) {
+        if (args.size() > 1 && first(args[1])) {  // a null base means 10
           auto given = integer_of(args[1]);
           if (!given || *given < 2 || *given > 36) return;
           base = static_cast<int>(*given);

@@ -29,7 +29,7 @@ struct CompileOptions {
 struct Node;
 using NodePtr = std::unique_ptr<Node>;
 
-enum class CompareMode : uint8_t { Generic, Date, Ip };
+enum class CompareMode : uint8_t { Generic, Date, Ip, Version };
 
 struct Node {
   eql::ExprKind kind = eql::ExprKind::Error;

@@ -42,13 +42,7 @@ bool wildcard_match(std::string_view text, std::string_view pattern, bool insens
         while (t < text.size() && (static_cast<unsigned char>(text[t]) & 0xC0) == 0x80) ++t;
         continue;
       }
-      if (c == '\\' && p + 1 < pattern.size()) {
-        if (same(text[t], pattern[p + 1])) {
-          p += 2;
-          ++t;
-          continue;
-        }
-      } else if (same(text[t], c)) {
+      if (same(text[t], c)) {
         ++p;
         ++t;
         continue;

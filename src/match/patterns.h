@@ -1,5 +1,5 @@
 // Pattern matching primitives with Elasticsearch's semantics: wildcards
-// (`*`, `?`, backslash escapes) and Lucene regular expressions, both anchored
+// (`*` and `?`; a backslash is an ordinary character, as in Elasticsearch) and Lucene regular expressions, both anchored
 // to the whole value; CIDR membership for IPv4 and IPv6.
 #pragma once
 
