@@ -124,18 +124,6 @@ void QueryEngine::push(const EventPtr& event) {
 void QueryEngine::push_sequence(const EventPtr& event) {
   const size_t stage_count = positive_.size();
   if (stage_count == 0) return;
-  // `until` first: it ends the partials of its key.
-  if (until_filter_ && filters_[*until_filter_].matches(*event)) {
-    for (const auto& key : keys_for(*event, until_step_)) {
-      auto it = sequences_.find(key);
-      if (it != sequences_.end()) {
-        for (auto& partial : it->second.stages) {
-          if (partial) --live_partials_;
-          partial.reset();
-        }
-      }
-    }
-  }
   // Remember events of missing steps, per key, to check gaps later.
   for (size_t m = 0; m < stages_.size(); ++m) {
     if (!stages_[m].missing || !filters_[stages_[m].filter].matches(*event)) continue;
@@ -185,6 +173,19 @@ void QueryEngine::push_sequence(const EventPtr& event) {
       } else {
         if (state.stages[p]) --live_partials_;
         state.stages[p] = std::move(advanced);
+      }
+    }
+  }
+  // `until` ends the partials of its key, after this event completed what it could.
+  if (until_filter_ && filters_[*until_filter_].matches(*event)) {
+    for (const auto& key : keys_for(*event, until_step_)) {
+      auto it = sequences_.find(key);
+      if (it == sequences_.end()) continue;
+      for (auto& partial : it->second.stages) {
+        if (partial) {
+          partial.reset();
+          --live_partials_;
+        }
       }
     }
   }
