@@ -15,7 +15,7 @@
 namespace pickaxe::testing {
 namespace {
 
-enum class TimestampMode { Endgame, EndgameNanos, Field, None };
+enum class TimestampMode { Endgame, EndgameNanos, Field, None, Filetime };
 
 struct Dataset {
   std::vector<std::string> data_files;
@@ -23,6 +23,7 @@ struct Dataset {
   std::string id_field;
   std::string tiebreaker;
   TimestampMode timestamps = TimestampMode::Field;
+  bool keep_file_order = false;  // python-eql streams its file in array order
 };
 
 struct Prepared {
@@ -91,6 +92,10 @@ Prepared prepare(const Dataset& dataset) {
           stamp = fmt::format("{}.{:06d}", filetime / 1'000'000, filetime % 1'000'000);
         }
         json.insert(1, fmt::format("\"@timestamp\":\"{}\",", stamp));
+      } else if (dataset.timestamps == TimestampMode::Filetime) {
+        int64_t filetime = 0;
+        (void)doc["timestamp"].get_int64().get(filetime);
+        row.timestamp = (filetime - 116444736000000000) * 100;
       } else if (dataset.timestamps == TimestampMode::Field) {
         std::string_view text_value;
         int64_t number = 0;
@@ -104,7 +109,7 @@ Prepared prepare(const Dataset& dataset) {
       rows.push_back(std::move(row));
     }
   }
-  std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+  if (!dataset.keep_file_order) std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
     if (a.timestamp != b.timestamp) return a.timestamp < b.timestamp;
     return a.tiebreaker < b.tiebreaker;
   });
@@ -293,6 +298,46 @@ void check_against_known(const std::vector<FileSummary>& summaries, const std::v
   for (const auto& [key, reason] : known) {
     if (key.starts_with(prefix)) EXPECT_TRUE(failing.contains(key)) << "listed as failing but passes: " << key;
   }
+}
+
+// python-eql's test_queries.toml: the queries written in Elastic syntax, on
+// the same 102 events streamed in file order, with python's semantics mapped:
+// tests flagged case_insensitive run in its case-insensitive mode (the others
+// are case-sensitive), and `==` with `*` in a string is a wildcard match.
+TEST(EqlSpec, PythonEqlQueriesInElasticSyntax) {
+  PICKAXE_REQUIRE_SHARED("conformance/eql/python-eql/test_queries.toml");
+  // The endgame mapping supplies the alias event.category -> event_type.
+  Dataset dataset{{"conformance/eql/python-eql/test_data.json"},
+                  {"conformance/eql/elasticsearch/data/endgame-140.mapping"}, "serial_event_id", "", TimestampMode::Filetime,
+                  true};
+  Prepared prepared = prepare(dataset);
+  toml::table table = toml::parse(read_text(shared_dir() + "/conformance/eql/python-eql/test_queries.toml"));
+  FileSummary summary{"python-eql test_queries.toml"};
+  std::vector<Failure> failures;
+  int index = 0;
+  for (const toml::node& node : *table["queries"].as_array()) {
+    const toml::table& entry = *node.as_table();
+    ++index;
+    std::string query = entry["query"].value_or(std::string());
+    if (!parse(query).ok()) continue;  // legacy syntax: see Conformance.PythonEqlSpecQueriesParseOrFailAsLegacy
+    std::vector<int64_t> expected = int_list(*entry["expected_event_ids"].as_array());
+    CompileOptions compile;
+    compile.insensitive_equality = entry["case_insensitive"].value_or(false);
+    compile.wildcard_equality = true;
+    Outcome outcome = run(query, prepared, dataset, false, std::nullopt, 1, compile);
+    if (outcome.error.empty() && outcome.ids == expected) {
+      ++summary.passed;
+    } else {
+      ++summary.failed;
+      failures.push_back({fmt::format("python-eql #{}", index),
+                          fmt::format("got {}, expected {}\n{}{}", format_ids(outcome.ids), format_ids(expected),
+                                      query, outcome.error)});
+    }
+  }
+  if (std::getenv("PICKAXE_SHOW_FAILURES")) {
+    for (const Failure& failure : failures) std::cout << "FAIL " << failure.key << "\n" << failure.detail << "\n\n";
+  }
+  check_against_known({summary}, failures, "python-eql", 0.95);
 }
 
 TEST(EqlSpec, ElasticsearchSpecTests) {

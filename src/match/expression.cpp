@@ -86,6 +86,24 @@ NodePtr compile_expression(const eql::Expr& expr, CompileContext& context) {
   for (const auto& arg : expr.args) node->children.push_back(compile_expression(*arg, context));
 
   bool insensitive_mode = context.options.insensitive_equality;
+  if (expr.kind == ExprKind::Compare && context.options.wildcard_equality &&
+      (expr.compare == eql::CompareOp::Equal || expr.compare == eql::CompareOp::NotEqual) &&
+      node->children[1]->kind == ExprKind::Literal && node->children[1]->literal.type == Scalar::Type::String &&
+      has_wildcards(node->children[1]->literal.string)) {
+    // Python EQL: `field == "a*"` is `field like "a*"` (and != its negation).
+    auto match = std::make_unique<Node>();
+    match->kind = ExprKind::Match;
+    match->match = eql::MatchOp::Like;
+    match->insensitive = insensitive_mode;
+    const std::string& pattern = node->children[1]->literal.string;
+    match->wildcards.push_back(insensitive_mode ? fold_case(pattern) : pattern);
+    match->children = std::move(node->children);
+    if (expr.compare == eql::CompareOp::Equal) return match;
+    auto negation = std::make_unique<Node>();
+    negation->kind = ExprKind::Not;
+    negation->children.push_back(std::move(match));
+    return negation;
+  }
   if (expr.kind == ExprKind::Compare) {
     const Node* field = field_child(*node);
     if (field && field->field_type == FieldType::Date) node->compare_mode = CompareMode::Date;

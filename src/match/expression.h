@@ -24,6 +24,9 @@ enum class Tri : uint8_t { False, True, Null };
 struct CompileOptions {
   // Python EQL's case-insensitive mode: ==, !=, in, like and regex ignore case.
   bool insensitive_equality = false;
+  // Python EQL's wildcard equality: `==` and `!=` with `*` or `?` in a string
+  // literal match it as a wildcard pattern.
+  bool wildcard_equality = false;
 };
 
 struct Node;
