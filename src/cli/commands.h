@@ -13,6 +13,7 @@ enum ExitCode { kSuccess = 0, kFindings = 1, kUsage = 2 };
 // Registers the subcommand; `run` is set to its action.
 void add_lint_command(CLI::App& app, std::function<int()>& run);
 void add_fmt_command(CLI::App& app, std::function<int()>& run);
+void add_query_command(CLI::App& app, std::function<int()>& run);
 
 bool stdout_is_terminal();
 

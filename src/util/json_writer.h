@@ -20,6 +20,8 @@ class JsonWriter {
   JsonWriter& value(int64_t number);
   JsonWriter& value(bool flag);
   JsonWriter& null();
+  // Writes already-serialized JSON as a value.
+  JsonWriter& raw(std::string_view json);
   const std::string& str() const { return out_; }
 
  private:

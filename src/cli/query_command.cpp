@@ -1,0 +1,211 @@
+// `pickaxe query QUERY [FILE...]`: run one EQL query over JSON events.
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "correlate/stream.h"
+#include "eql/functions.h"
+#include "eql/parser.h"
+#include "util/json_writer.h"
+
+namespace pickaxe::cli {
+
+namespace {
+
+struct QueryOptions {
+  std::string query;
+  std::vector<std::string> files;
+  std::string timestamp_field = "@timestamp";
+  std::string tiebreaker_field;
+  std::string category_field = "event.category";
+  int64_t size = -1;
+  std::string result_position = "head";
+  size_t max_samples_per_key = 1;
+  std::string mapping;
+  std::string max_lateness = "5m";
+  size_t max_sequence_state = 1'000'000;
+  size_t max_line_bytes = 4 * 1024 * 1024;
+  bool strict = false;
+  bool quiet = false;
+};
+
+// "5m", "30s", "0", "1h" -> nanoseconds.
+std::optional<int64_t> parse_duration(const std::string& text) {
+  if (text == "0") return 0;
+  if (text == "none" || text == "unbounded") return std::numeric_limits<int64_t>::max();
+  auto source = std::make_shared<SourceFile>("--max-lateness", "sequence with maxspan=" + text + " [a where true] [b where true]");
+  Diagnostics diagnostics(source);
+  eql::QuerySet set = eql::parse_query_set(*source, diagnostics);
+  if (diagnostics.has_errors() || set.alternatives.empty() || !set.alternatives[0].maxspan) return std::nullopt;
+  return set.alternatives[0].maxspan->nanoseconds();
+}
+
+void write_scalar(JsonWriter& json, const Scalar& value) {
+  switch (value.type) {
+    case Scalar::Type::Null: json.null(); break;
+    case Scalar::Type::Bool: json.value(value.boolean); break;
+    case Scalar::Type::Long: json.value(value.integer); break;
+    case Scalar::Type::Double: json.raw(value.to_string()); break;
+    case Scalar::Type::String: json.value(value.string); break;
+  }
+}
+
+int run_query(const QueryOptions& options) {
+  auto source = std::make_shared<SourceFile>("<query>", options.query);
+  Diagnostics diagnostics(source);
+  eql::QuerySet set = eql::parse_query_set(*source, diagnostics);
+  eql::verify(set, diagnostics);
+  if (!diagnostics.has_errors() && set.alternatives.size() != 1) {
+    diagnostics.error("one-query", {0, static_cast<uint32_t>(options.query.size())},
+                      "`query` runs one query; this text holds several joined by `nor`",
+                      "run each alternative on its own, or use `pickaxe hunt` with the rule");
+  }
+  Schema schema;
+  if (!options.mapping.empty()) {
+    std::ifstream in(options.mapping);
+    if (!in) {
+      std::cerr << fmt::format("pickaxe: {}: cannot read the mapping file\n", options.mapping);
+      return kFindings;
+    }
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (std::string error = schema.load_mapping(text); !error.empty()) {
+      std::cerr << fmt::format("pickaxe: {}: invalid mapping: {}\n", options.mapping, error);
+      return kFindings;
+    }
+  }
+  EngineOptions engine_options;
+  engine_options.category_field = options.category_field;
+  engine_options.timestamp_field = options.timestamp_field;
+  engine_options.tiebreaker_field = options.tiebreaker_field;
+  if (options.size >= 0) engine_options.size = static_cast<size_t>(options.size);
+  engine_options.tail = options.result_position == "tail";
+  engine_options.max_samples_per_key = options.max_samples_per_key;
+  engine_options.max_sequence_state = options.max_sequence_state;
+  std::unique_ptr<QueryEngine> engine;
+  if (!diagnostics.has_errors()) {
+    engine = std::make_unique<QueryEngine>(set.alternatives[0], schema, engine_options, &diagnostics);
+  }
+  for (const Diagnostic& d : diagnostics.items()) std::cerr << render_text(d);
+  if (diagnostics.has_errors()) return kFindings;
+
+  auto lateness = parse_duration(options.max_lateness);
+  if (!lateness) {
+    std::cerr << fmt::format("pickaxe: --max-lateness: '{}' is not a duration (e.g. 30s, 5m, 0)\n",
+                             options.max_lateness);
+    return kUsage;
+  }
+  StreamOptions stream_options;
+  stream_options.max_lateness = *lateness;
+  stream_options.reader.max_line_bytes = options.max_line_bytes;
+  uint64_t reported = 0;
+  QueryStream stream(*engine, schema, stream_options, [&](const InputProblem& problem) {
+    if (!options.quiet && ++reported <= 100)
+      std::cerr << fmt::format("pickaxe: {}:{}: {}\n", problem.file, problem.line, problem.message);
+  });
+  std::vector<std::string> files = options.files.empty() ? std::vector<std::string>{"-"} : options.files;
+  bool unreadable = false;
+  for (const std::string& file : files) {
+    if (file == "-") {
+      stream.read(std::cin, "<stdin>");
+      continue;
+    }
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      std::cerr << fmt::format("pickaxe: {}: cannot read the file\n", file);
+      unreadable = true;
+      continue;
+    }
+    stream.read(in, file);
+  }
+  std::vector<QueryResult> results = stream.finish();
+  std::string out;
+  for (const QueryResult& result : results) {
+    if (set.alternatives[0].kind == eql::QueryKind::Event || set.alternatives[0].is_single_step_sequence()) {
+      out += result.events[0]->source;
+      out += '\n';
+    } else {
+      JsonWriter json;
+      json.begin_object().key("join_keys").begin_array();
+      for (const Scalar& key : result.join_keys) write_scalar(json, key);
+      json.end_array().key("events").begin_array();
+      for (const auto& event : result.events) {
+        if (event) {
+          json.raw(event->source);
+        } else {
+          json.null();
+        }
+      }
+      json.end_array().end_object();
+      out += json.str();
+      out += '\n';
+    }
+    if (out.size() > (1 << 20)) {
+      std::cout << out;
+      out.clear();
+    }
+  }
+  std::cout << out << std::flush;
+
+  StreamStats stats = stream.stats();
+  const EngineStats& engine_stats = engine->stats();
+  if (reported > 100) std::cerr << fmt::format("pickaxe: {} more input problems not shown\n", reported - 100);
+  if (!options.quiet && (stats.rejected() > 0 || stats.late > 0 || engine_stats.state_evictions > 0)) {
+    std::cerr << fmt::format(
+        "pickaxe: {} events read, {} results; skipped {} malformed, {} without a timestamp, {} with a wrong-typed "
+        "field; {} late; {} partial sequences dropped at --max-sequence-state\n",
+        stats.events, results.size(), stats.malformed, stats.missing_timestamp, stats.wrong_type, stats.late,
+        engine_stats.state_evictions);
+  }
+  if (unreadable) return kFindings;
+  if (options.strict && (stats.rejected() > 0 || stats.late > 0 || engine_stats.state_evictions > 0)) return kFindings;
+  return kSuccess;
+}
+
+}  // namespace
+
+void add_query_command(CLI::App& app, std::function<int()>& run) {
+  auto options = std::make_shared<QueryOptions>();
+  CLI::App* command = app.add_subcommand(
+      "query",
+      "Run one EQL query over JSON events (NDJSON or a JSON array; stdin when no FILE or -). Prints NDJSON: "
+      "matching events, or {\"join_keys\": [...], \"events\": [...]} per sequence or sample.");
+  command->add_option("query", options->query, "The EQL query")->required();
+  command->add_option("files", options->files, "Event files; - is stdin");
+  command->add_option("--timestamp-field", options->timestamp_field, "Field holding the event time")
+      ->default_str("@timestamp");
+  command->add_option("--tiebreaker-field", options->tiebreaker_field,
+                      "Field that orders events with equal timestamps");
+  command->add_option("--event-category-field", options->category_field,
+                      "Field that `<category> where` matches")
+      ->default_str("event.category");
+  command->add_option("--size", options->size, "Return at most N results (default: all)")
+      ->check(CLI::NonNegativeNumber);
+  command->add_option("--result-position", options->result_position, "With --size: keep the first or last results")
+      ->check(CLI::IsMember({"head", "tail"}))
+      ->default_str("head");
+  command->add_option("--max-samples-per-key", options->max_samples_per_key, "Samples per join key")
+      ->check(CLI::PositiveNumber)
+      ->default_str("1");
+  command->add_option("--mapping", options->mapping,
+                      "Elasticsearch index mapping (JSON): field types, aliases, null_value");
+  command->add_option("--max-lateness", options->max_lateness,
+                      "How far behind the newest event an event may arrive and still be put in order "
+                      "(0, 30s, 5m, unbounded)")
+      ->default_str("5m");
+  command->add_option("--max-sequence-state", options->max_sequence_state,
+                      "Most partial sequences kept at once; beyond it new ones are dropped and counted")
+      ->check(CLI::PositiveNumber)
+      ->default_str("1000000");
+  command->add_option("--max-line-bytes", options->max_line_bytes, "Longer input lines are reported and skipped")
+      ->check(CLI::PositiveNumber)
+      ->default_str("4194304");
+  command->add_flag("--strict", options->strict,
+                    "Exit 1 when input was skipped, arrived too late, or state overflowed");
+  command->add_flag("--quiet", options->quiet, "Do not report input problems on stderr");
+  command->callback([options, &run] { run = [options] { return run_query(*options); }; });
+}
+
+}  // namespace pickaxe::cli

@@ -1,0 +1,67 @@
+// The streaming pipeline of one query: read JSON events, extract the fields
+// the query reads, check them, restore timestamp order within a bounded
+// lateness, and feed the engine. Bad events are reported and skipped.
+#pragma once
+
+#include <istream>
+#include <queue>
+#include <string>
+
+#include "correlate/engine.h"
+#include "event/reader.h"
+
+namespace pickaxe {
+
+struct StreamOptions {
+  int64_t max_lateness = 300'000'000'000;  // nanoseconds an event may arrive behind the newest one
+  ReaderOptions reader;
+};
+
+struct StreamStats {
+  uint64_t events = 0;             // events handed to the engine
+  uint64_t malformed = 0;          // lines that are not JSON objects, or too long
+  uint64_t missing_timestamp = 0;  // events without a usable timestamp
+  uint64_t wrong_type = 0;         // events with a field of the wrong type
+  uint64_t late = 0;               // events later than max_lateness, processed out of order
+  uint64_t bytes = 0;
+  uint64_t rejected() const { return malformed + missing_timestamp + wrong_type; }
+};
+
+class QueryStream {
+ public:
+  QueryStream(QueryEngine& engine, const Schema& schema, StreamOptions options,
+              JsonEventReader::ProblemHandler on_problem);
+
+  void read(std::istream& in, const std::string& name);
+  // Flushes the reorder buffer and returns the engine's results.
+  std::vector<QueryResult> finish();
+  StreamStats stats() const;
+
+ private:
+  struct Pending {
+    EventPtr event;
+    uint64_t arrival;
+  };
+  struct Later {
+    const QueryStream* stream;
+    bool operator()(const Pending& a, const Pending& b) const;  // true when a comes after b
+  };
+
+  void accept(simdjson::dom::element document, std::string_view text, uint64_t line, const std::string& name);
+  void release(int64_t up_to);
+  std::optional<std::string> type_problem(const Event& event) const;
+
+  QueryEngine& engine_;
+  const Schema& schema_;
+  StreamOptions options_;
+  JsonEventReader::ProblemHandler on_problem_;
+  JsonEventReader reader_;
+  std::priority_queue<Pending, std::vector<Pending>, Later> buffer_;
+  int64_t newest_ = std::numeric_limits<int64_t>::min();
+  int64_t released_ = std::numeric_limits<int64_t>::min();
+  uint64_t arrivals_ = 0;
+  uint64_t order_ = 0;
+  StreamStats stats_;
+};
+
+}  // namespace pickaxe

@@ -1,0 +1,105 @@
+#include "event/reader.h"
+
+#include <fmt/format.h>
+
+namespace pickaxe {
+
+namespace {
+
+std::string describe(simdjson::error_code error) {
+  switch (error) {
+    case simdjson::UTF8_ERROR: return "invalid UTF-8";
+    case simdjson::NUMBER_ERROR: return "a malformed or out-of-range number";
+    case simdjson::DEPTH_ERROR: return "nesting deeper than 1024 levels";
+    default: return fmt::format("malformed JSON ({})", simdjson::error_message(error));
+  }
+}
+
+bool blank(std::string_view text) { return text.find_first_not_of(" \t\r\n") == std::string_view::npos; }
+
+}  // namespace
+
+void JsonEventReader::problem(const std::string& file, uint64_t line, std::string message) {
+  ++stats_.malformed;
+  if (on_problem_) on_problem_({file, line, std::move(message)});
+}
+
+void JsonEventReader::read(std::istream& in, const std::string& name, const DocumentHandler& on_document) {
+  std::string line;
+  uint64_t number = 0;
+  // The first non-blank line decides: '[' starts a JSON array, anything else is NDJSON.
+  while (std::getline(in, line)) {
+    ++number;
+    if (blank(line)) continue;
+    size_t first = line.find_first_not_of(" \t\r");
+    if (line[first] == '[') {
+      read_array(in, name, on_document, line + "\n");
+    } else {
+      read_ndjson(in, name, on_document, std::move(line), number);
+    }
+    return;
+  }
+}
+
+void JsonEventReader::read_ndjson(std::istream& in, const std::string& name, const DocumentHandler& on_document,
+                                  std::string line, uint64_t number) {
+  simdjson::padded_string buffer;
+  do {
+    stats_.bytes += line.size() + 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (blank(line)) continue;
+    if (line.size() > options_.max_line_bytes) {
+      problem(name, number,
+              fmt::format("line of {} bytes is longer than the limit of {} bytes; skipped", line.size(),
+                          options_.max_line_bytes));
+      continue;
+    }
+    simdjson::dom::element document;
+    auto error = parser_.parse(line).get(document);
+    if (error) {
+      problem(name, number, describe(error));
+      continue;
+    }
+    if (!document.is_object()) {
+      problem(name, number, "not a JSON object; each line must be one event object");
+      continue;
+    }
+    ++stats_.documents;
+    on_document(document, line, number);
+  } while (++number, std::getline(in, line));
+}
+
+void JsonEventReader::read_array(std::istream& in, const std::string& name, const DocumentHandler& on_document,
+                                 std::string head) {
+  std::string text = std::move(head);
+  std::string line;
+  while (std::getline(in, line)) {
+    text += line;
+    text += '\n';
+  }
+  stats_.bytes += text.size();
+  simdjson::dom::element root;
+  auto error = parser_.parse(text).get(root);
+  if (error) {
+    problem(name, 1, describe(error) + " in the JSON array; the whole file was skipped");
+    return;
+  }
+  simdjson::dom::array array;
+  if (root.get_array().get(array)) {
+    problem(name, 1, "not a JSON array");
+    return;
+  }
+  uint64_t index = 0;
+  for (simdjson::dom::element document : array) {
+    ++index;
+    if (!document.is_object()) {
+      problem(name, index, fmt::format("array element {} is not a JSON object", index));
+      continue;
+    }
+    ++stats_.documents;
+    std::string minified = simdjson::minify(document);
+    on_document(document, minified, index);
+  }
+}
+
+}  // namespace pickaxe

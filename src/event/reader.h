@@ -1,0 +1,56 @@
+// Reads events from NDJSON or a JSON array of objects (detected from the
+// first non-blank byte), one document at a time. Bad input never stops a
+// run: each bad line is reported with file:line, counted, and skipped.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <istream>
+#include <string>
+
+#include <simdjson.h>
+
+namespace pickaxe {
+
+struct InputProblem {
+  std::string file;
+  uint64_t line = 0;
+  std::string message;
+};
+
+struct ReaderOptions {
+  size_t max_line_bytes = 4 * 1024 * 1024;  // longer lines are reported and skipped
+};
+
+struct ReaderStats {
+  uint64_t documents = 0;
+  uint64_t malformed = 0;
+  uint64_t bytes = 0;
+};
+
+class JsonEventReader {
+ public:
+  using DocumentHandler = std::function<void(simdjson::dom::element document, std::string_view text, uint64_t line)>;
+  using ProblemHandler = std::function<void(const InputProblem&)>;
+
+  JsonEventReader(ReaderOptions options, ProblemHandler on_problem)
+      : options_(options), on_problem_(std::move(on_problem)) {}
+
+  // Reads the whole stream; `name` names it in problems.
+  void read(std::istream& in, const std::string& name, const DocumentHandler& on_document);
+  const ReaderStats& stats() const { return stats_; }
+
+ private:
+  void problem(const std::string& file, uint64_t line, std::string message);
+  void read_ndjson(std::istream& in, const std::string& name, const DocumentHandler& on_document,
+                   std::string first_line, uint64_t first_line_number);
+  void read_array(std::istream& in, const std::string& name, const DocumentHandler& on_document,
+                  std::string head);
+
+  ReaderOptions options_;
+  ProblemHandler on_problem_;
+  ReaderStats stats_;
+  simdjson::dom::parser parser_;
+};
+
+}  // namespace pickaxe
