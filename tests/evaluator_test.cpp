@@ -1,0 +1,190 @@
+// Every operator and function, with their null and array cases, evaluated
+// against one event.
+#include "match/expression.h"
+
+#include "test_util.h"
+
+namespace pickaxe::testing {
+namespace {
+
+// Evaluates `condition` on the event; returns "true", "false" or "null".
+std::string eval(const std::string& condition, const std::string& event_json, CompileOptions options = {}) {
+  Parsed parsed = parse("any where " + condition);
+  EXPECT_TRUE(parsed.ok()) << condition << "\n" << parsed.messages();
+  if (!parsed.ok()) return "parse error";
+  Schema schema;
+  FieldIndex fields;
+  Diagnostics diagnostics(parsed.source);
+  CompileContext context{schema, fields, &diagnostics, options};
+  NodePtr node = compile_expression(*parsed.query().event.condition, context);
+  EXPECT_FALSE(diagnostics.has_errors()) << condition;
+  simdjson::dom::parser parser;
+  simdjson::dom::element document = parser.parse(event_json).value();
+  Event event;
+  extract_fields(document, fields, schema, event);
+  Tri result = test(*node, event);
+  return result == Tri::True ? "true" : result == Tri::False ? "false" : "null";
+}
+
+const std::string kEvent = R"({
+  "process": {"name": "XMRig", "pid": 42, "args": ["xmrig", "-o", "pool.minexmr.com:4444"], "ratio": 2.5,
+              "parent": {"name": "containerd-shim"}},
+  "destination": {"ip": "203.0.113.7", "port": 3333},
+  "source.ip": "fd00::5",
+  "user": {"name": "root"},
+  "empty": "",
+  "flag": true,
+  "nothing": null,
+  "hosts": [{"name": "a"}, {"name": "b"}],
+  "path": "C:\\Windows\\System32\\cmd.exe"
+})";
+
+TEST(Evaluator, EqualityIsCaseSensitiveAndNeverExpandsWildcards) {
+  EXPECT_EQ(eval("process.name == \"XMRig\"", kEvent), "true");
+  EXPECT_EQ(eval("process.name == \"xmrig\"", kEvent), "false");
+  EXPECT_EQ(eval("process.name == \"XMR*\"", kEvent), "false");
+  EXPECT_EQ(eval("process.name != \"xmrig\"", kEvent), "true");
+  EXPECT_EQ(eval("process.pid == 42", kEvent), "true");
+  EXPECT_EQ(eval("process.pid == 42.0", kEvent), "true");
+  EXPECT_EQ(eval("flag == true", kEvent), "true");
+}
+
+TEST(Evaluator, NullsAndMissingFields) {
+  EXPECT_EQ(eval("missing == \"x\"", kEvent), "null");
+  EXPECT_EQ(eval("missing != \"x\"", kEvent), "null");
+  EXPECT_EQ(eval("not missing == \"x\"", kEvent), "null");
+  EXPECT_EQ(eval("missing == null", kEvent), "true");
+  EXPECT_EQ(eval("nothing == null", kEvent), "true");
+  EXPECT_EQ(eval("process.name == null", kEvent), "false");
+  EXPECT_EQ(eval("process.name != null", kEvent), "true");
+  EXPECT_EQ(eval("?missing == null", kEvent), "true");
+  EXPECT_EQ(eval("null == (missing > 1)", kEvent), "true");
+  EXPECT_EQ(eval("missing > 1 or process.pid == 42", kEvent), "true");
+  EXPECT_EQ(eval("missing > 1 and process.pid == 42", kEvent), "null");
+  EXPECT_EQ(eval("missing > 1 and process.pid == 1", kEvent), "false");
+}
+
+TEST(Evaluator, OrderingComparisons) {
+  EXPECT_EQ(eval("process.pid < 43 and process.pid <= 42 and process.pid > 41 and process.pid >= 42", kEvent), "true");
+  EXPECT_EQ(eval("process.ratio > 2", kEvent), "true");
+  EXPECT_EQ(eval("process.name < \"a\"", kEvent), "true");  // byte order: 'X' < 'a'
+  EXPECT_EQ(eval("process.name > 1", kEvent), "false");    // no order between text and numbers
+}
+
+TEST(Evaluator, ArraysMatchWhenAnyElementDoes) {
+  EXPECT_EQ(eval("process.args == \"-o\"", kEvent), "true");
+  EXPECT_EQ(eval("process.args != \"-o\"", kEvent), "false");  // must_not: an array holding it is no match
+  EXPECT_EQ(eval("process.args : \"pool.*\"", kEvent), "true");
+  EXPECT_EQ(eval("process.args in (\"nope\", \"xmrig\")", kEvent), "true");
+  EXPECT_EQ(eval("process.args not in (\"xmrig\")", kEvent), "false");
+  EXPECT_EQ(eval("hosts.name == \"b\"", kEvent), "true");  // a path through an array of objects
+  EXPECT_EQ(eval("startsWith(process.args, \"pool\")", kEvent), "true");
+}
+
+TEST(Evaluator, WildcardsAndCase) {
+  EXPECT_EQ(eval("process.name : \"xmr*\"", kEvent), "true");
+  EXPECT_EQ(eval("process.name : (\"nope\", \"?MRIG\")", kEvent), "true");
+  EXPECT_EQ(eval("process.name like \"xmr*\"", kEvent), "false");
+  EXPECT_EQ(eval("process.name like \"XMR*\"", kEvent), "true");
+  EXPECT_EQ(eval("process.name like~ \"xmr*\"", kEvent), "true");
+  EXPECT_EQ(eval("process.name : \"XMRi\"", kEvent), "false");  // anchored to the whole value
+  EXPECT_EQ(eval("path : \"C:\\\\Windows\\\\*.exe\"", kEvent), "true");  // backslash is literal
+  EXPECT_EQ(eval("empty : \"*\"", kEvent), "true");
+  EXPECT_EQ(eval("missing : \"*\"", kEvent), "null");
+}
+
+TEST(Evaluator, InLists) {
+  EXPECT_EQ(eval("process.name in (\"XMRig\", \"minerd\")", kEvent), "true");
+  EXPECT_EQ(eval("process.name in (\"xmrig\")", kEvent), "false");
+  EXPECT_EQ(eval("process.name in~ (\"xmrig\")", kEvent), "true");
+  EXPECT_EQ(eval("process.name in~ (\"xmr*\")", kEvent), "false");  // no wildcards in in~
+  EXPECT_EQ(eval("process.pid in (1, 42)", kEvent), "true");
+  EXPECT_EQ(eval("process.pid not in (1, 2)", kEvent), "true");
+  EXPECT_EQ(eval("missing in (1, 2)", kEvent), "null");
+  EXPECT_EQ(eval("process.name in (user.name, process.parent.name, \"XMRig\")", kEvent), "true");
+}
+
+TEST(Evaluator, RegexIsLuceneAndAnchored) {
+  EXPECT_EQ(eval("process.name regex \"XM[A-Z]ig\"", kEvent), "true");
+  EXPECT_EQ(eval("process.name regex \"XM\"", kEvent), "false");
+  EXPECT_EQ(eval("process.name regex~ \"xm.*\"", kEvent), "true");
+  EXPECT_EQ(eval("process.name regex \"xm.*\"", kEvent), "false");
+  EXPECT_EQ(eval("process.name regex \"XM\\\\d.*\"", kEvent), "false");  // \d is the letter d in Lucene
+  EXPECT_EQ(eval("process.name regex \"X@\"", kEvent), "true");          // @ is any string
+  EXPECT_EQ(eval("missing regex \".*\"", kEvent), "null");
+}
+
+TEST(Evaluator, CidrMatchAndIpFields) {
+  EXPECT_EQ(eval("cidrMatch(destination.ip, \"10.0.0.0/8\", \"203.0.113.0/24\")", kEvent), "true");
+  EXPECT_EQ(eval("cidrMatch(destination.ip, \"10.0.0.0/8\")", kEvent), "false");
+  EXPECT_EQ(eval("cidrMatch(source.ip, \"fc00::/7\")", kEvent), "true");
+  EXPECT_EQ(eval("cidrMatch(source.ip, \"10.0.0.0/8\")", kEvent), "false");
+  EXPECT_EQ(eval("cidrMatch(missing, \"10.0.0.0/8\")", kEvent), "null");
+  // The seed dialect: `:` with CIDR literals on an ip field is membership.
+  EXPECT_EQ(eval("destination.ip : (\"10.0.0.0/8\", \"203.0.113.0/24\")", kEvent), "true");
+  EXPECT_EQ(eval("not destination.ip : (\"10.0.0.0/8\", \"127.0.0.0/8\")", kEvent), "true");
+  EXPECT_EQ(eval("destination.ip == \"203.0.113.7\"", kEvent), "true");
+}
+
+TEST(Evaluator, Arithmetic) {
+  EXPECT_EQ(eval("process.pid + 1 == 43", kEvent), "true");
+  EXPECT_EQ(eval("process.pid - 50 == -8", kEvent), "true");
+  EXPECT_EQ(eval("process.pid * 2 == 84", kEvent), "true");
+  EXPECT_EQ(eval("process.pid / 5 == 8", kEvent), "true");  // integer division
+  EXPECT_EQ(eval("process.pid / 5.0 == 8.4", kEvent), "true");
+  EXPECT_EQ(eval("process.pid % 5 == 2", kEvent), "true");
+  EXPECT_EQ(eval("-process.pid == -42", kEvent), "true");
+  EXPECT_EQ(eval("process.pid / 0 == 1", kEvent), "null");
+  EXPECT_EQ(eval("missing + 1 == 1", kEvent), "null");
+  EXPECT_EQ(eval("add(1, 2) == 3 and subtract(5, 2) == 3 and multiply(2, 3) == 6", kEvent), "true");
+  EXPECT_EQ(eval("divide(30, 4) == 7 and divide(30, 4.0) == 7.5 and modulo(7, 4) == 3", kEvent), "true");
+  EXPECT_EQ(eval("add(missing, 1) == 1", kEvent), "null");
+}
+
+TEST(Evaluator, StringFunctions) {
+  EXPECT_EQ(eval("between(\"welcome to the planet\", \"welcome\", \"e\") == \" to th\"", kEvent), "true");
+  EXPECT_EQ(eval("between(\"welcome to the planet\", \"welcome\", \"e\", true) == \" to the plan\"", kEvent), "true");
+  EXPECT_EQ(eval("between~(\"WELCOME home\", \"welcome \", \"E\") == \"hom\"", kEvent), "true");
+  EXPECT_EQ(eval("between(missing, \"a\", \"b\") == \"\"", kEvent), "null");
+  EXPECT_EQ(eval("concat(process.name, \"-\", process.pid) == \"XMRig-42\"", kEvent), "true");
+  EXPECT_EQ(eval("concat(process.name, missing) == null", kEvent), "true");
+  EXPECT_EQ(eval("endsWith(process.name, \"Rig\") and not endsWith(process.name, \"rig\")", kEvent), "true");
+  EXPECT_EQ(eval("endsWith~(process.name, \"RIG\")", kEvent), "true");
+  EXPECT_EQ(eval("startsWith(process.name, \"XM\") and startsWith~(process.name, \"xm\")", kEvent), "true");
+  EXPECT_EQ(eval("startsWith(missing, \"x\")", kEvent), "null");
+  EXPECT_EQ(eval("indexOf(process.name, \"R\") == 2 and indexOf~(process.name, \"r\", 3) == null", kEvent), "true");
+  EXPECT_EQ(eval("indexOf(process.name, \"zz\") == null", kEvent), "true");
+  EXPECT_EQ(eval("length(process.name) == 5 and length(empty) == 0", kEvent), "true");
+  EXPECT_EQ(eval("length(missing) == null", kEvent), "true");
+  EXPECT_EQ(eval("number(\"42\") == 42 and number(\"0x2A\", 16) == 42 and number(\"2a\", 16) == 42", kEvent), "true");
+  EXPECT_EQ(eval("number(\"1.5\") == 1.5 and number(\"x\") == null and number(missing) == null", kEvent), "true");
+  EXPECT_EQ(eval("string(process.pid) == \"42\" and string(missing) == null", kEvent), "true");
+  EXPECT_EQ(eval("stringContains(process.name, \"MR\") and not stringContains(process.name, \"mr\")", kEvent), "true");
+  EXPECT_EQ(eval("stringContains~(process.name, \"mr\")", kEvent), "true");
+  EXPECT_EQ(eval("substring(process.name, 1, 3) == \"MR\" and substring(process.name, -3) == \"Rig\"", kEvent),
+            "true");
+  EXPECT_EQ(eval("substring(process.name, 10) == \"\" and substring(missing, 1) == null", kEvent), "true");
+}
+
+TEST(Evaluator, PythonModes) {
+  CompileOptions python;
+  python.insensitive_equality = true;
+  python.wildcard_equality = true;
+  EXPECT_EQ(eval("process.name == \"xmr*\"", kEvent, python), "true");
+  EXPECT_EQ(eval("process.name != \"xmr*\"", kEvent, python), "false");
+  EXPECT_EQ(eval("process.name in (\"xmrig\")", kEvent, python), "true");
+}
+
+TEST(Patterns, Timestamps) {
+  EXPECT_EQ(parse_timestamp("1970-01-01T00:00:01Z"), 1'000'000'000);
+  EXPECT_EQ(parse_timestamp("1970-01-01T00:00:00.123456789Z"), 123'456'789);
+  EXPECT_EQ(parse_timestamp("1970-01-01T01:00:00+01:00"), 0);
+  EXPECT_EQ(parse_timestamp("1970-01-02"), 86'400'000'000'000);
+  EXPECT_EQ(parse_timestamp("1500"), 1'500'000'000);
+  EXPECT_EQ(parse_timestamp("1.5"), 1'500'000);
+  EXPECT_FALSE(parse_timestamp("yesterday").has_value());
+  EXPECT_FALSE(parse_timestamp("2020-13-01").has_value());
+}
+
+}  // namespace
+}  // namespace pickaxe::testing
