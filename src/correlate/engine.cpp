@@ -121,9 +121,40 @@ void QueryEngine::push(const EventPtr& event) {
   }
 }
 
+void QueryEngine::sweep(int64_t now) {
+  since_sweep_ = 0;
+  if (maxspan_ <= 0) return;
+  for (auto it = sequences_.begin(); it != sequences_.end();) {
+    bool any = false;
+    for (auto& partial : it->second.stages) {
+      if (partial && now - partial->events.front()->timestamp > maxspan_) {
+        partial.reset();
+        --live_partials_;
+        ++stats_.expired;
+      }
+      any = any || partial.has_value();
+    }
+    it = any ? std::next(it) : sequences_.erase(it);
+  }
+  // A missing-step event older than two maxspans can no longer fall in any window.
+  for (auto it = missing_hits_.begin(); it != missing_hits_.end();) {
+    bool any = false;
+    for (auto& hits : it->second) {
+      std::erase_if(hits, [&](const EventPtr& hit) { return now - hit->timestamp > 2 * maxspan_; });
+      any = any || !hits.empty();
+    }
+    it = any ? std::next(it) : missing_hits_.erase(it);
+  }
+}
+
 void QueryEngine::push_sequence(const EventPtr& event) {
   const size_t stage_count = positive_.size();
   if (stage_count == 0) return;
+  if (++since_sweep_ >= sweep_every_) {
+    sweep(event->timestamp);
+    // Sweep again once as many events came as there are keys left: amortized O(1).
+    sweep_every_ = std::max<size_t>(8192, sequences_.size() + missing_hits_.size());
+  }
   // Remember events of missing steps, per key, to check gaps later.
   for (size_t m = 0; m < stages_.size(); ++m) {
     if (!stages_[m].missing || !filters_[stages_[m].filter].matches(*event)) continue;
@@ -152,6 +183,7 @@ void QueryEngine::push_sequence(const EventPtr& event) {
             continue;
           }
           ++live_partials_;
+          stats_.peak_partials = std::max<uint64_t>(stats_.peak_partials, live_partials_);
         }
         state.stages[0] = std::move(partial);  // a newer partial replaces the older one
         continue;

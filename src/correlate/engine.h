@@ -37,6 +37,8 @@ struct EngineOptions {
 struct EngineStats {
   uint64_t events = 0;
   uint64_t state_evictions = 0;  // partials dropped because max_sequence_state was reached
+  uint64_t expired = 0;          // partials dropped because maxspan had passed
+  uint64_t peak_partials = 0;    // most partial sequences alive at once
 };
 
 class QueryEngine {
@@ -75,6 +77,9 @@ class QueryEngine {
   void push_sequence(const EventPtr& event);
   void push_sample(const EventPtr& event);
   void complete(Partial partial, const std::vector<Scalar>& key);
+  // Drops partials (and remembered missing-step events) that maxspan has put
+  // out of reach; runs every so often, amortized over the events.
+  void sweep(int64_t now);
   bool missing_ok(const QueryResult& candidate, const std::vector<Scalar>& key) const;
   std::vector<QueryResult> finish_samples();
 
@@ -95,6 +100,8 @@ class QueryEngine {
 
   std::map<std::vector<Scalar>, KeyState, std::less<>> sequences_;
   size_t live_partials_ = 0;
+  uint64_t since_sweep_ = 0;
+  uint64_t sweep_every_ = 8192;
   // Events of missing-event stages, per key, by stage index.
   std::map<std::vector<Scalar>, std::vector<std::vector<EventPtr>>, std::less<>> missing_hits_;
   // Completed results with their keys, in completion order.

@@ -1,0 +1,239 @@
+// The streaming pipeline: order restored within the lateness bound, state
+// caps, and bad input counted, reported with file:line and skipped.
+#include <sys/wait.h>
+
+#include <random>
+
+#include <fmt/format.h>
+
+#include "correlate/stream.h"
+#include "test_util.h"
+
+namespace pickaxe::testing {
+namespace {
+
+// Synthetic Endpoint-like events: on each host a process start, then a
+// connection 2 s later; timestamps in milliseconds.
+std::vector<std::string> make_events(int hosts, int rounds) {
+  std::vector<std::string> lines;
+  for (int round = 0; round < rounds; ++round) {
+    for (int host = 0; host < hosts; ++host) {
+      int64_t ms = 1'700'000'000'000 + round * 10'000 + host * 7;
+      lines.push_back(fmt::format(
+          R"({{"@timestamp":{},"event":{{"category":"process","type":"start","sequence":{}}},"host":{{"name":"h{}"}},"process":{{"name":"{}"}}}})",
+          ms, lines.size(), host, round % 3 == 0 ? "xmrig" : "bash"));
+      lines.push_back(fmt::format(
+          R"({{"@timestamp":{},"event":{{"category":"network","type":"start","sequence":{}}},"host":{{"name":"h{}"}},"destination":{{"port":{}}}}})",
+          ms + 2000, lines.size(), host, round % 2 == 0 ? 3333 : 443));
+    }
+  }
+  std::stable_sort(lines.begin(), lines.end(), [](const std::string& a, const std::string& b) {
+    return a.substr(14, 13) < b.substr(14, 13);
+  });
+  return lines;
+}
+
+struct RunOutput {
+  std::vector<std::string> results;  // each result's event sources, joined
+  StreamStats stats;
+  EngineStats engine;
+  std::vector<InputProblem> problems;
+};
+
+RunOutput run_stream(const std::string& query, const std::string& input, StreamOptions stream_options = {},
+                     EngineOptions engine_options = {}) {
+  Parsed parsed = parse(query);
+  EXPECT_TRUE(parsed.ok()) << parsed.messages();
+  Schema schema;
+  engine_options.tiebreaker_field = "event.sequence";
+  QueryEngine engine(parsed.query(), schema, engine_options);
+  RunOutput output;
+  QueryStream stream(engine, schema, stream_options,
+                     [&](const InputProblem& problem) { output.problems.push_back(problem); });
+  std::istringstream in(input);
+  stream.read(in, "input.ndjson");
+  for (const QueryResult& result : stream.finish()) {
+    std::string joined;
+    for (const auto& event : result.events) joined += event ? event->source : "null";
+    output.results.push_back(joined);
+  }
+  output.stats = stream.stats();
+  output.engine = engine.stats();
+  return output;
+}
+
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& line : lines) out += line + "\n";
+  return out;
+}
+
+const char* kSequence =
+    "sequence by host.name with maxspan=5s [process where process.name == \"xmrig\"] "
+    "[network where destination.port == 3333]";
+
+TEST(Stream, ShuffledWithinLatenessGivesTheSameResults) {
+  std::vector<std::string> sorted = make_events(20, 30);
+  RunOutput expected = run_stream(kSequence, join_lines(sorted));
+  ASSERT_GT(expected.results.size(), 50u);
+  // Move events by up to 3 s against each other: within a 5 s lateness bound.
+  std::vector<std::pair<int64_t, std::string>> keyed;
+  std::mt19937 random(7);
+  for (const std::string& line : sorted) {
+    int64_t ms = std::stoll(line.substr(14, 13));
+    keyed.emplace_back(ms + static_cast<int64_t>(random() % 3000), line);
+  }
+  std::stable_sort(keyed.begin(), keyed.end());
+  std::vector<std::string> shuffled;
+  for (auto& [key, line] : keyed) shuffled.push_back(line);
+  ASSERT_NE(shuffled, sorted);
+  StreamOptions options;
+  options.max_lateness = 5'000'000'000;
+  RunOutput got = run_stream(kSequence, join_lines(shuffled), options);
+  EXPECT_EQ(got.results, expected.results);
+  EXPECT_EQ(got.stats.late, 0u);
+  // Without a lateness allowance the same input is out of order, and says so.
+  options.max_lateness = 0;
+  RunOutput strict = run_stream(kSequence, join_lines(shuffled), options);
+  EXPECT_GT(strict.stats.late, 0u);
+}
+
+TEST(Stream, SequenceStateStaysUnderTheCapAndCountsOverflow) {
+  // 5000 hosts each start a partial sequence that never completes.
+  std::string input;
+  for (int host = 0; host < 5000; ++host) {
+    input += fmt::format(
+        R"({{"@timestamp":{},"event":{{"category":"process","sequence":{}}},"host":{{"name":"h{}"}},"process":{{"name":"xmrig"}}}})"
+        "\n",
+        1'700'000'000'000 + host, host, host);
+  }
+  EngineOptions engine_options;
+  engine_options.max_sequence_state = 1000;
+  RunOutput output = run_stream(kSequence, input, {}, engine_options);
+  EXPECT_EQ(output.engine.state_evictions, 4000u);
+  EXPECT_LE(output.engine.peak_partials, 1000u);
+  EXPECT_TRUE(output.results.empty());
+}
+
+TEST(Stream, ExpiredPartialsAreDropped) {
+  // With maxspan, partials older than the watermark go away: state stays flat.
+  std::string input;
+  for (int i = 0; i < 200'000; ++i) {
+    input += fmt::format(
+        R"({{"@timestamp":{},"event":{{"category":"process","sequence":{}}},"host":{{"name":"h{}"}},"process":{{"name":"xmrig"}}}})"
+        "\n",
+        1'700'000'000'000 + i * 100, i, i);
+  }
+  RunOutput output = run_stream(kSequence, input);
+  // Flat: bounded by the sweep interval (8192 events), not by the 200 000 keys seen.
+  EXPECT_LT(output.engine.peak_partials, 10'000u);
+  EXPECT_GT(output.engine.expired, 190'000u);
+  EXPECT_EQ(output.engine.state_evictions, 0u);
+}
+
+// ----- bad input through the command line ----------------------------------------------
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+CliResult run_cli(const std::string& arguments, const std::string& input_path) {
+  std::string err_path = input_path + ".err";
+  std::string command = fmt::format("{} {} {} 2>{}", PICKAXE_BINARY, arguments, input_path, err_path);
+  CliResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
+  int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.err = read_text(err_path);
+  return result;
+}
+
+class BadInput : public ::testing::Test {
+ protected:
+  std::string write(const std::string& name, const std::string& text) {
+    std::string path = std::filesystem::temp_directory_path() / fmt::format("pickaxe-{}-{}", ::getpid(), name);
+    std::ofstream(path, std::ios::binary) << text;
+    paths_.push_back(path);
+    return path;
+  }
+  void TearDown() override {
+    for (const auto& path : paths_) {
+      std::filesystem::remove(path);
+      std::filesystem::remove(path + ".err");
+    }
+  }
+  std::vector<std::string> paths_;
+};
+
+const std::string kGood1 = R"({"@timestamp":"2026-01-01T00:00:00Z","event":{"category":"process"},"process":{"name":"xmrig","pid":1}})";
+const std::string kGood2 = R"({"@timestamp":"2026-01-01T00:00:01Z","event":{"category":"process"},"process":{"name":"xmrig","pid":2}})";
+
+TEST_F(BadInput, EachKindIsCountedReportedAndSkipped) {
+  struct Case {
+    std::string name;
+    std::string bad_line;
+    std::string message;
+  };
+  std::vector<Case> cases = {
+      {"malformed", R"({"@timestamp": "2026-01-01T00:00:00Z", "event": )", "malformed JSON"},
+      {"not-object", R"(["an", "array"])", "not a JSON object"},
+      {"wrong-type", R"({"@timestamp":"2026-01-01T00:00:00Z","event":{"category":"process"},"process":{"name":"xmrig","pid":"abc"}})",
+       "field process.pid is \"abc\", not a number"},
+      {"huge-number", R"({"@timestamp":"2026-01-01T00:00:00Z","process":{"pid":1)" + std::string(400, '9') + "}}",
+       "number"},
+      {"bad-utf8", "{\"@timestamp\":\"2026-01-01T00:00:00Z\",\"process\":{\"name\":\"\xC3\x28\"}}", "invalid UTF-8"},
+      {"no-timestamp", R"({"event":{"category":"process"},"process":{"name":"xmrig"}})", "no @timestamp"},
+      {"huge-line", R"({"@timestamp":"2026-01-01T00:00:00Z","pad":")" + std::string(10 * 1024 * 1024, 'a') + "\"}",
+       "longer than the limit"},
+  };
+  for (const Case& c : cases) {
+    std::string path = write(c.name, kGood1 + "\n" + c.bad_line + "\n" + kGood2 + "\n");
+    // Fields are type-checked when the query reads them.
+    std::string query = "'process where process.name == \"xmrig\" and process.pid > 0'";
+    CliResult result = run_cli("query " + query, path);
+    EXPECT_EQ(result.exit_code, 0) << c.name << "\n" << result.err;
+    // The good events on either side still come through.
+    EXPECT_EQ(std::count(result.out.begin(), result.out.end(), '\n'), 2) << c.name << "\n" << result.out;
+    EXPECT_NE(result.err.find(path + ":2: "), std::string::npos) << c.name << "\n" << result.err;
+    EXPECT_NE(result.err.find(c.message), std::string::npos) << c.name << "\n" << result.err;
+    EXPECT_NE(result.err.find("2 events read"), std::string::npos) << c.name << "\n" << result.err;
+    CliResult strict = run_cli("query --strict " + query, path);
+    EXPECT_EQ(strict.exit_code, 1) << c.name;
+  }
+}
+
+TEST_F(BadInput, CleanInputExitsZeroEvenWithStrict) {
+  std::string path = write("clean", kGood1 + "\n" + kGood2 + "\n");
+  CliResult result = run_cli("query --strict 'process where process.pid == 2'", path);
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_EQ(result.out, kGood2 + "\n");
+  EXPECT_EQ(result.err, "");
+}
+
+TEST_F(BadInput, JsonArrayInputAndSequenceOutput) {
+  std::string path = write("array", "[" + kGood1 + ",\n" + kGood2 + "]\n");
+  CliResult result = run_cli(
+      "query 'sequence by process.name [process where process.pid == 1] [process where process.pid == 2]'", path);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  simdjson::dom::parser parser;
+  simdjson::dom::element line;
+  ASSERT_EQ(parser.parse(result.out).get(line), simdjson::SUCCESS) << result.out;
+  EXPECT_EQ(line["join_keys"].at(0).get_string().value(), "xmrig");
+  EXPECT_EQ(line["events"].get_array().size(), 2u);
+  EXPECT_EQ(line["events"].at(1)["process"]["pid"].get_int64().value(), 2);
+}
+
+TEST_F(BadInput, QueryErrorsAreReportedWithACaret) {
+  std::string path = write("any", kGood1 + "\n");
+  CliResult result = run_cli("query 'process where process.name = \"x\"'", path);
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("<query>:1:28: error[assignment-operator]"), std::string::npos) << result.err;
+}
+
+}  // namespace
+}  // namespace pickaxe::testing
