@@ -188,3 +188,62 @@ TEST(Patterns, Timestamps) {
 
 }  // namespace
 }  // namespace pickaxe::testing
+
+#include <random>
+
+namespace pickaxe::testing {
+namespace {
+
+// The Vectorscan database and the plain matcher agree on every input.
+TEST(Patterns, WildcardSetAgreesWithThePlainMatcher) {
+  std::mt19937 random(11);
+  const std::string alphabet = "ab.*?\\-/ \xC3\xA9";
+  auto draw = [&](size_t max_length, bool wildcards) {
+    std::string out;
+    size_t length = random() % (max_length + 1);
+    for (size_t i = 0; i < length; ++i) {
+      char c = alphabet[random() % alphabet.size()];
+      if (!wildcards && (c == '*' || c == '?')) c = 'a';
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        out += "\xC3\xA9";  // keep UTF-8 whole
+        continue;
+      }
+      out += c;
+    }
+    return out;
+  };
+  size_t positives = 0;
+  for (int round = 0; round < 300; ++round) {
+    std::vector<std::string> patterns;
+    for (int i = 0; i < 5; ++i) patterns.push_back(draw(6, true));
+    WildcardSet set;
+    std::string error;
+    ASSERT_TRUE(set.compile(patterns, false, &error)) << error;
+    for (int probe = 0; probe < 50; ++probe) {
+      std::string text = draw(8, false);
+      bool expected = false;
+      for (const auto& pattern : patterns) expected = expected || wildcard_match(text, pattern, false);
+      positives += expected;
+      ASSERT_EQ(set.matches(text), expected) << "text '" << text << "' patterns " << patterns[0] << " | "
+                                             << patterns[1] << " | " << patterns[2] << " | " << patterns[3]
+                                             << " | " << patterns[4];
+    }
+  }
+  EXPECT_GT(positives, 500u);  // the comparison is not all "no match"
+}
+
+TEST(Evaluator, LongWildcardListsUseOneDatabase) {
+  std::string list = "(\"a*\", \"b*\", \"*rig\", \"c?\", \"d\")";
+  Parsed parsed = parse("any where process.name : " + list);
+  Schema schema;
+  FieldIndex fields;
+  CompileContext context{schema, fields, nullptr, {}};
+  NodePtr node = compile_expression(*parsed.query().event.condition, context);
+  EXPECT_NE(node->wildcard_set, nullptr);
+  EXPECT_EQ(eval("process.name : " + list, kEvent), "true");
+  EXPECT_EQ(eval("process.name like " + list, kEvent), "false");  // case-sensitive: XMRig
+  EXPECT_EQ(eval("process.name like~ " + list, kEvent), "true");
+}
+
+}  // namespace
+}  // namespace pickaxe::testing

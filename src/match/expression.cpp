@@ -52,6 +52,9 @@ const Node* field_child(const Node& node) {
 
 }  // namespace
 
+// From this many patterns on, a wildcard list is one Vectorscan database.
+constexpr size_t kWildcardSetThreshold = 4;
+
 NodePtr compile_expression(const eql::Expr& expr, CompileContext& context) {
   auto node = std::make_unique<Node>();
   node->kind = expr.kind;
@@ -144,6 +147,11 @@ NodePtr compile_expression(const eql::Expr& expr, CompileContext& context) {
         node->wildcards.push_back(node->insensitive ? fold_case(pattern.string) : pattern.string);
       }
     }
+  }
+  if (node->wildcards.size() >= kWildcardSetThreshold) {
+    // Patterns are already folded when insensitive: the database matches folded text.
+    auto set = std::make_unique<WildcardSet>();
+    if (set->compile(node->wildcards, false)) node->wildcard_set = std::move(set);
   }
   if (expr.kind == ExprKind::In) {
     if (insensitive_mode) node->insensitive = true;
@@ -325,8 +333,12 @@ Tri test_match(const Node& node, const Event& event) {
     }
     std::string folded = node.insensitive && !node.wildcards.empty() ? fold_case(value.string) : std::string();
     const std::string& text = node.insensitive ? folded : value.string;
-    for (const std::string& pattern : node.wildcards) {
-      if (wildcard_match(text, pattern, false)) return Tri::True;
+    if (node.wildcard_set) {
+      if (node.wildcard_set->matches(text)) return Tri::True;
+    } else {
+      for (const std::string& pattern : node.wildcards) {
+        if (wildcard_match(text, pattern, false)) return Tri::True;
+      }
     }
     for (const auto& regex : node.regexes) {
       if (RE2::FullMatch(value.string, *regex)) return Tri::True;

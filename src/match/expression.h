@@ -16,6 +16,7 @@
 #include "eql/ast.h"
 #include "event/event.h"
 #include "match/patterns.h"
+#include "match/wildcard_set.h"
 
 namespace pickaxe {
 
@@ -50,6 +51,7 @@ struct Node {
 
   // Lowered matchers.
   std::vector<std::string> wildcards;          // Match: like and `:`
+  std::unique_ptr<WildcardSet> wildcard_set;   // Match: the same patterns in one Vectorscan database
   std::vector<std::unique_ptr<RE2>> regexes;   // Match: regex
   std::vector<Cidr> cidrs;                     // Match on an ip field (seed dialect), cidrMatch
   std::unordered_set<std::string> string_set;  // In: string items (folded when insensitive)

@@ -1,0 +1,36 @@
+// Many wildcard patterns matched at once: one Vectorscan (libhs) database per
+// list, compiled once and shared read-only; each thread scans with scratch
+// space of its own.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct hs_database;
+
+namespace pickaxe {
+
+class WildcardSet {
+ public:
+  WildcardSet() = default;
+  WildcardSet(const WildcardSet&) = delete;
+  WildcardSet& operator=(const WildcardSet&) = delete;
+  ~WildcardSet();
+
+  // Compiles `*` / `?` patterns (anchored to the whole value). Returns false,
+  // with the reason, when Vectorscan cannot take them; callers then match
+  // pattern by pattern.
+  bool compile(const std::vector<std::string>& patterns, bool caseless, std::string* error = nullptr);
+  bool compiled() const { return database_ != nullptr; }
+  // True when any pattern matches the whole text.
+  bool matches(std::string_view text) const;
+
+ private:
+  hs_database* database_ = nullptr;
+};
+
+// The Vectorscan expression for one wildcard pattern.
+std::string wildcard_to_hs(std::string_view pattern);
+
+}  // namespace pickaxe
