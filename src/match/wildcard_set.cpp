@@ -2,7 +2,9 @@
 
 #include <hs/hs.h>
 
+#include <atomic>
 #include <cctype>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -10,10 +12,15 @@ namespace pickaxe {
 
 namespace {
 
-// One scratch per thread, grown to fit every database it scans.
-hs_scratch_t* thread_scratch(const hs_database_t* database) {
+std::atomic<uint64_t> next_id{1};
+
+// One scratch per thread, grown once for each database it scans.
+hs_scratch_t* thread_scratch(const hs_database_t* database, uint64_t id) {
   thread_local hs_scratch_t* scratch = nullptr;
+  thread_local std::unordered_set<uint64_t> fitted;
+  if (fitted.contains(id)) return scratch;
   if (hs_alloc_scratch(database, &scratch) != HS_SUCCESS) return nullptr;
+  fitted.insert(id);
   return scratch;
 }
 
@@ -67,11 +74,12 @@ bool WildcardSet::compile(const std::vector<std::string>& patterns, bool caseles
     database_ = nullptr;
     return false;
   }
+  id_ = next_id++;
   return true;
 }
 
 bool WildcardSet::matches(std::string_view text) const {
-  hs_scratch_t* scratch = thread_scratch(database_);
+  hs_scratch_t* scratch = thread_scratch(database_, id_);
   if (!scratch) return false;
   bool matched = false;
   hs_scan(database_, text.data(), static_cast<unsigned>(text.size()), 0, scratch, on_match, &matched);

@@ -3,6 +3,7 @@
 // space of its own.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,7 @@ class WildcardSet {
 
  private:
   hs_database* database_ = nullptr;
+  uint64_t id_ = 0;  // tells the per-thread scratch which databases it fits
 };
 
 // The Vectorscan expression for one wildcard pattern.

@@ -1,0 +1,124 @@
+// Micro-benchmarks of the evaluator: field extraction, predicate evaluation,
+// wildcard and `in` matching, and the sequence matcher with one million keys.
+#include <benchmark/benchmark.h>
+
+#include <fmt/format.h>
+
+#include "correlate/engine.h"
+#include "eql/parser.h"
+
+namespace {
+
+using namespace pickaxe;
+
+eql::QuerySet parse_text(const std::string& text) {
+  auto source = std::make_shared<SourceFile>("bench", text);
+  Diagnostics diagnostics(source);
+  return eql::parse_query_set(*source, diagnostics);
+}
+
+std::string event_json(int i) {
+  return fmt::format(
+      R"({{"@timestamp":{},"event":{{"category":["process"],"type":["start"]}},"host":{{"name":"host-{}"}},)"
+      R"("process":{{"name":"{}","pid":{},"args":["{}","-c","echo {}"],"parent":{{"name":"containerd-shim"}}}}}})",
+      1'700'000'000'000 + i, i % 2000, i % 50 == 0 ? "xmrig" : "bash", i, i % 50 == 0 ? "xmrig" : "bash", i);
+}
+
+void BM_ExtractFields(benchmark::State& state) {
+  Schema schema;
+  FieldIndex fields;
+  for (const char* path : {"@timestamp", "event.category", "process.name", "process.args", "host.name"}) fields.add(path);
+  std::vector<simdjson::padded_string> documents;
+  for (int i = 0; i < 1000; ++i) documents.emplace_back(event_json(i));
+  simdjson::dom::parser parser;
+  int64_t bytes = 0;
+  for (const auto& d : documents) bytes += static_cast<int64_t>(d.size());
+  for (auto _ : state) {
+    for (const auto& document : documents) {
+      Event event;
+      extract_fields(parser.parse(document).value(), fields, schema, event);
+      benchmark::DoNotOptimize(event);
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * 1000);
+  state.SetBytesProcessed(state.iterations() * bytes);
+}
+BENCHMARK(BM_ExtractFields);
+
+// Evaluates one predicate over 1000 prepared events.
+void run_predicate(benchmark::State& state, const std::string& condition) {
+  eql::QuerySet set = parse_text("process where " + condition);
+  Schema schema;
+  FieldIndex fields;
+  CompileContext context{schema, fields, nullptr, {}};
+  NodePtr node = compile_expression(*set.alternatives[0].event.condition, context);
+  simdjson::dom::parser parser;
+  std::vector<Event> events(1000);
+  for (int i = 0; i < 1000; ++i) {
+    simdjson::padded_string json(event_json(i));
+    extract_fields(parser.parse(json).value(), fields, schema, events[i]);
+  }
+  size_t matches = 0;
+  for (auto _ : state) {
+    for (const Event& event : events) matches += test(*node, event) == Tri::True;
+  }
+  benchmark::DoNotOptimize(matches);
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+
+void BM_PredicateEquality(benchmark::State& state) { run_predicate(state, "process.name == \"xmrig\""); }
+BENCHMARK(BM_PredicateEquality);
+
+void BM_PredicateInList(benchmark::State& state) {
+  run_predicate(state, "process.name in (\"xmrig\", \"minerd\", \"cpuminer\", \"nbminer\", \"t-rex\", \"lolminer\", "
+                       "\"ethminer\", \"cgminer\", \"bfgminer\", \"teamtntbot\")");
+}
+BENCHMARK(BM_PredicateInList);
+
+void BM_PredicateWildcardList(benchmark::State& state) {
+  run_predicate(state, "process.args : (\"stratum+tcp://*\", \"stratum+ssl://*\", \"--donate-level*\", \"*xmrpool*\", "
+                       "\"*supportxmr*\", \"*minexmr*\", \"*moneroocean*\", \"*hashvault*\", \"*nanopool*\")");
+}
+BENCHMARK(BM_PredicateWildcardList);
+
+void BM_PredicateSingleWildcard(benchmark::State& state) { run_predicate(state, "process.args : \"*minexmr*\""); }
+BENCHMARK(BM_PredicateSingleWildcard);
+
+// One million distinct join keys, each opening a partial sequence that never
+// completes: throughput and the state the matcher holds.
+void BM_SequenceOneMillionKeys(benchmark::State& state) {
+  eql::QuerySet set = parse_text(
+      "sequence by host.name [process where process.name == \"xmrig\"] [network where destination.port == 3333]");
+  constexpr int kKeys = 1'000'000;
+  Schema schema;
+  std::vector<EventPtr> events;
+  {
+    QueryEngine probe(set.alternatives[0], schema, {});
+    events.reserve(kKeys);
+    for (int i = 0; i < kKeys; ++i) {
+      auto event = std::make_shared<Event>();
+      event->fields.assign(probe.fields().size(), {});
+      event->fields[*probe.fields().slot("event.category")] = {Scalar::of_string("process")};
+      event->fields[*probe.fields().slot("process.name")] = {Scalar::of_string("xmrig")};
+      event->fields[*probe.fields().slot("host.name")] = {Scalar::of_string(fmt::format("host-{}", i))};
+      event->timestamp = i;
+      event->order = static_cast<uint64_t>(i);
+      events.push_back(std::move(event));
+    }
+  }
+  uint64_t peak = 0;
+  for (auto _ : state) {
+    EngineOptions options;
+    options.max_sequence_state = static_cast<size_t>(state.range(0));
+    QueryEngine engine(set.alternatives[0], schema, options);
+    for (const EventPtr& event : events) engine.push(event);
+    benchmark::DoNotOptimize(engine.finish());
+    peak = engine.stats().peak_partials;
+    state.counters["evicted"] = static_cast<double>(engine.stats().state_evictions);
+  }
+  state.counters["peak_partials"] = static_cast<double>(peak);
+  state.SetItemsProcessed(state.iterations() * kKeys);
+}
+BENCHMARK(BM_SequenceOneMillionKeys)->Arg(1'000'000)->Arg(100'000)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+}  // namespace
