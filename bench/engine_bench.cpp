@@ -21,13 +21,16 @@ std::string event_json(int i) {
   return fmt::format(
       R"({{"@timestamp":{},"event":{{"category":["process"],"type":["start"]}},"host":{{"name":"host-{}"}},)"
       R"("process":{{"name":"{}","pid":{},"args":["{}","-c","echo {}"],"parent":{{"name":"containerd-shim"}}}}}})",
-      1'700'000'000'000 + i, i % 2000, i % 50 == 0 ? "xmrig" : "bash", i, i % 50 == 0 ? "xmrig" : "bash", i);
+      1'700'000'000'000 + i, i % 2000, i % 50 == 0 ? "xmrig" : "bash", i,
+      i % 50 == 0 ? "xmrig" : "bash", i);
 }
 
 void BM_ExtractFields(benchmark::State& state) {
   Schema schema;
   FieldIndex fields;
-  for (const char* path : {"@timestamp", "event.category", "process.name", "process.args", "host.name"}) fields.add(path);
+  for (const char* path :
+       {"@timestamp", "event.category", "process.name", "process.args", "host.name"})
+    fields.add(path);
   std::vector<simdjson::padded_string> documents;
   for (int i = 0; i < 1000; ++i) documents.emplace_back(event_json(i));
   simdjson::dom::parser parser;
@@ -66,29 +69,39 @@ void run_predicate(benchmark::State& state, const std::string& condition) {
   state.SetItemsProcessed(state.iterations() * 1000);
 }
 
-void BM_PredicateEquality(benchmark::State& state) { run_predicate(state, "process.name == \"xmrig\""); }
+void BM_PredicateEquality(benchmark::State& state) {
+  run_predicate(state, "process.name == \"xmrig\"");
+}
 BENCHMARK(BM_PredicateEquality);
 
 void BM_PredicateInList(benchmark::State& state) {
-  run_predicate(state, "process.name in (\"xmrig\", \"minerd\", \"cpuminer\", \"nbminer\", \"t-rex\", \"lolminer\", "
-                       "\"ethminer\", \"cgminer\", \"bfgminer\", \"teamtntbot\")");
+  run_predicate(
+      state,
+      "process.name in (\"xmrig\", \"minerd\", \"cpuminer\", \"nbminer\", \"t-rex\", \"lolminer\", "
+      "\"ethminer\", \"cgminer\", \"bfgminer\", \"teamtntbot\")");
 }
 BENCHMARK(BM_PredicateInList);
 
 void BM_PredicateWildcardList(benchmark::State& state) {
-  run_predicate(state, "process.args : (\"stratum+tcp://*\", \"stratum+ssl://*\", \"--donate-level*\", \"*xmrpool*\", "
-                       "\"*supportxmr*\", \"*minexmr*\", \"*moneroocean*\", \"*hashvault*\", \"*nanopool*\")");
+  run_predicate(
+      state,
+      "process.args : (\"stratum+tcp://*\", \"stratum+ssl://*\", \"--donate-level*\", "
+      "\"*xmrpool*\", "
+      "\"*supportxmr*\", \"*minexmr*\", \"*moneroocean*\", \"*hashvault*\", \"*nanopool*\")");
 }
 BENCHMARK(BM_PredicateWildcardList);
 
-void BM_PredicateSingleWildcard(benchmark::State& state) { run_predicate(state, "process.args : \"*minexmr*\""); }
+void BM_PredicateSingleWildcard(benchmark::State& state) {
+  run_predicate(state, "process.args : \"*minexmr*\"");
+}
 BENCHMARK(BM_PredicateSingleWildcard);
 
 // One million distinct join keys, each opening a partial sequence that never
 // completes: throughput and the state the matcher holds.
 void BM_SequenceOneMillionKeys(benchmark::State& state) {
   eql::QuerySet set = parse_text(
-      "sequence by host.name [process where process.name == \"xmrig\"] [network where destination.port == 3333]");
+      "sequence by host.name [process where process.name == \"xmrig\"] [network where "
+      "destination.port == 3333]");
   constexpr int kKeys = 1'000'000;
   Schema schema;
   std::vector<EventPtr> events;
@@ -100,7 +113,8 @@ void BM_SequenceOneMillionKeys(benchmark::State& state) {
       event->fields.assign(probe.fields().size(), {});
       event->fields[*probe.fields().slot("event.category")] = {Scalar::of_string("process")};
       event->fields[*probe.fields().slot("process.name")] = {Scalar::of_string("xmrig")};
-      event->fields[*probe.fields().slot("host.name")] = {Scalar::of_string(fmt::format("host-{}", i))};
+      event->fields[*probe.fields().slot("host.name")] = {
+          Scalar::of_string(fmt::format("host-{}", i))};
       event->timestamp = i;
       event->order = static_cast<uint64_t>(i);
       events.push_back(std::move(event));
@@ -119,6 +133,10 @@ void BM_SequenceOneMillionKeys(benchmark::State& state) {
   state.counters["peak_partials"] = static_cast<double>(peak);
   state.SetItemsProcessed(state.iterations() * kKeys);
 }
-BENCHMARK(BM_SequenceOneMillionKeys)->Arg(1'000'000)->Arg(100'000)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_SequenceOneMillionKeys)
+    ->Arg(1'000'000)
+    ->Arg(100'000)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 
 }  // namespace

@@ -119,9 +119,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
   void Finalize() override {
     ConsoleReporter::Finalize();
     double baseline = throughput_.count("BM_Lex") ? throughput_["BM_Lex"] : 0;
-    std::erase_if(throughput_, [](const auto& entry) { return !entry.first.starts_with("BM_Lex") &&
-                                                              !entry.first.starts_with("BM_Parse") &&
-                                                              !entry.first.starts_with("BM_Print"); });
+    std::erase_if(throughput_, [](const auto& entry) {
+      return !entry.first.starts_with("BM_Lex") && !entry.first.starts_with("BM_Parse") &&
+             !entry.first.starts_with("BM_Print");
+    });
     std::cout << "\nqueries: " << corpus().size() << ", bytes: " << corpus_bytes() << "\n";
     std::cout << "benchmark                 MB/s   ratio to BM_Lex\n";
     for (const auto& [name, bytes_per_second] : throughput_) {

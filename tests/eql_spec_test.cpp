@@ -27,7 +27,7 @@ struct Dataset {
 };
 
 struct Prepared {
-  Schema schema{false};  // the dataset's mapping only, as in Elasticsearch
+  Schema schema{false};                // the dataset's mapping only, as in Elasticsearch
   std::vector<std::string> documents;  // JSON text of each event, in time order
   std::vector<int64_t> timestamps;     // nanoseconds
   std::vector<int64_t> ids;
@@ -78,7 +78,8 @@ Prepared prepare(const Dataset& dataset) {
       row.tiebreaker = dataset.tiebreaker.empty() ? 0 : id_of(doc, dataset.tiebreaker);
       row.timestamp = 0;
       std::string json = simdjson::to_string(doc);
-      if (dataset.timestamps == TimestampMode::Endgame || dataset.timestamps == TimestampMode::EndgameNanos) {
+      if (dataset.timestamps == TimestampMode::Endgame ||
+          dataset.timestamps == TimestampMode::EndgameNanos) {
         int64_t filetime = 0;
         (void)doc["timestamp"].get_int64().get(filetime);
         std::string stamp;
@@ -109,10 +110,11 @@ Prepared prepare(const Dataset& dataset) {
       rows.push_back(std::move(row));
     }
   }
-  if (!dataset.keep_file_order) std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
-    if (a.timestamp != b.timestamp) return a.timestamp < b.timestamp;
-    return a.tiebreaker < b.tiebreaker;
-  });
+  if (!dataset.keep_file_order)
+    std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+      if (a.timestamp != b.timestamp) return a.timestamp < b.timestamp;
+      return a.tiebreaker < b.tiebreaker;
+    });
   for (Row& row : rows) {
     prepared.documents.push_back(std::move(row.json));
     prepared.timestamps.push_back(row.timestamp);
@@ -127,8 +129,9 @@ struct Outcome {
   std::string error;
 };
 
-Outcome run(const std::string& query_text, const Prepared& prepared, const Dataset& dataset, bool tail,
-            std::optional<size_t> size, size_t max_samples_per_key, CompileOptions compile = {}) {
+Outcome run(const std::string& query_text, const Prepared& prepared, const Dataset& dataset,
+            bool tail, std::optional<size_t> size, size_t max_samples_per_key,
+            CompileOptions compile = {}) {
   Outcome outcome;
   Parsed parsed = parse(query_text);
   if (!parsed.ok()) {
@@ -224,7 +227,8 @@ void run_es_file(const std::string& label, const std::string& spec, const Datase
     std::vector<std::vector<int64_t>> accepted;
     if (const toml::array* expected = entry["expected_event_ids"].as_array()) {
       if (!expected->empty() && expected->front().is_array()) {
-        for (const toml::node& alternative : *expected) accepted.push_back(int_list(*alternative.as_array()));
+        for (const toml::node& alternative : *expected)
+          accepted.push_back(int_list(*alternative.as_array()));
       } else {
         accepted.push_back(int_list(*expected));
       }
@@ -245,13 +249,15 @@ void run_es_file(const std::string& label, const std::string& spec, const Datase
       bool ids_ok = std::find(accepted.begin(), accepted.end(), outcome.ids) != accepted.end();
       bool keys_ok = join_keys.empty() || join_keys == outcome.join_keys;
       if (!ids_ok || !keys_ok) {
-        problem = fmt::format("{} position: got {}", tail ? "tail" : "head", format_ids(outcome.ids));
+        problem =
+            fmt::format("{} position: got {}", tail ? "tail" : "head", format_ids(outcome.ids));
         if (!keys_ok) {
           problem += " keys [";
           for (const auto& key : outcome.join_keys) problem += key + ",";
           problem += "]";
         }
-        problem += fmt::format(", expected {}", format_ids(accepted.empty() ? std::vector<int64_t>{} : accepted[0]));
+        problem += fmt::format(", expected {}",
+                               format_ids(accepted.empty() ? std::vector<int64_t>{} : accepted[0]));
         break;
       }
     }
@@ -267,7 +273,8 @@ void run_es_file(const std::string& label, const std::string& spec, const Datase
 
 std::map<std::string, std::string> known_failures() {
   std::map<std::string, std::string> known;
-  std::istringstream in(read_text(std::string(PICKAXE_SOURCE_DIR) + "/tests/data/eql-spec-known-failures.txt"));
+  std::istringstream in(
+      read_text(std::string(PICKAXE_SOURCE_DIR) + "/tests/data/eql-spec-known-failures.txt"));
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
@@ -277,8 +284,9 @@ std::map<std::string, std::string> known_failures() {
   return known;
 }
 
-void check_against_known(const std::vector<FileSummary>& summaries, const std::vector<Failure>& failures,
-                         const std::string& prefix, double required_rate) {
+void check_against_known(const std::vector<FileSummary>& summaries,
+                         const std::vector<Failure>& failures, const std::string& prefix,
+                         double required_rate) {
   size_t passed = 0, total = 0;
   std::cout << "spec file                              passed  failed\n";
   for (const FileSummary& s : summaries) {
@@ -293,10 +301,12 @@ void check_against_known(const std::vector<FileSummary>& summaries, const std::v
   std::set<std::string> failing;
   for (const Failure& failure : failures) {
     failing.insert(failure.key);
-    EXPECT_TRUE(known.contains(failure.key)) << "unexpected failure: " << failure.key << "\n" << failure.detail;
+    EXPECT_TRUE(known.contains(failure.key)) << "unexpected failure: " << failure.key << "\n"
+                                             << failure.detail;
   }
   for (const auto& [key, reason] : known) {
-    if (key.starts_with(prefix)) EXPECT_TRUE(failing.contains(key)) << "listed as failing but passes: " << key;
+    if (key.starts_with(prefix))
+      EXPECT_TRUE(failing.contains(key)) << "listed as failing but passes: " << key;
   }
 }
 
@@ -308,10 +318,14 @@ TEST(EqlSpec, PythonEqlQueriesInElasticSyntax) {
   PICKAXE_REQUIRE_SHARED("conformance/eql/python-eql/test_queries.toml");
   // The endgame mapping supplies the alias event.category -> event_type.
   Dataset dataset{{"conformance/eql/python-eql/test_data.json"},
-                  {"conformance/eql/elasticsearch/data/endgame-140.mapping"}, "serial_event_id", "", TimestampMode::Filetime,
+                  {"conformance/eql/elasticsearch/data/endgame-140.mapping"},
+                  "serial_event_id",
+                  "",
+                  TimestampMode::Filetime,
                   true};
   Prepared prepared = prepare(dataset);
-  toml::table table = toml::parse(read_text(shared_dir() + "/conformance/eql/python-eql/test_queries.toml"));
+  toml::table table =
+      toml::parse(read_text(shared_dir() + "/conformance/eql/python-eql/test_queries.toml"));
   FileSummary summary{"python-eql test_queries.toml"};
   std::vector<Failure> failures;
   int index = 0;
@@ -319,7 +333,8 @@ TEST(EqlSpec, PythonEqlQueriesInElasticSyntax) {
     const toml::table& entry = *node.as_table();
     ++index;
     std::string query = entry["query"].value_or(std::string());
-    if (!parse(query).ok()) continue;  // legacy syntax: see Conformance.PythonEqlSpecQueriesParseOrFailAsLegacy
+    if (!parse(query).ok())
+      continue;  // legacy syntax: see Conformance.PythonEqlSpecQueriesParseOrFailAsLegacy
     std::vector<int64_t> expected = int_list(*entry["expected_event_ids"].as_array());
     CompileOptions compile;
     compile.insensitive_equality = entry["case_insensitive"].value_or(false);
@@ -330,12 +345,13 @@ TEST(EqlSpec, PythonEqlQueriesInElasticSyntax) {
     } else {
       ++summary.failed;
       failures.push_back({fmt::format("python-eql #{}", index),
-                          fmt::format("got {}, expected {}\n{}{}", format_ids(outcome.ids), format_ids(expected),
-                                      query, outcome.error)});
+                          fmt::format("got {}, expected {}\n{}{}", format_ids(outcome.ids),
+                                      format_ids(expected), query, outcome.error)});
     }
   }
   if (std::getenv("PICKAXE_SHOW_FAILURES")) {
-    for (const Failure& failure : failures) std::cout << "FAIL " << failure.key << "\n" << failure.detail << "\n\n";
+    for (const Failure& failure : failures)
+      std::cout << "FAIL " << failure.key << "\n" << failure.detail << "\n\n";
   }
   check_against_known({summary}, failures, "python-eql", 0.95);
 }
@@ -343,33 +359,55 @@ TEST(EqlSpec, PythonEqlQueriesInElasticSyntax) {
 TEST(EqlSpec, ElasticsearchSpecTests) {
   PICKAXE_REQUIRE_SHARED("conformance/eql/elasticsearch");
   const std::string es = "conformance/eql/elasticsearch/";
-  Dataset endgame{{es + "test_data.json"}, {es + "data/endgame-140.mapping"}, "serial_event_id", "serial_event_id",
+  Dataset endgame{{es + "test_data.json"},
+                  {es + "data/endgame-140.mapping"},
+                  "serial_event_id",
+                  "serial_event_id",
                   TimestampMode::Endgame};
   Dataset nanos = endgame;
   nanos.mapping_files = {es + "data/endgame-140-nanos.mapping"};
   nanos.timestamps = TimestampMode::EndgameNanos;
-  Dataset extra{{es + "data/extra.data"}, {es + "data/extra.mapping"}, "sequence", "sequence", TimestampMode::Field};
-  Dataset missing{{es + "data/missing-events.data"}, {es + "data/missing-events.mapping"}, "sequence", "sequence",
+  Dataset extra{{es + "data/extra.data"},
+                {es + "data/extra.mapping"},
+                "sequence",
+                "sequence",
+                TimestampMode::Field};
+  Dataset missing{{es + "data/missing-events.data"},
+                  {es + "data/missing-events.mapping"},
+                  "sequence",
+                  "sequence",
                   TimestampMode::Field};
-  Dataset sample{{es + "data/sample1.data", es + "data/sample2.data", es + "data/sample3.data"},
-                 {es + "data/sample1.mapping", es + "data/sample2.mapping", es + "data/sample3.mapping"},
-                 "id", "", TimestampMode::None};
-  Dataset sample_multi{{es + "data/sample-multi.data"}, {es + "data/sample-multi.mapping"}, "id", "",
+  Dataset sample{
+      {es + "data/sample1.data", es + "data/sample2.data", es + "data/sample3.data"},
+      {es + "data/sample1.mapping", es + "data/sample2.mapping", es + "data/sample3.mapping"},
+      "id",
+      "",
+      TimestampMode::None};
+  Dataset sample_multi{{es + "data/sample-multi.data"},
+                       {es + "data/sample-multi.mapping"},
+                       "id",
+                       "",
                        TimestampMode::None};
 
   std::vector<FileSummary> summaries;
   std::vector<Failure> failures;
   run_es_file("test_queries.toml", es + "test_queries.toml", endgame, summaries, failures);
-  run_es_file("additional_test_queries.toml", es + "additional_test_queries.toml", endgame, summaries, failures);
-  run_es_file("test_queries_date.toml", es + "test_queries_date.toml", endgame, summaries, failures);
-  run_es_file("test_queries_date_nanos.toml", es + "test_queries_date_nanos.toml", nanos, summaries, failures);
+  run_es_file("additional_test_queries.toml", es + "additional_test_queries.toml", endgame,
+              summaries, failures);
+  run_es_file("test_queries_date.toml", es + "test_queries_date.toml", endgame, summaries,
+              failures);
+  run_es_file("test_queries_date_nanos.toml", es + "test_queries_date_nanos.toml", nanos, summaries,
+              failures);
   run_es_file("test_queries.toml@nanos", es + "test_queries.toml", nanos, summaries, failures);
   run_es_file("test_extra.toml", es + "test_extra.toml", extra, summaries, failures);
-  run_es_file("test_missing_events.toml", es + "test_missing_events.toml", missing, summaries, failures);
+  run_es_file("test_missing_events.toml", es + "test_missing_events.toml", missing, summaries,
+              failures);
   run_es_file("test_sample.toml", es + "test_sample.toml", sample, summaries, failures);
-  run_es_file("test_sample_multi.toml", es + "test_sample_multi.toml", sample_multi, summaries, failures);
+  run_es_file("test_sample_multi.toml", es + "test_sample_multi.toml", sample_multi, summaries,
+              failures);
   if (std::getenv("PICKAXE_SHOW_FAILURES")) {
-    for (const Failure& failure : failures) std::cout << "FAIL " << failure.key << "\n" << failure.detail << "\n\n";
+    for (const Failure& failure : failures)
+      std::cout << "FAIL " << failure.key << "\n" << failure.detail << "\n\n";
   }
   check_against_known(summaries, failures, "test_", 0.98);
 }

@@ -8,7 +8,8 @@ namespace pickaxe::testing {
 namespace {
 
 // Evaluates `condition` on the event; returns "true", "false" or "null".
-std::string eval(const std::string& condition, const std::string& event_json, CompileOptions options = {}) {
+std::string eval(const std::string& condition, const std::string& event_json,
+                 CompileOptions options = {}) {
   Parsed parsed = parse("any where " + condition);
   EXPECT_TRUE(parsed.ok()) << condition << "\n" << parsed.messages();
   if (!parsed.ok()) return "parse error";
@@ -65,15 +66,19 @@ TEST(Evaluator, NullsAndMissingFields) {
 }
 
 TEST(Evaluator, OrderingComparisons) {
-  EXPECT_EQ(eval("process.pid < 43 and process.pid <= 42 and process.pid > 41 and process.pid >= 42", kEvent), "true");
+  EXPECT_EQ(
+      eval("process.pid < 43 and process.pid <= 42 and process.pid > 41 and process.pid >= 42",
+           kEvent),
+      "true");
   EXPECT_EQ(eval("process.ratio > 2", kEvent), "true");
   EXPECT_EQ(eval("process.name < \"a\"", kEvent), "true");  // byte order: 'X' < 'a'
-  EXPECT_EQ(eval("process.name > 1", kEvent), "false");    // no order between text and numbers
+  EXPECT_EQ(eval("process.name > 1", kEvent), "false");     // no order between text and numbers
 }
 
 TEST(Evaluator, ArraysMatchWhenAnyElementDoes) {
   EXPECT_EQ(eval("process.args == \"-o\"", kEvent), "true");
-  EXPECT_EQ(eval("process.args != \"-o\"", kEvent), "false");  // must_not: an array holding it is no match
+  EXPECT_EQ(eval("process.args != \"-o\"", kEvent),
+            "false");  // must_not: an array holding it is no match
   EXPECT_EQ(eval("process.args : \"pool.*\"", kEvent), "true");
   EXPECT_EQ(eval("process.args in (\"nope\", \"xmrig\")", kEvent), "true");
   EXPECT_EQ(eval("process.args not in (\"xmrig\")", kEvent), "false");
@@ -109,8 +114,9 @@ TEST(Evaluator, RegexIsLuceneAndAnchored) {
   EXPECT_EQ(eval("process.name regex \"XM\"", kEvent), "false");
   EXPECT_EQ(eval("process.name regex~ \"xm.*\"", kEvent), "true");
   EXPECT_EQ(eval("process.name regex \"xm.*\"", kEvent), "false");
-  EXPECT_EQ(eval("process.name regex \"XM\\\\d.*\"", kEvent), "false");  // \d is the letter d in Lucene
-  EXPECT_EQ(eval("process.name regex \"X@\"", kEvent), "true");          // @ is any string
+  EXPECT_EQ(eval("process.name regex \"XM\\\\d.*\"", kEvent),
+            "false");                                            // \d is the letter d in Lucene
+  EXPECT_EQ(eval("process.name regex \"X@\"", kEvent), "true");  // @ is any string
   EXPECT_EQ(eval("missing regex \".*\"", kEvent), "null");
 }
 
@@ -137,33 +143,51 @@ TEST(Evaluator, Arithmetic) {
   EXPECT_EQ(eval("process.pid / 0 == 1", kEvent), "null");
   EXPECT_EQ(eval("missing + 1 == 1", kEvent), "null");
   EXPECT_EQ(eval("add(1, 2) == 3 and subtract(5, 2) == 3 and multiply(2, 3) == 6", kEvent), "true");
-  EXPECT_EQ(eval("divide(30, 4) == 7 and divide(30, 4.0) == 7.5 and modulo(7, 4) == 3", kEvent), "true");
+  EXPECT_EQ(eval("divide(30, 4) == 7 and divide(30, 4.0) == 7.5 and modulo(7, 4) == 3", kEvent),
+            "true");
   EXPECT_EQ(eval("add(missing, 1) == 1", kEvent), "null");
 }
 
 TEST(Evaluator, StringFunctions) {
-  EXPECT_EQ(eval("between(\"welcome to the planet\", \"welcome\", \"e\") == \" to th\"", kEvent), "true");
-  EXPECT_EQ(eval("between(\"welcome to the planet\", \"welcome\", \"e\", true) == \" to the plan\"", kEvent), "true");
+  EXPECT_EQ(eval("between(\"welcome to the planet\", \"welcome\", \"e\") == \" to th\"", kEvent),
+            "true");
+  EXPECT_EQ(eval("between(\"welcome to the planet\", \"welcome\", \"e\", true) == \" to the plan\"",
+                 kEvent),
+            "true");
   EXPECT_EQ(eval("between~(\"WELCOME home\", \"welcome \", \"E\") == \"hom\"", kEvent), "true");
   EXPECT_EQ(eval("between(missing, \"a\", \"b\") == \"\"", kEvent), "null");
   EXPECT_EQ(eval("concat(process.name, \"-\", process.pid) == \"XMRig-42\"", kEvent), "true");
   EXPECT_EQ(eval("concat(process.name, missing) == null", kEvent), "true");
-  EXPECT_EQ(eval("endsWith(process.name, \"Rig\") and not endsWith(process.name, \"rig\")", kEvent), "true");
+  EXPECT_EQ(eval("endsWith(process.name, \"Rig\") and not endsWith(process.name, \"rig\")", kEvent),
+            "true");
   EXPECT_EQ(eval("endsWith~(process.name, \"RIG\")", kEvent), "true");
-  EXPECT_EQ(eval("startsWith(process.name, \"XM\") and startsWith~(process.name, \"xm\")", kEvent), "true");
+  EXPECT_EQ(eval("startsWith(process.name, \"XM\") and startsWith~(process.name, \"xm\")", kEvent),
+            "true");
   EXPECT_EQ(eval("startsWith(missing, \"x\")", kEvent), "null");
-  EXPECT_EQ(eval("indexOf(process.name, \"R\") == 2 and indexOf~(process.name, \"r\", 3) == null", kEvent), "true");
+  EXPECT_EQ(eval("indexOf(process.name, \"R\") == 2 and indexOf~(process.name, \"r\", 3) == null",
+                 kEvent),
+            "true");
   EXPECT_EQ(eval("indexOf(process.name, \"zz\") == null", kEvent), "true");
   EXPECT_EQ(eval("length(process.name) == 5 and length(empty) == 0", kEvent), "true");
   EXPECT_EQ(eval("length(missing) == null", kEvent), "true");
-  EXPECT_EQ(eval("number(\"42\") == 42 and number(\"0x2A\", 16) == 42 and number(\"2a\", 16) == 42", kEvent), "true");
-  EXPECT_EQ(eval("number(\"1.5\") == 1.5 and number(\"x\") == null and number(missing) == null", kEvent), "true");
-  EXPECT_EQ(eval("string(process.pid) == \"42\" and string(missing) == null", kEvent), "true");
-  EXPECT_EQ(eval("stringContains(process.name, \"MR\") and not stringContains(process.name, \"mr\")", kEvent), "true");
-  EXPECT_EQ(eval("stringContains~(process.name, \"mr\")", kEvent), "true");
-  EXPECT_EQ(eval("substring(process.name, 1, 3) == \"MR\" and substring(process.name, -3) == \"Rig\"", kEvent),
+  EXPECT_EQ(eval("number(\"42\") == 42 and number(\"0x2A\", 16) == 42 and number(\"2a\", 16) == 42",
+                 kEvent),
             "true");
-  EXPECT_EQ(eval("substring(process.name, 10) == \"\" and substring(missing, 1) == null", kEvent), "true");
+  EXPECT_EQ(
+      eval("number(\"1.5\") == 1.5 and number(\"x\") == null and number(missing) == null", kEvent),
+      "true");
+  EXPECT_EQ(eval("string(process.pid) == \"42\" and string(missing) == null", kEvent), "true");
+  EXPECT_EQ(
+      eval("stringContains(process.name, \"MR\") and not stringContains(process.name, \"mr\")",
+           kEvent),
+      "true");
+  EXPECT_EQ(eval("stringContains~(process.name, \"mr\")", kEvent), "true");
+  EXPECT_EQ(
+      eval("substring(process.name, 1, 3) == \"MR\" and substring(process.name, -3) == \"Rig\"",
+           kEvent),
+      "true");
+  EXPECT_EQ(eval("substring(process.name, 10) == \"\" and substring(missing, 1) == null", kEvent),
+            "true");
 }
 
 TEST(Evaluator, PythonModes) {
@@ -222,11 +246,12 @@ TEST(Patterns, WildcardSetAgreesWithThePlainMatcher) {
     for (int probe = 0; probe < 50; ++probe) {
       std::string text = draw(8, false);
       bool expected = false;
-      for (const auto& pattern : patterns) expected = expected || wildcard_match(text, pattern, false);
+      for (const auto& pattern : patterns)
+        expected = expected || wildcard_match(text, pattern, false);
       positives += expected;
-      ASSERT_EQ(set.matches(text), expected) << "text '" << text << "' patterns " << patterns[0] << " | "
-                                             << patterns[1] << " | " << patterns[2] << " | " << patterns[3]
-                                             << " | " << patterns[4];
+      ASSERT_EQ(set.matches(text), expected)
+          << "text '" << text << "' patterns " << patterns[0] << " | " << patterns[1] << " | "
+          << patterns[2] << " | " << patterns[3] << " | " << patterns[4];
     }
   }
   EXPECT_GT(positives, 500u);  // the comparison is not all "no match"

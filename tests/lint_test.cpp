@@ -51,13 +51,17 @@ TEST(Lint, ArgsWithWhitespace) {
   EXPECT_TRUE(with_code(lint_query("process where process.command_line : \"*-o pool.*\""),
                         "args-whitespace")
                   .empty());
-  EXPECT_EQ(with_code(lint_query("process where process.parent.args == \"-c x\""), "args-whitespace").size(),
-            1u);
+  EXPECT_EQ(
+      with_code(lint_query("process where process.parent.args == \"-c x\""), "args-whitespace")
+          .size(),
+      1u);
   // Quoted arguments may contain spaces: no warning.
-  EXPECT_TRUE(with_code(lint_query("process where process.args : (\"BEGIN {system(*)}\", \"Elastic Agent\", "
-                                   "\"--config=C:\\\\Program Files\\\\x\", \"-o \", \" -x\")"),
-                        "args-whitespace")
-                  .empty());
+  EXPECT_TRUE(
+      with_code(
+          lint_query("process where process.args : (\"BEGIN {system(*)}\", \"Elastic Agent\", "
+                     "\"--config=C:\\\\Program Files\\\\x\", \"-o \", \" -x\")"),
+          "args-whitespace")
+          .empty());
 }
 
 TEST(Lint, CidrWithColonOnIpField) {
@@ -221,10 +225,11 @@ std::set<std::string> fields_of(const eql::QuerySet& set) {
 TEST(FieldTypes, CoverEveryEcsFieldOfTheProductionRules) {
   PICKAXE_REQUIRE_SHARED("conformance/eql/detection-rules-queries.jsonl");
   static const std::set<std::string> kEcsFieldsets = {
-      "agent", "client", "cloud", "container", "data_stream", "destination", "dll", "dns", "ecs", "error",
-      "event", "file", "group", "host", "http", "log", "network", "observer", "orchestrator", "process",
-      "registry", "related", "rule", "server", "service", "source", "threat", "tls", "url", "user",
-      "user_agent"};
+      "agent",   "client", "cloud",     "container", "data_stream",  "destination", "dll",
+      "dns",     "ecs",    "error",     "event",     "file",         "group",       "host",
+      "http",    "log",    "network",   "observer",  "orchestrator", "process",     "registry",
+      "related", "rule",   "server",    "service",   "source",       "threat",      "tls",
+      "url",     "user",   "user_agent"};
   std::string text = read_text(shared_dir() + "/conformance/eql/detection-rules-queries.jsonl");
   simdjson::dom::parser parser;
   std::set<std::string> missing;
@@ -252,10 +257,10 @@ TEST(Lint, BundledSeedRuleHasItsTenWarningsAndTheFixedRulesNone) {
     std::multiset<std::string> codes;
     for (const auto& d : rule.diagnostics.items()) codes.insert(d.code);
     if (rule.path.ends_with("seed_detect_malicious_image.toml")) {
-      EXPECT_EQ(codes, (std::multiset<std::string>{"nor-alternatives", "nor-alternatives", "one-step-sequence",
-                                                   "args-whitespace", "ip-wildcard-cidr", "ipv6-gap",
-                                                   "network-event-type", "windows-only-exclusion",
-                                                   "dns-event-type", "exact-domain-match"}));
+      EXPECT_EQ(codes, (std::multiset<std::string>{
+                           "nor-alternatives", "nor-alternatives", "one-step-sequence",
+                           "args-whitespace", "ip-wildcard-cidr", "ipv6-gap", "network-event-type",
+                           "windows-only-exclusion", "dns-event-type", "exact-domain-match"}));
     } else {
       EXPECT_TRUE(codes.empty()) << rule.path;
     }

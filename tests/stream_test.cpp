@@ -40,8 +40,8 @@ struct RunOutput {
   std::vector<InputProblem> problems;
 };
 
-RunOutput run_stream(const std::string& query, const std::string& input, StreamOptions stream_options = {},
-                     EngineOptions engine_options = {}) {
+RunOutput run_stream(const std::string& query, const std::string& input,
+                     StreamOptions stream_options = {}, EngineOptions engine_options = {}) {
   Parsed parsed = parse(query);
   EXPECT_TRUE(parsed.ok()) << parsed.messages();
   Schema schema;
@@ -141,7 +141,8 @@ struct CliResult {
 
 CliResult run_cli(const std::string& arguments, const std::string& input_path) {
   std::string err_path = input_path + ".err";
-  std::string command = fmt::format("{} {} {} 2>{}", PICKAXE_BINARY, arguments, input_path, err_path);
+  std::string command =
+      fmt::format("{} {} {} 2>{}", PICKAXE_BINARY, arguments, input_path, err_path);
   CliResult result;
   FILE* pipe = popen(command.c_str(), "r");
   char buffer[4096];
@@ -156,7 +157,8 @@ CliResult run_cli(const std::string& arguments, const std::string& input_path) {
 class BadInput : public ::testing::Test {
  protected:
   std::string write(const std::string& name, const std::string& text) {
-    std::string path = std::filesystem::temp_directory_path() / fmt::format("pickaxe-{}-{}", ::getpid(), name);
+    std::string path =
+        std::filesystem::temp_directory_path() / fmt::format("pickaxe-{}-{}", ::getpid(), name);
     std::ofstream(path, std::ios::binary) << text;
     paths_.push_back(path);
     return path;
@@ -170,8 +172,10 @@ class BadInput : public ::testing::Test {
   std::vector<std::string> paths_;
 };
 
-const std::string kGood1 = R"({"@timestamp":"2026-01-01T00:00:00Z","event":{"category":"process"},"process":{"name":"xmrig","pid":1}})";
-const std::string kGood2 = R"({"@timestamp":"2026-01-01T00:00:01Z","event":{"category":"process"},"process":{"name":"xmrig","pid":2}})";
+const std::string kGood1 =
+    R"({"@timestamp":"2026-01-01T00:00:00Z","event":{"category":"process"},"process":{"name":"xmrig","pid":1}})";
+const std::string kGood2 =
+    R"({"@timestamp":"2026-01-01T00:00:01Z","event":{"category":"process"},"process":{"name":"xmrig","pid":2}})";
 
 TEST_F(BadInput, EachKindIsCountedReportedAndSkipped) {
   struct Case {
@@ -182,13 +186,19 @@ TEST_F(BadInput, EachKindIsCountedReportedAndSkipped) {
   std::vector<Case> cases = {
       {"malformed", R"({"@timestamp": "2026-01-01T00:00:00Z", "event": )", "malformed JSON"},
       {"not-object", R"(["an", "array"])", "not a JSON object"},
-      {"wrong-type", R"({"@timestamp":"2026-01-01T00:00:00Z","event":{"category":"process"},"process":{"name":"xmrig","pid":"abc"}})",
+      {"wrong-type",
+       R"({"@timestamp":"2026-01-01T00:00:00Z","event":{"category":"process"},"process":{"name":"xmrig","pid":"abc"}})",
        "field process.pid is \"abc\", not a number"},
-      {"huge-number", R"({"@timestamp":"2026-01-01T00:00:00Z","process":{"pid":1)" + std::string(400, '9') + "}}",
+      {"huge-number",
+       R"({"@timestamp":"2026-01-01T00:00:00Z","process":{"pid":1)" + std::string(400, '9') + "}}",
        "number"},
-      {"bad-utf8", "{\"@timestamp\":\"2026-01-01T00:00:00Z\",\"process\":{\"name\":\"\xC3\x28\"}}", "invalid UTF-8"},
-      {"no-timestamp", R"({"event":{"category":"process"},"process":{"name":"xmrig"}})", "no @timestamp"},
-      {"huge-line", R"({"@timestamp":"2026-01-01T00:00:00Z","pad":")" + std::string(10 * 1024 * 1024, 'a') + "\"}",
+      {"bad-utf8", "{\"@timestamp\":\"2026-01-01T00:00:00Z\",\"process\":{\"name\":\"\xC3\x28\"}}",
+       "invalid UTF-8"},
+      {"no-timestamp", R"({"event":{"category":"process"},"process":{"name":"xmrig"}})",
+       "no @timestamp"},
+      {"huge-line",
+       R"({"@timestamp":"2026-01-01T00:00:00Z","pad":")" + std::string(10 * 1024 * 1024, 'a') +
+           "\"}",
        "longer than the limit"},
   };
   for (const Case& c : cases) {
@@ -198,7 +208,8 @@ TEST_F(BadInput, EachKindIsCountedReportedAndSkipped) {
     CliResult result = run_cli("query " + query, path);
     EXPECT_EQ(result.exit_code, 0) << c.name << "\n" << result.err;
     // The good events on either side still come through.
-    EXPECT_EQ(std::count(result.out.begin(), result.out.end(), '\n'), 2) << c.name << "\n" << result.out;
+    EXPECT_EQ(std::count(result.out.begin(), result.out.end(), '\n'), 2) << c.name << "\n"
+                                                                         << result.out;
     EXPECT_NE(result.err.find(path + ":2: "), std::string::npos) << c.name << "\n" << result.err;
     EXPECT_NE(result.err.find(c.message), std::string::npos) << c.name << "\n" << result.err;
     EXPECT_NE(result.err.find("2 events read"), std::string::npos) << c.name << "\n" << result.err;
@@ -218,7 +229,9 @@ TEST_F(BadInput, CleanInputExitsZeroEvenWithStrict) {
 TEST_F(BadInput, JsonArrayInputAndSequenceOutput) {
   std::string path = write("array", "[" + kGood1 + ",\n" + kGood2 + "]\n");
   CliResult result = run_cli(
-      "query 'sequence by process.name [process where process.pid == 1] [process where process.pid == 2]'", path);
+      "query 'sequence by process.name [process where process.pid == 1] [process where process.pid "
+      "== 2]'",
+      path);
   EXPECT_EQ(result.exit_code, 0) << result.err;
   simdjson::dom::parser parser;
   simdjson::dom::element line;
@@ -232,7 +245,46 @@ TEST_F(BadInput, QueryErrorsAreReportedWithACaret) {
   std::string path = write("any", kGood1 + "\n");
   CliResult result = run_cli("query 'process where process.name = \"x\"'", path);
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_NE(result.err.find("<query>:1:28: error[assignment-operator]"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("<query>:1:28: error[assignment-operator]"), std::string::npos)
+      << result.err;
+}
+
+}  // namespace
+}  // namespace pickaxe::testing
+
+namespace pickaxe::testing {
+namespace {
+
+TEST(Stream, ResultsGoOutAsTheyAreFinalAndHeadStopsReading) {
+  std::vector<std::string> lines = make_events(10, 100);
+  Parsed parsed = parse(std::string(kSequence) + " | head 3");
+  Schema schema;
+  QueryEngine engine(parsed.query(), schema, {});
+  std::vector<uint64_t> emitted_at;
+  StreamOptions options;
+  options.max_lateness = 0;
+  QueryStream stream(engine, schema, options, nullptr);
+  engine.set_sink([&](QueryResult&&) { emitted_at.push_back(stream.stats().events); });
+  std::istringstream in(join_lines(lines));
+  stream.read(in, "input");
+  EXPECT_EQ(emitted_at.size(), 3u);
+  EXPECT_TRUE(stream.finish().empty());
+  // Reading stopped soon after the third result, far before the 2000 events.
+  EXPECT_LT(stream.stats().events, 100u);
+  EXPECT_EQ(stream.stats().events, emitted_at.back());
+}
+
+TEST(Stream, TailWaitsForTheEnd) {
+  Parsed parsed = parse(std::string(kSequence) + " | tail 2");
+  Schema schema;
+  QueryEngine engine(parsed.query(), schema, {});
+  size_t streamed = 0;
+  engine.set_sink([&](QueryResult&&) { ++streamed; });
+  QueryStream stream(engine, schema, {}, nullptr);
+  std::istringstream in(join_lines(make_events(10, 100)));
+  stream.read(in, "input");
+  EXPECT_EQ(streamed, 0u);
+  EXPECT_EQ(stream.finish().size(), 2u);
 }
 
 }  // namespace

@@ -36,10 +36,12 @@ struct QueryOptions {
 std::optional<int64_t> parse_duration(const std::string& text) {
   if (text == "0") return 0;
   if (text == "none" || text == "unbounded") return std::numeric_limits<int64_t>::max();
-  auto source = std::make_shared<SourceFile>("--max-lateness", "sequence with maxspan=" + text + " [a where true] [b where true]");
+  auto source = std::make_shared<SourceFile>(
+      "--max-lateness", "sequence with maxspan=" + text + " [a where true] [b where true]");
   Diagnostics diagnostics(source);
   eql::QuerySet set = eql::parse_query_set(*source, diagnostics);
-  if (diagnostics.has_errors() || set.alternatives.empty() || !set.alternatives[0].maxspan) return std::nullopt;
+  if (diagnostics.has_errors() || set.alternatives.empty() || !set.alternatives[0].maxspan)
+    return std::nullopt;
   return set.alternatives[0].maxspan->nanoseconds();
 }
 
@@ -86,7 +88,8 @@ int run_query(const QueryOptions& options) {
   engine_options.max_sequence_state = options.max_sequence_state;
   std::unique_ptr<QueryEngine> engine;
   if (!diagnostics.has_errors()) {
-    engine = std::make_unique<QueryEngine>(set.alternatives[0], schema, engine_options, &diagnostics);
+    engine =
+        std::make_unique<QueryEngine>(set.alternatives[0], schema, engine_options, &diagnostics);
   }
   for (const Diagnostic& d : diagnostics.items()) std::cerr << render_text(d);
   if (diagnostics.has_errors()) return kFindings;
@@ -105,25 +108,14 @@ int run_query(const QueryOptions& options) {
     if (!options.quiet && ++reported <= 100)
       std::cerr << fmt::format("pickaxe: {}:{}: {}\n", problem.file, problem.line, problem.message);
   });
-  std::vector<std::string> files = options.files.empty() ? std::vector<std::string>{"-"} : options.files;
-  bool unreadable = false;
-  for (const std::string& file : files) {
-    if (file == "-") {
-      stream.read(std::cin, "<stdin>");
-      continue;
-    }
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      std::cerr << fmt::format("pickaxe: {}: cannot read the file\n", file);
-      unreadable = true;
-      continue;
-    }
-    stream.read(in, file);
-  }
-  std::vector<QueryResult> results = stream.finish();
+  // Results go out as they become final; `out` is flushed in large blocks.
   std::string out;
-  for (const QueryResult& result : results) {
-    if (set.alternatives[0].kind == eql::QueryKind::Event || set.alternatives[0].is_single_step_sequence()) {
+  size_t result_count = 0;
+  bool event_query = set.alternatives[0].kind == eql::QueryKind::Event ||
+                     set.alternatives[0].is_single_step_sequence();
+  auto write_result = [&](QueryResult&& result) {
+    ++result_count;
+    if (event_query) {
       out += result.events[0]->source;
       out += '\n';
     } else {
@@ -146,21 +138,46 @@ int run_query(const QueryOptions& options) {
       std::cout << out;
       out.clear();
     }
+  };
+  engine->set_sink(write_result);
+  std::vector<std::string> files =
+      options.files.empty() ? std::vector<std::string>{"-"} : options.files;
+  bool unreadable = false;
+  for (const std::string& file : files) {
+    if (stream.done()) break;
+    if (file == "-") {
+      stream.read(std::cin, "<stdin>");
+      continue;
+    }
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      std::cerr << fmt::format("pickaxe: {}: cannot read the file\n", file);
+      unreadable = true;
+      continue;
+    }
+    stream.read(in, file);
   }
+  std::vector<QueryResult> results = stream.finish();
+  for (QueryResult& result : results) write_result(std::move(result));
   std::cout << out << std::flush;
 
   StreamStats stats = stream.stats();
   const EngineStats& engine_stats = engine->stats();
-  if (reported > 100) std::cerr << fmt::format("pickaxe: {} more input problems not shown\n", reported - 100);
-  if (!options.quiet && (stats.rejected() > 0 || stats.late > 0 || engine_stats.state_evictions > 0)) {
+  if (reported > 100)
+    std::cerr << fmt::format("pickaxe: {} more input problems not shown\n", reported - 100);
+  if (!options.quiet &&
+      (stats.rejected() > 0 || stats.late > 0 || engine_stats.state_evictions > 0)) {
     std::cerr << fmt::format(
-        "pickaxe: {} events read, {} results; skipped {} malformed, {} without a timestamp, {} with a wrong-typed "
+        "pickaxe: {} events read, {} results; skipped {} malformed, {} without a timestamp, {} "
+        "with a wrong-typed "
         "field; {} late; {} partial sequences dropped at --max-sequence-state\n",
-        stats.events, results.size(), stats.malformed, stats.missing_timestamp, stats.wrong_type, stats.late,
-        engine_stats.state_evictions);
+        stats.events, result_count, stats.malformed, stats.missing_timestamp, stats.wrong_type,
+        stats.late, engine_stats.state_evictions);
   }
   if (unreadable) return kFindings;
-  if (options.strict && (stats.rejected() > 0 || stats.late > 0 || engine_stats.state_evictions > 0)) return kFindings;
+  if (options.strict &&
+      (stats.rejected() > 0 || stats.late > 0 || engine_stats.state_evictions > 0))
+    return kFindings;
   return kSuccess;
 }
 
@@ -170,7 +187,8 @@ void add_query_command(CLI::App& app, std::function<int()>& run) {
   auto options = std::make_shared<QueryOptions>();
   CLI::App* command = app.add_subcommand(
       "query",
-      "Run one EQL query over JSON events (NDJSON or a JSON array; stdin when no FILE or -). Prints NDJSON: "
+      "Run one EQL query over JSON events (NDJSON or a JSON array; stdin when no FILE or -). "
+      "Prints NDJSON: "
       "matching events, or {\"join_keys\": [...], \"events\": [...]} per sequence or sample.");
   command->add_option("query", options->query, "The EQL query")->required();
   command->add_option("files", options->files, "Event files; - is stdin");
@@ -178,12 +196,15 @@ void add_query_command(CLI::App& app, std::function<int()>& run) {
       ->default_str("@timestamp");
   command->add_option("--tiebreaker-field", options->tiebreaker_field,
                       "Field that orders events with equal timestamps");
-  command->add_option("--event-category-field", options->category_field,
-                      "Field that `<category> where` matches")
+  command
+      ->add_option("--event-category-field", options->category_field,
+                   "Field that `<category> where` matches")
       ->default_str("event.category");
   command->add_option("--size", options->size, "Return at most N results (default: all)")
       ->check(CLI::NonNegativeNumber);
-  command->add_option("--result-position", options->result_position, "With --size: keep the first or last results")
+  command
+      ->add_option("--result-position", options->result_position,
+                   "With --size: keep the first or last results")
       ->check(CLI::IsMember({"head", "tail"}))
       ->default_str("head");
   command->add_option("--max-samples-per-key", options->max_samples_per_key, "Samples per join key")
@@ -191,15 +212,20 @@ void add_query_command(CLI::App& app, std::function<int()>& run) {
       ->default_str("1");
   command->add_option("--mapping", options->mapping,
                       "Elasticsearch index mapping (JSON): field types, aliases, null_value");
-  command->add_option("--max-lateness", options->max_lateness,
-                      "How far behind the newest event an event may arrive and still be put in order "
-                      "(0, 30s, 5m, unbounded)")
+  command
+      ->add_option("--max-lateness", options->max_lateness,
+                   "How far behind the newest event an event may arrive and still be put in order "
+                   "(0, 30s, 5m, unbounded)")
       ->default_str("5m");
-  command->add_option("--max-sequence-state", options->max_sequence_state,
-                      "Most partial sequences kept at once; beyond it new ones are dropped and counted")
+  command
+      ->add_option(
+          "--max-sequence-state", options->max_sequence_state,
+          "Most partial sequences kept at once; beyond it new ones are dropped and counted")
       ->check(CLI::PositiveNumber)
       ->default_str("1000000");
-  command->add_option("--max-line-bytes", options->max_line_bytes, "Longer input lines are reported and skipped")
+  command
+      ->add_option("--max-line-bytes", options->max_line_bytes,
+                   "Longer input lines are reported and skipped")
       ->check(CLI::PositiveNumber)
       ->default_str("4194304");
   command->add_flag("--strict", options->strict,

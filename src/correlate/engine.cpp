@@ -19,7 +19,9 @@ bool operator<(const Scalar& a, const Scalar& b) {
 
 namespace {
 
-bool is_optional_field(const eql::Expr& expr) { return expr.kind == eql::ExprKind::Field && expr.optional; }
+bool is_optional_field(const eql::Expr& expr) {
+  return expr.kind == eql::ExprKind::Field && expr.optional;
+}
 
 }  // namespace
 
@@ -28,12 +30,14 @@ QueryEngine::QueryEngine(const eql::Query& query, const Schema& schema, EngineOp
     : kind_(query.kind), options_(std::move(options)) {
   CompileContext context{schema, fields_, diagnostics, options_.compile};
   timestamp_slot_ = fields_.add(schema.resolve(options_.timestamp_field));
-  if (!options_.tiebreaker_field.empty()) tiebreaker_slot_ = fields_.add(schema.resolve(options_.tiebreaker_field));
+  if (!options_.tiebreaker_field.empty())
+    tiebreaker_slot_ = fields_.add(schema.resolve(options_.tiebreaker_field));
 
   if (query.kind == eql::QueryKind::Event || query.is_single_step_sequence()) {
     // A one-step sequence (the seed dialect) is its event query.
     kind_ = eql::QueryKind::Event;
-    const eql::EventFilter& filter = query.kind == eql::QueryKind::Event ? query.event : query.steps[0].filter;
+    const eql::EventFilter& filter =
+        query.kind == eql::QueryKind::Event ? query.event : query.steps[0].filter;
     filters_.push_back(compile_filter(filter, options_.category_field, context));
   } else {
     std::vector<const eql::Step*> steps;
@@ -82,8 +86,8 @@ void combinations(const std::vector<Values>& per_key, size_t index, std::vector<
     return;
   }
   for (const Scalar& value : per_key[index]) {
-    if (std::find(per_key[index].begin(), per_key[index].begin() + (&value - per_key[index].data()), value) !=
-        per_key[index].begin() + (&value - per_key[index].data()))
+    if (std::find(per_key[index].begin(), per_key[index].begin() + (&value - per_key[index].data()),
+                  value) != per_key[index].begin() + (&value - per_key[index].data()))
       continue;  // a duplicate value joins once
     current.push_back(value);
     combinations(per_key, index + 1, current, out);
@@ -114,7 +118,7 @@ void QueryEngine::push(const EventPtr& event) {
   ++stats_.events;
   switch (kind_) {
     case eql::QueryKind::Event:
-      if (filters_[0].matches(*event)) completed_.push_back({QueryResult{{event}, {}}, {}});
+      if (filters_[0].matches(*event)) add_result(QueryResult{{event}, {}}, {});
       break;
     case eql::QueryKind::Sequence: push_sequence(event); break;
     case eql::QueryKind::Sample: push_sample(event); break;
@@ -228,12 +232,40 @@ void QueryEngine::complete(Partial partial, const std::vector<Scalar>& key) {
   QueryResult result;
   result.join_keys = key;
   size_t next = 0;
-  for (const Stage& stage : stages_) result.events.push_back(stage.missing ? nullptr : partial.events[next++]);
-  completed_.push_back({std::move(result), key});
+  for (const Stage& stage : stages_)
+    result.events.push_back(stage.missing ? nullptr : partial.events[next++]);
+  add_result(std::move(result), key);
+}
+
+void QueryEngine::set_sink(ResultSink sink) {
+  bool missing =
+      std::any_of(stages_.begin(), stages_.end(), [](const Stage& s) { return s.missing; });
+  bool tail = options_.tail && options_.size;
+  size_t limit = options_.size.value_or(SIZE_MAX);
+  for (const eql::Pipe& pipe : pipes_) {
+    if (pipe.kind == eql::PipeKind::Tail) tail = true;
+    limit = std::min(limit, static_cast<size_t>(std::max<int64_t>(0, pipe.count)));
+  }
+  if (kind_ == eql::QueryKind::Sample || missing || tail) return;  // results need the whole input
+  sink_ = std::move(sink);
+  streaming_ = true;
+  limit_ = limit;
+}
+
+void QueryEngine::add_result(QueryResult result, std::vector<Scalar> key) {
+  if (!streaming_) {
+    completed_.push_back({std::move(result), std::move(key)});
+    return;
+  }
+  if (emitted_ >= limit_) return;
+  ++emitted_;
+  sink_(std::move(result));
 }
 
 // Events arrive in order; `order` numbers them as they arrive.
-bool QueryEngine::earlier(const Event& a, const Event& b) { return a.order < b.order; }
+bool QueryEngine::earlier(const Event& a, const Event& b) {
+  return a.order < b.order;
+}
 
 // A candidate is dropped when an event of one of its missing steps, with the
 // same keys, occurs where the step stands: between its neighbours for a step
@@ -272,12 +304,14 @@ bool QueryEngine::missing_ok(const QueryResult& candidate, const std::vector<Sca
   bool has_leading = first > 0, has_trailing = last < n;
   for (size_t m = 0; m < first; ++m) {
     for (const EventPtr& hit : hits_of(m)) {
-      if (earlier(*hit, first_event) && (!leading || hit->timestamp > *leading)) leading = hit->timestamp;
+      if (earlier(*hit, first_event) && (!leading || hit->timestamp > *leading))
+        leading = hit->timestamp;
     }
   }
   for (size_t m = last; m < n; ++m) {
     for (const EventPtr& hit : hits_of(m)) {
-      if (earlier(last_event, *hit) && (!trailing || hit->timestamp < *trailing)) trailing = hit->timestamp;
+      if (earlier(last_event, *hit) && (!trailing || hit->timestamp < *trailing))
+        trailing = hit->timestamp;
     }
   }
   if (has_leading && has_trailing) return !(leading && trailing && *trailing - *leading <= span);
@@ -293,7 +327,8 @@ void QueryEngine::push_sample(const EventPtr& event) {
       auto& per_step = samples_[key];
       per_step.resize(filters_.size());
       // A few spare candidates, for events that match several steps.
-      if (per_step[s].size() < options_.max_samples_per_key + filters_.size()) per_step[s].push_back(event);
+      if (per_step[s].size() < options_.max_samples_per_key + filters_.size())
+        per_step[s].push_back(event);
     }
   }
 }
@@ -315,7 +350,8 @@ std::vector<QueryResult> QueryEngine::finish_samples() {
           return std::find(sample.events.begin(), sample.events.end(), e) == sample.events.end();
         };
         std::optional<size_t> pick;
-        for (size_t j = std::min(i, events.empty() ? 0 : events.size() - 1); j < events.size() && !pick; ++j) {
+        for (size_t j = std::min(i, events.empty() ? 0 : events.size() - 1);
+             j < events.size() && !pick; ++j) {
           if (unused(events[j])) pick = j;
         }
         for (size_t j = 0; j < events.size() && !pick; ++j) {

@@ -26,11 +26,11 @@ struct QueryResult {
 struct EngineOptions {
   std::string category_field = "event.category";
   std::string timestamp_field = "@timestamp";
-  std::string tiebreaker_field;                // empty: none
-  std::optional<size_t> size;                  // results to return at most
-  bool tail = false;                           // with size: keep the last results
+  std::string tiebreaker_field;  // empty: none
+  std::optional<size_t> size;    // results to return at most
+  bool tail = false;             // with size: keep the last results
   size_t max_samples_per_key = 1;
-  size_t max_sequence_state = 1'000'000;       // live partial sequences, all keys together
+  size_t max_sequence_state = 1'000'000;  // live partial sequences, all keys together
   CompileOptions compile;
 };
 
@@ -52,6 +52,13 @@ class QueryEngine {
   uint32_t timestamp_slot() const { return timestamp_slot_; }
   std::optional<uint32_t> tiebreaker_slot() const { return tiebreaker_slot_; }
 
+  // Sends results out as soon as they are final, when the query allows it
+  // (no tail, no missing-event steps); finish() then returns the rest.
+  using ResultSink = std::function<void(QueryResult&&)>;
+  void set_sink(ResultSink sink);
+  // True once a head limit is reached: later input cannot change the results.
+  bool done() const { return streaming_ && emitted_ >= limit_; }
+
   // Feeds the next event in order.
   void push(const EventPtr& event);
   // Ends the input and returns the results, in Elasticsearch's order.
@@ -60,15 +67,16 @@ class QueryEngine {
 
  private:
   struct Stage {
-    size_t filter = 0;       // index into filters_
-    size_t step = 0;         // index of the query step it came from
+    size_t filter = 0;  // index into filters_
+    size_t step = 0;    // index of the query step it came from
     bool missing = false;
   };
   struct Partial {
     std::vector<EventPtr> events;  // one per positive stage reached
   };
   struct KeyState {
-    std::vector<std::optional<Partial>> stages;  // stages[i]: has positive stages 0..i, waits for i+1
+    std::vector<std::optional<Partial>>
+        stages;  // stages[i]: has positive stages 0..i, waits for i+1
   };
 
   // The join keys of an event for a step; none when a required key is missing.
@@ -77,6 +85,7 @@ class QueryEngine {
   void push_sequence(const EventPtr& event);
   void push_sample(const EventPtr& event);
   void complete(Partial partial, const std::vector<Scalar>& key);
+  void add_result(QueryResult result, std::vector<Scalar> key);
   // Drops partials (and remembered missing-step events) that maxspan has put
   // out of reach; runs every so often, amortized over the events.
   void sweep(int64_t now);
@@ -87,13 +96,13 @@ class QueryEngine {
   EngineOptions options_;
   FieldIndex fields_;
   std::vector<CompiledFilter> filters_;
-  std::vector<std::vector<NodePtr>> step_keys_;          // per step (and until): sequence keys + step keys
-  std::vector<std::vector<bool>> step_key_optional_;     // per step: which keys are ?optional
-  std::vector<Stage> stages_;                            // steps expanded by `runs`
-  std::vector<size_t> positive_;                         // indices into stages_ of non-missing stages
+  std::vector<std::vector<NodePtr>> step_keys_;  // per step (and until): sequence keys + step keys
+  std::vector<std::vector<bool>> step_key_optional_;  // per step: which keys are ?optional
+  std::vector<Stage> stages_;                         // steps expanded by `runs`
+  std::vector<size_t> positive_;                      // indices into stages_ of non-missing stages
   std::optional<size_t> until_filter_;
   size_t until_step_ = 0;
-  int64_t maxspan_ = 0;                                  // nanoseconds, 0 for none
+  int64_t maxspan_ = 0;  // nanoseconds, 0 for none
   std::vector<eql::Pipe> pipes_;
   uint32_t timestamp_slot_ = 0;
   std::optional<uint32_t> tiebreaker_slot_;
@@ -109,6 +118,10 @@ class QueryEngine {
   // Samples: per key, the events matching each step, in order.
   std::map<std::vector<Scalar>, std::vector<std::vector<EventPtr>>, std::less<>> samples_;
   EngineStats stats_;
+  ResultSink sink_;
+  bool streaming_ = false;
+  size_t limit_ = SIZE_MAX;  // head pipes and size, when streaming
+  size_t emitted_ = 0;
 };
 
 // Orders scalars for join-key maps: by type, then value.

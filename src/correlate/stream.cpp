@@ -26,9 +26,11 @@ bool QueryStream::Later::operator()(const Pending& a, const Pending& b) const {
 }
 
 void QueryStream::read(std::istream& in, const std::string& name) {
-  reader_.read(in, name, [&](simdjson::dom::element document, std::string_view text, uint64_t line) {
-    accept(document, text, line, name);
-  });
+  if (engine_.done()) return;
+  reader_.read(in, name,
+               [&](simdjson::dom::element document, std::string_view text, uint64_t line) {
+                 accept(document, text, line, name);
+               });
 }
 
 std::optional<std::string> QueryStream::type_problem(const Event& event) const {
@@ -54,14 +56,16 @@ std::optional<std::string> QueryStream::type_problem(const Event& event) const {
           expected = "an IP address";
           break;
         case FieldType::Date:
-          ok = value.is_number() || (value.type == Scalar::Type::String && parse_timestamp(value.string));
+          ok = value.is_number() ||
+               (value.type == Scalar::Type::String && parse_timestamp(value.string));
           expected = "a date";
           break;
         default: break;
       }
       if (!ok) {
         return fmt::format("field {} is {}, not {}; event skipped", fields.path(slot),
-                           value.type == Scalar::Type::String ? fmt::format("\"{}\"", value.string) : value.to_string(),
+                           value.type == Scalar::Type::String ? fmt::format("\"{}\"", value.string)
+                                                              : value.to_string(),
                            expected);
       }
     }
@@ -86,9 +90,11 @@ void QueryStream::accept(simdjson::dom::element document, std::string_view text,
   if (!timestamp) {
     ++stats_.missing_timestamp;
     if (on_problem_)
-      on_problem_({name, line, stamp.empty() ? fmt::format("no {}; event skipped", engine_.fields().path(engine_.timestamp_slot()))
-                                             : fmt::format("{} is not a date; event skipped",
-                                                           engine_.fields().path(engine_.timestamp_slot()))});
+      on_problem_({name, line,
+                   stamp.empty() ? fmt::format("no {}; event skipped",
+                                               engine_.fields().path(engine_.timestamp_slot()))
+                                 : fmt::format("{} is not a date; event skipped",
+                                               engine_.fields().path(engine_.timestamp_slot()))});
     return;
   }
   if (auto problem = type_problem(*event)) {
@@ -102,7 +108,8 @@ void QueryStream::accept(simdjson::dom::element document, std::string_view text,
   newest_ = std::max(newest_, *timestamp);
   buffer_.push({std::move(event), arrivals_++});
   int64_t horizon;
-  if (__builtin_sub_overflow(newest_, options_.max_lateness, &horizon)) horizon = std::numeric_limits<int64_t>::min();
+  if (__builtin_sub_overflow(newest_, options_.max_lateness, &horizon))
+    horizon = std::numeric_limits<int64_t>::min();
   release(horizon);
 }
 
@@ -114,6 +121,10 @@ void QueryStream::release(int64_t up_to) {
     released_ = std::max(released_, event->timestamp);
     ++stats_.events;
     engine_.push(event);
+    if (engine_.done()) {
+      reader_.stop();  // a head limit is reached: the rest of the input cannot matter
+      while (!buffer_.empty()) buffer_.pop();
+    }
   }
 }
 

@@ -33,6 +33,7 @@ class QueryStream {
               JsonEventReader::ProblemHandler on_problem);
 
   void read(std::istream& in, const std::string& name);
+  bool done() const { return engine_.done(); }
   // Flushes the reorder buffer and returns the engine's results.
   std::vector<QueryResult> finish();
   StreamStats stats() const;
@@ -47,7 +48,8 @@ class QueryStream {
     bool operator()(const Pending& a, const Pending& b) const;  // true when a comes after b
   };
 
-  void accept(simdjson::dom::element document, std::string_view text, uint64_t line, const std::string& name);
+  void accept(simdjson::dom::element document, std::string_view text, uint64_t line,
+              const std::string& name);
   void release(int64_t up_to);
   std::optional<std::string> type_problem(const Event& event) const;
 

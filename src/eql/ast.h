@@ -130,7 +130,8 @@ struct Query {
   // The seed dialect: a sequence of one step behaves as its event query.
   // A step `with runs=N` (N > 1) stands for N steps, so it is a real sequence.
   bool is_single_step_sequence() const {
-    return kind == QueryKind::Sequence && steps.size() == 1 && (!steps[0].runs || *steps[0].runs <= 1);
+    return kind == QueryKind::Sequence && steps.size() == 1 &&
+           (!steps[0].runs || *steps[0].runs <= 1);
   }
 };
 

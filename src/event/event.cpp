@@ -28,14 +28,16 @@ Scalar coerce(Scalar value, std::optional<FieldType> type) {
   if ((*type == FieldType::Keyword || *type == FieldType::Text) && value.is_number()) {
     return Scalar::of_string(value.to_string());
   }
-  if ((*type == FieldType::Long || *type == FieldType::Double) && value.type == Scalar::Type::String) {
+  if ((*type == FieldType::Long || *type == FieldType::Double) &&
+      value.type == Scalar::Type::String) {
     const std::string& text = value.string;
     int64_t integer = 0;
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), integer);
     if (error == std::errc() && end == text.data() + text.size()) return Scalar::of_long(integer);
     double number = 0;
     auto [end2, error2] = std::from_chars(text.data(), text.data() + text.size(), number);
-    if (error2 == std::errc() && end2 == text.data() + text.size()) return Scalar::of_double(number);
+    if (error2 == std::errc() && end2 == text.data() + text.size())
+      return Scalar::of_double(number);
   }
   return value;
 }
@@ -69,13 +71,18 @@ class Extractor {
     if (!slot) return;
     Scalar value;
     switch (element.type()) {
-      case element_type::STRING: value = Scalar::of_string(std::string(element.get_string().value())); break;
+      case element_type::STRING:
+        value = Scalar::of_string(std::string(element.get_string().value()));
+        break;
       case element_type::INT64: value = Scalar::of_long(element.get_int64().value()); break;
-      case element_type::UINT64: value = Scalar::of_double(static_cast<double>(element.get_uint64().value())); break;
+      case element_type::UINT64:
+        value = Scalar::of_double(static_cast<double>(element.get_uint64().value()));
+        break;
       case element_type::DOUBLE: value = Scalar::of_double(element.get_double().value()); break;
       case element_type::BOOL: value = Scalar::of_bool(element.get_bool().value()); break;
       case element_type::NULL_VALUE:
-        if (const Scalar* null_value = schema_.null_value(path)) event_.fields[*slot].push_back(*null_value);
+        if (const Scalar* null_value = schema_.null_value(path))
+          event_.fields[*slot].push_back(*null_value);
         return;
       default: return;
     }

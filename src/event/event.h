@@ -36,8 +36,8 @@ struct Event {
   std::vector<Values> fields;  // by FieldIndex slot
   int64_t timestamp = 0;       // nanoseconds since the epoch
   bool has_timestamp = false;
-  uint64_t order = 0;          // position in the input
-  uint64_t line = 0;           // line in its file (1-based), or array index + 1
+  uint64_t order = 0;  // position in the input
+  uint64_t line = 0;   // line in its file (1-based), or array index + 1
 };
 
 // Fills event.fields from a parsed document, converting values to the mapped

@@ -15,7 +15,9 @@ std::string describe(simdjson::error_code error) {
   }
 }
 
-bool blank(std::string_view text) { return text.find_first_not_of(" \t\r\n") == std::string_view::npos; }
+bool blank(std::string_view text) {
+  return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
 
 }  // namespace
 
@@ -24,7 +26,8 @@ void JsonEventReader::problem(const std::string& file, uint64_t line, std::strin
   if (on_problem_) on_problem_({file, line, std::move(message)});
 }
 
-void JsonEventReader::read(std::istream& in, const std::string& name, const DocumentHandler& on_document) {
+void JsonEventReader::read(std::istream& in, const std::string& name,
+                           const DocumentHandler& on_document) {
   std::string line;
   uint64_t number = 0;
   // The first non-blank line decides: '[' starts a JSON array, anything else is NDJSON.
@@ -41,8 +44,9 @@ void JsonEventReader::read(std::istream& in, const std::string& name, const Docu
   }
 }
 
-void JsonEventReader::read_ndjson(std::istream& in, const std::string& name, const DocumentHandler& on_document,
-                                  std::string line, uint64_t number) {
+void JsonEventReader::read_ndjson(std::istream& in, const std::string& name,
+                                  const DocumentHandler& on_document, std::string line,
+                                  uint64_t number) {
   simdjson::padded_string buffer;
   do {
     stats_.bytes += line.size() + 1;
@@ -50,8 +54,8 @@ void JsonEventReader::read_ndjson(std::istream& in, const std::string& name, con
     if (blank(line)) continue;
     if (line.size() > options_.max_line_bytes) {
       problem(name, number,
-              fmt::format("line of {} bytes is longer than the limit of {} bytes; skipped", line.size(),
-                          options_.max_line_bytes));
+              fmt::format("line of {} bytes is longer than the limit of {} bytes; skipped",
+                          line.size(), options_.max_line_bytes));
       continue;
     }
     simdjson::dom::element document;
@@ -66,11 +70,11 @@ void JsonEventReader::read_ndjson(std::istream& in, const std::string& name, con
     }
     ++stats_.documents;
     on_document(document, line, number);
-  } while (++number, std::getline(in, line));
+  } while (!stopped_ && (++number, std::getline(in, line)));
 }
 
-void JsonEventReader::read_array(std::istream& in, const std::string& name, const DocumentHandler& on_document,
-                                 std::string head) {
+void JsonEventReader::read_array(std::istream& in, const std::string& name,
+                                 const DocumentHandler& on_document, std::string head) {
   std::string text = std::move(head);
   std::string line;
   while (std::getline(in, line)) {
@@ -91,6 +95,7 @@ void JsonEventReader::read_array(std::istream& in, const std::string& name, cons
   }
   uint64_t index = 0;
   for (simdjson::dom::element document : array) {
+    if (stopped_) break;
     ++index;
     if (!document.is_object()) {
       problem(name, index, fmt::format("array element {} is not a JSON object", index));

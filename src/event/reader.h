@@ -30,7 +30,8 @@ struct ReaderStats {
 
 class JsonEventReader {
  public:
-  using DocumentHandler = std::function<void(simdjson::dom::element document, std::string_view text, uint64_t line)>;
+  using DocumentHandler =
+      std::function<void(simdjson::dom::element document, std::string_view text, uint64_t line)>;
   using ProblemHandler = std::function<void(const InputProblem&)>;
 
   JsonEventReader(ReaderOptions options, ProblemHandler on_problem)
@@ -38,6 +39,8 @@ class JsonEventReader {
 
   // Reads the whole stream; `name` names it in problems.
   void read(std::istream& in, const std::string& name, const DocumentHandler& on_document);
+  // Makes read() return early, before the next document.
+  void stop() { stopped_ = true; }
   const ReaderStats& stats() const { return stats_; }
 
  private:
@@ -51,6 +54,7 @@ class JsonEventReader {
   ProblemHandler on_problem_;
   ReaderStats stats_;
   simdjson::dom::parser parser_;
+  bool stopped_ = false;
 };
 
 }  // namespace pickaxe

@@ -24,9 +24,11 @@ std::string strip_comment_lines(std::string_view text) {
 
 std::optional<Scalar> scalar_of(simdjson::dom::element value) {
   switch (value.type()) {
-    case simdjson::dom::element_type::STRING: return Scalar::of_string(std::string(value.get_string().value()));
+    case simdjson::dom::element_type::STRING:
+      return Scalar::of_string(std::string(value.get_string().value()));
     case simdjson::dom::element_type::INT64: return Scalar::of_long(value.get_int64().value());
-    case simdjson::dom::element_type::UINT64: return Scalar::of_double(static_cast<double>(value.get_uint64().value()));
+    case simdjson::dom::element_type::UINT64:
+      return Scalar::of_double(static_cast<double>(value.get_uint64().value()));
     case simdjson::dom::element_type::DOUBLE: return Scalar::of_double(value.get_double().value());
     case simdjson::dom::element_type::BOOL: return Scalar::of_bool(value.get_bool().value());
     default: return std::nullopt;
@@ -59,7 +61,8 @@ std::string Schema::load_mapping(std::string_view json) {
       if (definition["type"].get_string().get(type) == simdjson::SUCCESS) {
         if (type == "alias") {
           std::string_view target;
-          if (definition["path"].get_string().get(target) == simdjson::SUCCESS) aliases_[path] = std::string(target);
+          if (definition["path"].get_string().get(target) == simdjson::SUCCESS)
+            aliases_[path] = std::string(target);
         } else {
           // Placeholders such as "[runtime_random_keyword_type]" stand for a keyword type.
           types_.set(path, type.starts_with("[") ? FieldType::Keyword : field_type_from_name(type));
@@ -70,8 +73,10 @@ std::string Schema::load_mapping(std::string_view json) {
         if (auto scalar = scalar_of(null_value)) null_values_[path] = *scalar;
       }
       simdjson::dom::object children;
-      if (definition["properties"].get_object().get(children) == simdjson::SUCCESS) stack.emplace_back(path, children);
-      if (definition["fields"].get_object().get(children) == simdjson::SUCCESS) stack.emplace_back(path, children);
+      if (definition["properties"].get_object().get(children) == simdjson::SUCCESS)
+        stack.emplace_back(path, children);
+      if (definition["fields"].get_object().get(children) == simdjson::SUCCESS)
+        stack.emplace_back(path, children);
     }
   }
   return {};
@@ -85,19 +90,21 @@ void Schema::add_dynamic_fields(simdjson::dom::element document) {
     switch (element.type()) {
       case simdjson::dom::element_type::OBJECT:
         for (auto [key, value] : simdjson::dom::object(element)) {
-          stack.emplace_back(path.empty() ? std::string(key) : path + "." + std::string(key), value);
+          stack.emplace_back(path.empty() ? std::string(key) : path + "." + std::string(key),
+                             value);
         }
         break;
       case simdjson::dom::element_type::ARRAY:
-        for (simdjson::dom::element item : simdjson::dom::array(element)) stack.emplace_back(path, item);
+        for (simdjson::dom::element item : simdjson::dom::array(element))
+          stack.emplace_back(path, item);
         break;
       case simdjson::dom::element_type::NULL_VALUE: break;
       default: {
         if (path.empty() || types_.find(resolve(path))) break;
-        FieldType type = element.is_string()                                             ? FieldType::Keyword
-                         : element.is_bool()                                             ? FieldType::Boolean
-                         : element.type() == simdjson::dom::element_type::DOUBLE         ? FieldType::Double
-                                                                                         : FieldType::Long;
+        FieldType type = element.is_string() ? FieldType::Keyword
+                         : element.is_bool() ? FieldType::Boolean
+                         : element.type() == simdjson::dom::element_type::DOUBLE ? FieldType::Double
+                                                                                 : FieldType::Long;
         types_.set(path, type);
       }
     }
@@ -152,12 +159,14 @@ std::optional<int64_t> parse_timestamp(std::string_view text) {
   if (numeric && text.find('-', 1) == std::string_view::npos) {
     size_t dot = text.find('.');
     int64_t millis = 0;
-    auto [end, error] = std::from_chars(text.data(), text.data() + (dot == std::string_view::npos ? text.size() : dot), millis);
+    auto [end, error] = std::from_chars(
+        text.data(), text.data() + (dot == std::string_view::npos ? text.size() : dot), millis);
     if (error != std::errc()) return std::nullopt;
     int64_t nanos = 0;
     if (dot != std::string_view::npos) {
       std::string_view fraction = text.substr(dot + 1, 6);
-      for (size_t i = 0; i < 6; ++i) nanos = nanos * 10 + (i < fraction.size() ? fraction[i] - '0' : 0);
+      for (size_t i = 0; i < 6; ++i)
+        nanos = nanos * 10 + (i < fraction.size() ? fraction[i] - '0' : 0);
       if (millis < 0) nanos = -nanos;
     }
     if (millis > INT64_MAX / 1'000'000 || millis < INT64_MIN / 1'000'000) return std::nullopt;
@@ -209,8 +218,9 @@ std::optional<int64_t> parse_timestamp(std::string_view text) {
     }
   }
   if (pos != text.size()) return std::nullopt;
-  int64_t seconds = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
-                    hour * 3600 + minute * 60 + second - offset_seconds;
+  int64_t seconds =
+      days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
+      hour * 3600 + minute * 60 + second - offset_seconds;
   return seconds * 1'000'000'000 + nanos;
 }
 

@@ -28,7 +28,9 @@ class Schema {
   // Maps, as Elasticsearch's dynamic mapping does, the fields of a document
   // that the mapping does not know yet.
   void add_dynamic_fields(simdjson::dom::element document);
-  std::optional<FieldType> type(std::string_view field) const { return types_.find(resolve(field)); }
+  std::optional<FieldType> type(std::string_view field) const {
+    return types_.find(resolve(field));
+  }
   const Scalar* null_value(std::string_view field) const;
   bool mapped(std::string_view field) const { return type(field).has_value(); }
   // True once a mapping was loaded: then, as in Elasticsearch, an optional

@@ -348,7 +348,8 @@ class Linter {
         const std::string& text = node.literal.string;
         bool drive_path = text.size() >= 3 && std::isalpha(static_cast<unsigned char>(text[0])) &&
                           text[1] == ':' && text[2] == '\\';
-        if (drive_path || text.find(":\\") != std::string::npos || text.starts_with("\\\\")) found = true;
+        if (drive_path || text.find(":\\") != std::string::npos || text.starts_with("\\\\"))
+          found = true;
       }
       const Expr* field = subject_field(node);
       if (!field || !field->name.starts_with("host.os")) return;
@@ -423,8 +424,9 @@ class Linter {
   // than Elastic Defend (packetbeat flows, auditd, Sysmon, Zeek...), whose
   // connection events do say "connection".
   static bool names_another_source(const Expr& condition) {
-    static constexpr std::string_view kPrefixes[] = {"flow.",   "network_traffic.", "auditd.",   "sysmon.",
-                                                     "winlog.", "zeek.",            "suricata.", "packetbeat."};
+    static constexpr std::string_view kPrefixes[] = {"flow.",     "network_traffic.", "auditd.",
+                                                     "sysmon.",   "winlog.",          "zeek.",
+                                                     "suricata.", "packetbeat."};
     bool found = false;
     eql::walk(condition, [&](const Expr& node) {
       if (node.kind != ExprKind::Field) return;

@@ -15,17 +15,41 @@ using eql::ExprKind;
 namespace {
 
 enum Function : int {
-  kAdd, kBetween, kCidrMatch, kConcat, kDivide, kEndsWith, kIndexOf, kLength, kModulo,
-  kMultiply, kNumber, kStartsWith, kString, kStringContains, kSubstring, kSubtract,
+  kAdd,
+  kBetween,
+  kCidrMatch,
+  kConcat,
+  kDivide,
+  kEndsWith,
+  kIndexOf,
+  kLength,
+  kModulo,
+  kMultiply,
+  kNumber,
+  kStartsWith,
+  kString,
+  kStringContains,
+  kSubstring,
+  kSubtract,
 };
 
 constexpr std::pair<std::string_view, Function> kFunctionIds[] = {
-    {"add", kAdd},           {"between", kBetween},     {"cidrmatch", kCidrMatch},
-    {"concat", kConcat},     {"divide", kDivide},       {"endswith", kEndsWith},
-    {"indexof", kIndexOf},   {"length", kLength},       {"modulo", kModulo},
-    {"multiply", kMultiply}, {"number", kNumber},       {"startswith", kStartsWith},
-    {"string", kString},     {"stringcontains", kStringContains},
-    {"substring", kSubstring}, {"subtract", kSubtract},
+    {"add", kAdd},
+    {"between", kBetween},
+    {"cidrmatch", kCidrMatch},
+    {"concat", kConcat},
+    {"divide", kDivide},
+    {"endswith", kEndsWith},
+    {"indexof", kIndexOf},
+    {"length", kLength},
+    {"modulo", kModulo},
+    {"multiply", kMultiply},
+    {"number", kNumber},
+    {"startswith", kStartsWith},
+    {"string", kString},
+    {"stringcontains", kStringContains},
+    {"substring", kSubstring},
+    {"subtract", kSubtract},
 };
 
 Scalar scalar_of(const eql::Value& value) {
@@ -81,7 +105,8 @@ NodePtr compile_expression(const eql::Expr& expr, CompileContext& context) {
       for (const auto& [function_name, id] : kFunctionIds) {
         if (name == function_name) node->function = id;
       }
-      if (node->function < 0) report(context, expr.span, fmt::format("unknown function {}", expr.name));
+      if (node->function < 0)
+        report(context, expr.span, fmt::format("unknown function {}", expr.name));
       break;
     }
     default: break;
@@ -91,7 +116,8 @@ NodePtr compile_expression(const eql::Expr& expr, CompileContext& context) {
   bool insensitive_mode = context.options.insensitive_equality;
   if (expr.kind == ExprKind::Compare && context.options.wildcard_equality &&
       (expr.compare == eql::CompareOp::Equal || expr.compare == eql::CompareOp::NotEqual) &&
-      node->children[1]->kind == ExprKind::Literal && node->children[1]->literal.type == Scalar::Type::String &&
+      node->children[1]->kind == ExprKind::Literal &&
+      node->children[1]->literal.type == Scalar::Type::String &&
       has_wildcards(node->children[1]->literal.string)) {
     // Python EQL: `field == "a*"` is `field like "a*"` (and != its negation).
     auto match = std::make_unique<Node>();
@@ -131,7 +157,8 @@ NodePtr compile_expression(const eql::Expr& expr, CompileContext& context) {
         std::string reason;
         auto translated = lucene_to_re2(pattern.string, &reason);
         if (!translated) {
-          report(context, expr.args[i]->span, fmt::format("unsupported regular expression: {}", reason));
+          report(context, expr.args[i]->span,
+                 fmt::format("unsupported regular expression: {}", reason));
           continue;
         }
         RE2::Options options;
@@ -139,7 +166,8 @@ NodePtr compile_expression(const eql::Expr& expr, CompileContext& context) {
         options.set_case_sensitive(!node->insensitive);
         auto regex = std::make_unique<RE2>(*translated, options);
         if (!regex->ok()) {
-          report(context, expr.args[i]->span, fmt::format("invalid regular expression: {}", regex->error()));
+          report(context, expr.args[i]->span,
+                 fmt::format("invalid regular expression: {}", regex->error()));
           continue;
         }
         node->regexes.push_back(std::move(regex));
@@ -162,7 +190,8 @@ NodePtr compile_expression(const eql::Expr& expr, CompileContext& context) {
         continue;
       }
       if (item.literal.type == Scalar::Type::String) {
-        node->string_set.insert(node->insensitive ? fold_case(item.literal.string) : item.literal.string);
+        node->string_set.insert(node->insensitive ? fold_case(item.literal.string)
+                                                  : item.literal.string);
       } else if (!item.literal.is_null()) {
         node->other_items.push_back(item.literal);
       }
@@ -188,7 +217,9 @@ NodePtr compile_expression(const eql::Expr& expr, CompileContext& context) {
 
 namespace {
 
-Tri tri(bool value) { return value ? Tri::True : Tri::False; }
+Tri tri(bool value) {
+  return value ? Tri::True : Tri::False;
+}
 
 Tri negate(Tri value) {
   return value == Tri::Null ? Tri::Null : value == Tri::True ? Tri::False : Tri::True;
@@ -215,8 +246,11 @@ std::optional<int> compare_versions(const std::string& a, const std::string& b) 
     size_t start = 0;
     while (start <= core.size()) {
       size_t dot = core.find('.', start);
-      std::string part = core.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-      if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos || part.size() > 18) return false;
+      std::string part =
+          core.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos ||
+          part.size() > 18)
+        return false;
       parts.push_back(std::stoll(part));
       if (dot == std::string::npos) break;
       start = dot + 1;
@@ -242,7 +276,8 @@ std::optional<int> compare_versions(const std::string& a, const std::string& b) 
 }
 
 // Three-way comparison, or nullopt when the values cannot be compared.
-std::optional<int> compare_scalars(const Scalar& a, const Scalar& b, CompareMode mode, bool insensitive) {
+std::optional<int> compare_scalars(const Scalar& a, const Scalar& b, CompareMode mode,
+                                   bool insensitive) {
   if (mode == CompareMode::Date) {
     auto x = as_time(a), y = as_time(b);
     if (x && y) return *x < *y ? -1 : *x > *y ? 1 : 0;
@@ -254,7 +289,8 @@ std::optional<int> compare_scalars(const Scalar& a, const Scalar& b, CompareMode
       return c < 0 ? -1 : c > 0 ? 1 : 0;
     }
   }
-  if (mode == CompareMode::Version && a.type == Scalar::Type::String && b.type == Scalar::Type::String)
+  if (mode == CompareMode::Version && a.type == Scalar::Type::String &&
+      b.type == Scalar::Type::String)
     return compare_versions(a.string, b.string);
   if (a.is_number() && b.is_number()) {
     if (a.type == Scalar::Type::Long && b.type == Scalar::Type::Long)
@@ -264,7 +300,8 @@ std::optional<int> compare_scalars(const Scalar& a, const Scalar& b, CompareMode
     return x < y ? -1 : x > y ? 1 : 0;
   }
   if (a.type == Scalar::Type::String && b.type == Scalar::Type::String) {
-    int c = insensitive ? fold_case(a.string).compare(fold_case(b.string)) : a.string.compare(b.string);
+    int c =
+        insensitive ? fold_case(a.string).compare(fold_case(b.string)) : a.string.compare(b.string);
     return c < 0 ? -1 : c > 0 ? 1 : 0;
   }
   if (a.type == Scalar::Type::Bool && b.type == Scalar::Type::Bool)
@@ -306,7 +343,8 @@ Tri test_compare(const Node& node, const Event& event) {
   drop_nulls(right);
   if (left.empty() || right.empty()) return Tri::Null;
   // != is the negation of ==, as Elasticsearch's must_not: an array holding the value is no match.
-  eql::CompareOp op = node.compare == eql::CompareOp::NotEqual ? eql::CompareOp::Equal : node.compare;
+  eql::CompareOp op =
+      node.compare == eql::CompareOp::NotEqual ? eql::CompareOp::Equal : node.compare;
   bool any = false;
   for (const Scalar& a : left) {
     for (const Scalar& b : right) {
@@ -331,7 +369,8 @@ Tri test_match(const Node& node, const Event& event) {
         }
       }
     }
-    std::string folded = node.insensitive && !node.wildcards.empty() ? fold_case(value.string) : std::string();
+    std::string folded =
+        node.insensitive && !node.wildcards.empty() ? fold_case(value.string) : std::string();
     const std::string& text = node.insensitive ? folded : value.string;
     if (node.wildcard_set) {
       if (node.wildcard_set->matches(text)) return Tri::True;
@@ -355,7 +394,8 @@ Tri test_in(const Node& node, const Event& event) {
   bool found = false;
   for (const Scalar& value : subject) {
     if (value.type == Scalar::Type::String && !node.string_set.empty()) {
-      if (node.string_set.contains(node.insensitive ? fold_case(value.string) : value.string)) found = true;
+      if (node.string_set.contains(node.insensitive ? fold_case(value.string) : value.string))
+        found = true;
     }
     for (const Scalar& item : node.other_items) {
       auto c = compare_scalars(value, item, CompareMode::Generic, node.insensitive);
@@ -407,7 +447,8 @@ std::optional<Scalar> arithmetic(eql::ArithmeticOp op, const Scalar& a, const Sc
         if (y == 0 || (x == std::numeric_limits<int64_t>::min() && y == -1)) return std::nullopt;
         return Scalar::of_long(x / y);  // Elastic's integer division truncates
       case eql::ArithmeticOp::Modulo:
-        if (y == 0 || y == -1) return y == -1 ? std::optional<Scalar>(Scalar::of_long(0)) : std::nullopt;
+        if (y == 0 || y == -1)
+          return y == -1 ? std::optional<Scalar>(Scalar::of_long(0)) : std::nullopt;
         return Scalar::of_long(x % y);
     }
   }
@@ -458,11 +499,13 @@ std::optional<Scalar> parse_number(std::string text, int base) {
   if (view.empty()) return std::nullopt;
   int64_t integer = 0;
   auto [end, error] = std::from_chars(view.data(), view.data() + view.size(), integer, base);
-  if (error == std::errc() && end == view.data() + view.size()) return Scalar::of_long(negative ? -integer : integer);
+  if (error == std::errc() && end == view.data() + view.size())
+    return Scalar::of_long(negative ? -integer : integer);
   if (base != 10) return std::nullopt;
   double number = 0;
   auto [end2, error2] = std::from_chars(view.data(), view.data() + view.size(), number);
-  if (error2 == std::errc() && end2 == view.data() + view.size()) return Scalar::of_double(negative ? -number : number);
+  if (error2 == std::errc() && end2 == view.data() + view.size())
+    return Scalar::of_double(negative ? -number : number);
   return std::nullopt;
 }
 
@@ -614,7 +657,8 @@ void call(const Node& node, const Event& event, Values& out) {
           if (auto given = integer_of(args[2])) end = *given;
         }
         int64_t from = clamp_index(*start, size), to = clamp_index(end, size);
-        out.push_back(Scalar::of_string(from < to ? source.substr(from, to - from) : std::string()));
+        out.push_back(
+            Scalar::of_string(from < to ? source.substr(from, to - from) : std::string()));
         break;
       }
       default: return;
@@ -681,7 +725,8 @@ void evaluate(const Node& node, const Event& event, Values& out) {
       evaluate(*node.children[0], event, operand);
       const Scalar* value = first(operand);
       if (!value) return;
-      if (value->type == Scalar::Type::Long && value->integer != std::numeric_limits<int64_t>::min())
+      if (value->type == Scalar::Type::Long &&
+          value->integer != std::numeric_limits<int64_t>::min())
         out.push_back(Scalar::of_long(-value->integer));
       if (value->type == Scalar::Type::Double) out.push_back(Scalar::of_double(-value->number));
       return;

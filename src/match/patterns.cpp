@@ -9,7 +9,9 @@ namespace pickaxe {
 
 namespace {
 
-char fold(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+char fold(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
 
 }  // namespace
 
@@ -103,7 +105,10 @@ std::optional<std::string> lucene_to_re2(std::string_view lucene, std::string* r
       case '@': out += ".*"; break;
       case '#': out += "[^\\x00-\\x{10FFFF}]"; break;
       case '^':
-      case '$': out += '\\'; out += c; break;
+      case '$':
+        out += '\\';
+        out += c;
+        break;
       case '&':
       case '~':
       case '<':

@@ -1,6 +1,6 @@
 // Pattern matching primitives with Elasticsearch's semantics: wildcards
-// (`*` and `?`; a backslash is an ordinary character, as in Elasticsearch) and Lucene regular expressions, both anchored
-// to the whole value; CIDR membership for IPv4 and IPv6.
+// (`*` and `?`; a backslash is an ordinary character, as in Elasticsearch) and Lucene regular
+// expressions, both anchored to the whole value; CIDR membership for IPv4 and IPv6.
 #pragma once
 
 #include <array>

@@ -38,7 +38,8 @@ std::string wildcard_to_hs(std::string_view pattern) {
       out += ".*";
     } else if (c == '?') {
       out += '.';
-    } else if (static_cast<unsigned char>(c) >= 0x80 || std::isalnum(static_cast<unsigned char>(c))) {
+    } else if (static_cast<unsigned char>(c) >= 0x80 ||
+               std::isalnum(static_cast<unsigned char>(c))) {
       out += c;
     } else {
       out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
@@ -52,7 +53,8 @@ WildcardSet::~WildcardSet() {
   if (database_) hs_free_database(database_);
 }
 
-bool WildcardSet::compile(const std::vector<std::string>& patterns, bool caseless, std::string* error) {
+bool WildcardSet::compile(const std::vector<std::string>& patterns, bool caseless,
+                          std::string* error) {
   if (patterns.empty()) return false;
   std::vector<std::string> expressions;
   std::vector<const char*> pointers;
@@ -66,8 +68,9 @@ bool WildcardSet::compile(const std::vector<std::string>& patterns, bool caseles
   }
   for (const std::string& expression : expressions) pointers.push_back(expression.c_str());
   hs_compile_error_t* compile_error = nullptr;
-  hs_error_t status = hs_compile_multi(pointers.data(), flags.data(), ids.data(), static_cast<unsigned>(pointers.size()),
-                                       HS_MODE_BLOCK, nullptr, &database_, &compile_error);
+  hs_error_t status = hs_compile_multi(pointers.data(), flags.data(), ids.data(),
+                                       static_cast<unsigned>(pointers.size()), HS_MODE_BLOCK,
+                                       nullptr, &database_, &compile_error);
   if (status != HS_SUCCESS) {
     if (error && compile_error) *error = compile_error->message;
     if (compile_error) hs_free_compile_error(compile_error);
@@ -82,7 +85,8 @@ bool WildcardSet::matches(std::string_view text) const {
   hs_scratch_t* scratch = thread_scratch(database_, id_);
   if (!scratch) return false;
   bool matched = false;
-  hs_scan(database_, text.data(), static_cast<unsigned>(text.size()), 0, scratch, on_match, &matched);
+  hs_scan(database_, text.data(), static_cast<unsigned>(text.size()), 0, scratch, on_match,
+          &matched);
   return matched;
 }
 

@@ -22,7 +22,8 @@ class WildcardSet {
   // Compiles `*` / `?` patterns (anchored to the whole value). Returns false,
   // with the reason, when Vectorscan cannot take them; callers then match
   // pattern by pattern.
-  bool compile(const std::vector<std::string>& patterns, bool caseless, std::string* error = nullptr);
+  bool compile(const std::vector<std::string>& patterns, bool caseless,
+               std::string* error = nullptr);
   bool compiled() const { return database_ != nullptr; }
   // True when any pattern matches the whole text.
   bool matches(std::string_view text) const;
