@@ -272,3 +272,54 @@ TEST(Evaluator, LongWildcardListsUseOneDatabase) {
 
 }  // namespace
 }  // namespace pickaxe::testing
+
+namespace pickaxe::testing {
+namespace {
+
+TEST(Events, NestedDottedAndMixedKeysGiveTheSamePaths) {
+  const char* condition = "process.parent.name == \"sh\" and process.pid == 7";
+  EXPECT_EQ(eval(condition, R"({"process":{"parent":{"name":"sh"},"pid":7}})"), "true");
+  EXPECT_EQ(eval(condition, R"({"process.parent.name":"sh","process.pid":7})"), "true");
+  EXPECT_EQ(eval(condition, R"({"process":{"parent.name":"sh"},"process.pid":7})"), "true");
+  EXPECT_EQ(eval(condition, R"({"process.parent":{"name":"sh"},"process":{"pid":7}})"), "true");
+  // Arrays of arrays and of objects flatten.
+  EXPECT_EQ(eval("tags == \"c\"", R"({"tags":[["a","b"],["c"]]})"), "true");
+  EXPECT_EQ(eval("a.b.c == 3", R"({"a":[{"b":[{"c":1},{"c":3}]}]})"), "true");
+}
+
+TEST(Events, MappingTypesAliasesAndNullValues) {
+  Schema schema(false);
+  ASSERT_EQ(schema.load_mapping(R"(# a comment line
+{"properties": {
+  "category": {"type": "keyword"},
+  "event": {"properties": {"category": {"type": "alias", "path": "category"}}},
+  "code": {"type": "keyword"},
+  "count": {"type": "long"},
+  "flagged": {"type": "keyword", "null_value": "NONE"},
+  "host": {"type": "text", "fields": {"keyword": {"type": "keyword"}}},
+  "addr": {"type": "ip"}
+}})"),
+            "");
+  EXPECT_EQ(schema.resolve("event.category"), "category");
+  EXPECT_EQ(schema.type("host.keyword"), FieldType::Keyword);
+  EXPECT_EQ(schema.type("addr"), FieldType::Ip);
+  EXPECT_TRUE(schema.authoritative());
+  FieldIndex fields;
+  for (const char* path : {"category", "code", "count", "flagged"}) fields.add(path);
+  simdjson::dom::parser parser;
+  Event event;
+  extract_fields(
+      parser.parse(std::string(R"({"category":"process","code":123,"count":"45","flagged":null})"))
+          .value(),
+      fields, schema, event);
+  EXPECT_EQ(event.fields[1].at(0),
+            Scalar::of_string("123"));  // a number in a keyword field is text
+  EXPECT_EQ(event.fields[2].at(0),
+            Scalar::of_long(45));  // a numeric string in a long field is a number
+  EXPECT_EQ(event.fields[3].at(0), Scalar::of_string("NONE"));  // null_value
+  EXPECT_NE(schema.load_mapping("{\"nope\": 1}"), "");
+  EXPECT_NE(schema.load_mapping("not json"), "");
+}
+
+}  // namespace
+}  // namespace pickaxe::testing

@@ -289,3 +289,30 @@ TEST(Stream, TailWaitsForTheEnd) {
 
 }  // namespace
 }  // namespace pickaxe::testing
+
+namespace pickaxe::testing {
+namespace {
+
+TEST_F(BadInput, StateOverflowIsReportedAndFailsStrict) {
+  std::string input;
+  for (int host = 0; host < 1000; ++host) {
+    input += fmt::format(
+        R"({{"@timestamp":{},"event":{{"category":"process"}},"host":{{"name":"h{}"}},"process":{{"name":"xmrig"}}}})"
+        "\n",
+        1'700'000'000'000 + host, host);
+  }
+  std::string path = write("keys", input);
+  std::string query = fmt::format("query --max-sequence-state 100 '{}'", kSequence);
+  CliResult result = run_cli(query, path);
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_NE(result.err.find("900 partial sequences dropped at --max-sequence-state"),
+            std::string::npos)
+      << result.err;
+  EXPECT_EQ(
+      run_cli("query --strict --max-sequence-state 100 '" + std::string(kSequence) + "'", path)
+          .exit_code,
+      1);
+}
+
+}  // namespace
+}  // namespace pickaxe::testing

@@ -53,8 +53,8 @@ constexpr LegacyPipe kLegacyPipes[] = {
 
 class Parser {
  public:
-  Parser(const SourceFile& source, std::vector<Token> tokens, Diagnostics& diagnostics)
-      : source_(source), tokens_(std::move(tokens)), diagnostics_(diagnostics) {}
+  Parser(std::vector<Token> tokens, Diagnostics& diagnostics)
+      : tokens_(std::move(tokens)), diagnostics_(diagnostics) {}
 
   QuerySet query_set() {
     QuerySet set;
@@ -948,7 +948,6 @@ class Parser {
     return error_node(begin);
   }
 
-  const SourceFile& source_;
   std::vector<Token> tokens_;
   Diagnostics& diagnostics_;
   size_t pos_ = 0;
@@ -962,7 +961,7 @@ class Parser {
 
 QuerySet parse_query_set(const SourceFile& source, uint32_t begin, uint32_t end,
                          Diagnostics& diagnostics) {
-  Parser parser(source, tokenize(source, begin, end, diagnostics), diagnostics);
+  Parser parser(tokenize(source, begin, end, diagnostics), diagnostics);
   return parser.query_set();
 }
 
@@ -971,7 +970,7 @@ QuerySet parse_query_set(const SourceFile& source, Diagnostics& diagnostics) {
 }
 
 ExprPtr parse_expression(const SourceFile& source, Diagnostics& diagnostics) {
-  Parser parser(source, tokenize(source, diagnostics), diagnostics);
+  Parser parser(tokenize(source, diagnostics), diagnostics);
   return parser.standalone_expression();
 }
 
