@@ -4,7 +4,9 @@ FUZZ_DIR    ?= build-fuzz
 JOBS        ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test bench fuzz format clean
+ASAN_DIR    ?= build-asan
+
+.PHONY: all deps build run test sanitize bench fuzz format clean
 
 all: build
 
@@ -23,6 +25,12 @@ run: build
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+# The whole test suite built with AddressSanitizer and UBSan.
+sanitize: deps
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPICKAXE_SANITIZE=ON -DPICKAXE_BENCH=OFF
+	cmake --build $(ASAN_DIR) -j $(JOBS)
+	ctest --test-dir $(ASAN_DIR) --output-on-failure -j $(JOBS)
 
 bench: build
 	./$(BUILD_DIR)/pickaxe_bench --benchmark_counters_tabular=true
@@ -46,4 +54,4 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h' '*.cpp.in')
 
 clean:
-	rm -rf $(BUILD_DIR) $(FUZZ_DIR)
+	rm -rf $(BUILD_DIR) $(FUZZ_DIR) $(ASAN_DIR)
