@@ -2,6 +2,8 @@
 // against one event.
 #include "match/expression.h"
 
+#include <fmt/format.h>
+
 #include "test_util.h"
 
 namespace pickaxe::testing {
@@ -319,6 +321,48 @@ TEST(Events, MappingTypesAliasesAndNullValues) {
   EXPECT_EQ(event.fields[3].at(0), Scalar::of_string("NONE"));  // null_value
   EXPECT_NE(schema.load_mapping("{\"nope\": 1}"), "");
   EXPECT_NE(schema.load_mapping("not json"), "");
+}
+
+}  // namespace
+}  // namespace pickaxe::testing
+
+namespace pickaxe::testing {
+namespace {
+
+TEST(Patterns, CidrTableAgreesWithEachRange) {
+  std::vector<std::string> ranges = {
+      "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8",   "10.1.0.0/16", "0.0.0.0/32",
+      "::1/128",    "fc00::/7",      "fe80::/10",      "2001:db8::/32", "203.0.113.7"};
+  CidrTable table;
+  std::vector<Cidr> cidrs;
+  for (const auto& text : ranges) {
+    auto cidr = parse_cidr(text);
+    ASSERT_TRUE(cidr.has_value()) << text;
+    table.add(*cidr);
+    cidrs.push_back(*cidr);
+  }
+  std::mt19937 random(5);
+  std::vector<std::string> probes = {
+      "10.255.255.255", "11.0.0.0", "172.31.0.1",    "172.32.0.1",  "::1",         "::2",
+      "fd12::1",        "fe80::1",  "2001:db8:1::1", "203.0.113.7", "203.0.113.8", "0.0.0.0",
+      "::ffff:10.0.0.1"};
+  for (int i = 0; i < 2000; ++i) {
+    probes.push_back(
+        fmt::format("{}.{}.{}.{}", random() % 256, random() % 256, random() % 256, random() % 256));
+  }
+  size_t inside = 0;
+  for (const auto& probe : probes) {
+    auto address = parse_ip(probe);
+    ASSERT_TRUE(address.has_value()) << probe;
+    bool expected = std::any_of(cidrs.begin(), cidrs.end(),
+                                [&](const Cidr& c) { return c.contains(*address); });
+    inside += expected;
+    EXPECT_EQ(table.contains(*address), expected) << probe;
+  }
+  EXPECT_GT(inside, 20u);
+  EXPECT_FALSE(parse_cidr("10.0.0.0/33").has_value());
+  EXPECT_FALSE(parse_cidr("fe80::/129").has_value());
+  EXPECT_FALSE(parse_cidr("bogus/8").has_value());
 }
 
 }  // namespace

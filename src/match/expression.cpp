@@ -149,7 +149,7 @@ NodePtr compile_expression(const eql::Expr& expr, CompileContext& context) {
       if (pattern.type != Scalar::Type::String) continue;
       if (ip_subject && expr.match != eql::MatchOp::Regex) {
         if (auto cidr = parse_cidr(pattern.string)) {
-          node->cidrs.push_back(*cidr);  // the seed dialect: `:` with CIDRs on an ip field
+          node->cidrs.add(*cidr);  // the seed dialect: `:` with CIDRs on an ip field
           continue;
         }
       }
@@ -202,7 +202,7 @@ NodePtr compile_expression(const eql::Expr& expr, CompileContext& context) {
       const Node& item = *node->children[i];
       if (item.kind == ExprKind::Literal && item.literal.type == Scalar::Type::String) {
         if (auto cidr = parse_cidr(item.literal.string)) {
-          node->cidrs.push_back(*cidr);
+          node->cidrs.add(*cidr);
         } else {
           report(context, expr.args[i]->span, fmt::format("invalid CIDR {}", item.literal.string));
         }
@@ -363,11 +363,8 @@ Tri test_match(const Node& node, const Event& event) {
   for (const Scalar& value : subject) {
     if (value.type != Scalar::Type::String) continue;
     if (!node.cidrs.empty()) {
-      if (auto address = parse_ip(value.string)) {
-        for (const Cidr& cidr : node.cidrs) {
-          if (cidr.contains(*address)) return Tri::True;
-        }
-      }
+      if (auto address = parse_ip(value.string); address && node.cidrs.contains(*address))
+        return Tri::True;
     }
     std::string folded =
         node.insensitive && !node.wildcards.empty() ? fold_case(value.string) : std::string();
@@ -554,13 +551,9 @@ void call(const Node& node, const Event& event, Values& out) {
       for (const Scalar& value : args[0]) {
         if (value.type != Scalar::Type::String) continue;
         any_value = true;
-        if (auto address = parse_ip(value.string)) {
-          for (const Cidr& cidr : node.cidrs) {
-            if (cidr.contains(*address)) {
-              out.push_back(Scalar::of_bool(true));
-              return;
-            }
-          }
+        if (auto address = parse_ip(value.string); address && node.cidrs.contains(*address)) {
+          out.push_back(Scalar::of_bool(true));
+          return;
         }
       }
       if (any_value) out.push_back(Scalar::of_bool(false));

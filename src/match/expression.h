@@ -53,7 +53,7 @@ struct Node {
   std::vector<std::string> wildcards;         // Match: like and `:`
   std::unique_ptr<WildcardSet> wildcard_set;  // Match: the same patterns in one Vectorscan database
   std::vector<std::unique_ptr<RE2>> regexes;  // Match: regex
-  std::vector<Cidr> cidrs;                    // Match on an ip field (seed dialect), cidrMatch
+  CidrTable cidrs;                            // Match on an ip field (seed dialect), cidrMatch
   std::unordered_set<std::string> string_set;  // In: string items (folded when insensitive)
   std::vector<Scalar> other_items;             // In: non-string constant items
   bool constant_items = true;                  // In: every item is a constant

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
@@ -170,6 +171,47 @@ bool Cidr::contains(const IpAddress& address) const {
     if ((address.bytes[i] & mask) != (network.bytes[i] & mask)) return false;
   }
   return true;
+}
+
+}  // namespace pickaxe
+
+namespace pickaxe {
+
+namespace {
+
+unsigned __int128 to_integer(const IpAddress& address) {
+  unsigned __int128 value = 0;
+  for (unsigned char byte : address.bytes) value = (value << 8) | byte;
+  return value;
+}
+
+}  // namespace
+
+void CidrTable::add(const Cidr& cidr) {
+  Address network = to_integer(cidr.network);
+  Address host_mask = cidr.prefix >= 128 ? 0 : (~static_cast<Address>(0)) >> cidr.prefix;
+  std::pair<Address, Address> range{network & ~host_mask, network | host_mask};
+  auto it = std::lower_bound(ranges_.begin(), ranges_.end(), range);
+  ranges_.insert(it, range);
+  // Merge overlapping ranges so that lookups can binary-search.
+  std::vector<std::pair<Address, Address>> merged;
+  for (const auto& r : ranges_) {
+    if (!merged.empty() && r.first <= merged.back().second) {
+      merged.back().second = std::max(merged.back().second, r.second);
+    } else {
+      merged.push_back(r);
+    }
+  }
+  ranges_ = std::move(merged);
+}
+
+bool CidrTable::contains(const IpAddress& address) const {
+  Address value = to_integer(address);
+  auto it = std::upper_bound(ranges_.begin(), ranges_.end(),
+                             std::pair<Address, Address>{value, ~static_cast<Address>(0)});
+  if (it == ranges_.begin()) return false;
+  --it;
+  return value >= it->first && value <= it->second;
 }
 
 }  // namespace pickaxe

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pickaxe {
 
@@ -32,6 +33,19 @@ struct Cidr {
 };
 
 std::optional<Cidr> parse_cidr(std::string_view text);
+
+// Many CIDR ranges as sorted, merged address intervals: membership is one
+// binary search, however long the list.
+class CidrTable {
+ public:
+  void add(const Cidr& cidr);
+  bool empty() const { return ranges_.empty(); }
+  bool contains(const IpAddress& address) const;
+
+ private:
+  using Address = unsigned __int128;
+  std::vector<std::pair<Address, Address>> ranges_;  // inclusive, sorted, disjoint
+};
 
 // ASCII case folding, which is what Elasticsearch's case-insensitive operators
 // apply to the characters EQL rules use.
