@@ -210,6 +210,12 @@ TEST(Patterns, Timestamps) {
   EXPECT_EQ(parse_timestamp("1.5"), 1'500'000);
   EXPECT_FALSE(parse_timestamp("yesterday").has_value());
   EXPECT_FALSE(parse_timestamp("2020-13-01").has_value());
+  // Beyond the nanosecond range (1677-2262): no date, never an overflow.
+  EXPECT_FALSE(parse_timestamp("4052-11-01T10:00:00.000Z").has_value());
+  EXPECT_FALSE(parse_timestamp("99999999999999999").has_value());
+  EXPECT_FALSE(millis_to_nanos(Scalar::of_long(INT64_MAX / 10)).has_value());
+  EXPECT_FALSE(millis_to_nanos(Scalar::of_double(1e300)).has_value());
+  EXPECT_EQ(millis_to_nanos(Scalar::of_long(1500)), 1'500'000'000);
 }
 
 }  // namespace

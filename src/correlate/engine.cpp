@@ -5,6 +5,17 @@
 
 namespace pickaxe {
 
+namespace {
+
+// b - a, saturating: timestamps may be anywhere in the int64 range.
+int64_t elapsed(int64_t a, int64_t b) {
+  int64_t result;
+  if (__builtin_sub_overflow(b, a, &result)) return b > a ? INT64_MAX : INT64_MIN;
+  return result;
+}
+
+}  // namespace
+
 bool operator<(const Scalar& a, const Scalar& b) {
   if (a.type != b.type) return a.type < b.type;
   switch (a.type) {
@@ -131,7 +142,7 @@ void QueryEngine::sweep(int64_t now) {
   for (auto it = sequences_.begin(); it != sequences_.end();) {
     bool any = false;
     for (auto& partial : it->second.stages) {
-      if (partial && now - partial->events.front()->timestamp > maxspan_) {
+      if (partial && elapsed(partial->events.front()->timestamp, now) > maxspan_) {
         partial.reset();
         --live_partials_;
         ++stats_.expired;
@@ -144,7 +155,8 @@ void QueryEngine::sweep(int64_t now) {
   for (auto it = missing_hits_.begin(); it != missing_hits_.end();) {
     bool any = false;
     for (auto& hits : it->second) {
-      std::erase_if(hits, [&](const EventPtr& hit) { return now - hit->timestamp > 2 * maxspan_; });
+      std::erase_if(
+          hits, [&](const EventPtr& hit) { return elapsed(hit->timestamp, now) / 2 > maxspan_; });
       any = any || !hits.empty();
     }
     it = any ? std::next(it) : missing_hits_.erase(it);
@@ -195,7 +207,7 @@ void QueryEngine::push_sequence(const EventPtr& event) {
       std::optional<Partial>& previous = state.stages[p - 1];
       if (!previous) continue;
       const Event& first = *previous->events.front();
-      if (maxspan_ > 0 && event->timestamp - first.timestamp > maxspan_) {
+      if (maxspan_ > 0 && elapsed(first.timestamp, event->timestamp) > maxspan_) {
         previous.reset();  // expired
         --live_partials_;
         continue;
@@ -314,9 +326,10 @@ bool QueryEngine::missing_ok(const QueryResult& candidate, const std::vector<Sca
         trailing = hit->timestamp;
     }
   }
-  if (has_leading && has_trailing) return !(leading && trailing && *trailing - *leading <= span);
-  if (has_leading) return !(leading && last_event.timestamp - *leading <= span);
-  if (has_trailing) return !(trailing && *trailing - first_event.timestamp <= span);
+  if (has_leading && has_trailing)
+    return !(leading && trailing && elapsed(*leading, *trailing) <= span);
+  if (has_leading) return !(leading && elapsed(*leading, last_event.timestamp) <= span);
+  if (has_trailing) return !(trailing && elapsed(first_event.timestamp, *trailing) <= span);
   return true;
 }
 

@@ -83,9 +83,7 @@ void QueryStream::accept(simdjson::dom::element document, std::string_view text,
   std::optional<int64_t> timestamp;
   if (!stamp.empty()) {
     const Scalar& value = stamp.front();
-    if (value.type == Scalar::Type::Long) timestamp = value.integer * 1'000'000;
-    if (value.type == Scalar::Type::Double) timestamp = static_cast<int64_t>(value.number * 1e6);
-    if (value.type == Scalar::Type::String) timestamp = parse_timestamp(value.string);
+    timestamp = millis_to_nanos(value);
   }
   if (!timestamp) {
     ++stats_.missing_timestamp;

@@ -169,8 +169,11 @@ std::optional<int64_t> parse_timestamp(std::string_view text) {
         nanos = nanos * 10 + (i < fraction.size() ? fraction[i] - '0' : 0);
       if (millis < 0) nanos = -nanos;
     }
-    if (millis > INT64_MAX / 1'000'000 || millis < INT64_MIN / 1'000'000) return std::nullopt;
-    return millis * 1'000'000 + nanos;
+    int64_t result;
+    if (__builtin_mul_overflow(millis, int64_t{1'000'000}, &result) ||
+        __builtin_add_overflow(result, nanos, &result))
+      return std::nullopt;
+    return result;
   }
   size_t pos = 0;
   int64_t year, month, day, hour = 0, minute = 0, second = 0, nanos = 0;
@@ -221,7 +224,26 @@ std::optional<int64_t> parse_timestamp(std::string_view text) {
   int64_t seconds =
       days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
       hour * 3600 + minute * 60 + second - offset_seconds;
-  return seconds * 1'000'000'000 + nanos;
+  int64_t result;
+  if (__builtin_mul_overflow(seconds, int64_t{1'000'000'000}, &result) ||
+      __builtin_add_overflow(result, nanos, &result))
+    return std::nullopt;  // outside 1677-2262, the range of nanosecond timestamps
+  return result;
+}
+
+std::optional<int64_t> millis_to_nanos(const Scalar& value) {
+  if (value.type == Scalar::Type::Long) {
+    int64_t result;
+    if (__builtin_mul_overflow(value.integer, int64_t{1'000'000}, &result)) return std::nullopt;
+    return result;
+  }
+  if (value.type == Scalar::Type::Double) {
+    double nanos = value.number * 1e6;
+    if (!(nanos > -9.2e18 && nanos < 9.2e18)) return std::nullopt;  // also rejects NaN
+    return static_cast<int64_t>(nanos);
+  }
+  if (value.type == Scalar::Type::String) return parse_timestamp(value.string);
+  return std::nullopt;
 }
 
 }  // namespace pickaxe

@@ -48,4 +48,8 @@ class Schema {
 // or epoch milliseconds ("1580000000000") into nanoseconds since the epoch.
 std::optional<int64_t> parse_timestamp(std::string_view text);
 
+// A date value as Elasticsearch reads it: a number is epoch milliseconds, a
+// string is parsed as above. Nullopt when it is no date or out of range.
+std::optional<int64_t> millis_to_nanos(const Scalar& value);
+
 }  // namespace pickaxe

@@ -230,10 +230,7 @@ void drop_nulls(Values& values) {
 }
 
 std::optional<int64_t> as_time(const Scalar& value) {
-  if (value.type == Scalar::Type::Long) return value.integer * 1'000'000;
-  if (value.type == Scalar::Type::Double) return static_cast<int64_t>(value.number * 1e6);
-  if (value.type == Scalar::Type::String) return parse_timestamp(value.string);
-  return std::nullopt;
+  return millis_to_nanos(value);
 }
 
 // Semantic versions: numeric parts compare as numbers, a pre-release sorts
