@@ -36,19 +36,21 @@ bench: build
 	./$(BUILD_DIR)/pickaxe_bench --benchmark_counters_tabular=true
 
 # libFuzzer with ASan+UBSan: the EQL parser for FUZZ_SECONDS seconds, then the
-# rule-file loader for a third of that. New inputs go to a scratch folder; the
+# rule-file loader and the event pipeline for a third of that each. New inputs go to a scratch folder; the
 # checked-in corpora are read only.
 FUZZ_FLAGS = -timeout=10 -rss_limit_mb=2048 -max_len=8192 -dict=fuzz/eql.dict \
              -artifact_prefix=fuzz/artifacts/ -print_final_stats=1
 fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DPICKAXE_FUZZ=ON -DPICKAXE_TESTS=OFF -DPICKAXE_BENCH=OFF
-	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_eql_parser fuzz_rule_loader
-	mkdir -p $(FUZZ_DIR)/new-parser $(FUZZ_DIR)/new-rules fuzz/artifacts
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_eql_parser fuzz_rule_loader fuzz_query_stream
+	mkdir -p $(FUZZ_DIR)/new-parser $(FUZZ_DIR)/new-rules $(FUZZ_DIR)/new-events fuzz/artifacts
 	./$(FUZZ_DIR)/fuzz_eql_parser -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS) \
 	  $(FUZZ_DIR)/new-parser fuzz/corpus/parser
 	./$(FUZZ_DIR)/fuzz_rule_loader -max_total_time=$$(( $(FUZZ_SECONDS) / 3 + 1 )) $(FUZZ_FLAGS) \
 	  $(FUZZ_DIR)/new-rules fuzz/corpus/rules
+	./$(FUZZ_DIR)/fuzz_query_stream -max_total_time=$$(( $(FUZZ_SECONDS) / 3 + 1 )) $(FUZZ_FLAGS) \
+	  $(FUZZ_DIR)/new-events fuzz/corpus/events
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h' '*.cpp.in')
