@@ -37,12 +37,13 @@ bool is_optional_field(const eql::Expr& expr) {
 }  // namespace
 
 QueryEngine::QueryEngine(const eql::Query& query, const Schema& schema, EngineOptions options,
-                         Diagnostics* diagnostics)
+                         Diagnostics* diagnostics, FieldIndex* shared)
     : kind_(query.kind), options_(std::move(options)) {
-  CompileContext context{schema, fields_, diagnostics, options_.compile};
-  timestamp_slot_ = fields_.add(schema.resolve(options_.timestamp_field));
+  if (shared) fields_ = shared;
+  CompileContext context{schema, *fields_, diagnostics, options_.compile};
+  timestamp_slot_ = fields_->add(schema.resolve(options_.timestamp_field));
   if (!options_.tiebreaker_field.empty())
-    tiebreaker_slot_ = fields_.add(schema.resolve(options_.tiebreaker_field));
+    tiebreaker_slot_ = fields_->add(schema.resolve(options_.tiebreaker_field));
 
   if (query.kind == eql::QueryKind::Event || query.is_single_step_sequence()) {
     // A one-step sequence (the seed dialect) is its event query.

@@ -44,11 +44,13 @@ struct EngineStats {
 class QueryEngine {
  public:
   // Compiles the query; compile errors go to diagnostics.
+  // With `shared`, the engine adds the fields it reads to that index, so that
+  // several engines can read one extraction of each event.
   QueryEngine(const eql::Query& query, const Schema& schema, EngineOptions options,
-              Diagnostics* diagnostics = nullptr);
+              Diagnostics* diagnostics = nullptr, FieldIndex* shared = nullptr);
 
   // The fields events must carry (fill them with extract_fields).
-  const FieldIndex& fields() const { return fields_; }
+  const FieldIndex& fields() const { return *fields_; }
   uint32_t timestamp_slot() const { return timestamp_slot_; }
   std::optional<uint32_t> tiebreaker_slot() const { return tiebreaker_slot_; }
 
@@ -94,7 +96,8 @@ class QueryEngine {
 
   eql::QueryKind kind_;
   EngineOptions options_;
-  FieldIndex fields_;
+  FieldIndex owned_fields_;
+  FieldIndex* fields_ = &owned_fields_;
   std::vector<CompiledFilter> filters_;
   std::vector<std::vector<NodePtr>> step_keys_;  // per step (and until): sequence keys + step keys
   std::vector<std::vector<bool>> step_key_optional_;  // per step: which keys are ?optional

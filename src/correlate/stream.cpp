@@ -8,7 +8,12 @@ namespace pickaxe {
 
 QueryStream::QueryStream(QueryEngine& engine, const Schema& schema, StreamOptions options,
                          JsonEventReader::ProblemHandler on_problem)
-    : engine_(engine),
+    : QueryStream(std::vector<QueryEngine*>{&engine}, schema, options, std::move(on_problem)) {}
+
+QueryStream::QueryStream(std::vector<QueryEngine*> engines, const Schema& schema, StreamOptions options,
+                         JsonEventReader::ProblemHandler on_problem)
+    : engines_(std::move(engines)),
+      engine_(*engines_.front()),
       schema_(schema),
       options_(options),
       on_problem_(on_problem),
@@ -25,8 +30,15 @@ bool QueryStream::Later::operator()(const Pending& a, const Pending& b) const {
   return a.arrival > b.arrival;
 }
 
+bool QueryStream::done() const {
+  for (const QueryEngine* engine : engines_) {
+    if (!engine->done()) return false;
+  }
+  return true;
+}
+
 void QueryStream::read(std::istream& in, const std::string& name) {
-  if (engine_.done()) return;
+  if (done()) return;
   reader_.read(in, name,
                [&](simdjson::dom::element document, std::string_view text, uint64_t line) {
                  accept(document, text, line, name);
@@ -118,16 +130,20 @@ void QueryStream::release(int64_t up_to) {
     event->order = order_++;
     released_ = std::max(released_, event->timestamp);
     ++stats_.events;
-    engine_.push(event);
-    if (engine_.done()) {
+    for (QueryEngine* engine : engines_) {
+      if (!engine->done()) engine->push(event);
+    }
+    if (done()) {
       reader_.stop();  // a head limit is reached: the rest of the input cannot matter
       while (!buffer_.empty()) buffer_.pop();
     }
   }
 }
 
+void QueryStream::flush() { release(std::numeric_limits<int64_t>::max()); }
+
 std::vector<QueryResult> QueryStream::finish() {
-  release(std::numeric_limits<int64_t>::max());
+  flush();
   return engine_.finish();
 }
 

@@ -31,11 +31,17 @@ class QueryStream {
  public:
   QueryStream(QueryEngine& engine, const Schema& schema, StreamOptions options,
               JsonEventReader::ProblemHandler on_problem);
+  // Several engines built over one shared FieldIndex (all with the same
+  // timestamp and tiebreaker fields): each event is read and extracted once.
+  QueryStream(std::vector<QueryEngine*> engines, const Schema& schema, StreamOptions options,
+              JsonEventReader::ProblemHandler on_problem);
 
   void read(std::istream& in, const std::string& name);
-  bool done() const { return engine_.done(); }
-  // Flushes the reorder buffer and returns the engine's results.
+  bool done() const;
+  // Flushes the reorder buffer and returns the (first) engine's results; with
+  // several engines, call finish() on each engine after flush().
   std::vector<QueryResult> finish();
+  void flush();
   StreamStats stats() const;
 
  private:
@@ -53,7 +59,8 @@ class QueryStream {
   void release(int64_t up_to);
   std::optional<std::string> type_problem(const Event& event) const;
 
-  QueryEngine& engine_;
+  std::vector<QueryEngine*> engines_;
+  QueryEngine& engine_;  // the first engine: fields, timestamp and tiebreaker
   const Schema& schema_;
   StreamOptions options_;
   JsonEventReader::ProblemHandler on_problem_;
