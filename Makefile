@@ -19,9 +19,11 @@ $(BUILD_DIR)/build.ninja: CMakeLists.txt | deps
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# The main job on bundled data: lint the bundled rule packs.
+# The main job on bundled data: lint the bundled rule packs, then hunt with
+# them through the sample events and show the alerts in a table.
 run: build
 	./$(BUILD_DIR)/pickaxe lint rules
+	./$(BUILD_DIR)/pickaxe hunt --format table examples/events.ndjson
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)

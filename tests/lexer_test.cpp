@@ -95,3 +95,16 @@ TEST(Lexer, RejectsSurrogateAndOversizedEscapes) {
 
 }  // namespace
 }  // namespace pickaxe::eql
+
+namespace pickaxe::eql {
+namespace {
+
+TEST(Lexer, FloodsOfInvalidCharactersAreCapped) {
+  Diagnostics diagnostics;
+  lex(std::string(500, '{'), &diagnostics);
+  EXPECT_EQ(diagnostics.error_count(), 21u);
+  EXPECT_NE(diagnostics.items().back().message.find("too many"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pickaxe::eql

@@ -2,7 +2,10 @@
 // returns the process exit code: 0 success, 1 findings or input errors, 2 usage.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <optional>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -14,6 +17,10 @@ enum ExitCode { kSuccess = 0, kFindings = 1, kUsage = 2 };
 void add_lint_command(CLI::App& app, std::function<int()>& run);
 void add_fmt_command(CLI::App& app, std::function<int()>& run);
 void add_query_command(CLI::App& app, std::function<int()>& run);
+void add_hunt_command(CLI::App& app, std::function<int()>& run);
+
+// "5m", "30s", "0", "unbounded" -> nanoseconds; nullopt when it is no duration.
+std::optional<int64_t> parse_duration(const std::string& text);
 
 bool stdout_is_terminal();
 

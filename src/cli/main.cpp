@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   add_lint_command(app, run);
   add_fmt_command(app, run);
   add_query_command(app, run);
+  add_hunt_command(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -32,7 +32,8 @@ struct QueryOptions {
   bool quiet = false;
 };
 
-// "5m", "30s", "0", "1h" -> nanoseconds.
+}  // namespace
+
 std::optional<int64_t> parse_duration(const std::string& text) {
   if (text == "0") return 0;
   if (text == "none" || text == "unbounded") return std::numeric_limits<int64_t>::max();
@@ -44,6 +45,8 @@ std::optional<int64_t> parse_duration(const std::string& text) {
     return std::nullopt;
   return set.alternatives[0].maxspan->nanoseconds();
 }
+
+namespace {
 
 void write_scalar(JsonWriter& json, const Scalar& value) {
   switch (value.type) {

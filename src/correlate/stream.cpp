@@ -10,8 +10,8 @@ QueryStream::QueryStream(QueryEngine& engine, const Schema& schema, StreamOption
                          JsonEventReader::ProblemHandler on_problem)
     : QueryStream(std::vector<QueryEngine*>{&engine}, schema, options, std::move(on_problem)) {}
 
-QueryStream::QueryStream(std::vector<QueryEngine*> engines, const Schema& schema, StreamOptions options,
-                         JsonEventReader::ProblemHandler on_problem)
+QueryStream::QueryStream(std::vector<QueryEngine*> engines, const Schema& schema,
+                         StreamOptions options, JsonEventReader::ProblemHandler on_problem)
     : engines_(std::move(engines)),
       engine_(*engines_.front()),
       schema_(schema),
@@ -140,7 +140,9 @@ void QueryStream::release(int64_t up_to) {
   }
 }
 
-void QueryStream::flush() { release(std::numeric_limits<int64_t>::max()); }
+void QueryStream::flush() {
+  release(std::numeric_limits<int64_t>::max());
+}
 
 std::vector<QueryResult> QueryStream::finish() {
   flush();

@@ -164,8 +164,15 @@ class Lexer {
     std::string hint;
     if (c == '&') hint = "EQL uses `and`";
     if (c == '~') hint = "`~` only follows `in`, `like`, `regex` or a function name, with no space";
-    diagnostics_.error("unexpected-character", {start, pos_},
-                       fmt::format("unexpected character '{}'", shown), hint);
+    if (++invalid_characters_ <= kMaxInvalidCharacters) {
+      diagnostics_.error("unexpected-character", {start, pos_},
+                         fmt::format("unexpected character '{}'", shown), hint);
+    } else if (invalid_characters_ == kMaxInvalidCharacters + 1) {
+      diagnostics_.error(
+          "unexpected-character", {start, pos_},
+          "too many unexpected characters; the rest are not reported",
+          "is this an EQL query? JSON events go to `pickaxe query` or `pickaxe hunt` as FILE");
+    }
     return make(TokenKind::Invalid, start);
   }
 
@@ -375,6 +382,8 @@ class Lexer {
     return make(TokenKind::QuotedIdentifier, start, std::move(name));
   }
 
+  static constexpr int kMaxInvalidCharacters = 20;
+  int invalid_characters_ = 0;
   std::string_view text_;
   uint32_t pos_;
   uint32_t end_;

@@ -135,7 +135,7 @@ void load_toml(const std::string& path, std::string text, LoadResult& result) {
   rule.type = type;
   rule.name = (*rule_table)["name"].value_or(default_name(path));
   rule.rule_id = (*rule_table)["rule_id"].value_or(derived_uuid(path + "\n" + *query));
-  rule.description = (*rule_table)["description"].value_or(std::string{});
+  rule.description = std::string(trim((*rule_table)["description"].value_or(std::string{})));
   rule.severity = to_lower((*rule_table)["severity"].value_or(std::string{"medium"}));
   rule.risk_score = static_cast<int>((*rule_table)["risk_score"].value_or(int64_t{47}));
   rule.max_signals = static_cast<int>((*rule_table)["max_signals"].value_or(int64_t{100}));

@@ -1,0 +1,241 @@
+// `pickaxe hunt [--rules PATH...] [FILE...]`: run rules over events, print alerts.
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "hunt/hunter.h"
+#include "rules/rule_loader.h"
+
+namespace pickaxe::cli {
+
+namespace {
+
+struct HuntCommandOptions {
+  std::vector<std::string> rules;
+  std::vector<std::string> files;
+  std::string format;  // empty: table on a terminal, ndjson otherwise
+  std::vector<std::string> rule_ids;
+  std::vector<std::string> tags;
+  std::string min_severity;
+  std::string detection_time;
+  std::string mapping;
+  std::string max_lateness = "5m";
+  size_t max_sequence_state = 1'000'000;
+  bool fail_on_alert = false;
+  bool strict = false;
+  bool quiet = false;
+};
+
+// The bundled rule packs: beside the binary (../rules), else in the source tree.
+std::string bundled_rules_dir() {
+  std::error_code error;
+  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    for (auto candidate :
+         {exe.parent_path().parent_path() / "rules", exe.parent_path() / "rules"}) {
+      if (std::filesystem::is_directory(candidate, error)) return candidate.string();
+    }
+  }
+  return PICKAXE_RULES_DIR;
+}
+
+std::string now_iso() {
+  auto now = std::chrono::system_clock::now();
+  auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::time_t seconds = static_cast<std::time_t>(millis / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900,
+                     utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                     millis % 1000);
+}
+
+std::string clip(std::string text, size_t width) {
+  if (text.size() <= width) return text;
+  return text.substr(0, width - 1) + "~";
+}
+
+int run_hunt(const HuntCommandOptions& options) {
+  std::vector<std::string> rule_paths =
+      options.rules.empty() ? std::vector<std::string>{bundled_rules_dir()} : options.rules;
+  LoadResult loaded = load_rules(rule_paths);
+  bool rule_errors = false;
+  for (const Diagnostics& file : loaded.file_diagnostics) {
+    for (const Diagnostic& d : file.items()) {
+      if (d.severity == Severity::Error) std::cerr << render_text(d);
+    }
+    rule_errors = rule_errors || file.has_errors();
+  }
+  for (const Rule& rule : loaded.rules) {
+    if (rule.loaded()) continue;
+    for (const Diagnostic& d : rule.diagnostics.items()) {
+      if (d.severity == Severity::Error) std::cerr << render_text(d);
+    }
+    rule_errors = true;
+  }
+  if (rule_errors) {
+    std::cerr << "pickaxe: hunt: some rules have errors (see above); run `pickaxe lint` on them\n";
+    return kFindings;
+  }
+  Schema schema;
+  if (!options.mapping.empty()) {
+    std::ifstream in(options.mapping);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (std::string error = schema.load_mapping(text); !in || !error.empty()) {
+      std::cerr << fmt::format("pickaxe: {}: cannot use the mapping: {}\n", options.mapping, error);
+      return kFindings;
+    }
+  }
+  HuntOptions hunt_options;
+  hunt_options.selection = {options.rule_ids, options.tags, options.min_severity};
+  hunt_options.max_sequence_state = options.max_sequence_state;
+  hunt_options.detection_time = options.detection_time.empty() ? now_iso() : options.detection_time;
+  auto lateness = parse_duration(options.max_lateness);
+  if (!lateness) {
+    std::cerr << fmt::format("pickaxe: --max-lateness: '{}' is not a duration (e.g. 30s, 5m, 0)\n",
+                             options.max_lateness);
+    return kUsage;
+  }
+  hunt_options.stream.max_lateness = *lateness;
+
+  bool table = options.format == "table" || (options.format.empty() && stdout_is_terminal());
+  std::string out;
+  std::vector<Alert> shown;
+  auto sink = [&](const Alert& alert) {
+    if (table) {
+      if (!alert.building_block) shown.push_back(alert);
+      return;
+    }
+    out += alert.json;
+    out += '\n';
+    if (out.size() > (1 << 20)) {
+      std::cout << out;
+      out.clear();
+    }
+  };
+  uint64_t reported = 0;
+  Diagnostics compile_diagnostics;
+  Hunter hunter(
+      loaded.rules, schema, hunt_options, sink,
+      [&](const InputProblem& problem) {
+        if (!options.quiet && ++reported <= 100)
+          std::cerr << fmt::format("pickaxe: {}:{}: {}\n", problem.file, problem.line,
+                                   problem.message);
+      },
+      compile_diagnostics);
+  for (const Diagnostic& d : compile_diagnostics.items()) std::cerr << render_text(d);
+  if (compile_diagnostics.has_errors()) return kFindings;
+
+  auto started = std::chrono::steady_clock::now();
+  bool unreadable = false;
+  std::vector<std::string> files =
+      options.files.empty() ? std::vector<std::string>{"-"} : options.files;
+  for (const std::string& file : files) {
+    if (file == "-") {
+      hunter.read(std::cin, "<stdin>");
+      continue;
+    }
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      std::cerr << fmt::format("pickaxe: {}: cannot read the file\n", file);
+      unreadable = true;
+      continue;
+    }
+    hunter.read(in, file);
+  }
+  hunter.finish();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  if (table) {
+    out += fmt::format("{:<24}  {:<8}  {:<40}  {:<16}  {}\n", "TIME", "SEVERITY", "RULE", "HOST",
+                       "MATCH");
+    for (const Alert& alert : shown) {
+      out +=
+          fmt::format("{:<24}  {:<8}  {:<40}  {:<16}  {}\n", clip(alert.time, 24), alert.severity,
+                      clip(alert.rule_name, 40), clip(alert.host, 16), clip(alert.summary, 60));
+    }
+  }
+  std::cout << out << std::flush;
+
+  HuntStats stats = hunter.stats();
+  if (reported > 100)
+    std::cerr << fmt::format("pickaxe: {} more input problems not shown\n", reported - 100);
+  if (!options.quiet) {
+    std::cerr << fmt::format("hunt: {} rules, {} events in {:.2f} s ({:.0f} events/s), {} alerts\n",
+                             hunter.rule_count(), stats.stream.events, seconds,
+                             seconds > 0 ? stats.stream.events / seconds : 0.0, stats.alerts);
+    for (const auto& [rule, count] : stats.alerts_by_rule)
+      std::cerr << fmt::format("  {:>6}  {}\n", count, rule);
+    if (stats.stream.rejected() > 0 || stats.stream.late > 0 || stats.state_evictions > 0) {
+      std::cerr << fmt::format(
+          "  skipped {} malformed, {} without a timestamp, {} with a wrong-typed field; {} late; "
+          "{} partial sequences "
+          "dropped at --max-sequence-state\n",
+          stats.stream.malformed, stats.stream.missing_timestamp, stats.stream.wrong_type,
+          stats.stream.late, stats.state_evictions);
+    }
+  }
+  if (unreadable) return kFindings;
+  if (options.strict &&
+      (stats.stream.rejected() > 0 || stats.stream.late > 0 || stats.state_evictions > 0))
+    return kFindings;
+  if (options.fail_on_alert && stats.alerts > 0) return kFindings;
+  return kSuccess;
+}
+
+}  // namespace
+
+void add_hunt_command(CLI::App& app, std::function<int()>& run) {
+  auto options = std::make_shared<HuntCommandOptions>();
+  CLI::App* command = app.add_subcommand("hunt",
+                                         "Run detection rules over JSON events (stdin when no FILE "
+                                         "or -) and print ECS alert documents. Without --rules "
+                                         "it runs the bundled T1204.003 pack. Exits 0 whatever the "
+                                         "number of alerts (see --fail-on-alert).");
+  command
+      ->add_option(
+          "--rules", options->rules,
+          "Rule files or directories (.eql, detection-rules .toml, rule pages); repeatable")
+      ->allow_extra_args(false);
+  command->add_option("files", options->files, "Event files; - is stdin");
+  command
+      ->add_option("--format", options->format,
+                   "Output: ndjson (default when not a terminal) or table")
+      ->check(CLI::IsMember({"ndjson", "table"}));
+  command->add_option("--rule-id", options->rule_ids, "Run only this rule (repeatable)")
+      ->allow_extra_args(false);
+  command
+      ->add_option("--tag", options->tags, "Run only rules with this tag (repeatable: any of them)")
+      ->allow_extra_args(false);
+  command
+      ->add_option("--min-severity", options->min_severity,
+                   "Run only rules of this severity or higher")
+      ->check(CLI::IsMember({"low", "medium", "high", "critical"}));
+  command->add_option(
+      "--detection-time", options->detection_time,
+      "The alerts' @timestamp, ISO 8601 (default: now); fix it for reproducible output");
+  command->add_option("--mapping", options->mapping, "Elasticsearch index mapping (JSON)");
+  command->add_option("--max-lateness", options->max_lateness, "See `pickaxe query --help`")
+      ->default_str("5m");
+  command
+      ->add_option("--max-sequence-state", options->max_sequence_state,
+                   "Most partial sequences per query")
+      ->check(CLI::PositiveNumber)
+      ->default_str("1000000");
+  command->add_flag("--fail-on-alert", options->fail_on_alert, "Exit 1 when any alert was raised");
+  command->add_flag("--strict", options->strict,
+                    "Exit 1 when input was skipped, late, or state overflowed");
+  command->add_flag("--quiet", options->quiet, "No summary or input problems on stderr");
+  command->callback([options, &run] { run = [options] { return run_hunt(*options); }; });
+}
+
+}  // namespace pickaxe::cli

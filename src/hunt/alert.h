@@ -1,0 +1,37 @@
+// ECS alert documents in the shape of Elastic Security's
+// `.alerts-security.alerts-*` index, built from a rule and a query result.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "correlate/engine.h"
+#include "rules/rule.h"
+
+namespace pickaxe {
+
+struct AlertContext {
+  const Rule* rule = nullptr;
+  size_t alternative = 0;      // which of the rule's queries matched
+  std::string detection_time;  // ISO 8601, the alerts' @timestamp
+};
+
+struct Alert {
+  std::string json;  // the document, one line
+  std::string time;  // the original event time
+  std::string rule_name;
+  std::string severity;
+  std::string host;
+  std::string summary;  // what matched, for the table
+  bool building_block = false;
+};
+
+// One alert for an event result; for a sequence, one alert for the sequence
+// plus one building-block alert per event, linked by kibana.alert.group.id.
+std::vector<Alert> build_alerts(const AlertContext& context, const QueryResult& result,
+                                bool sequence);
+
+// A stable UUID-shaped id derived from text.
+std::string stable_uuid(std::string_view text);
+
+}  // namespace pickaxe

@@ -1,0 +1,74 @@
+// Hunting: every selected rule, each of its alternative queries, evaluated in
+// one pass over the input; results become ECS alert documents.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "correlate/stream.h"
+#include "hunt/alert.h"
+#include "rules/rule.h"
+
+namespace pickaxe {
+
+struct RuleSelection {
+  std::vector<std::string> rule_ids;  // empty: all
+  std::vector<std::string> tags;      // a rule needs one of them; empty: all
+  std::string min_severity;           // low, medium, high, critical; empty: all
+  bool selects(const Rule& rule) const;
+};
+
+int severity_rank(std::string_view severity);  // low 0 ... critical 3, unknown -1
+
+struct HuntOptions {
+  RuleSelection selection;
+  StreamOptions stream;
+  size_t max_sequence_state = 1'000'000;
+  std::string detection_time;  // the alerts' @timestamp
+};
+
+struct HuntStats {
+  StreamStats stream;
+  uint64_t alerts = 0;
+  std::map<std::string, uint64_t>
+      alerts_by_rule;  // rule name -> alerts (building blocks not counted)
+  uint64_t state_evictions = 0;
+};
+
+class Hunter {
+ public:
+  using AlertSink = std::function<void(const Alert&)>;
+
+  // Compiles the selected, loaded rules; compile problems go to diagnostics.
+  Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions options, AlertSink sink,
+         JsonEventReader::ProblemHandler on_problem, Diagnostics& diagnostics);
+
+  size_t rule_count() const { return rule_count_; }
+  void read(std::istream& in, const std::string& name);
+  void finish();
+  HuntStats stats() const;
+
+ private:
+  struct Compiled {
+    const Rule* rule;
+    size_t alternative;
+    bool sequence;
+    std::unique_ptr<QueryEngine> engine;
+  };
+  void emit(const Compiled& compiled, const QueryResult& result);
+
+  const Schema& schema_;
+  HuntOptions options_;
+  AlertSink sink_;
+  FieldIndex fields_;
+  std::vector<std::unique_ptr<Compiled>> compiled_;
+  std::unique_ptr<QueryStream> stream_;
+  size_t rule_count_ = 0;
+  uint64_t alerts_ = 0;
+  std::map<std::string, uint64_t> alerts_by_rule_;
+};
+
+}  // namespace pickaxe
