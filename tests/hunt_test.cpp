@@ -164,3 +164,126 @@ TEST(Hunt, SeedPageRunsItsAlternativesAsEventQueries) {
 
 }  // namespace
 }  // namespace pickaxe::testing
+
+#include <arpa/inet.h>
+
+#include <regex>
+
+namespace pickaxe::testing {
+namespace {
+
+// The seed rule's three queries, written out by hand with std::regex and
+// inet_pton: an evaluation that shares no code with the engine.
+bool any_string(simdjson::dom::element value, const std::function<bool(std::string_view)>& predicate) {
+  if (value.is_string()) return predicate(value.get_string().value());
+  if (value.is_array()) {
+    for (simdjson::dom::element item : value.get_array()) {
+      if (item.is_string() && predicate(item.get_string().value())) return true;
+    }
+  }
+  return false;
+}
+
+bool has(simdjson::dom::element document, const char* object, const char* key, std::string_view wanted) {
+  simdjson::dom::element value;
+  if (document[object][key].get(value) != simdjson::SUCCESS) return false;
+  return any_string(value, [&](std::string_view s) { return s == wanted; });
+}
+
+std::regex glob(const std::string& pattern) {
+  std::string re;
+  for (char c : pattern) {
+    if (c == '*') {
+      re += ".*";
+    } else if (c == '?') {
+      re += '.';
+    } else {
+      if (std::string("\\^$.|+()[]{}").find(c) != std::string::npos) re += '\\';
+      re += c;
+    }
+  }
+  return std::regex(re, std::regex::icase);
+}
+
+bool in_private_ipv4(std::string_view ip) {
+  in_addr address{};
+  if (inet_pton(AF_INET, std::string(ip).c_str(), &address) != 1) return false;
+  uint32_t a = ntohl(address.s_addr);
+  return (a >> 24) == 10 || (a >> 20) == (172u << 4 | 1) || (a >> 16) == (192u << 8 | 168) || (a >> 24) == 127;
+}
+
+std::multiset<std::string> seed_matches(const std::string& path) {
+  const std::set<std::string> miners = {"xmrig",    "xmrig-notls", "minerd",   "cpuminer", "cryptonight",
+                                        "nbminer",  "t-rex",       "lolminer", "ethminer", "cgminer",
+                                        "bfgminer", "claymore",    "phoenixminer", "teamtntbot"};
+  std::vector<std::regex> arg_patterns;
+  for (const char* p : {"stratum+tcp://*", "stratum+ssl://*", "--donate-level", "-o pool.*", "*xmrpool*",
+                        "*supportxmr*", "*minexmr*", "*moneroocean*", "*hashvault*", "*nanopool*"})
+    arg_patterns.push_back(glob(p));
+  const std::set<int64_t> ports = {3333, 3334, 4444, 4445, 14444, 45560, 5555, 8333, 7777, 9999, 13333, 19999};
+  const std::set<std::string> browsers = {"firefox.exe", "chrome.exe", "msedge.exe", "brave.exe", "opera.exe", "iexplore.exe"};
+  const std::set<std::string> domains = {"minexmr.com", "supportxmr.com", "nanopool.org", "f2pool.com",
+                                         "antpool.com", "pool.minergate.com", "xmrpool.eu", "hashvault.pro",
+                                         "moneroocean.stream", "xmr.pool"};
+  std::multiset<std::string> ids;
+  simdjson::dom::parser parser;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    simdjson::dom::element doc = parser.parse(line).value();
+    std::string id(doc["event"]["id"].get_string().value());
+    simdjson::dom::element value;
+    // 1. A process start by miner name or mining arguments.
+    if (has(doc, "event", "category", "process") && has(doc, "event", "type", "start")) {
+      std::string_view name;
+      bool by_name = doc["process"]["name"].get_string().get(name) == simdjson::SUCCESS && miners.contains(std::string(name));
+      bool by_args = doc["process"]["args"].get(value) == simdjson::SUCCESS && any_string(value, [&](std::string_view arg) {
+        for (const auto& pattern : arg_patterns) {
+          if (std::regex_match(std::string(arg), pattern)) return true;
+        }
+        return false;
+      });
+      if (by_name || by_args) ids.insert(id);
+    }
+    bool connection = has(doc, "event", "category", "network") && has(doc, "event", "type", "connection");
+    // 2. A connection to a pool port, not to a private address, not by a browser.
+    int64_t port = 0;
+    if (connection && doc["destination"]["port"].get_int64().get(port) == simdjson::SUCCESS && ports.contains(port)) {
+      std::string_view ip, process;
+      bool private_ip = doc["destination"]["ip"].get_string().get(ip) == simdjson::SUCCESS && in_private_ipv4(ip);
+      bool browser = doc["process"]["name"].get_string().get(process) == simdjson::SUCCESS &&
+                     browsers.contains(std::string(process));
+      if (!private_ip && !browser) ids.insert(id);
+    }
+    // 3. A DNS question for a pool domain, exactly.
+    std::string_view question;
+    if (connection && doc["dns"]["question"]["name"].get_string().get(question) == simdjson::SUCCESS &&
+        domains.contains(std::string(question)))
+      ids.insert(id);
+  }
+  return ids;
+}
+
+TEST(Hunt, SeedRuleOverGeneratedTelemetryMatchesAnIndependentEvaluation) {
+  PICKAXE_REQUIRE_SHARED("tools/gen_ecs.py");
+  PICKAXE_REQUIRE_SHARED("seed/T1204.003-detect-malicious-image.txt");
+  if (std::system("python3 --version > /dev/null 2>&1") != 0) GTEST_SKIP() << "python3 is not installed";
+  std::string events = std::filesystem::temp_directory_path() / fmt::format("pickaxe-gen-{}.ndjson", ::getpid());
+  ASSERT_EQ(std::system(fmt::format("python3 {}/tools/gen_ecs.py --events 30000 --hosts 300 --miners 20 > {}",
+                                    shared_dir(), events)
+                            .c_str()),
+            0);
+  std::multiset<std::string> expected = seed_matches(events);
+  HuntRun run = hunt("--rules " + shared_dir() + "/seed/T1204.003-detect-malicious-image.txt " + events);
+  std::filesystem::remove(events);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::multiset<std::string> got;
+  simdjson::dom::parser parser;
+  for (const std::string& line : run.lines) {
+    got.emplace(parser.parse(line).value()["event"]["id"].get_string().value());
+  }
+  EXPECT_GT(expected.size(), 20u);
+  EXPECT_EQ(got, expected);
+}
+
+}  // namespace
+}  // namespace pickaxe::testing
