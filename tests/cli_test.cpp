@@ -135,8 +135,7 @@ TEST(Cli, BundledRulesLoad) {
 TEST(Cli, FmtPrintsCanonicalEql) {
   RunResult result = run("fmt " + source_path("rules/t1204.003/mining_pool_dns.toml"));
   EXPECT_EQ(result.exit_code, 0) << result.out;
-  EXPECT_TRUE(result.out.starts_with(
-      "network where dns.question.name : (\"minexmr.com\""))
+  EXPECT_TRUE(result.out.starts_with("network where dns.question.name : (\"minexmr.com\""))
       << result.out;
   EXPECT_EQ(run("fmt " + source_path("tests/data/broken.eql")).exit_code, 1);
 }

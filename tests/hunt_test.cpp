@@ -174,7 +174,8 @@ namespace {
 
 // The seed rule's three queries, written out by hand with std::regex and
 // inet_pton: an evaluation that shares no code with the engine.
-bool any_string(simdjson::dom::element value, const std::function<bool(std::string_view)>& predicate) {
+bool any_string(simdjson::dom::element value,
+                const std::function<bool(std::string_view)>& predicate) {
   if (value.is_string()) return predicate(value.get_string().value());
   if (value.is_array()) {
     for (simdjson::dom::element item : value.get_array()) {
@@ -184,7 +185,8 @@ bool any_string(simdjson::dom::element value, const std::function<bool(std::stri
   return false;
 }
 
-bool has(simdjson::dom::element document, const char* object, const char* key, std::string_view wanted) {
+bool has(simdjson::dom::element document, const char* object, const char* key,
+         std::string_view wanted) {
   simdjson::dom::element value;
   if (document[object][key].get(value) != simdjson::SUCCESS) return false;
   return any_string(value, [&](std::string_view s) { return s == wanted; });
@@ -209,22 +211,27 @@ bool in_private_ipv4(std::string_view ip) {
   in_addr address{};
   if (inet_pton(AF_INET, std::string(ip).c_str(), &address) != 1) return false;
   uint32_t a = ntohl(address.s_addr);
-  return (a >> 24) == 10 || (a >> 20) == (172u << 4 | 1) || (a >> 16) == (192u << 8 | 168) || (a >> 24) == 127;
+  return (a >> 24) == 10 || (a >> 20) == (172u << 4 | 1) || (a >> 16) == (192u << 8 | 168) ||
+         (a >> 24) == 127;
 }
 
 std::multiset<std::string> seed_matches(const std::string& path) {
-  const std::set<std::string> miners = {"xmrig",    "xmrig-notls", "minerd",   "cpuminer", "cryptonight",
-                                        "nbminer",  "t-rex",       "lolminer", "ethminer", "cgminer",
-                                        "bfgminer", "claymore",    "phoenixminer", "teamtntbot"};
+  const std::set<std::string> miners = {"xmrig",        "xmrig-notls", "minerd",   "cpuminer",
+                                        "cryptonight",  "nbminer",     "t-rex",    "lolminer",
+                                        "ethminer",     "cgminer",     "bfgminer", "claymore",
+                                        "phoenixminer", "teamtntbot"};
   std::vector<std::regex> arg_patterns;
-  for (const char* p : {"stratum+tcp://*", "stratum+ssl://*", "--donate-level", "-o pool.*", "*xmrpool*",
-                        "*supportxmr*", "*minexmr*", "*moneroocean*", "*hashvault*", "*nanopool*"})
+  for (const char* p :
+       {"stratum+tcp://*", "stratum+ssl://*", "--donate-level", "-o pool.*", "*xmrpool*",
+        "*supportxmr*", "*minexmr*", "*moneroocean*", "*hashvault*", "*nanopool*"})
     arg_patterns.push_back(glob(p));
-  const std::set<int64_t> ports = {3333, 3334, 4444, 4445, 14444, 45560, 5555, 8333, 7777, 9999, 13333, 19999};
-  const std::set<std::string> browsers = {"firefox.exe", "chrome.exe", "msedge.exe", "brave.exe", "opera.exe", "iexplore.exe"};
-  const std::set<std::string> domains = {"minexmr.com", "supportxmr.com", "nanopool.org", "f2pool.com",
-                                         "antpool.com", "pool.minergate.com", "xmrpool.eu", "hashvault.pro",
-                                         "moneroocean.stream", "xmr.pool"};
+  const std::set<int64_t> ports = {3333, 3334, 4444, 4445, 14444, 45560,
+                                   5555, 8333, 7777, 9999, 13333, 19999};
+  const std::set<std::string> browsers = {"firefox.exe", "chrome.exe", "msedge.exe",
+                                          "brave.exe",   "opera.exe",  "iexplore.exe"};
+  const std::set<std::string> domains = {
+      "minexmr.com",        "supportxmr.com", "nanopool.org",  "f2pool.com",         "antpool.com",
+      "pool.minergate.com", "xmrpool.eu",     "hashvault.pro", "moneroocean.stream", "xmr.pool"};
   std::multiset<std::string> ids;
   simdjson::dom::parser parser;
   std::ifstream in(path);
@@ -235,28 +242,34 @@ std::multiset<std::string> seed_matches(const std::string& path) {
     // 1. A process start by miner name or mining arguments.
     if (has(doc, "event", "category", "process") && has(doc, "event", "type", "start")) {
       std::string_view name;
-      bool by_name = doc["process"]["name"].get_string().get(name) == simdjson::SUCCESS && miners.contains(std::string(name));
-      bool by_args = doc["process"]["args"].get(value) == simdjson::SUCCESS && any_string(value, [&](std::string_view arg) {
-        for (const auto& pattern : arg_patterns) {
-          if (std::regex_match(std::string(arg), pattern)) return true;
-        }
-        return false;
-      });
+      bool by_name = doc["process"]["name"].get_string().get(name) == simdjson::SUCCESS &&
+                     miners.contains(std::string(name));
+      bool by_args = doc["process"]["args"].get(value) == simdjson::SUCCESS &&
+                     any_string(value, [&](std::string_view arg) {
+                       for (const auto& pattern : arg_patterns) {
+                         if (std::regex_match(std::string(arg), pattern)) return true;
+                       }
+                       return false;
+                     });
       if (by_name || by_args) ids.insert(id);
     }
-    bool connection = has(doc, "event", "category", "network") && has(doc, "event", "type", "connection");
+    bool connection =
+        has(doc, "event", "category", "network") && has(doc, "event", "type", "connection");
     // 2. A connection to a pool port, not to a private address, not by a browser.
     int64_t port = 0;
-    if (connection && doc["destination"]["port"].get_int64().get(port) == simdjson::SUCCESS && ports.contains(port)) {
+    if (connection && doc["destination"]["port"].get_int64().get(port) == simdjson::SUCCESS &&
+        ports.contains(port)) {
       std::string_view ip, process;
-      bool private_ip = doc["destination"]["ip"].get_string().get(ip) == simdjson::SUCCESS && in_private_ipv4(ip);
+      bool private_ip =
+          doc["destination"]["ip"].get_string().get(ip) == simdjson::SUCCESS && in_private_ipv4(ip);
       bool browser = doc["process"]["name"].get_string().get(process) == simdjson::SUCCESS &&
                      browsers.contains(std::string(process));
       if (!private_ip && !browser) ids.insert(id);
     }
     // 3. A DNS question for a pool domain, exactly.
     std::string_view question;
-    if (connection && doc["dns"]["question"]["name"].get_string().get(question) == simdjson::SUCCESS &&
+    if (connection &&
+        doc["dns"]["question"]["name"].get_string().get(question) == simdjson::SUCCESS &&
         domains.contains(std::string(question)))
       ids.insert(id);
   }
@@ -266,14 +279,19 @@ std::multiset<std::string> seed_matches(const std::string& path) {
 TEST(Hunt, SeedRuleOverGeneratedTelemetryMatchesAnIndependentEvaluation) {
   PICKAXE_REQUIRE_SHARED("tools/gen_ecs.py");
   PICKAXE_REQUIRE_SHARED("seed/T1204.003-detect-malicious-image.txt");
-  if (std::system("python3 --version > /dev/null 2>&1") != 0) GTEST_SKIP() << "python3 is not installed";
-  std::string events = std::filesystem::temp_directory_path() / fmt::format("pickaxe-gen-{}.ndjson", ::getpid());
-  ASSERT_EQ(std::system(fmt::format("python3 {}/tools/gen_ecs.py --events 30000 --hosts 300 --miners 20 > {}",
-                                    shared_dir(), events)
-                            .c_str()),
-            0);
+  if (std::system("python3 --version > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "python3 is not installed";
+  std::string events =
+      std::filesystem::temp_directory_path() / fmt::format("pickaxe-gen-{}.ndjson", ::getpid());
+  ASSERT_EQ(
+      std::system(
+          fmt::format("python3 {}/tools/gen_ecs.py --events 30000 --hosts 300 --miners 20 > {}",
+                      shared_dir(), events)
+              .c_str()),
+      0);
   std::multiset<std::string> expected = seed_matches(events);
-  HuntRun run = hunt("--rules " + shared_dir() + "/seed/T1204.003-detect-malicious-image.txt " + events);
+  HuntRun run =
+      hunt("--rules " + shared_dir() + "/seed/T1204.003-detect-malicious-image.txt " + events);
   std::filesystem::remove(events);
   ASSERT_EQ(run.exit_code, 0) << run.err;
   std::multiset<std::string> got;
@@ -283,6 +301,143 @@ TEST(Hunt, SeedRuleOverGeneratedTelemetryMatchesAnIndependentEvaluation) {
   }
   EXPECT_GT(expected.size(), 20u);
   EXPECT_EQ(got, expected);
+}
+
+}  // namespace
+}  // namespace pickaxe::testing
+
+namespace pickaxe::testing {
+namespace {
+
+class Tuning : public ::testing::Test {
+ protected:
+  std::string write(const std::string& name, const std::string& text) {
+    std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / fmt::format("pickaxe-tuning-{}", ::getpid());
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / name) << text;
+    dir_ = dir;
+    return (dir / name).string();
+  }
+  void TearDown() override {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  std::filesystem::path dir_;
+};
+
+std::multiset<std::string> rule_names(const HuntRun& run) {
+  std::multiset<std::string> names;
+  simdjson::dom::parser parser;
+  for (const std::string& line : run.lines)
+    names.emplace(parser.parse(line).value()["kibana.alert.rule.name"].get_string().value());
+  return names;
+}
+
+TEST_F(Tuning, AnExceptionRemovesItsFalsePositiveAndNothingElse) {
+  std::string events = source("examples/events.ndjson");
+  std::multiset<std::string> before = rule_names(hunt(events));
+  ASSERT_EQ(before.size(), 4u);
+  // node-7 is a research sandbox: the miner rule's alert there goes, the rest stay.
+  std::string file = write("exceptions.yaml", R"(
+value_lists:
+  research-hosts: hosts.txt
+exceptions:
+  - name: Research sandbox
+    rule_ids: ["6f4b8a2e-1d3c-4e5f-8a9b-0c1d2e3f4a51"]
+    entries:
+      - {field: host.name, operator: included, type: list, list: research-hosts}
+)");
+  write("hosts.txt", "# sandboxes\nnode-7\n");
+  HuntRun run = hunt("--exceptions " + file + " " + events);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::multiset<std::string> after = rule_names(run);
+  std::multiset<std::string> expected = before;
+  expected.erase(expected.find("Cryptocurrency Miner Process Started"));
+  EXPECT_EQ(after, expected);
+  EXPECT_NE(run.err.find("1  removed by exception \"Research sandbox\""), std::string::npos)
+      << run.err;
+}
+
+TEST_F(Tuning, EntryTypesAndOperators) {
+  std::string events = source("examples/events.ndjson");
+  struct Case {
+    std::string entry;
+    size_t alerts;  // of the 4
+  };
+  std::vector<Case> cases = {
+      {"{field: process.name, type: match, value: xmrig}", 0},
+      {"{field: process.name, type: match, value: XMRIG}", 4},  // match is case-sensitive
+      {"{field: process.name, type: match_any, value: [curl, xmrig]}", 0},
+      {"{field: dns.question.name, type: wildcard, value: \"*.minexmr.com\"}", 3},
+      {"{field: dns.question.name, type: exists}", 3},
+      {"{field: destination.ip, type: cidr, value: 203.0.113.0/24}", 3},
+      {"{field: container.id, operator: excluded, type: exists}",
+       2},  // only the alerts with a container stay
+      {"{field: host.name, operator: excluded, type: match, value: node-7}", 4},
+  };
+  for (const Case& c : cases) {
+    std::string file =
+        write("e.yaml", "exceptions:\n  - name: t\n    entries:\n      - " + c.entry + "\n");
+    HuntRun run = hunt("--exceptions " + file + " " + events);
+    EXPECT_EQ(run.exit_code, 0) << c.entry << run.err;
+    EXPECT_EQ(run.lines.size(), c.alerts) << c.entry << "\n" << run.err;
+  }
+  // A disabled item does nothing.
+  std::string file = write("d.yaml",
+                           "exceptions:\n  - name: off\n    enabled: false\n    entries:\n"
+                           "      - {field: host.name, type: match, value: node-7}\n");
+  EXPECT_EQ(hunt("--exceptions " + file + " " + events).lines.size(), 4u);
+}
+
+TEST_F(Tuning, BadExceptionFilesAreReportedWithPositions) {
+  std::string file =
+      write("bad.yaml",
+            "exceptions:\n  - name: x\n    entries:\n      - {field: a, type: nope, value: 1}\n");
+  HuntRun run = hunt("--exceptions " + file + " " + source("examples/events.ndjson"));
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("bad.yaml:4:"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("unknown entry type `nope`"), std::string::npos) << run.err;
+  std::string broken = write("broken.yaml", "exceptions: [\n");
+  EXPECT_EQ(hunt("--exceptions " + broken + " " + source("examples/events.ndjson")).exit_code, 1);
+}
+
+TEST_F(Tuning, ShippedSeedExceptionsAreValidAndDisabled) {
+  std::string events = source("examples/events.ndjson");
+  HuntRun run =
+      hunt("--exceptions " + source("rules/t1204.003/tuning/exceptions.yaml") + " " + events);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.lines.size(), 4u);
+}
+
+TEST_F(Tuning, SuppressionKeepsOneAlertPerGroupAndCountsTheRest) {
+  std::string lines;
+  for (int i = 0; i < 10; ++i) {
+    lines += fmt::format(
+        R"({{"@timestamp":"2026-11-01T10:00:{:02}.000Z","event":{{"category":["process"],"type":["start"]}},)"
+        R"("host":{{"name":"node-{}"}},"process":{{"name":"xmrig","pid":{}}}}})"
+        "\n",
+        i, i % 2, i);
+  }
+  std::string events = write("miners.ndjson", lines);
+  std::string rule = "--rule-id 6f4b8a2e-1d3c-4e5f-8a9b-0c1d2e3f4a51 ";
+  EXPECT_EQ(hunt(rule + events).lines.size(), 10u);
+  HuntRun run = hunt(rule + "--suppress-by host.name --suppress-window 1m " + events);
+  EXPECT_EQ(run.lines.size(), 2u);  // one per host
+  EXPECT_NE(run.err.find("8  suppressed for Cryptocurrency Miner Process Started"),
+            std::string::npos)
+      << run.err;
+  // Each host alerts every 2 s: a 3 s window keeps every other alert, a 1 s window keeps all.
+  EXPECT_EQ(hunt(rule + "--suppress-by host.name --suppress-window 3s " + events).lines.size(), 6u);
+  EXPECT_EQ(hunt(rule + "--suppress-by host.name --suppress-window 1s " + events).lines.size(),
+            10u);
+  // A rule's max_signals caps its alerts, and the rest are counted.
+  std::string capped =
+      write("capped.toml",
+            "[rule]\nname = \"Capped\"\nrule_id = \"c1\"\nlanguage = \"eql\"\n"
+            "max_signals = 3\nquery = 'process where process.name == \"xmrig\"'\n");
+  HuntRun limited = hunt("--rules " + capped + " " + events);
+  EXPECT_EQ(limited.lines.size(), 3u);
+  EXPECT_NE(limited.err.find("7  past max_signals for Capped"), std::string::npos) << limited.err;
 }
 
 }  // namespace

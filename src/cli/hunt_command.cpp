@@ -28,6 +28,9 @@ struct HuntCommandOptions {
   std::string mapping;
   std::string max_lateness = "5m";
   size_t max_sequence_state = 1'000'000;
+  std::string exceptions;
+  std::vector<std::string> suppress_by;
+  std::string suppress_window = "5m";
   bool fail_on_alert = false;
   bool strict = false;
   bool quiet = false;
@@ -105,6 +108,22 @@ int run_hunt(const HuntCommandOptions& options) {
     return kUsage;
   }
   hunt_options.stream.max_lateness = *lateness;
+  ExceptionSet exceptions;
+  if (!options.exceptions.empty()) {
+    Diagnostics exception_diagnostics;
+    exceptions = load_exceptions(options.exceptions, exception_diagnostics);
+    for (const Diagnostic& d : exception_diagnostics.items()) std::cerr << render_text(d);
+    if (exception_diagnostics.has_errors()) return kFindings;
+    hunt_options.exceptions = &exceptions;
+  }
+  hunt_options.suppress_by = options.suppress_by;
+  auto window = parse_duration(options.suppress_window);
+  if (!window) {
+    std::cerr << fmt::format("pickaxe: --suppress-window: '{}' is not a duration\n",
+                             options.suppress_window);
+    return kUsage;
+  }
+  hunt_options.suppress_window = *window;
 
   bool table = options.format == "table" || (options.format.empty() && stdout_is_terminal());
   std::string out;
@@ -175,6 +194,12 @@ int run_hunt(const HuntCommandOptions& options) {
                              seconds > 0 ? stats.stream.events / seconds : 0.0, stats.alerts);
     for (const auto& [rule, count] : stats.alerts_by_rule)
       std::cerr << fmt::format("  {:>6}  {}\n", count, rule);
+    for (const auto& [item, count] : stats.excepted_by_item)
+      std::cerr << fmt::format("  {:>6}  removed by exception \"{}\"\n", count, item);
+    for (const auto& [rule, count] : stats.suppressed_by_rule)
+      std::cerr << fmt::format("  {:>6}  suppressed for {}\n", count, rule);
+    for (const auto& [rule, count] : stats.over_max_signals)
+      std::cerr << fmt::format("  {:>6}  past max_signals for {}\n", count, rule);
     if (stats.stream.rejected() > 0 || stats.stream.late > 0 || stats.state_evictions > 0) {
       std::cerr << fmt::format(
           "  skipped {} malformed, {} without a timestamp, {} with a wrong-typed field; {} late; "
@@ -231,6 +256,17 @@ void add_hunt_command(CLI::App& app, std::function<int()>& run) {
                    "Most partial sequences per query")
       ->check(CLI::PositiveNumber)
       ->default_str("1000000");
+  command->add_option(
+      "--exceptions", options->exceptions,
+      "Exception items and value lists (YAML or JSON) that remove known false positives");
+  command
+      ->add_option("--suppress-by", options->suppress_by,
+                   "Suppress alerts of a rule that share this field's values (repeatable)")
+      ->allow_extra_args(false);
+  command
+      ->add_option("--suppress-window", options->suppress_window,
+                   "With --suppress-by: how long after a group's first alert others are suppressed")
+      ->default_str("5m");
   command->add_flag("--fail-on-alert", options->fail_on_alert, "Exit 1 when any alert was raised");
   command->add_flag("--strict", options->strict,
                     "Exit 1 when input was skipped, late, or state overflowed");

@@ -52,6 +52,10 @@ Hunter::Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions
       compiled_.push_back(std::move(compiled));
     }
   }
+  if (options_.exceptions)
+    exceptions_ = std::make_unique<CompiledExceptions>(*options_.exceptions, schema, fields_);
+  for (const std::string& field : options_.suppress_by)
+    suppress_slots_.push_back(fields_.add(schema.resolve(field)));
   std::vector<QueryEngine*> engines;
   for (const auto& compiled : compiled_) engines.push_back(compiled->engine.get());
   if (!engines.empty())
@@ -60,6 +64,44 @@ Hunter::Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions
 }
 
 void Hunter::emit(const Compiled& compiled, const QueryResult& result) {
+  const Rule& rule = *compiled.rule;
+  // Exceptions: a result goes when any of its events matches an item.
+  if (exceptions_) {
+    for (const auto& event : result.events) {
+      if (!event) continue;
+      if (const std::string* item = exceptions_->match(rule.rule_id, *event)) {
+        ++excepted_by_item_[*item];
+        return;
+      }
+    }
+  }
+  const Event* first = nullptr;
+  for (const auto& event : result.events) {
+    if (event && !first) first = event.get();
+  }
+  // Suppression: one alert per group of field values within the window.
+  if (!suppress_slots_.empty() && first) {
+    std::vector<std::string> group{rule.rule_id};
+    for (uint32_t slot : suppress_slots_) {
+      std::string values;
+      for (const Scalar& value : first->fields[slot]) values += value.to_string() + "\x1f";
+      group.push_back(values);
+    }
+    auto [it, inserted] = suppression_groups_.try_emplace(group, first->timestamp);
+    if (!inserted) {
+      if (first->timestamp - it->second <= options_.suppress_window) {
+        ++suppressed_by_rule_[rule.name];
+        return;
+      }
+      it->second = first->timestamp;  // the window has passed: a new group
+    }
+  }
+  auto emitted = alerts_by_rule_.find(rule.name);
+  if (emitted != alerts_by_rule_.end() &&
+      emitted->second >= static_cast<uint64_t>(std::max(0, rule.max_signals))) {
+    ++over_max_signals_[rule.name];
+    return;
+  }
   AlertContext context{compiled.rule, compiled.alternative, options_.detection_time};
   for (const Alert& alert : build_alerts(context, result, compiled.sequence)) {
     if (!alert.building_block) {
@@ -89,6 +131,9 @@ HuntStats Hunter::stats() const {
   stats.alerts_by_rule = alerts_by_rule_;
   for (const auto& compiled : compiled_)
     stats.state_evictions += compiled->engine->stats().state_evictions;
+  stats.excepted_by_item = excepted_by_item_;
+  stats.suppressed_by_rule = suppressed_by_rule_;
+  stats.over_max_signals = over_max_signals_;
   return stats;
 }
 

@@ -10,6 +10,7 @@
 
 #include "correlate/stream.h"
 #include "hunt/alert.h"
+#include "hunt/exceptions.h"
 #include "rules/rule.h"
 
 namespace pickaxe {
@@ -27,7 +28,10 @@ struct HuntOptions {
   RuleSelection selection;
   StreamOptions stream;
   size_t max_sequence_state = 1'000'000;
-  std::string detection_time;  // the alerts' @timestamp
+  std::string detection_time;                // the alerts' @timestamp
+  const ExceptionSet* exceptions = nullptr;  // tuning; must outlive the hunter
+  std::vector<std::string> suppress_by;      // alert suppression: group by these fields...
+  int64_t suppress_window = 0;  // ...within this many nanoseconds of a group's first alert
 };
 
 struct HuntStats {
@@ -36,6 +40,9 @@ struct HuntStats {
   std::map<std::string, uint64_t>
       alerts_by_rule;  // rule name -> alerts (building blocks not counted)
   uint64_t state_evictions = 0;
+  std::map<std::string, uint64_t> excepted_by_item;    // exception item -> results it removed
+  std::map<std::string, uint64_t> suppressed_by_rule;  // rule name -> alerts suppressed
+  std::map<std::string, uint64_t> over_max_signals;    // rule name -> alerts past max_signals
 };
 
 class Hunter {
@@ -69,6 +76,13 @@ class Hunter {
   size_t rule_count_ = 0;
   uint64_t alerts_ = 0;
   std::map<std::string, uint64_t> alerts_by_rule_;
+  std::unique_ptr<CompiledExceptions> exceptions_;
+  std::vector<uint32_t> suppress_slots_;
+  std::map<std::vector<std::string>, int64_t>
+      suppression_groups_;  // rule id + values -> group start
+  std::map<std::string, uint64_t> excepted_by_item_;
+  std::map<std::string, uint64_t> suppressed_by_rule_;
+  std::map<std::string, uint64_t> over_max_signals_;
 };
 
 }  // namespace pickaxe
