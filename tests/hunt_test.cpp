@@ -442,3 +442,34 @@ TEST_F(Tuning, SuppressionKeepsOneAlertPerGroupAndCountsTheRest) {
 
 }  // namespace
 }  // namespace pickaxe::testing
+
+namespace pickaxe::testing {
+namespace {
+
+TEST_F(Tuning, IndexPatternsApplyWhenTheEventDeclaresItsDataStream) {
+  const std::string base =
+      R"("@timestamp":"2026-11-01T10:00:00Z","event":{"category":["process"],"type":["start"]},"process":{"name":"xmrig"})";
+  std::string rule =
+      "--rule-id 6f4b8a2e-1d3c-4e5f-8a9b-0c1d2e3f4a51 ";  // index logs-endpoint.events.process-*,
+                                                          // ...
+  auto alerts = [&](const std::string& extra) {
+    return hunt(rule + write("e.ndjson", "{" + base + extra + "}\n")).lines.size();
+  };
+  EXPECT_EQ(alerts(""), 1u);  // no data stream declared: every rule sees the event
+  EXPECT_EQ(
+      alerts(
+          R"(,"data_stream":{"type":"logs","dataset":"endpoint.events.process","namespace":"prod"})"),
+      1u);
+  EXPECT_EQ(
+      alerts(
+          R"(,"data_stream":{"type":"logs","dataset":"endpoint.events.file","namespace":"prod"})"),
+      0u);
+  EXPECT_EQ(alerts(R"(,"data_stream.dataset":"auditd_manager.auditd")"),
+            1u);  // logs-auditd_manager.auditd-default
+  EXPECT_EQ(alerts(R"(,"_index":".ds-logs-endpoint.events.process-default-2026.11.01-000001")"),
+            1u);
+  EXPECT_EQ(alerts(R"(,"_index":"winlogbeat-8.11")"), 0u);
+}
+
+}  // namespace
+}  // namespace pickaxe::testing

@@ -1,5 +1,7 @@
 #include "correlate/engine.h"
 
+#include "match/patterns.h"
+
 #include <algorithm>
 #include <limits>
 
@@ -42,6 +44,11 @@ QueryEngine::QueryEngine(const eql::Query& query, const Schema& schema, EngineOp
   if (shared) fields_ = shared;
   CompileContext context{schema, *fields_, diagnostics, options_.compile};
   timestamp_slot_ = fields_->add(schema.resolve(options_.timestamp_field));
+  if (!options_.index_patterns.empty()) {
+    index_slots_ =
+        IndexSlots{fields_->add("_index"), fields_->add("data_stream.type"),
+                   fields_->add("data_stream.dataset"), fields_->add("data_stream.namespace")};
+  }
   if (!options_.tiebreaker_field.empty())
     tiebreaker_slot_ = fields_->add(schema.resolve(options_.tiebreaker_field));
 
@@ -126,8 +133,32 @@ std::vector<std::vector<Scalar>> QueryEngine::keys_for(const Event& event, size_
   return out;
 }
 
+bool QueryEngine::admits(const Event& event) const {
+  if (!index_slots_) return true;
+  auto text = [&](uint32_t slot) -> std::string {
+    const Values& values = event.fields[slot];
+    return values.empty() ? std::string() : values.front().to_string();
+  };
+  std::string index = text(index_slots_->index);
+  if (index.empty()) {
+    std::string dataset = text(index_slots_->dataset);
+    if (dataset.empty()) return true;  // the event does not say where it belongs
+    std::string type = text(index_slots_->type);
+    std::string name_space = text(index_slots_->name_space);
+    index = (type.empty() ? "logs" : type) + "-" + dataset + "-" +
+            (name_space.empty() ? "default" : name_space);
+  }
+  for (const std::string& pattern : options_.index_patterns) {
+    // Data streams are backed by .ds-<stream>-<date>-<n> indices; either name matches.
+    if (wildcard_match(index, pattern, false)) return true;
+    if (index.starts_with(".ds-") && wildcard_match(index.substr(4), pattern, false)) return true;
+  }
+  return false;
+}
+
 void QueryEngine::push(const EventPtr& event) {
   ++stats_.events;
+  if (!admits(*event)) return;
   switch (kind_) {
     case eql::QueryKind::Event:
       if (filters_[0].matches(*event)) add_result(QueryResult{{event}, {}}, {});

@@ -31,6 +31,9 @@ struct EngineOptions {
   bool tail = false;             // with size: keep the last results
   size_t max_samples_per_key = 1;
   size_t max_sequence_state = 1'000'000;  // live partial sequences, all keys together
+  // A rule's index patterns: an event that declares its data stream
+  // (data_stream.* or _index) is seen only when the stream matches one.
+  std::vector<std::string> index_patterns;
   CompileOptions compile;
 };
 
@@ -120,6 +123,12 @@ class QueryEngine {
   std::vector<std::pair<QueryResult, std::vector<Scalar>>> completed_;
   // Samples: per key, the events matching each step, in order.
   std::map<std::vector<Scalar>, std::vector<std::vector<EventPtr>>, std::less<>> samples_;
+  bool admits(const Event& event) const;
+  struct IndexSlots {
+    uint32_t index, type, dataset, name_space;
+  };
+  std::optional<IndexSlots> index_slots_;
+
   EngineStats stats_;
   ResultSink sink_;
   bool streaming_ = false;

@@ -42,6 +42,7 @@ Hunter::Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions
           query.kind == eql::QueryKind::Sequence && !query.is_single_step_sequence();
       EngineOptions engine_options;
       engine_options.max_sequence_state = options_.max_sequence_state;
+      engine_options.index_patterns = rule.index;
       Diagnostics rule_diagnostics(rule.source);
       compiled->engine =
           std::make_unique<QueryEngine>(query, schema, engine_options, &rule_diagnostics, &fields_);
