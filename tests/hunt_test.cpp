@@ -473,3 +473,42 @@ TEST_F(Tuning, IndexPatternsApplyWhenTheEventDeclaresItsDataStream) {
 
 }  // namespace
 }  // namespace pickaxe::testing
+
+namespace pickaxe::testing {
+namespace {
+
+TEST(Hunt, AlertsAreByteIdenticalForOneAndTwoThreads) {
+  PICKAXE_REQUIRE_SHARED("tools/gen_ecs.py");
+  if (std::system("python3 --version > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "python3 is not installed";
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / fmt::format("pickaxe-threads-{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  std::string events = (dir / "events.ndjson").string();
+  ASSERT_EQ(
+      std::system(
+          fmt::format("python3 {}/tools/gen_ecs.py --events 20000 --hosts 100 --miners 20 > {}",
+                      shared_dir(), events)
+              .c_str()),
+      0);
+  // The bundled pack plus a sequence, so that sequences and building blocks are covered.
+  std::ofstream(dir / "sequence.eql")
+      << "sequence by host.name with maxspan=10m\n"
+         "  [process where process.name : \"xmrig*\"]\n"
+         "  [network where destination.port in (3333, 4444, 5555, 14444)]\n";
+  std::string rules =
+      "--rules " + source("rules") + " --rules " + (dir / "sequence.eql").string() + " ";
+  HuntRun one = hunt(rules + "--threads 1 " + events);
+  HuntRun two = hunt(rules + "--threads 2 " + events);
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_GT(one.lines.size(), 100u);
+  EXPECT_EQ(one.lines, two.lines);
+  size_t building_blocks = 0;
+  for (const auto& line : one.lines)
+    building_blocks += line.find("building_block_type") != std::string::npos;
+  EXPECT_GT(building_blocks, 0u);
+}
+
+}  // namespace
+}  // namespace pickaxe::testing

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -28,6 +29,7 @@ struct HuntCommandOptions {
   std::string mapping;
   std::string max_lateness = "5m";
   size_t max_sequence_state = 1'000'000;
+  size_t threads = std::max(1u, std::thread::hardware_concurrency());
   std::string exceptions;
   std::vector<std::string> suppress_by;
   std::string suppress_window = "5m";
@@ -100,6 +102,7 @@ int run_hunt(const HuntCommandOptions& options) {
   HuntOptions hunt_options;
   hunt_options.selection = {options.rule_ids, options.tags, options.min_severity};
   hunt_options.max_sequence_state = options.max_sequence_state;
+  hunt_options.threads = options.threads;
   hunt_options.detection_time = options.detection_time.empty() ? now_iso() : options.detection_time;
   auto lateness = parse_duration(options.max_lateness);
   if (!lateness) {
@@ -256,6 +259,11 @@ void add_hunt_command(CLI::App& app, std::function<int()>& run) {
                    "Most partial sequences per query")
       ->check(CLI::PositiveNumber)
       ->default_str("1000000");
+  command
+      ->add_option(
+          "--threads", options->threads,
+          "Threads that run the rules (default: all cores); the alerts do not depend on it")
+      ->check(CLI::Range(1, 256));
   command->add_option(
       "--exceptions", options->exceptions,
       "Exception items and value lists (YAML or JSON) that remove known false positives");

@@ -1,5 +1,9 @@
 #include "correlate/stream.h"
 
+#include <algorithm>
+#include <thread>
+#include <tuple>
+
 #include <fmt/format.h>
 
 #include "match/patterns.h"
@@ -123,6 +127,53 @@ void QueryStream::accept(simdjson::dom::element document, std::string_view text,
   release(horizon);
 }
 
+void QueryStream::set_result_handler(ResultHandler handler, size_t threads) {
+  handler_ = std::move(handler);
+  threads_ = std::max<size_t>(1, std::min(threads, engines_.size()));
+  buffered_.assign(engines_.size(), {});
+  trigger_.assign(engines_.size(), 0);
+  for (size_t i = 0; i < engines_.size(); ++i) {
+    engines_[i]->set_sink([this, i](QueryResult&& result) { deliver(i, std::move(result)); });
+  }
+}
+
+void QueryStream::deliver(size_t engine, QueryResult&& result) {
+  if (threads_ > 1) {
+    buffered_[engine].push_back({trigger_[engine], std::move(result)});
+  } else {
+    handler_(engine, std::move(result));
+  }
+}
+
+// Each worker runs its share of the engines over the whole batch; results are
+// then handed on in event order, then engine order: the order one thread gives.
+void QueryStream::run_batch() {
+  if (batch_.empty()) return;
+  auto work = [this](size_t worker) {
+    for (size_t i = worker; i < engines_.size(); i += threads_) {
+      for (const EventPtr& event : batch_) {
+        if (engines_[i]->done()) break;
+        trigger_[i] = event->order;
+        engines_[i]->push(event);
+      }
+    }
+  };
+  std::vector<std::thread> workers;
+  for (size_t worker = 1; worker < threads_; ++worker) workers.emplace_back(work, worker);
+  work(0);
+  for (std::thread& worker : workers) worker.join();
+  batch_.clear();
+  std::vector<std::tuple<uint64_t, size_t, size_t>> order;  // trigger, engine, index
+  for (size_t i = 0; i < buffered_.size(); ++i) {
+    for (size_t j = 0; j < buffered_[i].size(); ++j)
+      order.emplace_back(buffered_[i][j].trigger, i, j);
+  }
+  std::sort(order.begin(), order.end());
+  for (const auto& [trigger, engine, index] : order)
+    handler_(engine, std::move(buffered_[engine][index].result));
+  for (auto& results : buffered_) results.clear();
+}
+
 void QueryStream::release(int64_t up_to) {
   while (!buffer_.empty() && buffer_.top().event->timestamp <= up_to) {
     auto event = std::const_pointer_cast<Event>(buffer_.top().event);
@@ -130,8 +181,13 @@ void QueryStream::release(int64_t up_to) {
     event->order = order_++;
     released_ = std::max(released_, event->timestamp);
     ++stats_.events;
-    for (QueryEngine* engine : engines_) {
-      if (!engine->done()) engine->push(event);
+    if (threads_ > 1) {
+      batch_.push_back(std::move(event));
+      if (batch_.size() >= 4096) run_batch();
+    } else {
+      for (QueryEngine* engine : engines_) {
+        if (!engine->done()) engine->push(event);
+      }
     }
     if (done()) {
       reader_.stop();  // a head limit is reached: the rest of the input cannot matter
@@ -142,6 +198,7 @@ void QueryStream::release(int64_t up_to) {
 
 void QueryStream::flush() {
   release(std::numeric_limits<int64_t>::max());
+  run_batch();
 }
 
 std::vector<QueryResult> QueryStream::finish() {

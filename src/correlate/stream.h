@@ -3,6 +3,7 @@
 // lateness, and feed the engine. Bad events are reported and skipped.
 #pragma once
 
+#include <functional>
 #include <istream>
 #include <queue>
 #include <string>
@@ -36,6 +37,12 @@ class QueryStream {
   QueryStream(std::vector<QueryEngine*> engines, const Schema& schema, StreamOptions options,
               JsonEventReader::ProblemHandler on_problem);
 
+  // Takes the engines' results as they become final, in one order whatever
+  // the number of threads: by the event that completed them, then by engine.
+  // With threads > 1, engines run in parallel over batches of events.
+  using ResultHandler = std::function<void(size_t engine, QueryResult&&)>;
+  void set_result_handler(ResultHandler handler, size_t threads = 1);
+
   void read(std::istream& in, const std::string& name);
   bool done() const;
   // Flushes the reorder buffer and returns the (first) engine's results; with
@@ -57,10 +64,22 @@ class QueryStream {
   void accept(simdjson::dom::element document, std::string_view text, uint64_t line,
               const std::string& name);
   void release(int64_t up_to);
+  void run_batch();
+  void deliver(size_t engine, QueryResult&& result);
   std::optional<std::string> type_problem(const Event& event) const;
+
+  struct Buffered {
+    uint64_t trigger;  // order of the event that completed the result
+    QueryResult result;
+  };
 
   std::vector<QueryEngine*> engines_;
   QueryEngine& engine_;  // the first engine: fields, timestamp and tiebreaker
+  ResultHandler handler_;
+  size_t threads_ = 1;
+  std::vector<EventPtr> batch_;
+  std::vector<std::vector<Buffered>> buffered_;  // per engine, during a batch
+  std::vector<uint64_t> trigger_;                // per engine: the event being pushed
   const Schema& schema_;
   StreamOptions options_;
   JsonEventReader::ProblemHandler on_problem_;

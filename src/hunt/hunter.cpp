@@ -48,8 +48,6 @@ Hunter::Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions
           std::make_unique<QueryEngine>(query, schema, engine_options, &rule_diagnostics, &fields_);
       diagnostics.append(rule_diagnostics);
       if (rule_diagnostics.has_errors()) continue;
-      Compiled* target = compiled.get();
-      compiled->engine->set_sink([this, target](QueryResult&& result) { emit(*target, result); });
       compiled_.push_back(std::move(compiled));
     }
   }
@@ -59,9 +57,13 @@ Hunter::Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions
     suppress_slots_.push_back(fields_.add(schema.resolve(field)));
   std::vector<QueryEngine*> engines;
   for (const auto& compiled : compiled_) engines.push_back(compiled->engine.get());
-  if (!engines.empty())
+  if (!engines.empty()) {
     stream_ =
         std::make_unique<QueryStream>(engines, schema, options_.stream, std::move(on_problem));
+    stream_->set_result_handler(
+        [this](size_t engine, QueryResult&& result) { emit(*compiled_[engine], result); },
+        options_.threads);
+  }
 }
 
 void Hunter::emit(const Compiled& compiled, const QueryResult& result) {

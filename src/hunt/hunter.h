@@ -28,7 +28,8 @@ struct HuntOptions {
   RuleSelection selection;
   StreamOptions stream;
   size_t max_sequence_state = 1'000'000;
-  std::string detection_time;                // the alerts' @timestamp
+  size_t threads = 1;          // engines run in parallel; the alerts are the same for any number
+  std::string detection_time;  // the alerts' @timestamp
   const ExceptionSet* exceptions = nullptr;  // tuning; must outlive the hunter
   std::vector<std::string> suppress_by;      // alert suppression: group by these fields...
   int64_t suppress_window = 0;  // ...within this many nanoseconds of a group's first alert

@@ -14,14 +14,22 @@ namespace {
 
 std::atomic<uint64_t> next_id{1};
 
-// One scratch per thread, grown once for each database it scans.
+// One scratch per thread, grown once for each database it scans, and freed
+// when the thread ends.
+struct ThreadScratch {
+  hs_scratch_t* scratch = nullptr;
+  std::unordered_set<uint64_t> fitted;
+  ~ThreadScratch() {
+    if (scratch) hs_free_scratch(scratch);
+  }
+};
+
 hs_scratch_t* thread_scratch(const hs_database_t* database, uint64_t id) {
-  thread_local hs_scratch_t* scratch = nullptr;
-  thread_local std::unordered_set<uint64_t> fitted;
-  if (fitted.contains(id)) return scratch;
-  if (hs_alloc_scratch(database, &scratch) != HS_SUCCESS) return nullptr;
-  fitted.insert(id);
-  return scratch;
+  thread_local ThreadScratch local;
+  if (local.fitted.contains(id)) return local.scratch;
+  if (hs_alloc_scratch(database, &local.scratch) != HS_SUCCESS) return nullptr;
+  local.fitted.insert(id);
+  return local.scratch;
 }
 
 int on_match(unsigned int, unsigned long long, unsigned long long, unsigned int, void* context) {
