@@ -133,7 +133,7 @@ TEST(Cli, BundledRulesLoad) {
 }
 
 TEST(Cli, FmtPrintsCanonicalEql) {
-  RunResult result = run("fmt " + source_path("rules/t1204.003/mining_pool_dns.toml"));
+  RunResult result = run("fmt " + source_path("rules/t1204_003/mining_pool_dns.toml"));
   EXPECT_EQ(result.exit_code, 0) << result.out;
   EXPECT_TRUE(result.out.starts_with("network where dns.question.name : (\"minexmr.com\""))
       << result.out;

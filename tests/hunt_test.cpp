@@ -404,7 +404,7 @@ TEST_F(Tuning, BadExceptionFilesAreReportedWithPositions) {
 TEST_F(Tuning, ShippedSeedExceptionsAreValidAndDisabled) {
   std::string events = source("examples/events.ndjson");
   HuntRun run =
-      hunt("--exceptions " + source("rules/t1204.003/tuning/exceptions.yaml") + " " + events);
+      hunt("--exceptions " + source("rules/t1204_003/tuning/exceptions.yaml") + " " + events);
   EXPECT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.lines.size(), 4u);
 }

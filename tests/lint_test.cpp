@@ -249,7 +249,7 @@ TEST(FieldTypes, CoverEveryEcsFieldOfTheProductionRules) {
 }
 
 TEST(Lint, BundledSeedRuleHasItsTenWarningsAndTheFixedRulesNone) {
-  LoadResult result = load_rules({std::string(PICKAXE_SOURCE_DIR) + "/rules/t1204.003"});
+  LoadResult result = load_rules({std::string(PICKAXE_SOURCE_DIR) + "/rules/t1204_003"});
   ASSERT_EQ(result.rules.size(), 4u);
   for (Rule& rule : result.rules) {
     ASSERT_TRUE(rule.loaded()) << rule.path;
