@@ -82,7 +82,7 @@ void expect_alert_schema(simdjson::dom::element alert, bool building_block) {
 TEST(Hunt, BundledPackRaisesSchemaValidAlerts) {
   HuntRun run = hunt(source("examples/events.ndjson"));
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  ASSERT_EQ(run.lines.size(), 4u) << run.err;
+  ASSERT_EQ(run.lines.size(), 5u) << run.err;
   simdjson::dom::parser parser;
   std::multiset<std::string> rules;
   for (const std::string& line : run.lines) {
@@ -95,10 +95,11 @@ TEST(Hunt, BundledPackRaisesSchemaValidAlerts) {
     EXPECT_EQ(alert["kibana.alert.original_event.category"].get(category), simdjson::SUCCESS);
   }
   EXPECT_EQ(rules, (std::multiset<std::string>{"Cryptocurrency Miner Process Started",
+                                               "Cryptocurrency Miner Started in a Container",
                                                "Detect Malicious Image (seed, as published)",
                                                "Outbound Connection to a Mining Pool Port",
                                                "DNS Lookup of a Mining Pool Domain"}));
-  EXPECT_NE(run.err.find("hunt: 4 rules, 5 events"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("hunt: 8 rules, 5 events"), std::string::npos) << run.err;
   // Deterministic: the same input gives byte-identical alerts.
   EXPECT_EQ(hunt(source("examples/events.ndjson")).lines, run.lines);
 }
@@ -131,7 +132,7 @@ TEST(Hunt, SequencesRaiseBuildingBlocksLinkedByGroupId) {
 
 TEST(Hunt, SelectionAndExitCodes) {
   std::string events = source("examples/events.ndjson");
-  EXPECT_EQ(hunt("--min-severity high " + events).lines.size(), 2u);
+  EXPECT_EQ(hunt("--min-severity high " + events).lines.size(), 3u);
   EXPECT_EQ(hunt("--rule-id 9a7c3e1b-5d2f-4b8a-9c6d-1e2f3a4b5c62 " + events).lines.size(), 1u);
   EXPECT_EQ(hunt("--tag 'Domain: Network' " + events).lines.size(), 1u);
   EXPECT_EQ(hunt("--tag 'No Such Tag' " + events).lines.size(), 0u);
@@ -143,9 +144,9 @@ TEST(Hunt, SelectionAndExitCodes) {
 
 TEST(Hunt, TableFormat) {
   HuntRun run = hunt("--format table " + source("examples/events.ndjson"));
-  ASSERT_EQ(run.lines.size(), 5u);
+  ASSERT_EQ(run.lines.size(), 6u);
   EXPECT_TRUE(run.lines[0].starts_with("TIME")) << run.lines[0];
-  EXPECT_NE(run.lines[4].find("pool.minexmr.com"), std::string::npos) << run.lines[4];
+  EXPECT_NE(run.lines[5].find("pool.minexmr.com"), std::string::npos) << run.lines[5];
 }
 
 TEST(Hunt, SeedPageRunsItsAlternativesAsEventQueries) {
@@ -336,7 +337,7 @@ std::multiset<std::string> rule_names(const HuntRun& run) {
 TEST_F(Tuning, AnExceptionRemovesItsFalsePositiveAndNothingElse) {
   std::string events = source("examples/events.ndjson");
   std::multiset<std::string> before = rule_names(hunt(events));
-  ASSERT_EQ(before.size(), 4u);
+  ASSERT_EQ(before.size(), 5u);
   // node-7 is a research sandbox: the miner rule's alert there goes, the rest stay.
   std::string file = write("exceptions.yaml", R"(
 value_lists:
@@ -362,18 +363,18 @@ TEST_F(Tuning, EntryTypesAndOperators) {
   std::string events = source("examples/events.ndjson");
   struct Case {
     std::string entry;
-    size_t alerts;  // of the 4
+    size_t alerts;  // of the 5
   };
   std::vector<Case> cases = {
       {"{field: process.name, type: match, value: xmrig}", 0},
-      {"{field: process.name, type: match, value: XMRIG}", 4},  // match is case-sensitive
+      {"{field: process.name, type: match, value: XMRIG}", 5},  // match is case-sensitive
       {"{field: process.name, type: match_any, value: [curl, xmrig]}", 0},
-      {"{field: dns.question.name, type: wildcard, value: \"*.minexmr.com\"}", 3},
-      {"{field: dns.question.name, type: exists}", 3},
-      {"{field: destination.ip, type: cidr, value: 203.0.113.0/24}", 3},
+      {"{field: dns.question.name, type: wildcard, value: \"*.minexmr.com\"}", 4},
+      {"{field: dns.question.name, type: exists}", 4},
+      {"{field: destination.ip, type: cidr, value: 203.0.113.0/24}", 4},
       {"{field: container.id, operator: excluded, type: exists}",
-       2},  // only the alerts with a container stay
-      {"{field: host.name, operator: excluded, type: match, value: node-7}", 4},
+       3},  // only the alerts with a container stay
+      {"{field: host.name, operator: excluded, type: match, value: node-7}", 5},
   };
   for (const Case& c : cases) {
     std::string file =
@@ -386,7 +387,7 @@ TEST_F(Tuning, EntryTypesAndOperators) {
   std::string file = write("d.yaml",
                            "exceptions:\n  - name: off\n    enabled: false\n    entries:\n"
                            "      - {field: host.name, type: match, value: node-7}\n");
-  EXPECT_EQ(hunt("--exceptions " + file + " " + events).lines.size(), 4u);
+  EXPECT_EQ(hunt("--exceptions " + file + " " + events).lines.size(), 5u);
 }
 
 TEST_F(Tuning, BadExceptionFilesAreReportedWithPositions) {
@@ -406,7 +407,7 @@ TEST_F(Tuning, ShippedSeedExceptionsAreValidAndDisabled) {
   HuntRun run =
       hunt("--exceptions " + source("rules/t1204_003/tuning/exceptions.yaml") + " " + events);
   EXPECT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_EQ(run.lines.size(), 4u);
+  EXPECT_EQ(run.lines.size(), 5u);
 }
 
 TEST_F(Tuning, SuppressionKeepsOneAlertPerGroupAndCountsTheRest) {
@@ -508,6 +509,48 @@ TEST(Hunt, AlertsAreByteIdenticalForOneAndTwoThreads) {
   for (const auto& line : one.lines)
     building_blocks += line.find("building_block_type") != std::string::npos;
   EXPECT_GT(building_blocks, 0u);
+}
+
+}  // namespace
+}  // namespace pickaxe::testing
+
+namespace pickaxe::testing {
+namespace {
+
+// Every rule of the pack has golden inputs: a positive that must alert and a
+// benign near miss that must not.
+TEST(Pack, EveryRuleCatchesItsPositiveAndSparesItsNearMiss) {
+  size_t rules = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(source("rules/t1204_003"))) {
+    if (entry.path().extension() != ".toml" || entry.path().stem() == "seed_detect_malicious_image") continue;
+    ++rules;
+    std::string stem = entry.path().stem().string();
+    std::filesystem::path golden = source("tests/data/rules/" + stem);
+    ASSERT_TRUE(std::filesystem::exists(golden / "positive.ndjson")) << stem << " has no positive input";
+    ASSERT_TRUE(std::filesystem::exists(golden / "near_miss.ndjson")) << stem << " has no near-miss input";
+    std::string rule = "--rules " + entry.path().string() + " ";
+    HuntRun positive = hunt(rule + (golden / "positive.ndjson").string());
+    EXPECT_EQ(positive.exit_code, 0) << stem << positive.err;
+    EXPECT_GE(positive.lines.size(), 1u) << stem << ": the positive input raised no alert";
+    HuntRun near_miss = hunt(rule + (golden / "near_miss.ndjson").string());
+    EXPECT_EQ(near_miss.lines.size(), 0u) << stem << ": the near miss alerted";
+  }
+  EXPECT_EQ(rules, 7u);
+}
+
+TEST(Pack, ApprovedAmisAreRemovedByTheShippedTuning) {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / fmt::format("pickaxe-ami-{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy(source("rules/t1204_003/tuning"), dir, std::filesystem::copy_options::recursive);
+  std::string rule = "--rules " + source("rules/t1204_003/ec2_instance_from_unapproved_ami.toml") + " ";
+  std::string events = source("tests/data/rules/ec2_instance_from_unapproved_ami/positive.ndjson");
+  std::string tuning = (dir / "exceptions.yaml").string();
+  EXPECT_EQ(hunt(rule + "--exceptions " + tuning + " " + events).lines.size(), 1u);  // the list is empty
+  std::ofstream(dir / "approved-amis.txt") << "ami-0badc0ffee0000000\n";
+  HuntRun approved = hunt(rule + "--exceptions " + tuning + " " + events);
+  EXPECT_EQ(approved.lines.size(), 0u);
+  EXPECT_NE(approved.err.find("removed by exception \"Approved AMIs\""), std::string::npos) << approved.err;
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
