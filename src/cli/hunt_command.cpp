@@ -111,6 +111,20 @@ int run_hunt(const HuntCommandOptions& options) {
     return kUsage;
   }
   hunt_options.stream.max_lateness = *lateness;
+  // A progress line on a terminal, when reading files.
+  uint64_t total_bytes = 0;
+  for (const std::string& file : options.files) {
+    std::error_code error;
+    if (file != "-") total_bytes += std::filesystem::file_size(file, error);
+  }
+  bool show_progress = !options.quiet && isatty(STDERR_FILENO) == 1 && total_bytes > 0;
+  if (show_progress) {
+    hunt_options.stream.reader.on_progress = [total_bytes](uint64_t bytes) {
+      std::cerr << fmt::format("\r  hunting: {:3.0f}%  {:.1f} of {:.1f} MB", 100.0 * bytes / total_bytes, bytes / 1e6,
+                               total_bytes / 1e6)
+                << std::flush;
+    };
+  }
   ExceptionSet exceptions;
   if (!options.exceptions.empty()) {
     Diagnostics exception_diagnostics;
@@ -174,6 +188,7 @@ int run_hunt(const HuntCommandOptions& options) {
     hunter.read(in, file);
   }
   hunter.finish();
+  if (show_progress) std::cerr << "\r\x1b[K" << std::flush;
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 

@@ -50,6 +50,7 @@ void JsonEventReader::read_ndjson(std::istream& in, const std::string& name,
   simdjson::padded_string buffer;
   do {
     stats_.bytes += line.size() + 1;
+    if (options_.on_progress && (number & 0x3FFF) == 0) options_.on_progress(stats_.bytes);
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (blank(line)) continue;
     if (line.size() > options_.max_line_bytes) {

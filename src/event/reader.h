@@ -20,6 +20,8 @@ struct InputProblem {
 
 struct ReaderOptions {
   size_t max_line_bytes = 4 * 1024 * 1024;  // longer lines are reported and skipped
+  // Called now and then with the bytes read so far (all inputs together).
+  std::function<void(uint64_t bytes)> on_progress;
 };
 
 struct ReaderStats {
