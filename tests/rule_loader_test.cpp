@@ -158,6 +158,7 @@ TEST(RuleLoader, ReadsTheSeedPage) {
   EXPECT_EQ(rule.threats[0].techniques.at(0).id, "T1204");
   EXPECT_EQ(rule.threats[0].techniques.at(0).subtechniques.at(0).id, "T1204.003");
   EXPECT_EQ(rule.false_positives.size(), 3u);
+  EXPECT_EQ(rule.tags, (std::vector<std::string>{"Seed Dialect", "Confidence: High"}));
   EXPECT_NE(rule.description.find("cryptocurrency miner"), std::string::npos);
   // The query cut from the page parses the same way.
   std::string text =
