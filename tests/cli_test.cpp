@@ -116,7 +116,7 @@ TEST(Cli, LintJsonIsValidAndComplete) {
     EXPECT_FALSE(d["code"].get_string().value().empty());
   }
   EXPECT_EQ(static_cast<int64_t>(error_entries), errors);
-  EXPECT_EQ(document["rules"].get_array().size(), 9u);
+  EXPECT_EQ(document["rules"].get_array().size(), 10u);
 }
 
 TEST(Cli, StrictTurnsWarningsIntoErrors) {

@@ -99,7 +99,7 @@ TEST(Hunt, BundledPackRaisesSchemaValidAlerts) {
                                                "Detect Malicious Image (seed, as published)",
                                                "Outbound Connection to a Mining Pool Port",
                                                "DNS Lookup of a Mining Pool Domain"}));
-  EXPECT_NE(run.err.find("hunt: 8 rules, 5 events"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("hunt: 9 rules, 5 events"), std::string::npos) << run.err;
   // Deterministic: the same input gives byte-identical alerts.
   EXPECT_EQ(hunt(source("examples/events.ndjson")).lines, run.lines);
 }
@@ -522,12 +522,15 @@ namespace {
 TEST(Pack, EveryRuleCatchesItsPositiveAndSparesItsNearMiss) {
   size_t rules = 0;
   for (const auto& entry : std::filesystem::directory_iterator(source("rules/t1204_003"))) {
-    if (entry.path().extension() != ".toml" || entry.path().stem() == "seed_detect_malicious_image") continue;
+    if (entry.path().extension() != ".toml" || entry.path().stem() == "seed_detect_malicious_image")
+      continue;
     ++rules;
     std::string stem = entry.path().stem().string();
     std::filesystem::path golden = source("tests/data/rules/" + stem);
-    ASSERT_TRUE(std::filesystem::exists(golden / "positive.ndjson")) << stem << " has no positive input";
-    ASSERT_TRUE(std::filesystem::exists(golden / "near_miss.ndjson")) << stem << " has no near-miss input";
+    ASSERT_TRUE(std::filesystem::exists(golden / "positive.ndjson"))
+        << stem << " has no positive input";
+    ASSERT_TRUE(std::filesystem::exists(golden / "near_miss.ndjson"))
+        << stem << " has no near-miss input";
     std::string rule = "--rules " + entry.path().string() + " ";
     HuntRun positive = hunt(rule + (golden / "positive.ndjson").string());
     EXPECT_EQ(positive.exit_code, 0) << stem << positive.err;
@@ -535,21 +538,26 @@ TEST(Pack, EveryRuleCatchesItsPositiveAndSparesItsNearMiss) {
     HuntRun near_miss = hunt(rule + (golden / "near_miss.ndjson").string());
     EXPECT_EQ(near_miss.lines.size(), 0u) << stem << ": the near miss alerted";
   }
-  EXPECT_EQ(rules, 7u);
+  EXPECT_EQ(rules, 8u);
 }
 
 TEST(Pack, ApprovedAmisAreRemovedByTheShippedTuning) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / fmt::format("pickaxe-ami-{}", ::getpid());
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / fmt::format("pickaxe-ami-{}", ::getpid());
   std::filesystem::create_directories(dir);
-  std::filesystem::copy(source("rules/t1204_003/tuning"), dir, std::filesystem::copy_options::recursive);
-  std::string rule = "--rules " + source("rules/t1204_003/ec2_instance_from_unapproved_ami.toml") + " ";
+  std::filesystem::copy(source("rules/t1204_003/tuning"), dir,
+                        std::filesystem::copy_options::recursive);
+  std::string rule =
+      "--rules " + source("rules/t1204_003/ec2_instance_from_unapproved_ami.toml") + " ";
   std::string events = source("tests/data/rules/ec2_instance_from_unapproved_ami/positive.ndjson");
   std::string tuning = (dir / "exceptions.yaml").string();
-  EXPECT_EQ(hunt(rule + "--exceptions " + tuning + " " + events).lines.size(), 1u);  // the list is empty
+  EXPECT_EQ(hunt(rule + "--exceptions " + tuning + " " + events).lines.size(),
+            1u);  // the list is empty
   std::ofstream(dir / "approved-amis.txt") << "ami-0badc0ffee0000000\n";
   HuntRun approved = hunt(rule + "--exceptions " + tuning + " " + events);
   EXPECT_EQ(approved.lines.size(), 0u);
-  EXPECT_NE(approved.err.find("removed by exception \"Approved AMIs\""), std::string::npos) << approved.err;
+  EXPECT_NE(approved.err.find("removed by exception \"Approved AMIs\""), std::string::npos)
+      << approved.err;
   std::filesystem::remove_all(dir);
 }
 

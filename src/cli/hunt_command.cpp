@@ -120,8 +120,8 @@ int run_hunt(const HuntCommandOptions& options) {
   bool show_progress = !options.quiet && isatty(STDERR_FILENO) == 1 && total_bytes > 0;
   if (show_progress) {
     hunt_options.stream.reader.on_progress = [total_bytes](uint64_t bytes) {
-      std::cerr << fmt::format("\r  hunting: {:3.0f}%  {:.1f} of {:.1f} MB", 100.0 * bytes / total_bytes, bytes / 1e6,
-                               total_bytes / 1e6)
+      std::cerr << fmt::format("\r  hunting: {:3.0f}%  {:.1f} of {:.1f} MB",
+                               100.0 * bytes / total_bytes, bytes / 1e6, total_bytes / 1e6)
                 << std::flush;
     };
   }

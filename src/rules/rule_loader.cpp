@@ -278,7 +278,8 @@ void load_seed_page(const std::string& path, std::string text, LoadResult& resul
         if (confidence != std::string_view::npos) {
           std::string_view words = trim(line.substr(0, confidence));
           std::string level(words.substr(words.rfind(' ') + 1));
-          if (!level.empty()) level[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(level[0])));
+          if (!level.empty())
+            level[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(level[0])));
           rule.tags.push_back("Confidence: " + level);
         }
         size_t j = i;
