@@ -19,28 +19,10 @@ struct SpecQuery {
   std::string query;
 };
 
-// Elasticsearch's test_extra.toml writes bare `null` in join_keys arrays, which is not TOML.
-std::string make_lenient_toml(const std::string& text) {
-  std::string out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with("join_keys")) {
-      for (size_t pos = 0; (pos = line.find("null", pos)) != std::string::npos;) {
-        bool quoted = pos > 0 && line[pos - 1] == '"';
-        if (!quoted) line.replace(pos, 4, "\"null\"");
-        pos += quoted ? 4 : 6;
-      }
-    }
-    out += line + "\n";
-  }
-  return out;
-}
-
 std::vector<SpecQuery> load_spec(const std::string& relative) {
   std::vector<SpecQuery> queries;
   std::string path = shared_dir() + "/" + relative;
-  toml::table table = toml::parse(make_lenient_toml(read_text(path)), path);
+  toml::table table = toml::parse(lenient_toml(read_text(path)), path);
   int index = 0;
   if (const toml::array* list = table["queries"].as_array()) {
     for (const toml::node& node : *list) {

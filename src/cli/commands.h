@@ -4,8 +4,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <istream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -18,6 +20,13 @@ void add_lint_command(CLI::App& app, std::function<int()>& run);
 void add_fmt_command(CLI::App& app, std::function<int()>& run);
 void add_query_command(CLI::App& app, std::function<int()>& run);
 void add_hunt_command(CLI::App& app, std::function<int()>& run);
+
+// Reads each file (or stdin for "-"; stdin alone when there are none) with
+// `read`, until `done` says the rest cannot matter. Reports unreadable files
+// on stderr; returns false when there was one.
+bool read_inputs(const std::vector<std::string>& files,
+                 const std::function<void(std::istream&, const std::string&)>& read,
+                 const std::function<bool()>& done);
 
 // "5m", "30s", "0", "unbounded" -> nanoseconds; nullopt when it is no duration.
 std::optional<int64_t> parse_duration(const std::string& text);

@@ -171,22 +171,9 @@ int run_hunt(const HuntCommandOptions& options) {
   if (compile_diagnostics.has_errors()) return kFindings;
 
   auto started = std::chrono::steady_clock::now();
-  bool unreadable = false;
-  std::vector<std::string> files =
-      options.files.empty() ? std::vector<std::string>{"-"} : options.files;
-  for (const std::string& file : files) {
-    if (file == "-") {
-      hunter.read(std::cin, "<stdin>");
-      continue;
-    }
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      std::cerr << fmt::format("pickaxe: {}: cannot read the file\n", file);
-      unreadable = true;
-      continue;
-    }
-    hunter.read(in, file);
-  }
+  bool unreadable = !read_inputs(
+      options.files, [&](std::istream& in, const std::string& name) { hunter.read(in, name); },
+      [] { return false; });
   hunter.finish();
   if (show_progress) std::cerr << "\r\x1b[K" << std::flush;
   double seconds =

@@ -1,6 +1,7 @@
 // pickaxe: runs Elastic Security EQL detection rules over security telemetry.
 #include <unistd.h>
 
+#include <fstream>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -8,6 +9,27 @@
 namespace pickaxe::cli {
 bool stdout_is_terminal() {
   return isatty(STDOUT_FILENO) == 1;
+}
+
+bool read_inputs(const std::vector<std::string>& files,
+                 const std::function<void(std::istream&, const std::string&)>& read,
+                 const std::function<bool()>& done) {
+  bool readable = true;
+  for (const std::string& file : files.empty() ? std::vector<std::string>{"-"} : files) {
+    if (done()) break;
+    if (file == "-") {
+      read(std::cin, "<stdin>");
+      continue;
+    }
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      std::cerr << "pickaxe: " << file << ": cannot read the file\n";
+      readable = false;
+      continue;
+    }
+    read(in, file);
+  }
+  return readable;
 }
 }  // namespace pickaxe::cli
 

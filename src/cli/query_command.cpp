@@ -143,23 +143,9 @@ int run_query(const QueryOptions& options) {
     }
   };
   engine->set_sink(write_result);
-  std::vector<std::string> files =
-      options.files.empty() ? std::vector<std::string>{"-"} : options.files;
-  bool unreadable = false;
-  for (const std::string& file : files) {
-    if (stream.done()) break;
-    if (file == "-") {
-      stream.read(std::cin, "<stdin>");
-      continue;
-    }
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      std::cerr << fmt::format("pickaxe: {}: cannot read the file\n", file);
-      unreadable = true;
-      continue;
-    }
-    stream.read(in, file);
-  }
+  bool unreadable = !read_inputs(
+      options.files, [&](std::istream& in, const std::string& name) { stream.read(in, name); },
+      [&] { return stream.done(); });
   std::vector<QueryResult> results = stream.finish();
   for (QueryResult& result : results) write_result(std::move(result));
   std::cout << out << std::flush;

@@ -4,18 +4,9 @@
 #include <simdjson.h>
 
 #include "util/json_writer.h"
+#include "util/uuid.h"
 
 namespace pickaxe {
-
-std::string stable_uuid(std::string_view text) {
-  uint64_t a = 0xcbf29ce484222325ULL, b = 0x84222325cbf29ce4ULL;
-  for (unsigned char c : text) {
-    a = (a ^ c) * 0x100000001b3ULL;
-    b = (b ^ c) * 0x100000001b3ULL + 0x9e3779b97f4a7c15ULL;
-  }
-  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff,
-                     (a & 0x0fff) | 0x8000, ((b >> 48) & 0x3fff) | 0x8000, b & 0xffffffffffffULL);
-}
 
 namespace {
 

@@ -31,7 +31,4 @@ struct Alert {
 std::vector<Alert> build_alerts(const AlertContext& context, const QueryResult& result,
                                 bool sequence);
 
-// A stable UUID-shaped id derived from text.
-std::string stable_uuid(std::string_view text);
-
 }  // namespace pickaxe

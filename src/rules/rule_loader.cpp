@@ -11,24 +11,13 @@
 #include "eql/functions.h"
 #include "eql/parser.h"
 #include "util/strings.h"
+#include "util/uuid.h"
 
 namespace pickaxe {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-// A stable UUID-shaped id derived from text, for rules that declare none.
-std::string derived_uuid(std::string_view text) {
-  uint64_t a = 0xcbf29ce484222325ULL, b = 0x84222325cbf29ce4ULL;
-  for (unsigned char c : text) {
-    a = (a ^ c) * 0x100000001b3ULL;
-    b = (b ^ c) * 0x100000001b3ULL + 0x9e3779b97f4a7c15ULL;
-  }
-  b = (b & 0xffffffffffff0fffULL) | 0x0000000000008000ULL;  // version 8
-  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff,
-                     (a & 0x0fff) | 0x8000, (b >> 48 & 0x3fff) | 0x8000, b & 0xffffffffffffULL);
-}
 
 std::shared_ptr<SourceFile> file_source(const std::string& path, const std::string& text) {
   return std::make_shared<SourceFile>(path, text);
@@ -50,7 +39,7 @@ void load_eql(const std::string& path, std::string text, LoadResult& result) {
   rule.format = RuleFormat::Eql;
   rule.path = path;
   rule.name = default_name(path);
-  rule.rule_id = derived_uuid(path + "\n" + text);
+  rule.rule_id = stable_uuid(path + "\n" + text);
   rule.source = file_source(path, text);
   rule.query_end = static_cast<uint32_t>(text.size());
   compile_rule(rule);
@@ -134,7 +123,7 @@ void load_toml(const std::string& path, std::string text, LoadResult& result) {
   rule.language = language;
   rule.type = type;
   rule.name = (*rule_table)["name"].value_or(default_name(path));
-  rule.rule_id = (*rule_table)["rule_id"].value_or(derived_uuid(path + "\n" + *query));
+  rule.rule_id = (*rule_table)["rule_id"].value_or(stable_uuid(path + "\n" + *query));
   rule.description = std::string(trim((*rule_table)["description"].value_or(std::string{})));
   rule.severity = to_lower((*rule_table)["severity"].value_or(std::string{"medium"}));
   rule.risk_score = static_cast<int>((*rule_table)["risk_score"].value_or(int64_t{47}));
@@ -334,7 +323,7 @@ void load_seed_page(const std::string& path, std::string text, LoadResult& resul
                     : rule.severity == "high"   ? 73
                     : rule.severity == "medium" ? 47
                                                 : 21;
-  rule.rule_id = derived_uuid(text.substr(rule.query_begin, rule.query_end - rule.query_begin));
+  rule.rule_id = stable_uuid(text.substr(rule.query_begin, rule.query_end - rule.query_begin));
   compile_rule(rule);
   result.rules.push_back(std::move(rule));
 }
