@@ -563,3 +563,43 @@ TEST(Pack, ApprovedAmisAreRemovedByTheShippedTuning) {
 
 }  // namespace
 }  // namespace pickaxe::testing
+
+namespace pickaxe::testing {
+namespace {
+
+TEST_F(Tuning, TimestampOverrideTimesTheRulesSequences) {
+  // Ten minutes apart by @timestamp, ten seconds apart by event.ingested.
+  std::string events = write(
+      "late.ndjson",
+      R"({"@timestamp":"2026-11-01T10:00:00Z","event":{"category":["process"],"ingested":"2026-11-01T10:20:00Z"},"host":{"name":"h"},"process":{"name":"xmrig"}})"
+      "\n"
+      R"({"@timestamp":"2026-11-01T10:10:00Z","event":{"category":["network"],"ingested":"2026-11-01T10:20:10Z"},"host":{"name":"h"},"destination":{"port":3333}})"
+      "\n"
+      R"({"@timestamp":"2026-11-01T10:11:00Z","event":{"category":["process"]},"host":{"name":"h"},"process":{"name":"xmrig"}})"
+      "\n");
+  auto rule = [&](const std::string& name, const std::string& extra, const std::string& query) {
+    return write(name, "[rule]\nname = \"" + name + "\"\nrule_id = \"" + name +
+                           "\"\nlanguage = \"eql\"\n" + extra + "query = '''\n" + query +
+                           "\n'''\n");
+  };
+  std::string sequence =
+      "sequence by host.name with maxspan=1m [process where process.name == \"xmrig\"] "
+      "[network where destination.port == 3333]";
+  EXPECT_EQ(hunt("--rules " + rule("plain.toml", "", sequence) + " " + events).lines.size(), 0u);
+  HuntRun overridden = hunt(
+      "--rules " + rule("ingested.toml", "timestamp_override = \"event.ingested\"\n", sequence) +
+      " " + events);
+  EXPECT_EQ(overridden.lines.size(), 3u)
+      << overridden.err;  // the sequence and its two building blocks
+  // An event without the override field is not seen by the rule.
+  std::string event_query = "process where process.name == \"xmrig\"";
+  EXPECT_EQ(hunt("--rules " + rule("e1.toml", "", event_query) + " " + events).lines.size(), 2u);
+  EXPECT_EQ(
+      hunt("--rules " + rule("e2.toml", "timestamp_override = \"event.ingested\"\n", event_query) +
+           " " + events)
+          .lines.size(),
+      1u);
+}
+
+}  // namespace
+}  // namespace pickaxe::testing

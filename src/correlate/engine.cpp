@@ -44,6 +44,10 @@ QueryEngine::QueryEngine(const eql::Query& query, const Schema& schema, EngineOp
   if (shared) fields_ = shared;
   CompileContext context{schema, *fields_, diagnostics, options_.compile};
   timestamp_slot_ = fields_->add(schema.resolve(options_.timestamp_field));
+  stream_timestamp_slot_ = options_.stream_timestamp_field.empty()
+                               ? timestamp_slot_
+                               : fields_->add(schema.resolve(options_.stream_timestamp_field));
+  own_time_ = stream_timestamp_slot_ != timestamp_slot_;
   if (!options_.index_patterns.empty()) {
     index_slots_ =
         IndexSlots{fields_->add("_index"), fields_->add("data_stream.type"),
@@ -161,6 +165,7 @@ void QueryEngine::push(const EventPtr& event) {
   if (!admits(*event)) return;
   switch (kind_) {
     case eql::QueryKind::Event:
+      if (own_time_ && !time_of(*event)) break;  // no value in the query's own timestamp field
       if (filters_[0].matches(*event)) add_result(QueryResult{{event}, {}}, {});
       break;
     case eql::QueryKind::Sequence: push_sequence(event); break;
@@ -174,7 +179,7 @@ void QueryEngine::sweep(int64_t now) {
   for (auto it = sequences_.begin(); it != sequences_.end();) {
     bool any = false;
     for (auto& partial : it->second.stages) {
-      if (partial && elapsed(partial->events.front()->timestamp, now) > maxspan_) {
+      if (partial && elapsed(partial->start, now) > maxspan_) {
         partial.reset();
         --live_partials_;
         ++stats_.expired;
@@ -195,11 +200,20 @@ void QueryEngine::sweep(int64_t now) {
   }
 }
 
+std::optional<int64_t> QueryEngine::time_of(const Event& event) const {
+  if (!own_time_) return event.timestamp;
+  const Values& values = event.fields[timestamp_slot_];
+  if (values.empty()) return std::nullopt;
+  return millis_to_nanos(values.front());
+}
+
 void QueryEngine::push_sequence(const EventPtr& event) {
   const size_t stage_count = positive_.size();
   if (stage_count == 0) return;
+  const std::optional<int64_t> time = time_of(*event);
+  if (!time) return;  // no value in the query's own timestamp field
   if (++since_sweep_ >= sweep_every_) {
-    sweep(event->timestamp);
+    sweep(*time);
     // Sweep again once as many events came as there are keys left: amortized O(1).
     sweep_every_ = std::max<size_t>(8192, sequences_.size() + missing_hits_.size());
   }
@@ -220,7 +234,7 @@ void QueryEngine::push_sequence(const EventPtr& event) {
       KeyState& state = sequences_[key];
       if (state.stages.size() != stage_count) state.stages.resize(stage_count);
       if (p == 0) {
-        Partial partial{{event}};
+        Partial partial{{event}, *time};
         if (stage_count == 1) {
           complete(std::move(partial), key);
           continue;
@@ -238,8 +252,7 @@ void QueryEngine::push_sequence(const EventPtr& event) {
       }
       std::optional<Partial>& previous = state.stages[p - 1];
       if (!previous) continue;
-      const Event& first = *previous->events.front();
-      if (maxspan_ > 0 && elapsed(first.timestamp, event->timestamp) > maxspan_) {
+      if (maxspan_ > 0 && elapsed(previous->start, *time) > maxspan_) {
         previous.reset();  // expired
         --live_partials_;
         continue;

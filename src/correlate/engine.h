@@ -26,6 +26,9 @@ struct QueryResult {
 struct EngineOptions {
   std::string category_field = "event.category";
   std::string timestamp_field = "@timestamp";
+  // The field the stream orders events by, when it differs from the query's
+  // own timestamp field (a rule's timestamp_override); empty: the same.
+  std::string stream_timestamp_field;
   std::string tiebreaker_field;  // empty: none
   std::optional<size_t> size;    // results to return at most
   bool tail = false;             // with size: keep the last results
@@ -55,6 +58,7 @@ class QueryEngine {
   // The fields events must carry (fill them with extract_fields).
   const FieldIndex& fields() const { return *fields_; }
   uint32_t timestamp_slot() const { return timestamp_slot_; }
+  uint32_t stream_timestamp_slot() const { return stream_timestamp_slot_; }
   std::optional<uint32_t> tiebreaker_slot() const { return tiebreaker_slot_; }
 
   // Sends results out as soon as they are final, when the query allows it
@@ -78,6 +82,7 @@ class QueryEngine {
   };
   struct Partial {
     std::vector<EventPtr> events;  // one per positive stage reached
+    int64_t start = 0;             // the first event's time, for maxspan
   };
   struct KeyState {
     std::vector<std::optional<Partial>>
@@ -111,6 +116,7 @@ class QueryEngine {
   int64_t maxspan_ = 0;  // nanoseconds, 0 for none
   std::vector<eql::Pipe> pipes_;
   uint32_t timestamp_slot_ = 0;
+  uint32_t stream_timestamp_slot_ = 0;
   std::optional<uint32_t> tiebreaker_slot_;
 
   std::map<std::vector<Scalar>, KeyState, std::less<>> sequences_;
@@ -124,6 +130,10 @@ class QueryEngine {
   // Samples: per key, the events matching each step, in order.
   std::map<std::vector<Scalar>, std::vector<std::vector<EventPtr>>, std::less<>> samples_;
   bool admits(const Event& event) const;
+  // The event's time for this query: the stream's, or the query's own
+  // timestamp field when it has one (a rule's timestamp_override).
+  std::optional<int64_t> time_of(const Event& event) const;
+  bool own_time_ = false;
   struct IndexSlots {
     uint32_t index, type, dataset, name_space;
   };

@@ -95,7 +95,7 @@ void QueryStream::accept(simdjson::dom::element document, std::string_view text,
   extract_fields(document, engine_.fields(), schema_, *event);
   event->source = std::string(text);
   event->line = line;
-  const Values& stamp = event->fields[engine_.timestamp_slot()];
+  const Values& stamp = event->fields[engine_.stream_timestamp_slot()];
   std::optional<int64_t> timestamp;
   if (!stamp.empty()) {
     const Scalar& value = stamp.front();
@@ -105,10 +105,11 @@ void QueryStream::accept(simdjson::dom::element document, std::string_view text,
     ++stats_.missing_timestamp;
     if (on_problem_)
       on_problem_({name, line,
-                   stamp.empty() ? fmt::format("no {}; event skipped",
-                                               engine_.fields().path(engine_.timestamp_slot()))
-                                 : fmt::format("{} is not a date; event skipped",
-                                               engine_.fields().path(engine_.timestamp_slot()))});
+                   stamp.empty()
+                       ? fmt::format("no {}; event skipped",
+                                     engine_.fields().path(engine_.stream_timestamp_slot()))
+                       : fmt::format("{} is not a date; event skipped",
+                                     engine_.fields().path(engine_.stream_timestamp_slot()))});
     return;
   }
   if (auto problem = type_problem(*event)) {

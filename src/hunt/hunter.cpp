@@ -43,6 +43,10 @@ Hunter::Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions
       EngineOptions engine_options;
       engine_options.max_sequence_state = options_.max_sequence_state;
       engine_options.index_patterns = rule.index;
+      // Events are ordered by @timestamp; a rule's timestamp_override times its sequences.
+      engine_options.stream_timestamp_field = "@timestamp";
+      if (!rule.timestamp_override.empty())
+        engine_options.timestamp_field = rule.timestamp_override;
       Diagnostics rule_diagnostics(rule.source);
       compiled->engine =
           std::make_unique<QueryEngine>(query, schema, engine_options, &rule_diagnostics, &fields_);
