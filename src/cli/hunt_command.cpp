@@ -38,17 +38,18 @@ struct HuntCommandOptions {
   bool quiet = false;
 };
 
-// The bundled rule packs: beside the binary (../rules), else in the source tree.
+// The bundled T1204.003 pack: beside the binary (../rules), else in the source tree.
 std::string bundled_rules_dir() {
   std::error_code error;
   std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
   if (!error) {
     for (auto candidate :
          {exe.parent_path().parent_path() / "rules", exe.parent_path() / "rules"}) {
-      if (std::filesystem::is_directory(candidate, error)) return candidate.string();
+      if (std::filesystem::is_directory(candidate / "t1204_003", error))
+        return (candidate / "t1204_003").string();
     }
   }
-  return PICKAXE_RULES_DIR;
+  return std::string(PICKAXE_RULES_DIR) + "/t1204_003";
 }
 
 std::string now_iso() {
