@@ -28,6 +28,7 @@ struct HuntCommandOptions {
   std::string detection_time;
   std::string mapping;
   std::string max_lateness = "5m";
+  std::string source = "auto";
   size_t max_sequence_state = 1'000'000;
   size_t threads = std::max(1u, std::thread::hardware_concurrency());
   std::string exceptions;
@@ -112,6 +113,7 @@ int run_hunt(const HuntCommandOptions& options) {
     return kUsage;
   }
   hunt_options.stream.max_lateness = *lateness;
+  hunt_options.stream.source = *source_kind_from_name(options.source);
   // A progress line on a terminal, when reading files.
   uint64_t total_bytes = 0;
   for (const std::string& file : options.files) {
@@ -279,6 +281,11 @@ void add_hunt_command(CLI::App& app, std::function<int()>& run) {
                    "With --suppress-by: how long after a group's first alert others are suppressed")
       ->default_str("5m");
   command->add_flag("--fail-on-alert", options->fail_on_alert, "Exit 1 when any alert was raised");
+  command
+      ->add_option("--source", options->source,
+                   "How to read input records: auto (detected per record), ecs, cloudtrail, docker")
+      ->check(CLI::IsMember({"auto", "ecs", "cloudtrail", "docker"}))
+      ->default_str("auto");
   command->add_flag("--strict", options->strict,
                     "Exit 1 when input was skipped, late, or state overflowed");
   command->add_flag("--quiet", options->quiet, "No summary or input problems on stderr");

@@ -3,8 +3,10 @@
 
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "cli/commands.h"
+#include "event/compressed.h"
 
 namespace pickaxe::cli {
 bool stdout_is_terminal() {
@@ -19,6 +21,18 @@ bool read_inputs(const std::vector<std::string>& files,
     if (done()) break;
     if (file == "-") {
       read(std::cin, "<stdin>");
+      continue;
+    }
+    if (is_compressed(file)) {
+      std::string error;
+      auto text = read_decompressed(file, error);
+      if (!text) {
+        std::cerr << "pickaxe: " << file << ": " << error << "\n";
+        readable = false;
+        continue;
+      }
+      std::istringstream in(std::move(*text));
+      read(in, file);
       continue;
     }
     std::ifstream in(file, std::ios::binary);

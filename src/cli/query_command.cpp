@@ -26,6 +26,7 @@ struct QueryOptions {
   size_t max_samples_per_key = 1;
   std::string mapping;
   std::string max_lateness = "5m";
+  std::string source = "auto";
   size_t max_sequence_state = 1'000'000;
   size_t max_line_bytes = 4 * 1024 * 1024;
   bool strict = false;
@@ -105,6 +106,7 @@ int run_query(const QueryOptions& options) {
   }
   StreamOptions stream_options;
   stream_options.max_lateness = *lateness;
+  stream_options.source = *source_kind_from_name(options.source);
   stream_options.reader.max_line_bytes = options.max_line_bytes;
   uint64_t reported = 0;
   QueryStream stream(*engine, schema, stream_options, [&](const InputProblem& problem) {
@@ -217,6 +219,11 @@ void add_query_command(CLI::App& app, std::function<int()>& run) {
                    "Longer input lines are reported and skipped")
       ->check(CLI::PositiveNumber)
       ->default_str("4194304");
+  command
+      ->add_option("--source", options->source,
+                   "How to read input records: auto (detected per record), ecs, cloudtrail, docker")
+      ->check(CLI::IsMember({"auto", "ecs", "cloudtrail", "docker"}))
+      ->default_str("auto");
   command->add_flag("--strict", options->strict,
                     "Exit 1 when input was skipped, arrived too late, or state overflowed");
   command->add_flag("--quiet", options->quiet, "Do not report input problems on stderr");

@@ -92,8 +92,25 @@ std::optional<std::string> QueryStream::type_problem(const Event& event) const {
 void QueryStream::accept(simdjson::dom::element document, std::string_view text, uint64_t line,
                          const std::string& name) {
   auto event = std::make_shared<Event>();
-  extract_fields(document, engine_.fields(), schema_, *event);
-  event->source = std::string(text);
+  SourceKind kind = options_.source == SourceKind::Auto ? detect_source(document) : options_.source;
+  if (kind == SourceKind::CloudTrail || kind == SourceKind::Docker) {
+    std::string decoded, error;
+    bool ok = kind == SourceKind::CloudTrail ? decode_cloudtrail(document, decoded, error)
+                                             : decode_docker(document, decoded, error);
+    simdjson::dom::element ecs;
+    if (!ok || decoded_parser_.parse(decoded).get(ecs)) {
+      ++stats_.malformed_records;
+      if (on_problem_)
+        on_problem_({name, line,
+                     fmt::format("{}; record skipped", error.empty() ? "cannot decode" : error)});
+      return;
+    }
+    extract_fields(ecs, engine_.fields(), schema_, *event);
+    event->source = std::move(decoded);
+  } else {
+    extract_fields(document, engine_.fields(), schema_, *event);
+    event->source = std::string(text);
+  }
   event->line = line;
   const Values& stamp = event->fields[engine_.stream_timestamp_slot()];
   std::optional<int64_t> timestamp;
@@ -209,7 +226,7 @@ std::vector<QueryResult> QueryStream::finish() {
 
 StreamStats QueryStream::stats() const {
   StreamStats stats = stats_;
-  stats.malformed = reader_.stats().malformed;
+  stats.malformed = reader_.stats().malformed + stats_.malformed_records;
   stats.bytes = reader_.stats().bytes;
   return stats;
 }

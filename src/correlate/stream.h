@@ -10,17 +10,20 @@
 
 #include "correlate/engine.h"
 #include "event/reader.h"
+#include "source/decoders.h"
 
 namespace pickaxe {
 
 struct StreamOptions {
+  SourceKind source = SourceKind::Auto;    // how to read each record (auto: detected per record)
   int64_t max_lateness = 300'000'000'000;  // nanoseconds an event may arrive behind the newest one
   ReaderOptions reader;
 };
 
 struct StreamStats {
   uint64_t events = 0;             // events handed to the engine
-  uint64_t malformed = 0;          // lines that are not JSON objects, or too long
+  uint64_t malformed = 0;          // lines that are not JSON objects, or too long, or undecodable
+  uint64_t malformed_records = 0;  // records a source decoder could not read
   uint64_t missing_timestamp = 0;  // events without a usable timestamp
   uint64_t wrong_type = 0;         // events with a field of the wrong type
   uint64_t late = 0;               // events later than max_lateness, processed out of order
@@ -84,6 +87,7 @@ class QueryStream {
   StreamOptions options_;
   JsonEventReader::ProblemHandler on_problem_;
   JsonEventReader reader_;
+  simdjson::dom::parser decoded_parser_;  // parses what a source decoder wrote
   std::priority_queue<Pending, std::vector<Pending>, Later> buffer_;
   int64_t newest_ = std::numeric_limits<int64_t>::min();
   int64_t released_ = std::numeric_limits<int64_t>::min();

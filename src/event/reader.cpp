@@ -26,6 +26,28 @@ void JsonEventReader::problem(const std::string& file, uint64_t line, std::strin
   if (on_problem_) on_problem_({file, line, std::move(message)});
 }
 
+bool JsonEventReader::parses(const std::string& line) {
+  simdjson::dom::element ignored;
+  return !parser_.parse(line).get(ignored);
+}
+
+// {"Records": [...]} (CloudTrail's file format): each record is a document.
+bool JsonEventReader::emit_records(simdjson::dom::element document, const std::string& name,
+                                   uint64_t line, const DocumentHandler& on_document) {
+  simdjson::dom::array records;
+  if (document["Records"].get_array().get(records)) return false;
+  for (simdjson::dom::element record : records) {
+    if (stopped_) break;
+    if (!record.is_object()) {
+      problem(name, line, "a Records element is not a JSON object");
+      continue;
+    }
+    ++stats_.documents;
+    on_document(record, simdjson::minify(record), line);
+  }
+  return true;
+}
+
 void JsonEventReader::read(std::istream& in, const std::string& name,
                            const DocumentHandler& on_document) {
   std::string line;
@@ -36,6 +58,9 @@ void JsonEventReader::read(std::istream& in, const std::string& name,
     if (blank(line)) continue;
     size_t first = line.find_first_not_of(" \t\r");
     if (line[first] == '[') {
+      read_array(in, name, on_document, line + "\n");
+    } else if (line[first] == '{' && !parses(line)) {
+      // A JSON object over several lines, such as a CloudTrail {"Records": [...]} file.
       read_array(in, name, on_document, line + "\n");
     } else {
       read_ndjson(in, name, on_document, std::move(line), number);
@@ -69,6 +94,7 @@ void JsonEventReader::read_ndjson(std::istream& in, const std::string& name,
       problem(name, number, "not a JSON object; each line must be one event object");
       continue;
     }
+    if (emit_records(document, name, number, on_document)) continue;
     ++stats_.documents;
     on_document(document, line, number);
   } while (!stopped_ && (++number, std::getline(in, line)));
@@ -86,12 +112,19 @@ void JsonEventReader::read_array(std::istream& in, const std::string& name,
   simdjson::dom::element root;
   auto error = parser_.parse(text).get(root);
   if (error) {
-    problem(name, 1, describe(error) + " in the JSON array; the whole file was skipped");
+    problem(name, 1, describe(error) + " in the JSON document; the whole file was skipped");
+    return;
+  }
+  if (root.is_object()) {
+    if (!emit_records(root, name, 1, on_document)) {
+      ++stats_.documents;
+      on_document(root, simdjson::minify(root), 1);
+    }
     return;
   }
   simdjson::dom::array array;
   if (root.get_array().get(array)) {
-    problem(name, 1, "not a JSON array");
+    problem(name, 1, "not a JSON array or object");
     return;
   }
   uint64_t index = 0;

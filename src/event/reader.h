@@ -47,6 +47,9 @@ class JsonEventReader {
 
  private:
   void problem(const std::string& file, uint64_t line, std::string message);
+  bool parses(const std::string& line);
+  bool emit_records(simdjson::dom::element document, const std::string& name, uint64_t line,
+                    const DocumentHandler& on_document);
   void read_ndjson(std::istream& in, const std::string& name, const DocumentHandler& on_document,
                    std::string first_line, uint64_t first_line_number);
   void read_array(std::istream& in, const std::string& name, const DocumentHandler& on_document,

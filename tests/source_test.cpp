@@ -1,0 +1,178 @@
+// Source decoders against Elastic's own expected output in ../shared/corpus.
+#include <sys/wait.h>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "source/decoders.h"
+#include "test_util.h"
+
+namespace pickaxe::testing {
+namespace {
+
+// The minified JSON at a dotted path through nested objects, or "" when absent.
+std::string at(simdjson::dom::element element, std::string_view path) {
+  while (!path.empty()) {
+    size_t dot = path.find('.');
+    std::string_view key = path.substr(0, dot);
+    simdjson::dom::element next;
+    if (!element.is_object() || element[key].get(next) != simdjson::SUCCESS) return "";
+    element = next;
+    path = dot == std::string_view::npos ? std::string_view{} : path.substr(dot + 1);
+  }
+  return simdjson::minify(element);
+}
+
+TEST(Sources, CloudTrailFieldsEqualElasticsExpectedOutput) {
+  PICKAXE_REQUIRE_SHARED("corpus/aws_cloudtrail/test-run-instances-json.log");
+  std::string raw = read_text(shared_dir() + "/corpus/aws_cloudtrail/test-run-instances-json.log");
+  std::string expected_text =
+      read_text(shared_dir() + "/corpus/aws_cloudtrail/test-run-instances-json.log-expected.json");
+  simdjson::dom::parser raw_parser, expected_parser, decoded_parser;
+  simdjson::dom::element record = raw_parser.parse(raw.substr(0, raw.find('\n'))).value();
+  EXPECT_EQ(detect_source(record), SourceKind::CloudTrail);
+  std::string decoded, error;
+  ASSERT_TRUE(decode_cloudtrail(record, decoded, error)) << error;
+  simdjson::dom::element ours = decoded_parser.parse(decoded).value();
+  simdjson::dom::element theirs =
+      expected_parser.parse(expected_text).value()["expected"].at(0).value();
+  for (const char* field : {"event.action",
+                            "event.provider",
+                            "event.id",
+                            "event.outcome",
+                            "event.kind",
+                            "event.type",
+                            "cloud.region",
+                            "cloud.account.id",
+                            "user.name",
+                            "user.id",
+                            "source.ip",
+                            "source.address",
+                            "aws.cloudtrail.event_version",
+                            "aws.cloudtrail.event_type",
+                            "aws.cloudtrail.event_category",
+                            "aws.cloudtrail.request_id",
+                            "aws.cloudtrail.recipient_account_id",
+                            "aws.cloudtrail.user_identity.type",
+                            "aws.cloudtrail.user_identity.arn",
+                            "aws.cloudtrail.user_identity.access_key_id"}) {
+    EXPECT_NE(at(theirs, field), "") << field << " is not in Elastic's output";
+    EXPECT_EQ(at(ours, field), at(theirs, field)) << field;
+  }
+  // Request parameters stay an object, so that nested fields can be queried.
+  EXPECT_EQ(at(ours, "aws.cloudtrail.flattened.request_parameters.instanceType"), "\"t1.micro\"");
+  EXPECT_EQ(at(ours, "aws.cloudtrail.flattened.request_parameters.instancesSet.items"),
+            at(theirs, "aws.cloudtrail.flattened.request_parameters.instancesSet.items"));
+  EXPECT_NE(at(ours, "user_agent.original").find("aws-cli/2.14.5"), std::string::npos);
+}
+
+TEST(Sources, DockerEventsMapLikeElasticsDockerEventStream) {
+  PICKAXE_REQUIRE_SHARED("corpus/docker/event/sample_event.json");
+  // Elastic's sample is an image pull: rebuild the engine event it came from.
+  simdjson::dom::parser expected_parser, raw_parser, decoded_parser;
+  simdjson::dom::element theirs =
+      expected_parser.parse(read_text(shared_dir() + "/corpus/docker/event/sample_event.json"))
+          .value();
+  simdjson::dom::element raw =
+      raw_parser
+          .parse(std::string(
+              R"({"status":"pull","id":"busybox:latest","Type":"image","Action":"pull","Actor":{"ID":"busybox:latest","Attributes":{"name":"busybox"}},"scope":"local","time":1507795534,"timeNano":1507795534853000000})"))
+          .value();
+  EXPECT_EQ(detect_source(raw), SourceKind::Docker);
+  std::string decoded, error;
+  ASSERT_TRUE(decode_docker(raw, decoded, error)) << error;
+  simdjson::dom::element ours = decoded_parser.parse(decoded).value();
+  for (const char* field :
+       {"docker.event.status", "docker.event.id", "docker.event.from", "docker.event.type",
+        "docker.event.action", "docker.event.actor.id", "docker.event.actor.attributes",
+        "event.dataset", "event.module", "@timestamp"}) {
+    EXPECT_EQ(at(ours, field), at(theirs, field)) << field;
+  }
+  EXPECT_EQ(at(ours, "container.image.name"), "\"busybox:latest\"");
+  EXPECT_EQ(at(ours, "event.category"), "[\"package\"]");
+  EXPECT_EQ(at(ours, "event.type"), "[\"installation\"]");
+}
+
+TEST(Sources, DockerContainerEventsCarryContainerFields) {
+  PICKAXE_REQUIRE_SHARED("corpus/docker/_dev_deploy_docker_imposters/events.json");
+  simdjson::dom::parser parser, decoded_parser;
+  simdjson::dom::element raw =
+      parser
+          .parse(
+              read_text(shared_dir() + "/corpus/docker/_dev_deploy_docker_imposters/events.json"))
+          .value();
+  std::string decoded, error;
+  ASSERT_TRUE(decode_docker(raw, decoded, error)) << error;
+  simdjson::dom::element ours = decoded_parser.parse(decoded).value();
+  EXPECT_EQ(at(ours, "container.id"),
+            "\"ede54ee1afda366ab42f824e8a5ffd195155d853ceaec74a927f249ea270c743\"");
+  EXPECT_EQ(at(ours, "container.name"), "\"my-container\"");
+  EXPECT_EQ(at(ours, "container.image.name"), "\"alpine\"");
+  EXPECT_EQ(at(ours, "event.category"), "[\"process\"]");
+  EXPECT_EQ(at(ours, "event.type"), "[\"creation\"]");
+  EXPECT_EQ(at(ours, "@timestamp"), "\"2016-04-29T15:18:21.000Z\"");
+  EXPECT_EQ(at(ours, "docker.event.actor.attributes.image"), "\"alpine\"");
+}
+
+TEST(Sources, BadRecordsAreRejectedWithAReason) {
+  simdjson::dom::parser parser;
+  std::string out, error;
+  EXPECT_FALSE(
+      decode_cloudtrail(parser.parse(std::string(R"({"eventSource":"x"})")).value(), out, error));
+  EXPECT_NE(error.find("eventTime"), std::string::npos);
+  EXPECT_FALSE(decode_docker(
+      parser.parse(std::string(R"({"Type":"container","Action":"start"})")).value(), out, error));
+  EXPECT_NE(error.find("time"), std::string::npos);
+  EXPECT_FALSE(decode_docker(
+      parser.parse(std::string(R"({"Type":"container","time":"soon","Action":"x"})")).value(), out,
+      error));
+}
+
+std::string run_capture(const std::string& command, int& exit_code) {
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string out;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
+  int status = pclose(pipe);
+  exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+TEST(Sources, OneHuntOverFilesOfMixedSourcesAndCompression) {
+  PICKAXE_REQUIRE_SHARED("corpus/aws_cloudtrail/test-run-instances-json.log");
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / fmt::format("pickaxe-mixed-{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  std::string cloudtrail = (dir / "cloudtrail.json.gz").string();
+  int code = 0;
+  // A CloudTrail file in its {"Records": [...]} form, gzipped.
+  std::string record =
+      read_text(shared_dir() + "/corpus/aws_cloudtrail/test-run-instances-json.log");
+  record = record.substr(0, record.find('\n'));
+  std::ofstream(dir / "cloudtrail.json") << "{\"Records\": [\n" << record << "\n]}\n";
+  ASSERT_EQ(std::system(fmt::format("gzip -f {}", (dir / "cloudtrail.json").string()).c_str()), 0);
+  // Docker daemon events as `docker events --format '{{json .}}'` prints them.
+  std::ofstream(dir / "docker.ndjson")
+      << R"({"status":"pull","id":"docker.io/library/ubunut:22.04","Type":"image","Action":"pull","Actor":{"ID":"docker.io/library/ubunut:22.04","Attributes":{"name":"ubunut"}},"scope":"local","time":1730455200,"timeNano":1730455200000000000})"
+      << "\n";
+  std::string out = run_capture(
+      fmt::format("{} hunt --detection-time 2026-11-29T00:00:00Z --format ndjson "
+                  "{}/examples/events.ndjson {} {} "
+                  "2>/dev/null",
+                  PICKAXE_BINARY, PICKAXE_SOURCE_DIR, cloudtrail, (dir / "docker.ndjson").string()),
+      code);
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(code, 0);
+  std::multiset<std::string> rules;
+  simdjson::dom::parser parser;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);)
+    rules.emplace(parser.parse(line).value()["kibana.alert.rule.name"].get_string().value());
+  EXPECT_EQ(rules.count("EC2 Instance Launched from an Unapproved AMI"), 1u);
+  EXPECT_EQ(rules.count("Container Image Name One Typo Away from a Popular Image"), 1u);
+  EXPECT_EQ(rules.count("Cryptocurrency Miner Process Started"), 1u);
+}
+
+}  // namespace
+}  // namespace pickaxe::testing
