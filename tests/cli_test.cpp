@@ -16,15 +16,9 @@ struct RunResult {
 };
 
 RunResult run(const std::string& arguments) {
-  std::string command = std::string(PICKAXE_BINARY) + " " + arguments + " 2>&1";
   RunResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
-  int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.out =
+      run_command(std::string(PICKAXE_BINARY) + " " + arguments + " 2>&1", result.exit_code);
   return result;
 }
 

@@ -23,14 +23,7 @@ HuntRun hunt(const std::string& arguments) {
   std::string command = fmt::format("{} hunt --detection-time 2026-11-29T00:00:00.000Z {} 2>{}",
                                     PICKAXE_BINARY, arguments, err_path);
   HuntRun run;
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string out;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
-  int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::istringstream in(out);
+  std::istringstream in(run_command(command, run.exit_code));
   for (std::string line; std::getline(in, line);) run.lines.push_back(line);
   run.err = read_text(err_path);
   std::filesystem::remove(err_path);

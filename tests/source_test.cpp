@@ -128,17 +128,6 @@ TEST(Sources, BadRecordsAreRejectedWithAReason) {
       error));
 }
 
-std::string run_capture(const std::string& command, int& exit_code) {
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string out;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
-  int status = pclose(pipe);
-  exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
-
 TEST(Sources, OneHuntOverFilesOfMixedSourcesAndCompression) {
   PICKAXE_REQUIRE_SHARED("corpus/aws_cloudtrail/test-run-instances-json.log");
   std::filesystem::path dir =
@@ -156,7 +145,7 @@ TEST(Sources, OneHuntOverFilesOfMixedSourcesAndCompression) {
   std::ofstream(dir / "docker.ndjson")
       << R"({"status":"pull","id":"docker.io/library/ubunut:22.04","Type":"image","Action":"pull","Actor":{"ID":"docker.io/library/ubunut:22.04","Attributes":{"name":"ubunut"}},"scope":"local","time":1730455200,"timeNano":1730455200000000000})"
       << "\n";
-  std::string out = run_capture(
+  std::string out = run_command(
       fmt::format("{} hunt --detection-time 2026-11-29T00:00:00Z --format ndjson "
                   "{}/examples/events.ndjson {} {} "
                   "2>/dev/null",

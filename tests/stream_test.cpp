@@ -144,12 +144,7 @@ CliResult run_cli(const std::string& arguments, const std::string& input_path) {
   std::string command =
       fmt::format("{} {} {} 2>{}", PICKAXE_BINARY, arguments, input_path, err_path);
   CliResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
-  int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.out = run_command(command, result.exit_code);
   result.err = read_text(err_path);
   return result;
 }

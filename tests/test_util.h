@@ -7,6 +7,10 @@
 #include <sstream>
 #include <string>
 
+#include <sys/wait.h>
+
+#include <cstdio>
+
 #include <gtest/gtest.h>
 
 #include "diag/diagnostic.h"
@@ -71,6 +75,21 @@ inline std::string round_trip_failure(const eql::QuerySet& set) {
   if (!again.ok()) return "printed text does not parse:\n" + printed + "\n" + again.messages();
   if (!(again.set == set)) return "AST differs after round trip:\n" + printed;
   return {};
+}
+
+// Runs a shell command; returns its stdout and sets its exit code (-1 when it
+// did not exit normally).
+inline std::string run_command(const std::string& command, int& exit_code) {
+  std::string out;
+  exit_code = -1;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return out;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
+  int status = pclose(pipe);
+  exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
 }
 
 // Elasticsearch's test_extra.toml writes bare `null` in join_keys arrays, which is not TOML.
