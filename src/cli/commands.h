@@ -28,6 +28,9 @@ bool read_inputs(const std::vector<std::string>& files,
                  const std::function<void(std::istream&, const std::string&)>& read,
                  const std::function<bool()>& done);
 
+// The --source option, shared by query and hunt.
+void add_source_option(CLI::App& command, std::string& source);
+
 // "5m", "30s", "0", "unbounded" -> nanoseconds; nullopt when it is no duration.
 std::optional<int64_t> parse_duration(const std::string& text);
 

@@ -281,11 +281,7 @@ void add_hunt_command(CLI::App& app, std::function<int()>& run) {
                    "With --suppress-by: how long after a group's first alert others are suppressed")
       ->default_str("5m");
   command->add_flag("--fail-on-alert", options->fail_on_alert, "Exit 1 when any alert was raised");
-  command
-      ->add_option("--source", options->source,
-                   "How to read input records: auto (detected per record), ecs, cloudtrail, docker")
-      ->check(CLI::IsMember({"auto", "ecs", "cloudtrail", "docker"}))
-      ->default_str("auto");
+  add_source_option(*command, options->source);
   command->add_flag("--strict", options->strict,
                     "Exit 1 when input was skipped, late, or state overflowed");
   command->add_flag("--quiet", options->quiet, "No summary or input problems on stderr");

@@ -13,6 +13,14 @@ bool stdout_is_terminal() {
   return isatty(STDOUT_FILENO) == 1;
 }
 
+void add_source_option(CLI::App& command, std::string& source) {
+  command
+      .add_option("--source", source,
+                  "How to read input records: auto (detected per record), ecs, cloudtrail, docker")
+      ->check(CLI::IsMember({"auto", "ecs", "cloudtrail", "docker"}))
+      ->default_str("auto");
+}
+
 bool read_inputs(const std::vector<std::string>& files,
                  const std::function<void(std::istream&, const std::string&)>& read,
                  const std::function<bool()>& done) {

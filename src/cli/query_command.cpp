@@ -219,11 +219,7 @@ void add_query_command(CLI::App& app, std::function<int()>& run) {
                    "Longer input lines are reported and skipped")
       ->check(CLI::PositiveNumber)
       ->default_str("4194304");
-  command
-      ->add_option("--source", options->source,
-                   "How to read input records: auto (detected per record), ecs, cloudtrail, docker")
-      ->check(CLI::IsMember({"auto", "ecs", "cloudtrail", "docker"}))
-      ->default_str("auto");
+  add_source_option(*command, options->source);
   command->add_flag("--strict", options->strict,
                     "Exit 1 when input was skipped, arrived too late, or state overflowed");
   command->add_flag("--quiet", options->quiet, "Do not report input problems on stderr");

@@ -45,6 +45,14 @@ void maybe(JsonWriter& json, std::string_view key, std::string_view value) {
   if (!value.empty()) json.key(key).value(value);
 }
 
+// Ends the `event` object as Elastic's integrations do and names the data
+// stream, so that rules' index patterns see the document where Elastic would.
+void close_event(JsonWriter& json, std::string_view dataset, std::string_view module) {
+  json.key("dataset").value(dataset).key("module").value(module).end_object();
+  json.key("data_stream").begin_object().key("type").value("logs").key("dataset").value(dataset);
+  json.key("namespace").value("default").end_object();
+}
+
 }  // namespace
 
 SourceKind detect_source(simdjson::dom::element record) {
@@ -81,16 +89,7 @@ bool decode_cloudtrail(simdjson::dom::element record, std::string& out, std::str
   json.key("kind").value("event");
   json.key("outcome").value(has(record, "errorCode") ? "failure" : "success");
   json.key("type").begin_array().value("info").end_array();
-  json.key("dataset").value("aws.cloudtrail");
-  json.key("module").value("aws");
-  json.end_object();
-  json.key("data_stream")
-      .begin_object()
-      .key("type")
-      .value("logs")
-      .key("dataset")
-      .value("aws.cloudtrail");
-  json.key("namespace").value("default").end_object();
+  close_event(json, "aws.cloudtrail", "aws");
   json.key("cloud").begin_object().key("provider").value("aws");
   maybe(json, "region", text(record, "awsRegion"));
   std::string_view account = text(record, "recipientAccountId");
@@ -221,16 +220,7 @@ bool decode_docker(simdjson::dom::element event, std::string& out, std::string& 
   json.key("category").begin_array().value(category).end_array();
   json.key("type").begin_array().value(event_type).end_array();
   json.key("kind").value("event");
-  json.key("dataset").value("docker.event");
-  json.key("module").value("docker");
-  json.end_object();
-  json.key("data_stream")
-      .begin_object()
-      .key("type")
-      .value("logs")
-      .key("dataset")
-      .value("docker.event");
-  json.key("namespace").value("default").end_object();
+  close_event(json, "docker.event", "docker");
   json.key("container").begin_object();
   if (type == "container") {
     maybe(json, "id", actor_id.empty() ? id : actor_id);
