@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
-#include "source/decoders.h"
+#include "source/cloudtrail/cloudtrail.h"
+#include "source/docker/docker.h"
+#include "source/source.h"
 #include "test_util.h"
 
 namespace pickaxe::testing {
@@ -32,7 +34,7 @@ TEST(Sources, CloudTrailFieldsEqualElasticsExpectedOutput) {
   simdjson::dom::element record = raw_parser.parse(raw.substr(0, raw.find('\n'))).value();
   EXPECT_EQ(detect_source(record), SourceKind::CloudTrail);
   std::string decoded, error;
-  ASSERT_TRUE(decode_cloudtrail(record, decoded, error)) << error;
+  ASSERT_TRUE(source::decode_cloudtrail(record, decoded, error)) << error;
   simdjson::dom::element ours = decoded_parser.parse(decoded).value();
   simdjson::dom::element theirs =
       expected_parser.parse(expected_text).value()["expected"].at(0).value();
@@ -80,7 +82,7 @@ TEST(Sources, DockerEventsMapLikeElasticsDockerEventStream) {
           .value();
   EXPECT_EQ(detect_source(raw), SourceKind::Docker);
   std::string decoded, error;
-  ASSERT_TRUE(decode_docker(raw, decoded, error)) << error;
+  ASSERT_TRUE(source::decode_docker(raw, decoded, error)) << error;
   simdjson::dom::element ours = decoded_parser.parse(decoded).value();
   for (const char* field :
        {"docker.event.status", "docker.event.id", "docker.event.from", "docker.event.type",
@@ -102,7 +104,7 @@ TEST(Sources, DockerContainerEventsCarryContainerFields) {
               read_text(shared_dir() + "/corpus/docker/_dev_deploy_docker_imposters/events.json"))
           .value();
   std::string decoded, error;
-  ASSERT_TRUE(decode_docker(raw, decoded, error)) << error;
+  ASSERT_TRUE(source::decode_docker(raw, decoded, error)) << error;
   simdjson::dom::element ours = decoded_parser.parse(decoded).value();
   EXPECT_EQ(at(ours, "container.id"),
             "\"ede54ee1afda366ab42f824e8a5ffd195155d853ceaec74a927f249ea270c743\"");
@@ -117,13 +119,13 @@ TEST(Sources, DockerContainerEventsCarryContainerFields) {
 TEST(Sources, BadRecordsAreRejectedWithAReason) {
   simdjson::dom::parser parser;
   std::string out, error;
-  EXPECT_FALSE(
-      decode_cloudtrail(parser.parse(std::string(R"({"eventSource":"x"})")).value(), out, error));
+  EXPECT_FALSE(source::decode_cloudtrail(
+      parser.parse(std::string(R"({"eventSource":"x"})")).value(), out, error));
   EXPECT_NE(error.find("eventTime"), std::string::npos);
-  EXPECT_FALSE(decode_docker(
+  EXPECT_FALSE(source::decode_docker(
       parser.parse(std::string(R"({"Type":"container","Action":"start"})")).value(), out, error));
   EXPECT_NE(error.find("time"), std::string::npos);
-  EXPECT_FALSE(decode_docker(
+  EXPECT_FALSE(source::decode_docker(
       parser.parse(std::string(R"({"Type":"container","time":"soon","Action":"x"})")).value(), out,
       error));
 }

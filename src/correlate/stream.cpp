@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include "match/patterns.h"
+#include "source/auditd/auditd.h"
+#include "source/sysmon/sysmon.h"
 
 namespace pickaxe {
 
@@ -43,10 +45,64 @@ bool QueryStream::done() const {
 
 void QueryStream::read(std::istream& in, const std::string& name) {
   if (done()) return;
-  reader_.read(in, name,
-               [&](simdjson::dom::element document, std::string_view text, uint64_t line) {
-                 accept(document, text, line, name);
-               });
+  std::string line;
+  uint64_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.find_first_not_of(" \t\r") != std::string::npos) break;
+  }
+  if (line.find_first_not_of(" \t\r") == std::string::npos) return;
+  // The first line decides between JSON and a line-oriented source.
+  std::optional<SourceKind> text_kind = detect_text_source(line);
+  char first = line[line.find_first_not_of(" \t\r")];
+  bool json = first == '{' || first == '[';
+  if (options_.source == SourceKind::Auditd)
+    text_kind = SourceKind::Auditd;
+  else if (options_.source == SourceKind::Sysmon && !json)
+    text_kind = SourceKind::Sysmon;
+  else if (options_.source != SourceKind::Auto)
+    text_kind = std::nullopt;
+  if (text_kind) {
+    read_text(in, name, *text_kind, std::move(line), number);
+    return;
+  }
+  reader_.read_from(
+      in, name,
+      [&](simdjson::dom::element document, std::string_view text, uint64_t at) {
+        accept(document, text, at, name);
+      },
+      std::move(line), number);
+}
+
+void QueryStream::read_text(std::istream& in, const std::string& name, SourceKind kind,
+                            std::string line, uint64_t number) {
+  auto decoder = make_text_decoder(
+      kind, [&](std::string ecs, uint64_t at) { accept_decoded(std::move(ecs), at, name); },
+      [&](uint64_t at, std::string message, bool skipped) {
+        if (skipped) {
+          ++stats_.malformed_records;
+        }
+        if (on_problem_) on_problem_({name, at, std::move(message)});
+      });
+  size_t limit = reader_.options().max_line_bytes;
+  do {
+    reader_.count_bytes(line.size() + 1);
+    if (reader_.options().on_progress && (number & 0x3FFF) == 0)
+      reader_.options().on_progress(reader_.stats().bytes);
+    if (line.size() > limit) {
+      reader_.problem(name, number,
+                      fmt::format("line of {} bytes is longer than the limit of {} bytes; skipped",
+                                  line.size(), limit));
+      continue;
+    }
+    decoder->add_line(line, number);
+  } while (!reader_.stopped() && (++number, std::getline(in, line)));
+  decoder->finish();
+  stats_.flawed_records += decoder->flawed();
+  if (auto* auditd = dynamic_cast<source::AuditdDecoder*>(decoder.get()))
+    stats_.without_eoe += auditd->without_eoe();
+  if (auto* sysmon = dynamic_cast<source::SysmonDecoder*>(decoder.get()))
+    stats_.without_event += sysmon->without_event();
 }
 
 std::optional<std::string> QueryStream::type_problem(const Event& event) const {
@@ -93,10 +149,9 @@ void QueryStream::accept(simdjson::dom::element document, std::string_view text,
                          const std::string& name) {
   auto event = std::make_shared<Event>();
   SourceKind kind = options_.source == SourceKind::Auto ? detect_source(document) : options_.source;
-  if (kind == SourceKind::CloudTrail || kind == SourceKind::Docker) {
+  if (kind == SourceKind::CloudTrail || kind == SourceKind::Docker || kind == SourceKind::Sysmon) {
     std::string decoded, error;
-    bool ok = kind == SourceKind::CloudTrail ? decode_cloudtrail(document, decoded, error)
-                                             : decode_docker(document, decoded, error);
+    bool ok = decode_record(kind, document, decoded, error);
     simdjson::dom::element ecs;
     if (!ok || decoded_parser_.parse(decoded).get(ecs)) {
       ++stats_.malformed_records;
@@ -111,6 +166,25 @@ void QueryStream::accept(simdjson::dom::element document, std::string_view text,
     extract_fields(document, engine_.fields(), schema_, *event);
     event->source = std::string(text);
   }
+  accept_event(std::move(event), line, name);
+}
+
+void QueryStream::accept_decoded(std::string ecs, uint64_t line, const std::string& name) {
+  if (done()) return;
+  simdjson::dom::element document;
+  if (decoded_parser_.parse(ecs).get(document)) {
+    ++stats_.malformed_records;
+    if (on_problem_) on_problem_({name, line, "the decoder wrote invalid JSON; event skipped"});
+    return;
+  }
+  auto event = std::make_shared<Event>();
+  extract_fields(document, engine_.fields(), schema_, *event);
+  event->source = std::move(ecs);
+  accept_event(std::move(event), line, name);
+}
+
+void QueryStream::accept_event(std::shared_ptr<Event> event, uint64_t line,
+                               const std::string& name) {
   event->line = line;
   const Values& stamp = event->fields[engine_.stream_timestamp_slot()];
   std::optional<int64_t> timestamp;

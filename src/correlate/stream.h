@@ -10,7 +10,7 @@
 
 #include "correlate/engine.h"
 #include "event/reader.h"
-#include "source/decoders.h"
+#include "source/source.h"
 
 namespace pickaxe {
 
@@ -24,6 +24,9 @@ struct StreamStats {
   uint64_t events = 0;             // events handed to the engine
   uint64_t malformed = 0;          // lines that are not JSON objects, or too long, or undecodable
   uint64_t malformed_records = 0;  // records a source decoder could not read
+  uint64_t flawed_records = 0;     // records decoded with a value kept as written (bad hex)
+  uint64_t without_eoe = 0;        // auditd syscall events that ended without their EOE
+  uint64_t without_event = 0;      // Sysmon syslog lines carrying no event (its banner)
   uint64_t missing_timestamp = 0;  // events without a usable timestamp
   uint64_t wrong_type = 0;         // events with a field of the wrong type
   uint64_t late = 0;               // events later than max_lateness, processed out of order
@@ -66,6 +69,11 @@ class QueryStream {
 
   void accept(simdjson::dom::element document, std::string_view text, uint64_t line,
               const std::string& name);
+  // Takes an ECS document a source decoder wrote.
+  void accept_decoded(std::string ecs, uint64_t line, const std::string& name);
+  void accept_event(std::shared_ptr<Event> event, uint64_t line, const std::string& name);
+  void read_text(std::istream& in, const std::string& name, SourceKind kind, std::string line,
+                 uint64_t number);
   void release(int64_t up_to);
   void run_batch();
   void deliver(size_t engine, QueryResult&& result);

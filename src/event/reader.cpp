@@ -31,10 +31,27 @@ bool JsonEventReader::parses(const std::string& line) {
   return !parser_.parse(line).get(ignored);
 }
 
-// {"Records": [...]} (CloudTrail's file format): each record is a document.
+// {"Records": [...]} (CloudTrail's file format) and Elasticsearch _search
+// responses ({"hits": {"hits": [{"_source": {...}}]}}): each record, or each
+// hit's _source, is a document.
 bool JsonEventReader::emit_records(simdjson::dom::element document, const std::string& name,
                                    uint64_t line, const DocumentHandler& on_document) {
   simdjson::dom::array records;
+  if (document.at_pointer("/hits/hits").get_array().get(records) == simdjson::SUCCESS) {
+    uint64_t index = 0;
+    for (simdjson::dom::element hit : records) {
+      if (stopped_) break;
+      ++index;
+      simdjson::dom::element source;
+      if (hit["_source"].get(source) != simdjson::SUCCESS || !source.is_object()) {
+        problem(name, line, fmt::format("hit {} has no _source object", index));
+        continue;
+      }
+      ++stats_.documents;
+      on_document(source, simdjson::minify(source), line);
+    }
+    return true;
+  }
   if (document["Records"].get_array().get(records)) return false;
   for (simdjson::dom::element record : records) {
     if (stopped_) break;
@@ -52,20 +69,27 @@ void JsonEventReader::read(std::istream& in, const std::string& name,
                            const DocumentHandler& on_document) {
   std::string line;
   uint64_t number = 0;
-  // The first non-blank line decides: '[' starts a JSON array, anything else is NDJSON.
   while (std::getline(in, line)) {
     ++number;
     if (blank(line)) continue;
-    size_t first = line.find_first_not_of(" \t\r");
-    if (line[first] == '[') {
-      read_array(in, name, on_document, line + "\n");
-    } else if (line[first] == '{' && !parses(line)) {
-      // A JSON object over several lines, such as a CloudTrail {"Records": [...]} file.
-      read_array(in, name, on_document, line + "\n");
-    } else {
-      read_ndjson(in, name, on_document, std::move(line), number);
-    }
+    read_from(in, name, on_document, std::move(line), number);
     return;
+  }
+}
+
+// The first non-blank line decides: '[' starts a JSON array, anything else is NDJSON.
+void JsonEventReader::read_from(std::istream& in, const std::string& name,
+                                const DocumentHandler& on_document, std::string line,
+                                uint64_t number) {
+  size_t first = line.find_first_not_of(" \t\r");
+  if (first == std::string::npos) return;
+  if (line[first] == '[') {
+    read_array(in, name, on_document, line + "\n");
+  } else if (line[first] == '{' && !parses(line)) {
+    // A JSON object over several lines, such as a CloudTrail {"Records": [...]} file.
+    read_array(in, name, on_document, line + "\n");
+  } else {
+    read_ndjson(in, name, on_document, std::move(line), number);
   }
 }
 

@@ -41,12 +41,20 @@ class JsonEventReader {
 
   // Reads the whole stream; `name` names it in problems.
   void read(std::istream& in, const std::string& name, const DocumentHandler& on_document);
+  // The same, when the caller has already read the first non-blank line.
+  void read_from(std::istream& in, const std::string& name, const DocumentHandler& on_document,
+                 std::string first_line, uint64_t first_line_number);
   // Makes read() return early, before the next document.
   void stop() { stopped_ = true; }
+  bool stopped() const { return stopped_; }
+  // Counts and reports a problem found outside the reader (by a source decoder).
+  void problem(const std::string& file, uint64_t line, std::string message);
+  // Counts bytes read outside the reader.
+  void count_bytes(uint64_t bytes) { stats_.bytes += bytes; }
+  const ReaderOptions& options() const { return options_; }
   const ReaderStats& stats() const { return stats_; }
 
  private:
-  void problem(const std::string& file, uint64_t line, std::string message);
   bool parses(const std::string& line);
   bool emit_records(simdjson::dom::element document, const std::string& name, uint64_t line,
                     const DocumentHandler& on_document);
