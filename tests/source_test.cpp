@@ -147,11 +147,29 @@ TEST(Sources, OneHuntOverFilesOfMixedSourcesAndCompression) {
   std::ofstream(dir / "docker.ndjson")
       << R"({"status":"pull","id":"docker.io/library/ubunut:22.04","Type":"image","Action":"pull","Actor":{"ID":"docker.io/library/ubunut:22.04","Attributes":{"name":"ubunut"}},"scope":"local","time":1730455200,"timeNano":1730455200000000000})"
       << "\n";
+  // A raw audit.log with an xmrig execve, gzipped, and Sysmon for Linux syslog
+  // with a connection to a pool port.
+  std::ofstream(dir / "audit.log")
+      << "type=SYSCALL msg=audit(1730455300.100:77): arch=c000003e syscall=59 success=yes exit=0 "
+         "ppid=1 pid=4242 auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 "
+         "comm=\"xmrig\" exe=\"/tmp/xmrig\"\n"
+         "type=EXECVE msg=audit(1730455300.100:77): argc=2 a0=\"xmrig\" a1=\"--donate-level=1\"\n"
+         "type=EOE msg=audit(1730455300.100:77):\n";
+  ASSERT_EQ(std::system(fmt::format("gzip -f {}", (dir / "audit.log").string()).c_str()), 0);
+  std::ofstream(dir / "sysmon.log")
+      << "Nov  1 10:05:00 node1 sysmon: <Event><System><Provider Name=\"Linux-Sysmon\"/>"
+         "<EventID>3</EventID><TimeCreated SystemTime=\"2024-11-01T10:05:00.000Z\"/>"
+         "<Computer>node1</Computer></System><EventData><Data Name=\"UtcTime\">2024-11-01 "
+         "10:05:00.000</Data><Data Name=\"Image\">/tmp/xmrig</Data><Data "
+         "Name=\"Protocol\">tcp</Data><Data Name=\"Initiated\">true</Data><Data "
+         "Name=\"DestinationIp\">203.0.113.7</Data><Data Name=\"DestinationPort\">3333</Data>"
+         "</EventData></Event>\n";
   std::string out = run_command(
       fmt::format("{} hunt --detection-time 2026-11-29T00:00:00Z --format ndjson "
-                  "{}/examples/events.ndjson {} {} "
+                  "{}/examples/events.ndjson {} {} {} {} "
                   "2>/dev/null",
-                  PICKAXE_BINARY, PICKAXE_SOURCE_DIR, cloudtrail, (dir / "docker.ndjson").string()),
+                  PICKAXE_BINARY, PICKAXE_SOURCE_DIR, cloudtrail, (dir / "docker.ndjson").string(),
+                  (dir / "audit.log.gz").string(), (dir / "sysmon.log").string()),
       code);
   std::filesystem::remove_all(dir);
   EXPECT_EQ(code, 0);
@@ -162,7 +180,29 @@ TEST(Sources, OneHuntOverFilesOfMixedSourcesAndCompression) {
     rules.emplace(parser.parse(line).value()["kibana.alert.rule.name"].get_string().value());
   EXPECT_EQ(rules.count("EC2 Instance Launched from an Unapproved AMI"), 1u);
   EXPECT_EQ(rules.count("Container Image Name One Typo Away from a Popular Image"), 1u);
-  EXPECT_EQ(rules.count("Cryptocurrency Miner Process Started"), 1u);
+  EXPECT_EQ(rules.count("Cryptocurrency Miner Process Started"), 2u);       // Endpoint and auditd
+  EXPECT_EQ(rules.count("Outbound Connection to a Mining Pool Port"), 2u);  // Endpoint and Sysmon
+}
+
+TEST(Sources, ElasticsearchSearchResponsesAreReadHitByHit) {
+  std::filesystem::path file =
+      std::filesystem::temp_directory_path() / fmt::format("pickaxe-search-{}.json", ::getpid());
+  std::ofstream(file) << R"({"took": 3, "hits": {"total": {"value": 2}, "hits": [
+    {"_index": ".ds-logs-endpoint.events.process-default-2024.11.01-000001", "_id": "a",
+     "_source": {"@timestamp": "2024-11-01T10:00:00Z", "event": {"category": "process", "type": "start"},
+                 "process": {"name": "xmrig"}}},
+    {"_index": "x", "_id": "b", "_source": {"@timestamp": "2024-11-01T10:00:01Z",
+     "event": {"category": "process", "type": "start"}, "process": {"name": "bash"}}},
+    {"_index": "x", "_id": "c"}]}})";
+  int code = 0;
+  std::string out =
+      run_command(fmt::format("{} query 'process where process.name == \"xmrig\"' {} 2>&1",
+                              PICKAXE_BINARY, file.string()),
+                  code);
+  std::filesystem::remove(file);
+  EXPECT_NE(out.find(R"("name":"xmrig")"), std::string::npos) << out;
+  EXPECT_EQ(out.find(R"("name":"bash")"), std::string::npos) << out;
+  EXPECT_NE(out.find("hit 3 has no _source object"), std::string::npos) << out;
 }
 
 }  // namespace
