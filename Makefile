@@ -23,7 +23,7 @@ build: deps $(BUILD_DIR)/build.ninja
 # them through the sample events and show the alerts in a table.
 run: build
 	./$(BUILD_DIR)/pickaxe lint rules
-	./$(BUILD_DIR)/pickaxe hunt --format table examples/events.ndjson
+	./$(BUILD_DIR)/pickaxe hunt --format table examples/events.ndjson examples/audit.log examples/sysmon.log
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
@@ -42,17 +42,24 @@ bench: build
 # checked-in corpora are read only.
 FUZZ_FLAGS = -timeout=10 -rss_limit_mb=2048 -max_len=8192 -dict=fuzz/eql.dict \
              -artifact_prefix=fuzz/artifacts/ -print_final_stats=1
+DECODERS = auditd sysmon cloudtrail docker
 fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DPICKAXE_FUZZ=ON -DPICKAXE_TESTS=OFF -DPICKAXE_BENCH=OFF
-	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_eql_parser fuzz_rule_loader fuzz_query_stream
-	mkdir -p $(FUZZ_DIR)/new-parser $(FUZZ_DIR)/new-rules $(FUZZ_DIR)/new-events fuzz/artifacts
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_eql_parser fuzz_rule_loader fuzz_query_stream \
+	  $(addprefix fuzz_,$(DECODERS))
+	mkdir -p $(FUZZ_DIR)/new-parser $(FUZZ_DIR)/new-rules $(FUZZ_DIR)/new-events fuzz/artifacts \
+	  $(addprefix $(FUZZ_DIR)/new-,$(DECODERS))
 	./$(FUZZ_DIR)/fuzz_eql_parser -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS) \
 	  $(FUZZ_DIR)/new-parser fuzz/corpus/parser
 	./$(FUZZ_DIR)/fuzz_rule_loader -max_total_time=$$(( $(FUZZ_SECONDS) / 3 + 1 )) $(FUZZ_FLAGS) \
 	  $(FUZZ_DIR)/new-rules fuzz/corpus/rules
 	./$(FUZZ_DIR)/fuzz_query_stream -max_total_time=$$(( $(FUZZ_SECONDS) / 3 + 1 )) $(FUZZ_FLAGS) \
 	  $(FUZZ_DIR)/new-events fuzz/corpus/events
+	for decoder in $(DECODERS); do \
+	  ./$(FUZZ_DIR)/fuzz_$$decoder -max_total_time=$$(( $(FUZZ_SECONDS) / 6 + 1 )) $(FUZZ_FLAGS) \
+	    $(FUZZ_DIR)/new-$$decoder fuzz/corpus/$$decoder || exit 1; \
+	done
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h' '*.cpp.in')

@@ -11,6 +11,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "correlate/stream.h"
+
 namespace pickaxe::cli {
 
 enum ExitCode { kSuccess = 0, kFindings = 1, kUsage = 2 };
@@ -30,6 +32,8 @@ bool read_inputs(const std::vector<std::string>& files,
 
 // The --source option, shared by query and hunt.
 void add_source_option(CLI::App& command, std::string& source);
+// What the source decoders noticed without skipping anything; "" when nothing.
+std::string describe_source_notes(const StreamStats& stats);
 
 // "5m", "30s", "0", "unbounded" -> nanoseconds; nullopt when it is no duration.
 std::optional<int64_t> parse_duration(const std::string& text);

@@ -216,6 +216,8 @@ int run_hunt(const HuntCommandOptions& options) {
           stats.stream.malformed, stats.stream.missing_timestamp, stats.stream.wrong_type,
           stats.stream.late, stats.state_evictions);
     }
+    if (std::string notes = describe_source_notes(stats.stream); !notes.empty())
+      std::cerr << "  " << notes;
   }
   if (unreadable) return kFindings;
   if (options.strict &&

@@ -5,6 +5,8 @@
 #include <iostream>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "cli/commands.h"
 #include "event/compressed.h"
 
@@ -16,9 +18,23 @@ bool stdout_is_terminal() {
 void add_source_option(CLI::App& command, std::string& source) {
   command
       .add_option("--source", source,
-                  "How to read input records: auto (detected per record), ecs, cloudtrail, docker")
-      ->check(CLI::IsMember({"auto", "ecs", "cloudtrail", "docker"}))
+                  "How to read input: auto (detected per file and per record), ecs, cloudtrail, "
+                  "docker, auditd, sysmon")
+      ->check(CLI::IsMember({"auto", "ecs", "cloudtrail", "docker", "auditd", "sysmon"}))
       ->default_str("auto");
+}
+
+std::string describe_source_notes(const StreamStats& stats) {
+  std::vector<std::string> notes;
+  if (stats.flawed_records > 0)
+    notes.push_back(fmt::format("{} records kept with a value as written (bad hex or cut short)",
+                                stats.flawed_records));
+  if (stats.without_eoe > 0)
+    notes.push_back(fmt::format("{} auditd events ended without their EOE record", stats.without_eoe));
+  if (stats.without_event > 0)
+    notes.push_back(fmt::format("{} Sysmon syslog lines carried no event", stats.without_event));
+  if (notes.empty()) return "";
+  return fmt::format("{}\n", fmt::join(notes, "; "));
 }
 
 bool read_inputs(const std::vector<std::string>& files,

@@ -165,6 +165,8 @@ int run_query(const QueryOptions& options) {
         stats.events, result_count, stats.malformed, stats.missing_timestamp, stats.wrong_type,
         stats.late, engine_stats.state_evictions);
   }
+  if (std::string notes = describe_source_notes(stats); !options.quiet && !notes.empty())
+    std::cerr << "pickaxe: " << notes;
   if (unreadable) return kFindings;
   if (options.strict &&
       (stats.rejected() > 0 || stats.late > 0 || engine_stats.state_evictions > 0))

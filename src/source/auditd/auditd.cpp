@@ -800,7 +800,8 @@ std::string audit_event_to_ecs(const std::vector<AuditRecord>& records) {
   }
   json.end_object();
   json.end_object();
-  return json.str();
+  // Raw bytes of the log are not always UTF-8; the document always is.
+  return valid_utf8(json.str());
 }
 
 // ---------------------------------------------------------------------------

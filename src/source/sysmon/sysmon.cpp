@@ -358,7 +358,7 @@ std::string sysmon_to_ecs(const SysmonEvent& event) {
   json.end_object();
   json.end_object();
   json.end_object();
-  return json.str();
+  return valid_utf8(json.str());
 }
 
 namespace {
