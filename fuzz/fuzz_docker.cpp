@@ -1,4 +1,5 @@
-// libFuzzer target for the docker decoder: arbitrary bytes as one Docker daemon event, or a file of them.
+// libFuzzer target for the docker decoder: arbitrary bytes as one Docker daemon event, or a file of
+// them.
 #include "fuzz/fuzz_source.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

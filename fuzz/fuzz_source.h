@@ -18,8 +18,7 @@ namespace pickaxe::fuzz {
 inline void check_decoded(std::string_view ecs) {
   static simdjson::dom::parser parser;
   simdjson::dom::element document;
-  if (parser.parse(ecs.data(), ecs.size()).get(document) || !document.is_object())
-    __builtin_trap();
+  if (parser.parse(ecs.data(), ecs.size()).get(document) || !document.is_object()) __builtin_trap();
 }
 
 inline int fuzz_source(SourceKind kind, const uint8_t* data, size_t size) {

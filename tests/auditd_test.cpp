@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -273,6 +274,137 @@ TEST(Auditd, SharedFieldsAgreeWithFilebeatsPerLineModule) {
               parse_timestamp(value_at(doc, "@timestamp")));
   }
   EXPECT_GT(compared, 100);
+}
+
+// Elastic's auditd pipeline tests for events Auditbeat already joined: the
+// raw records are in auditd.messages, the expected ECS beside them.
+TEST(Auditd, CoalescedFixturesEqualElasticsExpectedOutput) {
+  PICKAXE_REQUIRE_SHARED("corpus/auditd/test-coalesced-network-events.json");
+  std::string dir = shared_dir() + "/corpus/auditd/";
+  int compared = 0, events = 0;
+  for (std::string name :
+       {"test-coalesced-syscall-execve-events.json", "test-coalesced-network-events.json"}) {
+    simdjson::dom::parser input_parser, expected_parser;
+    auto inputs = input_parser.load(dir + name).value()["events"].get_array().value();
+    auto expected =
+        expected_parser.load(dir + name + "-expected.json").value()["expected"].get_array().value();
+    ASSERT_EQ(inputs.size(), expected.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      std::string log;
+      for (auto message : inputs.at(i)["auditd"]["messages"].get_array())
+        log += std::string(message.get_string().value()) + "\n";
+      Decoded decoded = decode_audit(log);
+      ASSERT_EQ(decoded.events.size(), 1u) << name;
+      ++events;
+      simdjson::dom::parser ours_parser;
+      auto ours = ours_parser.parse(decoded.events[0]).value();
+      auto want = expected.at(i).value();
+      for (std::string_view field : {"event.action",
+                                     "event.category",
+                                     "event.type",
+                                     "event.outcome",
+                                     "event.sequence",
+                                     "process.pid",
+                                     "process.parent.pid",
+                                     "process.name",
+                                     "process.executable",
+                                     "process.args",
+                                     "process.args_count",
+                                     "process.working_directory",
+                                     "file.path",
+                                     "file.mode",
+                                     "file.inode",
+                                     "file.uid",
+                                     "file.gid",
+                                     "file.device",
+                                     "user.id",
+                                     "user.group.id",
+                                     "user.effective.id",
+                                     "user.effective.group.id",
+                                     "source.ip",
+                                     "source.port",
+                                     "destination.ip",
+                                     "destination.port",
+                                     "network.direction",
+                                     "auditd.data.syscall",
+                                     "auditd.data.arch",
+                                     "auditd.data.exit",
+                                     "auditd.data.a0",
+                                     "auditd.data.tty",
+                                     "auditd.result",
+                                     "auditd.session",
+                                     "auditd.message_type"}) {
+        std::string value = value_at(want, field);
+        if (value.empty()) continue;
+        EXPECT_EQ(value_at(ours, field), value) << name << " " << field;
+        ++compared;
+      }
+      EXPECT_EQ(parse_timestamp(value_at(ours, "@timestamp")),
+                parse_timestamp(value_at(want, "@timestamp")));
+      // Deviation: hostname= names the peer (with addr= and rport=), not this host.
+      if (std::string domain = value_at(want, "destination.domain"); !domain.empty()) {
+        EXPECT_EQ(value_at(ours, "source.domain"), domain);
+      }
+    }
+  }
+  EXPECT_EQ(events, 2);
+  EXPECT_GT(compared, 40);
+}
+
+// go-libaudit's per-record parse goldens: every value both parsers keep
+// under the same key (after hex decoding and unquoting) is equal.
+TEST(Auditd, RecordValuesEqualGoLibauditsParser) {
+  PICKAXE_REQUIRE_SHARED("corpus/auditd_manager/go-libaudit_testdata/auparse");
+  std::string dir = shared_dir() + "/corpus/auditd_manager/go-libaudit_testdata/auparse";
+  // Keys go-libaudit rewrites (names for ids, arch and syscall names, errno
+  // names, "unset"), which pickaxe maps to ECS fields instead.
+  const std::set<std::string> rewritten = {
+      "auid",     "ses",      "arch",     "syscall",  "exit",     "success", "result",
+      "res",      "uid",      "gid",      "euid",     "egid",     "suid",    "sgid",
+      "fsuid",    "fsgid",    "ouid",     "ogid",     "msg",      "key",     "subj",
+      "obj",      "saddr",    "old-auid", "new-auid", "old-ses",  "new-ses", "tclass",
+      "scontext", "tcontext", "seresult", "seperms",  "old_prom", "prom",    "sig"};
+  int records = 0, compared = 0;
+  std::vector<std::string> mismatches;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".log") continue;
+    std::string text = read_text(entry.path().string());
+    simdjson::dom::parser parser;
+    simdjson::dom::element golden;
+    if (parser.load(entry.path().string() + ".golden").get(golden)) continue;
+    std::map<std::string, simdjson::dom::element> by_sequence_and_type;
+    for (auto item : golden.get_array())
+      by_sequence_and_type[value_at(item, "sequence") + "/" + value_at(item, "record_type")] = item;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      std::string error;
+      std::vector<std::string> flaws;
+      auto record = source::parse_audit_record(line, error, flaws);
+      if (!record) continue;
+      std::string type = record->type;
+      for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      auto it = by_sequence_and_type.find(fmt::format("{}/{}", record->serial, type));
+      if (it == by_sequence_and_type.end()) continue;
+      ++records;
+      simdjson::dom::object data;
+      if (it->second["data"].get_object().get(data)) continue;
+      for (auto [key, value] : data) {
+        std::string name(key);
+        std::string_view want;
+        if (rewritten.count(name) || value.get_string().get(want)) continue;
+        const std::string* got = record->find(name);
+        if (!got) continue;
+        ++compared;
+        if (*got != want)
+          mismatches.push_back(fmt::format("{} {} {}: \"{}\" != \"{}\"",
+                                           entry.path().filename().string(), record->serial, name,
+                                           *got, want));
+      }
+    }
+  }
+  EXPECT_GT(records, 60);
+  EXPECT_GT(compared, 300);
+  EXPECT_TRUE(mismatches.empty()) << fmt::format("{}", fmt::join(mismatches, "\n"));
 }
 
 TEST(Auditd, EnrichedLogsGiveNamesAndTheSyscallTable) {

@@ -30,7 +30,8 @@ std::string describe_source_notes(const StreamStats& stats) {
     notes.push_back(fmt::format("{} records kept with a value as written (bad hex or cut short)",
                                 stats.flawed_records));
   if (stats.without_eoe > 0)
-    notes.push_back(fmt::format("{} auditd events ended without their EOE record", stats.without_eoe));
+    notes.push_back(
+        fmt::format("{} auditd events ended without their EOE record", stats.without_eoe));
   if (stats.without_event > 0)
     notes.push_back(fmt::format("{} Sysmon syslog lines carried no event", stats.without_event));
   if (notes.empty()) return "";

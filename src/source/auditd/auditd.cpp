@@ -142,11 +142,13 @@ bool parse_fields(std::string_view body, AuditRecord& record, std::string& error
       continue;
     }
     if (may_be_hex(record.type, key) && all_upper_hex(value)) {
-      // auditd encodes a value only when it holds a space, a quote or a
-      // control character: anything else was a plain value such as old=64.
+      // auditd quotes plain strings, so an unquoted hex value is encoded. old=
+      // and new= also carry numbers (old=64): those are hex only when the
+      // bytes hold what auditd encodes (a space, a quote, a control character).
+      bool numeric_too = key == "old" || key == "new";
       if (value.size() % 2 == 0) {
         std::string decoded = decode_hex(value);
-        if (needs_encoding(decoded)) {
+        if (!numeric_too || needs_encoding(decoded)) {
           record.fields.emplace_back(std::string(key), std::move(decoded));
           continue;
         }
@@ -715,15 +717,31 @@ std::string audit_event_to_ecs(const std::vector<AuditRecord>& records) {
     if (socket->port >= 0) json.key("port").value(static_cast<int64_t>(socket->port));
     json.end_object();
   }
-  // User-space messages from a remote peer (logins, SSH sessions): addr= is the source.
-  if (const std::string* address = get("addr"); !socket && address && parse_ip(*address)) {
-    json.key("source").begin_object().key("ip").value(*address).end_object();
-    if (!egress) ingress = true;
-  } else if (const std::string* source = get("src"); !socket && source && parse_ip(*source)) {
-    json.key("source").begin_object().key("ip").value(*source).end_object();
+  // User-space messages from a remote peer (logins, SSH sessions): addr=,
+  // rport= and hostname= are the peer, laddr= and lport= this host.
+  auto port_of = [&](std::string_view key) -> std::optional<int64_t> {
+    const std::string* value = get(key);
+    auto number = value ? to_int(*value) : std::nullopt;
+    return number && *number >= 0 && *number <= 65535 ? number : std::nullopt;
+  };
+  const std::string* peer = get("addr");
+  if (!peer || !parse_ip(*peer)) peer = get("src");
+  if (!socket && peer && parse_ip(*peer)) {
+    json.key("source").begin_object().key("ip").value(*peer);
+    if (auto port = port_of("rport")) json.key("port").value(*port);
+    const std::string* host = get("hostname");
+    if (host && *host != "?" && *host != *peer && !host->empty())
+      json.key("domain").value(valid_utf8(*host));
+    json.end_object();
+    if (!egress && get("addr")) ingress = true;
   }
-  if (const std::string* target = get("dst"); !socket && target && parse_ip(*target))
-    json.key("destination").begin_object().key("ip").value(*target).end_object();
+  const std::string* local = get("laddr");
+  if (!local || !parse_ip(*local)) local = get("dst");
+  if (!socket && local && parse_ip(*local)) {
+    json.key("destination").begin_object().key("ip").value(*local);
+    if (auto port = port_of("lport")) json.key("port").value(*port);
+    json.end_object();
+  }
   if (egress || ingress) {
     json.key("network").begin_object().key("direction").value(egress ? "egress" : "ingress");
     if (socket && (socket->family == "ipv4" || socket->family == "ipv6"))
