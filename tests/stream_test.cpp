@@ -72,6 +72,53 @@ const char* kSequence =
     "sequence by host.name with maxspan=5s [process where process.name == \"xmrig\"] "
     "[network where destination.port == 3333]";
 
+// Text sources through the whole stream: detection from the first line,
+// sequences across auditd events, and every kind of bad line counted.
+TEST(Stream, AuditdLogsRunSequencesAndCountBadLines) {
+  std::string huge(10 * 1024 * 1024, 'z');
+  std::string log =
+      "type=SYSCALL msg=audit(1700000000.000:1): arch=c000003e syscall=59 success=yes pid=7 "
+      "ppid=1 comm=\"xmrig\" exe=\"/tmp/xmrig\"\n"
+      "type=EXECVE msg=audit(1700000000.000:1): argc=1 a0=\"xmrig\"\n"
+      "type=SYSCALL msg=audit(1700000000.5\n"  // cut short: skipped
+      "type=EXECVE msg=audit(1700000001.000:9): argc=1 a0=" + huge + "\n" +  // over 4 MiB: skipped
+      "type=PROCTITLE msg=audit(1700000001.500:1): proctitle=ABC\n"  // odd hex: kept, flawed
+      "type=SYSCALL msg=audit(1700000002.000:2): arch=c000003e syscall=42 success=yes pid=7 "
+      "ppid=1 comm=\"xmrig\" exe=\"/tmp/xmrig\"\n"
+      "type=SOCKADDR msg=audit(1700000002.000:2): saddr=02000D05CB0071070000000000000000\n"
+      "type=EOE msg=audit(1700000002.000:2):\n";
+  RunOutput output = run_stream(
+      "sequence by process.pid with maxspan=5s [process where event.type == \"start\" and "
+      "process.name == \"xmrig\"] [network where destination.port == 3333]",
+      log);
+  ASSERT_EQ(output.results.size(), 1u);
+  EXPECT_NE(output.results[0].find("\"destination\":{\"ip\":\"203.0.113.7\""), std::string::npos);
+  EXPECT_EQ(output.stats.malformed, 2u);  // the cut header and the 10 MB line
+  EXPECT_EQ(output.stats.flawed_records, 1u);
+  EXPECT_EQ(output.stats.without_eoe, 1u);  // event 1 had no EOE
+  EXPECT_EQ(output.stats.events, 2u);
+  ASSERT_EQ(output.problems.size(), 3u);
+  EXPECT_EQ(output.problems[0].line, 3u);
+  EXPECT_EQ(output.problems[1].line, 4u);
+  EXPECT_NE(output.problems[1].message.find("longer than the limit"), std::string::npos);
+  EXPECT_EQ(output.problems[2].line, 5u);
+}
+
+TEST(Stream, SourceCanBeForcedWhenTheFirstLineSaysNothing) {
+  std::string log =
+      "some header a collector wrote\n"
+      "type=SYSCALL msg=audit(1700000000.000:1): arch=c000003e syscall=59 success=yes pid=7 "
+      "comm=\"xmrig\" exe=\"/tmp/xmrig\"\n";
+  RunOutput detected = run_stream("process where true", log);
+  EXPECT_EQ(detected.stats.events, 0u);  // read as JSON: both lines are malformed
+  EXPECT_EQ(detected.stats.malformed, 2u);
+  StreamOptions forced;
+  forced.source = SourceKind::Auditd;
+  RunOutput read = run_stream("process where true", log, forced);
+  EXPECT_EQ(read.stats.events, 1u);
+  EXPECT_EQ(read.stats.malformed, 1u);  // the header line is no audit record
+}
+
 TEST(Stream, ShuffledWithinLatenessGivesTheSameResults) {
   std::vector<std::string> sorted = make_events(20, 30);
   RunOutput expected = run_stream(kSequence, join_lines(sorted));
