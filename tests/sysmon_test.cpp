@@ -27,30 +27,11 @@ Decoded decode_sysmon(std::string_view text) {
                         [&](uint64_t line, std::string message, bool) {
                           out.problems.push_back(fmt::format("{}: {}", line, message));
                         });
-  uint64_t number = 0;
-  for (size_t start = 0; start < text.size();) {
-    size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    decoder.add_line(text.substr(start, end - start), ++number);
-    start = end + 1;
-  }
+  for_each_line(text,
+                [&](std::string_view line, uint64_t number) { decoder.add_line(line, number); });
   decoder.finish();
   out.without_event = decoder.without_event();
   return out;
-}
-
-std::string value_at(simdjson::dom::element element, std::string_view path) {
-  while (!path.empty()) {
-    size_t dot = path.find('.');
-    simdjson::dom::element next;
-    if (!element.is_object() || element[path.substr(0, dot)].get(next) != simdjson::SUCCESS)
-      return "";
-    element = next;
-    path = dot == std::string_view::npos ? std::string_view{} : path.substr(dot + 1);
-  }
-  std::string_view text;
-  if (element.get_string().get(text) == simdjson::SUCCESS) return std::string(text);
-  return simdjson::minify(element);
 }
 
 TEST(Sysmon, WinlogDocumentsEqualElasticsExpectedOutput) {

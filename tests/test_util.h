@@ -12,6 +12,7 @@
 #include <cstdio>
 
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include "diag/diagnostic.h"
 #include "eql/functions.h"
@@ -69,6 +70,34 @@ inline std::string read_text(const std::string& path) {
 }
 
 // Parses, prints and parses again; returns an empty string on success.
+// The string at a dotted path through nested objects (other values as
+// minified JSON), or "" when absent.
+inline std::string value_at(simdjson::dom::element element, std::string_view path) {
+  while (!path.empty()) {
+    size_t dot = path.find('.');
+    simdjson::dom::element next;
+    if (!element.is_object() || element[path.substr(0, dot)].get(next) != simdjson::SUCCESS)
+      return "";
+    element = next;
+    path = dot == std::string_view::npos ? std::string_view{} : path.substr(dot + 1);
+  }
+  std::string_view text;
+  if (element.get_string().get(text) == simdjson::SUCCESS) return std::string(text);
+  return simdjson::minify(element);
+}
+
+// Calls `on_line(line, number)` for each line of `text`, numbered from 1.
+template <typename OnLine>
+void for_each_line(std::string_view text, OnLine on_line) {
+  uint64_t number = 0;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    on_line(text.substr(start, end - start), ++number);
+    start = end + 1;
+  }
+}
+
 inline std::string round_trip_failure(const eql::QuerySet& set) {
   std::string printed = eql::print(set);
   Parsed again = parse(printed, false);
