@@ -506,6 +506,15 @@ TEST(Auditd, RecordsOfInterleavedEventsAreJoinedBySerialAndTimeout) {
   EXPECT_EQ(value_at(login, "user.effective.name"), "root");
 }
 
+TEST(Auditd, ASerialReusedAfterARebootIsAnotherEvent) {
+  Decoded decoded = decode_audit(
+      "type=SYSCALL msg=audit(1700000000.000:1): arch=c000003e syscall=59 pid=1 comm=\"a\"\n"
+      "type=SYSCALL msg=audit(1700000000.900:1): arch=c000003e syscall=59 pid=2 comm=\"b\"\n");
+  ASSERT_EQ(decoded.events.size(), 2u);
+  EXPECT_NE(decoded.events[0].find("\"pid\":1"), std::string::npos);
+  EXPECT_NE(decoded.events[1].find("\"pid\":2"), std::string::npos);
+}
+
 TEST(Auditd, MalformedInputIsCountedAndNeverStopsTheRun) {
   std::string huge(10 * 1024 * 1024, 'x');
   std::string log =

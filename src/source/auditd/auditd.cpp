@@ -850,7 +850,7 @@ void AuditdDecoder::add_line(std::string_view text, uint64_t number) {
   }
   record->line = number;
   newest_ = std::max(newest_, record->nanos);
-  Key key{record->node, record->serial};
+  Key key{record->node, record->serial, record->nanos};
   if (record->type == "EOE") {
     if (pending_.count(key)) complete(key, true);
   } else {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -61,7 +62,8 @@ class AuditdDecoder : public TextDecoder {
   struct Pending {
     std::vector<AuditRecord> records;
   };
-  using Key = std::pair<std::string, uint64_t>;  // node, serial
+  // node, serial and time: serials start again at 1 when a host reboots.
+  using Key = std::tuple<std::string, uint64_t, int64_t>;
 
   void complete(const Key& key, bool saw_eoe);
 
