@@ -27,13 +27,12 @@ void add_source_option(CLI::App& command, std::string& source) {
 std::string describe_source_notes(const StreamStats& stats) {
   std::vector<std::string> notes;
   if (stats.flawed_records > 0)
-    notes.push_back(fmt::format("{} records kept with a value as written (bad hex or cut short)",
+    notes.push_back(fmt::format("records kept with a value as written (bad hex, cut short): {}",
                                 stats.flawed_records));
   if (stats.without_eoe > 0)
-    notes.push_back(
-        fmt::format("{} auditd events ended without their EOE record", stats.without_eoe));
+    notes.push_back(fmt::format("auditd events without their EOE record: {}", stats.without_eoe));
   if (stats.without_event > 0)
-    notes.push_back(fmt::format("{} Sysmon syslog lines carried no event", stats.without_event));
+    notes.push_back(fmt::format("Sysmon syslog lines without an event: {}", stats.without_event));
   if (notes.empty()) return "";
   return fmt::format("{}\n", fmt::join(notes, "; "));
 }
