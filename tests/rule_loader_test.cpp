@@ -150,9 +150,12 @@ TEST(RuleLoader, ReadsTheSeedPage) {
   EXPECT_EQ(rule.risk_score, 73);
   ASSERT_EQ(rule.query.alternatives.size(), 3u);
   EXPECT_TRUE(rule.query.alternatives[0].is_single_step_sequence());
+  // Required Tables, then the data streams of the named Data Sources
+  // ("Filebeat with Auditd module").
   EXPECT_EQ(rule.index, (std::vector<std::string>{
                             "logs-endpoint.events.process-*", "logs-endpoint.events.network-*",
-                            "logs-endpoint.events.dns-*", "logs-aws.cloudtrail-*"}));
+                            "logs-endpoint.events.dns-*", "logs-aws.cloudtrail-*",
+                            "logs-auditd_manager.auditd-*", "logs-auditd.log-*"}));
   ASSERT_EQ(rule.threats.size(), 1u);
   EXPECT_EQ(rule.threats[0].tactic_id, "TA0002");
   EXPECT_EQ(rule.threats[0].techniques.at(0).id, "T1204");

@@ -83,7 +83,7 @@ TEST(Stream, AuditdLogsRunSequencesAndCountBadLines) {
       "type=SYSCALL msg=audit(1700000000.5\n"  // cut short: skipped
       "type=EXECVE msg=audit(1700000001.000:9): argc=1 a0=" +
       huge + "\n" +                                                  // over 4 MiB: skipped
-      "type=PROCTITLE msg=audit(1700000001.500:1): proctitle=ABC\n"  // odd hex: kept, flawed
+      "type=PROCTITLE msg=audit(1700000000.000:1): proctitle=ABC\n"  // odd hex: kept, flawed
       "type=SYSCALL msg=audit(1700000002.000:2): arch=c000003e syscall=42 success=yes pid=7 "
       "ppid=1 comm=\"xmrig\" exe=\"/tmp/xmrig\"\n"
       "type=SOCKADDR msg=audit(1700000002.000:2): saddr=02000D05CB0071070000000000000000\n"

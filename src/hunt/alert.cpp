@@ -189,6 +189,8 @@ Alert event_alert(const AlertContext& context, simdjson::dom::element document,
   alert.json = json.str();
   alert.time = text_at(document, "@timestamp");
   alert.rule_name = rule.name;
+  alert.rule = &rule;
+  alert.alternative = context.alternative;
   alert.severity = rule.severity;
   alert.host = text_at(document, "host.name");
   alert.summary = summary_of(document);
@@ -258,6 +260,8 @@ std::vector<Alert> build_alerts(const AlertContext& context, const QueryResult& 
   shell.json = json.str();
   shell.time = documents.empty() ? "" : text_at(documents[0], "@timestamp");
   shell.rule_name = context.rule->name;
+  shell.rule = context.rule;
+  shell.alternative = context.alternative;
   shell.severity = context.rule->severity;
   shell.host = host;
   shell.summary = fmt::format("sequence of {} events", documents.size());

@@ -20,6 +20,8 @@ struct Alert {
   std::string json;  // the document, one line
   std::string time;  // the original event time
   std::string rule_name;
+  const Rule* rule = nullptr;
+  size_t alternative = 0;  // which of the rule's queries matched
   std::string severity;
   std::string host;
   std::string summary;  // what matched, for the table

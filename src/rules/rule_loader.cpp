@@ -212,6 +212,13 @@ ThreatTechnique parse_technique_line(std::string_view line) {
   return technique;
 }
 
+// Data streams of the sources a rule page may name under "Data Sources".
+const std::vector<std::pair<std::string_view, std::vector<std::string_view>>> kDataSourcePatterns =
+    {{"auditd", {"logs-auditd_manager.auditd-*", "logs-auditd.log-*"}},
+     {"sysmon", {"logs-sysmon_linux.log-*"}},
+     {"cloudtrail", {"logs-aws.cloudtrail-*"}},
+     {"docker", {"logs-docker.event-*"}}};
+
 std::string_view next_nonempty(const std::vector<PageLine>& lines, size_t& i) {
   while (++i < lines.size()) {
     if (!trim(lines[i].text).empty()) return trim(lines[i].text);
@@ -239,6 +246,7 @@ void load_seed_page(const std::string& path, std::string text, LoadResult& resul
   size_t query_first = 0, query_last = 0;
   bool in_query = false, seen_header = false;
   Threat threat;
+  std::vector<std::string_view> source_patterns;  // from "Data Sources"
   ThreatTechnique technique;
   for (size_t i = 0; i < lines.size(); ++i) {
     std::string_view line = trim(lines[i].text);
@@ -300,9 +308,22 @@ void load_seed_page(const std::string& path, std::string text, LoadResult& resul
         if (!pattern.empty()) rule.index.emplace_back(pattern);
         start = end;
       }
+    } else if (line == "Data Sources") {
+      // Names run together on one line. A rule reads what its page names:
+      // each source pickaxe decodes adds the data streams it writes.
+      size_t j = i;
+      std::string sources = to_lower(next_nonempty(lines, j));
+      for (const auto& [name, patterns] : kDataSourcePatterns) {
+        if (sources.find(name) != std::string::npos)
+          source_patterns.insert(source_patterns.end(), patterns.begin(), patterns.end());
+      }
     } else if (line.starts_with("\u2022")) {
       rule.false_positives.emplace_back(trim(line.substr(std::string_view("\u2022").size())));
     }
+  }
+  for (std::string_view pattern : source_patterns) {
+    if (std::find(rule.index.begin(), rule.index.end(), pattern) == rule.index.end())
+      rule.index.emplace_back(pattern);
   }
   if (query_first == 0) {
     file_problem(result, source)
