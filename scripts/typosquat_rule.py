@@ -76,6 +76,10 @@ name = "User Execution"
 [[rule.threat.technique.subtechnique]]
 id = "T1204.003"
 name = "Malicious Image"
+
+# Tests of `pickaxe validate` (emulations/) this rule must catch.
+[pickaxe]
+validates = [3]
 '''
     out = pathlib.Path(__file__).resolve().parent.parent / "rules" / "t1204_003" / "typosquatted_image.toml"
     out.write_text(text)

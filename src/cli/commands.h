@@ -22,6 +22,7 @@ void add_lint_command(CLI::App& app, std::function<int()>& run);
 void add_fmt_command(CLI::App& app, std::function<int()>& run);
 void add_query_command(CLI::App& app, std::function<int()>& run);
 void add_hunt_command(CLI::App& app, std::function<int()>& run);
+void add_validate_command(CLI::App& app, std::function<int()>& run);
 
 // Reads each file (or stdin for "-"; stdin alone when there are none) with
 // `read`, until `done` says the rest cannot matter. Reports unreadable files

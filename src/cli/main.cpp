@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
   add_fmt_command(app, run);
   add_query_command(app, run);
   add_hunt_command(app, run);
+  add_validate_command(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -42,6 +42,8 @@ struct Rule {
   std::string timestamp_override;
   int max_signals = 100;
   std::vector<Threat> threats;
+  // `pickaxe validate` tests the rule claims to catch ([pickaxe] validates = [1, 2]).
+  std::vector<int> validates;
 
   std::shared_ptr<const SourceFile> source;  // what the query's spans point into
   uint32_t query_begin = 0;

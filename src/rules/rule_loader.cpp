@@ -132,6 +132,10 @@ void load_toml(const std::string& path, std::string text, LoadResult& result) {
   rule.index = string_array(rule_table->get("index"));
   rule.tags = string_array(rule_table->get("tags"));
   rule.false_positives = string_array(rule_table->get("false_positives"));
+  if (const toml::array* tests = document["pickaxe"]["validates"].as_array()) {
+    for (const toml::node& test : *tests)
+      if (auto id = test.value<int64_t>()) rule.validates.push_back(static_cast<int>(*id));
+  }
   if (const toml::array* threats = (*rule_table)["threat"].as_array()) {
     for (const toml::node& node : *threats) {
       const toml::table* threat_table = node.as_table();

@@ -1,0 +1,112 @@
+// `pickaxe validate [--rules PATH...] [--format table|json]`: replay the
+// emulations of the seed's five tests and the benign baselines through the
+// decoders and the rules, and print the coverage matrix.
+#include <filesystem>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "rules/rule_loader.h"
+#include "validate/validate.h"
+
+namespace pickaxe::cli {
+
+namespace {
+
+struct ValidateOptions {
+  std::vector<std::string> rules;
+  std::string format = "table";
+  std::string emulations;
+  std::string exceptions;
+};
+
+// A folder of the source tree, beside the binary when installed.
+std::string bundled_dir(const std::string& name, const std::string& fallback) {
+  std::error_code error;
+  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    for (auto candidate : {exe.parent_path().parent_path() / name, exe.parent_path() / name})
+      if (std::filesystem::is_directory(candidate, error)) return candidate.string();
+  }
+  return fallback;
+}
+
+int run_validate(const ValidateOptions& options) {
+  std::string pack = bundled_dir("rules", PICKAXE_RULES_DIR) + "/t1204_003";
+  std::vector<std::string> rule_paths =
+      options.rules.empty() ? std::vector<std::string>{pack} : options.rules;
+  LoadResult loaded = load_rules(rule_paths);
+  bool rule_errors = false;
+  for (const Diagnostics& file : loaded.file_diagnostics)
+    for (const Diagnostic& d : file.items())
+      if (d.severity == Severity::Error) {
+        std::cerr << render_text(d);
+        rule_errors = true;
+      }
+  for (const Rule& rule : loaded.rules)
+    if (!rule.loaded()) {
+      for (const Diagnostic& d : rule.diagnostics.items())
+        if (d.severity == Severity::Error) std::cerr << render_text(d);
+      rule_errors = true;
+    }
+  if (rule_errors) {
+    std::cerr << "pickaxe: validate: some rules have errors (see above)\n";
+    return kFindings;
+  }
+  if (loaded.rules.empty()) {
+    std::cerr << "pickaxe: validate: no rules found\n";
+    return kUsage;
+  }
+  // Tuning: --exceptions, else the bundled pack's own when validating the pack.
+  std::string tuning_path = options.exceptions;
+  if (tuning_path.empty() && options.rules.empty() &&
+      std::filesystem::exists(pack + "/tuning/exceptions.yaml"))
+    tuning_path = pack + "/tuning/exceptions.yaml";
+  ExceptionSet tuning;
+  if (!tuning_path.empty()) {
+    Diagnostics diagnostics;
+    tuning = load_exceptions(tuning_path, diagnostics);
+    for (const Diagnostic& d : diagnostics.items()) std::cerr << render_text(d);
+    if (diagnostics.has_errors()) return kFindings;
+  }
+  std::string dir = options.emulations.empty()
+                        ? bundled_dir("emulations", PICKAXE_EMULATIONS_DIR)
+                        : options.emulations;
+  Diagnostics diagnostics;
+  std::vector<Emulation> emulations = load_emulations(dir, diagnostics);
+  if (diagnostics.has_errors() || emulations.empty()) {
+    for (const Diagnostic& d : diagnostics.items()) std::cerr << "pickaxe: " << d.message << "\n";
+    if (emulations.empty()) std::cerr << fmt::format("pickaxe: {}: no emulations found\n", dir);
+    return kFindings;
+  }
+  ValidationReport report =
+      validate_rules(loaded.rules, emulations, tuning_path.empty() ? nullptr : &tuning, diagnostics);
+  for (const Diagnostic& d : diagnostics.items()) std::cerr << "pickaxe: " << d.message << "\n";
+  std::cout << (options.format == "json" ? render_validation_json(report)
+                                         : render_validation_table(report));
+  return report.passed() ? kSuccess : kFindings;
+}
+
+}  // namespace
+
+void add_validate_command(CLI::App& app, std::function<int()>& run) {
+  auto options = std::make_shared<ValidateOptions>();
+  CLI::App* command = app.add_subcommand(
+      "validate",
+      "Replay emulations of the seed's five tests and benign baselines through the source "
+      "decoders and the rules; print which tests each data source catches, and why a miss");
+  command->add_option("--rules", options->rules,
+                      "Rule files or folders (default: the bundled T1204.003 pack)");
+  command->add_option("--format", options->format, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->default_str("table");
+  command->add_option("--emulations", options->emulations,
+                      "Folder of emulations, one sub-folder per test (default: the bundled ones)");
+  command->add_option("--exceptions", options->exceptions,
+                      "Tuning applied to every run (default: the pack's tuning/exceptions.yaml "
+                      "when validating the bundled pack)");
+  command->callback([options, &run] { run = [options] { return run_validate(*options); }; });
+}
+
+}  // namespace pickaxe::cli

@@ -1,0 +1,587 @@
+#include "validate/validate.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+#include <toml++/toml.h>
+
+#include "correlate/stream.h"
+#include "eql/parser.h"
+#include "eql/printer.h"
+#include "hunt/hunter.h"
+#include "lint/field_types.h"
+#include "lint/linter.h"
+#include "match/patterns.h"
+#include "util/json_writer.h"
+
+namespace pickaxe {
+
+const std::vector<std::string> kValidationSources = {"endpoint", "auditd", "sysmon", "cloudtrail",
+                                                     "docker"};
+
+namespace {
+
+// The file of each source in an emulation folder.
+const std::vector<std::pair<std::string, std::string>> kSourceFiles = {
+    {"endpoint", "endpoint.ndjson"}, {"auditd", "audit.log"},     {"sysmon", "sysmon.log"},
+    {"cloudtrail", "cloudtrail.json"}, {"docker", "docker.ndjson"}};
+
+const char* kDetectionTime = "2026-01-01T00:00:00.000Z";  // fixed: output is reproducible
+
+struct Run {
+  std::vector<std::pair<const Rule*, size_t>> alerts;  // rule, query index (0-based)
+  std::vector<std::string> documents;                  // the ECS documents read
+};
+
+// Hunts through one file with every rule, and keeps the documents as decoded.
+Run run_file(const std::vector<Rule>& rules, const std::string& path, const ExceptionSet* tuning,
+             std::vector<std::string>& problems) {
+  Run run;
+  Schema schema;
+  HuntOptions options;
+  options.detection_time = kDetectionTime;
+  options.exceptions = tuning;
+  Diagnostics diagnostics;
+  auto on_problem = [&](const InputProblem& problem) {
+    problems.push_back(fmt::format("{}:{}: {}", problem.file, problem.line, problem.message));
+  };
+  Hunter hunter(
+      rules, schema, options,
+      [&](const Alert& alert) {
+        if (!alert.building_block && alert.rule) run.alerts.emplace_back(alert.rule, alert.alternative);
+      },
+      on_problem, diagnostics);
+  {
+    std::ifstream in(path, std::ios::binary);
+    hunter.read(in, path);
+    hunter.finish();
+  }
+  // The same file once more, to see the documents the decoders wrote.
+  auto source = std::make_shared<SourceFile>("capture", "any where true");
+  Diagnostics query_diagnostics(source);
+  eql::QuerySet set = eql::parse_query_set(*source, query_diagnostics);
+  QueryEngine engine(set.alternatives[0], schema, EngineOptions{});
+  engine.set_sink([&](QueryResult&& result) {
+    for (const EventPtr& event : result.events)
+      if (event) run.documents.push_back(event->source);
+  });
+  QueryStream stream(engine, schema, StreamOptions{}, nullptr);
+  std::ifstream in(path, std::ios::binary);
+  stream.read(in, path);
+  stream.finish();
+  return run;
+}
+
+std::string data_stream_of(simdjson::dom::element document) {
+  auto text = [&](const char* pointer) -> std::string {
+    std::string_view value;
+    if (document.at_pointer(pointer).get_string().get(value) == simdjson::SUCCESS)
+      return std::string(value);
+    return "";
+  };
+  std::string dataset = text("/data_stream/dataset");
+  if (dataset.empty()) dataset = text("/event/dataset");
+  if (dataset.empty()) return "";
+  std::string type = text("/data_stream/type");
+  std::string name_space = text("/data_stream/namespace");
+  return fmt::format("{}-{}-{}", type.empty() ? "logs" : type, dataset,
+                     name_space.empty() ? "default" : name_space);
+}
+
+bool reads(const Rule& rule, const std::set<std::string>& streams) {
+  if (rule.index.empty() || streams.empty()) return true;
+  for (const std::string& stream : streams)
+    for (const std::string& pattern : rule.index)
+      if (wildcard_match(stream, pattern, false)) return true;
+  return false;
+}
+
+// Fields a query reads, without the bookkeeping every event carries.
+std::vector<std::string> fields_read(const eql::Query& query) {
+  Schema schema;
+  QueryEngine engine(query, schema, EngineOptions{});
+  std::vector<std::string> fields;
+  for (uint32_t slot = 0; slot < engine.fields().size(); ++slot) {
+    const std::string& path = engine.fields().path(slot);
+    if (path == "@timestamp" || path == "_index" || path.starts_with("data_stream.")) continue;
+    fields.push_back(path);
+  }
+  return fields;
+}
+
+// Fields set in at least one of the documents.
+std::set<std::string> fields_set(const std::vector<std::string>& documents,
+                                 const std::vector<std::string>& wanted) {
+  FieldIndex index;
+  for (const std::string& field : wanted) index.add(field);
+  Schema schema;
+  simdjson::dom::parser parser;
+  std::set<std::string> seen;
+  for (const std::string& text : documents) {
+    simdjson::dom::element document;
+    if (parser.parse(text).get(document)) continue;
+    Event event;
+    extract_fields(document, index, schema, event);
+    for (uint32_t slot = 0; slot < index.size(); ++slot)
+      if (!event.fields[slot].empty()) seen.insert(index.path(slot));
+  }
+  return seen;
+}
+
+std::string first_sentence(const std::string& text) {
+  size_t end = text.find("; ");
+  return end == std::string::npos ? text : text.substr(0, end);
+}
+
+std::string query_label(const Rule& rule, size_t alternative) {
+  if (rule.query.alternatives.size() < 2) return rule.name;
+  return fmt::format("{} #{}", rule.name, alternative + 1);
+}
+
+// Which documents (by index) an event query matches.
+std::set<size_t> matching(const std::string& query_text, const std::string& input) {
+  std::set<size_t> lines;
+  auto source = std::make_shared<SourceFile>("term", query_text);
+  Diagnostics diagnostics(source);
+  eql::QuerySet set = eql::parse_query_set(*source, diagnostics);
+  if (diagnostics.has_errors() || set.alternatives.empty()) return lines;
+  Schema schema;
+  QueryEngine engine(set.alternatives[0], schema, EngineOptions{}, &diagnostics);
+  if (diagnostics.has_errors()) return lines;
+  engine.set_sink([&](QueryResult&& result) {
+    for (const EventPtr& event : result.events)
+      if (event) lines.insert(event->line);
+  });
+  StreamOptions options;
+  options.source = SourceKind::Ecs;
+  QueryStream stream(engine, schema, options, nullptr);
+  std::istringstream in(input);
+  stream.read(in, "documents");
+  stream.finish();
+  return lines;
+}
+
+std::string clip_text(const std::string& text, size_t width) {
+  return text.size() <= width ? text : text.substr(0, width - 3) + "...";
+}
+
+// Splits each of the query's event filters into its category and the terms
+// of its top-level `and`, finds the document that meets the most of them,
+// and names the terms it fails (their spans go to `failing`).
+std::string closest_miss(const eql::Query& query, const std::vector<std::string>& documents,
+                         std::vector<Span>& failing) {
+  std::vector<const eql::EventFilter*> filters;
+  if (query.kind == eql::QueryKind::Event) filters.push_back(&query.event);
+  for (const eql::Step& step : query.steps) filters.push_back(&step.filter);
+  std::string input;
+  for (const std::string& document : documents) input += document + "\n";
+  std::vector<std::string> misses;
+  bool every_step_matches = true;
+  for (const eql::EventFilter* filter : filters) {
+    struct Term {
+      std::string text;
+      Span span;
+      std::set<size_t> lines;
+    };
+    std::vector<Term> terms;
+    if (!filter->any && !filter->category.empty())
+      terms.push_back({fmt::format("{} where true", filter->category), filter->category_span, {}});
+    if (filter->condition) {
+      std::vector<const eql::Expr*> parts;
+      if (filter->condition->kind == eql::ExprKind::And)
+        for (const eql::ExprPtr& arg : filter->condition->args) parts.push_back(arg.get());
+      else
+        parts.push_back(filter->condition.get());
+      for (const eql::Expr* part : parts) terms.push_back({eql::print(*part), part->span, {}});
+    }
+    for (Term& term : terms) {
+      std::string text = term.text.ends_with(" where true") ? term.text : "any where " + term.text;
+      term.lines = matching(text, input);
+    }
+    size_t best_line = 0, best_count = 0;
+    for (size_t line = 1; line <= documents.size(); ++line) {
+      size_t count = 0;
+      for (const Term& term : terms) count += term.lines.count(line);
+      if (count > best_count) {
+        best_count = count;
+        best_line = line;
+      }
+    }
+    if (best_count == terms.size() && !terms.empty()) continue;  // this step has a match
+    every_step_matches = false;
+    for (const Term& term : terms) {
+      if (best_line != 0 && term.lines.count(best_line)) continue;
+      failing.push_back(term.span);
+      misses.push_back("`" + clip_text(term.text, 90) + "`");
+    }
+  }
+  if (every_step_matches)
+    return query.kind == eql::QueryKind::Event
+               ? ""
+               : "each step matches an event, but not in order, by the join keys, or within "
+                 "maxspan";
+  return fmt::format("the closest event fails {}", fmt::join(misses, " and "));
+}
+
+// Lint findings that make a query miss what it means to catch (the others
+// cause false positives, or are read as meant by pickaxe).
+bool explains_a_miss(std::string_view code) {
+  static const std::set<std::string_view> codes = {
+      "network-event-type", "dns-event-type", "exact-domain-match", "args-whitespace",
+      "wildcard-in-equality", "type-mismatch"};
+  return codes.count(code) > 0;
+}
+
+// Why one query of a rule did not match the documents of a cell: the fields
+// it reads that the source never sets, else the lint findings that explain a
+// miss, else that no event meets its conditions. `only_if_data`: say nothing
+// when the events carry none of the fields (the test has nothing for it).
+std::vector<std::string> query_reasons(const Rule& rule, size_t alternative,
+                                       const Diagnostics& lint_findings,
+                                       const std::vector<std::string>& documents,
+                                       const std::string& source, bool only_if_data = false) {
+  std::vector<std::string> reasons;
+  const eql::Query& query = rule.query.alternatives[alternative];
+  std::string label = query_label(rule, alternative);
+  std::vector<std::string> wanted = fields_read(query);
+  std::set<std::string> seen = fields_set(documents, wanted);
+  std::vector<std::string> missing;
+  for (const std::string& field : wanted)
+    if (!seen.count(field) && field != "event.category" && field != "event.type")
+      missing.push_back(field);
+  if (!missing.empty()) {
+    if (only_if_data) return reasons;
+    reasons.push_back(fmt::format("{}: {} never set in these {} events", label,
+                                  fmt::join(missing, ", "), source));
+    return reasons;
+  }
+  // The conditions the closest event fails, and what lint says of them.
+  std::vector<Span> failing;
+  std::string closest = closest_miss(query, documents, failing);
+  if (!closest.empty()) reasons.push_back(fmt::format("{}: {}", label, closest));
+  for (const Diagnostic& finding : lint_findings.items()) {
+    if (finding.severity != Severity::Warning) continue;
+    bool inside = std::any_of(failing.begin(), failing.end(), [&](const Span& span) {
+      return finding.span.begin >= span.begin && finding.span.begin < span.end;
+    });
+    bool in_query = finding.span.begin >= query.span.begin && finding.span.begin < query.span.end;
+    if (!inside && !(in_query && failing.empty() && explains_a_miss(finding.code))) continue;
+    reasons.push_back(
+        fmt::format("{}: lint {}: {}", label, finding.code, first_sentence(finding.message)));
+  }
+  if (reasons.empty())
+    reasons.push_back(fmt::format("{}: no event meets its conditions", label));
+  return reasons;
+}
+
+ExceptionSet merged(const ExceptionSet* base, const ExceptionSet& extra) {
+  ExceptionSet out = base ? *base : ExceptionSet{};
+  out.items.insert(out.items.end(), extra.items.begin(), extra.items.end());
+  for (const auto& [name, values] : extra.value_lists) out.value_lists[name] = values;
+  return out;
+}
+
+// Distinctive fields of each query of a multi-query rule, for the legend.
+std::string legend_of(const Rule& rule) {
+  std::vector<std::vector<std::string>> fields;
+  for (const eql::Query& query : rule.query.alternatives) fields.push_back(fields_read(query));
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    std::vector<std::string> own;
+    for (const std::string& field : fields[i]) {
+      bool shared = std::all_of(fields.begin(), fields.end(), [&](const auto& other) {
+        return std::find(other.begin(), other.end(), field) != other.end();
+      });
+      if (!shared) own.push_back(field);
+    }
+    parts.push_back(fmt::format("#{} {}", i + 1, fmt::join(own, ", ")));
+  }
+  return fmt::format("{}: {}", rule.name, fmt::join(parts, "; "));
+}
+
+}  // namespace
+
+std::vector<Emulation> load_emulations(const std::string& dir, Diagnostics& diagnostics) {
+  std::vector<Emulation> emulations;
+  std::vector<std::filesystem::path> folders;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error))
+    if (entry.is_directory() && std::filesystem::exists(entry.path() / "test.toml"))
+      folders.push_back(entry.path());
+  if (error) {
+    diagnostics.error("emulations-unreadable", {0, 0},
+                      fmt::format("{}: cannot read the folder: {}", dir, error.message()));
+    return emulations;
+  }
+  std::sort(folders.begin(), folders.end());
+  for (const auto& folder : folders) {
+    std::string manifest = (folder / "test.toml").string();
+    toml::table table;
+    try {
+      table = toml::parse_file(manifest);
+    } catch (const toml::parse_error& problem) {
+      diagnostics.error("emulation-toml", {0, 0},
+                        fmt::format("{}:{}:{}: {}", manifest, problem.source().begin.line,
+                                    problem.source().begin.column, problem.description()));
+      continue;
+    }
+    Emulation emulation;
+    emulation.folder = folder.string();
+    emulation.name = table["name"].value_or(folder.filename().string());
+    std::string kind = table["kind"].value_or(std::string{"test"});
+    if (kind == "test") {
+      emulation.kind = Emulation::Kind::Test;
+      emulation.id = static_cast<int>(table["id"].value_or(int64_t{0}));
+    } else if (kind == "benign") {
+      emulation.kind = Emulation::Kind::Benign;
+    } else if (kind == "false-positive") {
+      emulation.kind = Emulation::Kind::FalsePositive;
+      if (auto tuning = table["tuning"].value<std::string>())
+        emulation.tuning = (folder / *tuning).string();
+    } else {
+      diagnostics.error("emulation-kind", {0, 0},
+                        fmt::format("{}: kind is \"{}\"; use test, benign or false-positive",
+                                    manifest, kind));
+      continue;
+    }
+    for (const auto& [source, file] : kSourceFiles)
+      if (std::filesystem::exists(folder / file)) emulation.files[source] = (folder / file).string();
+    emulations.push_back(std::move(emulation));
+  }
+  return emulations;
+}
+
+uint64_t ValidationReport::benign_alerts() const {
+  uint64_t total = 0;
+  for (const BaselineResult& baseline : baselines) total += baseline.alerts;
+  return total;
+}
+
+ValidationReport validate_rules(const std::vector<Rule>& rules,
+                                const std::vector<Emulation>& emulations,
+                                const ExceptionSet* tuning, Diagnostics& diagnostics) {
+  ValidationReport report;
+  std::vector<Diagnostics> findings(rules.size());
+  for (size_t i = 0; i < rules.size(); ++i) {
+    if (rules[i].loaded()) lint(rules[i].query, FieldTypes::ecs(), findings[i]);
+    if (rules[i].query.alternatives.size() > 1) report.legend.push_back(legend_of(rules[i]));
+  }
+  std::vector<std::string> problems;
+  for (const Emulation& emulation : emulations) {
+    if (emulation.kind != Emulation::Kind::Test) continue;
+    TestResult test;
+    test.emulation = &emulation;
+    for (const auto& [source, path] : emulation.files) {
+      Run run = run_file(rules, path, tuning, problems);
+      Cell& cell = test.cells[source];
+      std::map<const Rule*, std::set<size_t>> matched;
+      for (const auto& [rule, alternative] : run.alerts) matched[rule].insert(alternative);
+      std::set<std::string> streams;
+      simdjson::dom::parser parser;
+      for (const std::string& text : run.documents) {
+        simdjson::dom::element document;
+        if (!parser.parse(text).get(document)) {
+          std::string stream = data_stream_of(document);
+          if (!stream.empty()) streams.insert(stream);
+        }
+      }
+      for (size_t i = 0; i < rules.size(); ++i) {
+        const Rule& rule = rules[i];
+        if (!rule.loaded()) continue;
+        auto it = matched.find(&rule);
+        if (it != matched.end()) {
+          RuleHit hit{rule.name, {}, rule.query.alternatives.size()};
+          for (size_t alternative : it->second) hit.queries.push_back(alternative + 1);
+          cell.hits.push_back(hit);
+          // A rule with several queries: say why the others did not match.
+          for (size_t q = 0; q < rule.query.alternatives.size(); ++q)
+            if (!it->second.count(q) && rule.query.alternatives.size() > 1)
+              for (std::string& reason :
+                   query_reasons(rule, q, findings[i], run.documents, source, true))
+                cell.reasons.push_back(std::move(reason));
+        }
+      }
+      cell.caught = !cell.hits.empty();
+      if (!cell.caught) {
+        bool any_reader = false;
+        for (size_t i = 0; i < rules.size(); ++i) {
+          const Rule& rule = rules[i];
+          if (!rule.loaded() || !reads(rule, streams)) continue;
+          any_reader = true;
+          for (size_t q = 0; q < rule.query.alternatives.size(); ++q)
+            for (std::string& reason : query_reasons(rule, q, findings[i], run.documents, source))
+              cell.reasons.push_back(std::move(reason));
+        }
+        if (!any_reader)
+          cell.reasons.push_back(fmt::format("no rule reads {}", fmt::join(streams, ", ")));
+      }
+    }
+    report.tests.push_back(std::move(test));
+  }
+  for (const Emulation& emulation : emulations) {
+    if (emulation.kind == Emulation::Kind::Test) continue;
+    BaselineResult baseline;
+    baseline.emulation = &emulation;
+    ExceptionSet scenario;
+    if (!emulation.tuning.empty()) {
+      Diagnostics tuning_diagnostics;
+      scenario = merged(tuning, load_exceptions(emulation.tuning, tuning_diagnostics));
+      diagnostics.append(tuning_diagnostics);
+    }
+    const ExceptionSet* tuned = emulation.tuning.empty() ? tuning : &scenario;
+    for (const auto& [source, path] : emulation.files) {
+      Run run = run_file(rules, path, tuned, problems);
+      baseline.alerts += run.alerts.size();
+      for (const auto& [rule, alternative] : run.alerts) ++baseline.by_rule[rule->name];
+      if (emulation.kind == Emulation::Kind::FalsePositive)
+        baseline.untuned_alerts += run_file(rules, path, tuning, problems).alerts.size();
+    }
+    report.baselines.push_back(std::move(baseline));
+  }
+  // Rules that declare a test must catch it in at least one source.
+  for (const Rule& rule : rules) {
+    for (int id : rule.validates) {
+      const TestResult* test = nullptr;
+      for (const TestResult& candidate : report.tests)
+        if (candidate.emulation->id == id) test = &candidate;
+      bool caught = false;
+      if (test)
+        for (const auto& [source, cell] : test->cells)
+          for (const RuleHit& hit : cell.hits) caught = caught || hit.rule == rule.name;
+      if (!caught)
+        report.broken_claims.push_back(
+            test ? fmt::format("{} declares test {} but catches it in no source", rule.name, id)
+                 : fmt::format("{} declares test {}, which has no emulation", rule.name, id));
+    }
+  }
+  for (const std::string& problem : problems)
+    diagnostics.add(Severity::Warning, "emulation-input", {0, 0}, problem);
+  return report;
+}
+
+std::string render_validation_table(const ValidationReport& report) {
+  std::string out = fmt::format("{:<40}", "TEST");
+  for (const std::string& source : kValidationSources) out += fmt::format("  {:<10}", source);
+  out += "\n";
+  size_t caught_tests = 0;
+  for (const TestResult& test : report.tests) {
+    out += fmt::format("{:<40}",
+                       fmt::format("{} {}", test.emulation->id, test.emulation->name).substr(0, 40));
+    bool any = false;
+    for (const std::string& source : kValidationSources) {
+      auto it = test.cells.find(source);
+      std::string mark = it == test.cells.end() ? "-" : it->second.caught ? "caught" : "MISSED";
+      any = any || (it != test.cells.end() && it->second.caught);
+      out += fmt::format("  {:<10}", mark);
+    }
+    caught_tests += any;
+    out += "\n";
+  }
+  out += "(- : the test leaves no telemetry in that source)\n";
+  for (const TestResult& test : report.tests) {
+    out += fmt::format("\n{} {}\n", test.emulation->id, test.emulation->name);
+    for (const std::string& source : kValidationSources) {
+      auto it = test.cells.find(source);
+      if (it == test.cells.end()) continue;
+      const Cell& cell = it->second;
+      std::vector<std::string> hits;
+      for (const RuleHit& hit : cell.hits) {
+        if (hit.of == 1)
+          hits.push_back(hit.rule);
+        else
+          hits.push_back(fmt::format("{} #{}", hit.rule, fmt::join(hit.queries, ",#")));
+      }
+      out += fmt::format("  {:<11} {}\n", source,
+                         cell.caught ? "caught by " + fmt::format("{}", fmt::join(hits, "; "))
+                                     : std::string("missed"));
+      for (const std::string& reason : cell.reasons) out += fmt::format("  {:<11}   {}\n", "", reason);
+    }
+  }
+  if (!report.legend.empty()) {
+    out += "\nRules with several queries (#N reads):\n";
+    for (const std::string& line : report.legend) out += "  " + line + "\n";
+  }
+  out += "\nBenign baselines (any alert is a false positive)\n";
+  for (const BaselineResult& baseline : report.baselines) {
+    std::string result = fmt::format("{} alerts", baseline.alerts);
+    if (baseline.emulation->kind == Emulation::Kind::FalsePositive)
+      result += fmt::format(" with its tuning; {} with the tuning disabled", baseline.untuned_alerts);
+    out += fmt::format("  {:<44} {}\n", baseline.emulation->name, result);
+    for (const auto& [rule, count] : baseline.by_rule)
+      out += fmt::format("  {:<44}   {} from {}\n", "", count, rule);
+  }
+  for (const std::string& claim : report.broken_claims) out += "\nbroken claim: " + claim + "\n";
+  out += fmt::format("\n{} of {} tests caught; {} alerts on benign baselines; {}\n", caught_tests,
+                     report.tests.size(), report.benign_alerts(),
+                     report.passed() ? "passed" : "FAILED");
+  return out;
+}
+
+std::string render_validation_json(const ValidationReport& report) {
+  JsonWriter json;
+  json.begin_object().key("tests").begin_array();
+  for (const TestResult& test : report.tests) {
+    json.begin_object();
+    json.key("id").value(static_cast<int64_t>(test.emulation->id));
+    json.key("name").value(test.emulation->name);
+    json.key("sources").begin_object();
+    for (const std::string& source : kValidationSources) {
+      auto it = test.cells.find(source);
+      if (it == test.cells.end()) continue;
+      json.key(source).begin_object();
+      json.key("caught").value(it->second.caught);
+      json.key("rules").begin_array();
+      for (const RuleHit& hit : it->second.hits) json.value(hit.rule);
+      json.end_array();
+      json.key("queries").begin_object();
+      for (const RuleHit& hit : it->second.hits) {
+        json.key(hit.rule).begin_array();
+        for (size_t query : hit.queries) json.value(static_cast<int64_t>(query));
+        json.end_array();
+      }
+      json.end_object();
+      json.key("reasons").begin_array();
+      for (const std::string& reason : it->second.reasons) json.value(reason);
+      json.end_array();
+      json.end_object();
+    }
+    json.end_object();
+    json.end_object();
+  }
+  json.end_array();
+  json.key("benign").begin_object();
+  json.key("alerts").value(static_cast<int64_t>(report.benign_alerts()));
+  std::map<std::string, uint64_t> by_rule;
+  for (const BaselineResult& baseline : report.baselines)
+    for (const auto& [rule, count] : baseline.by_rule) by_rule[rule] += count;
+  json.key("by_rule").begin_object();
+  for (const auto& [rule, count] : by_rule) json.key(rule).value(static_cast<int64_t>(count));
+  json.end_object();
+  json.key("baselines").begin_array();
+  for (const BaselineResult& baseline : report.baselines) {
+    json.begin_object();
+    json.key("name").value(baseline.emulation->name);
+    json.key("kind").value(baseline.emulation->kind == Emulation::Kind::FalsePositive
+                               ? "false-positive"
+                               : "benign");
+    json.key("alerts").value(static_cast<int64_t>(baseline.alerts));
+    if (baseline.emulation->kind == Emulation::Kind::FalsePositive)
+      json.key("alerts_without_tuning").value(static_cast<int64_t>(baseline.untuned_alerts));
+    json.end_object();
+  }
+  json.end_array();
+  json.end_object();
+  json.key("broken_claims").begin_array();
+  for (const std::string& claim : report.broken_claims) json.value(claim);
+  json.end_array();
+  json.key("passed").value(report.passed());
+  json.end_object();
+  return json.str() + "\n";
+}
+
+}  // namespace pickaxe
