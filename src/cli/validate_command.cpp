@@ -70,9 +70,8 @@ int run_validate(const ValidateOptions& options) {
     for (const Diagnostic& d : diagnostics.items()) std::cerr << render_text(d);
     if (diagnostics.has_errors()) return kFindings;
   }
-  std::string dir = options.emulations.empty()
-                        ? bundled_dir("emulations", PICKAXE_EMULATIONS_DIR)
-                        : options.emulations;
+  std::string dir = options.emulations.empty() ? bundled_dir("emulations", PICKAXE_EMULATIONS_DIR)
+                                               : options.emulations;
   Diagnostics diagnostics;
   std::vector<Emulation> emulations = load_emulations(dir, diagnostics);
   if (diagnostics.has_errors() || emulations.empty()) {
@@ -80,8 +79,8 @@ int run_validate(const ValidateOptions& options) {
     if (emulations.empty()) std::cerr << fmt::format("pickaxe: {}: no emulations found\n", dir);
     return kFindings;
   }
-  ValidationReport report =
-      validate_rules(loaded.rules, emulations, tuning_path.empty() ? nullptr : &tuning, diagnostics);
+  ValidationReport report = validate_rules(loaded.rules, emulations,
+                                           tuning_path.empty() ? nullptr : &tuning, diagnostics);
   for (const Diagnostic& d : diagnostics.items()) std::cerr << "pickaxe: " << d.message << "\n";
   std::cout << (options.format == "json" ? render_validation_json(report)
                                          : render_validation_table(report));

@@ -28,8 +28,11 @@ namespace {
 
 // The file of each source in an emulation folder.
 const std::vector<std::pair<std::string, std::string>> kSourceFiles = {
-    {"endpoint", "endpoint.ndjson"}, {"auditd", "audit.log"},     {"sysmon", "sysmon.log"},
-    {"cloudtrail", "cloudtrail.json"}, {"docker", "docker.ndjson"}};
+    {"endpoint", "endpoint.ndjson"},
+    {"auditd", "audit.log"},
+    {"sysmon", "sysmon.log"},
+    {"cloudtrail", "cloudtrail.json"},
+    {"docker", "docker.ndjson"}};
 
 const char* kDetectionTime = "2026-01-01T00:00:00.000Z";  // fixed: output is reproducible
 
@@ -53,7 +56,8 @@ Run run_file(const std::vector<Rule>& rules, const std::string& path, const Exce
   Hunter hunter(
       rules, schema, options,
       [&](const Alert& alert) {
-        if (!alert.building_block && alert.rule) run.alerts.emplace_back(alert.rule, alert.alternative);
+        if (!alert.building_block && alert.rule)
+          run.alerts.emplace_back(alert.rule, alert.alternative);
       },
       on_problem, diagnostics);
   {
@@ -231,9 +235,9 @@ std::string closest_miss(const eql::Query& query, const std::vector<std::string>
 // Lint findings that make a query miss what it means to catch (the others
 // cause false positives, or are read as meant by pickaxe).
 bool explains_a_miss(std::string_view code) {
-  static const std::set<std::string_view> codes = {
-      "network-event-type", "dns-event-type", "exact-domain-match", "args-whitespace",
-      "wildcard-in-equality", "type-mismatch"};
+  static const std::set<std::string_view> codes = {"network-event-type",   "dns-event-type",
+                                                   "exact-domain-match",   "args-whitespace",
+                                                   "wildcard-in-equality", "type-mismatch"};
   return codes.count(code) > 0;
 }
 
@@ -274,8 +278,7 @@ std::vector<std::string> query_reasons(const Rule& rule, size_t alternative,
     reasons.push_back(
         fmt::format("{}: lint {}: {}", label, finding.code, first_sentence(finding.message)));
   }
-  if (reasons.empty())
-    reasons.push_back(fmt::format("{}: no event meets its conditions", label));
+  if (reasons.empty()) reasons.push_back(fmt::format("{}: no event meets its conditions", label));
   return reasons;
 }
 
@@ -344,13 +347,14 @@ std::vector<Emulation> load_emulations(const std::string& dir, Diagnostics& diag
       if (auto tuning = table["tuning"].value<std::string>())
         emulation.tuning = (folder / *tuning).string();
     } else {
-      diagnostics.error("emulation-kind", {0, 0},
-                        fmt::format("{}: kind is \"{}\"; use test, benign or false-positive",
-                                    manifest, kind));
+      diagnostics.error(
+          "emulation-kind", {0, 0},
+          fmt::format("{}: kind is \"{}\"; use test, benign or false-positive", manifest, kind));
       continue;
     }
     for (const auto& [source, file] : kSourceFiles)
-      if (std::filesystem::exists(folder / file)) emulation.files[source] = (folder / file).string();
+      if (std::filesystem::exists(folder / file))
+        emulation.files[source] = (folder / file).string();
     emulations.push_back(std::move(emulation));
   }
   return emulations;
@@ -470,8 +474,8 @@ std::string render_validation_table(const ValidationReport& report) {
   out += "\n";
   size_t caught_tests = 0;
   for (const TestResult& test : report.tests) {
-    out += fmt::format("{:<40}",
-                       fmt::format("{} {}", test.emulation->id, test.emulation->name).substr(0, 40));
+    out += fmt::format(
+        "{:<40}", fmt::format("{} {}", test.emulation->id, test.emulation->name).substr(0, 40));
     bool any = false;
     for (const std::string& source : kValidationSources) {
       auto it = test.cells.find(source);
@@ -499,7 +503,8 @@ std::string render_validation_table(const ValidationReport& report) {
       out += fmt::format("  {:<11} {}\n", source,
                          cell.caught ? "caught by " + fmt::format("{}", fmt::join(hits, "; "))
                                      : std::string("missed"));
-      for (const std::string& reason : cell.reasons) out += fmt::format("  {:<11}   {}\n", "", reason);
+      for (const std::string& reason : cell.reasons)
+        out += fmt::format("  {:<11}   {}\n", "", reason);
     }
   }
   if (!report.legend.empty()) {
@@ -510,7 +515,8 @@ std::string render_validation_table(const ValidationReport& report) {
   for (const BaselineResult& baseline : report.baselines) {
     std::string result = fmt::format("{} alerts", baseline.alerts);
     if (baseline.emulation->kind == Emulation::Kind::FalsePositive)
-      result += fmt::format(" with its tuning; {} with the tuning disabled", baseline.untuned_alerts);
+      result +=
+          fmt::format(" with its tuning; {} with the tuning disabled", baseline.untuned_alerts);
     out += fmt::format("  {:<44} {}\n", baseline.emulation->name, result);
     for (const auto& [rule, count] : baseline.by_rule)
       out += fmt::format("  {:<44}   {} from {}\n", "", count, rule);
@@ -566,9 +572,8 @@ std::string render_validation_json(const ValidationReport& report) {
   for (const BaselineResult& baseline : report.baselines) {
     json.begin_object();
     json.key("name").value(baseline.emulation->name);
-    json.key("kind").value(baseline.emulation->kind == Emulation::Kind::FalsePositive
-                               ? "false-positive"
-                               : "benign");
+    json.key("kind").value(
+        baseline.emulation->kind == Emulation::Kind::FalsePositive ? "false-positive" : "benign");
     json.key("alerts").value(static_cast<int64_t>(baseline.alerts));
     if (baseline.emulation->kind == Emulation::Kind::FalsePositive)
       json.key("alerts_without_tuning").value(static_cast<int64_t>(baseline.untuned_alerts));

@@ -1,0 +1,182 @@
+// `pickaxe validate`: the coverage matrix for the pack and for the seed
+// alone, both output formats, and the exit code.
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "test_util.h"
+
+namespace pickaxe::testing {
+namespace {
+
+struct Validation {
+  int code = 0;
+  std::string out;
+  simdjson::dom::parser parser;
+  simdjson::dom::element json;
+};
+
+void run_validate(Validation& run, const std::string& arguments) {
+  run.out = run_command(
+      fmt::format("{} validate --format json {} 2>/dev/null", PICKAXE_BINARY, arguments), run.code);
+  ASSERT_EQ(run.parser.parse(run.out).get(run.json), simdjson::SUCCESS) << run.out;
+}
+
+simdjson::dom::element test_of(const Validation& run, int64_t id) {
+  for (auto test : run.json["tests"].get_array())
+    if (int64_t(test["id"]) == id) return test;
+  ADD_FAILURE() << "no test " << id;
+  return run.json;
+}
+
+std::vector<std::string> rules_in(simdjson::dom::element cell) {
+  std::vector<std::string> rules;
+  for (auto rule : cell["rules"].get_array()) rules.emplace_back(std::string_view(rule));
+  return rules;
+}
+
+TEST(Validate, ThePackCatchesEveryTestInEverySourceWithoutFalsePositives) {
+  Validation run;
+  run_validate(run, "");
+  EXPECT_EQ(run.code, 0) << run.out;
+  ASSERT_EQ(run.json["tests"].get_array().size(), 5u);
+  size_t cells = 0;
+  for (auto test : run.json["tests"].get_array()) {
+    for (auto [source, cell] : test["sources"].get_object()) {
+      ++cells;
+      EXPECT_TRUE(bool(cell["caught"])) << int64_t(test["id"]) << " " << source;
+      EXPECT_FALSE(rules_in(cell).empty());
+    }
+  }
+  EXPECT_EQ(cells, 14u);  // 4 + 3 + 4 + 1 + 2 sources carry the five behaviours
+  EXPECT_EQ(int64_t(run.json["benign"]["alerts"]), 0);
+  int false_positive_scenarios = 0;
+  for (auto baseline : run.json["benign"]["baselines"].get_array()) {
+    EXPECT_EQ(int64_t(baseline["alerts"]), 0) << std::string_view(baseline["name"]);
+    if (std::string_view(baseline["kind"]) == "false-positive") {
+      ++false_positive_scenarios;
+      // Each one alerts when its tuning is off: the tuning is what silences it.
+      EXPECT_GT(int64_t(baseline["alerts_without_tuning"]), 0)
+          << std::string_view(baseline["name"]);
+    }
+  }
+  EXPECT_EQ(false_positive_scenarios, 3);
+  EXPECT_TRUE(bool(run.json["passed"]));
+  EXPECT_EQ(run.json["broken_claims"].get_array().size(), 0u);
+  // Specific cells: Docker sees the miner image; CloudTrail the community AMI.
+  simdjson::dom::element docker = test_of(run, 1)["sources"]["docker"];
+  EXPECT_EQ(rules_in(docker),
+            std::vector<std::string>{"Container Image with a Miner Name Pulled or Run"});
+  simdjson::dom::element trail = test_of(run, 4)["sources"]["cloudtrail"];
+  EXPECT_EQ(rules_in(trail),
+            std::vector<std::string>{"EC2 Instance Launched from an Unapproved AMI"});
+}
+
+TEST(Validate, TheSeedAloneShowsWhatItReallyCatchesAndWhy) {
+  Validation run;
+  std::string seed = fmt::format("--rules {}/rules/t1204_003/seed_detect_malicious_image.toml",
+                                 PICKAXE_SOURCE_DIR);
+  run_validate(run, seed);
+  EXPECT_EQ(run.code, 0);  // no benign alert, and the seed declares no tests
+  const std::string seed_name = "Detect Malicious Image (seed, as published)";
+  auto caught_anywhere = [&](int64_t id) {
+    bool caught = false;
+    for (auto [source, cell] : test_of(run, id)["sources"].get_object())
+      caught = caught || bool(cell["caught"]);
+    return caught;
+  };
+  // Test 1: caught by the process query (#1).
+  simdjson::dom::element endpoint1 = test_of(run, 1)["sources"]["endpoint"];
+  EXPECT_TRUE(bool(endpoint1["caught"]));
+  EXPECT_EQ(simdjson::minify(endpoint1["queries"][seed_name]), "[1]");
+  // Test 2: caught by the port query (#2) in auditd; the DNS query (#3) never matches.
+  simdjson::dom::element auditd2 = test_of(run, 2)["sources"]["auditd"];
+  EXPECT_EQ(simdjson::minify(auditd2["queries"][seed_name]), "[1,2]");
+  bool dns_matched = false;
+  for (auto [source, cell] : test_of(run, 2)["sources"].get_object()) {
+    simdjson::dom::array queries;
+    if (cell["queries"][seed_name].get_array().get(queries) == simdjson::SUCCESS)
+      for (auto query : queries) dns_matched = dns_matched || int64_t(query) == 3;
+  }
+  EXPECT_FALSE(dns_matched);
+  std::string endpoint2 = simdjson::minify(test_of(run, 2)["sources"]["endpoint"]["reasons"]);
+  EXPECT_NE(endpoint2.find("#3: lint exact-domain-match"), std::string::npos) << endpoint2;
+  EXPECT_NE(endpoint2.find("#2: lint network-event-type"), std::string::npos) << endpoint2;
+  // Tests 3, 4 and 5: missed everywhere, and every miss says why.
+  for (int64_t id : {3, 4, 5}) {
+    EXPECT_FALSE(caught_anywhere(id)) << id;
+    for (auto [source, cell] : test_of(run, id)["sources"].get_object())
+      EXPECT_GT(cell["reasons"].get_array().size(), 0u) << id << " " << source;
+  }
+  std::string cloudtrail = simdjson::minify(test_of(run, 4)["sources"]["cloudtrail"]["reasons"]);
+  EXPECT_NE(cloudtrail.find("never set in these cloudtrail events"), std::string::npos);
+  std::string docker = simdjson::minify(test_of(run, 3)["sources"]["docker"]["reasons"]);
+  EXPECT_NE(docker.find("no rule reads logs-docker.event-default"), std::string::npos);
+  std::string loopback = simdjson::minify(test_of(run, 3)["sources"]["auditd"]["reasons"]);
+  EXPECT_NE(loopback.find("127.0.0.0/8"), std::string::npos) << loopback;
+}
+
+TEST(Validate, TheTableShowsTheMatrixAndTheReasons) {
+  int code = 0;
+  std::string out = run_command(
+      fmt::format("{} validate --rules {}/rules/t1204_003/seed_detect_malicious_image.toml",
+                  PICKAXE_BINARY, PICKAXE_SOURCE_DIR),
+      code);
+  EXPECT_EQ(code, 0);
+  EXPECT_NE(out.find("1 Miner under a container runtime         caught      caught      MISSED"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("no rule reads logs-sysmon_linux.log-default"), std::string::npos);
+  EXPECT_NE(out.find("2 of 5 tests caught; 0 alerts on benign baselines; passed"),
+            std::string::npos);
+}
+
+// Exit code 1: a benign baseline alerts, or a rule misses a test it declares.
+TEST(Validate, FalsePositivesAndBrokenClaimsFail) {
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / fmt::format("pickaxe-validate-{}", ::getpid());
+  std::filesystem::create_directories(dir / "emulations" / "4-ami");
+  std::filesystem::create_directories(dir / "emulations" / "benign-noisy");
+  std::filesystem::copy_file(
+      std::string(PICKAXE_SOURCE_DIR) + "/emulations/4-ec2-community-ami/cloudtrail.json",
+      dir / "emulations" / "4-ami" / "cloudtrail.json");
+  std::ofstream(dir / "emulations" / "4-ami" / "test.toml")
+      << "id = 4\nname = \"ami\"\nkind = \"test\"\n";
+  std::ofstream(dir / "emulations" / "benign-noisy" / "test.toml")
+      << "name = \"noisy\"\nkind = \"benign\"\n";
+  std::ofstream(dir / "emulations" / "benign-noisy" / "endpoint.ndjson")
+      << R"({"@timestamp":"2026-10-01T00:00:00Z","event":{"category":["process"],"type":["start"]},"process":{"name":"backup-agent"}})"
+      << "\n";
+  std::ofstream(dir / "noisy.toml") << R"([rule]
+name = "Backup agent"
+query = 'process where process.name == "backup-agent"'
+)";
+  std::ofstream(dir / "claims.toml") << R"([rule]
+name = "Claims test 4"
+query = 'process where process.name == "nothing"'
+[pickaxe]
+validates = [4]
+)";
+  std::string emulations = "--emulations " + (dir / "emulations").string();
+  Validation noisy;
+  run_validate(noisy, fmt::format("--rules {} {}", (dir / "noisy.toml").string(), emulations));
+  EXPECT_EQ(noisy.code, 1);
+  EXPECT_EQ(int64_t(noisy.json["benign"]["alerts"]), 1);
+  EXPECT_EQ(int64_t(noisy.json["benign"]["by_rule"]["Backup agent"]), 1);
+  Validation claims;
+  run_validate(claims, fmt::format("--rules {} {}", (dir / "claims.toml").string(), emulations));
+  EXPECT_EQ(claims.code, 1);
+  ASSERT_EQ(claims.json["broken_claims"].get_array().size(), 1u);
+  EXPECT_EQ(std::string_view(claims.json["broken_claims"].at(0)),
+            "Claims test 4 declares test 4 but catches it in no source");
+  Validation clean;
+  run_validate(clean,
+               fmt::format("--rules {}/rules/t1204_003/ec2_instance_from_unapproved_ami.toml {}",
+                           PICKAXE_SOURCE_DIR, emulations));
+  EXPECT_EQ(clean.code, 0) << clean.out;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace pickaxe::testing
