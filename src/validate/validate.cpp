@@ -355,6 +355,9 @@ std::vector<Emulation> load_emulations(const std::string& dir, Diagnostics& diag
     for (const auto& [source, file] : kSourceFiles)
       if (std::filesystem::exists(folder / file))
         emulation.files[source] = (folder / file).string();
+    if (const toml::table* not_carried = table["not_carried"].as_table())
+      for (const auto& [source, reason] : *not_carried)
+        emulation.not_carried[std::string(source.str())] = reason.value_or(std::string{});
     emulations.push_back(std::move(emulation));
   }
   return emulations;
@@ -383,6 +386,10 @@ ValidationReport validate_rules(const std::vector<Rule>& rules,
     for (const auto& [source, path] : emulation.files) {
       Run run = run_file(rules, path, tuning, problems);
       Cell& cell = test.cells[source];
+      if (auto it = emulation.not_carried.find(source); it != emulation.not_carried.end()) {
+        cell.carries = false;
+        cell.note = it->second;
+      }
       std::map<const Rule*, std::set<size_t>> matched;
       for (const auto& [rule, alternative] : run.alerts) matched[rule].insert(alternative);
       std::set<std::string> streams;
@@ -411,7 +418,7 @@ ValidationReport validate_rules(const std::vector<Rule>& rules,
         }
       }
       cell.caught = !cell.hits.empty();
-      if (!cell.caught) {
+      if (!cell.caught && cell.carries) {
         bool any_reader = false;
         for (size_t i = 0; i < rules.size(); ++i) {
           const Rule& rule = rules[i];
@@ -479,14 +486,19 @@ std::string render_validation_table(const ValidationReport& report) {
     bool any = false;
     for (const std::string& source : kValidationSources) {
       auto it = test.cells.find(source);
-      std::string mark = it == test.cells.end() ? "-" : it->second.caught ? "caught" : "MISSED";
+      std::string mark = it == test.cells.end() ? "-"
+                         : it->second.caught    ? "caught"
+                         : it->second.carries   ? "MISSED"
+                                                : "n/a";
       any = any || (it != test.cells.end() && it->second.caught);
       out += fmt::format("  {:<10}", mark);
     }
     caught_tests += any;
     out += "\n";
   }
-  out += "(- : the test leaves no telemetry in that source)\n";
+  out +=
+      "(- : the test leaves no telemetry in that source; n/a : it does, but cannot show the "
+      "behaviour)\n";
   for (const TestResult& test : report.tests) {
     out += fmt::format("\n{} {}\n", test.emulation->id, test.emulation->name);
     for (const std::string& source : kValidationSources) {
@@ -501,8 +513,9 @@ std::string render_validation_table(const ValidationReport& report) {
           hits.push_back(fmt::format("{} #{}", hit.rule, fmt::join(hit.queries, ",#")));
       }
       out += fmt::format("  {:<11} {}\n", source,
-                         cell.caught ? "caught by " + fmt::format("{}", fmt::join(hits, "; "))
-                                     : std::string("missed"));
+                         cell.caught    ? "caught by " + fmt::format("{}", fmt::join(hits, "; "))
+                         : cell.carries ? std::string("missed")
+                                        : "n/a: " + cell.note);
       for (const std::string& reason : cell.reasons)
         out += fmt::format("  {:<11}   {}\n", "", reason);
     }
@@ -541,6 +554,8 @@ std::string render_validation_json(const ValidationReport& report) {
       if (it == test.cells.end()) continue;
       json.key(source).begin_object();
       json.key("caught").value(it->second.caught);
+      json.key("carries").value(it->second.carries);
+      if (!it->second.note.empty()) json.key("note").value(it->second.note);
       json.key("rules").begin_array();
       for (const RuleHit& hit : it->second.hits) json.value(hit.rule);
       json.end_array();

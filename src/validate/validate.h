@@ -25,6 +25,8 @@ struct Emulation {
   std::string name;
   std::string folder;
   std::map<std::string, std::string> files;  // source -> path
+  // Sources whose telemetry is there but cannot show the behaviour, and why.
+  std::map<std::string, std::string> not_carried;
   std::string tuning;                        // false positives: an exceptions file
 };
 
@@ -39,6 +41,8 @@ struct RuleHit {
 
 struct Cell {
   bool caught = false;
+  bool carries = true;  // false: the source cannot show this behaviour (see the note)
+  std::string note;
   std::vector<RuleHit> hits;
   std::vector<std::string> reasons;  // why a rule reading this source did not match
 };
