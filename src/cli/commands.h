@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "correlate/stream.h"
+#include "rules/rule_loader.h"
 
 namespace pickaxe::cli {
 
@@ -33,6 +34,15 @@ bool read_inputs(const std::vector<std::string>& files,
 
 // The --source option, shared by query and hunt.
 void add_source_option(CLI::App& command, std::string& source);
+// A folder shipped with pickaxe (rules, emulations): beside the binary when
+// installed (../NAME or NAME), else `fallback` in the source tree.
+std::string bundled_dir(const std::string& name, const std::string& fallback);
+// The bundled T1204.003 rule pack.
+std::string bundled_pack_dir();
+// Loads rules and prints their errors; nullopt (after a closing line naming
+// `command`) when any rule or file has an error.
+std::optional<LoadResult> load_rules_or_report(const std::vector<std::string>& paths,
+                                               std::string_view command);
 // What the source decoders noticed without skipping anything; "" when nothing.
 std::string describe_source_notes(const StreamStats& stats);
 

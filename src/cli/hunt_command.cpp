@@ -39,20 +39,6 @@ struct HuntCommandOptions {
   bool quiet = false;
 };
 
-// The bundled T1204.003 pack: beside the binary (../rules), else in the source tree.
-std::string bundled_rules_dir() {
-  std::error_code error;
-  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
-  if (!error) {
-    for (auto candidate :
-         {exe.parent_path().parent_path() / "rules", exe.parent_path() / "rules"}) {
-      if (std::filesystem::is_directory(candidate / "t1204_003", error))
-        return (candidate / "t1204_003").string();
-    }
-  }
-  return std::string(PICKAXE_RULES_DIR) + "/t1204_003";
-}
-
 std::string now_iso() {
   auto now = std::chrono::system_clock::now();
   auto millis =
@@ -72,26 +58,9 @@ std::string clip(std::string text, size_t width) {
 
 int run_hunt(const HuntCommandOptions& options) {
   std::vector<std::string> rule_paths =
-      options.rules.empty() ? std::vector<std::string>{bundled_rules_dir()} : options.rules;
-  LoadResult loaded = load_rules(rule_paths);
-  bool rule_errors = false;
-  for (const Diagnostics& file : loaded.file_diagnostics) {
-    for (const Diagnostic& d : file.items()) {
-      if (d.severity == Severity::Error) std::cerr << render_text(d);
-    }
-    rule_errors = rule_errors || file.has_errors();
-  }
-  for (const Rule& rule : loaded.rules) {
-    if (rule.loaded()) continue;
-    for (const Diagnostic& d : rule.diagnostics.items()) {
-      if (d.severity == Severity::Error) std::cerr << render_text(d);
-    }
-    rule_errors = true;
-  }
-  if (rule_errors) {
-    std::cerr << "pickaxe: hunt: some rules have errors (see above); run `pickaxe lint` on them\n";
-    return kFindings;
-  }
+      options.rules.empty() ? std::vector<std::string>{bundled_pack_dir()} : options.rules;
+  std::optional<LoadResult> loaded = load_rules_or_report(rule_paths, "hunt");
+  if (!loaded) return kFindings;
   Schema schema;
   if (!options.mapping.empty()) {
     std::ifstream in(options.mapping);
@@ -163,7 +132,7 @@ int run_hunt(const HuntCommandOptions& options) {
   uint64_t reported = 0;
   Diagnostics compile_diagnostics;
   Hunter hunter(
-      loaded.rules, schema, hunt_options, sink,
+      loaded->rules, schema, hunt_options, sink,
       [&](const InputProblem& problem) {
         if (!options.quiet && ++reported <= 100)
           std::cerr << fmt::format("pickaxe: {}:{}: {}\n", problem.file, problem.line,

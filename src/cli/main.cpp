@@ -1,6 +1,7 @@
 // pickaxe: runs Elastic Security EQL detection rules over security telemetry.
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -22,6 +23,44 @@ void add_source_option(CLI::App& command, std::string& source) {
                   "docker, auditd, sysmon")
       ->check(CLI::IsMember({"auto", "ecs", "cloudtrail", "docker", "auditd", "sysmon"}))
       ->default_str("auto");
+}
+
+std::string bundled_dir(const std::string& name, const std::string& fallback) {
+  std::error_code error;
+  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    for (auto candidate : {exe.parent_path().parent_path() / name, exe.parent_path() / name})
+      if (std::filesystem::is_directory(candidate, error)) return candidate.string();
+  }
+  return fallback;
+}
+
+std::string bundled_pack_dir() {
+  std::string rules = bundled_dir("rules", PICKAXE_RULES_DIR);
+  std::error_code error;
+  if (!std::filesystem::is_directory(rules + "/t1204_003", error)) rules = PICKAXE_RULES_DIR;
+  return rules + "/t1204_003";
+}
+
+std::optional<LoadResult> load_rules_or_report(const std::vector<std::string>& paths,
+                                               std::string_view command) {
+  LoadResult loaded = load_rules(paths);
+  bool errors = false;
+  for (const Diagnostics& file : loaded.file_diagnostics) {
+    for (const Diagnostic& d : file.items())
+      if (d.severity == Severity::Error) std::cerr << render_text(d);
+    errors = errors || file.has_errors();
+  }
+  for (const Rule& rule : loaded.rules) {
+    if (rule.loaded()) continue;
+    for (const Diagnostic& d : rule.diagnostics.items())
+      if (d.severity == Severity::Error) std::cerr << render_text(d);
+    errors = true;
+  }
+  if (!errors) return loaded;
+  std::cerr << fmt::format(
+      "pickaxe: {}: some rules have errors (see above); run `pickaxe lint` on them\n", command);
+  return std::nullopt;
 }
 
 std::string describe_source_notes(const StreamStats& stats) {

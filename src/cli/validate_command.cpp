@@ -21,40 +21,13 @@ struct ValidateOptions {
   std::string exceptions;
 };
 
-// A folder of the source tree, beside the binary when installed.
-std::string bundled_dir(const std::string& name, const std::string& fallback) {
-  std::error_code error;
-  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
-  if (!error) {
-    for (auto candidate : {exe.parent_path().parent_path() / name, exe.parent_path() / name})
-      if (std::filesystem::is_directory(candidate, error)) return candidate.string();
-  }
-  return fallback;
-}
-
 int run_validate(const ValidateOptions& options) {
-  std::string pack = bundled_dir("rules", PICKAXE_RULES_DIR) + "/t1204_003";
+  std::string pack = bundled_pack_dir();
   std::vector<std::string> rule_paths =
       options.rules.empty() ? std::vector<std::string>{pack} : options.rules;
-  LoadResult loaded = load_rules(rule_paths);
-  bool rule_errors = false;
-  for (const Diagnostics& file : loaded.file_diagnostics)
-    for (const Diagnostic& d : file.items())
-      if (d.severity == Severity::Error) {
-        std::cerr << render_text(d);
-        rule_errors = true;
-      }
-  for (const Rule& rule : loaded.rules)
-    if (!rule.loaded()) {
-      for (const Diagnostic& d : rule.diagnostics.items())
-        if (d.severity == Severity::Error) std::cerr << render_text(d);
-      rule_errors = true;
-    }
-  if (rule_errors) {
-    std::cerr << "pickaxe: validate: some rules have errors (see above)\n";
-    return kFindings;
-  }
-  if (loaded.rules.empty()) {
+  std::optional<LoadResult> loaded = load_rules_or_report(rule_paths, "validate");
+  if (!loaded) return kFindings;
+  if (loaded->rules.empty()) {
     std::cerr << "pickaxe: validate: no rules found\n";
     return kUsage;
   }
@@ -79,7 +52,7 @@ int run_validate(const ValidateOptions& options) {
     if (emulations.empty()) std::cerr << fmt::format("pickaxe: {}: no emulations found\n", dir);
     return kFindings;
   }
-  ValidationReport report = validate_rules(loaded.rules, emulations,
+  ValidationReport report = validate_rules(loaded->rules, emulations,
                                            tuning_path.empty() ? nullptr : &tuning, diagnostics);
   for (const Diagnostic& d : diagnostics.items()) std::cerr << "pickaxe: " << d.message << "\n";
   std::cout << (options.format == "json" ? render_validation_json(report)
