@@ -105,10 +105,17 @@ void QueryStream::read_text(std::istream& in, const std::string& name, SourceKin
     stats_.without_event += sysmon->without_event();
 }
 
+const std::vector<SlotSchema>& QueryStream::slot_schema() const {
+  // The engines' fields are fixed once they are compiled; describe them once.
+  if (slot_schema_.size() != engine_.fields().size())
+    slot_schema_ = describe_slots(engine_.fields(), schema_);
+  return slot_schema_;
+}
+
 std::optional<std::string> QueryStream::type_problem(const Event& event) const {
   const FieldIndex& fields = engine_.fields();
   for (uint32_t slot = 0; slot < fields.size(); ++slot) {
-    auto type = schema_.type(fields.path(slot));
+    const std::optional<FieldType>& type = slot_schema()[slot].type;
     if (!type) continue;
     for (const Scalar& value : event.fields[slot]) {
       bool ok = true;
@@ -160,10 +167,10 @@ void QueryStream::accept(simdjson::dom::element document, std::string_view text,
                      fmt::format("{}; record skipped", error.empty() ? "cannot decode" : error)});
       return;
     }
-    extract_fields(ecs, engine_.fields(), schema_, *event);
+    extract_fields(ecs, engine_.fields(), slot_schema(), *event);
     event->source = std::move(decoded);
   } else {
-    extract_fields(document, engine_.fields(), schema_, *event);
+    extract_fields(document, engine_.fields(), slot_schema(), *event);
     event->source = std::string(text);
   }
   accept_event(std::move(event), line, name);
@@ -178,7 +185,7 @@ void QueryStream::accept_decoded(std::string ecs, uint64_t line, const std::stri
     return;
   }
   auto event = std::make_shared<Event>();
-  extract_fields(document, engine_.fields(), schema_, *event);
+  extract_fields(document, engine_.fields(), slot_schema(), *event);
   event->source = std::move(ecs);
   accept_event(std::move(event), line, name);
 }

@@ -78,6 +78,7 @@ class QueryStream {
   void run_batch();
   void deliver(size_t engine, QueryResult&& result);
   std::optional<std::string> type_problem(const Event& event) const;
+  const std::vector<SlotSchema>& slot_schema() const;
 
   struct Buffered {
     uint64_t trigger;  // order of the event that completed the result
@@ -96,6 +97,7 @@ class QueryStream {
   JsonEventReader::ProblemHandler on_problem_;
   JsonEventReader reader_;
   simdjson::dom::parser decoded_parser_;  // parses what a source decoder wrote
+  mutable std::vector<SlotSchema> slot_schema_;
   std::priority_queue<Pending, std::vector<Pending>, Later> buffer_;
   int64_t newest_ = std::numeric_limits<int64_t>::min();
   int64_t released_ = std::numeric_limits<int64_t>::min();

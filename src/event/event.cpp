@@ -9,16 +9,25 @@ uint32_t FieldIndex::add(const std::string& path) {
   if (auto existing = slot(path)) return *existing;
   uint32_t slot = static_cast<uint32_t>(paths_.size());
   paths_.push_back(path);
-  slots_.emplace(path, slot);
+  entries_[path].slot = slot;
   for (size_t dot = path.find('.'); dot != std::string::npos; dot = path.find('.', dot + 1))
-    prefixes_.insert(path.substr(0, dot));
+    entries_[path.substr(0, dot)].prefix = true;
   return slot;
 }
 
 std::optional<uint32_t> FieldIndex::slot(std::string_view path) const {
-  auto it = slots_.find(std::string(path));
-  if (it == slots_.end()) return std::nullopt;
-  return it->second;
+  const Entry* entry = find(path);
+  if (!entry || entry->slot < 0) return std::nullopt;
+  return static_cast<uint32_t>(entry->slot);
+}
+
+std::vector<SlotSchema> describe_slots(const FieldIndex& index, const Schema& schema) {
+  std::vector<SlotSchema> slots(index.size());
+  for (uint32_t slot = 0; slot < index.size(); ++slot) {
+    slots[slot].type = schema.type(index.path(slot));
+    slots[slot].null_value = schema.null_value(index.path(slot));
+  }
+  return slots;
 }
 
 namespace {
@@ -44,31 +53,39 @@ Scalar coerce(Scalar value, std::optional<FieldType> type) {
 
 class Extractor {
  public:
-  Extractor(const FieldIndex& index, const Schema& schema, Event& event)
-      : index_(index), schema_(schema), event_(event) {
+  Extractor(const FieldIndex& index, const std::vector<SlotSchema>& slots, Event& event)
+      : index_(index), slots_(slots), event_(event) {
     event_.fields.assign(index.size(), Values{});
+    path_.reserve(128);
   }
 
-  void visit(simdjson::dom::element element, const std::string& path) {
+  // Walks `element`, whose path is path_; only into keys that are fields or
+  // prefixes of fields. path_ is one buffer, extended and cut back.
+  void visit(simdjson::dom::element element, int64_t slot) {
     using simdjson::dom::element_type;
     switch (element.type()) {
       case element_type::OBJECT: {
         simdjson::dom::object object = element.get_object().value_unsafe();
+        size_t length = path_.size();
         for (auto [key, value] : object) {
-          std::string child = path.empty() ? std::string(key) : path + "." + std::string(key);
-          if (index_.slot(child) || index_.is_prefix(child)) visit(value, child);
+          if (length > 0) path_ += '.';
+          path_ += key;
+          if (const FieldIndex::Entry* entry = index_.find(path_);
+              entry && (entry->slot >= 0 || entry->prefix))
+            visit(value, entry->slot);
+          path_.resize(length);
         }
         return;
       }
       case element_type::ARRAY: {
         simdjson::dom::array array = element.get_array().value_unsafe();
-        for (simdjson::dom::element item : array) visit(item, path);
+        for (simdjson::dom::element item : array) visit(item, slot);
         return;
       }
       default: break;
     }
-    auto slot = index_.slot(path);
-    if (!slot) return;
+    if (slot < 0) return;
+    const SlotSchema& schema = slots_[slot];
     Scalar value;
     switch (element.type()) {
       case element_type::STRING:
@@ -81,26 +98,36 @@ class Extractor {
       case element_type::DOUBLE: value = Scalar::of_double(element.get_double().value()); break;
       case element_type::BOOL: value = Scalar::of_bool(element.get_bool().value()); break;
       case element_type::NULL_VALUE:
-        if (const Scalar* null_value = schema_.null_value(path))
-          event_.fields[*slot].push_back(*null_value);
+        if (schema.null_value) event_.fields[slot].push_back(*schema.null_value);
         return;
       default: return;
     }
-    event_.fields[*slot].push_back(coerce(std::move(value), schema_.type(path)));
+    event_.fields[slot].push_back(coerce(std::move(value), schema.type));
+  }
+
+  void visit_document(simdjson::dom::element document) {
+    path_.clear();
+    visit(document, -1);
   }
 
  private:
   const FieldIndex& index_;
-  const Schema& schema_;
+  const std::vector<SlotSchema>& slots_;
   Event& event_;
+  std::string path_;
 };
 
 }  // namespace
 
 void extract_fields(simdjson::dom::element document, const FieldIndex& index, const Schema& schema,
                     Event& event) {
-  Extractor extractor(index, schema, event);
-  extractor.visit(document, "");
+  extract_fields(document, index, describe_slots(index, schema), event);
+}
+
+void extract_fields(simdjson::dom::element document, const FieldIndex& index,
+                    const std::vector<SlotSchema>& slots, Event& event) {
+  Extractor extractor(index, slots, event);
+  extractor.visit_document(document);
 }
 
 }  // namespace pickaxe

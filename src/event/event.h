@@ -19,17 +19,41 @@ namespace pickaxe {
 // The field paths a query reads, each with a slot number.
 class FieldIndex {
  public:
+  // What a path is: a field's slot, the prefix of longer field paths, or both.
+  struct Entry {
+    int64_t slot = -1;
+    bool prefix = false;
+  };
+
   uint32_t add(const std::string& path);
   std::optional<uint32_t> slot(std::string_view path) const;
-  bool is_prefix(std::string_view path) const { return prefixes_.contains(std::string(path)); }
+  bool is_prefix(std::string_view path) const {
+    const Entry* entry = find(path);
+    return entry && entry->prefix;
+  }
+  const Entry* find(std::string_view path) const {
+    auto it = entries_.find(path);
+    return it == entries_.end() ? nullptr : &it->second;
+  }
   size_t size() const { return paths_.size(); }
   const std::string& path(uint32_t slot) const { return paths_[slot]; }
 
  private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  };
   std::vector<std::string> paths_;
-  std::unordered_map<std::string, uint32_t> slots_;
-  std::unordered_set<std::string> prefixes_;
+  std::unordered_map<std::string, Entry, Hash, std::equal_to<>> entries_;
 };
+
+// A slot's type and null_value in a schema, looked up once per stream
+// rather than once per value.
+struct SlotSchema {
+  std::optional<FieldType> type;
+  const Scalar* null_value = nullptr;
+};
+std::vector<SlotSchema> describe_slots(const FieldIndex& index, const Schema& schema);
 
 struct Event {
   std::string source;          // the document as read, for output
@@ -45,5 +69,8 @@ struct Event {
 // numeric strings in long fields become numbers) and applying null_value.
 void extract_fields(simdjson::dom::element document, const FieldIndex& index, const Schema& schema,
                     Event& event);
+// The same with the slots' schema described beforehand (describe_slots).
+void extract_fields(simdjson::dom::element document, const FieldIndex& index,
+                    const std::vector<SlotSchema>& slots, Event& event);
 
 }  // namespace pickaxe
