@@ -160,9 +160,39 @@ bool QueryEngine::admits(const Event& event) const {
   return false;
 }
 
+bool QueryEngine::may_match(const Event& event) const {
+  if (!admits(event)) return false;
+  for (const CompiledFilter& filter : filters_)
+    if (filter.matches(event)) return true;
+  return false;
+}
+
+std::vector<uint32_t> QueryEngine::bookkeeping_slots() const {
+  std::vector<uint32_t> slots{timestamp_slot_, stream_timestamp_slot_};
+  if (tiebreaker_slot_) slots.push_back(*tiebreaker_slot_);
+  if (index_slots_)
+    slots.insert(slots.end(), {index_slots_->index, index_slots_->type, index_slots_->dataset,
+                               index_slots_->name_space});
+  return slots;
+}
+
+void QueryEngine::tick(int64_t time) {
+  if (++since_sweep_ >= sweep_every_) {
+    sweep(time);
+    // Sweep again once as many events came as there are keys left: amortized O(1).
+    sweep_every_ = std::max<size_t>(8192, sequences_.size() + missing_hits_.size());
+  }
+}
+
 void QueryEngine::push(const EventPtr& event) {
   ++stats_.events;
   if (!admits(*event)) return;
+  if (event->inert) {
+    // No filter matches it (the stream checked): only time moves on.
+    if (kind_ == eql::QueryKind::Sequence && !positive_.empty())
+      if (auto time = time_of(*event)) tick(*time);
+    return;
+  }
   switch (kind_) {
     case eql::QueryKind::Event:
       if (own_time_ && !time_of(*event)) break;  // no value in the query's own timestamp field
@@ -212,11 +242,7 @@ void QueryEngine::push_sequence(const EventPtr& event) {
   if (stage_count == 0) return;
   const std::optional<int64_t> time = time_of(*event);
   if (!time) return;  // no value in the query's own timestamp field
-  if (++since_sweep_ >= sweep_every_) {
-    sweep(*time);
-    // Sweep again once as many events came as there are keys left: amortized O(1).
-    sweep_every_ = std::max<size_t>(8192, sequences_.size() + missing_hits_.size());
-  }
+  tick(*time);
   // Remember events of missing steps, per key, to check gaps later.
   for (size_t m = 0; m < stages_.size(); ++m) {
     if (!stages_[m].missing || !filters_[stages_[m].filter].matches(*event)) continue;

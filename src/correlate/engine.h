@@ -74,6 +74,12 @@ class QueryEngine {
   std::vector<QueryResult> finish();
   const EngineStats& stats() const { return stats_; }
 
+  // Whether any of the query's filters (event, steps, until) matches the
+  // event on its own: if none does, no result can ever include it.
+  bool may_match(const Event& event) const;
+  // The slots an inert event must keep: timestamps, tiebreaker, data stream.
+  std::vector<uint32_t> bookkeeping_slots() const;
+
  private:
   struct Stage {
     size_t filter = 0;  // index into filters_
@@ -98,6 +104,7 @@ class QueryEngine {
   void add_result(QueryResult result, std::vector<Scalar> key);
   // Drops partials (and remembered missing-step events) that maxspan has put
   // out of reach; runs every so often, amortized over the events.
+  void tick(int64_t time);  // counts an event; sweeps expired partials now and then
   void sweep(int64_t now);
   bool missing_ok(const QueryResult& candidate, const std::vector<Scalar>& key) const;
   std::vector<QueryResult> finish_samples();

@@ -168,12 +168,11 @@ void QueryStream::accept(simdjson::dom::element document, std::string_view text,
       return;
     }
     extract_fields(ecs, engine_.fields(), slot_schema(), *event);
-    event->source = std::move(decoded);
-  } else {
-    extract_fields(document, engine_.fields(), slot_schema(), *event);
-    event->source = std::string(text);
+    accept_event(std::move(event), line, name, {}, std::move(decoded));
+    return;
   }
-  accept_event(std::move(event), line, name);
+  extract_fields(document, engine_.fields(), slot_schema(), *event);
+  accept_event(std::move(event), line, name, text, {});
 }
 
 void QueryStream::accept_decoded(std::string ecs, uint64_t line, const std::string& name) {
@@ -186,12 +185,12 @@ void QueryStream::accept_decoded(std::string ecs, uint64_t line, const std::stri
   }
   auto event = std::make_shared<Event>();
   extract_fields(document, engine_.fields(), slot_schema(), *event);
-  event->source = std::move(ecs);
-  accept_event(std::move(event), line, name);
+  accept_event(std::move(event), line, name, {}, std::move(ecs));
 }
 
 void QueryStream::accept_event(std::shared_ptr<Event> event, uint64_t line,
-                               const std::string& name) {
+                               const std::string& name, std::string_view text,
+                               std::string owned) {
   event->line = line;
   const Values& stamp = event->fields[engine_.stream_timestamp_slot()];
   std::optional<int64_t> timestamp;
@@ -217,6 +216,27 @@ void QueryStream::accept_event(std::shared_ptr<Event> event, uint64_t line,
   }
   event->timestamp = *timestamp;
   event->has_timestamp = true;
+  // Most events match no query: they still pass through the engines (time and
+  // counts), but without their document, which keeps the reorder buffer small.
+  bool candidate = false;
+  for (const QueryEngine* engine : engines_) {
+    if (engine->may_match(*event)) {
+      candidate = true;
+      break;
+    }
+  }
+  if (candidate) {
+    event->source = owned.empty() ? std::string(text) : std::move(owned);
+  } else {
+    event->inert = true;
+    if (keep_.empty()) {
+      keep_.assign(event->fields.size(), false);
+      for (const QueryEngine* engine : engines_)
+        for (uint32_t slot : engine->bookkeeping_slots()) keep_[slot] = true;
+    }
+    for (size_t slot = 0; slot < event->fields.size(); ++slot)
+      if (!keep_[slot]) Values().swap(event->fields[slot]);
+  }
   if (*timestamp < released_) ++stats_.late;  // too late to sort: processed as it comes
   newest_ = std::max(newest_, *timestamp);
   buffer_.push({std::move(event), arrivals_++});

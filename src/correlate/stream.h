@@ -71,7 +71,10 @@ class QueryStream {
               const std::string& name);
   // Takes an ECS document a source decoder wrote.
   void accept_decoded(std::string ecs, uint64_t line, const std::string& name);
-  void accept_event(std::shared_ptr<Event> event, uint64_t line, const std::string& name);
+  // Checks and buffers an event. Its document (`owned`, else a copy of
+  // `text`) is kept only when some query could use it in a result.
+  void accept_event(std::shared_ptr<Event> event, uint64_t line, const std::string& name,
+                    std::string_view text, std::string owned);
   void read_text(std::istream& in, const std::string& name, SourceKind kind, std::string line,
                  uint64_t number);
   void release(int64_t up_to);
@@ -98,6 +101,7 @@ class QueryStream {
   JsonEventReader reader_;
   simdjson::dom::parser decoded_parser_;  // parses what a source decoder wrote
   mutable std::vector<SlotSchema> slot_schema_;
+  std::vector<bool> keep_;  // slots an inert event keeps
   std::priority_queue<Pending, std::vector<Pending>, Later> buffer_;
   int64_t newest_ = std::numeric_limits<int64_t>::min();
   int64_t released_ = std::numeric_limits<int64_t>::min();

@@ -62,6 +62,9 @@ struct Event {
   bool has_timestamp = false;
   uint64_t order = 0;  // position in the input
   uint64_t line = 0;   // line in its file (1-based), or array index + 1
+  // Matches no filter of any query: kept only for time and counts, with no
+  // document and only the fields engines need for bookkeeping.
+  bool inert = false;
 };
 
 // Fills event.fields from a parsed document, converting values to the mapped
