@@ -120,6 +120,60 @@ TEST(Stream, SourceCanBeForcedWhenTheFirstLineSaysNothing) {
   EXPECT_EQ(read.stats.malformed, 1u);  // the header line is no audit record
 }
 
+// The stream drops the documents and fields of events no filter matches
+// (inert events); results must equal pushing every full event to the engine.
+TEST(Stream, InertEventsChangeNoResult) {
+  std::mt19937 random(7);
+  std::vector<std::string> lines;
+  const char* categories[] = {"process", "network", "file"};
+  const char* names[] = {"xmrig", "bash", "curl", "sshd"};
+  for (int i = 0; i < 3000; ++i) {
+    lines.push_back(fmt::format(
+        R"({{"@timestamp":{},"event":{{"category":"{}","type":"start","sequence":{}}},"host":{{"name":"h{}"}},"process":{{"name":"{}","pid":{}}},"destination":{{"port":{}}}}})",
+        1'700'000'000'000 + i * 250, categories[random() % 3], i, random() % 5, names[random() % 4],
+        random() % 7, random() % 2 ? 3333 : 443));
+  }
+  std::string input = join_lines(lines);
+  const std::vector<std::string> queries = {
+      "process where process.name == \"xmrig\"",
+      kSequence,
+      "sequence by host.name with maxspan=3s [process where process.name == \"curl\"] "
+      "![file where true] [network where destination.port == 3333]",
+      "sequence by host.name with maxspan=10s [process where process.name == \"bash\"] "
+      "[network where true] until [process where process.name == \"sshd\"]",
+      "sequence by host.name, process.pid [process where true] with runs=2 [network where "
+      "destination.port == 443] | tail 5",
+      "sample by host.name [process where process.name == \"xmrig\"] [network where true]",
+  };
+  for (const std::string& query : queries) {
+    RunOutput streamed = run_stream(query, input);
+    // Every event, in order, straight to the engine.
+    Parsed parsed = parse(query);
+    Schema schema;
+    EngineOptions options;
+    options.tiebreaker_field = "event.sequence";
+    QueryEngine engine(parsed.query(), schema, options);
+    simdjson::dom::parser parser;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      auto event = std::make_shared<Event>();
+      extract_fields(parser.parse(lines[i]).value(), engine.fields(), schema, *event);
+      event->source = lines[i];
+      event->timestamp = *millis_to_nanos(event->fields[engine.timestamp_slot()].front());
+      event->has_timestamp = true;
+      event->order = i;
+      engine.push(event);
+    }
+    std::vector<std::string> direct;
+    for (const QueryResult& result : engine.finish()) {
+      std::string joined;
+      for (const auto& event : result.events) joined += event ? event->source : "null";
+      direct.push_back(joined);
+    }
+    EXPECT_EQ(streamed.results, direct) << query;
+    EXPECT_FALSE(direct.empty()) << query;
+  }
+}
+
 TEST(Stream, ShuffledWithinLatenessGivesTheSameResults) {
   std::vector<std::string> sorted = make_events(20, 30);
   RunOutput expected = run_stream(kSequence, join_lines(sorted));

@@ -188,9 +188,8 @@ void QueryStream::accept_decoded(std::string ecs, uint64_t line, const std::stri
   accept_event(std::move(event), line, name, {}, std::move(ecs));
 }
 
-void QueryStream::accept_event(std::shared_ptr<Event> event, uint64_t line,
-                               const std::string& name, std::string_view text,
-                               std::string owned) {
+void QueryStream::accept_event(std::shared_ptr<Event> event, uint64_t line, const std::string& name,
+                               std::string_view text, std::string owned) {
   event->line = line;
   const Values& stamp = event->fields[engine_.stream_timestamp_slot()];
   std::optional<int64_t> timestamp;
