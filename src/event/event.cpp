@@ -1,9 +1,19 @@
 #include "event/event.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
 namespace pickaxe {
+
+namespace {
+
+bool shorter_or_less(const std::pair<std::string, uint32_t>& child, std::string_view key) {
+  if (child.first.size() != key.size()) return child.first.size() < key.size();
+  return std::memcmp(child.first.data(), key.data(), key.size()) < 0;
+}
+
+}  // namespace
 
 uint32_t FieldIndex::add(const std::string& path) {
   if (auto existing = slot(path)) return *existing;
@@ -12,7 +22,42 @@ uint32_t FieldIndex::add(const std::string& path) {
   entries_[path].slot = slot;
   for (size_t dot = path.find('.'); dot != std::string::npos; dot = path.find('.', dot + 1))
     entries_[path.substr(0, dot)].prefix = true;
+  // The tree: one node per dotted part.
+  uint32_t node = 0;
+  std::string_view rest = path;
+  while (true) {
+    size_t dot = rest.find('.');
+    std::string_view part = rest.substr(0, dot);
+    auto& children = trie_[node].children;
+    auto it = std::lower_bound(children.begin(), children.end(), part, shorter_or_less);
+    if (it == children.end() || it->first != part) {
+      uint32_t created = static_cast<uint32_t>(trie_.size());
+      children.insert(it, {std::string(part), created});
+      trie_.emplace_back();
+      node = created;
+    } else {
+      node = it->second;
+    }
+    if (dot == std::string_view::npos) break;
+    rest.remove_prefix(dot + 1);
+  }
+  trie_[node].slot = slot;
   return slot;
+}
+
+std::optional<uint32_t> FieldIndex::child(uint32_t node, std::string_view key) const {
+  while (true) {
+    size_t dot = key.find('.');
+    std::string_view part = key.substr(0, dot);
+    const auto& children = trie_[node].children;
+    auto it = std::lower_bound(children.begin(), children.end(), part, shorter_or_less);
+    if (it == children.end() || it->first.size() != part.size() ||
+        std::memcmp(it->first.data(), part.data(), part.size()) != 0)
+      return std::nullopt;
+    node = it->second;
+    if (dot == std::string_view::npos) return node;
+    key.remove_prefix(dot + 1);
+  }
 }
 
 std::optional<uint32_t> FieldIndex::slot(std::string_view path) const {
@@ -56,34 +101,27 @@ class Extractor {
   Extractor(const FieldIndex& index, const std::vector<SlotSchema>& slots, Event& event)
       : index_(index), slots_(slots), event_(event) {
     event_.fields.assign(index.size(), Values{});
-    path_.reserve(128);
   }
 
-  // Walks `element`, whose path is path_; only into keys that are fields or
-  // prefixes of fields. path_ is one buffer, extended and cut back.
-  void visit(simdjson::dom::element element, int64_t slot) {
+  // Walks `element` at `node` of the field tree: only into keys that lead to
+  // fields the queries read.
+  void visit(simdjson::dom::element element, uint32_t node) {
     using simdjson::dom::element_type;
     switch (element.type()) {
       case element_type::OBJECT: {
         simdjson::dom::object object = element.get_object().value_unsafe();
-        size_t length = path_.size();
-        for (auto [key, value] : object) {
-          if (length > 0) path_ += '.';
-          path_ += key;
-          if (const FieldIndex::Entry* entry = index_.find(path_);
-              entry && (entry->slot >= 0 || entry->prefix))
-            visit(value, entry->slot);
-          path_.resize(length);
-        }
+        for (auto [key, value] : object)
+          if (auto next = index_.child(node, key)) visit(value, *next);
         return;
       }
       case element_type::ARRAY: {
         simdjson::dom::array array = element.get_array().value_unsafe();
-        for (simdjson::dom::element item : array) visit(item, slot);
+        for (simdjson::dom::element item : array) visit(item, node);
         return;
       }
       default: break;
     }
+    int64_t slot = index_.node_slot(node);
     if (slot < 0) return;
     const SlotSchema& schema = slots_[slot];
     Scalar value;
@@ -105,16 +143,12 @@ class Extractor {
     event_.fields[slot].push_back(coerce(std::move(value), schema.type));
   }
 
-  void visit_document(simdjson::dom::element document) {
-    path_.clear();
-    visit(document, -1);
-  }
+  void visit_document(simdjson::dom::element document) { visit(document, 0); }
 
  private:
   const FieldIndex& index_;
   const std::vector<SlotSchema>& slots_;
   Event& event_;
-  std::string path_;
 };
 
 }  // namespace

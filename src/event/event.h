@@ -3,6 +3,7 @@
 // paths; arrays (also arrays of objects) give every element's value.
 #pragma once
 
+#include <cstring>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -38,7 +39,17 @@ class FieldIndex {
   size_t size() const { return paths_.size(); }
   const std::string& path(uint32_t slot) const { return paths_[slot]; }
 
+  // The paths as a tree of their dotted parts, for walking documents: node 0
+  // is the root; `child` follows a key (which may itself hold dots).
+  std::optional<uint32_t> child(uint32_t node, std::string_view key) const;
+  int64_t node_slot(uint32_t node) const { return trie_[node].slot; }
+
  private:
+  struct Node {
+    std::vector<std::pair<std::string, uint32_t>> children;  // sorted by length, then bytes
+    int64_t slot = -1;
+  };
+  std::vector<Node> trie_{Node{}};
   struct Hash {
     using is_transparent = void;
     size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
