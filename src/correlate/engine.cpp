@@ -139,6 +139,38 @@ std::vector<std::vector<Scalar>> QueryEngine::keys_for(const Event& event, size_
 
 bool QueryEngine::admits(const Event& event) const {
   if (!index_slots_) return true;
+  // Events come in runs of one data stream: the last answer is kept.
+  auto same = [&](uint32_t slot, const std::string& seen) {
+    const Values& values = event.fields[slot];
+    if (values.empty()) return seen.empty();
+    const Scalar& value = values.front();
+    return value.type == Scalar::Type::String && !value.string.empty() && value.string == seen;
+  };
+  const IndexSlots& slots = *index_slots_;
+  if (admit_cache_ && same(slots.index, admit_cache_->index) &&
+      same(slots.type, admit_cache_->type) && same(slots.dataset, admit_cache_->dataset) &&
+      same(slots.name_space, admit_cache_->name_space))
+    return admit_cache_->admitted;
+  bool admitted = admits_uncached(event);
+  auto text_of = [&](uint32_t slot) -> std::string {
+    const Values& values = event.fields[slot];
+    return values.empty() || values.front().type != Scalar::Type::String ? std::string()
+                                                                          : values.front().string;
+  };
+  bool cacheable = true;
+  for (uint32_t slot : {slots.index, slots.type, slots.dataset, slots.name_space}) {
+    const Values& values = event.fields[slot];
+    if (!values.empty() &&
+        (values.front().type != Scalar::Type::String || values.front().string.empty()))
+      cacheable = false;
+  }
+  if (cacheable)
+    admit_cache_ = AdmitCache{text_of(slots.index), text_of(slots.type), text_of(slots.dataset),
+                              text_of(slots.name_space), admitted};
+  return admitted;
+}
+
+bool QueryEngine::admits_uncached(const Event& event) const {
   auto text = [&](uint32_t slot) -> std::string {
     const Values& values = event.fields[slot];
     return values.empty() ? std::string() : values.front().to_string();

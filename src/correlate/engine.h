@@ -145,6 +145,12 @@ class QueryEngine {
     uint32_t index, type, dataset, name_space;
   };
   std::optional<IndexSlots> index_slots_;
+  struct AdmitCache {
+    std::string index, type, dataset, name_space;
+    bool admitted = false;
+  };
+  mutable std::optional<AdmitCache> admit_cache_;  // the last data stream seen
+  bool admits_uncached(const Event& event) const;
 
   EngineStats stats_;
   ResultSink sink_;
