@@ -155,7 +155,7 @@ bool QueryEngine::admits(const Event& event) const {
   auto text_of = [&](uint32_t slot) -> std::string {
     const Values& values = event.fields[slot];
     return values.empty() || values.front().type != Scalar::Type::String ? std::string()
-                                                                          : values.front().string;
+                                                                         : values.front().string;
   };
   bool cacheable = true;
   for (uint32_t slot : {slots.index, slots.type, slots.dataset, slots.name_space}) {

@@ -238,7 +238,11 @@ void QueryStream::accept_event(std::shared_ptr<Event> event, uint64_t line, cons
   }
   if (*timestamp < released_) ++stats_.late;  // too late to sort: processed as it comes
   newest_ = std::max(newest_, *timestamp);
-  buffer_.push({std::move(event), arrivals_++});
+  Pending pending{std::move(event), arrivals_++};
+  if (in_order_.empty() || !Later{this}(in_order_.back(), pending))
+    in_order_.push_back(std::move(pending));
+  else
+    buffer_.push(std::move(pending));
   int64_t horizon;
   if (__builtin_sub_overflow(newest_, options_.max_lateness, &horizon))
     horizon = std::numeric_limits<int64_t>::min();
@@ -292,10 +296,26 @@ void QueryStream::run_batch() {
   for (auto& results : buffered_) results.clear();
 }
 
-void QueryStream::release(int64_t up_to) {
-  while (!buffer_.empty() && buffer_.top().event->timestamp <= up_to) {
-    auto event = std::const_pointer_cast<Event>(buffer_.top().event);
+const QueryStream::Pending& QueryStream::earliest() const {
+  if (in_order_.empty()) return buffer_.top();
+  if (buffer_.empty()) return in_order_.front();
+  return Later{this}(in_order_.front(), buffer_.top()) ? buffer_.top() : in_order_.front();
+}
+
+void QueryStream::pop_earliest() {
+  if (in_order_.empty()) {
     buffer_.pop();
+  } else if (buffer_.empty() || !Later{this}(in_order_.front(), buffer_.top())) {
+    in_order_.pop_front();
+  } else {
+    buffer_.pop();
+  }
+}
+
+void QueryStream::release(int64_t up_to) {
+  while (buffered() && earliest().event->timestamp <= up_to) {
+    auto event = std::const_pointer_cast<Event>(earliest().event);
+    pop_earliest();
     event->order = order_++;
     released_ = std::max(released_, event->timestamp);
     ++stats_.events;
@@ -310,6 +330,7 @@ void QueryStream::release(int64_t up_to) {
     if (done()) {
       reader_.stop();  // a head limit is reached: the rest of the input cannot matter
       while (!buffer_.empty()) buffer_.pop();
+      in_order_.clear();
     }
   }
 }

@@ -3,6 +3,7 @@
 // lateness, and feed the engine. Bad events are reported and skipped.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <istream>
 #include <queue>
@@ -102,7 +103,13 @@ class QueryStream {
   simdjson::dom::parser decoded_parser_;  // parses what a source decoder wrote
   mutable std::vector<SlotSchema> slot_schema_;
   std::vector<bool> keep_;  // slots an inert event keeps
+  // The reorder buffer: events arriving in order go to a queue, in O(1); only
+  // those arriving out of order go to the heap. Release takes the earlier head.
   std::priority_queue<Pending, std::vector<Pending>, Later> buffer_;
+  std::deque<Pending> in_order_;
+  bool buffered() const { return !buffer_.empty() || !in_order_.empty(); }
+  const Pending& earliest() const;
+  void pop_earliest();
   int64_t newest_ = std::numeric_limits<int64_t>::min();
   int64_t released_ = std::numeric_limits<int64_t>::min();
   uint64_t arrivals_ = 0;
