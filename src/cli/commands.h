@@ -41,8 +41,9 @@ std::string bundled_dir(const std::string& name, const std::string& fallback);
 std::string bundled_pack_dir();
 // Loads rules and prints their errors; nullopt (after a closing line naming
 // `command`) when any rule or file has an error.
+// With `skip_invalid`, rules with errors are left out instead (with a count).
 std::optional<LoadResult> load_rules_or_report(const std::vector<std::string>& paths,
-                                               std::string_view command);
+                                               std::string_view command, bool skip_invalid = false);
 // What the source decoders noticed without skipping anything; "" when nothing.
 std::string describe_source_notes(const StreamStats& stats);
 

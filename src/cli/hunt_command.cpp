@@ -35,6 +35,7 @@ struct HuntCommandOptions {
   std::vector<std::string> suppress_by;
   std::string suppress_window = "5m";
   bool fail_on_alert = false;
+  bool skip_invalid = false;
   bool strict = false;
   bool quiet = false;
 };
@@ -59,7 +60,8 @@ std::string clip(std::string text, size_t width) {
 int run_hunt(const HuntCommandOptions& options) {
   std::vector<std::string> rule_paths =
       options.rules.empty() ? std::vector<std::string>{bundled_pack_dir()} : options.rules;
-  std::optional<LoadResult> loaded = load_rules_or_report(rule_paths, "hunt");
+  std::optional<LoadResult> loaded =
+      load_rules_or_report(rule_paths, "hunt", options.skip_invalid);
   if (!loaded) return kFindings;
   Schema schema;
   if (!options.mapping.empty()) {
@@ -252,6 +254,8 @@ void add_hunt_command(CLI::App& app, std::function<int()>& run) {
                    "With --suppress-by: how long after a group's first alert others are suppressed")
       ->default_str("5m");
   command->add_flag("--fail-on-alert", options->fail_on_alert, "Exit 1 when any alert was raised");
+  command->add_flag("--skip-invalid", options->skip_invalid,
+                    "Leave out rules with errors (reported) instead of stopping");
   add_source_option(*command, options->source);
   command->add_flag("--strict", options->strict,
                     "Exit 1 when input was skipped, late, or state overflowed");

@@ -43,7 +43,7 @@ std::string bundled_pack_dir() {
 }
 
 std::optional<LoadResult> load_rules_or_report(const std::vector<std::string>& paths,
-                                               std::string_view command) {
+                                               std::string_view command, bool skip_invalid) {
   LoadResult loaded = load_rules(paths);
   bool errors = false;
   for (const Diagnostics& file : loaded.file_diagnostics) {
@@ -58,6 +58,13 @@ std::optional<LoadResult> load_rules_or_report(const std::vector<std::string>& p
     errors = true;
   }
   if (!errors) return loaded;
+  if (skip_invalid) {
+    size_t before = loaded.rules.size();
+    std::erase_if(loaded.rules, [](const Rule& rule) { return !rule.loaded(); });
+    std::cerr << fmt::format("pickaxe: {}: {} rules with errors left out (--skip-invalid)\n",
+                             command, before - loaded.rules.size());
+    return loaded;
+  }
   std::cerr << fmt::format(
       "pickaxe: {}: some rules have errors (see above); run `pickaxe lint` on them\n", command);
   return std::nullopt;

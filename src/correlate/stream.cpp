@@ -231,10 +231,16 @@ void QueryStream::accept_event(std::shared_ptr<Event> event, uint64_t line, cons
     if (keep_.empty()) {
       keep_.assign(event->fields.size(), false);
       for (const QueryEngine* engine : engines_)
-        for (uint32_t slot : engine->bookkeeping_slots()) keep_[slot] = true;
+        for (uint32_t slot : engine->bookkeeping_slots()) {
+          keep_[slot] = true;
+          keep_limit_ = std::max<size_t>(keep_limit_, slot + 1);
+        }
     }
-    for (size_t slot = 0; slot < event->fields.size(); ++slot)
-      if (!keep_[slot]) Values().swap(event->fields[slot]);
+    // Only the bookkeeping slots, which come first in the index, stay.
+    std::vector<Values> kept(keep_limit_);
+    for (size_t slot = 0; slot < keep_limit_; ++slot)
+      if (keep_[slot]) kept[slot] = std::move(event->fields[slot]);
+    event->fields.swap(kept);
   }
   if (*timestamp < released_) ++stats_.late;  // too late to sort: processed as it comes
   newest_ = std::max(newest_, *timestamp);

@@ -74,7 +74,8 @@ struct Event {
   uint64_t order = 0;  // position in the input
   uint64_t line = 0;   // line in its file (1-based), or array index + 1
   // Matches no filter of any query: kept only for time and counts, with no
-  // document and only the fields engines need for bookkeeping.
+  // document and only the fields engines need for bookkeeping (`fields` is
+  // then cut short: slots past it are absent).
   bool inert = false;
 };
 
