@@ -36,8 +36,13 @@ sanitize: deps
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	ctest --test-dir $(ASAN_DIR) --output-on-failure -j $(JOBS)
 
+# Micro-benchmarks, then hunt end to end against the parse limit (1 M events,
+# generated once into bench/data/; BENCH_EVENTS and BENCH_RUNS change that).
+BENCH_EVENTS ?= 1000000
+BENCH_RUNS ?= 3
 bench: build
 	./$(BUILD_DIR)/pickaxe_bench --benchmark_counters_tabular=true
+	python3 bench/run_bench.py --build $(BUILD_DIR) --events $(BENCH_EVENTS) --runs $(BENCH_RUNS)
 
 # libFuzzer with ASan+UBSan: the EQL parser for FUZZ_SECONDS seconds, then the
 # rule-file loader and the event pipeline for a third of that each. New inputs go to a scratch folder; the

@@ -139,7 +139,7 @@ std::vector<std::vector<Scalar>> QueryEngine::keys_for(const Event& event, size_
 
 bool QueryEngine::admits(const Event& event) const {
   if (!index_slots_) return true;
-  // Events come in runs of one data stream: the last answer is kept.
+  // Events come from a few data streams: the answers for the last ones are kept.
   auto same = [&](uint32_t slot, const std::string& seen) {
     const Values& values = event.fields[slot];
     if (values.empty()) return seen.empty();
@@ -147,15 +147,15 @@ bool QueryEngine::admits(const Event& event) const {
     return value.type == Scalar::Type::String && !value.string.empty() && value.string == seen;
   };
   const IndexSlots& slots = *index_slots_;
-  if (admit_cache_ && same(slots.index, admit_cache_->index) &&
-      same(slots.type, admit_cache_->type) && same(slots.dataset, admit_cache_->dataset) &&
-      same(slots.name_space, admit_cache_->name_space))
-    return admit_cache_->admitted;
+  for (const AdmitCache& seen : admit_cache_)
+    if (same(slots.index, seen.index) && same(slots.type, seen.type) &&
+        same(slots.dataset, seen.dataset) && same(slots.name_space, seen.name_space))
+      return seen.admitted;
   bool admitted = admits_uncached(event);
   auto text_of = [&](uint32_t slot) -> std::string {
     const Values& values = event.fields[slot];
     return values.empty() || values.front().type != Scalar::Type::String ? std::string()
-                                                                         : values.front().string;
+                                                                          : values.front().string;
   };
   bool cacheable = true;
   for (uint32_t slot : {slots.index, slots.type, slots.dataset, slots.name_space}) {
@@ -164,9 +164,13 @@ bool QueryEngine::admits(const Event& event) const {
         (values.front().type != Scalar::Type::String || values.front().string.empty()))
       cacheable = false;
   }
-  if (cacheable)
-    admit_cache_ = AdmitCache{text_of(slots.index), text_of(slots.type), text_of(slots.dataset),
-                              text_of(slots.name_space), admitted};
+  // A few data streams at a time (process, network, file...); the oldest goes.
+  if (cacheable) {
+    if (admit_cache_.size() >= 8) admit_cache_.erase(admit_cache_.begin());
+    admit_cache_.push_back(AdmitCache{text_of(slots.index), text_of(slots.type),
+                                      text_of(slots.dataset), text_of(slots.name_space),
+                                      admitted});
+  }
   return admitted;
 }
 

@@ -149,7 +149,7 @@ class QueryEngine {
     std::string index, type, dataset, name_space;
     bool admitted = false;
   };
-  mutable std::optional<AdmitCache> admit_cache_;  // the last data stream seen
+  mutable std::vector<AdmitCache> admit_cache_;  // the last data streams seen
   bool admits_uncached(const Event& event) const;
 
   EngineStats stats_;
