@@ -471,7 +471,7 @@ TEST_F(Tuning, IndexPatternsApplyWhenTheEventDeclaresItsDataStream) {
 namespace pickaxe::testing {
 namespace {
 
-TEST(Hunt, AlertsAreByteIdenticalForOneAndTwoThreads) {
+TEST(Hunt, AlertsAreByteIdenticalForOneAndTwoThreadsAndSplitInput) {
   PICKAXE_REQUIRE_SHARED("tools/gen_ecs.py");
   if (std::system("python3 --version > /dev/null 2>&1") != 0)
     GTEST_SKIP() << "python3 is not installed";
@@ -494,10 +494,29 @@ TEST(Hunt, AlertsAreByteIdenticalForOneAndTwoThreads) {
       "--rules " + source("rules") + " --rules " + (dir / "sequence.eql").string() + " ";
   HuntRun one = hunt(rules + "--threads 1 " + events);
   HuntRun two = hunt(rules + "--threads 2 " + events);
+  // The same events split into files at other boundaries, and compressed.
+  std::vector<std::string> lines;
+  {
+    std::ifstream in(events);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+  }
+  std::string split_files;
+  const size_t cuts[] = {0, lines.size() / 7, lines.size() / 2, lines.size() - 1, lines.size()};
+  for (size_t part = 0; part + 1 < std::size(cuts); ++part) {
+    std::string name = (dir / fmt::format("part{}.ndjson", part)).string();
+    std::ofstream out(name);
+    for (size_t i = cuts[part]; i < cuts[part + 1]; ++i) out << lines[i] << "\n";
+    split_files += name + " ";
+  }
+  ASSERT_EQ(std::system(fmt::format("gzip -f {}", (dir / "part1.ndjson").string()).c_str()), 0);
+  size_t at = split_files.find("part1.ndjson");
+  split_files.insert(at + std::string("part1.ndjson").size(), ".gz");
+  HuntRun split = hunt(rules + "--threads 2 " + split_files);
   std::filesystem::remove_all(dir);
   ASSERT_EQ(one.exit_code, 0) << one.err;
   EXPECT_GT(one.lines.size(), 100u);
   EXPECT_EQ(one.lines, two.lines);
+  EXPECT_EQ(one.lines, split.lines) << split.err;
   size_t building_blocks = 0;
   for (const auto& line : one.lines)
     building_blocks += line.find("building_block_type") != std::string::npos;
