@@ -110,10 +110,10 @@ void BM_SequenceOneMillionKeys(benchmark::State& state) {
     events.reserve(kKeys);
     for (int i = 0; i < kKeys; ++i) {
       auto event = std::make_shared<Event>();
-      event->fields.assign(probe.fields().size(), {});
-      event->fields[*probe.fields().slot("event.category")] = {Scalar::of_string("process")};
-      event->fields[*probe.fields().slot("process.name")] = {Scalar::of_string("xmrig")};
-      event->fields[*probe.fields().slot("host.name")] = {
+      event->fields.reset(probe.fields().size());
+      event->fields.at(*probe.fields().slot("event.category")) = {Scalar::of_string("process")};
+      event->fields.at(*probe.fields().slot("process.name")) = {Scalar::of_string("xmrig")};
+      event->fields.at(*probe.fields().slot("host.name")) = {
           Scalar::of_string(fmt::format("host-{}", i))};
       event->timestamp = i;
       event->order = static_cast<uint64_t>(i);

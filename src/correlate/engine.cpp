@@ -155,7 +155,7 @@ bool QueryEngine::admits(const Event& event) const {
   auto text_of = [&](uint32_t slot) -> std::string {
     const Values& values = event.fields[slot];
     return values.empty() || values.front().type != Scalar::Type::String ? std::string()
-                                                                          : values.front().string;
+                                                                         : values.front().string;
   };
   bool cacheable = true;
   for (uint32_t slot : {slots.index, slots.type, slots.dataset, slots.name_space}) {
@@ -168,8 +168,7 @@ bool QueryEngine::admits(const Event& event) const {
   if (cacheable) {
     if (admit_cache_.size() >= 8) admit_cache_.erase(admit_cache_.begin());
     admit_cache_.push_back(AdmitCache{text_of(slots.index), text_of(slots.type),
-                                      text_of(slots.dataset), text_of(slots.name_space),
-                                      admitted});
+                                      text_of(slots.dataset), text_of(slots.name_space), admitted});
   }
   return admitted;
 }

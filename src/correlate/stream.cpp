@@ -114,10 +114,10 @@ const std::vector<SlotSchema>& QueryStream::slot_schema() const {
 
 std::optional<std::string> QueryStream::type_problem(const Event& event) const {
   const FieldIndex& fields = engine_.fields();
-  for (uint32_t slot = 0; slot < fields.size(); ++slot) {
+  for (const auto& [slot, values] : event.fields.entries()) {
     const std::optional<FieldType>& type = slot_schema()[slot].type;
     if (!type) continue;
-    for (const Scalar& value : event.fields[slot]) {
+    for (const Scalar& value : values) {
       bool ok = true;
       std::string_view expected;
       switch (*type) {
@@ -231,16 +231,9 @@ void QueryStream::accept_event(std::shared_ptr<Event> event, uint64_t line, cons
     if (keep_.empty()) {
       keep_.assign(event->fields.size(), false);
       for (const QueryEngine* engine : engines_)
-        for (uint32_t slot : engine->bookkeeping_slots()) {
-          keep_[slot] = true;
-          keep_limit_ = std::max<size_t>(keep_limit_, slot + 1);
-        }
+        for (uint32_t slot : engine->bookkeeping_slots()) keep_[slot] = true;
     }
-    // Only the bookkeeping slots, which come first in the index, stay.
-    std::vector<Values> kept(keep_limit_);
-    for (size_t slot = 0; slot < keep_limit_; ++slot)
-      if (keep_[slot]) kept[slot] = std::move(event->fields[slot]);
-    event->fields.swap(kept);
+    event->fields.keep_only(keep_);
   }
   if (*timestamp < released_) ++stats_.late;  // too late to sort: processed as it comes
   newest_ = std::max(newest_, *timestamp);

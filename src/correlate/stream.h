@@ -103,7 +103,6 @@ class QueryStream {
   simdjson::dom::parser decoded_parser_;  // parses what a source decoder wrote
   mutable std::vector<SlotSchema> slot_schema_;
   std::vector<bool> keep_;  // slots an inert event keeps
-  size_t keep_limit_ = 0;   // inert events' fields are cut to this many slots
   // The reorder buffer: events arriving in order go to a queue, in O(1); only
   // those arriving out of order go to the heap. Release takes the earlier head.
   std::priority_queue<Pending, std::vector<Pending>, Later> buffer_;

@@ -100,7 +100,7 @@ class Extractor {
  public:
   Extractor(const FieldIndex& index, const std::vector<SlotSchema>& slots, Event& event)
       : index_(index), slots_(slots), event_(event) {
-    event_.fields.assign(index.size(), Values{});
+    event_.fields.reset(index.size());
   }
 
   // Walks `element` at `node` of the field tree: only into keys that lead to
@@ -136,11 +136,12 @@ class Extractor {
       case element_type::DOUBLE: value = Scalar::of_double(element.get_double().value()); break;
       case element_type::BOOL: value = Scalar::of_bool(element.get_bool().value()); break;
       case element_type::NULL_VALUE:
-        if (schema.null_value) event_.fields[slot].push_back(*schema.null_value);
+        if (schema.null_value)
+          event_.fields.at(static_cast<uint32_t>(slot)).push_back(*schema.null_value);
         return;
       default: return;
     }
-    event_.fields[slot].push_back(coerce(std::move(value), schema.type));
+    event_.fields.at(static_cast<uint32_t>(slot)).push_back(coerce(std::move(value), schema.type));
   }
 
   void visit_document(simdjson::dom::element document) { visit(document, 0); }

@@ -3,6 +3,7 @@
 // paths; arrays (also arrays of objects) give every element's value.
 #pragma once
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -66,16 +67,59 @@ struct SlotSchema {
 };
 std::vector<SlotSchema> describe_slots(const FieldIndex& index, const Schema& schema);
 
+// An event's values by FieldIndex slot, holding only the slots that have
+// values: rule sets read thousands of fields, an event has a few dozen.
+class FieldValues {
+ public:
+  using Entry = std::pair<uint32_t, Values>;
+
+  // The values of a slot; empty when it has none.
+  const Values& operator[](size_t slot) const {
+    auto it =
+        std::lower_bound(entries_.begin(), entries_.end(), slot,
+                         [](const Entry& entry, size_t wanted) { return entry.first < wanted; });
+    return it != entries_.end() && it->first == slot ? it->second : empty_values();
+  }
+  // The values of a slot, to add to.
+  Values& at(uint32_t slot) {
+    auto it =
+        std::lower_bound(entries_.begin(), entries_.end(), slot,
+                         [](const Entry& entry, uint32_t wanted) { return entry.first < wanted; });
+    if (it == entries_.end() || it->first != slot) it = entries_.insert(it, {slot, Values{}});
+    return it->second;
+  }
+  size_t size() const { return slots_; }  // the slots of the index
+  void reset(size_t slots) {
+    entries_.clear();
+    slots_ = slots;
+  }
+  const std::vector<Entry>& entries() const { return entries_; }
+  // Keeps only the slots `keep` marks.
+  void keep_only(const std::vector<bool>& keep) {
+    std::erase_if(entries_, [&](const Entry& entry) {
+      return entry.first >= keep.size() || !keep[entry.first];
+    });
+    entries_.shrink_to_fit();
+  }
+
+ private:
+  static const Values& empty_values() {
+    static const Values empty;
+    return empty;
+  }
+  std::vector<Entry> entries_;  // sorted by slot
+  size_t slots_ = 0;
+};
+
 struct Event {
-  std::string source;          // the document as read, for output
-  std::vector<Values> fields;  // by FieldIndex slot
-  int64_t timestamp = 0;       // nanoseconds since the epoch
+  std::string source;     // the document as read, for output
+  FieldValues fields;     // by FieldIndex slot
+  int64_t timestamp = 0;  // nanoseconds since the epoch
   bool has_timestamp = false;
   uint64_t order = 0;  // position in the input
   uint64_t line = 0;   // line in its file (1-based), or array index + 1
   // Matches no filter of any query: kept only for time and counts, with no
-  // document and only the fields engines need for bookkeeping (`fields` is
-  // then cut short: slots past it are absent).
+  // document and only the fields engines need for bookkeeping.
   bool inert = false;
 };
 
