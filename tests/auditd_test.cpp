@@ -38,7 +38,7 @@ Decoded decode_audit(std::string_view text) {
                 [&](std::string_view line, uint64_t number) { decoder.add_line(line, number); });
   decoder.finish();
   out.flawed = decoder.flawed();
-  out.without_eoe = decoder.without_eoe();
+  out.without_eoe = decoder.without_end();
   return out;
 }
 
@@ -497,7 +497,7 @@ TEST(Auditd, RecordsOfInterleavedEventsAreJoinedBySerialAndTimeout) {
   ASSERT_EQ(seen.size(), 3u);
   EXPECT_NE(seen[1].first.find("\"args\":[\"a\"]"), std::string::npos);
   EXPECT_EQ(seen[1].second, 1u);  // reported at its first line
-  EXPECT_EQ(decoder.without_eoe(), 1u);
+  EXPECT_EQ(decoder.without_end(), 1u);
   simdjson::dom::parser parser;
   auto login = parser.parse(seen[2].first).value();
   EXPECT_EQ(value_at(login, "event.action"), "logged-in");

@@ -7,8 +7,6 @@
 #include <fmt/format.h>
 
 #include "match/patterns.h"
-#include "source/auditd/auditd.h"
-#include "source/sysmon/sysmon.h"
 
 namespace pickaxe {
 
@@ -99,10 +97,8 @@ void QueryStream::read_text(std::istream& in, const std::string& name, SourceKin
   } while (!reader_.stopped() && (++number, std::getline(in, line)));
   decoder->finish();
   stats_.flawed_records += decoder->flawed();
-  if (auto* auditd = dynamic_cast<source::AuditdDecoder*>(decoder.get()))
-    stats_.without_eoe += auditd->without_eoe();
-  if (auto* sysmon = dynamic_cast<source::SysmonDecoder*>(decoder.get()))
-    stats_.without_event += sysmon->without_event();
+  stats_.without_eoe += decoder->without_end();
+  stats_.without_event += decoder->without_event();
 }
 
 const std::vector<SlotSchema>& QueryStream::slot_schema() const {

@@ -50,6 +50,10 @@ class TextDecoder {
   // Records decoded with a value kept as written (bad hex, a missing EOE...):
   // reported as problems, yet their events are still emitted.
   virtual uint64_t flawed() const = 0;
+  // Events completed without their end record (auditd's EOE).
+  virtual uint64_t without_end() const { return 0; }
+  // Lines of the source that carry no event (Sysmon's start-up banner).
+  virtual uint64_t without_event() const { return 0; }
 };
 
 // A decoder for `kind` (Auditd or Sysmon); nullptr for JSON sources.

@@ -450,9 +450,13 @@ void write_user(JsonWriter& json, const AuditRecord& primary, const AuditRecord*
     if (!object.empty()) json.key(object).begin_object();
     if (has_user) json.key("id").value(*user);
     if (account_name) json.key("name").value(valid_utf8(*account_name));
-    std::string upper_uid = to_lower(uid), upper_gid = to_lower(gid);
-    for (char& c : upper_uid) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    for (char& c : upper_gid) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    // Enriched logs name the ids in upper case: UID="root".
+    auto upper = [](std::string_view key) {
+      std::string out(key);
+      for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      return out;
+    };
+    std::string upper_uid = upper(uid), upper_gid = upper(gid);
     if (const std::string* resolved = name(upper_uid); has_user && resolved && !account_name)
       json.key("name").value(valid_utf8(*resolved));
     if (has_group) {

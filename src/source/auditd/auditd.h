@@ -56,7 +56,7 @@ class AuditdDecoder : public TextDecoder {
   void finish() override;
   uint64_t flawed() const override { return flawed_; }
   // Multi-record syscall events that ended without their EOE record.
-  uint64_t without_eoe() const { return without_eoe_; }
+  uint64_t without_end() const override { return without_eoe_; }
 
  private:
   struct Pending {

@@ -46,7 +46,7 @@ class SysmonDecoder : public TextDecoder {
   void finish() override {}
   uint64_t flawed() const override { return 0; }
   // Syslog lines of Sysmon without an event (its start-up banner).
-  uint64_t without_event() const { return without_event_; }
+  uint64_t without_event() const override { return without_event_; }
 
  private:
   Emit emit_;
