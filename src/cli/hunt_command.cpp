@@ -36,6 +36,7 @@ struct HuntCommandOptions {
   std::string suppress_window = "5m";
   bool fail_on_alert = false;
   bool skip_invalid = false;
+  bool no_prefilter = false;
   bool strict = false;
   bool quiet = false;
 };
@@ -85,6 +86,7 @@ int run_hunt(const HuntCommandOptions& options) {
   }
   hunt_options.stream.max_lateness = *lateness;
   hunt_options.stream.source = *source_kind_from_name(options.source);
+  hunt_options.stream.prefilter = !options.no_prefilter && !options.strict;
   // A progress line on a terminal, when reading files.
   uint64_t total_bytes = 0;
   for (const std::string& file : options.files) {
@@ -189,6 +191,8 @@ int run_hunt(const HuntCommandOptions& options) {
     }
     if (std::string notes = describe_source_notes(stats.stream); !notes.empty())
       std::cerr << "  " << notes;
+    if (std::string note = hunter.prefilter_note(); !note.empty() && stats.stream.events > 0)
+      std::cerr << "  every line parsed (prefilter off): " << note << "\n";
   }
   if (unreadable) return kFindings;
   if (options.strict &&
@@ -257,8 +261,11 @@ void add_hunt_command(CLI::App& app, std::function<int()>& run) {
   command->add_flag("--skip-invalid", options->skip_invalid,
                     "Leave out rules with errors (reported) instead of stopping");
   add_source_option(*command, options->source);
+  command->add_flag("--no-prefilter", options->no_prefilter,
+                    "Parse and check every line, also those holding none of the rules' literals");
   command->add_flag("--strict", options->strict,
-                    "Exit 1 when input was skipped, late, or state overflowed");
+                    "Exit 1 when input was skipped, late, or state overflowed (checks every "
+                    "line: implies --no-prefilter)");
   command->add_flag("--quiet", options->quiet, "No summary or input problems on stderr");
   command->callback([options, &run] { run = [options] { return run_hunt(*options); }; });
 }

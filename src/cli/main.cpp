@@ -72,6 +72,9 @@ std::optional<LoadResult> load_rules_or_report(const std::vector<std::string>& p
 
 std::string describe_source_notes(const StreamStats& stats) {
   std::vector<std::string> notes;
+  if (stats.prefiltered > 0)
+    notes.push_back(fmt::format("events not parsed, holding none of the literals a query needs: {}",
+                                stats.prefiltered));
   if (stats.flawed_records > 0)
     notes.push_back(fmt::format("records kept with a value as written (bad hex, cut short): {}",
                                 stats.flawed_records));

@@ -29,6 +29,7 @@ struct QueryOptions {
   std::string source = "auto";
   size_t max_sequence_state = 1'000'000;
   size_t max_line_bytes = 4 * 1024 * 1024;
+  bool no_prefilter = false;
   bool strict = false;
   bool quiet = false;
 };
@@ -108,6 +109,7 @@ int run_query(const QueryOptions& options) {
   stream_options.max_lateness = *lateness;
   stream_options.source = *source_kind_from_name(options.source);
   stream_options.reader.max_line_bytes = options.max_line_bytes;
+  stream_options.prefilter = !options.no_prefilter && !options.strict;
   uint64_t reported = 0;
   QueryStream stream(*engine, schema, stream_options, [&](const InputProblem& problem) {
     if (!options.quiet && ++reported <= 100)
@@ -222,8 +224,11 @@ void add_query_command(CLI::App& app, std::function<int()>& run) {
       ->check(CLI::PositiveNumber)
       ->default_str("4194304");
   add_source_option(*command, options->source);
+  command->add_flag("--no-prefilter", options->no_prefilter,
+                    "Parse and check every line, also those holding none of the query's literals");
   command->add_flag("--strict", options->strict,
-                    "Exit 1 when input was skipped, arrived too late, or state overflowed");
+                    "Exit 1 when input was skipped, arrived too late, or state overflowed "
+                    "(checks every line: implies --no-prefilter)");
   command->add_flag("--quiet", options->quiet, "Do not report input problems on stderr");
   command->callback([options, &run] { run = [options] { return run_query(*options); }; });
 }

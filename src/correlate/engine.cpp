@@ -202,15 +202,6 @@ bool QueryEngine::may_match(const Event& event) const {
   return false;
 }
 
-std::vector<uint32_t> QueryEngine::bookkeeping_slots() const {
-  std::vector<uint32_t> slots{timestamp_slot_, stream_timestamp_slot_};
-  if (tiebreaker_slot_) slots.push_back(*tiebreaker_slot_);
-  if (index_slots_)
-    slots.insert(slots.end(), {index_slots_->index, index_slots_->type, index_slots_->dataset,
-                               index_slots_->name_space});
-  return slots;
-}
-
 void QueryEngine::tick(int64_t time) {
   if (++since_sweep_ >= sweep_every_) {
     sweep(time);
@@ -222,12 +213,6 @@ void QueryEngine::tick(int64_t time) {
 void QueryEngine::push(const EventPtr& event) {
   ++stats_.events;
   if (!admits(*event)) return;
-  if (event->inert) {
-    // No filter matches it (the stream checked): only time moves on.
-    if (kind_ == eql::QueryKind::Sequence && !positive_.empty())
-      if (auto time = time_of(*event)) tick(*time);
-    return;
-  }
   switch (kind_) {
     case eql::QueryKind::Event:
       if (own_time_ && !time_of(*event)) break;  // no value in the query's own timestamp field

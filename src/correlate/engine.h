@@ -77,8 +77,8 @@ class QueryEngine {
   // Whether any of the query's filters (event, steps, until) matches the
   // event on its own: if none does, no result can ever include it.
   bool may_match(const Event& event) const;
-  // The slots an inert event must keep: timestamps, tiebreaker, data stream.
-  std::vector<uint32_t> bookkeeping_slots() const;
+  // The filters: the event's, or each stage's and until's.
+  const std::vector<CompiledFilter>& filters() const { return filters_; }
 
  private:
   struct Stage {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "match/patterns.h"
+#include "prefilter/prefilter.h"
 
 namespace pickaxe {
 
@@ -21,8 +22,34 @@ QueryStream::QueryStream(std::vector<QueryEngine*> engines, const Schema& schema
       schema_(schema),
       options_(options),
       on_problem_(on_problem),
-      reader_(options.reader, on_problem),
+      reader_(reader_options(), on_problem),
       buffer_(Later{this}) {}
+
+ReaderOptions QueryStream::reader_options() {
+  ReaderOptions reader = options_.reader;
+  if (!options_.prefilter) {
+    prefilter_note_ = "turned off (--no-prefilter or --strict)";
+  } else if (options_.source != SourceKind::Auto && options_.source != SourceKind::Ecs) {
+    prefilter_note_ = "the input is read as another source than ECS";
+  } else {
+    std::vector<const CompiledFilter*> filters;
+    for (size_t i = 0; i < engines_.size(); ++i) {
+      for (const CompiledFilter& filter : engines_[i]->filters()) {
+        if (!required_literals(filter, engine_.fields())) {
+          prefilter_blocker_ = i;
+          prefilter_note_ = fmt::format(
+              "{} filter can match events that hold none of its literals",
+              filter.any ? std::string("an `any`") : fmt::format("a `{}`", filter.category));
+          return reader;
+        }
+        filters.push_back(&filter);
+      }
+    }
+    reader.prefilter = Prefilter::build(filters, engine_.fields(),
+                                        options_.source == SourceKind::Auto, &prefilter_note_);
+  }
+  return reader;
+}
 
 bool QueryStream::Later::operator()(const Pending& a, const Pending& b) const {
   if (a.event->timestamp != b.event->timestamp) return a.event->timestamp > b.event->timestamp;
@@ -211,8 +238,10 @@ void QueryStream::accept_event(std::shared_ptr<Event> event, uint64_t line, cons
   }
   event->timestamp = *timestamp;
   event->has_timestamp = true;
-  // Most events match no query: they still pass through the engines (time and
-  // counts), but without their document, which keeps the reorder buffer small.
+  // Most events match no filter of any query: no result can include them, so
+  // they are counted and go no further. Ordering and lateness are decided by
+  // the candidate events alone, which is what lets the prefilter skip lines
+  // unparsed and still give exactly the same results.
   bool candidate = false;
   for (const QueryEngine* engine : engines_) {
     if (engine->may_match(*event)) {
@@ -220,17 +249,11 @@ void QueryStream::accept_event(std::shared_ptr<Event> event, uint64_t line, cons
       break;
     }
   }
-  if (candidate) {
-    event->source = owned.empty() ? std::string(text) : std::move(owned);
-  } else {
-    event->inert = true;
-    if (keep_.empty()) {
-      keep_.assign(event->fields.size(), false);
-      for (const QueryEngine* engine : engines_)
-        for (uint32_t slot : engine->bookkeeping_slots()) keep_[slot] = true;
-    }
-    event->fields.keep_only(keep_);
+  if (!candidate) {
+    ++stats_.events;
+    return;
   }
+  event->source = owned.empty() ? std::string(text) : std::move(owned);
   if (*timestamp < released_) ++stats_.late;  // too late to sort: processed as it comes
   newest_ = std::max(newest_, *timestamp);
   Pending pending{std::move(event), arrivals_++};
@@ -343,6 +366,8 @@ std::vector<QueryResult> QueryStream::finish() {
 StreamStats QueryStream::stats() const {
   StreamStats stats = stats_;
   stats.malformed = reader_.stats().malformed + stats_.malformed_records;
+  stats.prefiltered = reader_.stats().skipped;
+  stats.events += stats.prefiltered;
   stats.bytes = reader_.stats().bytes;
   return stats;
 }

@@ -18,11 +18,15 @@ namespace pickaxe {
 struct StreamOptions {
   SourceKind source = SourceKind::Auto;    // how to read each record (auto: detected per record)
   int64_t max_lateness = 300'000'000'000;  // nanoseconds an event may arrive behind the newest one
+  // Skip NDJSON lines unparsed when they hold none of the literals some
+  // query filter needs (ECS input only; results are the same either way).
+  bool prefilter = true;
   ReaderOptions reader;
 };
 
 struct StreamStats {
-  uint64_t events = 0;             // events handed to the engine
+  uint64_t events = 0;             // events read, with those the prefilter skipped
+  uint64_t prefiltered = 0;        // NDJSON lines skipped unparsed: no query can match them
   uint64_t malformed = 0;          // lines that are not JSON objects, or too long, or undecodable
   uint64_t malformed_records = 0;  // records a source decoder could not read
   uint64_t flawed_records = 0;     // records decoded with a value kept as written (bad hex)
@@ -52,6 +56,10 @@ class QueryStream {
 
   void read(std::istream& in, const std::string& name);
   bool done() const;
+  // Why the prefilter is off for this stream; empty when it is on.
+  const std::string& prefilter_note() const { return prefilter_note_; }
+  // The engine whose filter turned the prefilter off, if one did.
+  std::optional<size_t> prefilter_blocker() const { return prefilter_blocker_; }
   // Flushes the reorder buffer and returns the (first) engine's results; with
   // several engines, call finish() on each engine after flush().
   std::vector<QueryResult> finish();
@@ -78,6 +86,7 @@ class QueryStream {
                     std::string_view text, std::string owned);
   void read_text(std::istream& in, const std::string& name, SourceKind kind, std::string line,
                  uint64_t number);
+  ReaderOptions reader_options();  // with the prefilter of the engines' filters
   void release(int64_t up_to);
   void run_batch();
   void deliver(size_t engine, QueryResult&& result);
@@ -99,10 +108,11 @@ class QueryStream {
   const Schema& schema_;
   StreamOptions options_;
   JsonEventReader::ProblemHandler on_problem_;
+  std::string prefilter_note_;
+  std::optional<size_t> prefilter_blocker_;
   JsonEventReader reader_;
   simdjson::dom::parser decoded_parser_;  // parses what a source decoder wrote
   mutable std::vector<SlotSchema> slot_schema_;
-  std::vector<bool> keep_;  // slots an inert event keeps
   // The reorder buffer: events arriving in order go to a queue, in O(1); only
   // those arriving out of order go to the heap. Release takes the earlier head.
   std::priority_queue<Pending, std::vector<Pending>, Later> buffer_;

@@ -94,13 +94,6 @@ class FieldValues {
     slots_ = slots;
   }
   const std::vector<Entry>& entries() const { return entries_; }
-  // Keeps only the slots `keep` marks.
-  void keep_only(const std::vector<bool>& keep) {
-    std::erase_if(entries_, [&](const Entry& entry) {
-      return entry.first >= keep.size() || !keep[entry.first];
-    });
-    entries_.shrink_to_fit();
-  }
 
  private:
   static const Values& empty_values() {
@@ -118,9 +111,6 @@ struct Event {
   bool has_timestamp = false;
   uint64_t order = 0;  // position in the input
   uint64_t line = 0;   // line in its file (1-based), or array index + 1
-  // Matches no filter of any query: kept only for time and counts, with no
-  // document and only the fields engines need for bookkeeping.
-  bool inert = false;
 };
 
 // Fills event.fields from a parsed document, converting values to the mapped

@@ -1,6 +1,10 @@
 #include "event/reader.h"
 
+#include <cstring>
+
 #include <fmt/format.h>
+
+#include "prefilter/prefilter.h"
 
 namespace pickaxe {
 
@@ -17,6 +21,14 @@ std::string describe(simdjson::error_code error) {
 
 bool blank(std::string_view text) {
   return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+// A line the prefilter may skip unparsed must look like one JSON object;
+// anything else is parsed, so that it is reported.
+bool object_shaped(std::string_view line) {
+  size_t first = line.find_first_not_of(" \t\r");
+  size_t last = line.find_last_not_of(" \t\r");
+  return first != std::string_view::npos && line[first] == '{' && line[last] == '}';
 }
 
 }  // namespace
@@ -93,35 +105,119 @@ void JsonEventReader::read_from(std::istream& in, const std::string& name,
   }
 }
 
+void JsonEventReader::read_line(std::string_view line, uint64_t number, bool padded, bool hit,
+                                const std::string& name, const DocumentHandler& on_document) {
+  stats_.bytes += line.size() + 1;
+  if (options_.on_progress && (number & 0x3FFF) == 0) options_.on_progress(stats_.bytes);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (blank(line)) return;
+  if (line.size() > options_.max_line_bytes) {
+    problem(name, number,
+            fmt::format("line of {} bytes is longer than the limit of {} bytes; skipped",
+                        line.size(), options_.max_line_bytes));
+    return;
+  }
+  if (!hit && object_shaped(line)) {
+    ++stats_.skipped;
+    return;
+  }
+  simdjson::dom::element document;
+  auto error = parser_.parse(line.data(), line.size(), !padded).get(document);
+  if (error) {
+    problem(name, number, describe(error));
+    return;
+  }
+  if (!document.is_object()) {
+    problem(name, number, "not a JSON object; each line must be one event object");
+    return;
+  }
+  if (emit_records(document, name, number, on_document)) return;
+  ++stats_.documents;
+  on_document(document, line, number);
+}
+
+// Reads blocks of whole lines. With a prefilter, each block is scanned once
+// for its literals, and only lines with a hit (or not shaped like an object,
+// or in a block that is not valid UTF-8) are parsed.
 void JsonEventReader::read_ndjson(std::istream& in, const std::string& name,
-                                  const DocumentHandler& on_document, std::string line,
+                                  const DocumentHandler& on_document, std::string first_line,
                                   uint64_t number) {
-  simdjson::padded_string buffer;
-  do {
-    stats_.bytes += line.size() + 1;
-    if (options_.on_progress && (number & 0x3FFF) == 0) options_.on_progress(stats_.bytes);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (blank(line)) continue;
-    if (line.size() > options_.max_line_bytes) {
-      problem(name, number,
+  read_line(first_line, number, false, true, name, on_document);
+  std::unique_ptr<Prefilter::Scanner> scanner;
+  if (options_.prefilter) scanner = std::make_unique<Prefilter::Scanner>(*options_.prefilter);
+  size_t capacity = size_t{1} << 20;
+  std::vector<char> buffer(capacity + simdjson::SIMDJSON_PADDING);
+  std::vector<size_t> hits;
+  size_t size = 0;
+  bool overlong = false;  // inside a line longer than the limit, which is skipped
+  uint64_t overlong_bytes = 0;
+  auto process = [&](std::string_view text) {
+    bool scanned = scanner && scanner->hit_lines(text, hits) &&
+                   simdjson::validate_utf8(text.data(), text.size());
+    size_t next_hit = 0;
+    for (size_t pos = 0; pos < text.size() && !stopped_;) {
+      const void* newline = std::memchr(text.data() + pos, '\n', text.size() - pos);
+      size_t end = newline ? static_cast<size_t>(static_cast<const char*>(newline) - text.data())
+                           : text.size();
+      bool hit = true;
+      if (scanned) {
+        while (next_hit < hits.size() && hits[next_hit] < end) ++next_hit;
+        hit = next_hit < hits.size() && hits[next_hit] == end;
+      }
+      read_line(text.substr(pos, end - pos), ++number, true, hit, name, on_document);
+      pos = end + 1;
+    }
+  };
+  while (!stopped_) {
+    char* data = buffer.data();
+    size_t wanted = capacity - size;
+    in.read(data + size, static_cast<std::streamsize>(wanted));
+    size_t got = static_cast<size_t>(in.gcount());
+    bool at_end = got < wanted;
+    size += got;
+    size_t begin = 0;
+    if (overlong) {
+      const void* newline = std::memchr(data, '\n', size);
+      if (!newline && !at_end) {
+        overlong_bytes += size;
+        stats_.bytes += size;
+        size = 0;
+        continue;
+      }
+      size_t cut = newline ? static_cast<size_t>(static_cast<const char*>(newline) - data) : size;
+      overlong_bytes += cut;
+      stats_.bytes += cut + 1;
+      problem(name, ++number,
               fmt::format("line of {} bytes is longer than the limit of {} bytes; skipped",
-                          line.size(), options_.max_line_bytes));
-      continue;
+                          overlong_bytes, options_.max_line_bytes));
+      overlong = false;
+      begin = newline ? cut + 1 : size;
     }
-    simdjson::dom::element document;
-    auto error = parser_.parse(line).get(document);
-    if (error) {
-      problem(name, number, describe(error));
-      continue;
+    size_t complete = size;
+    if (!at_end) {
+      const void* last = memrchr(data + begin, '\n', size - begin);
+      if (!last) {
+        if (begin > 0) {
+          std::memmove(data, data + begin, size - begin);
+          size -= begin;
+        } else if (capacity <= options_.max_line_bytes + 1) {
+          capacity *= 2;  // a long line: room for it and its newline
+          buffer.resize(capacity + simdjson::SIMDJSON_PADDING);
+        } else {
+          overlong = true;
+          overlong_bytes = size;
+          stats_.bytes += size;
+          size = 0;
+        }
+        continue;
+      }
+      complete = static_cast<size_t>(static_cast<const char*>(last) - data) + 1;
     }
-    if (!document.is_object()) {
-      problem(name, number, "not a JSON object; each line must be one event object");
-      continue;
-    }
-    if (emit_records(document, name, number, on_document)) continue;
-    ++stats_.documents;
-    on_document(document, line, number);
-  } while (!stopped_ && (++number, std::getline(in, line)));
+    process(std::string_view(data + begin, complete - begin));
+    std::memmove(data, data + complete, size - complete);
+    size -= complete;
+    if (at_end) break;
+  }
 }
 
 void JsonEventReader::read_array(std::istream& in, const std::string& name,

@@ -6,11 +6,15 @@
 #include <cstdint>
 #include <functional>
 #include <istream>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <simdjson.h>
 
 namespace pickaxe {
+
+class Prefilter;
 
 struct InputProblem {
   std::string file;
@@ -22,11 +26,14 @@ struct ReaderOptions {
   size_t max_line_bytes = 4 * 1024 * 1024;  // longer lines are reported and skipped
   // Called now and then with the bytes read so far (all inputs together).
   std::function<void(uint64_t bytes)> on_progress;
+  // NDJSON lines with no prefilter hit are counted, not parsed.
+  std::shared_ptr<const Prefilter> prefilter;
 };
 
 struct ReaderStats {
   uint64_t documents = 0;
   uint64_t malformed = 0;
+  uint64_t skipped = 0;  // lines the prefilter showed no query can match
   uint64_t bytes = 0;
 };
 
@@ -60,6 +67,9 @@ class JsonEventReader {
                     const DocumentHandler& on_document);
   void read_ndjson(std::istream& in, const std::string& name, const DocumentHandler& on_document,
                    std::string first_line, uint64_t first_line_number);
+  // One NDJSON line; `padded` when SIMDJSON_PADDING bytes after it may be read.
+  void read_line(std::string_view line, uint64_t number, bool padded, bool hit,
+                 const std::string& name, const DocumentHandler& on_document);
   void read_array(std::istream& in, const std::string& name, const DocumentHandler& on_document,
                   std::string head);
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 namespace pickaxe {
 
 int severity_rank(std::string_view severity) {
@@ -129,6 +131,20 @@ void Hunter::finish() {
   for (const auto& compiled : compiled_) {
     for (const QueryResult& result : compiled->engine->finish()) emit(*compiled, result);
   }
+}
+
+std::string Hunter::prefilter_note() const {
+  if (!stream_) return "";
+  std::string note = stream_->prefilter_note();
+  if (auto blocker = stream_->prefilter_blocker()) {
+    const Compiled& compiled = *compiled_[*blocker];
+    note = fmt::format("rule \"{}\"{}: {}", compiled.rule->name,
+                       compiled.rule->query.alternatives.size() > 1
+                           ? fmt::format(" (query {})", compiled.alternative + 1)
+                           : std::string(),
+                       note);
+  }
+  return note;
 }
 
 HuntStats Hunter::stats() const {

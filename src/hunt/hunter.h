@@ -55,6 +55,8 @@ class Hunter {
          JsonEventReader::ProblemHandler on_problem, Diagnostics& diagnostics);
 
   size_t rule_count() const { return rule_count_; }
+  // Why NDJSON lines are all parsed (the prefilter is off); empty when it is on.
+  std::string prefilter_note() const;
   void read(std::istream& in, const std::string& name);
   void finish();
   HuntStats stats() const;

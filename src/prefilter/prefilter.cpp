@@ -1,0 +1,317 @@
+#include "prefilter/prefilter.h"
+
+#include <hs/hs.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace pickaxe {
+
+namespace {
+
+using eql::ExprKind;
+using Literals = std::vector<Literal>;
+
+// Fields whose values recur in most events (categories, types, data
+// streams): their literals are used only when a filter offers nothing rarer.
+bool vocabulary(std::string_view path) {
+  for (std::string_view prefix : {"event.", "data_stream.", "host.os.", "agent.", "ecs.", "_index"})
+    if (path.starts_with(prefix)) return true;
+  return false;
+}
+
+bool numeric_text(std::string_view text) {
+  return text.find_first_not_of("0123456789.+-eE") == std::string_view::npos;
+}
+
+// The longest piece of `text` that a JSON writer copies verbatim: no quote,
+// backslash or control character, which are escaped (any other character
+// written as \uXXXX, or / as \/, makes its line a hit by itself). A piece
+// at an end of a whole string value carries the JSON quote there.
+std::string verbatim_piece(std::string_view text, bool wildcard) {
+  std::string_view best;
+  size_t best_score = 0;
+  bool best_first = false, best_last = false;
+  size_t start = 0;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    bool cut = i == text.size();
+    if (!cut) {
+      unsigned char c = static_cast<unsigned char>(text[i]);
+      cut = c == '"' || c == '\\' || c < 0x20 || c == 0x7f ||
+            (wildcard && (c == '*' || c == '?'));
+    }
+    if (!cut) continue;
+    std::string_view piece = text.substr(start, i - start);
+    bool first = start == 0, last = i == text.size();
+    size_t score = piece.empty() ? 0 : piece.size() + first + last;
+    if (score > best_score) {
+      best = piece;
+      best_score = score;
+      best_first = first;
+      best_last = last;
+    }
+    start = i + 1;
+  }
+  if (best.empty()) return "";
+  // Numbers and booleans in keyword fields become strings: their JSON has no quotes.
+  std::string lower(best);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (numeric_text(best) || lower == "true" || lower == "false") return std::string(best);
+  return fmt::format("{}{}{}", best_first ? "\"" : "", best, best_last ? "\"" : "");
+}
+
+std::string last_key(std::string_view path) {
+  size_t dot = path.rfind('.');
+  return std::string(dot == std::string_view::npos ? path : path.substr(dot + 1));
+}
+
+std::optional<Literal> literal_of(std::string_view text, bool wildcard, std::string_view path) {
+  Literal literal;
+  literal.text = verbatim_piece(text, wildcard);
+  if (literal.text.empty()) return std::nullopt;
+  literal.numeric = numeric_text(literal.text);  // quoted pieces are not numeric
+  literal.key = last_key(path);
+  int length = static_cast<int>(std::min<size_t>(literal.text.size(), 12));
+  literal.strength = (vocabulary(path) ? 0 : 20) + (literal.numeric ? length - 1 : length);
+  return literal;
+}
+
+// The literal a constant compared for equality must show in the JSON text.
+std::optional<Literal> constant_literal(const Scalar& value, std::string_view path) {
+  switch (value.type) {
+    case Scalar::Type::String: return literal_of(value.string, false, path);
+    case Scalar::Type::Long: {
+      if (value.integer == std::numeric_limits<int64_t>::min()) return std::nullopt;
+      auto literal = literal_of(std::to_string(value.integer < 0 ? -value.integer : value.integer),
+                                false, path);
+      return literal;
+    }
+    case Scalar::Type::Bool: {
+      auto literal = literal_of(value.boolean ? "true" : "false", false, path);
+      if (literal) literal->strength = 1;
+      return literal;
+    }
+    default: return std::nullopt;  // doubles have too many spellings; null matches absence
+  }
+}
+
+// A set is as good as its commonest literal, and better with fewer literals.
+bool better(const Literals& a, const Literals& b) {
+  auto weakest = [](const Literals& set) {
+    int strength = INT32_MAX;
+    for (const Literal& literal : set) strength = std::min(strength, literal.strength);
+    return strength;
+  };
+  int x = weakest(a), y = weakest(b);
+  if (x != y) return x > y;
+  return a.size() < b.size();
+}
+
+const Node* field_of(const Node& node) {
+  return node.kind == ExprKind::Field ? &node : nullptr;
+}
+
+std::optional<Literals> literals_of(const Node& node, const FieldIndex& fields) {
+  switch (node.kind) {
+    case ExprKind::And: {
+      std::optional<Literals> best;
+      for (const NodePtr& child : node.children) {
+        auto set = literals_of(*child, fields);
+        if (set && (!best || better(*set, *best))) best = std::move(set);
+      }
+      return best;
+    }
+    case ExprKind::Or: {
+      Literals all;
+      for (const NodePtr& child : node.children) {
+        auto set = literals_of(*child, fields);
+        if (!set) return std::nullopt;
+        all.insert(all.end(), set->begin(), set->end());
+      }
+      return all;
+    }
+    case ExprKind::Compare: {
+      if (node.compare != eql::CompareOp::Equal || node.compare_mode != CompareMode::Generic ||
+          node.children.size() != 2)
+        return std::nullopt;
+      const Node* field = field_of(*node.children[0]);
+      const Node* constant = node.children[1].get();
+      if (!field) {
+        field = field_of(*node.children[1]);
+        constant = node.children[0].get();
+      }
+      if (!field || constant->kind != ExprKind::Literal) return std::nullopt;
+      auto literal = constant_literal(constant->literal, fields.path(field->slot));
+      if (!literal) return std::nullopt;
+      return Literals{*literal};
+    }
+    case ExprKind::In: {
+      if (node.negated || !node.constant_items || node.children.empty()) return std::nullopt;
+      const Node* field = field_of(*node.children[0]);
+      if (!field) return std::nullopt;
+      const std::string& path = fields.path(field->slot);
+      Literals set;
+      for (size_t i = 1; i < node.children.size(); ++i) {
+        auto literal = constant_literal(node.children[i]->literal, path);
+        if (!literal) return std::nullopt;
+        set.push_back(*literal);
+      }
+      if (set.empty()) return std::nullopt;
+      return set;
+    }
+    case ExprKind::Match: {
+      if (!node.cidrs.empty() || !node.regexes.empty() || node.wildcards.empty())
+        return std::nullopt;
+      const Node* field = field_of(*node.children[0]);
+      if (!field) return std::nullopt;
+      Literals set;
+      for (const std::string& pattern : node.wildcards) {
+        auto literal = literal_of(pattern, true, fields.path(field->slot));
+        if (!literal) return std::nullopt;
+        set.push_back(*literal);
+      }
+      return set;
+    }
+    default: return std::nullopt;
+  }
+}
+
+// Vectorscan syntax for a literal: letters and digits as they are, every
+// other byte as \xHH.
+std::string escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    unsigned char byte = static_cast<unsigned char>(c);
+    if (std::isalnum(byte) && byte < 0x80)
+      out += c;
+    else
+      out += fmt::format("\\x{:02x}", byte);
+  }
+  return out;
+}
+
+struct ScanState {
+  const char* data;
+  size_t size;
+  size_t marked_end;  // the end of the line marked last, or SIZE_MAX
+  std::vector<size_t>* line_ends;
+};
+
+int on_hit(unsigned int, unsigned long long, unsigned long long to, unsigned int, void* context) {
+  auto& state = *static_cast<ScanState*>(context);
+  size_t at = to == 0 ? 0 : static_cast<size_t>(to) - 1;  // the hit's last byte
+  // On the line marked last: no line end lies between.
+  if (state.marked_end != SIZE_MAX && at <= state.marked_end &&
+      !std::memchr(state.data + at, '\n', state.marked_end - at))
+    return 0;
+  const void* newline = std::memchr(state.data + at, '\n', state.size - at);
+  size_t end = newline ? static_cast<size_t>(static_cast<const char*>(newline) - state.data)
+                       : state.size;
+  state.line_ends->push_back(end);
+  state.marked_end = end;
+  return 0;
+}
+
+}  // namespace
+
+std::optional<std::vector<Literal>> required_literals(const CompiledFilter& filter,
+                                                      const FieldIndex& fields) {
+  std::optional<Literals> best;
+  if (!filter.any) best = Literals{*literal_of(filter.category, false, "event.category")};
+  if (filter.condition) {
+    auto set = literals_of(*filter.condition, fields);
+    if (set && (!best || better(*set, *best))) best = std::move(set);
+  }
+  return best;
+}
+
+std::shared_ptr<const Prefilter> Prefilter::build(const std::vector<const CompiledFilter*>& filters,
+                                                  const FieldIndex& fields, bool detect_sources,
+                                                  std::string* why_not) {
+  std::set<std::string> texts, numeric_keys;
+  for (size_t i = 0; i < filters.size(); ++i) {
+    auto set = required_literals(*filters[i], fields);
+    if (!set) {
+      if (why_not)
+        *why_not = fmt::format("the {} filter can match events without any literal",
+                               filters[i]->any ? std::string("`any`") : filters[i]->category);
+      return nullptr;
+    }
+    for (const Literal& literal : *set) {
+      std::string folded = literal.text;
+      for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      texts.insert(folded);
+      if (literal.numeric) numeric_keys.insert(literal.key);
+    }
+  }
+  if (texts.empty()) {
+    if (why_not) *why_not = "no filters";
+    return nullptr;
+  }
+  std::vector<std::string> expressions;
+  std::vector<unsigned> flags;
+  for (const std::string& text : texts) {
+    expressions.push_back(escape(text));
+    flags.push_back(HS_FLAG_CASELESS);
+  }
+  // A \uXXXX or \/ escape (after an even run of backslashes) can spell a literal.
+  expressions.push_back(R"([^\\\n](\\\\)*\\[u/])");
+  flags.push_back(0);
+  // Numbers in another form (3333.0, 3.333e3, "3333.0", arrays) under the
+  // keys numeric literals are compared on.
+  for (const std::string& key : numeric_keys) {
+    expressions.push_back(escape(key) + R"re("[ \t\r]*:[ \t\r]*("?[-+]?[0-9]*[.eE]|\[))re");
+    flags.push_back(0);
+  }
+  if (detect_sources) {
+    expressions.push_back(R"re("(eventSource|timeNano|time|SyslogMessage|winlog|Records|hits)"[ \t\r]*:)re");
+    flags.push_back(0);
+  }
+  std::vector<const char*> pointers;
+  std::vector<unsigned> ids;
+  for (size_t i = 0; i < expressions.size(); ++i) {
+    pointers.push_back(expressions[i].c_str());
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  std::shared_ptr<Prefilter> prefilter(new Prefilter());
+  hs_compile_error_t* error = nullptr;
+  if (hs_compile_multi(pointers.data(), flags.data(), ids.data(),
+                       static_cast<unsigned>(pointers.size()), HS_MODE_BLOCK, nullptr,
+                       &prefilter->database_, &error) != HS_SUCCESS) {
+    if (why_not)
+      *why_not = fmt::format("cannot compile the literals: {}", error ? error->message : "?");
+    hs_free_compile_error(error);
+    return nullptr;
+  }
+  prefilter->literals_.assign(texts.begin(), texts.end());
+  return prefilter;
+}
+
+Prefilter::~Prefilter() {
+  if (database_) hs_free_database(database_);
+}
+
+Prefilter::Scanner::Scanner(const Prefilter& prefilter) : prefilter_(prefilter) {
+  hs_alloc_scratch(prefilter_.database_, &scratch_);
+}
+
+Prefilter::Scanner::~Scanner() {
+  if (scratch_) hs_free_scratch(scratch_);
+}
+
+bool Prefilter::Scanner::hit_lines(std::string_view text, std::vector<size_t>& line_ends) {
+  line_ends.clear();
+  if (!scratch_) return false;
+  ScanState state{text.data(), text.size(), SIZE_MAX, &line_ends};
+  if (hs_scan(prefilter_.database_, text.data(), static_cast<unsigned>(text.size()), 0, scratch_,
+              on_hit, &state) != HS_SUCCESS)
+    return false;
+  std::sort(line_ends.begin(), line_ends.end());
+  line_ends.erase(std::unique(line_ends.begin(), line_ends.end()), line_ends.end());
+  return true;
+}
+
+}  // namespace pickaxe
