@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "correlate/stream.h"
-#include "test_util.h"
+#include "stream_util.h"
 
 namespace pickaxe::testing {
 namespace {
@@ -31,41 +31,6 @@ std::vector<std::string> make_events(int hosts, int rounds) {
     return a.substr(14, 13) < b.substr(14, 13);
   });
   return lines;
-}
-
-struct RunOutput {
-  std::vector<std::string> results;  // each result's event sources, joined
-  StreamStats stats;
-  EngineStats engine;
-  std::vector<InputProblem> problems;
-};
-
-RunOutput run_stream(const std::string& query, const std::string& input,
-                     StreamOptions stream_options = {}, EngineOptions engine_options = {}) {
-  Parsed parsed = parse(query);
-  EXPECT_TRUE(parsed.ok()) << parsed.messages();
-  Schema schema;
-  engine_options.tiebreaker_field = "event.sequence";
-  QueryEngine engine(parsed.query(), schema, engine_options);
-  RunOutput output;
-  QueryStream stream(engine, schema, stream_options,
-                     [&](const InputProblem& problem) { output.problems.push_back(problem); });
-  std::istringstream in(input);
-  stream.read(in, "input.ndjson");
-  for (const QueryResult& result : stream.finish()) {
-    std::string joined;
-    for (const auto& event : result.events) joined += event ? event->source : "null";
-    output.results.push_back(joined);
-  }
-  output.stats = stream.stats();
-  output.engine = engine.stats();
-  return output;
-}
-
-std::string join_lines(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const auto& line : lines) out += line + "\n";
-  return out;
 }
 
 const char* kSequence =
