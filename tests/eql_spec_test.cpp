@@ -81,7 +81,7 @@ Prepared prepare(const Dataset& dataset) {
       if (dataset.timestamps == TimestampMode::Endgame ||
           dataset.timestamps == TimestampMode::EndgameNanos) {
         int64_t filetime = 0;
-        (void)doc["timestamp"].get_int64().get(filetime);
+        if (doc["timestamp"].get_int64().get(filetime) != simdjson::SUCCESS) filetime = 0;
         std::string stamp;
         if (dataset.timestamps == TimestampMode::Endgame) {
           int64_t millis = filetime / 10000 - 11644473600000;
@@ -95,7 +95,7 @@ Prepared prepare(const Dataset& dataset) {
         json.insert(1, fmt::format("\"@timestamp\":\"{}\",", stamp));
       } else if (dataset.timestamps == TimestampMode::Filetime) {
         int64_t filetime = 0;
-        (void)doc["timestamp"].get_int64().get(filetime);
+        if (doc["timestamp"].get_int64().get(filetime) != simdjson::SUCCESS) filetime = 0;
         row.timestamp = (filetime - 116444736000000000) * 100;
       } else if (dataset.timestamps == TimestampMode::Field) {
         std::string_view text_value;

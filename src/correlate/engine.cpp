@@ -277,14 +277,15 @@ void QueryEngine::push_sequence(const EventPtr& event) {
     const Stage& stage = stages_[positive_[p]];
     if (!filters_[stage.filter].matches(*event)) continue;
     for (const auto& key : keys_for(*event, stage.step)) {
+      if (stage_count == 1) {
+        complete(Partial{{event}, *time}, key);
+        continue;
+      }
+      // A partial that has reached the last stage is complete: it waits nowhere.
       KeyState& state = sequences_[key];
-      if (state.stages.size() != stage_count) state.stages.resize(stage_count);
+      if (state.stages.size() != stage_count - 1) state.stages.resize(stage_count - 1);
       if (p == 0) {
         Partial partial{{event}, *time};
-        if (stage_count == 1) {
-          complete(std::move(partial), key);
-          continue;
-        }
         if (!state.stages[0]) {
           if (live_partials_ >= options_.max_sequence_state) {
             ++stats_.state_evictions;

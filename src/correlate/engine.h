@@ -92,7 +92,7 @@ class QueryEngine {
   };
   struct KeyState {
     std::vector<std::optional<Partial>>
-        stages;  // stages[i]: has positive stages 0..i, waits for i+1
+        stages;  // stages[i]: has positive stages 0..i, waits for i+1 (none waits after the last)
   };
 
   // The join keys of an event for a step; none when a required key is missing.
