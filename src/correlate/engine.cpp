@@ -95,6 +95,43 @@ QueryEngine::QueryEngine(const eql::Query& query, const Schema& schema, EngineOp
     if (query.maxspan) maxspan_ = query.maxspan->nanoseconds();
   }
   for (const eql::Pipe& pipe : query.pipes) pipes_.push_back(pipe);
+
+  // The constraints the engine index uses: values that recur across events.
+  std::vector<uint32_t> indexed;
+  for (const CompiledFilter& filter : filters_) indexed.push_back(filter.category_slot);
+  for (const char* path : {"host.os.type", "event.type"})
+    if (auto slot = fields_->slot(schema.resolve(path))) indexed.push_back(*slot);
+  if (index_slots_)
+    index_slots_list_ = {index_slots_->index, index_slots_->type, index_slots_->dataset,
+                         index_slots_->name_space};
+  for (const CompiledFilter& filter : filters_) {
+    std::vector<ValueConstraint> kept;
+    for (ValueConstraint& constraint : required_values(filter)) {
+      if (std::find(indexed.begin(), indexed.end(), constraint.slot) == indexed.end()) continue;
+      index_slots_list_.push_back(constraint.slot);
+      kept.push_back(std::move(constraint));
+    }
+    filter_constraints_.push_back(std::move(kept));
+  }
+  std::sort(index_slots_list_.begin(), index_slots_list_.end());
+  index_slots_list_.erase(std::unique(index_slots_list_.begin(), index_slots_list_.end()),
+                          index_slots_list_.end());
+}
+
+bool QueryEngine::passes_index(const Event& event) const {
+  if (index_slots_ && !admits_uncached(event)) return false;
+  for (const auto& constraints : filter_constraints_) {
+    if (std::all_of(constraints.begin(), constraints.end(),
+                    [&](const ValueConstraint& c) { return c.met_by(event); }))
+      return true;
+  }
+  return false;
+}
+
+bool QueryEngine::filters_match(const Event& event) const {
+  for (const CompiledFilter& filter : filters_)
+    if (filter.matches(event)) return true;
+  return false;
 }
 
 namespace {

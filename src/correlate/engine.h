@@ -79,6 +79,16 @@ class QueryEngine {
   bool may_match(const Event& event) const;
   // The filters: the event's, or each stage's and until's.
   const std::vector<CompiledFilter>& filters() const { return filters_; }
+  // Whether some filter matches, data streams aside.
+  bool filters_match(const Event& event) const;
+
+  // An index over engines: the slots that decide `passes_index` (data
+  // stream, category, host.os.type, event.type). Events alike in these slots
+  // get the same answer, so a stream asks once per distinct combination.
+  const std::vector<uint32_t>& index_slots() const { return index_slots_list_; }
+  // False when the event's data stream is not read, or when each filter
+  // requires values of those slots that the event does not have.
+  bool passes_index(const Event& event) const;
 
  private:
   struct Stage {
@@ -145,6 +155,8 @@ class QueryEngine {
     uint32_t index, type, dataset, name_space;
   };
   std::optional<IndexSlots> index_slots_;
+  std::vector<std::vector<ValueConstraint>> filter_constraints_;  // per filter, on indexed slots
+  std::vector<uint32_t> index_slots_list_;
   struct AdmitCache {
     std::string index, type, dataset, name_space;
     bool admitted = false;

@@ -23,7 +23,33 @@ QueryStream::QueryStream(std::vector<QueryEngine*> engines, const Schema& schema
       options_(options),
       on_problem_(on_problem),
       reader_(reader_options(), on_problem),
-      buffer_(Later{this}) {}
+      buffer_(Later{this}) {
+  for (const QueryEngine* engine : engines_)
+    signature_slots_.insert(signature_slots_.end(), engine->index_slots().begin(),
+                            engine->index_slots().end());
+  std::sort(signature_slots_.begin(), signature_slots_.end());
+  signature_slots_.erase(std::unique(signature_slots_.begin(), signature_slots_.end()),
+                         signature_slots_.end());
+}
+
+const std::vector<uint32_t>& QueryStream::indexed_engines(const Event& event) {
+  signature_.clear();
+  for (uint32_t slot : signature_slots_) {
+    for (const Scalar& value : event.fields[slot]) {
+      signature_ += value.type == Scalar::Type::String ? 's' : 'o';
+      signature_ += value.to_string();
+      signature_ += '\x1f';
+    }
+    signature_ += '\x1e';
+  }
+  auto it = engines_by_signature_.find(signature_);
+  if (it != engines_by_signature_.end()) return it->second;
+  std::vector<uint32_t> engines;
+  for (size_t i = 0; i < engines_.size(); ++i)
+    if (engines_[i]->passes_index(event)) engines.push_back(static_cast<uint32_t>(i));
+  if (engines_by_signature_.size() > 100'000) engines_by_signature_.clear();  // unbounded variety
+  return engines_by_signature_.emplace(signature_, std::move(engines)).first->second;
+}
 
 ReaderOptions QueryStream::reader_options() {
   ReaderOptions reader = options_.reader;
@@ -242,21 +268,19 @@ void QueryStream::accept_event(std::shared_ptr<Event> event, uint64_t line, cons
   // they are counted and go no further. Ordering and lateness are decided by
   // the candidate events alone, which is what lets the prefilter skip lines
   // unparsed and still give exactly the same results.
-  bool candidate = false;
-  for (const QueryEngine* engine : engines_) {
-    if (engine->may_match(*event)) {
-      candidate = true;
-      break;
-    }
-  }
-  if (!candidate) {
+  std::vector<uint32_t> matching;
+  static uint64_t dbg_n = 0, dbg_sum = 0; ++dbg_n; dbg_sum += indexed_engines(*event).size();
+  if (getenv("IX_DEBUG") && dbg_n % 10000 == 0) fprintf(stderr, "IX avg %.1f sigs %zu\n", double(dbg_sum)/dbg_n, engines_by_signature_.size());
+  for (uint32_t engine : indexed_engines(*event))
+    if (engines_[engine]->filters_match(*event)) matching.push_back(engine);
+  if (matching.empty()) {
     ++stats_.events;
     return;
   }
   event->source = owned.empty() ? std::string(text) : std::move(owned);
   if (*timestamp < released_) ++stats_.late;  // too late to sort: processed as it comes
   newest_ = std::max(newest_, *timestamp);
-  Pending pending{std::move(event), arrivals_++};
+  Pending pending{std::move(event), arrivals_++, std::move(matching)};
   if (in_order_.empty() || !Later{this}(in_order_.back(), pending))
     in_order_.push_back(std::move(pending));
   else
@@ -290,11 +314,11 @@ void QueryStream::deliver(size_t engine, QueryResult&& result) {
 void QueryStream::run_batch() {
   if (batch_.empty()) return;
   auto work = [this](size_t worker) {
-    for (size_t i = worker; i < engines_.size(); i += threads_) {
-      for (const EventPtr& event : batch_) {
-        if (engines_[i]->done()) break;
-        trigger_[i] = event->order;
-        engines_[i]->push(event);
+    for (const Pending& pending : batch_) {
+      for (uint32_t i : pending.engines) {
+        if (i % threads_ != worker || engines_[i]->done()) continue;
+        trigger_[i] = pending.event->order;
+        engines_[i]->push(pending.event);
       }
     }
   };
@@ -332,17 +356,20 @@ void QueryStream::pop_earliest() {
 
 void QueryStream::release(int64_t up_to) {
   while (buffered() && earliest().event->timestamp <= up_to) {
-    auto event = std::const_pointer_cast<Event>(earliest().event);
+    // The event is copied, its engine list moved: ordering reads only the event.
+    Pending& head = const_cast<Pending&>(earliest());
+    Pending pending{head.event, head.arrival, std::move(head.engines)};
     pop_earliest();
+    auto event = std::const_pointer_cast<Event>(pending.event);
     event->order = order_++;
     released_ = std::max(released_, event->timestamp);
     ++stats_.events;
     if (threads_ > 1) {
-      batch_.push_back(std::move(event));
+      batch_.push_back(std::move(pending));
       if (batch_.size() >= 4096) run_batch();
     } else {
-      for (QueryEngine* engine : engines_) {
-        if (!engine->done()) engine->push(event);
+      for (uint32_t engine : pending.engines) {
+        if (!engines_[engine]->done()) engines_[engine]->push(event);
       }
     }
     if (done()) {

@@ -8,6 +8,7 @@
 #include <istream>
 #include <queue>
 #include <string>
+#include <unordered_map>
 
 #include "correlate/engine.h"
 #include "event/reader.h"
@@ -70,6 +71,7 @@ class QueryStream {
   struct Pending {
     EventPtr event;
     uint64_t arrival;
+    std::vector<uint32_t> engines;  // those with a filter that matches the event
   };
   struct Later {
     const QueryStream* stream;
@@ -102,7 +104,13 @@ class QueryStream {
   QueryEngine& engine_;  // the first engine: fields, timestamp and tiebreaker
   ResultHandler handler_;
   size_t threads_ = 1;
-  std::vector<EventPtr> batch_;
+  std::vector<Pending> batch_;
+  // The engine index: engines that may match events with the same values in
+  // the index slots (data stream, category, ...), by those values.
+  std::vector<uint32_t> signature_slots_;
+  std::unordered_map<std::string, std::vector<uint32_t>> engines_by_signature_;
+  std::string signature_;
+  const std::vector<uint32_t>& indexed_engines(const Event& event);
   std::vector<std::vector<Buffered>> buffered_;  // per engine, during a batch
   std::vector<uint64_t> trigger_;                // per engine: the event being pushed
   const Schema& schema_;

@@ -210,6 +210,7 @@ NodePtr compile_expression(const eql::Expr& expr, CompileContext& context) {
     }
   }
   if (expr.kind == ExprKind::Call && insensitive_mode) node->insensitive = true;
+  if (node->kind == ExprKind::Literal && !node->literal.is_null()) node->constant = {node->literal};
   return node;
 }
 
@@ -227,6 +228,30 @@ Tri negate(Tri value) {
 
 void drop_nulls(Values& values) {
   std::erase_if(values, [](const Scalar& s) { return s.is_null(); });
+}
+
+// An operand's values without nulls. Fields and constants are read in place,
+// without copying; anything else is evaluated into `scratch`.
+const Values& operand(const Node& node, const Event& event, Values& scratch) {
+  if (node.kind == ExprKind::Literal) return node.constant;
+  if (node.kind == ExprKind::Field) {
+    const Values& values = event.fields[node.slot];
+    if (std::none_of(values.begin(), values.end(), [](const Scalar& s) { return s.is_null(); }))
+      return values;
+    scratch = values;
+  } else {
+    evaluate(node, event, scratch);
+  }
+  drop_nulls(scratch);
+  return scratch;
+}
+
+// Case-folds into a buffer reused across calls on this thread.
+const std::string& folded(const std::string& text) {
+  thread_local std::string buffer;
+  buffer.assign(text);
+  for (char& c : buffer) c = fold(c);
+  return buffer;
 }
 
 std::optional<int64_t> as_time(const Scalar& value) {
@@ -327,17 +352,13 @@ Tri test_compare(const Node& node, const Event& event) {
   const Node& right_node = *node.children[1];
   bool equality = node.compare == eql::CompareOp::Equal || node.compare == eql::CompareOp::NotEqual;
   if (equality && (is_null_literal(left_node) || is_null_literal(right_node))) {
-    Values other;
-    evaluate(is_null_literal(left_node) ? right_node : left_node, event, other);
-    drop_nulls(other);
-    bool is_null = other.empty();
+    Values scratch;
+    bool is_null = operand(is_null_literal(left_node) ? right_node : left_node, event, scratch).empty();
     return tri(node.compare == eql::CompareOp::Equal ? is_null : !is_null);
   }
-  Values left, right;
-  evaluate(left_node, event, left);
-  evaluate(right_node, event, right);
-  drop_nulls(left);
-  drop_nulls(right);
+  Values left_scratch, right_scratch;
+  const Values& left = operand(left_node, event, left_scratch);
+  const Values& right = operand(right_node, event, right_scratch);
   if (left.empty() || right.empty()) return Tri::Null;
   // != is the negation of ==, as Elasticsearch's must_not: an array holding the value is no match.
   eql::CompareOp op =
@@ -353,9 +374,8 @@ Tri test_compare(const Node& node, const Event& event) {
 }
 
 Tri test_match(const Node& node, const Event& event) {
-  Values subject;
-  evaluate(*node.children[0], event, subject);
-  drop_nulls(subject);
+  Values scratch;
+  const Values& subject = operand(*node.children[0], event, scratch);
   if (subject.empty()) return Tri::Null;
   for (const Scalar& value : subject) {
     if (value.type != Scalar::Type::String) continue;
@@ -363,9 +383,8 @@ Tri test_match(const Node& node, const Event& event) {
       if (auto address = parse_ip(value.string); address && node.cidrs.contains(*address))
         return Tri::True;
     }
-    std::string folded =
-        node.insensitive && !node.wildcards.empty() ? fold_case(value.string) : std::string();
-    const std::string& text = node.insensitive ? folded : value.string;
+    const std::string& text =
+        node.insensitive && !node.wildcards.empty() ? folded(value.string) : value.string;
     if (node.wildcard_set) {
       if (node.wildcard_set->matches(text)) return Tri::True;
     } else {
@@ -381,14 +400,13 @@ Tri test_match(const Node& node, const Event& event) {
 }
 
 Tri test_in(const Node& node, const Event& event) {
-  Values subject;
-  evaluate(*node.children[0], event, subject);
-  drop_nulls(subject);
+  Values scratch;
+  const Values& subject = operand(*node.children[0], event, scratch);
   if (subject.empty()) return Tri::Null;
   bool found = false;
   for (const Scalar& value : subject) {
     if (value.type == Scalar::Type::String && !node.string_set.empty()) {
-      if (node.string_set.contains(node.insensitive ? fold_case(value.string) : value.string))
+      if (node.string_set.contains(node.insensitive ? folded(value.string) : value.string))
         found = true;
     }
     for (const Scalar& item : node.other_items) {
@@ -741,6 +759,75 @@ bool CompiledFilter::matches(const Event& event) const {
     if (!found) return false;
   }
   return !condition || test(*condition, event) == Tri::True;
+}
+
+bool ValueConstraint::met_by(const Event& event) const {
+  for (const Scalar& value : event.fields[slot]) {
+    if (value.type != Scalar::Type::String) continue;
+    std::string folded_value = folded ? fold_case(value.string) : std::string();
+    const std::string& text = folded ? folded_value : value.string;
+    if (std::find(values.begin(), values.end(), text) != values.end()) return true;
+  }
+  return false;
+}
+
+namespace {
+
+std::optional<ValueConstraint> constraint_of(const Node& node) {
+  if (node.children.empty() || node.children[0]->kind != ExprKind::Field) return std::nullopt;
+  ValueConstraint constraint;
+  constraint.slot = node.children[0]->slot;
+  constraint.folded = node.insensitive;
+  auto add = [&](const std::string& text) {
+    constraint.values.push_back(constraint.folded ? fold_case(text) : text);
+  };
+  switch (node.kind) {
+    case ExprKind::Compare: {
+      if (node.compare != eql::CompareOp::Equal || node.compare_mode != CompareMode::Generic ||
+          node.children.size() != 2 || node.children[1]->kind != ExprKind::Literal ||
+          node.children[1]->literal.type != Scalar::Type::String)
+        return std::nullopt;
+      add(node.children[1]->literal.string);
+      return constraint;
+    }
+    case ExprKind::In: {
+      if (node.negated || !node.constant_items || !node.other_items.empty()) return std::nullopt;
+      for (size_t i = 1; i < node.children.size(); ++i) {
+        const Node& item = *node.children[i];
+        if (item.kind != ExprKind::Literal || item.literal.type != Scalar::Type::String)
+          return std::nullopt;
+        add(item.literal.string);
+      }
+      return constraint;
+    }
+    case ExprKind::Match: {
+      if (node.match == eql::MatchOp::Regex || !node.cidrs.empty() || !node.regexes.empty() ||
+          node.wildcards.empty())
+        return std::nullopt;
+      for (const std::string& pattern : node.wildcards) {
+        if (pattern.find_first_of("*?\\") != std::string::npos) return std::nullopt;
+        constraint.values.push_back(pattern);  // already folded when insensitive
+      }
+      return constraint;
+    }
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::vector<ValueConstraint> required_values(const CompiledFilter& filter) {
+  std::vector<ValueConstraint> constraints;
+  if (!filter.any) constraints.push_back({filter.category_slot, {filter.category}, false});
+  if (!filter.condition) return constraints;
+  const Node& condition = *filter.condition;
+  if (condition.kind == ExprKind::And) {
+    for (const NodePtr& term : condition.children)
+      if (auto constraint = constraint_of(*term)) constraints.push_back(std::move(*constraint));
+  } else if (auto constraint = constraint_of(condition)) {
+    constraints.push_back(std::move(*constraint));
+  }
+  return constraints;
 }
 
 CompiledFilter compile_filter(const eql::EventFilter& filter, const std::string& category_field,

@@ -38,6 +38,7 @@ enum class CompareMode : uint8_t { Generic, Date, Ip, Version };
 struct Node {
   eql::ExprKind kind = eql::ExprKind::Error;
   Scalar literal;
+  Values constant;  // Literal: the literal as values (none for null), read without copying
   uint32_t slot = 0;
   std::optional<FieldType> field_type;
   eql::CompareOp compare = eql::CompareOp::Equal;
@@ -82,5 +83,17 @@ struct CompiledFilter {
 
 CompiledFilter compile_filter(const eql::EventFilter& filter, const std::string& category_field,
                               CompileContext& context);
+
+// A condition every event the filter matches meets: the field at `slot`
+// holds one of the string `values` (compared case-folded when `folded`).
+struct ValueConstraint {
+  uint32_t slot = 0;
+  std::vector<std::string> values;
+  bool folded = false;
+  bool met_by(const Event& event) const;
+};
+// The filter's category and its top-level `and` terms that are equalities
+// with string constants (==, in, `:` without wildcards).
+std::vector<ValueConstraint> required_values(const CompiledFilter& filter);
 
 }  // namespace pickaxe

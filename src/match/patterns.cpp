@@ -8,13 +8,6 @@
 
 namespace pickaxe {
 
-namespace {
-
-char fold(char c) {
-  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
-
-}  // namespace
 
 std::string fold_case(std::string_view text) {
   std::string out(text);

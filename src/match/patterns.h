@@ -50,5 +50,8 @@ class CidrTable {
 // ASCII case folding, which is what Elasticsearch's case-insensitive operators
 // apply to the characters EQL rules use.
 std::string fold_case(std::string_view text);
+inline char fold(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 }  // namespace pickaxe
