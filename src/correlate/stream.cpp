@@ -269,8 +269,6 @@ void QueryStream::accept_event(std::shared_ptr<Event> event, uint64_t line, cons
   // the candidate events alone, which is what lets the prefilter skip lines
   // unparsed and still give exactly the same results.
   std::vector<uint32_t> matching;
-  static uint64_t dbg_n = 0, dbg_sum = 0; ++dbg_n; dbg_sum += indexed_engines(*event).size();
-  if (getenv("IX_DEBUG") && dbg_n % 10000 == 0) fprintf(stderr, "IX avg %.1f sigs %zu\n", double(dbg_sum)/dbg_n, engines_by_signature_.size());
   for (uint32_t engine : indexed_engines(*event))
     if (engines_[engine]->filters_match(*event)) matching.push_back(engine);
   if (matching.empty()) {
