@@ -10,6 +10,7 @@
 #include <toml++/toml.h>
 
 #include "correlate/engine.h"
+#include "correlate/stream.h"
 #include "test_util.h"
 
 namespace pickaxe::testing {
@@ -393,6 +394,85 @@ TEST(EqlSpec, ElasticsearchSpecTests) {
       std::cout << "FAIL " << failure.key << "\n" << failure.detail << "\n\n";
   }
   check_against_known(summaries, failures, "test_", 0.98);
+}
+
+// Every spec query at once over the endgame data, as one stream of engines,
+// and each query alone: the prefilter (which skips lines and, with many
+// queries, chooses engines per line) must leave every result as it was.
+std::vector<std::string> stream_results(const std::vector<std::string>& queries,
+                                        const Prepared& prepared, const std::string& ndjson,
+                                        bool prefilter, uint64_t* prefiltered) {
+  FieldIndex fields;
+  std::vector<std::unique_ptr<QueryEngine>> engines;
+  std::vector<QueryEngine*> pointers;
+  for (const std::string& query : queries) {
+    Parsed parsed = parse(query);
+    EngineOptions options;
+    options.tiebreaker_field = "serial_event_id";
+    Diagnostics diagnostics(parsed.source);
+    auto engine = std::make_unique<QueryEngine>(parsed.query(), prepared.schema, options,
+                                                &diagnostics, &fields);
+    if (diagnostics.has_errors()) continue;
+    pointers.push_back(engine.get());
+    engines.push_back(std::move(engine));
+  }
+  std::vector<std::string> results;
+  auto describe = [&](size_t engine, const QueryResult& result) {
+    std::string text = std::to_string(engine) + ":";
+    for (const auto& event : result.events) text += event ? std::to_string(event->line) + "," : "-,";
+    results.push_back(text);
+  };
+  StreamOptions options;
+  options.prefilter = prefilter;
+  QueryStream stream(pointers, prepared.schema, options, nullptr);
+  stream.set_result_handler([&](size_t engine, QueryResult&& result) { describe(engine, result); });
+  std::istringstream in(ndjson);
+  stream.read(in, "endgame.ndjson");
+  stream.flush();
+  for (size_t i = 0; i < pointers.size(); ++i)
+    for (const QueryResult& result : pointers[i]->finish()) describe(i, result);
+  if (prefiltered) *prefiltered = stream.stats().prefiltered;
+  return results;
+}
+
+TEST(EqlSpec, ThePrefilterChangesNoResult) {
+  PICKAXE_REQUIRE_SHARED("conformance/eql/elasticsearch");
+  const std::string es = "conformance/eql/elasticsearch/";
+  Dataset endgame{{es + "test_data.json"},
+                  {es + "data/endgame-140.mapping"},
+                  "serial_event_id",
+                  "serial_event_id",
+                  TimestampMode::Endgame};
+  Prepared prepared = prepare(endgame);
+  std::string ndjson;
+  for (const std::string& document : prepared.documents) {
+    // The time as a number of milliseconds, which the stream orders by.
+    std::string line = document;
+    size_t quote = line.find('"', std::string("{\"@timestamp\":").size());
+    line.erase(quote, 1);
+    line.erase(line.find('"', quote), 1);
+    ndjson += line + "\n";
+  }
+  std::vector<std::string> queries;
+  for (const char* file : {"test_queries.toml", "additional_test_queries.toml"}) {
+    toml::table table = toml::parse(lenient_toml(read_text(shared_dir() + "/" + es + file)));
+    for (const toml::node& node : *table["queries"].as_array()) {
+      std::string query = (*node.as_table())["query"].value_or(std::string());
+      if (parse(query).ok()) queries.push_back(query);
+    }
+  }
+  ASSERT_GT(queries.size(), 150u);
+  uint64_t prefiltered = 0;
+  std::vector<std::string> expected = stream_results(queries, prepared, ndjson, false, nullptr);
+  EXPECT_EQ(stream_results(queries, prepared, ndjson, true, nullptr), expected);
+  EXPECT_GT(expected.size(), 300u);
+  size_t skipping = 0;
+  for (const std::string& query : queries) {
+    std::vector<std::string> alone = stream_results({query}, prepared, ndjson, false, nullptr);
+    EXPECT_EQ(stream_results({query}, prepared, ndjson, true, &prefiltered), alone) << query;
+    if (prefiltered > 0) ++skipping;
+  }
+  EXPECT_GT(skipping, queries.size() / 4);  // the prefilter was at work
 }
 
 }  // namespace

@@ -55,24 +55,44 @@ ReaderOptions QueryStream::reader_options() {
   ReaderOptions reader = options_.reader;
   if (!options_.prefilter) {
     prefilter_note_ = "turned off (--no-prefilter or --strict)";
-  } else if (options_.source != SourceKind::Auto && options_.source != SourceKind::Ecs) {
+    return reader;
+  }
+  if (options_.source != SourceKind::Auto && options_.source != SourceKind::Ecs) {
     prefilter_note_ = "the input is read as another source than ECS";
-  } else {
-    std::vector<const CompiledFilter*> filters;
+    return reader;
+  }
+  std::vector<std::vector<const CompiledFilter*>> groups;
+  for (const QueryEngine* engine : engines_) {
+    groups.emplace_back();
+    for (const CompiledFilter& filter : engine->filters()) groups.back().push_back(&filter);
+  }
+  prefilter_ =
+      Prefilter::build(groups, engine_.fields(), options_.source == SourceKind::Auto);
+  reader.prefilter = prefilter_;
+  // Which engines each literal speaks for; engines without literals need none.
+  engine_needs_literal_.assign(engines_.size(), false);
+  engine_hit_mark_.assign(engines_.size(), 0);
+  if (prefilter_) {
+    engines_by_literal_.resize(prefilter_->literals().size());
     for (size_t i = 0; i < engines_.size(); ++i) {
-      for (const CompiledFilter& filter : engines_[i]->filters()) {
-        if (!required_literals(filter, engine_.fields())) {
-          prefilter_blocker_ = i;
-          prefilter_note_ = fmt::format(
-              "{} filter can match events that hold none of its literals",
-              filter.any ? std::string("an `any`") : fmt::format("a `{}`", filter.category));
-          return reader;
-        }
-        filters.push_back(&filter);
-      }
+      const auto& ids = prefilter_->group_literals(i);
+      if (!ids) continue;
+      engine_needs_literal_[i] = true;
+      for (uint32_t id : *ids) engines_by_literal_[id].push_back(static_cast<uint32_t>(i));
     }
-    reader.prefilter = Prefilter::build(filters, engine_.fields(),
-                                        options_.source == SourceKind::Auto, &prefilter_note_);
+  }
+  for (size_t i = 0; i < engines_.size(); ++i) {
+    if (prefilter_ && prefilter_->group_literals(i)) continue;
+    // The first filter without literals turns line skipping off.
+    for (const CompiledFilter& filter : engines_[i]->filters()) {
+      if (required_literals(filter, engine_.fields())) continue;
+      prefilter_blocker_ = i;
+      prefilter_note_ = fmt::format(
+          "{} filter can match events that hold none of its literals",
+          filter.any ? std::string("an `any`") : fmt::format("a `{}`", filter.category));
+      break;
+    }
+    if (prefilter_blocker_) break;
   }
   return reader;
 }
@@ -221,7 +241,7 @@ void QueryStream::accept(simdjson::dom::element document, std::string_view text,
     return;
   }
   extract_fields(document, engine_.fields(), slot_schema(), *event);
-  accept_event(std::move(event), line, name, text, {});
+  accept_event(std::move(event), line, name, text, {}, reader_.line_hits());
 }
 
 void QueryStream::accept_decoded(std::string ecs, uint64_t line, const std::string& name) {
@@ -238,7 +258,7 @@ void QueryStream::accept_decoded(std::string ecs, uint64_t line, const std::stri
 }
 
 void QueryStream::accept_event(std::shared_ptr<Event> event, uint64_t line, const std::string& name,
-                               std::string_view text, std::string owned) {
+                               std::string_view text, std::string owned, const LineHits* hits) {
   event->line = line;
   const Values& stamp = event->fields[engine_.stream_timestamp_slot()];
   std::optional<int64_t> timestamp;
@@ -268,9 +288,19 @@ void QueryStream::accept_event(std::shared_ptr<Event> event, uint64_t line, cons
   // they are counted and go no further. Ordering and lateness are decided by
   // the candidate events alone, which is what lets the prefilter skip lines
   // unparsed and still give exactly the same results.
+  // An engine whose filters all need literals is skipped when none is on the line.
+  bool by_literal = hits && !hits->any_possible;
+  if (by_literal) {
+    ++line_mark_;
+    for (uint32_t id : hits->literals)
+      for (uint32_t engine : engines_by_literal_[id]) engine_hit_mark_[engine] = line_mark_;
+  }
   std::vector<uint32_t> matching;
-  for (uint32_t engine : indexed_engines(*event))
+  for (uint32_t engine : indexed_engines(*event)) {
+    if (by_literal && engine_needs_literal_[engine] && engine_hit_mark_[engine] != line_mark_)
+      continue;
     if (engines_[engine]->filters_match(*event)) matching.push_back(engine);
+  }
   if (matching.empty()) {
     ++stats_.events;
     return;

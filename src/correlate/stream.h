@@ -12,6 +12,7 @@
 
 #include "correlate/engine.h"
 #include "event/reader.h"
+#include "prefilter/prefilter.h"
 #include "source/source.h"
 
 namespace pickaxe {
@@ -84,8 +85,10 @@ class QueryStream {
   void accept_decoded(std::string ecs, uint64_t line, const std::string& name);
   // Checks and buffers an event. Its document (`owned`, else a copy of
   // `text`) is kept only when some query could use it in a result.
+  // `hits`: the prefilter's hits on the event's line, when its text is the
+  // event's own (not a decoded record's).
   void accept_event(std::shared_ptr<Event> event, uint64_t line, const std::string& name,
-                    std::string_view text, std::string owned);
+                    std::string_view text, std::string owned, const LineHits* hits = nullptr);
   void read_text(std::istream& in, const std::string& name, SourceKind kind, std::string line,
                  uint64_t number);
   ReaderOptions reader_options();  // with the prefilter of the engines' filters
@@ -118,6 +121,13 @@ class QueryStream {
   JsonEventReader::ProblemHandler on_problem_;
   std::string prefilter_note_;
   std::optional<size_t> prefilter_blocker_;
+  std::shared_ptr<const Prefilter> prefilter_;
+  // Engines chosen by the literals on an event's line: the engines each
+  // literal belongs to, whether an engine needs one, and a mark per engine.
+  std::vector<std::vector<uint32_t>> engines_by_literal_;
+  std::vector<bool> engine_needs_literal_;
+  std::vector<uint64_t> engine_hit_mark_;
+  uint64_t line_mark_ = 0;
   JsonEventReader reader_;
   simdjson::dom::parser decoded_parser_;  // parses what a source decoder wrote
   mutable std::vector<SlotSchema> slot_schema_;

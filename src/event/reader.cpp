@@ -105,8 +105,9 @@ void JsonEventReader::read_from(std::istream& in, const std::string& name,
   }
 }
 
-void JsonEventReader::read_line(std::string_view line, uint64_t number, bool padded, bool hit,
-                                const std::string& name, const DocumentHandler& on_document) {
+void JsonEventReader::read_line(std::string_view line, uint64_t number, bool padded,
+                                bool skippable, const std::string& name,
+                                const DocumentHandler& on_document) {
   stats_.bytes += line.size() + 1;
   if (options_.on_progress && (number & 0x3FFF) == 0) options_.on_progress(stats_.bytes);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -117,7 +118,7 @@ void JsonEventReader::read_line(std::string_view line, uint64_t number, bool pad
                         line.size(), options_.max_line_bytes));
     return;
   }
-  if (!hit && object_shaped(line)) {
+  if (skippable && object_shaped(line)) {
     ++stats_.skipped;
     return;
   }
@@ -142,31 +143,44 @@ void JsonEventReader::read_line(std::string_view line, uint64_t number, bool pad
 void JsonEventReader::read_ndjson(std::istream& in, const std::string& name,
                                   const DocumentHandler& on_document, std::string first_line,
                                   uint64_t number) {
-  read_line(first_line, number, false, true, name, on_document);
+  line_hits_ = nullptr;
+  read_line(first_line, number, false, false, name, on_document);
   std::unique_ptr<Prefilter::Scanner> scanner;
   if (options_.prefilter) scanner = std::make_unique<Prefilter::Scanner>(*options_.prefilter);
+  const bool skips = options_.prefilter && options_.prefilter->skips_lines();
   size_t capacity = size_t{1} << 20;
   std::vector<char> buffer(capacity + simdjson::SIMDJSON_PADDING);
-  std::vector<size_t> hits;
+  std::vector<Prefilter::Scanner::Hit> hits;
+  LineHits line;
   size_t size = 0;
   bool overlong = false;  // inside a line longer than the limit, which is skipped
   uint64_t overlong_bytes = 0;
   auto process = [&](std::string_view text) {
-    bool scanned = scanner && scanner->hit_lines(text, hits) &&
+    // Invalid UTF-8 anywhere in the block: every line is parsed, and checked.
+    bool scanned = scanner && scanner->scan(text, hits) &&
                    simdjson::validate_utf8(text.data(), text.size());
+    line_hits_ = scanned ? &line : nullptr;
     size_t next_hit = 0;
     for (size_t pos = 0; pos < text.size() && !stopped_;) {
       const void* newline = std::memchr(text.data() + pos, '\n', text.size() - pos);
       size_t end = newline ? static_cast<size_t>(static_cast<const char*>(newline) - text.data())
                            : text.size();
-      bool hit = true;
       if (scanned) {
-        while (next_hit < hits.size() && hits[next_hit] < end) ++next_hit;
-        hit = next_hit < hits.size() && hits[next_hit] == end;
+        line.literals.clear();
+        line.any_possible = false;
+        while (next_hit < hits.size() && hits[next_hit].line_end < end) ++next_hit;
+        for (; next_hit < hits.size() && hits[next_hit].line_end == end; ++next_hit) {
+          if (hits[next_hit].id == Prefilter::Scanner::kTrigger)
+            line.any_possible = true;
+          else
+            line.literals.push_back(hits[next_hit].id);
+        }
       }
-      read_line(text.substr(pos, end - pos), ++number, true, hit, name, on_document);
+      bool skippable = scanned && skips && line.literals.empty() && !line.any_possible;
+      read_line(text.substr(pos, end - pos), ++number, true, skippable, name, on_document);
       pos = end + 1;
     }
+    line_hits_ = nullptr;
   };
   while (!stopped_) {
     char* data = buffer.data();

@@ -15,6 +15,7 @@
 namespace pickaxe {
 
 class Prefilter;
+struct LineHits;
 
 struct InputProblem {
   std::string file;
@@ -26,7 +27,8 @@ struct ReaderOptions {
   size_t max_line_bytes = 4 * 1024 * 1024;  // longer lines are reported and skipped
   // Called now and then with the bytes read so far (all inputs together).
   std::function<void(uint64_t bytes)> on_progress;
-  // NDJSON lines with no prefilter hit are counted, not parsed.
+  // NDJSON lines are scanned for the prefilter's literals; with no hit (and
+  // a prefilter that skips lines) they are counted, not parsed.
   std::shared_ptr<const Prefilter> prefilter;
 };
 
@@ -59,6 +61,9 @@ class JsonEventReader {
   // Counts bytes read outside the reader.
   void count_bytes(uint64_t bytes) { stats_.bytes += bytes; }
   const ReaderOptions& options() const { return options_; }
+  // During a document callback: the prefilter's hits on the document's line,
+  // or null when the line was not scanned.
+  const LineHits* line_hits() const { return line_hits_; }
   const ReaderStats& stats() const { return stats_; }
 
  private:
@@ -68,7 +73,7 @@ class JsonEventReader {
   void read_ndjson(std::istream& in, const std::string& name, const DocumentHandler& on_document,
                    std::string first_line, uint64_t first_line_number);
   // One NDJSON line; `padded` when SIMDJSON_PADDING bytes after it may be read.
-  void read_line(std::string_view line, uint64_t number, bool padded, bool hit,
+  void read_line(std::string_view line, uint64_t number, bool padded, bool skippable,
                  const std::string& name, const DocumentHandler& on_document);
   void read_array(std::istream& in, const std::string& name, const DocumentHandler& on_document,
                   std::string head);
@@ -78,6 +83,7 @@ class JsonEventReader {
   ReaderStats stats_;
   simdjson::dom::parser parser_;
   bool stopped_ = false;
+  const LineHits* line_hits_ = nullptr;
 };
 
 }  // namespace pickaxe

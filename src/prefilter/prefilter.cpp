@@ -196,22 +196,26 @@ std::string escape(std::string_view text) {
 struct ScanState {
   const char* data;
   size_t size;
-  size_t marked_end;  // the end of the line marked last, or SIZE_MAX
-  std::vector<size_t>* line_ends;
+  size_t literal_count;
+  size_t line_begin = 1, line_end = 0;  // the line of the last hit (empty at first)
+  std::vector<Prefilter::Scanner::Hit>* hits;
 };
 
-int on_hit(unsigned int, unsigned long long, unsigned long long to, unsigned int, void* context) {
+int on_hit(unsigned int id, unsigned long long, unsigned long long to, unsigned int,
+           void* context) {
   auto& state = *static_cast<ScanState*>(context);
   size_t at = to == 0 ? 0 : static_cast<size_t>(to) - 1;  // the hit's last byte
-  // On the line marked last: no line end lies between.
-  if (state.marked_end != SIZE_MAX && at <= state.marked_end &&
-      !std::memchr(state.data + at, '\n', state.marked_end - at))
-    return 0;
-  const void* newline = std::memchr(state.data + at, '\n', state.size - at);
-  size_t end = newline ? static_cast<size_t>(static_cast<const char*>(newline) - state.data)
-                       : state.size;
-  state.line_ends->push_back(end);
-  state.marked_end = end;
+  if (at < state.line_begin || at > state.line_end) {
+    const void* newline = std::memchr(state.data + at, '\n', state.size - at);
+    state.line_end = newline
+                         ? static_cast<size_t>(static_cast<const char*>(newline) - state.data)
+                         : state.size;
+    const void* previous = at == 0 ? nullptr : memrchr(state.data, '\n', at);
+    state.line_begin =
+        previous ? static_cast<size_t>(static_cast<const char*>(previous) - state.data) + 1 : 0;
+  }
+  state.hits->push_back(
+      {state.line_end, id < state.literal_count ? id : Prefilter::Scanner::kTrigger});
   return 0;
 }
 
@@ -228,29 +232,36 @@ std::optional<std::vector<Literal>> required_literals(const CompiledFilter& filt
   return best;
 }
 
-std::shared_ptr<const Prefilter> Prefilter::build(const std::vector<const CompiledFilter*>& filters,
-                                                  const FieldIndex& fields, bool detect_sources,
-                                                  std::string* why_not) {
+std::shared_ptr<const Prefilter> Prefilter::build(
+    const std::vector<std::vector<const CompiledFilter*>>& groups, const FieldIndex& fields,
+    bool detect_sources) {
+  // Literal texts (folded: the scan ignores case), per group.
+  std::vector<std::optional<std::vector<std::string>>> group_texts;
   std::set<std::string> texts, numeric_keys;
-  for (size_t i = 0; i < filters.size(); ++i) {
-    auto set = required_literals(*filters[i], fields);
-    if (!set) {
-      if (why_not)
-        *why_not = fmt::format("the {} filter can match events without any literal",
-                               filters[i]->any ? std::string("`any`") : filters[i]->category);
-      return nullptr;
+  for (const auto& group : groups) {
+    std::vector<std::string> mine;
+    bool complete = true;
+    for (const CompiledFilter* filter : group) {
+      auto set = required_literals(*filter, fields);
+      if (!set) {
+        complete = false;
+        break;
+      }
+      for (const Literal& literal : *set) {
+        std::string folded = literal.text;
+        for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        mine.push_back(folded);
+        if (literal.numeric) numeric_keys.insert(literal.key);
+      }
     }
-    for (const Literal& literal : *set) {
-      std::string folded = literal.text;
-      for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      texts.insert(folded);
-      if (literal.numeric) numeric_keys.insert(literal.key);
+    if (complete && !mine.empty()) {
+      texts.insert(mine.begin(), mine.end());
+      group_texts.push_back(std::move(mine));
+    } else {
+      group_texts.push_back(std::nullopt);
     }
   }
-  if (texts.empty()) {
-    if (why_not) *why_not = "no filters";
-    return nullptr;
-  }
+  if (texts.empty()) return nullptr;
   std::vector<std::string> expressions;
   std::vector<unsigned> flags;
   for (const std::string& text : texts) {
@@ -281,12 +292,26 @@ std::shared_ptr<const Prefilter> Prefilter::build(const std::vector<const Compil
   if (hs_compile_multi(pointers.data(), flags.data(), ids.data(),
                        static_cast<unsigned>(pointers.size()), HS_MODE_BLOCK, nullptr,
                        &prefilter->database_, &error) != HS_SUCCESS) {
-    if (why_not)
-      *why_not = fmt::format("cannot compile the literals: {}", error ? error->message : "?");
-    hs_free_compile_error(error);
+    hs_free_compile_error(error);  // literals are escaped: not expected; then no prefilter
     return nullptr;
   }
   prefilter->literals_.assign(texts.begin(), texts.end());
+  prefilter->skips_lines_ = true;
+  for (const auto& mine : group_texts) {
+    if (!mine) {
+      prefilter->skips_lines_ = false;
+      prefilter->group_literals_.push_back(std::nullopt);
+      continue;
+    }
+    std::vector<uint32_t> ids;
+    for (const std::string& text : *mine) {
+      auto it = std::lower_bound(prefilter->literals_.begin(), prefilter->literals_.end(), text);
+      ids.push_back(static_cast<uint32_t>(it - prefilter->literals_.begin()));
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    prefilter->group_literals_.push_back(std::move(ids));
+  }
   return prefilter;
 }
 
@@ -302,15 +327,18 @@ Prefilter::Scanner::~Scanner() {
   if (scratch_) hs_free_scratch(scratch_);
 }
 
-bool Prefilter::Scanner::hit_lines(std::string_view text, std::vector<size_t>& line_ends) {
-  line_ends.clear();
+bool Prefilter::Scanner::scan(std::string_view text, std::vector<Hit>& hits) {
+  hits.clear();
   if (!scratch_) return false;
-  ScanState state{text.data(), text.size(), SIZE_MAX, &line_ends};
+  ScanState state{text.data(), text.size(), prefilter_.literals_.size(), 1, 0, &hits};
   if (hs_scan(prefilter_.database_, text.data(), static_cast<unsigned>(text.size()), 0, scratch_,
               on_hit, &state) != HS_SUCCESS)
     return false;
-  std::sort(line_ends.begin(), line_ends.end());
-  line_ends.erase(std::unique(line_ends.begin(), line_ends.end()), line_ends.end());
+  // Hits come ordered by their end, so by line; make sure.
+  if (!std::is_sorted(hits.begin(), hits.end(),
+                      [](const Hit& a, const Hit& b) { return a.line_end < b.line_end; }))
+    std::stable_sort(hits.begin(), hits.end(),
+                     [](const Hit& a, const Hit& b) { return a.line_end < b.line_end; });
   return true;
 }
 

@@ -31,21 +31,35 @@ struct Literal {
 std::optional<std::vector<Literal>> required_literals(const CompiledFilter& filter,
                                                       const FieldIndex& fields);
 
+// The literals found on one line: their ids, and whether a trigger (an
+// escape, a number in another spelling, another source's record) hit, which
+// makes every literal possible.
+struct LineHits {
+  std::vector<uint32_t> literals;
+  bool any_possible = false;
+};
+
 class Prefilter {
  public:
-  // A prefilter for events any of `filters` may match, or null with the
-  // reason in `why_not` when some filter has no literals. With
-  // `detect_sources`, records of other sources (CloudTrail, Docker, Sysmon
-  // JSON) and wrappers (Records, hits) always pass: their values are not ECS.
-  static std::shared_ptr<const Prefilter> build(const std::vector<const CompiledFilter*>& filters,
-                                                const FieldIndex& fields, bool detect_sources,
-                                                std::string* why_not = nullptr);
+  // A prefilter over groups of filters (one group per query). A group has
+  // literals when each of its filters has; without literals it is a
+  // candidate for every line. Null when no group has literals.
+  // With `detect_sources`, records of other sources (CloudTrail, Docker,
+  // Sysmon JSON) and wrappers (Records, hits) are hits: their values are not ECS.
+  static std::shared_ptr<const Prefilter> build(
+      const std::vector<std::vector<const CompiledFilter*>>& groups, const FieldIndex& fields,
+      bool detect_sources);
   ~Prefilter();
   Prefilter(const Prefilter&) = delete;
   Prefilter& operator=(const Prefilter&) = delete;
 
-  size_t literal_count() const { return literals_.size(); }
   const std::vector<std::string>& literals() const { return literals_; }
+  // Per group: the ids of its literals, or none when some filter has none.
+  const std::optional<std::vector<uint32_t>>& group_literals(size_t group) const {
+    return group_literals_[group];
+  }
+  // Every group has literals: a line with no hit can be skipped unparsed.
+  bool skips_lines() const { return skips_lines_; }
 
   // Scans text for hits, with its own scratch space (one per reader).
   class Scanner {
@@ -54,9 +68,15 @@ class Prefilter {
     ~Scanner();
     Scanner(const Scanner&) = delete;
     Scanner& operator=(const Scanner&) = delete;
-    // The offsets of the line ends ('\n', or text.size() for the last line)
-    // of the lines of `text` that hold a hit, ascending.
-    bool hit_lines(std::string_view text, std::vector<size_t>& line_ends);
+    // The hits in `text`, each with the end of its line ('\n', or
+    // text.size() for the last line), ordered by line end. A trigger hit
+    // has the id kTrigger. False when the scan failed.
+    static constexpr uint32_t kTrigger = UINT32_MAX;
+    struct Hit {
+      size_t line_end;
+      uint32_t id;
+    };
+    bool scan(std::string_view text, std::vector<Hit>& hits);
 
    private:
     const Prefilter& prefilter_;
@@ -67,6 +87,8 @@ class Prefilter {
   Prefilter() = default;
   hs_database* database_ = nullptr;
   std::vector<std::string> literals_;
+  std::vector<std::optional<std::vector<uint32_t>>> group_literals_;
+  bool skips_lines_ = false;
 };
 
 }  // namespace pickaxe
