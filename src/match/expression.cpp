@@ -178,8 +178,7 @@ NodePtr compile_expression(const eql::Expr& expr, CompileContext& context) {
   }
   if (node->wildcards.size() >= kWildcardSetThreshold) {
     // Patterns are already folded when insensitive: the database matches folded text.
-    auto set = std::make_unique<WildcardSet>();
-    if (set->compile(node->wildcards, false)) node->wildcard_set = std::move(set);
+    node->wildcard_set = std::make_unique<WildcardSet>(node->wildcards, false);
   }
   if (expr.kind == ExprKind::In) {
     if (insensitive_mode) node->insensitive = true;

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "match/patterns.h"
+
 namespace pickaxe {
 
 namespace {
@@ -90,8 +92,16 @@ bool WildcardSet::compile(const std::vector<std::string>& patterns, bool caseles
 }
 
 bool WildcardSet::matches(std::string_view text) const {
-  hs_scratch_t* scratch = thread_scratch(database_, id_);
-  if (!scratch) return false;
+  if (!patterns_.empty()) {
+    std::call_once(compile_once_,
+                   [this] { const_cast<WildcardSet*>(this)->compile(patterns_, caseless_); });
+  }
+  hs_scratch_t* scratch = database_ ? thread_scratch(database_, id_) : nullptr;
+  if (!scratch) {
+    for (const std::string& pattern : patterns_)
+      if (wildcard_match(text, pattern, caseless_)) return true;
+    return false;
+  }
   bool matched = false;
   hs_scan(database_, text.data(), static_cast<unsigned>(text.size()), 0, scratch, on_match,
           &matched);
