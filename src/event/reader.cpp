@@ -137,6 +137,39 @@ void JsonEventReader::read_line(std::string_view line, uint64_t number, bool pad
   on_document(document, line, number);
 }
 
+void JsonEventReader::read_lines(std::string_view text, uint64_t& number, const std::string& name,
+                                 const DocumentHandler& on_document, const char* readable_end) {
+  if (options_.prefilter && !scanner_)
+    scanner_ = std::make_unique<Prefilter::Scanner>(*options_.prefilter);
+  const bool skips = options_.prefilter && options_.prefilter->skips_lines();
+  // Invalid UTF-8 anywhere in the block: every line is parsed, and checked.
+  bool scanned = scanner_ && scanner_->scan(text, hits_) &&
+                 simdjson::validate_utf8(text.data(), text.size());
+  line_hits_ = scanned ? &line_ : nullptr;
+  size_t next_hit = 0;
+  for (size_t pos = 0; pos < text.size() && !stopped_;) {
+    const void* newline = std::memchr(text.data() + pos, '\n', text.size() - pos);
+    size_t end = newline ? static_cast<size_t>(static_cast<const char*>(newline) - text.data())
+                         : text.size();
+    if (scanned) {
+      line_.literals.clear();
+      line_.any_possible = false;
+      while (next_hit < hits_.size() && hits_[next_hit].line_end < end) ++next_hit;
+      for (; next_hit < hits_.size() && hits_[next_hit].line_end == end; ++next_hit) {
+        if (hits_[next_hit].id == Prefilter::Scanner::kTrigger)
+          line_.any_possible = true;
+        else
+          line_.literals.push_back(hits_[next_hit].id);
+      }
+    }
+    bool skippable = scanned && skips && line_.literals.empty() && !line_.any_possible;
+    bool padded = text.data() + end + simdjson::SIMDJSON_PADDING <= readable_end;
+    read_line(text.substr(pos, end - pos), ++number, padded, skippable, name, on_document);
+    pos = end + 1;
+  }
+  line_hits_ = nullptr;
+}
+
 // Reads blocks of whole lines. With a prefilter, each block is scanned once
 // for its literals, and only lines with a hit (or not shaped like an object,
 // or in a block that is not valid UTF-8) are parsed.
@@ -145,43 +178,11 @@ void JsonEventReader::read_ndjson(std::istream& in, const std::string& name,
                                   uint64_t number) {
   line_hits_ = nullptr;
   read_line(first_line, number, false, false, name, on_document);
-  std::unique_ptr<Prefilter::Scanner> scanner;
-  if (options_.prefilter) scanner = std::make_unique<Prefilter::Scanner>(*options_.prefilter);
-  const bool skips = options_.prefilter && options_.prefilter->skips_lines();
   size_t capacity = size_t{1} << 20;
   std::vector<char> buffer(capacity + simdjson::SIMDJSON_PADDING);
-  std::vector<Prefilter::Scanner::Hit> hits;
-  LineHits line;
   size_t size = 0;
   bool overlong = false;  // inside a line longer than the limit, which is skipped
   uint64_t overlong_bytes = 0;
-  auto process = [&](std::string_view text) {
-    // Invalid UTF-8 anywhere in the block: every line is parsed, and checked.
-    bool scanned = scanner && scanner->scan(text, hits) &&
-                   simdjson::validate_utf8(text.data(), text.size());
-    line_hits_ = scanned ? &line : nullptr;
-    size_t next_hit = 0;
-    for (size_t pos = 0; pos < text.size() && !stopped_;) {
-      const void* newline = std::memchr(text.data() + pos, '\n', text.size() - pos);
-      size_t end = newline ? static_cast<size_t>(static_cast<const char*>(newline) - text.data())
-                           : text.size();
-      if (scanned) {
-        line.literals.clear();
-        line.any_possible = false;
-        while (next_hit < hits.size() && hits[next_hit].line_end < end) ++next_hit;
-        for (; next_hit < hits.size() && hits[next_hit].line_end == end; ++next_hit) {
-          if (hits[next_hit].id == Prefilter::Scanner::kTrigger)
-            line.any_possible = true;
-          else
-            line.literals.push_back(hits[next_hit].id);
-        }
-      }
-      bool skippable = scanned && skips && line.literals.empty() && !line.any_possible;
-      read_line(text.substr(pos, end - pos), ++number, true, skippable, name, on_document);
-      pos = end + 1;
-    }
-    line_hits_ = nullptr;
-  };
   while (!stopped_) {
     char* data = buffer.data();
     size_t wanted = capacity - size;
@@ -227,7 +228,8 @@ void JsonEventReader::read_ndjson(std::istream& in, const std::string& name,
       }
       complete = static_cast<size_t>(static_cast<const char*>(last) - data) + 1;
     }
-    process(std::string_view(data + begin, complete - begin));
+    read_lines(std::string_view(data + begin, complete - begin), number, name, on_document,
+               data + capacity + simdjson::SIMDJSON_PADDING);
     std::memmove(data, data + complete, size - complete);
     size -= complete;
     if (at_end) break;

@@ -12,10 +12,10 @@
 
 #include <simdjson.h>
 
+#include "prefilter/prefilter.h"
+
 namespace pickaxe {
 
-class Prefilter;
-struct LineHits;
 
 struct InputProblem {
   std::string file;
@@ -60,6 +60,18 @@ class JsonEventReader {
   void problem(const std::string& file, uint64_t line, std::string message);
   // Counts bytes read outside the reader.
   void count_bytes(uint64_t bytes) { stats_.bytes += bytes; }
+  // Adds the counts of another reader (one that read part of the same input).
+  void absorb(const ReaderStats& other) {
+    stats_.documents += other.documents;
+    stats_.malformed += other.malformed;
+    stats_.skipped += other.skipped;
+    stats_.bytes += other.bytes;
+  }
+  // Reads NDJSON lines that are all complete; `number` is the number of the
+  // line before them, and is advanced. Bytes up to `readable_end` may be read
+  // past a line (simdjson's padding).
+  void read_lines(std::string_view text, uint64_t& number, const std::string& name,
+                  const DocumentHandler& on_document, const char* readable_end);
   const ReaderOptions& options() const { return options_; }
   // During a document callback: the prefilter's hits on the document's line,
   // or null when the line was not scanned.
@@ -84,6 +96,9 @@ class JsonEventReader {
   simdjson::dom::parser parser_;
   bool stopped_ = false;
   const LineHits* line_hits_ = nullptr;
+  std::unique_ptr<Prefilter::Scanner> scanner_;  // with the prefilter: one scratch per reader
+  std::vector<Prefilter::Scanner::Hit> hits_;
+  LineHits line_;
 };
 
 }  // namespace pickaxe
