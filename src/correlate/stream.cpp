@@ -32,23 +32,26 @@ QueryStream::QueryStream(std::vector<QueryEngine*> engines, const Schema& schema
                          signature_slots_.end());
 }
 
-const std::vector<uint32_t>& QueryStream::indexed_engines(const Event& event) {
-  signature_.clear();
+const std::vector<uint32_t>& QueryStream::indexed_engines(Worker& worker,
+                                                          const Event& event) const {
+  std::string& signature = worker.signature;
+  signature.clear();
   for (uint32_t slot : signature_slots_) {
     for (const Scalar& value : event.fields[slot]) {
-      signature_ += value.type == Scalar::Type::String ? 's' : 'o';
-      signature_ += value.to_string();
-      signature_ += '\x1f';
+      signature += value.type == Scalar::Type::String ? 's' : 'o';
+      signature += value.to_string();
+      signature += '\x1f';
     }
-    signature_ += '\x1e';
+    signature += '\x1e';
   }
-  auto it = engines_by_signature_.find(signature_);
-  if (it != engines_by_signature_.end()) return it->second;
+  auto& cache = worker.engines_by_signature;
+  auto it = cache.find(signature);
+  if (it != cache.end()) return it->second;
   std::vector<uint32_t> engines;
   for (size_t i = 0; i < engines_.size(); ++i)
     if (engines_[i]->passes_index(event)) engines.push_back(static_cast<uint32_t>(i));
-  if (engines_by_signature_.size() > 100'000) engines_by_signature_.clear();  // unbounded variety
-  return engines_by_signature_.emplace(signature_, std::move(engines)).first->second;
+  if (cache.size() > 100'000) cache.clear();  // no end to the variety: start over
+  return cache.emplace(signature, std::move(engines)).first->second;
 }
 
 ReaderOptions QueryStream::reader_options() {
@@ -71,7 +74,7 @@ ReaderOptions QueryStream::reader_options() {
   reader.prefilter = prefilter_;
   // Which engines each literal speaks for; engines without literals need none.
   engine_needs_literal_.assign(engines_.size(), false);
-  engine_hit_mark_.assign(engines_.size(), 0);
+  main_worker_.engine_hit_mark.assign(engines_.size(), 0);
   if (prefilter_) {
     engines_by_literal_.resize(prefilter_->literals().size());
     for (size_t i = 0; i < engines_.size(); ++i) {
@@ -140,7 +143,7 @@ void QueryStream::read(std::istream& in, const std::string& name) {
   reader_.read_from(
       in, name,
       [&](simdjson::dom::element document, std::string_view text, uint64_t at) {
-        accept(document, text, at, name);
+        commit(prepare(main_worker_, document, text, at, reader_.line_hits()), name);
       },
       std::move(line), number);
 }
@@ -148,7 +151,10 @@ void QueryStream::read(std::istream& in, const std::string& name) {
 void QueryStream::read_text(std::istream& in, const std::string& name, SourceKind kind,
                             std::string line, uint64_t number) {
   auto decoder = make_text_decoder(
-      kind, [&](std::string ecs, uint64_t at) { accept_decoded(std::move(ecs), at, name); },
+      kind,
+      [&](std::string ecs, uint64_t at) {
+        if (!done()) commit(prepare_decoded(main_worker_, std::move(ecs), at), name);
+      },
       [&](uint64_t at, std::string message, bool skipped) {
         if (skipped) {
           ++stats_.malformed_records;
@@ -221,66 +227,56 @@ std::optional<std::string> QueryStream::type_problem(const Event& event) const {
   return std::nullopt;
 }
 
-void QueryStream::accept(simdjson::dom::element document, std::string_view text, uint64_t line,
-                         const std::string& name) {
+QueryStream::Outcome QueryStream::prepare(Worker& worker, simdjson::dom::element document,
+                                          std::string_view text, uint64_t line,
+                                          const LineHits* hits) {
   auto event = std::make_shared<Event>();
   SourceKind kind = options_.source == SourceKind::Auto ? detect_source(document) : options_.source;
   if (kind == SourceKind::CloudTrail || kind == SourceKind::Docker || kind == SourceKind::Sysmon) {
     std::string decoded, error;
     bool ok = decode_record(kind, document, decoded, error);
     simdjson::dom::element ecs;
-    if (!ok || decoded_parser_.parse(decoded).get(ecs)) {
-      ++stats_.malformed_records;
-      if (on_problem_)
-        on_problem_({name, line,
-                     fmt::format("{}; record skipped", error.empty() ? "cannot decode" : error)});
-      return;
+    if (!ok || worker.decoded_parser.parse(decoded).get(ecs)) {
+      Outcome outcome{Outcome::Kind::BadRecord, line};
+      outcome.problem = fmt::format("{}; record skipped", error.empty() ? "cannot decode" : error);
+      return outcome;
     }
     extract_fields(ecs, engine_.fields(), slot_schema(), *event);
-    accept_event(std::move(event), line, name, {}, std::move(decoded));
-    return;
+    return prepare_event(worker, std::move(event), line, {}, std::move(decoded), nullptr);
   }
   extract_fields(document, engine_.fields(), slot_schema(), *event);
-  accept_event(std::move(event), line, name, text, {}, reader_.line_hits());
+  return prepare_event(worker, std::move(event), line, text, {}, hits);
 }
 
-void QueryStream::accept_decoded(std::string ecs, uint64_t line, const std::string& name) {
-  if (done()) return;
+QueryStream::Outcome QueryStream::prepare_decoded(Worker& worker, std::string ecs, uint64_t line) {
   simdjson::dom::element document;
-  if (decoded_parser_.parse(ecs).get(document)) {
-    ++stats_.malformed_records;
-    if (on_problem_) on_problem_({name, line, "the decoder wrote invalid JSON; event skipped"});
-    return;
+  if (worker.decoded_parser.parse(ecs).get(document)) {
+    Outcome outcome{Outcome::Kind::BadRecord, line};
+    outcome.problem = "the decoder wrote invalid JSON; event skipped";
+    return outcome;
   }
   auto event = std::make_shared<Event>();
   extract_fields(document, engine_.fields(), slot_schema(), *event);
-  accept_event(std::move(event), line, name, {}, std::move(ecs));
+  return prepare_event(worker, std::move(event), line, {}, std::move(ecs), nullptr);
 }
 
-void QueryStream::accept_event(std::shared_ptr<Event> event, uint64_t line, const std::string& name,
-                               std::string_view text, std::string owned, const LineHits* hits) {
-  event->line = line;
+QueryStream::Outcome QueryStream::prepare_event(Worker& worker, std::shared_ptr<Event> event,
+                                                uint64_t line, std::string_view text,
+                                                std::string owned, const LineHits* hits) {
   const Values& stamp = event->fields[engine_.stream_timestamp_slot()];
   std::optional<int64_t> timestamp;
-  if (!stamp.empty()) {
-    const Scalar& value = stamp.front();
-    timestamp = millis_to_nanos(value);
-  }
+  if (!stamp.empty()) timestamp = millis_to_nanos(stamp.front());
   if (!timestamp) {
-    ++stats_.missing_timestamp;
-    if (on_problem_)
-      on_problem_({name, line,
-                   stamp.empty()
-                       ? fmt::format("no {}; event skipped",
-                                     engine_.fields().path(engine_.stream_timestamp_slot()))
-                       : fmt::format("{} is not a date; event skipped",
-                                     engine_.fields().path(engine_.stream_timestamp_slot()))});
-    return;
+    Outcome outcome{Outcome::Kind::MissingTimestamp, line};
+    const std::string& field = engine_.fields().path(engine_.stream_timestamp_slot());
+    outcome.problem = stamp.empty() ? fmt::format("no {}; event skipped", field)
+                                    : fmt::format("{} is not a date; event skipped", field);
+    return outcome;
   }
   if (auto problem = type_problem(*event)) {
-    ++stats_.wrong_type;
-    if (on_problem_) on_problem_({name, line, *problem});
-    return;
+    Outcome outcome{Outcome::Kind::WrongType, line};
+    outcome.problem = std::move(*problem);
+    return outcome;
   }
   event->timestamp = *timestamp;
   event->has_timestamp = true;
@@ -291,24 +287,42 @@ void QueryStream::accept_event(std::shared_ptr<Event> event, uint64_t line, cons
   // An engine whose filters all need literals is skipped when none is on the line.
   bool by_literal = hits && !hits->any_possible;
   if (by_literal) {
-    ++line_mark_;
+    ++worker.line_mark;
     for (uint32_t id : hits->literals)
-      for (uint32_t engine : engines_by_literal_[id]) engine_hit_mark_[engine] = line_mark_;
+      for (uint32_t engine : engines_by_literal_[id]) worker.engine_hit_mark[engine] = worker.line_mark;
   }
-  std::vector<uint32_t> matching;
-  for (uint32_t engine : indexed_engines(*event)) {
-    if (by_literal && engine_needs_literal_[engine] && engine_hit_mark_[engine] != line_mark_)
+  Outcome outcome{Outcome::Kind::Candidate, line};
+  for (uint32_t engine : indexed_engines(worker, *event)) {
+    if (by_literal && engine_needs_literal_[engine] &&
+        worker.engine_hit_mark[engine] != worker.line_mark)
       continue;
-    if (engines_[engine]->filters_match(*event)) matching.push_back(engine);
+    if (engines_[engine]->filters_match(*event)) outcome.engines.push_back(engine);
   }
-  if (matching.empty()) {
-    ++stats_.events;
-    return;
-  }
+  if (outcome.engines.empty()) return Outcome{Outcome::Kind::Inert, line};
   event->source = owned.empty() ? std::string(text) : std::move(owned);
-  if (*timestamp < released_) ++stats_.late;  // too late to sort: processed as it comes
-  newest_ = std::max(newest_, *timestamp);
-  Pending pending{std::move(event), arrivals_++, std::move(matching)};
+  outcome.event = std::move(event);
+  return outcome;
+}
+
+void QueryStream::commit(Outcome&& outcome, const std::string& name, uint64_t line_base) {
+  uint64_t line = line_base + outcome.line;
+  auto report = [&] {
+    if (on_problem_) on_problem_({name, line, std::move(outcome.problem)});
+  };
+  switch (outcome.kind) {
+    case Outcome::Kind::Inert: ++stats_.events; return;
+    case Outcome::Kind::MissingTimestamp: ++stats_.missing_timestamp; return report();
+    case Outcome::Kind::WrongType: ++stats_.wrong_type; return report();
+    case Outcome::Kind::BadRecord: ++stats_.malformed_records; return report();
+    case Outcome::Kind::ReaderProblem: return report();  // counted by the reader
+    case Outcome::Kind::Candidate: break;
+  }
+  std::shared_ptr<Event>& event = outcome.event;
+  event->line = line;
+  const int64_t timestamp = event->timestamp;
+  if (timestamp < released_) ++stats_.late;  // too late to sort: processed as it comes
+  newest_ = std::max(newest_, timestamp);
+  Pending pending{std::move(event), arrivals_++, std::move(outcome.engines)};
   if (in_order_.empty() || !Later{this}(in_order_.back(), pending))
     in_order_.push_back(std::move(pending));
   else

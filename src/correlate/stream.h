@@ -57,6 +57,11 @@ class QueryStream {
   void set_result_handler(ResultHandler handler, size_t threads = 1);
 
   void read(std::istream& in, const std::string& name);
+  // Reads a regular, uncompressed NDJSON file with `threads` workers, which
+  // parse and check line-aligned chunks of a memory map in parallel; events
+  // then go on in input order, so results are those of read(). Returns false,
+  // having read nothing, for any other file (read it with read()).
+  bool read_file(const std::string& path, size_t threads);
   bool done() const;
   // Why the prefilter is off for this stream; empty when it is on.
   const std::string& prefilter_note() const { return prefilter_note_; }
@@ -79,16 +84,47 @@ class QueryStream {
     bool operator()(const Pending& a, const Pending& b) const;  // true when a comes after b
   };
 
-  void accept(simdjson::dom::element document, std::string_view text, uint64_t line,
-              const std::string& name);
-  // Takes an ECS document a source decoder wrote.
-  void accept_decoded(std::string ecs, uint64_t line, const std::string& name);
-  // Checks and buffers an event. Its document (`owned`, else a copy of
-  // `text`) is kept only when some query could use it in a result.
+  // What becomes of one record: an event for the engines (with the engines
+  // whose filters match it), an event no filter matches, or a problem.
+  struct Outcome {
+    enum class Kind : uint8_t {
+      Candidate,
+      Inert,
+      MissingTimestamp,
+      WrongType,
+      BadRecord,
+      ReaderProblem
+    };
+    Kind kind = Kind::Inert;
+    uint64_t line = 0;
+    std::shared_ptr<Event> event;
+    std::vector<uint32_t> engines;
+    std::string problem;
+  };
+  // The state one thread needs to prepare events.
+  struct Worker {
+    simdjson::dom::parser decoded_parser;  // parses what a source decoder wrote
+    // The engine index: engines that may match events with the same values
+    // in the index slots (data stream, category, ...), by those values.
+    std::unordered_map<std::string, std::vector<uint32_t>> engines_by_signature;
+    std::string signature;
+    std::vector<uint64_t> engine_hit_mark;  // per engine: the line whose literals name it
+    uint64_t line_mark = 0;
+  };
+  // Preparing reads only shared state that no longer changes, so workers
+  // run it in parallel; committing takes outcomes in input order.
+  Outcome prepare(Worker& worker, simdjson::dom::element document, std::string_view text,
+                  uint64_t line, const LineHits* hits);
+  // For an ECS document a source decoder wrote.
+  Outcome prepare_decoded(Worker& worker, std::string ecs, uint64_t line);
+  // Checks an event and finds the engines whose filters match it. Its
+  // document (`owned`, else a copy of `text`) is kept only when one does.
   // `hits`: the prefilter's hits on the event's line, when its text is the
   // event's own (not a decoded record's).
-  void accept_event(std::shared_ptr<Event> event, uint64_t line, const std::string& name,
-                    std::string_view text, std::string owned, const LineHits* hits = nullptr);
+  Outcome prepare_event(Worker& worker, std::shared_ptr<Event> event, uint64_t line,
+                        std::string_view text, std::string owned, const LineHits* hits);
+  // Counts, reports or buffers an outcome; `line_base` is added to its line.
+  void commit(Outcome&& outcome, const std::string& name, uint64_t line_base = 0);
   void read_text(std::istream& in, const std::string& name, SourceKind kind, std::string line,
                  uint64_t number);
   ReaderOptions reader_options();  // with the prefilter of the engines' filters
@@ -108,12 +144,9 @@ class QueryStream {
   ResultHandler handler_;
   size_t threads_ = 1;
   std::vector<Pending> batch_;
-  // The engine index: engines that may match events with the same values in
-  // the index slots (data stream, category, ...), by those values.
-  std::vector<uint32_t> signature_slots_;
-  std::unordered_map<std::string, std::vector<uint32_t>> engines_by_signature_;
-  std::string signature_;
-  const std::vector<uint32_t>& indexed_engines(const Event& event);
+  std::vector<uint32_t> signature_slots_;  // the engine index's slots
+  const std::vector<uint32_t>& indexed_engines(Worker& worker, const Event& event) const;
+  Worker main_worker_;
   std::vector<std::vector<Buffered>> buffered_;  // per engine, during a batch
   std::vector<uint64_t> trigger_;                // per engine: the event being pushed
   const Schema& schema_;
@@ -123,13 +156,10 @@ class QueryStream {
   std::optional<size_t> prefilter_blocker_;
   std::shared_ptr<const Prefilter> prefilter_;
   // Engines chosen by the literals on an event's line: the engines each
-  // literal belongs to, whether an engine needs one, and a mark per engine.
+  // literal belongs to, and whether an engine needs one.
   std::vector<std::vector<uint32_t>> engines_by_literal_;
   std::vector<bool> engine_needs_literal_;
-  std::vector<uint64_t> engine_hit_mark_;
-  uint64_t line_mark_ = 0;
   JsonEventReader reader_;
-  simdjson::dom::parser decoded_parser_;  // parses what a source decoder wrote
   mutable std::vector<SlotSchema> slot_schema_;
   // The reorder buffer: events arriving in order go to a queue, in O(1); only
   // those arriving out of order go to the heap. Release takes the earlier head.
