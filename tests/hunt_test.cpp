@@ -512,7 +512,40 @@ TEST(Hunt, AlertsAreByteIdenticalForOneAndTwoThreadsAndSplitInput) {
   size_t at = split_files.find("part1.ndjson");
   split_files.insert(at + std::string("part1.ndjson").size(), ".gz");
   HuntRun split = hunt(rules + "--threads 2 " + split_files);
+  // Bad lines among them: reported at the same lines, in the same order,
+  // whether the file is read by 1 or 2 threads or streamed from stdin.
+  std::string flawed = (dir / "flawed.ndjson").string();
+  {
+    std::ofstream out(flawed);
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (i % 3001 == 7) out << "{\"@timestamp\": \"cut short\n";
+      if (i % 4001 == 9) out << R"({"event":{"category":"process"},"process":{"name":"xmrig"}})" << "\n";
+      out << lines[i] << "\n";
+    }
+  }
+  auto problems = [](const std::string& err) {
+    std::vector<std::string> found;
+    std::istringstream in(err);
+    for (std::string line; std::getline(in, line);) {
+      size_t at = line.find(".ndjson:");
+      if (at == std::string::npos) at = line.find("<stdin>:");
+      if (at != std::string::npos) found.push_back(line.substr(at + 8));
+    }
+    return found;
+  };
+  HuntRun flawed_one = hunt(rules + "--threads 1 " + flawed);
+  HuntRun flawed_two = hunt(rules + "--threads 2 " + flawed);
+  HuntRun flawed_stdin = hunt(rules + "--threads 2 - < " + flawed);
+  HuntRun flawed_full = hunt(rules + "--threads 2 --no-prefilter " + flawed);
   std::filesystem::remove_all(dir);
+  EXPECT_EQ(flawed_one.lines, one.lines);
+  EXPECT_EQ(flawed_two.lines, one.lines);
+  EXPECT_EQ(flawed_stdin.lines, one.lines);
+  EXPECT_EQ(flawed_full.lines, one.lines);
+  EXPECT_GT(problems(flawed_one.err).size(), 6u) << flawed_one.err;
+  EXPECT_EQ(problems(flawed_two.err), problems(flawed_one.err));
+  EXPECT_EQ(problems(flawed_stdin.err), problems(flawed_one.err));
+  EXPECT_EQ(problems(flawed_full.err), problems(flawed_one.err));
   ASSERT_EQ(one.exit_code, 0) << one.err;
   EXPECT_GT(one.lines.size(), 100u);
   EXPECT_EQ(one.lines, two.lines);

@@ -28,9 +28,12 @@ void add_validate_command(CLI::App& app, std::function<int()>& run);
 // Reads each file (or stdin for "-"; stdin alone when there are none) with
 // `read`, until `done` says the rest cannot matter. Reports unreadable files
 // on stderr; returns false when there was one.
+// `read_file`, when given, may take a plain file by its path first (and
+// returns false when it does not).
 bool read_inputs(const std::vector<std::string>& files,
                  const std::function<void(std::istream&, const std::string&)>& read,
-                 const std::function<bool()>& done);
+                 const std::function<bool()>& done,
+                 const std::function<bool(const std::string&)>& read_file = nullptr);
 
 // The --source option, shared by query and hunt.
 void add_source_option(CLI::App& command, std::string& source);

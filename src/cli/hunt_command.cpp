@@ -149,7 +149,7 @@ int run_hunt(const HuntCommandOptions& options) {
   auto started = std::chrono::steady_clock::now();
   bool unreadable = !read_inputs(
       options.files, [&](std::istream& in, const std::string& name) { hunter.read(in, name); },
-      [] { return false; });
+      [] { return false; }, [&](const std::string& path) { return hunter.read_file(path); });
   hunter.finish();
   if (show_progress) std::cerr << "\r\x1b[K" << std::flush;
   double seconds =

@@ -88,7 +88,8 @@ std::string describe_source_notes(const StreamStats& stats) {
 
 bool read_inputs(const std::vector<std::string>& files,
                  const std::function<void(std::istream&, const std::string&)>& read,
-                 const std::function<bool()>& done) {
+                 const std::function<bool()>& done,
+                 const std::function<bool(const std::string&)>& read_file) {
   bool readable = true;
   for (const std::string& file : files.empty() ? std::vector<std::string>{"-"} : files) {
     if (done()) break;
@@ -108,6 +109,7 @@ bool read_inputs(const std::vector<std::string>& files,
       read(in, file);
       continue;
     }
+    if (read_file && read_file(file)) continue;
     std::ifstream in(file, std::ios::binary);
     if (!in) {
       std::cerr << "pickaxe: " << file << ": cannot read the file\n";

@@ -1,6 +1,13 @@
 #include "correlate/stream.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <thread>
 #include <tuple>
 
@@ -146,6 +153,144 @@ void QueryStream::read(std::istream& in, const std::string& name) {
         commit(prepare(main_worker_, document, text, at, reader_.line_hits()), name);
       },
       std::move(line), number);
+}
+
+namespace {
+
+// A read-only memory map of a whole file, unmapped when it goes.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    struct stat status {};
+    if (::fstat(fd, &status) == 0 && S_ISREG(status.st_mode) && status.st_size > 0) {
+      void* data = ::mmap(nullptr, static_cast<size_t>(status.st_size), PROT_READ, MAP_PRIVATE,
+                          fd, 0);
+      if (data != MAP_FAILED) {
+        data_ = static_cast<const char*>(data);
+        size_ = static_cast<size_t>(status.st_size);
+        ::madvise(data, size_, MADV_SEQUENTIAL);
+      }
+    }
+    ::close(fd);
+  }
+  ~MappedFile() {
+    if (data_) ::munmap(const_cast<char*>(data_), size_);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  std::string_view text() const { return {data_, size_}; }
+
+ private:
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// The end of the line holding `at` (just past its newline), or the text's end.
+size_t line_end_after(std::string_view text, size_t at) {
+  if (at >= text.size()) return text.size();
+  const void* newline = std::memchr(text.data() + at, '\n', text.size() - at);
+  return newline ? static_cast<size_t>(static_cast<const char*>(newline) - text.data()) + 1
+                 : text.size();
+}
+
+}  // namespace
+
+bool QueryStream::read_file(const std::string& path, size_t threads) {
+  if (done()) return true;
+  MappedFile file(path);
+  std::string_view text = file.text();
+  if (text.empty()) return false;
+  // As read() decides: only JSON lines, one object per line, are read here.
+  size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || text[first] != '{') return false;
+  if (options_.source == SourceKind::Auditd || options_.source == SourceKind::Sysmon) return false;
+  {
+    std::string_view first_line = text.substr(first, line_end_after(text, first) - first);
+    simdjson::dom::parser parser;
+    simdjson::dom::element document;
+    if (parser.parse(first_line.data(), first_line.size(), true).get(document) ||
+        !document.is_object())
+      return false;  // an object over several lines: read() takes it whole
+  }
+  threads = std::max<size_t>(1, threads);
+  slot_schema();  // described once, before workers share it
+  struct Chunk {
+    std::string_view text;
+    std::vector<Outcome> outcomes;
+    ReaderStats stats;
+    uint64_t lines = 0;
+  };
+  struct Lane {
+    Worker worker;
+    std::unique_ptr<JsonEventReader> reader;
+    std::vector<Outcome>* sink = nullptr;
+  };
+  std::vector<Lane> lanes(threads);
+  ReaderOptions lane_options = reader_.options();
+  lane_options.on_progress = nullptr;  // reported here, between blocks
+  for (Lane& lane : lanes) {
+    lane.worker.engine_hit_mark.assign(engines_.size(), 0);
+    lane.reader = std::make_unique<JsonEventReader>(lane_options, [&lane](const InputProblem& p) {
+      Outcome outcome{Outcome::Kind::ReaderProblem, p.line};
+      outcome.problem = p.message;
+      lane.sink->push_back(std::move(outcome));
+    });
+  }
+  auto work = [&](Lane& lane, Chunk& chunk) {
+    lane.sink = &chunk.outcomes;
+    ReaderStats before = lane.reader->stats();
+    uint64_t number = 0;
+    lane.reader->read_lines(
+        chunk.text, number, path,
+        [&](simdjson::dom::element document, std::string_view line_text, uint64_t at) {
+          chunk.outcomes.push_back(
+              prepare(lane.worker, document, line_text, at, lane.reader->line_hits()));
+        },
+        text.data() + text.size());
+    chunk.lines = number;
+    // Done with these pages: they leave this process (the page cache keeps them).
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    uintptr_t begin = (reinterpret_cast<uintptr_t>(chunk.text.data()) + page - 1) / page * page;
+    uintptr_t end = (reinterpret_cast<uintptr_t>(chunk.text.data() + chunk.text.size())) / page * page;
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    const ReaderStats& after = lane.reader->stats();
+    chunk.stats = {after.documents - before.documents, after.malformed - before.malformed,
+                   after.skipped - before.skipped, after.bytes - before.bytes};
+  };
+  // Blocks of line-aligned chunks; threads take the next chunk as they finish
+  // one, then the block is committed in input order.
+  const size_t chunk_bytes = size_t{1} << 20;
+  const size_t chunks_per_block = 32 * threads;
+  uint64_t line_base = 0;
+  size_t offset = 0;
+  while (offset < text.size() && !done()) {
+    std::vector<Chunk> chunks;
+    for (size_t c = 0; c < chunks_per_block && offset < text.size(); ++c) {
+      size_t end = line_end_after(text, std::min(text.size(), offset + chunk_bytes) - 1);
+      chunks.push_back({text.substr(offset, end - offset)});
+      offset = end;
+    }
+    std::atomic<size_t> next{0};
+    auto run = [&](size_t lane) {
+      for (size_t c = next++; c < chunks.size(); c = next++) work(lanes[lane], chunks[c]);
+    };
+    std::vector<std::thread> helpers;
+    for (size_t t = 1; t < threads && t < chunks.size(); ++t) helpers.emplace_back(run, t);
+    run(0);
+    for (std::thread& helper : helpers) helper.join();
+    for (Chunk& chunk : chunks) {
+      reader_.absorb(chunk.stats);
+      for (Outcome& outcome : chunk.outcomes) {
+        if (done()) break;
+        commit(std::move(outcome), path, line_base);
+      }
+      line_base += chunk.lines;
+    }
+    if (reader_.options().on_progress) reader_.options().on_progress(reader_.stats().bytes);
+  }
+  return true;
 }
 
 void QueryStream::read_text(std::istream& in, const std::string& name, SourceKind kind,

@@ -125,6 +125,10 @@ void Hunter::read(std::istream& in, const std::string& name) {
   if (stream_) stream_->read(in, name);
 }
 
+bool Hunter::read_file(const std::string& path) {
+  return stream_ && stream_->read_file(path, options_.threads);
+}
+
 void Hunter::finish() {
   if (!stream_) return;
   stream_->flush();
