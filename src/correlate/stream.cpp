@@ -269,7 +269,7 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
     std::vector<Chunk> chunks;
     for (size_t c = 0; c < chunks_per_block && offset < text.size(); ++c) {
       size_t end = line_end_after(text, std::min(text.size(), offset + chunk_bytes) - 1);
-      chunks.push_back({text.substr(offset, end - offset)});
+      chunks.emplace_back().text = text.substr(offset, end - offset);
       offset = end;
     }
     std::atomic<size_t> next{0};
@@ -443,7 +443,7 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, std::shared_ptr<
       continue;
     if (engines_[engine]->filters_match(*event)) outcome.engines.push_back(engine);
   }
-  if (outcome.engines.empty()) return Outcome{Outcome::Kind::Inert, line};
+  if (outcome.engines.empty()) return Outcome(Outcome::Kind::Inert, line);
   event->source = owned.empty() ? std::string(text) : std::move(owned);
   outcome.event = std::move(event);
   return outcome;

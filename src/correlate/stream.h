@@ -95,6 +95,7 @@ class QueryStream {
       BadRecord,
       ReaderProblem
     };
+    Outcome(Kind kind, uint64_t line) : kind(kind), line(line) {}
     Kind kind = Kind::Inert;
     uint64_t line = 0;
     std::shared_ptr<Event> event;
