@@ -124,6 +124,7 @@ bool read_inputs(const std::vector<std::string>& files,
 
 int main(int argc, char** argv) {
   using namespace pickaxe::cli;
+  std::ios::sync_with_stdio(false);  // C++ streams only: stdin and stdout in large reads and writes
   CLI::App app{
       "pickaxe: a standalone engine for Elastic Security EQL detection rules.\n"
       "Reads EQL, Elastic detection-rules TOML and published rule pages, and explains what is "
