@@ -113,8 +113,10 @@ def main():
           f"best of {args.runs}; {os.cpu_count()} cores")
     print(f"{'run':<44} {'seconds':>8} {'events/s':>11} {'MB/s':>8} {'x limit':>8} {'peak RSS':>10}")
     limit_rate = None
+    seconds_of = []
     for name, command in scenarios:
         seconds, rss, notes = timed(command, args.runs)
+        seconds_of.append(seconds)
         rate = size_mb / seconds
         if limit_rate is None:
             limit_rate = rate
@@ -123,6 +125,12 @@ def main():
         for note in notes:
             if "left out" in note:
                 print(f"  {note}")
+    limit, seed_one, seed_two, _, rules_one, _ = seconds_of
+    print("ratios, from this run:")
+    print(f"  seed rule, 1 thread, against the limit:      {limit / seed_one:5.2f} x  (target >= 0.5)")
+    print(f"  seed rule, 2 threads against 1 thread:       {seed_one / seed_two:5.2f} x  (target >= 1.8)")
+    print(f"  {rule_count} rules against the seed rule, 1 thread: "
+          f"{seed_one / rules_one:5.3f} x  (target >= 0.3)")
     return 0
 
 

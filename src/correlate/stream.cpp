@@ -79,20 +79,28 @@ ReaderOptions QueryStream::reader_options() {
   prefilter_ =
       Prefilter::build(groups, engine_.fields(), options_.source == SourceKind::Auto);
   reader.prefilter = prefilter_;
-  // Which engines each literal speaks for; engines without literals need none.
-  engine_needs_literal_.assign(engines_.size(), false);
-  main_worker_.engine_hit_mark.assign(engines_.size(), 0);
+  // The clauses each literal belongs to, and each engine's filters as clauses.
+  engine_clauses_.assign(engines_.size(), {});
   if (prefilter_) {
-    engines_by_literal_.resize(prefilter_->literals().size());
+    clauses_by_literal_.resize(prefilter_->literals().size());
     for (size_t i = 0; i < engines_.size(); ++i) {
-      const auto& ids = prefilter_->group_literals(i);
-      if (!ids) continue;
-      engine_needs_literal_[i] = true;
-      for (uint32_t id : *ids) engines_by_literal_[id].push_back(static_cast<uint32_t>(i));
+      EngineClauses& mine = engine_clauses_[i];
+      mine.always = false;
+      for (const Prefilter::Clauses& clauses : prefilter_->group_filters(i)) {
+        if (clauses.empty()) mine.always = true;
+        std::vector<uint32_t> filter;
+        for (const std::vector<uint32_t>& clause : clauses) {
+          for (uint32_t id : clause)
+            clauses_by_literal_[id].push_back(static_cast<uint32_t>(clause_count_));
+          filter.push_back(static_cast<uint32_t>(clause_count_++));
+        }
+        mine.filters.push_back(std::move(filter));
+      }
     }
   }
+  main_worker_.clause_mark.assign(clause_count_, 0);
   for (size_t i = 0; i < engines_.size(); ++i) {
-    if (prefilter_ && prefilter_->group_literals(i)) continue;
+    if (prefilter_ && prefilter_->skips_lines()) break;
     // The first filter without literals turns line skipping off.
     for (const CompiledFilter& filter : engines_[i]->filters()) {
       if (required_literals(filter, engine_.fields())) continue;
@@ -231,7 +239,7 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
   ReaderOptions lane_options = reader_.options();
   lane_options.on_progress = nullptr;  // reported here, between blocks
   for (Lane& lane : lanes) {
-    lane.worker.engine_hit_mark.assign(engines_.size(), 0);
+    lane.worker.clause_mark.assign(clause_count_, 0);
     lane.reader = std::make_unique<JsonEventReader>(lane_options, [&lane](const InputProblem& p) {
       Outcome outcome{Outcome::Kind::ReaderProblem, p.line};
       outcome.problem = p.message;
@@ -250,11 +258,6 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
         },
         text.data() + text.size());
     chunk.lines = number;
-    // Done with these pages: they leave this process (the page cache keeps them).
-    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-    uintptr_t begin = (reinterpret_cast<uintptr_t>(chunk.text.data()) + page - 1) / page * page;
-    uintptr_t end = (reinterpret_cast<uintptr_t>(chunk.text.data() + chunk.text.size())) / page * page;
-    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
     const ReaderStats& after = lane.reader->stats();
     chunk.stats = {after.documents - before.documents, after.malformed - before.malformed,
                    after.skipped - before.skipped, after.bytes - before.bytes};
@@ -265,7 +268,9 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
   const size_t chunks_per_block = 32 * threads;
   uint64_t line_base = 0;
   size_t offset = 0;
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   while (offset < text.size() && !done()) {
+    const size_t block_start = offset;
     std::vector<Chunk> chunks;
     for (size_t c = 0; c < chunks_per_block && offset < text.size(); ++c) {
       size_t end = line_end_after(text, std::min(text.size(), offset + chunk_bytes) - 1);
@@ -280,6 +285,11 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
     for (size_t t = 1; t < threads && t < chunks.size(); ++t) helpers.emplace_back(run, t);
     run(0);
     for (std::thread& helper : helpers) helper.join();
+    // Done with the block's pages: they leave this process (the page cache
+    // keeps them), so memory does not grow with the file.
+    size_t drop_from = (block_start + page - 1) / page * page, drop_to = offset / page * page;
+    if (drop_to > drop_from)
+      ::madvise(const_cast<char*>(text.data()) + drop_from, drop_to - drop_from, MADV_DONTNEED);
     for (Chunk& chunk : chunks) {
       reader_.absorb(chunk.stats);
       for (Outcome& outcome : chunk.outcomes) {
@@ -430,17 +440,26 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, std::shared_ptr<
   // the candidate events alone, which is what lets the prefilter skip lines
   // unparsed and still give exactly the same results.
   // An engine whose filters all need literals is skipped when none is on the line.
-  bool by_literal = hits && !hits->any_possible;
+  bool by_literal = hits && !hits->any_possible && prefilter_;
   if (by_literal) {
     ++worker.line_mark;
     for (uint32_t id : hits->literals)
-      for (uint32_t engine : engines_by_literal_[id]) worker.engine_hit_mark[engine] = worker.line_mark;
+      for (uint32_t clause : clauses_by_literal_[id]) worker.clause_mark[clause] = worker.line_mark;
   }
+  auto literals_allow = [&](uint32_t engine) {
+    const EngineClauses& mine = engine_clauses_[engine];
+    if (mine.always) return true;
+    for (const std::vector<uint32_t>& filter : mine.filters) {
+      if (std::all_of(filter.begin(), filter.end(), [&](uint32_t clause) {
+            return worker.clause_mark[clause] == worker.line_mark;
+          }))
+        return true;
+    }
+    return false;
+  };
   Outcome outcome{Outcome::Kind::Candidate, line};
   for (uint32_t engine : indexed_engines(worker, *event)) {
-    if (by_literal && engine_needs_literal_[engine] &&
-        worker.engine_hit_mark[engine] != worker.line_mark)
-      continue;
+    if (by_literal && !literals_allow(engine)) continue;
     if (engines_[engine]->filters_match(*event)) outcome.engines.push_back(engine);
   }
   if (outcome.engines.empty()) return Outcome(Outcome::Kind::Inert, line);

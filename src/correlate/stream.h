@@ -109,7 +109,7 @@ class QueryStream {
     // in the index slots (data stream, category, ...), by those values.
     std::unordered_map<std::string, std::vector<uint32_t>> engines_by_signature;
     std::string signature;
-    std::vector<uint64_t> engine_hit_mark;  // per engine: the line whose literals name it
+    std::vector<uint64_t> clause_mark;  // per clause: the last line with a hit on it
     uint64_t line_mark = 0;
   };
   // Preparing reads only shared state that no longer changes, so workers
@@ -156,10 +156,16 @@ class QueryStream {
   std::string prefilter_note_;
   std::optional<size_t> prefilter_blocker_;
   std::shared_ptr<const Prefilter> prefilter_;
-  // Engines chosen by the literals on an event's line: the engines each
-  // literal belongs to, and whether an engine needs one.
-  std::vector<std::vector<uint32_t>> engines_by_literal_;
-  std::vector<bool> engine_needs_literal_;
+  // Engines chosen by the literals on an event's line: the clauses each
+  // literal belongs to, and per engine its filters as lists of clauses that
+  // must all have a hit (`always`: some filter needs none).
+  std::vector<std::vector<uint32_t>> clauses_by_literal_;
+  struct EngineClauses {
+    bool always = true;
+    std::vector<std::vector<uint32_t>> filters;
+  };
+  std::vector<EngineClauses> engine_clauses_;
+  size_t clause_count_ = 0;
   JsonEventReader reader_;
   mutable std::vector<SlotSchema> slot_schema_;
   // The reorder buffer: events arriving in order go to a queue, in O(1); only

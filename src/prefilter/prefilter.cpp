@@ -221,44 +221,62 @@ int on_hit(unsigned int id, unsigned long long, unsigned long long to, unsigned 
 
 }  // namespace
 
+std::vector<std::vector<Literal>> literal_clauses(const CompiledFilter& filter,
+                                                  const FieldIndex& fields) {
+  std::vector<Literals> clauses;
+  if (!filter.any) clauses.push_back(Literals{*literal_of(filter.category, false, "event.category")});
+  if (!filter.condition) return clauses;
+  const Node& condition = *filter.condition;
+  if (condition.kind == ExprKind::And) {
+    for (const NodePtr& term : condition.children)
+      if (auto set = literals_of(*term, fields)) clauses.push_back(std::move(*set));
+  } else if (auto set = literals_of(condition, fields)) {
+    clauses.push_back(std::move(*set));
+  }
+  return clauses;
+}
+
 std::optional<std::vector<Literal>> required_literals(const CompiledFilter& filter,
                                                       const FieldIndex& fields) {
   std::optional<Literals> best;
-  if (!filter.any) best = Literals{*literal_of(filter.category, false, "event.category")};
-  if (filter.condition) {
-    auto set = literals_of(*filter.condition, fields);
-    if (set && (!best || better(*set, *best))) best = std::move(set);
-  }
+  for (Literals& set : literal_clauses(filter, fields))
+    if (!best || better(set, *best)) best = std::move(set);
   return best;
 }
 
 std::shared_ptr<const Prefilter> Prefilter::build(
     const std::vector<std::vector<const CompiledFilter*>>& groups, const FieldIndex& fields,
     bool detect_sources) {
-  // Literal texts (folded: the scan ignores case), per group.
-  std::vector<std::optional<std::vector<std::string>>> group_texts;
-  std::set<std::string> texts, numeric_keys;
+  // Per group, per filter, its clauses; then whether every filter has one.
+  std::vector<std::vector<std::vector<Literals>>> all;
+  bool every_filter = true;
   for (const auto& group : groups) {
-    std::vector<std::string> mine;
-    bool complete = true;
+    all.emplace_back();
     for (const CompiledFilter* filter : group) {
-      auto set = required_literals(*filter, fields);
-      if (!set) {
-        complete = false;
-        break;
-      }
-      for (const Literal& literal : *set) {
-        std::string folded = literal.text;
-        for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        mine.push_back(folded);
-        if (literal.numeric) numeric_keys.insert(literal.key);
-      }
+      all.back().push_back(literal_clauses(*filter, fields));
+      every_filter = every_filter && !all.back().back().empty();
     }
-    if (complete && !mine.empty()) {
-      texts.insert(mine.begin(), mine.end());
-      group_texts.push_back(std::move(mine));
-    } else {
-      group_texts.push_back(std::nullopt);
+  }
+  auto fold = [](std::string text) {
+    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+  };
+  std::set<std::string> texts, numeric_keys;
+  for (auto& group : all) {
+    for (auto& clauses : group) {
+      if (every_filter && !clauses.empty()) {
+        // Lines are skipped by the rarest clause alone: the others would only add hits.
+        Literals best = clauses.front();
+        for (Literals& set : clauses)
+          if (better(set, best)) best = set;
+        clauses = {best};
+      }
+      for (const Literals& set : clauses) {
+        for (const Literal& literal : set) {
+          texts.insert(fold(literal.text));
+          if (literal.numeric) numeric_keys.insert(literal.key);
+        }
+      }
     }
   }
   if (texts.empty()) return nullptr;
@@ -271,10 +289,12 @@ std::shared_ptr<const Prefilter> Prefilter::build(
   // A \uXXXX or \/ escape (after an even run of backslashes) can spell a literal.
   expressions.push_back(R"([^\\\n](\\\\)*\\[u/])");
   flags.push_back(0);
-  // Numbers in another form (3333.0, 3.333e3, "3333.0", arrays) under the
-  // keys numeric literals are compared on.
+  // Numbers in another spelling (3333.0, 3.333e3, "3333.0", also in an
+  // array) under the keys numeric literals are compared on.
   for (const std::string& key : numeric_keys) {
-    expressions.push_back(escape(key) + R"re("[ \t\r]*:[ \t\r]*("?[-+]?[0-9]*[.eE]|\[))re");
+    expressions.push_back(
+        escape(key) +
+        R"re("[ \t\r]*:[ \t\r]*(\[[^\]\n]*)?"?[-+]?([0-9]*\.[0-9]*([eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+)["\s,}\]])re");
     flags.push_back(0);
   }
   if (detect_sources) {
@@ -296,21 +316,25 @@ std::shared_ptr<const Prefilter> Prefilter::build(
     return nullptr;
   }
   prefilter->literals_.assign(texts.begin(), texts.end());
-  prefilter->skips_lines_ = true;
-  for (const auto& mine : group_texts) {
-    if (!mine) {
-      prefilter->skips_lines_ = false;
-      prefilter->group_literals_.push_back(std::nullopt);
-      continue;
+  prefilter->skips_lines_ = every_filter;
+  auto id_of = [&](const std::string& text) {
+    auto it = std::lower_bound(prefilter->literals_.begin(), prefilter->literals_.end(), text);
+    return static_cast<uint32_t>(it - prefilter->literals_.begin());
+  };
+  for (const auto& group : all) {
+    std::vector<Clauses> filters;
+    for (const auto& clauses : group) {
+      Clauses ids;
+      for (const Literals& set : clauses) {
+        std::vector<uint32_t> clause;
+        for (const Literal& literal : set) clause.push_back(id_of(fold(literal.text)));
+        std::sort(clause.begin(), clause.end());
+        clause.erase(std::unique(clause.begin(), clause.end()), clause.end());
+        ids.push_back(std::move(clause));
+      }
+      filters.push_back(std::move(ids));
     }
-    std::vector<uint32_t> ids;
-    for (const std::string& text : *mine) {
-      auto it = std::lower_bound(prefilter->literals_.begin(), prefilter->literals_.end(), text);
-      ids.push_back(static_cast<uint32_t>(it - prefilter->literals_.begin()));
-    }
-    std::sort(ids.begin(), ids.end());
-    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-    prefilter->group_literals_.push_back(std::move(ids));
+    prefilter->group_filters_.push_back(std::move(filters));
   }
   return prefilter;
 }

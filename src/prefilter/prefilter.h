@@ -30,6 +30,10 @@ struct Literal {
 // JSON text; none when the filter can match without any (`not`, regex, ranges).
 std::optional<std::vector<Literal>> required_literals(const CompiledFilter& filter,
                                                       const FieldIndex& fields);
+// All such sets: one for the category and one for each term of the filter's
+// top-level `and` that has literals. The rarest is required_literals.
+std::vector<std::vector<Literal>> literal_clauses(const CompiledFilter& filter,
+                                                  const FieldIndex& fields);
 
 // The literals found on one line: their ids, and whether a trigger (an
 // escape, a number in another spelling, another source's record) hit, which
@@ -54,11 +58,14 @@ class Prefilter {
   Prefilter& operator=(const Prefilter&) = delete;
 
   const std::vector<std::string>& literals() const { return literals_; }
-  // Per group: the ids of its literals, or none when some filter has none.
-  const std::optional<std::vector<uint32_t>>& group_literals(size_t group) const {
-    return group_literals_[group];
-  }
-  // Every group has literals: a line with no hit can be skipped unparsed.
+  // Per group, per filter: literal-id clauses, every one of which must have
+  // a hit on a line for the filter to match it; no clause: no constraint.
+  // When lines are skipped, each filter has one clause, its rarest set; when
+  // they are not (some filter has no literals), every clause it has, which
+  // chooses engines more sharply.
+  using Clauses = std::vector<std::vector<uint32_t>>;
+  const std::vector<Clauses>& group_filters(size_t group) const { return group_filters_[group]; }
+  // Every filter has literals: a line with no hit can be skipped unparsed.
   bool skips_lines() const { return skips_lines_; }
 
   // Scans text for hits, with its own scratch space (one per reader).
@@ -87,7 +94,7 @@ class Prefilter {
   Prefilter() = default;
   hs_database* database_ = nullptr;
   std::vector<std::string> literals_;
-  std::vector<std::optional<std::vector<uint32_t>>> group_literals_;
+  std::vector<std::vector<Clauses>> group_filters_;
   bool skips_lines_ = false;
 };
 
