@@ -113,6 +113,19 @@ QueryEngine::QueryEngine(const eql::Query& query, const Schema& schema, EngineOp
     }
     filter_constraints_.push_back(std::move(kept));
   }
+  read_slots_ = {timestamp_slot_, stream_timestamp_slot_};
+  if (tiebreaker_slot_) read_slots_.push_back(*tiebreaker_slot_);
+  if (index_slots_)
+    read_slots_.insert(read_slots_.end(), {index_slots_->index, index_slots_->type,
+                                           index_slots_->dataset, index_slots_->name_space});
+  for (const CompiledFilter& filter : filters_) {
+    read_slots_.push_back(filter.category_slot);
+    if (filter.condition) collect_slots(*filter.condition, read_slots_);
+  }
+  for (const auto& keys : step_keys_)
+    for (const NodePtr& key : keys) collect_slots(*key, read_slots_);
+  std::sort(read_slots_.begin(), read_slots_.end());
+  read_slots_.erase(std::unique(read_slots_.begin(), read_slots_.end()), read_slots_.end());
   std::sort(index_slots_list_.begin(), index_slots_list_.end());
   index_slots_list_.erase(std::unique(index_slots_list_.begin(), index_slots_list_.end()),
                           index_slots_list_.end());

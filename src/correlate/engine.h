@@ -86,6 +86,8 @@ class QueryEngine {
   // stream, category, host.os.type, event.type). Events alike in these slots
   // get the same answer, so a stream asks once per distinct combination.
   const std::vector<uint32_t>& index_slots() const { return index_slots_list_; }
+  // Every slot the engine reads from an event (filters, keys, times, data stream).
+  const std::vector<uint32_t>& read_slots() const { return read_slots_; }
   // False when the event's data stream is not read, or when each filter
   // requires values of those slots that the event does not have.
   bool passes_index(const Event& event) const;
@@ -157,6 +159,7 @@ class QueryEngine {
   std::optional<IndexSlots> index_slots_;
   std::vector<std::vector<ValueConstraint>> filter_constraints_;  // per filter, on indexed slots
   std::vector<uint32_t> index_slots_list_;
+  std::vector<uint32_t> read_slots_;
   struct AdmitCache {
     std::string index, type, dataset, name_space;
     bool admitted = false;

@@ -31,6 +31,9 @@ QueryStream::QueryStream(std::vector<QueryEngine*> engines, const Schema& schema
       on_problem_(on_problem),
       reader_(reader_options(), on_problem),
       buffer_(Later{this}) {
+  // The stream orders events by these.
+  always_kept_.push_back(engine_.stream_timestamp_slot());
+  if (auto slot = engine_.tiebreaker_slot()) always_kept_.push_back(*slot);
   for (const QueryEngine* engine : engines_)
     signature_slots_.insert(signature_slots_.end(), engine->index_slots().begin(),
                             engine->index_slots().end());
@@ -382,6 +385,17 @@ std::optional<std::string> QueryStream::type_problem(const Event& event) const {
   return std::nullopt;
 }
 
+void QueryStream::trim_fields(Worker& worker, Event& event,
+                              const std::vector<uint32_t>& engines) const {
+  if (worker.slot_mark.size() < engine_.fields().size())
+    worker.slot_mark.resize(engine_.fields().size(), 0);
+  const uint64_t mark = ++worker.event_mark;
+  for (uint32_t slot : always_kept_) worker.slot_mark[slot] = mark;
+  for (uint32_t engine : engines)
+    for (uint32_t slot : engines_[engine]->read_slots()) worker.slot_mark[slot] = mark;
+  event.fields.retain([&](uint32_t slot) { return worker.slot_mark[slot] == mark; });
+}
+
 QueryStream::Outcome QueryStream::prepare(Worker& worker, simdjson::dom::element document,
                                           std::string_view text, uint64_t line,
                                           const LineHits* hits) {
@@ -463,6 +477,7 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, std::shared_ptr<
     if (engines_[engine]->filters_match(*event)) outcome.engines.push_back(engine);
   }
   if (outcome.engines.empty()) return Outcome(Outcome::Kind::Inert, line);
+  trim_fields(worker, *event, outcome.engines);
   event->source = owned.empty() ? std::string(text) : std::move(owned);
   outcome.event = std::move(event);
   return outcome;

@@ -63,6 +63,11 @@ class QueryStream {
   // having read nothing, for any other file (read it with read()).
   bool read_file(const std::string& path, size_t threads);
   bool done() const;
+  // Slots every candidate event keeps besides those its engines read (for
+  // what is done with results: exceptions, suppression).
+  void keep_slots(const std::vector<uint32_t>& slots) {
+    always_kept_.insert(always_kept_.end(), slots.begin(), slots.end());
+  }
   // Why the prefilter is off for this stream; empty when it is on.
   const std::string& prefilter_note() const { return prefilter_note_; }
   // The engine whose filter turned the prefilter off, if one did.
@@ -111,6 +116,8 @@ class QueryStream {
     std::string signature;
     std::vector<uint64_t> clause_mark;  // per clause: the last line with a hit on it
     uint64_t line_mark = 0;
+    std::vector<uint64_t> slot_mark;  // per slot: the last event that keeps it
+    uint64_t event_mark = 0;
   };
   // Preparing reads only shared state that no longer changes, so workers
   // run it in parallel; committing takes outcomes in input order.
@@ -146,6 +153,9 @@ class QueryStream {
   size_t threads_ = 1;
   std::vector<Pending> batch_;
   std::vector<uint32_t> signature_slots_;  // the engine index's slots
+  std::vector<uint32_t> always_kept_;      // see keep_slots
+  // A candidate event keeps only the fields its engines (and results) read.
+  void trim_fields(Worker& worker, Event& event, const std::vector<uint32_t>& engines) const;
   const std::vector<uint32_t>& indexed_engines(Worker& worker, const Event& event) const;
   Worker main_worker_;
   std::vector<std::vector<Buffered>> buffered_;  // per engine, during a batch

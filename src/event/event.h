@@ -94,6 +94,11 @@ class FieldValues {
     slots_ = slots;
   }
   const std::vector<Entry>& entries() const { return entries_; }
+  // Keeps the slots `keep(slot)` says yes to.
+  template <typename Keep>
+  void retain(Keep keep) {
+    std::erase_if(entries_, [&](const Entry& entry) { return !keep(entry.first); });
+  }
 
  private:
   static const Values& empty_values() {

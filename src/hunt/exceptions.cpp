@@ -201,6 +201,12 @@ CompiledExceptions::CompiledExceptions(const ExceptionSet& set, const Schema& sc
   }
 }
 
+std::vector<uint32_t> CompiledExceptions::slots() const {
+  std::vector<uint32_t> slots;
+  for (const Item& item : items_) collect_slots(*item.condition, slots);
+  return slots;
+}
+
 const std::string* CompiledExceptions::match(const std::string& rule_id, const Event& event) const {
   for (const Item& item : items_) {
     const auto& ids = item.source->rule_ids;

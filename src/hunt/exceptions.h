@@ -47,6 +47,8 @@ class CompiledExceptions {
   // The name of the first enabled item for this rule that every entry of matches, or null.
   const std::string* match(const std::string& rule_id, const Event& event) const;
   size_t size() const { return items_.size(); }
+  // The slots the items read.
+  std::vector<uint32_t> slots() const;
 
  private:
   struct Item {

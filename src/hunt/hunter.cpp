@@ -66,6 +66,8 @@ Hunter::Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions
   if (!engines.empty()) {
     stream_ =
         std::make_unique<QueryStream>(engines, schema, options_.stream, std::move(on_problem));
+    if (exceptions_) stream_->keep_slots(exceptions_->slots());
+    stream_->keep_slots(suppress_slots_);
     stream_->set_result_handler(
         [this](size_t engine, QueryResult&& result) { emit(*compiled_[engine], result); },
         options_.threads);

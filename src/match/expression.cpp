@@ -760,6 +760,16 @@ bool CompiledFilter::matches(const Event& event) const {
   return !condition || test(*condition, event) == Tri::True;
 }
 
+void collect_slots(const Node& node, std::vector<uint32_t>& slots) {
+  std::vector<const Node*> stack{&node};
+  while (!stack.empty()) {
+    const Node* current = stack.back();
+    stack.pop_back();
+    if (current->kind == ExprKind::Field) slots.push_back(current->slot);
+    for (const NodePtr& child : current->children) stack.push_back(child.get());
+  }
+}
+
 bool ValueConstraint::met_by(const Event& event) const {
   for (const Scalar& value : event.fields[slot]) {
     if (value.type != Scalar::Type::String) continue;
