@@ -491,7 +491,9 @@ TEST(Auditd, RecordsOfInterleavedEventsAreJoinedBySerialAndTimeout) {
       ASSERT_EQ(seen.size(), 1u);  // 2 ended at its EOE
       EXPECT_NE(seen[0].first.find("\"args\":[\"b\"]"), std::string::npos);
     }
-    if (number == 6) ASSERT_EQ(seen.size(), 2u);  // 1 ended by the timeout
+    if (number == 6) {
+      ASSERT_EQ(seen.size(), 2u);  // 1 ended by the timeout
+    }
   }
   decoder.finish();
   ASSERT_EQ(seen.size(), 3u);

@@ -114,8 +114,9 @@ TEST(Hunt, SequencesRaiseBuildingBlocksLinkedByGroupId) {
     ASSERT_EQ(parser.parse(run.lines[i]).get(alert), simdjson::SUCCESS);
     expect_alert_schema(alert, i > 0);
     groups.emplace_back(alert["kibana.alert.group.id"].get_string().value());
-    if (i > 0)
+    if (i > 0) {
       EXPECT_EQ(alert["kibana.alert.group.index"].get_int64().value(), static_cast<int64_t>(i - 1));
+    }
   }
   EXPECT_EQ(groups[0], groups[1]);
   EXPECT_EQ(groups[1], groups[2]);

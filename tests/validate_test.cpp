@@ -112,9 +112,11 @@ TEST(Validate, TheSeedAloneShowsWhatItReallyCatchesAndWhy) {
   // Tests 3, 4 and 5: missed everywhere, and every miss says why.
   for (int64_t id : {3, 4, 5}) {
     EXPECT_FALSE(caught_anywhere(id)) << id;
-    for (auto [source, cell] : test_of(run, id)["sources"].get_object())
-      if (bool(cell["carries"]))
+    for (auto [source, cell] : test_of(run, id)["sources"].get_object()) {
+      if (bool(cell["carries"])) {
         EXPECT_GT(cell["reasons"].get_array().size(), 0u) << id << " " << source;
+      }
+    }
   }
   std::string cloudtrail = simdjson::minify(test_of(run, 4)["sources"]["cloudtrail"]["reasons"]);
   EXPECT_NE(cloudtrail.find("never set in these cloudtrail events"), std::string::npos);

@@ -7,7 +7,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <thread>
 #include <tuple>
 
@@ -265,44 +268,80 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
     chunk.stats = {after.documents - before.documents, after.malformed - before.malformed,
                    after.skipped - before.skipped, after.bytes - before.bytes};
   };
-  // Blocks of line-aligned chunks; threads take the next chunk as they finish
-  // one, then the block is committed in input order.
-  const size_t chunk_bytes = size_t{1} << 20;
-  const size_t chunks_per_block = 32 * threads;
-  uint64_t line_base = 0;
-  size_t offset = 0;
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  while (offset < text.size() && !done()) {
-    const size_t block_start = offset;
-    std::vector<Chunk> chunks;
-    for (size_t c = 0; c < chunks_per_block && offset < text.size(); ++c) {
-      size_t end = line_end_after(text, std::min(text.size(), offset + chunk_bytes) - 1);
-      chunks.emplace_back().text = text.substr(offset, end - offset);
-      offset = end;
-    }
-    std::atomic<size_t> next{0};
-    auto run = [&](size_t lane) {
-      for (size_t c = next++; c < chunks.size(); c = next++) work(lanes[lane], chunks[c]);
-    };
-    std::vector<std::thread> helpers;
-    for (size_t t = 1; t < threads && t < chunks.size(); ++t) helpers.emplace_back(run, t);
-    run(0);
-    for (std::thread& helper : helpers) helper.join();
-    // Done with the block's pages: they leave this process (the page cache
-    // keeps them), so memory does not grow with the file.
-    size_t drop_from = (block_start + page - 1) / page * page, drop_to = offset / page * page;
-    if (drop_to > drop_from)
-      ::madvise(const_cast<char*>(text.data()) + drop_from, drop_to - drop_from, MADV_DONTNEED);
-    for (Chunk& chunk : chunks) {
-      reader_.absorb(chunk.stats);
-      for (Outcome& outcome : chunk.outcomes) {
-        if (done()) break;
-        commit(std::move(outcome), path, line_base);
-      }
-      line_base += chunk.lines;
-    }
-    if (reader_.options().on_progress) reader_.options().on_progress(reader_.stats().bytes);
+  // Line-aligned chunks of about 1 MiB. Threads take the next chunk as they
+  // finish one, at most `window` chunks ahead of the commit; this thread
+  // commits finished chunks in input order, and works on chunks while the
+  // next one to commit is not finished.
+  std::vector<Chunk> chunks;
+  for (size_t offset = 0; offset < text.size();) {
+    size_t end = line_end_after(text, std::min(text.size(), offset + (size_t{1} << 20)) - 1);
+    chunks.emplace_back().text = text.substr(offset, end - offset);
+    offset = end;
   }
+  const size_t window = 16 * threads;
+  auto finished = std::make_unique<std::atomic<bool>[]>(chunks.size());
+  std::atomic<size_t> next{0}, committed{0};
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  std::condition_variable progressed;
+  enum class Took { Worked, Wait, None };
+  auto take = [&](size_t lane) {
+    size_t c = next.load();
+    do {
+      if (c >= chunks.size() || stop.load()) return Took::None;
+      if (c >= committed.load() + window) return Took::Wait;
+    } while (!next.compare_exchange_weak(c, c + 1));
+    work(lanes[lane], chunks[c]);
+    finished[c].store(true, std::memory_order_release);
+    progressed.notify_all();
+    return Took::Worked;
+  };
+  auto helper = [&](size_t lane) {
+    for (;;) {
+      Took took = take(lane);
+      if (took == Took::None) return;
+      if (took == Took::Wait) {
+        std::unique_lock lock(mutex);
+        progressed.wait_for(lock, std::chrono::milliseconds(1));
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(helper, t);
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  size_t dropped = 0;  // pages before this offset have left the process
+  uint64_t line_base = 0;
+  for (size_t c = 0; c < chunks.size() && !done();) {
+    if (!finished[c].load(std::memory_order_acquire)) {
+      if (take(0) != Took::Worked) {
+        std::unique_lock lock(mutex);
+        progressed.wait_for(lock, std::chrono::milliseconds(1));
+      }
+      continue;
+    }
+    Chunk& chunk = chunks[c];
+    reader_.absorb(chunk.stats);
+    for (Outcome& outcome : chunk.outcomes) {
+      if (done()) break;
+      commit(std::move(outcome), path, line_base);
+    }
+    line_base += chunk.lines;
+    std::vector<Outcome>().swap(chunk.outcomes);
+    committed.store(++c);
+    progressed.notify_all();
+    if (c % 16 == 0 || c == chunks.size()) {
+      // Done with these pages: they leave this process (the page cache keeps
+      // them), so memory does not grow with the file.
+      size_t upto = static_cast<size_t>(chunk.text.data() - text.data()) / page * page;
+      if (upto > dropped)
+        ::madvise(const_cast<char*>(text.data()) + dropped, upto - dropped, MADV_DONTNEED);
+      dropped = std::max(dropped, upto);
+      if (reader_.options().on_progress) reader_.options().on_progress(reader_.stats().bytes);
+    }
+  }
+  stop.store(true);
+  progressed.notify_all();
+  for (std::thread& thread : helpers) thread.join();
   return true;
 }
 
