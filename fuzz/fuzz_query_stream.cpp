@@ -52,7 +52,8 @@ std::vector<std::string> run(const char* query, const uint8_t* data, size_t size
   std::vector<std::string> results;
   auto describe = [&](const QueryResult& result) {
     std::string text;
-    for (const auto& event : result.events) text += event ? std::to_string(event->line) + "," : "-,";
+    for (const auto& event : result.events)
+      text += event ? std::to_string(event->line) + "," : "-,";
     results.push_back(text);
   };
   engine.set_sink([&](QueryResult&& result) { describe(result); });
@@ -68,6 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const char* query = kQueries[data[0] % (sizeof kQueries / sizeof kQueries[0])];
   std::vector<std::string> prefiltered = run(query, data, size, true);
-  if (prefiltered != run(query, data, size, false)) __builtin_trap();  // the prefilter changed a result
+  if (prefiltered != run(query, data, size, false))
+    __builtin_trap();  // the prefilter changed a result
   return 0;
 }

@@ -419,7 +419,8 @@ std::vector<std::string> stream_results(const std::vector<std::string>& queries,
   std::vector<std::string> results;
   auto describe = [&](size_t engine, const QueryResult& result) {
     std::string text = std::to_string(engine) + ":";
-    for (const auto& event : result.events) text += event ? std::to_string(event->line) + "," : "-,";
+    for (const auto& event : result.events)
+      text += event ? std::to_string(event->line) + "," : "-,";
     results.push_back(text);
   };
   StreamOptions options;

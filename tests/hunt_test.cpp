@@ -520,7 +520,9 @@ TEST(Hunt, AlertsAreByteIdenticalForOneAndTwoThreadsAndSplitInput) {
     std::ofstream out(flawed);
     for (size_t i = 0; i < lines.size(); ++i) {
       if (i % 3001 == 7) out << "{\"@timestamp\": \"cut short\n";
-      if (i % 4001 == 9) out << R"({"event":{"category":"process"},"process":{"name":"xmrig"}})" << "\n";
+      if (i % 4001 == 9)
+        out << R"({"event":{"category":"process"},"process":{"name":"xmrig"}})"
+            << "\n";
       out << lines[i] << "\n";
     }
   }

@@ -34,15 +34,17 @@ TEST(Prefilter, LiteralsComeFromTheRarestNecessaryCondition) {
   EXPECT_EQ(literals_for(R"(process where event.type == "start")"), Texts{"\"process\""});
   EXPECT_EQ(literals_for(R"(process where true)"), Texts{"\"process\""});
   // `or` needs every branch; `in` and wildcard lists give one literal per item.
-  EXPECT_EQ(literals_for(R"(any where process.name in ("a1", "b2") or process.args : "*stratum+tcp*")"),
-            (Texts{"\"a1\"", "\"b2\"", "stratum+tcp"}));
+  EXPECT_EQ(
+      literals_for(R"(any where process.name in ("a1", "b2") or process.args : "*stratum+tcp*")"),
+      (Texts{"\"a1\"", "\"b2\"", "stratum+tcp"}));
   // Wildcards split the pattern; an anchored end keeps its quote.
   EXPECT_EQ(literals_for(R"(any where container.image.name : "*/buntu")"), Texts{"/buntu\""});
   // Quotes and backslashes are escaped in JSON: the longest verbatim piece is used.
   EXPECT_EQ(literals_for(R"(any where process.command_line == "say \"hello world\"")"),
             Texts{"hello world"});
   // Numbers are digits without quotes; so are booleans.
-  EXPECT_EQ(literals_for(R"(any where destination.port in (3333, 14444))"), (Texts{"3333", "14444"}));
+  EXPECT_EQ(literals_for(R"(any where destination.port in (3333, 14444))"),
+            (Texts{"3333", "14444"}));
   EXPECT_EQ(literals_for(R"(any where process.name == "3333")"), Texts{"3333"});
   // No literal: negations, regexps, ranges, CIDRs, fields compared with fields.
   EXPECT_EQ(literals_for(R"(any where not process.name == "x")"), std::nullopt);
@@ -56,13 +58,17 @@ TEST(Prefilter, LiteralsComeFromTheRarestNecessaryCondition) {
 
 // Endpoint-like events whose values are written in every way JSON allows.
 std::vector<std::string> tricky_events(int count) {
-  const char* names[] = {R"("xmrig")",      R"("XMRig")", R"("xm\u0072ig")", R"("bash")",
-                         "3333",            R"("3333")",  "true",            R"("curl")",
-                         R"("\u0078mrig")", R"("x\/y")"};
-  const char* args[] = {R"("stratum+tcp://pool.minexmr.com:3333")", R"("stratum+tcp:\/\/pool")",
-                        R"("-o")", R"("--DONATE-LEVEL=1")", R"("ls")", R"("say \"hi\"")"};
-  const char* ports[] = {"3333", "3333.0", "3.333e3", R"("3333")", "443", "33330", "[3333, 80]",
-                         "333"};
+  const char* names[] = {
+      R"("xmrig")", R"("XMRig")", R"("xm\u0072ig")", R"("bash")",       "3333",
+      R"("3333")",  "true",       R"("curl")",       R"("\u0078mrig")", R"("x\/y")"};
+  const char* args[] = {R"("stratum+tcp://pool.minexmr.com:3333")",
+                        R"("stratum+tcp:\/\/pool")",
+                        R"("-o")",
+                        R"("--DONATE-LEVEL=1")",
+                        R"("ls")",
+                        R"("say \"hi\"")"};
+  const char* ports[] = {"3333", "3333.0", "3.333e3",    R"("3333")",
+                         "443",  "33330",  "[3333, 80]", "333"};
   const char* domains[] = {R"("pool.minexmr.com")", R"("POOL.MINEXMR.COM")", R"("minexmr.com")",
                            R"("example.org")"};
   const char* images[] = {R"("buntu")", R"("docker.io\/buntu")", R"("ubuntu")",
@@ -104,8 +110,10 @@ TEST(Prefilter, ResultsEqualFullParsingAndMostLinesAreNotParsed) {
       "sequence by host.name with maxspan=30s [process where process.name : \"xmrig\"] "
       "[network where destination.port == 3333]",
       "sequence by host.name with maxspan=30s [process where process.name == \"curl\"] "
-      "![network where dns.question.name == \"example.org\"] [process where process.name == \"bash\"]",
-      "sample by host.name [process where process.name == \"xmrig\"] [network where destination.port "
+      "![network where dns.question.name == \"example.org\"] [process where process.name == "
+      "\"bash\"]",
+      "sample by host.name [process where process.name == \"xmrig\"] [network where "
+      "destination.port "
       "== 3333]",
   };
   for (const std::string& query : queries) {
@@ -148,8 +156,8 @@ TEST(Prefilter, ThePackGivesTheSameAlertsOnRealInput) {
   std::sort(files.begin(), files.end());
   std::string all;
   for (const std::string& file : files) all += " '" + file + "'";
-  std::string hunt = fmt::format("{} hunt --quiet --format ndjson --detection-time 2026-01-01T00:00:00Z",
-                                 PICKAXE_BINARY);
+  std::string hunt = fmt::format(
+      "{} hunt --quiet --format ndjson --detection-time 2026-01-01T00:00:00Z", PICKAXE_BINARY);
   int code = 0;
   std::string with = run_command(hunt + all, code);
   std::string without = run_command(hunt + " --no-prefilter" + all, code);

@@ -16,7 +16,7 @@ struct RunOutput {
 };
 
 inline RunOutput run_stream(const std::string& query, const std::string& input,
-                     StreamOptions stream_options = {}, EngineOptions engine_options = {}) {
+                            StreamOptions stream_options = {}, EngineOptions engine_options = {}) {
   Parsed parsed = parse(query);
   EXPECT_TRUE(parsed.ok()) << parsed.messages();
   Schema schema;

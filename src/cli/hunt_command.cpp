@@ -61,8 +61,7 @@ std::string clip(std::string text, size_t width) {
 int run_hunt(const HuntCommandOptions& options) {
   std::vector<std::string> rule_paths =
       options.rules.empty() ? std::vector<std::string>{bundled_pack_dir()} : options.rules;
-  std::optional<LoadResult> loaded =
-      load_rules_or_report(rule_paths, "hunt", options.skip_invalid);
+  std::optional<LoadResult> loaded = load_rules_or_report(rule_paths, "hunt", options.skip_invalid);
   if (!loaded) return kFindings;
   Schema schema;
   if (!options.mapping.empty()) {

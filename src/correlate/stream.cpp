@@ -82,8 +82,7 @@ ReaderOptions QueryStream::reader_options() {
     groups.emplace_back();
     for (const CompiledFilter& filter : engine->filters()) groups.back().push_back(&filter);
   }
-  prefilter_ =
-      Prefilter::build(groups, engine_.fields(), options_.source == SourceKind::Auto);
+  prefilter_ = Prefilter::build(groups, engine_.fields(), options_.source == SourceKind::Auto);
   reader.prefilter = prefilter_;
   // The clauses each literal belongs to, and each engine's filters as clauses.
   engine_clauses_.assign(engines_.size(), {});
@@ -179,8 +178,8 @@ class MappedFile {
     if (fd < 0) return;
     struct stat status {};
     if (::fstat(fd, &status) == 0 && S_ISREG(status.st_mode) && status.st_size > 0) {
-      void* data = ::mmap(nullptr, static_cast<size_t>(status.st_size), PROT_READ, MAP_PRIVATE,
-                          fd, 0);
+      void* data =
+          ::mmap(nullptr, static_cast<size_t>(status.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
       if (data != MAP_FAILED) {
         data_ = static_cast<const char*>(data);
         size_ = static_cast<size_t>(status.st_size);

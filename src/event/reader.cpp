@@ -105,9 +105,8 @@ void JsonEventReader::read_from(std::istream& in, const std::string& name,
   }
 }
 
-void JsonEventReader::read_line(std::string_view line, uint64_t number, bool padded,
-                                bool skippable, const std::string& name,
-                                const DocumentHandler& on_document) {
+void JsonEventReader::read_line(std::string_view line, uint64_t number, bool padded, bool skippable,
+                                const std::string& name, const DocumentHandler& on_document) {
   stats_.bytes += line.size() + 1;
   if (options_.on_progress && (number & 0x3FFF) == 0) options_.on_progress(stats_.bytes);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -143,8 +142,8 @@ void JsonEventReader::read_lines(std::string_view text, uint64_t& number, const 
     scanner_ = std::make_unique<Prefilter::Scanner>(*options_.prefilter);
   const bool skips = options_.prefilter && options_.prefilter->skips_lines();
   // Invalid UTF-8 anywhere in the block: every line is parsed, and checked.
-  bool scanned = scanner_ && scanner_->scan(text, hits_) &&
-                 simdjson::validate_utf8(text.data(), text.size());
+  bool scanned =
+      scanner_ && scanner_->scan(text, hits_) && simdjson::validate_utf8(text.data(), text.size());
   line_hits_ = scanned ? &line_ : nullptr;
   size_t next_hit = 0;
   for (size_t pos = 0; pos < text.size() && !stopped_;) {

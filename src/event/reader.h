@@ -16,7 +16,6 @@
 
 namespace pickaxe {
 
-
 struct InputProblem {
   std::string file;
   uint64_t line = 0;

@@ -352,7 +352,8 @@ Tri test_compare(const Node& node, const Event& event) {
   bool equality = node.compare == eql::CompareOp::Equal || node.compare == eql::CompareOp::NotEqual;
   if (equality && (is_null_literal(left_node) || is_null_literal(right_node))) {
     Values scratch;
-    bool is_null = operand(is_null_literal(left_node) ? right_node : left_node, event, scratch).empty();
+    bool is_null =
+        operand(is_null_literal(left_node) ? right_node : left_node, event, scratch).empty();
     return tri(node.compare == eql::CompareOp::Equal ? is_null : !is_null);
   }
   Values left_scratch, right_scratch;

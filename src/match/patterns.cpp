@@ -8,7 +8,6 @@
 
 namespace pickaxe {
 
-
 std::string fold_case(std::string_view text) {
   std::string out(text);
   for (char& c : out) c = fold(c);

@@ -40,8 +40,7 @@ std::string verbatim_piece(std::string_view text, bool wildcard) {
     bool cut = i == text.size();
     if (!cut) {
       unsigned char c = static_cast<unsigned char>(text[i]);
-      cut = c == '"' || c == '\\' || c < 0x20 || c == 0x7f ||
-            (wildcard && (c == '*' || c == '?'));
+      cut = c == '"' || c == '\\' || c < 0x20 || c == 0x7f || (wildcard && (c == '*' || c == '?'));
     }
     if (!cut) continue;
     std::string_view piece = text.substr(start, i - start);
@@ -207,9 +206,8 @@ int on_hit(unsigned int id, unsigned long long, unsigned long long to, unsigned 
   size_t at = to == 0 ? 0 : static_cast<size_t>(to) - 1;  // the hit's last byte
   if (at < state.line_begin || at > state.line_end) {
     const void* newline = std::memchr(state.data + at, '\n', state.size - at);
-    state.line_end = newline
-                         ? static_cast<size_t>(static_cast<const char*>(newline) - state.data)
-                         : state.size;
+    state.line_end =
+        newline ? static_cast<size_t>(static_cast<const char*>(newline) - state.data) : state.size;
     const void* previous = at == 0 ? nullptr : memrchr(state.data, '\n', at);
     state.line_begin =
         previous ? static_cast<size_t>(static_cast<const char*>(previous) - state.data) + 1 : 0;
@@ -224,7 +222,8 @@ int on_hit(unsigned int id, unsigned long long, unsigned long long to, unsigned 
 std::vector<std::vector<Literal>> literal_clauses(const CompiledFilter& filter,
                                                   const FieldIndex& fields) {
   std::vector<Literals> clauses;
-  if (!filter.any) clauses.push_back(Literals{*literal_of(filter.category, false, "event.category")});
+  if (!filter.any)
+    clauses.push_back(Literals{*literal_of(filter.category, false, "event.category")});
   if (!filter.condition) return clauses;
   const Node& condition = *filter.condition;
   if (condition.kind == ExprKind::And) {
@@ -298,7 +297,8 @@ std::shared_ptr<const Prefilter> Prefilter::build(
     flags.push_back(0);
   }
   if (detect_sources) {
-    expressions.push_back(R"re("(eventSource|timeNano|time|SyslogMessage|winlog|Records|hits)"[ \t\r]*:)re");
+    expressions.push_back(
+        R"re("(eventSource|timeNano|time|SyslogMessage|winlog|Records|hits)"[ \t\r]*:)re");
     flags.push_back(0);
   }
   std::vector<const char*> pointers;
