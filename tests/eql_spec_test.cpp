@@ -340,14 +340,21 @@ TEST(EqlSpec, PythonEqlQueriesInElasticSyntax) {
   check_against_known({summary}, failures, "python-eql", 0.95);
 }
 
+const std::string kSpecDir = "conformance/eql/elasticsearch/";
+
+// Elasticsearch's endgame test data, as its spec tests load it.
+Dataset endgame_dataset() {
+  return {{kSpecDir + "test_data.json"},
+          {kSpecDir + "data/endgame-140.mapping"},
+          "serial_event_id",
+          "serial_event_id",
+          TimestampMode::Endgame};
+}
+
 TEST(EqlSpec, ElasticsearchSpecTests) {
   PICKAXE_REQUIRE_SHARED("conformance/eql/elasticsearch");
-  const std::string es = "conformance/eql/elasticsearch/";
-  Dataset endgame{{es + "test_data.json"},
-                  {es + "data/endgame-140.mapping"},
-                  "serial_event_id",
-                  "serial_event_id",
-                  TimestampMode::Endgame};
+  const std::string& es = kSpecDir;
+  Dataset endgame = endgame_dataset();
   Dataset nanos = endgame;
   nanos.mapping_files = {es + "data/endgame-140-nanos.mapping"};
   nanos.timestamps = TimestampMode::EndgameNanos;
@@ -438,13 +445,8 @@ std::vector<std::string> stream_results(const std::vector<std::string>& queries,
 
 TEST(EqlSpec, ThePrefilterChangesNoResult) {
   PICKAXE_REQUIRE_SHARED("conformance/eql/elasticsearch");
-  const std::string es = "conformance/eql/elasticsearch/";
-  Dataset endgame{{es + "test_data.json"},
-                  {es + "data/endgame-140.mapping"},
-                  "serial_event_id",
-                  "serial_event_id",
-                  TimestampMode::Endgame};
-  Prepared prepared = prepare(endgame);
+  const std::string& es = kSpecDir;
+  Prepared prepared = prepare(endgame_dataset());
   std::string ndjson;
   for (const std::string& document : prepared.documents) {
     // The time as a number of milliseconds, which the stream orders by.
