@@ -271,11 +271,18 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
   // finish one, at most `window` chunks ahead of the commit; this thread
   // commits finished chunks in input order, and works on chunks while the
   // next one to commit is not finished.
+  // Finding a boundary touches pages of the chunk: they are let go again.
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   std::vector<Chunk> chunks;
-  for (size_t offset = 0; offset < text.size();) {
+  for (size_t offset = 0, touched = 0; offset < text.size();) {
     size_t end = line_end_after(text, std::min(text.size(), offset + (size_t{1} << 20)) - 1);
     chunks.emplace_back().text = text.substr(offset, end - offset);
     offset = end;
+    if (chunks.size() % 32 == 0 || offset == text.size()) {
+      size_t upto = (offset + page - 1) / page * page;
+      ::madvise(const_cast<char*>(text.data()) + touched, upto - touched, MADV_DONTNEED);
+      touched = upto;
+    }
   }
   const size_t window = 16 * threads;
   auto finished = std::make_unique<std::atomic<bool>[]>(chunks.size());
@@ -307,7 +314,6 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
   };
   std::vector<std::thread> helpers;
   for (size_t t = 1; t < threads; ++t) helpers.emplace_back(helper, t);
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   size_t dropped = 0;  // pages before this offset have left the process
   uint64_t line_base = 0;
   for (size_t c = 0; c < chunks.size() && !done();) {
@@ -328,7 +334,7 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
     std::vector<Outcome>().swap(chunk.outcomes);
     committed.store(++c);
     progressed.notify_all();
-    if (c % 16 == 0 || c == chunks.size()) {
+    if (c % 4 == 0 || c == chunks.size()) {
       // Done with these pages: they leave this process (the page cache keeps
       // them), so memory does not grow with the file.
       size_t upto = static_cast<size_t>(chunk.text.data() - text.data()) / page * page;
