@@ -130,6 +130,32 @@ TEST(Prefilter, ResultsEqualFullParsingAndMostLinesAreNotParsed) {
   }
 }
 
+// A mapping's null_value is written where the JSON has null: a query for
+// that value finds events whose text does not hold it.
+TEST(Prefilter, FieldsWithANullValueGiveNoLiteral) {
+  Schema schema;
+  ASSERT_EQ(schema.load_mapping(R"({"properties": {"@timestamp": {"type": "date"},
+      "flagged": {"type": "keyword", "null_value": "NONE"}}})"),
+            "");
+  std::string input;
+  for (int i = 0; i < 100; ++i)
+    input += fmt::format(R"({{"@timestamp":{},"flagged":{}}})", 1'700'000'000'000 + i,
+                         i % 10 == 0 ? "null" : "\"seen\"") +
+             "\n";
+  auto run = [&](bool prefilter) {
+    Parsed parsed = parse(R"(any where flagged == "NONE")");
+    QueryEngine engine(parsed.query(), schema, EngineOptions{});
+    StreamOptions options;
+    options.prefilter = prefilter;
+    QueryStream stream(engine, schema, options, nullptr);
+    std::istringstream in(input);
+    stream.read(in, "input.ndjson");
+    return stream.finish().size();
+  };
+  EXPECT_EQ(run(false), 10u);
+  EXPECT_EQ(run(true), 10u);
+}
+
 TEST(Prefilter, IsOffWhenAFilterHasNoLiteral) {
   std::string input = join_lines(tricky_events(200));
   RunOutput output = run_stream(R"(any where destination.port > 1000)", input);

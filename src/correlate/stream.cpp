@@ -82,7 +82,10 @@ ReaderOptions QueryStream::reader_options() {
     groups.emplace_back();
     for (const CompiledFilter& filter : engine->filters()) groups.back().push_back(&filter);
   }
-  prefilter_ = Prefilter::build(groups, engine_.fields(), options_.source == SourceKind::Auto);
+  // Described here: reader_ is built before the slot_schema() cache exists.
+  const std::vector<SlotSchema> slots = describe_slots(engine_.fields(), schema_);
+  prefilter_ =
+      Prefilter::build(groups, engine_.fields(), options_.source == SourceKind::Auto, &slots);
   reader.prefilter = prefilter_;
   // The clauses each literal belongs to, and each engine's filters as clauses.
   engine_clauses_.assign(engines_.size(), {});
@@ -104,18 +107,18 @@ ReaderOptions QueryStream::reader_options() {
     }
   }
   main_worker_.clause_mark.assign(clause_count_, 0);
-  for (size_t i = 0; i < engines_.size(); ++i) {
-    if (prefilter_ && prefilter_->skips_lines()) break;
-    // The first filter without literals turns line skipping off.
-    for (const CompiledFilter& filter : engines_[i]->filters()) {
-      if (required_literals(filter, engine_.fields())) continue;
+  if (prefilter_ && prefilter_->skips_lines()) return reader;
+  // The first filter without literals (a filter with no clause) turns line skipping off.
+  for (size_t i = 0; i < engines_.size() && !prefilter_blocker_; ++i) {
+    const auto& filters = engines_[i]->filters();
+    for (size_t f = 0; f < filters.size(); ++f) {
+      if (prefilter_ && !prefilter_->group_filters(i)[f].empty()) continue;
       prefilter_blocker_ = i;
       prefilter_note_ = fmt::format(
           "{} filter can match events that hold none of its literals",
-          filter.any ? std::string("an `any`") : fmt::format("a `{}`", filter.category));
+          filters[f].any ? std::string("an `any`") : fmt::format("a `{}`", filters[f].category));
       break;
     }
-    if (prefilter_blocker_) break;
   }
   return reader;
 }
@@ -271,19 +274,26 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
   // finish one, at most `window` chunks ahead of the commit; this thread
   // commits finished chunks in input order, and works on chunks while the
   // next one to commit is not finished.
-  // Finding a boundary touches pages of the chunk: they are let go again.
+  // Pages read so far leave this process (the page cache keeps them), so
+  // memory does not grow with the file. `released` is page-aligned.
   const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  size_t released = 0;
+  auto release_pages = [&](size_t upto) {
+    upto = upto / page * page;
+    if (upto <= released) return;
+    ::madvise(const_cast<char*>(text.data()) + released, upto - released, MADV_DONTNEED);
+    released = upto;
+  };
+  // Finding a boundary touches pages of each chunk: they are let go again.
   std::vector<Chunk> chunks;
-  for (size_t offset = 0, touched = 0; offset < text.size();) {
+  for (size_t offset = 0; offset < text.size();) {
     size_t end = line_end_after(text, std::min(text.size(), offset + (size_t{1} << 20)) - 1);
     chunks.emplace_back().text = text.substr(offset, end - offset);
     offset = end;
-    if (chunks.size() % 32 == 0 || offset == text.size()) {
-      size_t upto = (offset + page - 1) / page * page;
-      ::madvise(const_cast<char*>(text.data()) + touched, upto - touched, MADV_DONTNEED);
-      touched = upto;
-    }
+    if (chunks.size() % 32 == 0) release_pages(offset);
   }
+  release_pages(text.size() + page - 1);
+  released = 0;
   const size_t window = 16 * threads;
   auto finished = std::make_unique<std::atomic<bool>[]>(chunks.size());
   std::atomic<size_t> next{0}, committed{0};
@@ -314,7 +324,6 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
   };
   std::vector<std::thread> helpers;
   for (size_t t = 1; t < threads; ++t) helpers.emplace_back(helper, t);
-  size_t dropped = 0;  // pages before this offset have left the process
   uint64_t line_base = 0;
   for (size_t c = 0; c < chunks.size() && !done();) {
     if (!finished[c].load(std::memory_order_acquire)) {
@@ -335,12 +344,7 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
     committed.store(++c);
     progressed.notify_all();
     if (c % 4 == 0 || c == chunks.size()) {
-      // Done with these pages: they leave this process (the page cache keeps
-      // them), so memory does not grow with the file.
-      size_t upto = static_cast<size_t>(chunk.text.data() - text.data()) / page * page;
-      if (upto > dropped)
-        ::madvise(const_cast<char*>(text.data()) + dropped, upto - dropped, MADV_DONTNEED);
-      dropped = std::max(dropped, upto);
+      release_pages(static_cast<size_t>(chunk.text.data() - text.data()));  // committed chunks
       if (reader_.options().on_progress) reader_.options().on_progress(reader_.stats().bytes);
     }
   }
@@ -497,7 +501,8 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, std::shared_ptr<
   // they are counted and go no further. Ordering and lateness are decided by
   // the candidate events alone, which is what lets the prefilter skip lines
   // unparsed and still give exactly the same results.
-  // An engine whose filters all need literals is skipped when none is on the line.
+  // An engine is skipped when, for each of its filters, some clause of the
+  // filter's literals has no hit on the line.
   bool by_literal = hits && !hits->any_possible && prefilter_;
   if (by_literal) {
     ++worker.line_mark;

@@ -109,16 +109,28 @@ bool better(const Literals& a, const Literals& b) {
   return a.size() < b.size();
 }
 
-const Node* field_of(const Node& node) {
-  return node.kind == ExprKind::Field ? &node : nullptr;
+// What literal derivation reads: field paths, and which fields extraction
+// may fill with a value the JSON does not hold (a mapping's null_value).
+struct Context {
+  const FieldIndex& fields;
+  const std::vector<SlotSchema>* slots;
+};
+
+// The field a comparison reads, when its values are the JSON's own.
+const Node* field_of(const Node& node, const Context& context) {
+  if (node.kind != ExprKind::Field) return nullptr;
+  if (context.slots && node.slot < context.slots->size() && (*context.slots)[node.slot].null_value)
+    return nullptr;
+  return &node;
 }
 
-std::optional<Literals> literals_of(const Node& node, const FieldIndex& fields) {
+std::optional<Literals> literals_of(const Node& node, const Context& context) {
+  const FieldIndex& fields = context.fields;
   switch (node.kind) {
     case ExprKind::And: {
       std::optional<Literals> best;
       for (const NodePtr& child : node.children) {
-        auto set = literals_of(*child, fields);
+        auto set = literals_of(*child, context);
         if (set && (!best || better(*set, *best))) best = std::move(set);
       }
       return best;
@@ -126,7 +138,7 @@ std::optional<Literals> literals_of(const Node& node, const FieldIndex& fields) 
     case ExprKind::Or: {
       Literals all;
       for (const NodePtr& child : node.children) {
-        auto set = literals_of(*child, fields);
+        auto set = literals_of(*child, context);
         if (!set) return std::nullopt;
         all.insert(all.end(), set->begin(), set->end());
       }
@@ -136,10 +148,10 @@ std::optional<Literals> literals_of(const Node& node, const FieldIndex& fields) 
       if (node.compare != eql::CompareOp::Equal || node.compare_mode != CompareMode::Generic ||
           node.children.size() != 2)
         return std::nullopt;
-      const Node* field = field_of(*node.children[0]);
+      const Node* field = field_of(*node.children[0], context);
       const Node* constant = node.children[1].get();
       if (!field) {
-        field = field_of(*node.children[1]);
+        field = field_of(*node.children[1], context);
         constant = node.children[0].get();
       }
       if (!field || constant->kind != ExprKind::Literal) return std::nullopt;
@@ -149,7 +161,7 @@ std::optional<Literals> literals_of(const Node& node, const FieldIndex& fields) 
     }
     case ExprKind::In: {
       if (node.negated || !node.constant_items || node.children.empty()) return std::nullopt;
-      const Node* field = field_of(*node.children[0]);
+      const Node* field = field_of(*node.children[0], context);
       if (!field) return std::nullopt;
       const std::string& path = fields.path(field->slot);
       Literals set;
@@ -164,7 +176,7 @@ std::optional<Literals> literals_of(const Node& node, const FieldIndex& fields) 
     case ExprKind::Match: {
       if (!node.cidrs.empty() || !node.regexes.empty() || node.wildcards.empty())
         return std::nullopt;
-      const Node* field = field_of(*node.children[0]);
+      const Node* field = field_of(*node.children[0], context);
       if (!field) return std::nullopt;
       Literals set;
       for (const std::string& pattern : node.wildcards) {
@@ -220,7 +232,9 @@ int on_hit(unsigned int id, unsigned long long, unsigned long long to, unsigned 
 }  // namespace
 
 std::vector<std::vector<Literal>> literal_clauses(const CompiledFilter& filter,
-                                                  const FieldIndex& fields) {
+                                                  const FieldIndex& fields,
+                                                  const std::vector<SlotSchema>* slots) {
+  const Context context{fields, slots};
   std::vector<Literals> clauses;
   if (!filter.any)
     clauses.push_back(Literals{*literal_of(filter.category, false, "event.category")});
@@ -228,31 +242,32 @@ std::vector<std::vector<Literal>> literal_clauses(const CompiledFilter& filter,
   const Node& condition = *filter.condition;
   if (condition.kind == ExprKind::And) {
     for (const NodePtr& term : condition.children)
-      if (auto set = literals_of(*term, fields)) clauses.push_back(std::move(*set));
-  } else if (auto set = literals_of(condition, fields)) {
+      if (auto set = literals_of(*term, context)) clauses.push_back(std::move(*set));
+  } else if (auto set = literals_of(condition, context)) {
     clauses.push_back(std::move(*set));
   }
   return clauses;
 }
 
 std::optional<std::vector<Literal>> required_literals(const CompiledFilter& filter,
-                                                      const FieldIndex& fields) {
+                                                      const FieldIndex& fields,
+                                                      const std::vector<SlotSchema>* slots) {
   std::optional<Literals> best;
-  for (Literals& set : literal_clauses(filter, fields))
+  for (Literals& set : literal_clauses(filter, fields, slots))
     if (!best || better(set, *best)) best = std::move(set);
   return best;
 }
 
 std::shared_ptr<const Prefilter> Prefilter::build(
     const std::vector<std::vector<const CompiledFilter*>>& groups, const FieldIndex& fields,
-    bool detect_sources) {
+    bool detect_sources, const std::vector<SlotSchema>* slots) {
   // Per group, per filter, its clauses; then whether every filter has one.
   std::vector<std::vector<std::vector<Literals>>> all;
   bool every_filter = true;
   for (const auto& group : groups) {
     all.emplace_back();
     for (const CompiledFilter* filter : group) {
-      all.back().push_back(literal_clauses(*filter, fields));
+      all.back().push_back(literal_clauses(*filter, fields, slots));
       every_filter = every_filter && !all.back().back().empty();
     }
   }

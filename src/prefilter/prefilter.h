@@ -28,12 +28,16 @@ struct Literal {
 
 // The literals one of which any event the filter matches contains in its
 // JSON text; none when the filter can match without any (`not`, regex, ranges).
-std::optional<std::vector<Literal>> required_literals(const CompiledFilter& filter,
-                                                      const FieldIndex& fields);
+// With `slots` (describe_slots), fields with a mapping's null_value give no
+// literal: extraction writes that value where the JSON has null.
+std::optional<std::vector<Literal>> required_literals(
+    const CompiledFilter& filter, const FieldIndex& fields,
+    const std::vector<SlotSchema>* slots = nullptr);
 // All such sets: one for the category and one for each term of the filter's
 // top-level `and` that has literals. The rarest is required_literals.
 std::vector<std::vector<Literal>> literal_clauses(const CompiledFilter& filter,
-                                                  const FieldIndex& fields);
+                                                  const FieldIndex& fields,
+                                                  const std::vector<SlotSchema>* slots = nullptr);
 
 // The literals found on one line: their ids, and whether a trigger (an
 // escape, a number in another spelling, another source's record) hit, which
@@ -52,7 +56,7 @@ class Prefilter {
   // Sysmon JSON) and wrappers (Records, hits) are hits: their values are not ECS.
   static std::shared_ptr<const Prefilter> build(
       const std::vector<std::vector<const CompiledFilter*>>& groups, const FieldIndex& fields,
-      bool detect_sources);
+      bool detect_sources, const std::vector<SlotSchema>* slots = nullptr);
   ~Prefilter();
   Prefilter(const Prefilter&) = delete;
   Prefilter& operator=(const Prefilter&) = delete;
