@@ -245,13 +245,6 @@ bool QueryEngine::admits_uncached(const Event& event) const {
   return false;
 }
 
-bool QueryEngine::may_match(const Event& event) const {
-  if (!admits(event)) return false;
-  for (const CompiledFilter& filter : filters_)
-    if (filter.matches(event)) return true;
-  return false;
-}
-
 void QueryEngine::tick(int64_t time) {
   if (++since_sweep_ >= sweep_every_) {
     sweep(time);

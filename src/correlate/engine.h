@@ -74,12 +74,10 @@ class QueryEngine {
   std::vector<QueryResult> finish();
   const EngineStats& stats() const { return stats_; }
 
-  // Whether any of the query's filters (event, steps, until) matches the
-  // event on its own: if none does, no result can ever include it.
-  bool may_match(const Event& event) const;
   // The filters: the event's, or each stage's and until's.
   const std::vector<CompiledFilter>& filters() const { return filters_; }
-  // Whether some filter matches, data streams aside.
+  // Whether any of the query's filters matches the event on its own (data
+  // streams aside): if none does, no result can ever include it.
   bool filters_match(const Event& event) const;
 
   // An index over engines: the slots that decide `passes_index` (data

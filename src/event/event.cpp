@@ -19,9 +19,7 @@ uint32_t FieldIndex::add(const std::string& path) {
   if (auto existing = slot(path)) return *existing;
   uint32_t slot = static_cast<uint32_t>(paths_.size());
   paths_.push_back(path);
-  entries_[path].slot = slot;
-  for (size_t dot = path.find('.'); dot != std::string::npos; dot = path.find('.', dot + 1))
-    entries_[path.substr(0, dot)].prefix = true;
+  slots_[path] = slot;
   // The tree: one node per dotted part.
   uint32_t node = 0;
   std::string_view rest = path;
@@ -61,9 +59,9 @@ std::optional<uint32_t> FieldIndex::child(uint32_t node, std::string_view key) c
 }
 
 std::optional<uint32_t> FieldIndex::slot(std::string_view path) const {
-  const Entry* entry = find(path);
-  if (!entry || entry->slot < 0) return std::nullopt;
-  return static_cast<uint32_t>(entry->slot);
+  auto it = slots_.find(path);
+  if (it == slots_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::vector<SlotSchema> describe_slots(const FieldIndex& index, const Schema& schema) {

@@ -21,22 +21,8 @@ namespace pickaxe {
 // The field paths a query reads, each with a slot number.
 class FieldIndex {
  public:
-  // What a path is: a field's slot, the prefix of longer field paths, or both.
-  struct Entry {
-    int64_t slot = -1;
-    bool prefix = false;
-  };
-
   uint32_t add(const std::string& path);
   std::optional<uint32_t> slot(std::string_view path) const;
-  bool is_prefix(std::string_view path) const {
-    const Entry* entry = find(path);
-    return entry && entry->prefix;
-  }
-  const Entry* find(std::string_view path) const {
-    auto it = entries_.find(path);
-    return it == entries_.end() ? nullptr : &it->second;
-  }
   size_t size() const { return paths_.size(); }
   const std::string& path(uint32_t slot) const { return paths_[slot]; }
 
@@ -56,7 +42,7 @@ class FieldIndex {
     size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
   };
   std::vector<std::string> paths_;
-  std::unordered_map<std::string, Entry, Hash, std::equal_to<>> entries_;
+  std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> slots_;  // by path
 };
 
 // A slot's type and null_value in a schema, looked up once per stream
