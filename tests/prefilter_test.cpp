@@ -1,6 +1,8 @@
 // The prefilter: which literals a filter needs, and results exactly equal to
 // full parsing over input written to trip it (escapes, number spellings,
 // case, numbers in keyword fields, other sources' records, late events).
+#include <unistd.h>
+
 #include <filesystem>
 #include <random>
 
@@ -182,13 +184,19 @@ TEST(Prefilter, ThePackGivesTheSameAlertsOnRealInput) {
   std::sort(files.begin(), files.end());
   std::string all;
   for (const std::string& file : files) all += " '" + file + "'";
-  std::string hunt = fmt::format(
-      "{} hunt --quiet --format ndjson --detection-time 2026-01-01T00:00:00Z", PICKAXE_BINARY);
+  std::string hunt =
+      fmt::format("{} hunt --format ndjson --detection-time 2026-01-01T00:00:00Z", PICKAXE_BINARY);
+  std::string summary =
+      (std::filesystem::temp_directory_path() / fmt::format("pickaxe-prefilter-{}.err", getpid()))
+          .string();
   int code = 0;
-  std::string with = run_command(hunt + all, code);
-  std::string without = run_command(hunt + " --no-prefilter" + all, code);
+  std::string with = run_command(hunt + all + " 2>" + summary, code);
+  std::string without = run_command(hunt + " --quiet --no-prefilter" + all, code);
   EXPECT_EQ(with, without);
   EXPECT_NE(with.find("kibana.alert"), std::string::npos);
+  // The prefilter was at work: some lines were not parsed.
+  EXPECT_NE(read_text(summary).find("events not parsed"), std::string::npos) << read_text(summary);
+  std::filesystem::remove(summary);
 }
 
 }  // namespace
