@@ -35,6 +35,9 @@ TEST(Prefilter, LiteralsComeFromTheRarestNecessaryCondition) {
   EXPECT_EQ(literals_for(R"(process where process.name == "xmrig")"), Texts{"\"xmrig\""});
   EXPECT_EQ(literals_for(R"(process where event.type == "start")"), Texts{"\"process\""});
   EXPECT_EQ(literals_for(R"(process where true)"), Texts{"\"process\""});
+  // One or two characters occur in nearly every line: the category is rarer.
+  EXPECT_EQ(literals_for(R"(process where process.args : "*:*")"), Texts{"\"process\""});
+  EXPECT_EQ(literals_for(R"(process where process.args_count == 0)"), Texts{"\"process\""});
   // `or` needs every branch; `in` and wildcard lists give one literal per item.
   EXPECT_EQ(
       literals_for(R"(any where process.name in ("a1", "b2") or process.args : "*stratum+tcp*")"),

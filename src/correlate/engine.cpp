@@ -90,6 +90,7 @@ QueryEngine::QueryEngine(const eql::Query& query, const Schema& schema, EngineOp
       for (int64_t r = 0; r < runs; ++r) {
         stages_.push_back({s, s, query.steps[s].missing});
         if (!query.steps[s].missing) positive_.push_back(stages_.size() - 1);
+        has_missing_ = has_missing_ || query.steps[s].missing;
       }
     }
     if (query.maxspan) maxspan_ = query.maxspan->nanoseconds();
@@ -306,10 +307,17 @@ void QueryEngine::push_sequence(const EventPtr& event) {
   const std::optional<int64_t> time = time_of(*event);
   if (!time) return;  // no value in the query's own timestamp field
   tick(*time);
-  // Remember events of missing steps, per key, to check gaps later.
+  // Remember events of missing steps, per key, to check gaps later. Unless
+  // the sequence starts with a missing step, an event of one is checked only
+  // against candidates that had begun when it came: a live partial, or a
+  // completed candidate waiting for its trailing gap.
+  const bool leading_missing = stages_.front().missing;
+  const bool anything_begun = live_partials_ > 0 || !completed_keys_.empty();
   for (size_t m = 0; m < stages_.size(); ++m) {
-    if (!stages_[m].missing || !filters_[stages_[m].filter].matches(*event)) continue;
+    if (!stages_[m].missing || (!leading_missing && !anything_begun)) continue;
+    if (!filters_[stages_[m].filter].matches(*event)) continue;
     for (const auto& key : keys_for(*event, stages_[m].step)) {
+      if (!leading_missing && !begun(key)) continue;
       auto& hits = missing_hits_[key];
       hits.resize(stages_.size());
       hits[m].push_back(event);
@@ -317,6 +325,7 @@ void QueryEngine::push_sequence(const EventPtr& event) {
   }
   // Later stages first, so that one event never fills two stages of one sequence.
   for (size_t p = stage_count; p-- > 0;) {
+    if (p > 0 && live_partials_ == 0) continue;  // nothing to advance
     const Stage& stage = stages_[positive_[p]];
     if (!filters_[stage.filter].matches(*event)) continue;
     for (const auto& key : keys_for(*event, stage.step)) {
@@ -324,10 +333,16 @@ void QueryEngine::push_sequence(const EventPtr& event) {
         complete(Partial{{event}, *time}, key);
         continue;
       }
+      if (p > 0) {
+        auto it = sequences_.find(key);
+        if (it == sequences_.end()) continue;
+        advance(it->second, p, event, *time, key);
+        continue;
+      }
       // A partial that has reached the last stage is complete: it waits nowhere.
       KeyState& state = sequences_[key];
       if (state.stages.size() != stage_count - 1) state.stages.resize(stage_count - 1);
-      if (p == 0) {
+      {
         Partial partial{{event}, *time};
         if (!state.stages[0]) {
           if (live_partials_ >= options_.max_sequence_state) {
@@ -338,24 +353,6 @@ void QueryEngine::push_sequence(const EventPtr& event) {
           stats_.peak_partials = std::max<uint64_t>(stats_.peak_partials, live_partials_);
         }
         state.stages[0] = std::move(partial);  // a newer partial replaces the older one
-        continue;
-      }
-      std::optional<Partial>& previous = state.stages[p - 1];
-      if (!previous) continue;
-      if (maxspan_ > 0 && elapsed(previous->start, *time) > maxspan_) {
-        previous.reset();  // expired
-        --live_partials_;
-        continue;
-      }
-      Partial advanced = std::move(*previous);
-      previous.reset();
-      advanced.events.push_back(event);
-      if (p + 1 == stage_count) {
-        --live_partials_;
-        complete(std::move(advanced), key);
-      } else {
-        if (state.stages[p]) --live_partials_;
-        state.stages[p] = std::move(advanced);
       }
     }
   }
@@ -372,6 +369,36 @@ void QueryEngine::push_sequence(const EventPtr& event) {
       }
     }
   }
+}
+
+// Moves the key's partial waiting for positive stage p on with the event.
+void QueryEngine::advance(KeyState& state, size_t p, const EventPtr& event, int64_t time,
+                          const std::vector<Scalar>& key) {
+  std::optional<Partial>& previous = state.stages[p - 1];
+  if (!previous) return;
+  if (maxspan_ > 0 && elapsed(previous->start, time) > maxspan_) {
+    previous.reset();  // expired
+    --live_partials_;
+    return;
+  }
+  Partial advanced = std::move(*previous);
+  previous.reset();
+  advanced.events.push_back(event);
+  if (p + 1 == positive_.size()) {
+    --live_partials_;
+    complete(std::move(advanced), key);
+  } else {
+    if (state.stages[p]) --live_partials_;
+    state.stages[p] = std::move(advanced);
+  }
+}
+
+bool QueryEngine::begun(const std::vector<Scalar>& key) const {
+  if (completed_keys_.contains(key)) return true;
+  auto it = sequences_.find(key);
+  if (it == sequences_.end()) return false;
+  return std::any_of(it->second.stages.begin(), it->second.stages.end(),
+                     [](const std::optional<Partial>& partial) { return partial.has_value(); });
 }
 
 void QueryEngine::complete(Partial partial, const std::vector<Scalar>& key) {
@@ -401,6 +428,7 @@ void QueryEngine::set_sink(ResultSink sink) {
 
 void QueryEngine::add_result(QueryResult result, std::vector<Scalar> key) {
   if (!streaming_) {
+    if (has_missing_) completed_keys_.insert(key);
     completed_.push_back({std::move(result), std::move(key)});
     return;
   }
@@ -524,6 +552,7 @@ std::vector<QueryResult> QueryEngine::finish() {
       results.push_back(std::move(result));
     }
     completed_.clear();
+    completed_keys_.clear();
   }
   // Sequences come back in the order they completed, as in Elasticsearch.
   // head and tail count whole results, in pipe order; then the requested size.

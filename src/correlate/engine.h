@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -110,6 +111,10 @@ class QueryEngine {
   static bool earlier(const Event& a, const Event& b);
   void push_sequence(const EventPtr& event);
   void push_sample(const EventPtr& event);
+  void advance(KeyState& state, size_t p, const EventPtr& event, int64_t time,
+               const std::vector<Scalar>& key);
+  // Whether the key has a live partial or a completed candidate.
+  bool begun(const std::vector<Scalar>& key) const;
   void complete(Partial partial, const std::vector<Scalar>& key);
   void add_result(QueryResult result, std::vector<Scalar> key);
   // Drops partials (and remembered missing-step events) that maxspan has put
@@ -144,6 +149,8 @@ class QueryEngine {
   std::map<std::vector<Scalar>, std::vector<std::vector<EventPtr>>, std::less<>> missing_hits_;
   // Completed results with their keys, in completion order.
   std::vector<std::pair<QueryResult, std::vector<Scalar>>> completed_;
+  std::set<std::vector<Scalar>, std::less<>> completed_keys_;  // with missing stages only
+  bool has_missing_ = false;
   // Samples: per key, the events matching each step, in order.
   std::map<std::vector<Scalar>, std::vector<std::vector<EventPtr>>, std::less<>> samples_;
   bool admits(const Event& event) const;

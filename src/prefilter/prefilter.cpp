@@ -75,6 +75,8 @@ std::optional<Literal> literal_of(std::string_view text, bool wildcard, std::str
   literal.key = last_key(path);
   int length = static_cast<int>(std::min<size_t>(literal.text.size(), 12));
   literal.strength = (vocabulary(path) ? 0 : 20) + (literal.numeric ? length - 1 : length);
+  // One or two characters (":", "0", "/b") occur in nearly every line.
+  if (length < 3) literal.strength = length - 3;
   return literal;
 }
 
