@@ -1,7 +1,13 @@
 // Runs one query through a QueryStream over NDJSON text, for tests.
 #pragma once
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <sstream>
+
+#include <fmt/format.h>
 
 #include "correlate/stream.h"
 #include "test_util.h"
@@ -15,8 +21,11 @@ struct RunOutput {
   std::vector<InputProblem> problems;
 };
 
+// With `file_threads`, the input is written to a file and read through
+// QueryStream::read_file (mapped, in chunks) with that many threads.
 inline RunOutput run_stream(const std::string& query, const std::string& input,
-                            StreamOptions stream_options = {}, EngineOptions engine_options = {}) {
+                            StreamOptions stream_options = {}, EngineOptions engine_options = {},
+                            size_t file_threads = 0) {
   Parsed parsed = parse(query);
   EXPECT_TRUE(parsed.ok()) << parsed.messages();
   Schema schema;
@@ -25,11 +34,21 @@ inline RunOutput run_stream(const std::string& query, const std::string& input,
   RunOutput output;
   QueryStream stream(engine, schema, stream_options,
                      [&](const InputProblem& problem) { output.problems.push_back(problem); });
-  std::istringstream in(input);
-  stream.read(in, "input.ndjson");
+  if (file_threads > 0) {
+    const std::string path = (std::filesystem::temp_directory_path() /
+                              fmt::format("pickaxe-stream-{}.ndjson", ::getpid()))
+                                 .string();
+    std::ofstream(path, std::ios::binary) << input;
+    EXPECT_TRUE(stream.read_file(path, file_threads));
+    std::filesystem::remove(path);  // the mapping outlives the name
+  } else {
+    std::istringstream in(input);
+    stream.read(in, "input.ndjson");
+  }
   for (const QueryResult& result : stream.finish()) {
     std::string joined;
-    for (const auto& event : result.events) joined += event ? event->source : "null";
+    for (const auto& event : result.events)
+      joined += event ? event->source() : std::string_view("null");
     output.results.push_back(joined);
   }
   output.stats = stream.stats();

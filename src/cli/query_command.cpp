@@ -123,7 +123,7 @@ int run_query(const QueryOptions& options) {
   auto write_result = [&](QueryResult&& result) {
     ++result_count;
     if (event_query) {
-      out += result.events[0]->source;
+      out += result.events[0]->source();
       out += '\n';
     } else {
       JsonWriter json;
@@ -132,7 +132,7 @@ int run_query(const QueryOptions& options) {
       json.end_array().key("events").begin_array();
       for (const auto& event : result.events) {
         if (event) {
-          json.raw(event->source);
+          json.raw(event->source());
         } else {
           json.null();
         }

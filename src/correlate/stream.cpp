@@ -215,8 +215,8 @@ size_t line_end_after(std::string_view text, size_t at) {
 
 bool QueryStream::read_file(const std::string& path, size_t threads) {
   if (done()) return true;
-  MappedFile file(path);
-  std::string_view text = file.text();
+  auto file = std::make_shared<MappedFile>(path);
+  std::string_view text = file->text();
   if (text.empty()) return false;
   // As read() decides: only JSON lines, one object per line, are read here.
   size_t first = text.find_first_not_of(" \t\r\n");
@@ -232,6 +232,13 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
   }
   threads = std::max<size_t>(1, threads);
   slot_schema();  // described once, before workers share it
+  // Buffered events and results view their documents in the mapping: it
+  // stays mapped as long as the stream (its pages are let go as read). Past
+  // kMaxMappedInputs files, documents are copied instead, to stay well
+  // inside the kernel's limit on mappings.
+  constexpr size_t kMaxMappedInputs = 1024;
+  const bool keep_mapping = mapped_inputs_.size() < kMaxMappedInputs;
+  if (keep_mapping) mapped_inputs_.push_back(file);
   struct Chunk {
     std::string_view text;
     std::vector<Outcome> outcomes;
@@ -248,6 +255,7 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
   lane_options.on_progress = nullptr;  // reported here, between blocks
   for (Lane& lane : lanes) {
     lane.worker.clause_mark.assign(clause_count_, 0);
+    lane.worker.mapped_input = keep_mapping ? text : std::string_view();
     lane.reader = std::make_unique<JsonEventReader>(lane_options, [&lane](const InputProblem& p) {
       Outcome outcome{Outcome::Kind::ReaderProblem, p.line};
       outcome.problem = p.message;
@@ -527,7 +535,13 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, std::shared_ptr<
   }
   if (outcome.engines.empty()) return Outcome(Outcome::Kind::Inert, line);
   trim_fields(worker, *event, outcome.engines);
-  event->source = owned.empty() ? std::string(text) : std::move(owned);
+  // Text inside a mapped input is kept as a view; other text is copied.
+  const std::string_view& mapped = worker.mapped_input;
+  if (owned.empty() && !mapped.empty() && text.data() >= mapped.data() &&
+      text.data() + text.size() <= mapped.data() + mapped.size())
+    event->mapped_source = text;
+  else
+    event->owned_source = owned.empty() ? std::string(text) : std::move(owned);
   outcome.event = std::move(event);
   return outcome;
 }

@@ -118,6 +118,7 @@ class QueryStream {
     uint64_t line_mark = 0;
     std::vector<uint64_t> slot_mark;  // per slot: the last event that keeps it
     uint64_t event_mark = 0;
+    std::string_view mapped_input;  // a mapped file that outlives the stream's events
   };
   // Preparing reads only shared state that no longer changes, so workers
   // run it in parallel; committing takes outcomes in input order.
@@ -166,6 +167,7 @@ class QueryStream {
   std::string prefilter_note_;
   std::optional<size_t> prefilter_blocker_;
   std::shared_ptr<const Prefilter> prefilter_;
+  std::vector<std::shared_ptr<const void>> mapped_inputs_;  // files read by read_file
   // Engines chosen by the literals on an event's line: the clauses each
   // literal belongs to, and per engine its filters as lists of clauses that
   // must all have a hit (`always`: some filter needs none).

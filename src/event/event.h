@@ -96,7 +96,11 @@ class FieldValues {
 };
 
 struct Event {
-  std::string source;     // the document as read, for output
+  // The document as read, for output: its own copy, or a view into an input
+  // mapping that outlives the event.
+  std::string_view source() const { return mapped_source.data() ? mapped_source : owned_source; }
+  std::string owned_source;
+  std::string_view mapped_source;
   FieldValues fields;     // by FieldIndex slot
   int64_t timestamp = 0;  // nanoseconds since the epoch
   bool has_timestamp = false;

@@ -206,11 +206,11 @@ std::vector<Alert> build_alerts(const AlertContext& context, const QueryResult& 
   simdjson::dom::parser parser;
   std::string identity = fmt::format("{}\n{}", context.rule->rule_id, context.alternative);
   for (const auto& event : result.events)
-    identity += "\n" + (event ? event->source : std::string("null"));
+    identity += "\n" + (event ? std::string(event->source()) : std::string("null"));
   std::string uuid = stable_uuid(identity);
   if (!sequence) {
     simdjson::dom::element document;
-    if (parser.parse(result.events[0]->source).get(document)) return alerts;
+    if (parser.parse(result.events[0]->source()).get(document)) return alerts;
     alerts.push_back(event_alert(context, document, uuid, nullptr, 0));
     return alerts;
   }
@@ -218,7 +218,7 @@ std::vector<Alert> build_alerts(const AlertContext& context, const QueryResult& 
   std::string group_id = stable_uuid("group\n" + identity);
   std::vector<std::string> sources;
   for (const auto& event : result.events) {
-    if (event) sources.push_back(event->source);
+    if (event) sources.emplace_back(event->source());
   }
   std::vector<simdjson::dom::parser> parsers(sources.size());
   std::vector<simdjson::dom::element> documents(sources.size());
