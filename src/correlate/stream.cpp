@@ -455,7 +455,7 @@ void QueryStream::trim_fields(Worker& worker, Event& event,
 QueryStream::Outcome QueryStream::prepare(Worker& worker, simdjson::dom::element document,
                                           std::string_view text, uint64_t line,
                                           const LineHits* hits) {
-  auto event = std::make_shared<Event>();
+  Event& event = worker.scratch;
   SourceKind kind = options_.source == SourceKind::Auto ? detect_source(document) : options_.source;
   if (kind == SourceKind::CloudTrail || kind == SourceKind::Docker || kind == SourceKind::Sysmon) {
     std::string decoded, error;
@@ -466,11 +466,11 @@ QueryStream::Outcome QueryStream::prepare(Worker& worker, simdjson::dom::element
       outcome.problem = fmt::format("{}; record skipped", error.empty() ? "cannot decode" : error);
       return outcome;
     }
-    extract_fields(ecs, engine_.fields(), slot_schema(), *event);
-    return prepare_event(worker, std::move(event), line, {}, std::move(decoded), nullptr);
+    extract_fields(ecs, engine_.fields(), slot_schema(), event);
+    return prepare_event(worker, line, {}, std::move(decoded), nullptr);
   }
-  extract_fields(document, engine_.fields(), slot_schema(), *event);
-  return prepare_event(worker, std::move(event), line, text, {}, hits);
+  extract_fields(document, engine_.fields(), slot_schema(), event);
+  return prepare_event(worker, line, text, {}, hits);
 }
 
 QueryStream::Outcome QueryStream::prepare_decoded(Worker& worker, std::string ecs, uint64_t line) {
@@ -480,15 +480,15 @@ QueryStream::Outcome QueryStream::prepare_decoded(Worker& worker, std::string ec
     outcome.problem = "the decoder wrote invalid JSON; event skipped";
     return outcome;
   }
-  auto event = std::make_shared<Event>();
-  extract_fields(document, engine_.fields(), slot_schema(), *event);
-  return prepare_event(worker, std::move(event), line, {}, std::move(ecs), nullptr);
+  extract_fields(document, engine_.fields(), slot_schema(), worker.scratch);
+  return prepare_event(worker, line, {}, std::move(ecs), nullptr);
 }
 
-QueryStream::Outcome QueryStream::prepare_event(Worker& worker, std::shared_ptr<Event> event,
-                                                uint64_t line, std::string_view text,
-                                                std::string owned, const LineHits* hits) {
-  const Values& stamp = event->fields[engine_.stream_timestamp_slot()];
+QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
+                                                std::string_view text, std::string owned,
+                                                const LineHits* hits) {
+  Event& scratch = worker.scratch;
+  const Values& stamp = scratch.fields[engine_.stream_timestamp_slot()];
   std::optional<int64_t> timestamp;
   if (!stamp.empty()) timestamp = millis_to_nanos(stamp.front());
   if (!timestamp) {
@@ -498,13 +498,13 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, std::shared_ptr<
                                     : fmt::format("{} is not a date; event skipped", field);
     return outcome;
   }
-  if (auto problem = type_problem(*event)) {
+  if (auto problem = type_problem(scratch)) {
     Outcome outcome{Outcome::Kind::WrongType, line};
     outcome.problem = std::move(*problem);
     return outcome;
   }
-  event->timestamp = *timestamp;
-  event->has_timestamp = true;
+  scratch.timestamp = *timestamp;
+  scratch.has_timestamp = true;
   // Most events match no filter of any query: no result can include them, so
   // they are counted and go no further. Ordering and lateness are decided by
   // the candidate events alone, which is what lets the prefilter skip lines
@@ -529,12 +529,18 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, std::shared_ptr<
     return false;
   };
   Outcome outcome{Outcome::Kind::Candidate, line};
-  for (uint32_t engine : indexed_engines(worker, *event)) {
+  for (uint32_t engine : indexed_engines(worker, scratch)) {
     if (by_literal && !literals_allow(engine)) continue;
-    if (engines_[engine]->filters_match(*event)) outcome.engines.push_back(engine);
+    if (engines_[engine]->filters_match(scratch)) outcome.engines.push_back(engine);
   }
   if (outcome.engines.empty()) return Outcome(Outcome::Kind::Inert, line);
-  trim_fields(worker, *event, outcome.engines);
+  // The event goes on with the fields its engines read, copied out of the
+  // worker's scratch event (whose storage serves the next event).
+  trim_fields(worker, scratch, outcome.engines);
+  auto event = std::make_shared<Event>();
+  event->fields = scratch.fields;
+  event->timestamp = scratch.timestamp;
+  event->has_timestamp = true;
   // Text inside a mapped input is kept as a view; other text is copied.
   const std::string_view& mapped = worker.mapped_input;
   if (owned.empty() && !mapped.empty() && text.data() >= mapped.data() &&

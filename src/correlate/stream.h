@@ -119,6 +119,7 @@ class QueryStream {
     std::vector<uint64_t> slot_mark;  // per slot: the last event that keeps it
     uint64_t event_mark = 0;
     std::string_view mapped_input;  // a mapped file that outlives the stream's events
+    Event scratch;                  // each event is extracted here first
   };
   // Preparing reads only shared state that no longer changes, so workers
   // run it in parallel; committing takes outcomes in input order.
@@ -130,8 +131,9 @@ class QueryStream {
   // document (`owned`, else a copy of `text`) is kept only when one does.
   // `hits`: the prefilter's hits on the event's line, when its text is the
   // event's own (not a decoded record's).
-  Outcome prepare_event(Worker& worker, std::shared_ptr<Event> event, uint64_t line,
-                        std::string_view text, std::string owned, const LineHits* hits);
+  // The event is the worker's scratch event.
+  Outcome prepare_event(Worker& worker, uint64_t line, std::string_view text, std::string owned,
+                        const LineHits* hits);
   // Counts, reports or buffers an outcome; `line_base` is added to its line.
   void commit(Outcome&& outcome, const std::string& name, uint64_t line_base = 0);
   void read_text(std::istream& in, const std::string& name, SourceKind kind, std::string line,

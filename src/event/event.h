@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -55,35 +56,66 @@ std::vector<SlotSchema> describe_slots(const FieldIndex& index, const Schema& sc
 
 // An event's values by FieldIndex slot, holding only the slots that have
 // values: rule sets read thousands of fields, an event has a few dozen.
+// Entries dropped by reset() or retain() are kept as spares, with their
+// storage, for the next values: one FieldValues reused for event after
+// event allocates little. A copy holds only the live entries.
 class FieldValues {
  public:
   using Entry = std::pair<uint32_t, Values>;
 
+  FieldValues() = default;
+  FieldValues(const FieldValues& other)
+      : entries_(other.entries_.begin(), other.entries_.begin() + static_cast<long>(other.used_)),
+        used_(other.used_),
+        slots_(other.slots_) {}
+  FieldValues& operator=(const FieldValues& other) {
+    if (this != &other) *this = FieldValues(other);
+    return *this;
+  }
+  FieldValues(FieldValues&&) = default;
+  FieldValues& operator=(FieldValues&&) = default;
+
   // The values of a slot; empty when it has none.
   const Values& operator[](size_t slot) const {
-    auto it =
-        std::lower_bound(entries_.begin(), entries_.end(), slot,
-                         [](const Entry& entry, size_t wanted) { return entry.first < wanted; });
-    return it != entries_.end() && it->first == slot ? it->second : empty_values();
+    auto end = entries_.begin() + static_cast<long>(used_);
+    auto it = std::lower_bound(entries_.begin(), end, slot, [](const Entry& entry, size_t wanted) {
+      return entry.first < wanted;
+    });
+    return it != end && it->first == slot ? it->second : empty_values();
   }
   // The values of a slot, to add to.
   Values& at(uint32_t slot) {
+    auto end = entries_.begin() + static_cast<long>(used_);
     auto it =
-        std::lower_bound(entries_.begin(), entries_.end(), slot,
+        std::lower_bound(entries_.begin(), end, slot,
                          [](const Entry& entry, uint32_t wanted) { return entry.first < wanted; });
-    if (it == entries_.end() || it->first != slot) it = entries_.insert(it, {slot, Values{}});
-    return it->second;
+    if (it != end && it->first == slot) return it->second;
+    size_t at = static_cast<size_t>(it - entries_.begin());
+    if (used_ == entries_.size()) entries_.emplace_back();
+    Entry& spare = entries_[used_];
+    spare.first = slot;
+    spare.second.clear();
+    // Rotate the spare into its place: entries move, their storage does not.
+    for (size_t i = used_; i > at; --i) std::swap(entries_[i], entries_[i - 1]);
+    ++used_;
+    return entries_[at].second;
   }
   size_t size() const { return slots_; }  // the slots of the index
   void reset(size_t slots) {
-    entries_.clear();
+    used_ = 0;
     slots_ = slots;
   }
-  const std::vector<Entry>& entries() const { return entries_; }
+  std::span<const Entry> entries() const { return {entries_.data(), used_}; }
   // Keeps the slots `keep(slot)` says yes to.
   template <typename Keep>
   void retain(Keep keep) {
-    std::erase_if(entries_, [&](const Entry& entry) { return !keep(entry.first); });
+    size_t kept = 0;
+    for (size_t i = 0; i < used_; ++i) {
+      if (!keep(entries_[i].first)) continue;
+      if (i != kept) std::swap(entries_[kept], entries_[i]);
+      ++kept;
+    }
+    used_ = kept;
   }
 
  private:
@@ -91,7 +123,8 @@ class FieldValues {
     static const Values empty;
     return empty;
   }
-  std::vector<Entry> entries_;  // sorted by slot
+  std::vector<Entry> entries_;  // the first used_ are live, sorted by slot; then spares
+  size_t used_ = 0;
   size_t slots_ = 0;
 };
 
