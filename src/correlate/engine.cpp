@@ -132,14 +132,16 @@ QueryEngine::QueryEngine(const eql::Query& query, const Schema& schema, EngineOp
                           index_slots_list_.end());
 }
 
-bool QueryEngine::passes_index(const Event& event) const {
-  if (index_slots_ && !admits_uncached(event)) return false;
-  for (const auto& constraints : filter_constraints_) {
+std::vector<uint32_t> QueryEngine::index_filters(const Event& event) const {
+  std::vector<uint32_t> passing;
+  if (index_slots_ && !admits_uncached(event)) return passing;
+  for (size_t f = 0; f < filter_constraints_.size(); ++f) {
+    const auto& constraints = filter_constraints_[f];
     if (std::all_of(constraints.begin(), constraints.end(),
                     [&](const ValueConstraint& c) { return c.met_by(event); }))
-      return true;
+      passing.push_back(static_cast<uint32_t>(f));
   }
-  return false;
+  return passing;
 }
 
 bool QueryEngine::filters_match(const Event& event) const {

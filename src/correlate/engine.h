@@ -87,9 +87,9 @@ class QueryEngine {
   const std::vector<uint32_t>& index_slots() const { return index_slots_list_; }
   // Every slot the engine reads from an event (filters, keys, times, data stream).
   const std::vector<uint32_t>& read_slots() const { return read_slots_; }
-  // False when the event's data stream is not read, or when each filter
-  // requires values of those slots that the event does not have.
-  bool passes_index(const Event& event) const;
+  // The filters (indices into filters()) whose required values of those
+  // slots the event has; none when its data stream is not read.
+  std::vector<uint32_t> index_filters(const Event& event) const;
 
  private:
   struct Stage {

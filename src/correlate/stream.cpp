@@ -45,8 +45,8 @@ QueryStream::QueryStream(std::vector<QueryEngine*> engines, const Schema& schema
                          signature_slots_.end());
 }
 
-const std::vector<uint32_t>& QueryStream::indexed_engines(Worker& worker,
-                                                          const Event& event) const {
+const std::vector<QueryStream::EngineFilter>& QueryStream::indexed_filters(
+    Worker& worker, const Event& event) const {
   std::string& signature = worker.signature;
   signature.clear();
   for (uint32_t slot : signature_slots_) {
@@ -60,11 +60,12 @@ const std::vector<uint32_t>& QueryStream::indexed_engines(Worker& worker,
   auto& cache = worker.engines_by_signature;
   auto it = cache.find(signature);
   if (it != cache.end()) return it->second;
-  std::vector<uint32_t> engines;
+  std::vector<EngineFilter> filters;
   for (size_t i = 0; i < engines_.size(); ++i)
-    if (engines_[i]->passes_index(event)) engines.push_back(static_cast<uint32_t>(i));
+    for (uint32_t filter : engines_[i]->index_filters(event))
+      filters.push_back({static_cast<uint32_t>(i), filter});
   if (cache.size() > 100'000) cache.clear();  // no end to the variety: start over
-  return cache.emplace(signature, std::move(engines)).first->second;
+  return cache.emplace(signature, std::move(filters)).first->second;
 }
 
 ReaderOptions QueryStream::reader_options() {
@@ -93,9 +94,7 @@ ReaderOptions QueryStream::reader_options() {
     clauses_by_literal_.resize(prefilter_->literals().size());
     for (size_t i = 0; i < engines_.size(); ++i) {
       EngineClauses& mine = engine_clauses_[i];
-      mine.always = false;
       for (const Prefilter::Clauses& clauses : prefilter_->group_filters(i)) {
-        if (clauses.empty()) mine.always = true;
         std::vector<uint32_t> filter;
         for (const std::vector<uint32_t>& clause : clauses) {
           for (uint32_t id : clause)
@@ -517,21 +516,21 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
     for (uint32_t id : hits->literals)
       for (uint32_t clause : clauses_by_literal_[id]) worker.clause_mark[clause] = worker.line_mark;
   }
-  auto literals_allow = [&](uint32_t engine) {
-    const EngineClauses& mine = engine_clauses_[engine];
-    if (mine.always) return true;
-    for (const std::vector<uint32_t>& filter : mine.filters) {
-      if (std::all_of(filter.begin(), filter.end(), [&](uint32_t clause) {
-            return worker.clause_mark[clause] == worker.line_mark;
-          }))
-        return true;
-    }
-    return false;
+  auto literals_allow = [&](const EngineFilter& at) {
+    const std::vector<uint32_t>& clauses = engine_clauses_[at.engine].filters[at.filter];
+    return std::all_of(clauses.begin(), clauses.end(), [&](uint32_t clause) {
+      return worker.clause_mark[clause] == worker.line_mark;
+    });
   };
+  // Each filter is evaluated only when the event has the values it requires
+  // of the index slots and a hit on each of its literal clauses; an engine
+  // is done with at its first matching filter.
   Outcome outcome{Outcome::Kind::Candidate, line};
-  for (uint32_t engine : indexed_engines(worker, scratch)) {
-    if (by_literal && !literals_allow(engine)) continue;
-    if (engines_[engine]->filters_match(scratch)) outcome.engines.push_back(engine);
+  for (const EngineFilter& at : indexed_filters(worker, scratch)) {
+    if (!outcome.engines.empty() && outcome.engines.back() == at.engine) continue;
+    if (by_literal && !literals_allow(at)) continue;
+    if (engines_[at.engine]->filters()[at.filter].matches(scratch))
+      outcome.engines.push_back(at.engine);
   }
   if (outcome.engines.empty()) return Outcome(Outcome::Kind::Inert, line);
   // The event goes on with the fields its engines read, copied out of the

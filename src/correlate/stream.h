@@ -79,6 +79,10 @@ class QueryStream {
   StreamStats stats() const;
 
  private:
+  struct EngineFilter {
+    uint32_t engine;
+    uint32_t filter;
+  };
   struct Pending {
     EventPtr event;
     uint64_t arrival;
@@ -112,7 +116,7 @@ class QueryStream {
     simdjson::dom::parser decoded_parser;  // parses what a source decoder wrote
     // The engine index: engines that may match events with the same values
     // in the index slots (data stream, category, ...), by those values.
-    std::unordered_map<std::string, std::vector<uint32_t>> engines_by_signature;
+    std::unordered_map<std::string, std::vector<EngineFilter>> engines_by_signature;
     std::string signature;
     std::vector<uint64_t> clause_mark;  // per clause: the last line with a hit on it
     uint64_t line_mark = 0;
@@ -159,7 +163,9 @@ class QueryStream {
   std::vector<uint32_t> always_kept_;      // see keep_slots
   // A candidate event keeps only the fields its engines (and results) read.
   void trim_fields(Worker& worker, Event& event, const std::vector<uint32_t>& engines) const;
-  const std::vector<uint32_t>& indexed_engines(Worker& worker, const Event& event) const;
+  // The filters of each engine that the event passes the index for, by
+  // engine, cached per combination of index values.
+  const std::vector<EngineFilter>& indexed_filters(Worker& worker, const Event& event) const;
   Worker main_worker_;
   std::vector<std::vector<Buffered>> buffered_;  // per engine, during a batch
   std::vector<uint64_t> trigger_;                // per engine: the event being pushed
@@ -175,8 +181,7 @@ class QueryStream {
   // must all have a hit (`always`: some filter needs none).
   std::vector<std::vector<uint32_t>> clauses_by_literal_;
   struct EngineClauses {
-    bool always = true;
-    std::vector<std::vector<uint32_t>> filters;
+    std::vector<std::vector<uint32_t>> filters;  // per filter: its clause ids
   };
   std::vector<EngineClauses> engine_clauses_;
   size_t clause_count_ = 0;
