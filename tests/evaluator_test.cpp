@@ -26,6 +26,9 @@ std::string eval(const std::string& condition, const std::string& event_json,
   Event event;
   extract_fields(document, fields, schema, event);
   Tri result = test(*node, event);
+  // The short-circuit forms filters use agree with the three-valued answer.
+  EXPECT_EQ(holds(*node, event), result == Tri::True) << condition;
+  EXPECT_EQ(refutes(*node, event), result == Tri::False) << condition;
   return result == Tri::True ? "true" : result == Tri::False ? "false" : "null";
 }
 
@@ -65,6 +68,22 @@ TEST(Evaluator, NullsAndMissingFields) {
   EXPECT_EQ(eval("missing > 1 or process.pid == 42", kEvent), "true");
   EXPECT_EQ(eval("missing > 1 and process.pid == 42", kEvent), "null");
   EXPECT_EQ(eval("missing > 1 and process.pid == 1", kEvent), "false");
+}
+
+TEST(Evaluator, NullsInAndOrNot) {
+  // and: false wins over null; or: true wins over null; not keeps null.
+  EXPECT_EQ(eval("missing == \"x\" and process.pid == 1", kEvent), "false");
+  EXPECT_EQ(eval("missing == \"x\" and process.pid == 42", kEvent), "null");
+  EXPECT_EQ(eval("missing == \"x\" or process.pid == 42", kEvent), "true");
+  EXPECT_EQ(eval("missing == \"x\" or process.pid == 1", kEvent), "null");
+  EXPECT_EQ(eval("not (missing == \"x\" and process.pid == 1)", kEvent), "true");
+  EXPECT_EQ(eval("not (missing == \"x\" and process.pid == 42)", kEvent), "null");
+  EXPECT_EQ(eval("not (missing == \"x\" or process.pid == 1)", kEvent), "null");
+  EXPECT_EQ(eval("not not (process.pid == 42 and not missing == \"x\")", kEvent), "null");
+  EXPECT_EQ(eval("process.pid == 42 and not (missing == \"x\" and process.pid == 1)", kEvent),
+            "true");
+  EXPECT_EQ(eval("(missing : \"x*\" or process.name : \"xmr*\") and not flag == false", kEvent),
+            "true");
 }
 
 TEST(Evaluator, OrderingComparisons) {

@@ -211,7 +211,7 @@ const std::string* CompiledExceptions::match(const std::string& rule_id, const E
   for (const Item& item : items_) {
     const auto& ids = item.source->rule_ids;
     if (!ids.empty() && std::find(ids.begin(), ids.end(), rule_id) == ids.end()) continue;
-    if (test(*item.condition, event) == Tri::True) return &item.source->name;
+    if (holds(*item.condition, event)) return &item.source->name;
   }
   return nullptr;
 }

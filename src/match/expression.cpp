@@ -528,8 +528,11 @@ int64_t clamp_index(int64_t index, int64_t size) {
 }
 
 void call(const Node& node, const Event& event, Values& out) {
-  std::vector<Values> args(node.children.size());
-  for (size_t i = 0; i < node.children.size(); ++i) evaluate(*node.children[i], event, args[i]);
+  // cidrMatch reads its CIDRs compiled (node.cidrs): only the address is evaluated.
+  const size_t evaluated = node.function == kCidrMatch ? std::min<size_t>(1, node.children.size())
+                                                       : node.children.size();
+  std::vector<Values> args(evaluated);
+  for (size_t i = 0; i < evaluated; ++i) evaluate(*node.children[i], event, args[i]);
   bool insensitive = node.insensitive;
   auto fold_if = [insensitive](std::string text) { return insensitive ? fold_case(text) : text; };
 
@@ -709,6 +712,39 @@ Tri test(const Node& node, const Event& event) {
   }
 }
 
+// Whether test() gives True (holds) or False (refutes), stopping as soon as
+// the answer is known: `a and b` cannot hold once `a` is null or false,
+// where test() must go on to tell null from false.
+bool holds(const Node& node, const Event& event) {
+  switch (node.kind) {
+    case ExprKind::And:
+      for (const auto& child : node.children)
+        if (!holds(*child, event)) return false;
+      return true;
+    case ExprKind::Or:
+      for (const auto& child : node.children)
+        if (holds(*child, event)) return true;
+      return false;
+    case ExprKind::Not: return refutes(*node.children[0], event);
+    default: return test(node, event) == Tri::True;
+  }
+}
+
+bool refutes(const Node& node, const Event& event) {
+  switch (node.kind) {
+    case ExprKind::And:
+      for (const auto& child : node.children)
+        if (refutes(*child, event)) return true;
+      return false;
+    case ExprKind::Or:
+      for (const auto& child : node.children)
+        if (!refutes(*child, event)) return false;
+      return true;
+    case ExprKind::Not: return holds(*node.children[0], event);
+    default: return test(node, event) == Tri::False;
+  }
+}
+
 void evaluate(const Node& node, const Event& event, Values& out) {
   out.clear();
   switch (node.kind) {
@@ -758,7 +794,7 @@ bool CompiledFilter::matches(const Event& event) const {
     }
     if (!found) return false;
   }
-  return !condition || test(*condition, event) == Tri::True;
+  return !condition || holds(*condition, event);
 }
 
 void collect_slots(const Node& node, std::vector<uint32_t>& slots) {

@@ -70,6 +70,9 @@ struct CompileContext {
 NodePtr compile_expression(const eql::Expr& expr, CompileContext& context);
 
 Tri test(const Node& node, const Event& event);
+// test(node, event) == Tri::True, and == Tri::False, decided with less work.
+bool holds(const Node& node, const Event& event);
+bool refutes(const Node& node, const Event& event);
 // Adds the slots of the fields the expression reads.
 void collect_slots(const Node& node, std::vector<uint32_t>& slots);
 void evaluate(const Node& node, const Event& event, Values& out);
