@@ -602,7 +602,7 @@ void QueryStream::deliver(size_t engine, QueryResult&& result) {
 // then handed on in event order, then engine order: the order one thread gives.
 void QueryStream::run_batch() {
   if (batch_.empty()) return;
-  auto work = [this](size_t worker) {
+  std::function<void(size_t)> work = [this](size_t worker) {
     for (const Pending& pending : batch_) {
       for (uint32_t i : pending.engines) {
         if (i % threads_ != worker || engines_[i]->done()) continue;
@@ -611,10 +611,8 @@ void QueryStream::run_batch() {
       }
     }
   };
-  std::vector<std::thread> workers;
-  for (size_t worker = 1; worker < threads_; ++worker) workers.emplace_back(work, worker);
-  work(0);
-  for (std::thread& worker : workers) worker.join();
+  if (!batch_pool_) batch_pool_ = std::make_unique<TaskPool>(threads_);
+  batch_pool_->run(work);
   batch_.clear();
   std::vector<std::tuple<uint64_t, size_t, size_t>> order;  // trigger, engine, index
   for (size_t i = 0; i < buffered_.size(); ++i) {

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "correlate/engine.h"
+#include "correlate/task_pool.h"
 #include "event/reader.h"
 #include "prefilter/prefilter.h"
 #include "source/source.h"
@@ -159,6 +160,7 @@ class QueryStream {
   ResultHandler handler_;
   size_t threads_ = 1;
   std::vector<Pending> batch_;
+  std::unique_ptr<TaskPool> batch_pool_;   // runs engines over batches, threads_ > 1
   std::vector<uint32_t> signature_slots_;  // the engine index's slots
   std::vector<uint32_t> always_kept_;      // see keep_slots
   // A candidate event keeps only the fields its engines (and results) read.
