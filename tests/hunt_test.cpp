@@ -503,16 +503,25 @@ TEST(Hunt, AlertsAreByteIdenticalForOneAndTwoThreadsAndSplitInput) {
   }
   std::string split_files;
   const size_t cuts[] = {0, lines.size() / 7, lines.size() / 2, lines.size() - 1, lines.size()};
+  std::filesystem::create_directories(dir / "parts");
   for (size_t part = 0; part + 1 < std::size(cuts); ++part) {
-    std::string name = (dir / fmt::format("part{}.ndjson", part)).string();
+    std::string name = (dir / "parts" / fmt::format("part{}.ndjson", part)).string();
     std::ofstream out(name);
     for (size_t i = cuts[part]; i < cuts[part + 1]; ++i) out << lines[i] << "\n";
     split_files += name + " ";
   }
-  ASSERT_EQ(std::system(fmt::format("gzip -f {}", (dir / "part1.ndjson").string()).c_str()), 0);
+  ASSERT_EQ(
+      std::system(fmt::format("gzip -f {}", (dir / "parts" / "part1.ndjson").string()).c_str()), 0);
   size_t at = split_files.find("part1.ndjson");
   split_files.insert(at + std::string("part1.ndjson").size(), ".gz");
   HuntRun split = hunt(rules + "--threads 2 " + split_files);
+  // A folder stands for its files in path order; hidden files are passed over.
+  std::filesystem::create_directories(dir / "parts" / ".hidden");
+  std::ofstream(dir / "parts" / ".hidden" / "junk.ndjson") << "not json\n";
+  std::ofstream(dir / "parts" / ".junk.ndjson") << "not json\n";
+  HuntRun folder = hunt(rules + "--threads 2 " + (dir / "parts").string());
+  std::filesystem::create_directories(dir / "empty");
+  HuntRun empty = hunt(rules + (dir / "empty").string());
   // Bad lines among them: reported at the same lines, in the same order,
   // whether the file is read by 1 or 2 threads or streamed from stdin.
   std::string flawed = (dir / "flawed.ndjson").string();
@@ -553,6 +562,10 @@ TEST(Hunt, AlertsAreByteIdenticalForOneAndTwoThreadsAndSplitInput) {
   EXPECT_GT(one.lines.size(), 100u);
   EXPECT_EQ(one.lines, two.lines);
   EXPECT_EQ(one.lines, split.lines) << split.err;
+  EXPECT_EQ(one.lines, folder.lines) << folder.err;
+  EXPECT_EQ(folder.err.find("junk"), std::string::npos) << folder.err;
+  EXPECT_NE(empty.exit_code, 0);
+  EXPECT_NE(empty.err.find("the folder holds no files"), std::string::npos) << empty.err;
   size_t building_blocks = 0;
   for (const auto& line : one.lines)
     building_blocks += line.find("building_block_type") != std::string::npos;

@@ -25,8 +25,9 @@ void add_query_command(CLI::App& app, std::function<int()>& run);
 void add_hunt_command(CLI::App& app, std::function<int()>& run);
 void add_validate_command(CLI::App& app, std::function<int()>& run);
 
-// Reads each file (or stdin for "-"; stdin alone when there are none) with
-// `read`, until `done` says the rest cannot matter. Reports unreadable files
+// Reads each file (or stdin for "-"; stdin alone when there are none; a
+// folder's files in path order, without dot names) with `read`, until `done`
+// says the rest cannot matter. Reports unreadable files
 // on stderr; returns false when there was one.
 // `read_file`, when given, may take a plain file by its path first (and
 // returns false when it does not).

@@ -215,7 +215,8 @@ void add_hunt_command(CLI::App& app, std::function<int()>& run) {
           "--rules", options->rules,
           "Rule files or directories (.eql, detection-rules .toml, rule pages); repeatable")
       ->allow_extra_args(false);
-  command->add_option("files", options->files, "Event files; - is stdin");
+  command->add_option("files", options->files,
+                      "Event files, or folders of them (read in path order); - is stdin");
   command
       ->add_option("--format", options->format,
                    "Output: ndjson (default when not a terminal) or table")

@@ -1,6 +1,7 @@
 // pickaxe: runs Elastic Security EQL detection rules over security telemetry.
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -91,7 +92,36 @@ bool read_inputs(const std::vector<std::string>& files,
                  const std::function<bool()>& done,
                  const std::function<bool(const std::string&)>& read_file) {
   bool readable = true;
+  // A folder stands for the files under it, in path order; names starting
+  // with a dot are passed over.
+  std::vector<std::string> inputs;
   for (const std::string& file : files.empty() ? std::vector<std::string>{"-"} : files) {
+    std::error_code error;
+    if (file == "-" || !std::filesystem::is_directory(file, error)) {
+      inputs.push_back(file);
+      continue;
+    }
+    std::vector<std::string> found;
+    auto options = std::filesystem::directory_options::skip_permission_denied;
+    for (auto it = std::filesystem::recursive_directory_iterator(file, options, error);
+         !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
+      if (it->path().filename().string().starts_with(".")) {
+        if (it->is_directory(error)) it.disable_recursion_pending();
+        continue;
+      }
+      if (it->is_regular_file(error)) found.push_back(it->path().string());
+    }
+    if (error) {
+      std::cerr << "pickaxe: " << file << ": cannot read the folder: " << error.message() << "\n";
+      readable = false;
+    } else if (found.empty()) {
+      std::cerr << "pickaxe: " << file << ": the folder holds no files\n";
+      readable = false;
+    }
+    std::sort(found.begin(), found.end());
+    inputs.insert(inputs.end(), found.begin(), found.end());
+  }
+  for (const std::string& file : inputs) {
     if (done()) break;
     if (file == "-") {
       read(std::cin, "<stdin>");

@@ -186,7 +186,8 @@ void add_query_command(CLI::App& app, std::function<int()>& run) {
       "Prints NDJSON: "
       "matching events, or {\"join_keys\": [...], \"events\": [...]} per sequence or sample.");
   command->add_option("query", options->query, "The EQL query")->required();
-  command->add_option("files", options->files, "Event files; - is stdin");
+  command->add_option("files", options->files,
+                      "Event files, or folders of them (read in path order); - is stdin");
   command->add_option("--timestamp-field", options->timestamp_field, "Field holding the event time")
       ->default_str("@timestamp");
   command->add_option("--tiebreaker-field", options->tiebreaker_field,

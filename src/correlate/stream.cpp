@@ -244,23 +244,26 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
     ReaderStats stats;
     uint64_t lines = 0;
   };
-  struct Lane {
-    Worker worker;
-    std::unique_ptr<JsonEventReader> reader;
-    std::vector<Outcome>* sink = nullptr;
-  };
-  std::vector<Lane> lanes(threads);
-  ReaderOptions lane_options = reader_.options();
-  lane_options.on_progress = nullptr;  // reported here, between blocks
-  for (Lane& lane : lanes) {
-    lane.worker.clause_mark.assign(clause_count_, 0);
-    lane.worker.mapped_input = keep_mapping ? text : std::string_view();
-    lane.reader = std::make_unique<JsonEventReader>(lane_options, [&lane](const InputProblem& p) {
-      Outcome outcome{Outcome::Kind::ReaderProblem, p.line};
-      outcome.problem = p.message;
-      lane.sink->push_back(std::move(outcome));
-    });
+  // Lanes and their threads are kept from file to file: their caches (the
+  // engine index, pattern scratch space) serve every file.
+  if (lanes_.size() != threads) {
+    lanes_.clear();
+    ReaderOptions lane_options = reader_.options();
+    lane_options.on_progress = nullptr;  // reported here, between blocks
+    for (size_t t = 0; t < threads; ++t) {
+      auto lane = std::make_unique<Lane>();
+      lane->worker.clause_mark.assign(clause_count_, 0);
+      lane->reader = std::make_unique<JsonEventReader>(
+          lane_options, [sink = &lane->sink](const InputProblem& p) {
+            Outcome outcome{Outcome::Kind::ReaderProblem, p.line};
+            outcome.problem = p.message;
+            (*sink)->push_back(std::move(outcome));
+          });
+      lanes_.push_back(std::move(lane));
+    }
+    read_pool_ = std::make_unique<TaskPool>(threads);
   }
+  for (auto& lane : lanes_) lane->worker.mapped_input = keep_mapping ? text : std::string_view();
   auto work = [&](Lane& lane, Chunk& chunk) {
     lane.sink = &chunk.outcomes;
     ReaderStats before = lane.reader->stats();
@@ -314,7 +317,7 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
       if (c >= chunks.size() || stop.load()) return Took::None;
       if (c >= committed.load() + window) return Took::Wait;
     } while (!next.compare_exchange_weak(c, c + 1));
-    work(lanes[lane], chunks[c]);
+    work(*lanes_[lane], chunks[c]);
     finished[c].store(true, std::memory_order_release);
     progressed.notify_all();
     return Took::Worked;
@@ -329,35 +332,41 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
       }
     }
   };
-  std::vector<std::thread> helpers;
-  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(helper, t);
-  uint64_t line_base = 0;
-  for (size_t c = 0; c < chunks.size() && !done();) {
-    if (!finished[c].load(std::memory_order_acquire)) {
-      if (take(0) != Took::Worked) {
-        std::unique_lock lock(mutex);
-        progressed.wait_for(lock, std::chrono::milliseconds(1));
+  // This thread commits (and helps); the pool's other threads help.
+  auto commit_in_order = [&] {
+    uint64_t line_base = 0;
+    for (size_t c = 0; c < chunks.size() && !done();) {
+      if (!finished[c].load(std::memory_order_acquire)) {
+        if (take(0) != Took::Worked) {
+          std::unique_lock lock(mutex);
+          progressed.wait_for(lock, std::chrono::milliseconds(1));
+        }
+        continue;
       }
-      continue;
+      Chunk& chunk = chunks[c];
+      reader_.absorb(chunk.stats);
+      for (Outcome& outcome : chunk.outcomes) {
+        if (done()) break;
+        commit(std::move(outcome), path, line_base);
+      }
+      line_base += chunk.lines;
+      std::vector<Outcome>().swap(chunk.outcomes);
+      committed.store(++c);
+      progressed.notify_all();
+      if (c % 4 == 0 || c == chunks.size()) {
+        release_pages(static_cast<size_t>(chunk.text.data() - text.data()));  // committed chunks
+        if (reader_.options().on_progress) reader_.options().on_progress(reader_.stats().bytes);
+      }
     }
-    Chunk& chunk = chunks[c];
-    reader_.absorb(chunk.stats);
-    for (Outcome& outcome : chunk.outcomes) {
-      if (done()) break;
-      commit(std::move(outcome), path, line_base);
-    }
-    line_base += chunk.lines;
-    std::vector<Outcome>().swap(chunk.outcomes);
-    committed.store(++c);
+    stop.store(true);
     progressed.notify_all();
-    if (c % 4 == 0 || c == chunks.size()) {
-      release_pages(static_cast<size_t>(chunk.text.data() - text.data()));  // committed chunks
-      if (reader_.options().on_progress) reader_.options().on_progress(reader_.stats().bytes);
-    }
-  }
-  stop.store(true);
-  progressed.notify_all();
-  for (std::thread& thread : helpers) thread.join();
+  };
+  read_pool_->run([&](size_t lane) {
+    if (lane == 0)
+      commit_in_order();
+    else
+      helper(lane);
+  });
   return true;
 }
 

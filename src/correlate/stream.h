@@ -160,7 +160,15 @@ class QueryStream {
   ResultHandler handler_;
   size_t threads_ = 1;
   std::vector<Pending> batch_;
-  std::unique_ptr<TaskPool> batch_pool_;   // runs engines over batches, threads_ > 1
+  std::unique_ptr<TaskPool> batch_pool_;  // runs engines over batches, threads_ > 1
+  // read_file's lanes: one per thread, each with its worker and reader.
+  struct Lane {
+    Worker worker;
+    std::unique_ptr<JsonEventReader> reader;
+    std::vector<Outcome>* sink = nullptr;
+  };
+  std::vector<std::unique_ptr<Lane>> lanes_;
+  std::unique_ptr<TaskPool> read_pool_;
   std::vector<uint32_t> signature_slots_;  // the engine index's slots
   std::vector<uint32_t> always_kept_;      // see keep_slots
   // A candidate event keeps only the fields its engines (and results) read.
