@@ -144,12 +144,6 @@ std::vector<uint32_t> QueryEngine::index_filters(const Event& event) const {
   return passing;
 }
 
-bool QueryEngine::filters_match(const Event& event) const {
-  for (const CompiledFilter& filter : filters_)
-    if (filter.matches(event)) return true;
-  return false;
-}
-
 namespace {
 
 // Every combination of the keys' values: a multi-valued key joins under each

@@ -77,11 +77,7 @@ class QueryEngine {
 
   // The filters: the event's, or each stage's and until's.
   const std::vector<CompiledFilter>& filters() const { return filters_; }
-  // Whether any of the query's filters matches the event on its own (data
-  // streams aside): if none does, no result can ever include it.
-  bool filters_match(const Event& event) const;
-
-  // An index over engines: the slots that decide `passes_index` (data
+  // An index over engines: the slots that decide `index_filters` (data
   // stream, category, host.os.type, event.type). Events alike in these slots
   // get the same answer, so a stream asks once per distinct combination.
   const std::vector<uint32_t>& index_slots() const { return index_slots_list_; }
