@@ -105,11 +105,13 @@ bool read_inputs(const std::vector<std::string>& files,
     auto options = std::filesystem::directory_options::skip_permission_denied;
     for (auto it = std::filesystem::recursive_directory_iterator(file, options, error);
          !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
+      // An entry that cannot be looked at (a dangling link) is not a file.
+      std::error_code entry_error;
       if (it->path().filename().string().starts_with(".")) {
-        if (it->is_directory(error)) it.disable_recursion_pending();
+        if (it->is_directory(entry_error)) it.disable_recursion_pending();
         continue;
       }
-      if (it->is_regular_file(error)) found.push_back(it->path().string());
+      if (it->is_regular_file(entry_error)) found.push_back(it->path().string());
     }
     if (error) {
       std::cerr << "pickaxe: " << file << ": cannot read the folder: " << error.message() << "\n";
