@@ -115,8 +115,8 @@ class QueryStream {
   // The state one thread needs to prepare events.
   struct Worker {
     simdjson::dom::parser decoded_parser;  // parses what a source decoder wrote
-    // The engine index: engines that may match events with the same values
-    // in the index slots (data stream, category, ...), by those values.
+    // The engine index: the filters that may match events with the same
+    // values in the index slots (data stream, category, ...), by those values.
     std::unordered_map<std::string, std::vector<EngineFilter>> engines_by_signature;
     std::string signature;
     std::vector<uint64_t> clause_mark;  // per clause: the last line with a hit on it
@@ -133,7 +133,8 @@ class QueryStream {
   // For an ECS document a source decoder wrote.
   Outcome prepare_decoded(Worker& worker, std::string ecs, uint64_t line);
   // Checks an event and finds the engines whose filters match it. Its
-  // document (`owned`, else a copy of `text`) is kept only when one does.
+  // document (`owned`, else `text`: a view when it lies in the worker's
+  // mapped input, a copy otherwise) is kept only when one does.
   // `hits`: the prefilter's hits on the event's line, when its text is the
   // event's own (not a decoded record's).
   // The event is the worker's scratch event.
@@ -188,7 +189,7 @@ class QueryStream {
   std::vector<std::shared_ptr<const void>> mapped_inputs_;  // files read by read_file
   // Engines chosen by the literals on an event's line: the clauses each
   // literal belongs to, and per engine its filters as lists of clauses that
-  // must all have a hit (`always`: some filter needs none).
+  // must all have a hit (a filter with no clause needs none).
   std::vector<std::vector<uint32_t>> clauses_by_literal_;
   struct EngineClauses {
     std::vector<std::vector<uint32_t>> filters;  // per filter: its clause ids

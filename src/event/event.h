@@ -72,8 +72,20 @@ class FieldValues {
     if (this != &other) *this = FieldValues(other);
     return *this;
   }
-  FieldValues(FieldValues&&) = default;
-  FieldValues& operator=(FieldValues&&) = default;
+  FieldValues(FieldValues&& other) noexcept
+      : entries_(std::move(other.entries_)), used_(other.used_), slots_(other.slots_) {
+    other.entries_.clear();
+    other.used_ = 0;
+  }
+  FieldValues& operator=(FieldValues&& other) noexcept {
+    if (this == &other) return *this;
+    entries_ = std::move(other.entries_);
+    used_ = other.used_;
+    slots_ = other.slots_;
+    other.entries_.clear();
+    other.used_ = 0;
+    return *this;
+  }
 
   // The values of a slot; empty when it has none.
   const Values& operator[](size_t slot) const {
