@@ -144,6 +144,98 @@ TEST(Stream, InertEventsChangeNoResult) {
   }
 }
 
+// Filters that only matter once a sequence has begun (later steps, until)
+// are left to their engine when the event is kept for another engine anyway.
+TEST(Stream, DeferrableFiltersAreThoseThatNeedABegunSequence) {
+  auto deferrable = [](const std::string& query) {
+    Parsed parsed = parse(query);
+    EXPECT_TRUE(parsed.ok()) << parsed.messages();
+    QueryEngine engine(parsed.query(), Schema{}, {});
+    std::vector<bool> flags;
+    for (uint32_t f = 0; f < engine.filters().size(); ++f) flags.push_back(engine.deferrable(f));
+    return flags;
+  };
+  using Flags = std::vector<bool>;
+  EXPECT_EQ(deferrable("process where true"), Flags({false}));
+  EXPECT_EQ(deferrable("sequence [process where true] [file where true] until [network where "
+                       "true]"),
+            Flags({false, true, true}));
+  EXPECT_EQ(deferrable("sequence [process where true] with runs=2 [file where true]"),
+            Flags({false, true}));
+  EXPECT_EQ(
+      deferrable(
+          "sequence with maxspan=1m [process where true] ![file where true] [network where true]"),
+      Flags({false, true, true}));
+  // With a leading missing step, every missing step's events are remembered.
+  EXPECT_EQ(
+      deferrable(
+          "sequence with maxspan=1m ![file where true] [process where true] ![dns where true] "
+          "[network where true]"),
+      Flags({false, false, false, true}));
+  EXPECT_EQ(deferrable("sample by host.name [process where true] [network where true]"),
+            Flags({false, false}));
+}
+
+// Many engines on one stream: each gets the results it gets alone, though
+// an event kept for one engine reaches the others unevaluated.
+TEST(Stream, EnginesTogetherGiveTheirResultsAlone) {
+  std::mt19937 random(11);
+  std::vector<std::string> lines;
+  const char* categories[] = {"process", "network", "file"};
+  const char* names[] = {"xmrig", "bash", "curl", "sshd"};
+  for (int i = 0; i < 3000; ++i) {
+    lines.push_back(fmt::format(
+        R"({{"@timestamp":{},"event":{{"category":"{}","type":"start","sequence":{}}},"host":{{"name":"h{}"}},"process":{{"name":"{}","pid":{}}},"destination":{{"port":{}}}}})",
+        1'700'000'000'000 + i * 250, categories[random() % 3], i, random() % 5, names[random() % 4],
+        random() % 7, random() % 2 ? 3333 : 443));
+  }
+  const std::string input = join_lines(lines);
+  const std::vector<std::string> queries = {
+      "process where process.name == \"xmrig\"",
+      "sequence by host.name with maxspan=3s [process where process.name == \"curl\"] "
+      "![file where true] [network where destination.port == 3333]",
+      "sequence by host.name with maxspan=10s [process where process.name == \"bash\"] "
+      "[network where true] until [process where process.name == \"sshd\"]",
+      "sequence by host.name, process.pid [process where true] with runs=2 [network where "
+      "destination.port == 443] | tail 5",
+      "sequence by host.name with maxspan=2s [file where process.name == \"sshd\"] "
+      "[process where process.name != \"bash\"] [network where destination.port == 443]",
+      "sample by host.name [process where process.name == \"xmrig\"] [network where true]",
+  };
+  auto results_of = [](const std::vector<QueryResult>& results) {
+    std::vector<std::string> out;
+    for (const QueryResult& result : results) {
+      std::string joined;
+      for (const auto& event : result.events)
+        joined += event ? event->source() : std::string_view("null");
+      out.push_back(joined);
+    }
+    return out;
+  };
+  Schema schema;
+  EngineOptions options;
+  options.tiebreaker_field = "event.sequence";
+  FieldIndex shared;
+  std::vector<std::unique_ptr<QueryEngine>> engines;
+  std::vector<QueryEngine*> pointers;
+  for (const std::string& query : queries) {
+    Parsed parsed = parse(query);
+    ASSERT_TRUE(parsed.ok()) << parsed.messages();
+    engines.push_back(
+        std::make_unique<QueryEngine>(parsed.query(), schema, options, nullptr, &shared));
+    pointers.push_back(engines.back().get());
+  }
+  QueryStream stream(pointers, schema, {}, [](const InputProblem&) {});
+  std::istringstream in(input);
+  stream.read(in, "input.ndjson");
+  stream.flush();
+  for (size_t i = 0; i < queries.size(); ++i) {
+    RunOutput alone = run_stream(queries[i], input);
+    ASSERT_FALSE(alone.results.empty()) << queries[i];
+    EXPECT_EQ(results_of(engines[i]->finish()), alone.results) << queries[i];
+  }
+}
+
 TEST(Stream, ShuffledWithinLatenessGivesTheSameResults) {
   std::vector<std::string> sorted = make_events(20, 30);
   RunOutput expected = run_stream(kSequence, join_lines(sorted));

@@ -96,6 +96,17 @@ QueryEngine::QueryEngine(const eql::Query& query, const Schema& schema, EngineOp
     if (query.maxspan) maxspan_ = query.maxspan->nanoseconds();
   }
   for (const eql::Pipe& pipe : query.pipes) pipes_.push_back(pipe);
+  // A sequence's filters are deferrable unless a stage that can begin a
+  // sequence (the first positive stage, or a leading missing stage) uses them.
+  // With a leading missing step, every missing step's events are remembered.
+  deferrable_.assign(filters_.size(), kind_ == eql::QueryKind::Sequence && !positive_.empty());
+  if (kind_ == eql::QueryKind::Sequence && !positive_.empty()) {
+    const bool leading_missing = stages_.front().missing;
+    for (size_t s = 0; s < stages_.size(); ++s) {
+      if (s == positive_.front() || (leading_missing && stages_[s].missing))
+        deferrable_[stages_[s].filter] = false;
+    }
+  }
 
   // The constraints the engine index uses: values that recur across events.
   std::vector<uint32_t> indexed;

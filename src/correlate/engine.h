@@ -86,6 +86,11 @@ class QueryEngine {
   // The filters (indices into filters()) whose required values of those
   // slots the event has; none when its data stream is not read.
   std::vector<uint32_t> index_filters(const Event& event) const;
+  // Whether the engine evaluates the filter only once a sequence has begun
+  // (a later step, a missing step after the first, an until): an event
+  // pushed to it is then checked by the engine itself, so a stream need not
+  // evaluate such a filter to choose an event it keeps anyway.
+  bool deferrable(uint32_t filter) const { return deferrable_[filter]; }
 
  private:
   struct Stage {
@@ -161,6 +166,7 @@ class QueryEngine {
   std::vector<std::vector<ValueConstraint>> filter_constraints_;  // per filter, on indexed slots
   std::vector<uint32_t> index_slots_list_;
   std::vector<uint32_t> read_slots_;
+  std::vector<bool> deferrable_;  // per filter
   struct AdmitCache {
     std::string index, type, dataset, name_space;
     bool admitted = false;

@@ -63,7 +63,7 @@ const std::vector<QueryStream::EngineFilter>& QueryStream::indexed_filters(
   std::vector<EngineFilter> filters;
   for (size_t i = 0; i < engines_.size(); ++i)
     for (uint32_t filter : engines_[i]->index_filters(event))
-      filters.push_back({static_cast<uint32_t>(i), filter});
+      filters.push_back({static_cast<uint32_t>(i), filter, engines_[i]->deferrable(filter)});
   if (cache.size() > 100'000) cache.clear();  // no end to the variety: start over
   return cache.emplace(signature, std::move(filters)).first->second;
 }
@@ -535,11 +535,40 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
   // of the index slots and a hit on each of its literal clauses; an engine
   // is done with at its first matching filter.
   Outcome outcome{Outcome::Kind::Candidate, line};
+  std::vector<EngineFilter>& deferred = worker.deferred;
+  deferred.clear();
   for (const EngineFilter& at : indexed_filters(worker, scratch)) {
     if (!outcome.engines.empty() && outcome.engines.back() == at.engine) continue;
     if (by_literal && !literals_allow(at)) continue;
+    if (at.deferrable) {
+      deferred.push_back(at);
+      continue;
+    }
     if (engines_[at.engine]->filters()[at.filter].matches(scratch))
       outcome.engines.push_back(at.engine);
+  }
+  // A filter that an engine evaluates again only once a sequence has begun
+  // (a later step, an until) need not be evaluated here when the event is a
+  // candidate anyway: its engine gets the event and decides. Otherwise the
+  // first of them that matches makes the event a candidate, which is what
+  // keeps the set of candidates, and so the order of events, the same.
+  if (!deferred.empty()) {
+    size_t first = 0;
+    if (outcome.engines.empty()) {
+      while (first < deferred.size() &&
+             !engines_[deferred[first].engine]->filters()[deferred[first].filter].matches(scratch))
+        ++first;
+    }
+    if (first < deferred.size()) {
+      const size_t eager = outcome.engines.size();
+      for (size_t i = first; i < deferred.size(); ++i)
+        if (outcome.engines.empty() || outcome.engines.back() != deferred[i].engine)
+          outcome.engines.push_back(deferred[i].engine);
+      std::inplace_merge(outcome.engines.begin(), outcome.engines.begin() + eager,
+                         outcome.engines.end());
+      outcome.engines.erase(std::unique(outcome.engines.begin(), outcome.engines.end()),
+                            outcome.engines.end());
+    }
   }
   if (outcome.engines.empty()) return Outcome(Outcome::Kind::Inert, line);
   // The event goes on with the fields its engines read, copied out of the

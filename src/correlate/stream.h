@@ -83,6 +83,7 @@ class QueryStream {
   struct EngineFilter {
     uint32_t engine;
     uint32_t filter;
+    bool deferrable;  // QueryEngine::deferrable
   };
   struct Pending {
     EventPtr event;
@@ -123,8 +124,9 @@ class QueryStream {
     uint64_t line_mark = 0;
     std::vector<uint64_t> slot_mark;  // per slot: the last event that keeps it
     uint64_t event_mark = 0;
-    std::string_view mapped_input;  // a mapped file that outlives the stream's events
-    Event scratch;                  // each event is extracted here first
+    std::string_view mapped_input;       // a mapped file that outlives the stream's events
+    Event scratch;                       // each event is extracted here first
+    std::vector<EngineFilter> deferred;  // filters not yet evaluated for this event
   };
   // Preparing reads only shared state that no longer changes, so workers
   // run it in parallel; committing takes outcomes in input order.
