@@ -86,6 +86,16 @@ void write_rule_fields(JsonWriter& json, const Rule& rule) {
   json.key("kibana.alert.rule.tags").begin_array();
   for (const std::string& tag : rule.tags) json.value(tag);
   json.end_array();
+  if (!rule.author.empty()) {
+    json.key("kibana.alert.rule.author").begin_array();
+    for (const std::string& author : rule.author) json.value(author);
+    json.end_array();
+  }
+  if (!rule.references.empty()) {
+    json.key("kibana.alert.rule.references").begin_array();
+    for (const std::string& reference : rule.references) json.value(reference);
+    json.end_array();
+  }
   json.key("kibana.alert.rule.threat");
   write_threat(json, rule.threats);
   json.key("kibana.alert.severity").value(rule.severity);

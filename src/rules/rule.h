@@ -24,7 +24,7 @@ struct Threat {
   std::vector<ThreatTechnique> techniques;
 };
 
-enum class RuleFormat { Eql, DetectionRulesToml, SeedPage };
+enum class RuleFormat { Eql, DetectionRulesToml, SeedPage, Sigma };
 
 struct Rule {
   RuleFormat format = RuleFormat::Eql;
@@ -39,6 +39,8 @@ struct Rule {
   std::vector<std::string> index;
   std::vector<std::string> tags;
   std::vector<std::string> false_positives;
+  std::vector<std::string> author;  // kept on every alert (the Detection Rule License asks it)
+  std::vector<std::string> references;
   std::string timestamp_override;
   int max_signals = 100;
   std::vector<Threat> threats;
@@ -46,6 +48,8 @@ struct Rule {
   std::vector<int> validates;
 
   std::shared_ptr<const SourceFile> source;  // what the query's spans point into
+  // A Sigma rule's own YAML (`source` is then the EQL it was rendered as).
+  std::shared_ptr<const SourceFile> sigma_source;
   uint32_t query_begin = 0;
   uint32_t query_end = 0;
   eql::QuerySet query;

@@ -10,6 +10,7 @@
 
 #include "eql/functions.h"
 #include "eql/parser.h"
+#include "sigma/to_eql.h"
 #include "util/strings.h"
 #include "util/uuid.h"
 
@@ -132,6 +133,8 @@ void load_toml(const std::string& path, std::string text, LoadResult& result) {
   rule.index = string_array(rule_table->get("index"));
   rule.tags = string_array(rule_table->get("tags"));
   rule.false_positives = string_array(rule_table->get("false_positives"));
+  rule.author = string_array(rule_table->get("author"));
+  rule.references = string_array(rule_table->get("references"));
   if (const toml::array* tests = document["pickaxe"]["validates"].as_array()) {
     for (const toml::node& test : *tests)
       if (auto id = test.value<int64_t>()) rule.validates.push_back(static_cast<int>(*id));
@@ -173,6 +176,64 @@ void load_toml(const std::string& path, std::string text, LoadResult& result) {
     rule.query_end = static_cast<uint32_t>(query->size());
   }
   compile_rule(rule);
+  result.rules.push_back(std::move(rule));
+}
+
+// ----- Sigma ------------------------------------------------------------------------
+
+std::pair<std::string, int> severity_of_level(const std::string& level) {
+  if (level == "critical") return {"critical", 99};
+  if (level == "high") return {"high", 73};
+  if (level == "medium") return {"medium", 47};
+  return {"low", 21};  // low and informational
+}
+
+void load_sigma(const std::string& path, std::string text, LoadResult& result,
+                const sigma::Mapping& mapping) {
+  auto source = file_source(path, text);
+  Diagnostics diagnostics(source);
+  std::optional<sigma::Rule> parsed = sigma::parse_rule(source, diagnostics);
+  if (!parsed) {
+    file_problem(result, source).append(diagnostics);
+    return;
+  }
+  if (parsed->correlation) {
+    file_problem(result, source)
+        .add(Severity::Note, "sigma-skipped", parsed->title_span,
+             "skipped: Sigma correlation rules are not run yet");
+    return;
+  }
+  sigma::Rendered rendered = sigma::to_eql(*parsed, mapping, diagnostics);
+  if (!rendered.skipped.empty()) {
+    file_problem(result, source)
+        .add(Severity::Note, "sigma-skipped", parsed->title_span,
+             fmt::format("skipped: {}", rendered.skipped),
+             "add the logsource to a mapping file (--sigma-mapping)");
+    return;
+  }
+  Rule rule;
+  rule.format = RuleFormat::Sigma;
+  rule.path = path;
+  rule.language = "eql";
+  rule.name = parsed->title.empty() ? default_name(path) : parsed->title;
+  rule.rule_id = parsed->id.empty() ? stable_uuid(path + "\n" + text) : parsed->id;
+  rule.description = parsed->description;
+  std::tie(rule.severity, rule.risk_score) = severity_of_level(parsed->level);
+  rule.tags = parsed->tags;
+  rule.false_positives = parsed->false_positives;
+  rule.references = parsed->references;
+  if (!parsed->author.empty()) rule.author = {parsed->author};
+  rule.sigma_source = source;
+  if (rendered.eql.empty()) {  // the detection has errors: the rule stays, not loaded
+    rule.source = source;
+    rule.diagnostics = std::move(diagnostics);
+    result.rules.push_back(std::move(rule));
+    return;
+  }
+  rule.source = std::make_shared<SourceFile>(path + " (as EQL)", rendered.eql);
+  rule.query_end = static_cast<uint32_t>(rendered.eql.size());
+  compile_rule(rule);
+  rule.diagnostics.append(diagnostics);
   result.rules.push_back(std::move(rule));
 }
 
@@ -364,7 +425,8 @@ bool read_file(const std::string& path, std::string& text) {
 
 bool is_rule_file(const fs::path& path) {
   std::string extension = to_lower(path.extension().string());
-  return extension == ".eql" || extension == ".toml" || extension == ".txt";
+  return extension == ".eql" || extension == ".toml" || extension == ".txt" ||
+         extension == ".yml" || extension == ".yaml";
 }
 
 }  // namespace
@@ -380,10 +442,19 @@ void compile_rule(Rule& rule) {
   eql::verify(rule.query, rule.diagnostics);
 }
 
-void load_rule_text(const std::string& path, std::string text, LoadResult& result) {
+const sigma::Mapping& builtin_sigma_mapping() {
+  static const sigma::Mapping mapping;
+  return mapping;
+}
+
+void load_rule_text(const std::string& path, std::string text, LoadResult& result,
+                    const sigma::Mapping* sigma_mapping) {
   ++result.files_read;
   std::string extension = to_lower(fs::path(path).extension().string());
-  if (extension == ".toml") {
+  if (extension == ".yml" || extension == ".yaml") {
+    load_sigma(path, std::move(text), result,
+               sigma_mapping ? *sigma_mapping : builtin_sigma_mapping());
+  } else if (extension == ".toml") {
     load_toml(path, std::move(text), result);
   } else if (looks_like_seed_page(text)) {
     load_seed_page(path, std::move(text), result);
@@ -392,7 +463,7 @@ void load_rule_text(const std::string& path, std::string text, LoadResult& resul
   }
 }
 
-LoadResult load_rules(const std::vector<std::string>& paths) {
+LoadResult load_rules(const std::vector<std::string>& paths, const sigma::Mapping* sigma_mapping) {
   LoadResult result;
   auto load_file = [&](const std::string& path) {
     std::string text;
@@ -401,7 +472,7 @@ LoadResult load_rules(const std::vector<std::string>& paths) {
           .error("unreadable", {0, 0}, fmt::format("{}: cannot read the file", path));
       return;
     }
-    load_rule_text(path, std::move(text), result);
+    load_rule_text(path, std::move(text), result, sigma_mapping);
   };
   for (const std::string& path : paths) {
     std::error_code error;
@@ -415,10 +486,14 @@ LoadResult load_rules(const std::vector<std::string>& paths) {
       }
       std::sort(files.begin(), files.end());  // deterministic order
       for (const std::string& file : files) {
-        // In a directory, .txt files count only when they are rule pages.
-        if (to_lower(fs::path(file).extension().string()) == ".txt") {
+        // In a directory, .txt files count only when they are rule pages,
+        // YAML files only when they are Sigma rules (not tuning or mappings).
+        const std::string extension = to_lower(fs::path(file).extension().string());
+        if (extension == ".txt" || extension == ".yml" || extension == ".yaml") {
           std::string text;
-          if (!read_file(file, text) || !looks_like_seed_page(text)) continue;
+          if (!read_file(file, text)) continue;
+          if (extension == ".txt" ? !looks_like_seed_page(text) : !sigma::looks_like_sigma(text))
+            continue;
         }
         load_file(file);
       }

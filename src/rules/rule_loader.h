@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "rules/rule.h"
+#include "sigma/mapping.h"
 
 namespace pickaxe {
 
@@ -16,11 +17,19 @@ struct LoadResult {
   size_t files_read = 0;
 };
 
-// Loads every rule under the given files and directories.
-LoadResult load_rules(const std::vector<std::string>& paths);
+// Loads every rule under the given files and directories. Sigma rules
+// (.yml, .yaml) are rendered as EQL through `sigma_mapping` (null: the
+// built-in one); in directories, YAML files count only when they look like
+// Sigma rules.
+LoadResult load_rules(const std::vector<std::string>& paths,
+                      const sigma::Mapping* sigma_mapping = nullptr);
 
 // Loads rules from one file's text; `path` names it in diagnostics.
-void load_rule_text(const std::string& path, std::string text, LoadResult& result);
+void load_rule_text(const std::string& path, std::string text, LoadResult& result,
+                    const sigma::Mapping* sigma_mapping = nullptr);
+
+// The built-in Sigma mapping, made once.
+const sigma::Mapping& builtin_sigma_mapping();
 
 // Parses and verifies a rule's query (the text at rule.source[query_begin, query_end)).
 void compile_rule(Rule& rule);

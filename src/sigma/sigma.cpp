@@ -1,0 +1,264 @@
+#include "sigma/sigma.h"
+
+#include <regex>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "util/strings.h"
+
+namespace pickaxe::sigma {
+
+namespace {
+
+Span span_of(const YAML::Mark& mark, const SourceFile& source) {
+  if (mark.pos < 0) return {0, 0};
+  uint32_t begin = static_cast<uint32_t>(std::min<size_t>(mark.pos, source.text().size()));
+  return {begin, static_cast<uint32_t>(std::min<size_t>(begin + 1, source.text().size()))};
+}
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts(1);
+  for (char c : text) {
+    if (c == separator)
+      parts.emplace_back();
+    else
+      parts.back() += c;
+  }
+  return parts;
+}
+
+bool is_number(const std::string& text) {
+  static const std::regex number(R"([-+]?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?)");
+  return std::regex_match(text, number);
+}
+
+class Reader {
+ public:
+  Reader(const SourceFile& source, Diagnostics& diagnostics)
+      : source_(source), diagnostics_(diagnostics) {}
+
+  Span span(const YAML::Node& node) const { return span_of(node.Mark(), source_); }
+
+  void error(const YAML::Node& node, std::string code, std::string message, std::string hint = {}) {
+    diagnostics_.error(std::move(code), span(node), std::move(message), std::move(hint));
+  }
+
+  std::string text(const YAML::Node& node, const char* what) {
+    if (!node || node.IsNull()) return {};
+    if (!node.IsScalar()) {
+      error(node, "sigma-type", fmt::format("`{}` must be a string", what));
+      return {};
+    }
+    return node.Scalar();
+  }
+
+  std::vector<std::string> texts(const YAML::Node& node, const char* what) {
+    std::vector<std::string> out;
+    if (!node || node.IsNull()) return out;
+    if (node.IsScalar()) return {node.Scalar()};
+    if (!node.IsSequence()) {
+      error(node, "sigma-type", fmt::format("`{}` must be a list of strings", what));
+      return out;
+    }
+    for (const YAML::Node& item : node) {
+      if (item.IsScalar())
+        out.push_back(item.Scalar());
+      else
+        error(item, "sigma-type", fmt::format("`{}` must be a list of strings", what));
+    }
+    return out;
+  }
+
+  Value value(const YAML::Node& node) {
+    Value value;
+    value.span = span(node);
+    if (node.IsNull()) {
+      value.kind = Value::Kind::Null;
+      return value;
+    }
+    if (!node.IsScalar()) {
+      error(node, "sigma-value", "a value must be a string, a number, a boolean or null",
+            "values in a list are OR-ed; nested lists and maps are not values");
+      return value;
+    }
+    value.text = node.Scalar();
+    if (node.Tag() == "?") {  // a plain scalar: YAML's own types apply
+      const std::string lower = to_lower(value.text);
+      if (lower == "true" || lower == "false")
+        value.kind = Value::Kind::Bool;
+      else if (is_number(value.text))
+        value.kind = Value::Kind::Number;
+    }
+    return value;
+  }
+
+  Item item(const std::string& key, const YAML::Node& key_node, const YAML::Node& values) {
+    Item item;
+    item.span = span(key_node);
+    std::vector<std::string> parts = split(key, '|');
+    item.field = parts.empty() ? std::string{} : parts[0];
+    for (size_t i = 1; i < parts.size(); ++i) item.modifiers.push_back(parts[i]);
+    if (values.IsSequence()) {
+      for (const YAML::Node& v : values) item.values.push_back(value(v));
+      if (item.values.empty())
+        error(values, "sigma-value", fmt::format("`{}` has an empty list of values", key));
+    } else {
+      item.values.push_back(value(values));
+    }
+    return item;
+  }
+
+  std::vector<Item> map(const YAML::Node& node) {
+    std::vector<Item> items;
+    for (const auto& entry : node) {
+      if (!entry.first.IsScalar()) {
+        error(entry.first, "sigma-detection", "a detection key must be a field name");
+        continue;
+      }
+      items.push_back(item(entry.first.Scalar(), entry.first, entry.second));
+    }
+    return items;
+  }
+
+  std::optional<Search> search(const std::string& name, const YAML::Node& node) {
+    Search search;
+    search.name = name;
+    search.span = span(node);
+    if (node.IsMap()) {
+      search.groups.push_back(map(node));
+    } else if (node.IsSequence()) {
+      Item keywords;
+      keywords.span = search.span;
+      for (const YAML::Node& element : node) {
+        if (element.IsMap())
+          search.groups.push_back(map(element));
+        else
+          keywords.values.push_back(value(element));
+      }
+      if (!keywords.values.empty()) {
+        if (!search.groups.empty()) {
+          error(node, "sigma-detection",
+                fmt::format("search `{}` mixes keywords and maps in one list", name),
+                "put the keywords in a search of their own");
+          return std::nullopt;
+        }
+        search.groups.push_back({std::move(keywords)});
+      }
+    } else if (node.IsScalar()) {
+      Item keyword;
+      keyword.span = search.span;
+      keyword.values.push_back(value(node));
+      search.groups.push_back({std::move(keyword)});
+    } else {
+      error(node, "sigma-detection", fmt::format("search `{}` is empty", name));
+      return std::nullopt;
+    }
+    return search;
+  }
+
+ private:
+  const SourceFile& source_;
+  Diagnostics& diagnostics_;
+};
+
+}  // namespace
+
+bool looks_like_sigma(std::string_view text) {
+  for (std::string_view key : {"detection:", "correlation:"}) {
+    for (size_t at = text.find(key); at != std::string_view::npos; at = text.find(key, at + 1))
+      if (at == 0 || text[at - 1] == '\n') return true;
+  }
+  return false;
+}
+
+std::optional<Rule> parse_rule(const std::shared_ptr<const SourceFile>& source,
+                               Diagnostics& diagnostics) {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(source->text());
+  } catch (const YAML::Exception& error) {
+    diagnostics.error("yaml-syntax", span_of(error.mark, *source),
+                      fmt::format("invalid YAML: {}", error.msg),
+                      "Sigma rules are YAML; check the indentation and quoting here");
+    return std::nullopt;
+  }
+  if (documents.empty() || !documents[0].IsMap()) {
+    diagnostics.error("sigma-not-a-rule", {0, 0}, "the file holds no YAML map",
+                      "a Sigma rule is a map with title, logsource and detection");
+    return std::nullopt;
+  }
+  Reader reader(*source, diagnostics);
+  const YAML::Node& document = documents[0];
+  Rule rule;
+  rule.title = reader.text(document["title"], "title");
+  if (document["title"]) rule.title_span = reader.span(document["title"]);
+  rule.id = reader.text(document["id"], "id");
+  rule.status = reader.text(document["status"], "status");
+  rule.description = std::string(trim(reader.text(document["description"], "description")));
+  rule.author = reader.text(document["author"], "author");
+  rule.date = reader.text(document["date"], "date");
+  rule.modified = reader.text(document["modified"], "modified");
+  rule.level = to_lower(reader.text(document["level"], "level"));
+  rule.tags = reader.texts(document["tags"], "tags");
+  rule.references = reader.texts(document["references"], "references");
+  rule.false_positives = reader.texts(document["falsepositives"], "falsepositives");
+  if (documents.size() > 1 || document["correlation"]) {
+    rule.correlation = true;
+    return rule;
+  }
+  if (document["action"]) {
+    reader.error(document["action"], "sigma-unsupported",
+                 "multi-document rule collections (`action:`) are not supported",
+                 "write each rule out in full in a file of its own");
+    return std::nullopt;
+  }
+  if (rule.title.empty())
+    diagnostics.error("sigma-no-title", {0, 0}, "the rule has no title",
+                      "add `title: <what the rule detects>`");
+  const YAML::Node logsource = document["logsource"];
+  if (!logsource || !logsource.IsMap()) {
+    diagnostics.error("sigma-no-logsource", {0, 0}, "the rule has no logsource map",
+                      "add `logsource:` with product, category and/or service");
+  } else {
+    rule.logsource.product = to_lower(reader.text(logsource["product"], "product"));
+    rule.logsource.category = to_lower(reader.text(logsource["category"], "category"));
+    rule.logsource.service = to_lower(reader.text(logsource["service"], "service"));
+  }
+  const YAML::Node detection = document["detection"];
+  if (!detection || !detection.IsMap()) {
+    diagnostics.error("sigma-no-detection", {0, 0}, "the rule has no detection map",
+                      "add `detection:` with search identifiers and a condition");
+    return std::nullopt;
+  }
+  for (const auto& entry : detection) {
+    const std::string name = entry.first.Scalar();
+    if (name == "condition") {
+      if (entry.second.IsSequence()) {
+        for (const YAML::Node& condition : entry.second)
+          rule.conditions.emplace_back(reader.text(condition, "condition"), reader.span(condition));
+      } else {
+        rule.conditions.emplace_back(reader.text(entry.second, "condition"),
+                                     reader.span(entry.second));
+      }
+      continue;
+    }
+    if (name == "timeframe") {
+      reader.error(entry.first, "sigma-unsupported",
+                   "`timeframe` belongs to the old aggregations, which are not supported",
+                   "express counts over time as a correlation rule");
+      continue;
+    }
+    if (auto search = reader.search(name, entry.second)) {
+      search->span = reader.span(entry.first);
+      rule.searches.push_back(std::move(*search));
+    }
+  }
+  if (rule.conditions.empty())
+    reader.error(detection, "sigma-no-condition", "the detection has no condition",
+                 "add `condition: <search identifiers joined with and/or/not>`");
+  if (diagnostics.has_errors()) return std::nullopt;
+  return rule;
+}
+
+}  // namespace pickaxe::sigma
