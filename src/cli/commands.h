@@ -24,6 +24,7 @@ void add_fmt_command(CLI::App& app, std::function<int()>& run);
 void add_query_command(CLI::App& app, std::function<int()>& run);
 void add_hunt_command(CLI::App& app, std::function<int()>& run);
 void add_validate_command(CLI::App& app, std::function<int()>& run);
+void add_convert_command(CLI::App& app, std::function<int()>& run);
 
 // Reads each file (or stdin for "-"; stdin alone when there are none; a
 // folder's files in path order, without dot names) with `read`, until `done`
@@ -46,8 +47,15 @@ std::string bundled_pack_dir();
 // Loads rules and prints their errors; nullopt (after a closing line naming
 // `command`) when any rule or file has an error.
 // With `skip_invalid`, rules with errors are left out instead (with a count).
+// Sigma rules skipped for want of a logsource mapping are counted on one line.
 std::optional<LoadResult> load_rules_or_report(const std::vector<std::string>& paths,
-                                               std::string_view command, bool skip_invalid = false);
+                                               std::string_view command, bool skip_invalid = false,
+                                               const sigma::Mapping* sigma_mapping = nullptr);
+// The --sigma-mapping option, shared by the commands that read rules.
+void add_sigma_mapping_option(CLI::App& command, std::string& path);
+// The Sigma mapping for that option: null (the built-in one) when `path` is
+// empty; nullopt, with the problems printed, when the file is bad.
+std::optional<const sigma::Mapping*> load_sigma_mapping(const std::string& path);
 // What the source decoders noticed without skipping anything; "" when nothing.
 std::string describe_source_notes(const StreamStats& stats);
 

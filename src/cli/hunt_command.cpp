@@ -32,6 +32,7 @@ struct HuntCommandOptions {
   size_t max_sequence_state = 1'000'000;
   size_t threads = std::max(1u, std::thread::hardware_concurrency());
   std::string exceptions;
+  std::string sigma_mapping;
   std::vector<std::string> suppress_by;
   std::string suppress_window = "5m";
   bool fail_on_alert = false;
@@ -61,7 +62,10 @@ std::string clip(std::string text, size_t width) {
 int run_hunt(const HuntCommandOptions& options) {
   std::vector<std::string> rule_paths =
       options.rules.empty() ? std::vector<std::string>{bundled_pack_dir()} : options.rules;
-  std::optional<LoadResult> loaded = load_rules_or_report(rule_paths, "hunt", options.skip_invalid);
+  std::optional<const sigma::Mapping*> sigma_mapping = load_sigma_mapping(options.sigma_mapping);
+  if (!sigma_mapping) return kUsage;
+  std::optional<LoadResult> loaded =
+      load_rules_or_report(rule_paths, "hunt", options.skip_invalid, *sigma_mapping);
   if (!loaded) return kFindings;
   Schema schema;
   if (!options.mapping.empty()) {
@@ -234,6 +238,7 @@ void add_hunt_command(CLI::App& app, std::function<int()>& run) {
       "--detection-time", options->detection_time,
       "The alerts' @timestamp, ISO 8601 (default: now); fix it for reproducible output");
   command->add_option("--mapping", options->mapping, "Elasticsearch index mapping (JSON)");
+  add_sigma_mapping_option(*command, options->sigma_mapping);
   command->add_option("--max-lateness", options->max_lateness, "See `pickaxe query --help`")
       ->default_str("5m");
   command

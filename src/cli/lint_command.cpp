@@ -18,6 +18,7 @@ struct LintOptions {
   std::string format = "text";
   std::string color = "auto";
   bool strict = false;
+  std::string sigma_mapping;
 };
 
 void write_diagnostic_json(JsonWriter& json, const Diagnostic& d) {
@@ -40,7 +41,9 @@ void write_diagnostic_json(JsonWriter& json, const Diagnostic& d) {
 }
 
 int run_lint(const LintOptions& options) {
-  LoadResult result = load_rules(options.paths);
+  std::optional<const sigma::Mapping*> sigma_mapping = load_sigma_mapping(options.sigma_mapping);
+  if (!sigma_mapping) return kUsage;
+  LoadResult result = load_rules(options.paths, *sigma_mapping);
   for (Rule& rule : result.rules) {
     if (!rule.diagnostics.has_errors()) lint(rule.query, FieldTypes::ecs(), rule.diagnostics);
     if (options.strict) {
@@ -59,8 +62,10 @@ int run_lint(const LintOptions& options) {
     errors += file.error_count();
     warnings += file.warning_count();
   }
-  size_t loaded = 0;
+  size_t loaded = 0, skipped = 0;
   for (const Rule& rule : result.rules) loaded += rule.loaded() ? 1 : 0;
+  for (const Diagnostics& file : result.file_diagnostics)
+    for (const Diagnostic& d : file.items()) skipped += d.code == "sigma-skipped" ? 1 : 0;
 
   if (options.format == "json") {
     JsonWriter json;
@@ -89,6 +94,7 @@ int run_lint(const LintOptions& options) {
     json.end_array();
     json.key("errors").value(static_cast<int64_t>(errors));
     json.key("warnings").value(static_cast<int64_t>(warnings));
+    json.key("skipped").value(static_cast<int64_t>(skipped));
     json.end_object();
     std::cout << json.str() << "\n";
   } else {
@@ -100,10 +106,11 @@ int run_lint(const LintOptions& options) {
       for (const Diagnostic& d : rule.diagnostics.items())
         std::cout << render_text(d, color) << "\n";
     }
-    std::cout << fmt::format("{} rule{} in {} file{}: {} loaded, {} error{}, {} warning{}\n",
+    std::cout << fmt::format("{} rule{} in {} file{}: {} loaded, {} error{}, {} warning{}{}\n",
                              result.rules.size(), result.rules.size() == 1 ? "" : "s",
                              result.files_read, result.files_read == 1 ? "" : "s", loaded, errors,
-                             errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
+                             errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s",
+                             skipped ? fmt::format(", {} Sigma rules skipped", skipped) : "");
   }
   return errors > 0 ? kFindings : kSuccess;
 }
@@ -125,6 +132,7 @@ void add_lint_command(CLI::App& app, std::function<int()>& run) {
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->default_str("auto");
   command->add_flag("--strict", options->strict, "Treat warnings as errors");
+  add_sigma_mapping_option(*command, options->sigma_mapping);
   command->callback([options, &run] { run = [options] { return run_lint(*options); }; });
 }
 

@@ -43,15 +43,48 @@ std::string bundled_pack_dir() {
   return rules + "/t1204_003";
 }
 
+void add_sigma_mapping_option(CLI::App& command, std::string& path) {
+  command.add_option("--sigma-mapping", path,
+                     "A Sigma logsource and field mapping (YAML) tried before the built-in one; "
+                     "`pickaxe convert --print-mapping` shows the shape");
+}
+
+std::optional<const sigma::Mapping*> load_sigma_mapping(const std::string& path) {
+  if (path.empty()) return nullptr;
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in && !in.eof()) {
+    std::cerr << "pickaxe: " << path << ": cannot read the Sigma mapping\n";
+    return std::nullopt;
+  }
+  auto source = std::make_shared<SourceFile>(path, std::move(text));
+  static sigma::Mapping mapping;  // the built-in table, with the file in front
+  Diagnostics diagnostics(source);
+  if (!mapping.add_file(source, diagnostics)) {
+    for (const Diagnostic& d : diagnostics.items()) std::cerr << render_text(d);
+    return std::nullopt;
+  }
+  return &mapping;
+}
+
 std::optional<LoadResult> load_rules_or_report(const std::vector<std::string>& paths,
-                                               std::string_view command, bool skip_invalid) {
-  LoadResult loaded = load_rules(paths);
+                                               std::string_view command, bool skip_invalid,
+                                               const sigma::Mapping* sigma_mapping) {
+  LoadResult loaded = load_rules(paths, sigma_mapping);
   bool errors = false;
+  size_t sigma_skipped = 0;
   for (const Diagnostics& file : loaded.file_diagnostics) {
-    for (const Diagnostic& d : file.items())
+    for (const Diagnostic& d : file.items()) {
       if (d.severity == Severity::Error) std::cerr << render_text(d);
+      if (d.code == "sigma-skipped") ++sigma_skipped;
+    }
     errors = errors || file.has_errors();
   }
+  if (sigma_skipped > 0)
+    std::cerr << fmt::format(
+        "pickaxe: {}: {} Sigma rules skipped: no logsource mapping, or a correlation "
+        "(`pickaxe lint` names each and why)\n",
+        command, sigma_skipped);
   for (const Rule& rule : loaded.rules) {
     if (rule.loaded()) continue;
     for (const Diagnostic& d : rule.diagnostics.items())
@@ -171,6 +204,7 @@ int main(int argc, char** argv) {
   add_query_command(app, run);
   add_hunt_command(app, run);
   add_validate_command(app, run);
+  add_convert_command(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

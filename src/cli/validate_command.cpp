@@ -19,13 +19,17 @@ struct ValidateOptions {
   std::string format = "table";
   std::string emulations;
   std::string exceptions;
+  std::string sigma_mapping;
 };
 
 int run_validate(const ValidateOptions& options) {
   std::string pack = bundled_pack_dir();
   std::vector<std::string> rule_paths =
       options.rules.empty() ? std::vector<std::string>{pack} : options.rules;
-  std::optional<LoadResult> loaded = load_rules_or_report(rule_paths, "validate");
+  std::optional<const sigma::Mapping*> sigma_mapping = load_sigma_mapping(options.sigma_mapping);
+  if (!sigma_mapping) return kUsage;
+  std::optional<LoadResult> loaded =
+      load_rules_or_report(rule_paths, "validate", false, *sigma_mapping);
   if (!loaded) return kFindings;
   if (loaded->rules.empty()) {
     std::cerr << "pickaxe: validate: no rules found\n";
@@ -73,6 +77,7 @@ void add_validate_command(CLI::App& app, std::function<int()>& run) {
   command->add_option("--format", options->format, "table or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->default_str("table");
+  add_sigma_mapping_option(*command, options->sigma_mapping);
   command->add_option("--emulations", options->emulations,
                       "Folder of emulations, one sub-folder per test (default: the bundled ones)");
   command->add_option("--exceptions", options->exceptions,

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "lint/field_types.h"
 #include "util/strings.h"
 
 namespace pickaxe::sigma {
@@ -580,12 +581,17 @@ class Renderer {
                               const std::vector<std::string>& transforms, bool all, bool cased,
                               bool keyword, bool negative) {
     // Tests of one kind are gathered into one list where EQL allows it.
-    std::vector<std::string> equal, wildcard, regexps;
+    std::vector<std::string> equal, wildcard, regexps, typed;
+    // Fields ECS types as numbers, addresses or booleans compare by value.
+    const std::optional<FieldType> type = FieldTypes::ecs().find(mapped.field);
+    const bool by_value = type && !is_string_like(*type) && !keyword;
     std::vector<Expr> parts;  // with `all`: one per value
     bool has_null = false;
     const bool insensitive = re ? re_flags.count("i") > 0 : !cased;
     auto flush = [&] {
       std::vector<Expr> tests;
+      if (!typed.empty())
+        tests.push_back({field + (typed.size() > 1 ? " in " : " == ") + list(typed), Expr::Atom});
       if (!equal.empty())
         tests.push_back(
             {field + (insensitive ? " : " : (equal.size() > 1 ? " in " : " == ")) + list(equal),
@@ -595,6 +601,7 @@ class Renderer {
       for (const std::string& regexp : regexps)
         tests.push_back({field + (insensitive ? " regex~ " : " regex ") + regexp, Expr::Atom});
       equal.clear();
+      typed.clear();
       wildcard.clear();
       regexps.clear();
       if (!tests.empty()) parts.push_back(join(tests, Expr::Or));
@@ -630,7 +637,8 @@ class Renderer {
       if ((value.kind == Value::Kind::Number || value.kind == Value::Kind::Bool) &&
           transforms.empty() && !keyword) {
         // Numbers and booleans compare as they are typed, as Sigma backends do.
-        parts.push_back({field + " == " + to_lower(value.text), Expr::Atom});
+        typed.push_back(to_lower(value.text));
+        if (all) flush();
         continue;
       }
       std::vector<std::string> variants;
@@ -659,7 +667,9 @@ class Renderer {
           return std::nullopt;
         }
         std::string text;
-        if (plain(pattern))
+        if (plain(pattern) && by_value)
+          typed.push_back(eql_string(plain_text(pattern)));
+        else if (plain(pattern))
           equal.push_back(eql_string(plain_text(pattern)));
         else if (eql_wildcard(pattern, text))
           wildcard.push_back(eql_string(text));

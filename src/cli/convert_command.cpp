@@ -1,0 +1,74 @@
+// `pickaxe convert --to eql PATH...`: render rules in another language.
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "rules/rule_loader.h"
+
+namespace pickaxe::cli {
+
+namespace {
+
+struct ConvertOptions {
+  std::vector<std::string> paths;
+  std::string to = "eql";
+  std::string sigma_mapping;
+  bool print_mapping = false;
+};
+
+int run_convert(const ConvertOptions& options) {
+  if (options.print_mapping) {
+    std::cout << sigma::Mapping::builtin_yaml();
+    return kSuccess;
+  }
+  if (options.paths.empty()) {
+    std::cerr << "pickaxe: convert: name the rules to convert (or --print-mapping)\n";
+    return kUsage;
+  }
+  std::optional<const sigma::Mapping*> mapping = load_sigma_mapping(options.sigma_mapping);
+  if (!mapping) return kUsage;
+  LoadResult result = load_rules(options.paths, *mapping);
+  bool failed = false;
+  for (const Diagnostics& file : result.file_diagnostics) {
+    for (const Diagnostic& d : file.items()) std::cerr << render_text(d);
+    failed = failed || file.has_errors();
+  }
+  bool first = true;
+  for (const Rule& rule : result.rules) {
+    if (!rule.loaded()) {
+      for (const Diagnostic& d : rule.diagnostics.items())
+        if (d.severity == Severity::Error) std::cerr << render_text(d);
+      failed = true;
+      continue;
+    }
+    if (!first) std::cout << "\n";
+    first = false;
+    if (result.rules.size() > 1) std::cout << fmt::format("// {}: {}\n", rule.path, rule.name);
+    // The query as it runs: a Sigma rule's rendering, an EQL rule's own text.
+    std::string_view text(rule.source->text());
+    std::cout << text.substr(rule.query_begin, rule.query_end - rule.query_begin) << "\n";
+  }
+  return failed ? kFindings : kSuccess;
+}
+
+}  // namespace
+
+void add_convert_command(CLI::App& app, std::function<int()>& run) {
+  auto options = std::make_shared<ConvertOptions>();
+  CLI::App* command = app.add_subcommand(
+      "convert",
+      "Render rules in another language: --to eql gives the Elastic EQL query a Sigma rule "
+      "runs as (an EQL rule's own query). Exit 1 when a rule cannot be rendered.");
+  command->add_option("paths", options->paths, "Rule files or directories");
+  command->add_option("--to", options->to, "The language to write")
+      ->check(CLI::IsMember({"eql"}))
+      ->default_str("eql");
+  add_sigma_mapping_option(*command, options->sigma_mapping);
+  command->add_flag("--print-mapping", options->print_mapping,
+                    "Print the built-in Sigma mapping (the shape of a --sigma-mapping file)");
+  command->callback([options, &run] { run = [options] { return run_convert(*options); }; });
+}
+
+}  // namespace pickaxe::cli
