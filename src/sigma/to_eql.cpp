@@ -385,25 +385,35 @@ class Renderer {
       }
       case Condition::Kind::And:
       case Condition::Kind::Or: {
+        // Every child is rendered, so that every problem is reported.
         std::vector<Expr> parts;
+        bool ok = true;
         for (const Condition& child : node.children) {
           auto part = condition(child, negative, span);
-          if (!part) return std::nullopt;
-          parts.push_back(std::move(*part));
+          if (part)
+            parts.push_back(std::move(*part));
+          else
+            ok = false;
         }
+        if (!ok) return std::nullopt;
         return join(parts, node.kind == Condition::Kind::And ? Expr::And : Expr::Or);
       }
       case Condition::Kind::OneOf:
       case Condition::Kind::AllOf: {
         std::vector<Expr> parts;
         const bool them = to_lower(node.name) == "them";
+        bool ok = true, any = false;
         for (const Search& search : rule_.searches) {
           if (them ? search.name.starts_with("_") : !glob(search.name, node.name)) continue;
+          any = true;
           auto part = render(search, negative);
-          if (!part) return std::nullopt;
-          parts.push_back(std::move(*part));
+          if (part)
+            parts.push_back(std::move(*part));
+          else
+            ok = false;
         }
-        if (parts.empty()) {
+        if (!ok) return std::nullopt;
+        if (!any) {
           diagnostics_.error("sigma-condition", span,
                              fmt::format("`{}` matches no search of this rule", node.name));
           return std::nullopt;
@@ -654,9 +664,17 @@ class Renderer {
                                ? parse_value(value.text)
                                : Pattern{{Piece::Kind::Text, value.text}});
         if (keyword && transforms.empty()) patterns = apply(patterns, "contains", item);
+        bool binary = false;  // UTF-16 bytes not yet base64-encoded
         for (const std::string& transform : transforms) {
           patterns = apply(patterns, transform, item);
           if (patterns.empty()) return std::nullopt;
+          if (transform.starts_with("utf16") || transform == "wide") binary = true;
+          if (transform.starts_with("base64")) binary = false;
+        }
+        if (binary) {
+          error(item, "the value is not text after its modifiers",
+                "follow utf16le/utf16be/utf16/wide with base64 or base64offset");
+          return std::nullopt;
         }
       }
       for (const Pattern& pattern : patterns) {
@@ -667,11 +685,15 @@ class Renderer {
           return std::nullopt;
         }
         std::string text;
+        const bool literal_wildcards =
+            plain(pattern) && plain_text(pattern).find_first_of("*?") != std::string::npos;
         if (plain(pattern) && by_value)
           typed.push_back(eql_string(plain_text(pattern)));
-        else if (plain(pattern))
-          equal.push_back(eql_string(plain_text(pattern)));
-        else if (eql_wildcard(pattern, text))
+        else if (plain(pattern) && !insensitive)
+          equal.push_back(eql_string(plain_text(pattern)));  // `==` takes * and ? as they are
+        else if (plain(pattern) && !literal_wildcards)
+          wildcard.push_back(eql_string(plain_text(pattern)));  // `:` without wildcards is equality
+        else if (!literal_wildcards && eql_wildcard(pattern, text))
           wildcard.push_back(eql_string(text));
         else
           regexps.push_back(eql_string(lucene_of(pattern)));

@@ -1,0 +1,383 @@
+// Sigma rules: reading, every modifier and the escapes (golden EQL), the
+// condition grammar, running rendered rules, and SigmaHQ's own rules.
+#include <set>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "rules/rule_loader.h"
+#include "sigma/to_eql.h"
+#include "stream_util.h"
+#include "test_util.h"
+
+namespace pickaxe::testing {
+namespace {
+
+using sigma::Piece;
+
+// A logsource that maps nothing, so that goldens show the detection alone.
+const sigma::Mapping& test_mapping() {
+  static const sigma::Mapping mapping = [] {
+    sigma::Mapping m;
+    Diagnostics diagnostics;
+    auto source = std::make_shared<SourceFile>("test-mapping.yml",
+                                               "logsources:\n  - name: test\n    product: test\n"
+                                               "    eql_category: any\n    keywords: message\n");
+    EXPECT_TRUE(m.add_file(source, diagnostics));
+    return m;
+  }();
+  return mapping;
+}
+
+struct Rendered {
+  std::string eql;  // without "any where "
+  Diagnostics diagnostics;
+};
+
+Rendered render(const std::string& detection) {
+  auto source = std::make_shared<SourceFile>(
+      "rule.yml", "title: t\nlogsource:\n  product: test\ndetection:\n" + detection);
+  Rendered out{{}, Diagnostics(source)};
+  auto rule = sigma::parse_rule(source, out.diagnostics);
+  if (!rule) return out;
+  sigma::Rendered rendered = sigma::to_eql(*rule, test_mapping(), out.diagnostics);
+  if (rendered.eql.empty()) return out;
+  EXPECT_TRUE(rendered.eql.starts_with("any where ")) << rendered.eql;
+  out.eql = rendered.eql.substr(10);
+  // What is rendered must be EQL that pickaxe compiles.
+  Parsed parsed = parse(rendered.eql);
+  EXPECT_TRUE(parsed.ok()) << rendered.eql << "\n" << parsed.messages();
+  return out;
+}
+
+std::string golden(const std::string& selection) {
+  Rendered out = render("  sel:\n    " + selection + "\n  condition: sel\n");
+  std::string messages;
+  for (const Diagnostic& d : out.diagnostics.items()) messages += render_text(d);
+  EXPECT_FALSE(out.diagnostics.has_errors()) << selection << "\n" << messages;
+  return out.eql;
+}
+
+std::string first_error(const std::string& detection) {
+  Rendered out = render(detection);
+  for (const Diagnostic& d : out.diagnostics.items())
+    if (d.severity == Severity::Error) return render_text(d);
+  return "";
+}
+
+TEST(Sigma, ValueEscapes) {
+  using K = Piece::Kind;
+  auto text = [](std::string t) { return Piece{K::Text, std::move(t)}; };
+  const Piece star{K::Star, ""}, question{K::Question, ""};
+  EXPECT_EQ(sigma::parse_value("ab*c?"),
+            (std::vector<Piece>{text("ab"), star, text("c"), question}));
+  EXPECT_EQ(sigma::parse_value(R"(a\*b\?)"), (std::vector<Piece>{text("a*b?")}));
+  // A backslash before a wildcard escapes it; `\\*` is a backslash, then a wildcard.
+  EXPECT_EQ(sigma::parse_value(R"(C:\Windows\*)"), (std::vector<Piece>{text(R"(C:\Windows*)")}));
+  EXPECT_EQ(sigma::parse_value(R"(C:\Windows\\*)"),
+            (std::vector<Piece>{text(R"(C:\Windows\)"), star}));
+  // Three backslashes: a backslash and a plain wildcard.
+  EXPECT_EQ(sigma::parse_value(R"(a\\\*)"), (std::vector<Piece>{text(R"(a\*)")}));
+  // A backslash before anything else is itself; three or four make two.
+  EXPECT_EQ(sigma::parse_value(R"(C:\Users\x)"), (std::vector<Piece>{text(R"(C:\Users\x)")}));
+  EXPECT_EQ(sigma::parse_value(R"(a\\\\b)"), (std::vector<Piece>{text(R"(a\\b)")}));
+  EXPECT_EQ(sigma::parse_value(R"(a\\\b)"), (std::vector<Piece>{text(R"(a\\b)")}));
+  EXPECT_EQ(sigma::parse_value(R"(trailing\)"), (std::vector<Piece>{text(R"(trailing\)")}));
+}
+
+TEST(Sigma, StringModifiersGolden) {
+  EXPECT_EQ(golden("f: abc"), R"(f : "abc")");
+  EXPECT_EQ(golden("f: [a, 'b*', 'c?d']"), R"(f : ("a", "b*", "c?d"))");
+  EXPECT_EQ(golden("f|contains: abc"), R"(f : "*abc*")");
+  EXPECT_EQ(golden("f|contains: '*abc'"), R"(f : "*abc*")");
+  EXPECT_EQ(golden("f|startswith: abc"), R"(f : "abc*")");
+  EXPECT_EQ(golden("f|endswith: abc"), R"(f : "*abc")");
+  EXPECT_EQ(golden("f|contains|all: [a, b]"), R"(f : "*a*" and f : "*b*")");
+  EXPECT_EQ(golden("f|cased: Abc"), R"(f == "Abc")");
+  EXPECT_EQ(golden("f|cased: [A, B]"), R"(f in ("A", "B"))");
+  EXPECT_EQ(golden("f|cased|startswith: Abc"), R"(f like "Abc*")");
+  EXPECT_EQ(golden("f|windash: '-x'"), R"(f : ("-x", "/x", "–x", "—x", "―x"))");
+  EXPECT_EQ(golden("f|windash|contains: 'a -x'"),
+            R"(f : ("*a -x*", "*a /x*", "*a –x*", "*a —x*", "*a ―x*"))");
+}
+
+TEST(Sigma, EscapesGolden) {
+  // An escaped wildcard is a literal character, which only a regexp can say.
+  EXPECT_EQ(golden(R"(f: 'a\*b')"), R"(f regex~ "a\\*b")");
+  EXPECT_EQ(golden(R"(f: 'C:\Windows\*')"), R"(f regex~ "C:\\\\Windows\\*")");
+  // A backslash before a wildcard, escaped: a backslash then the wildcard.
+  EXPECT_EQ(golden(R"(f: 'C:\Windows\\*')"), R"(f : "C:\\Windows\\*")");
+  EXPECT_EQ(golden(R"(f: 'a\\\*')"), R"(f regex~ "a\\\\\\*")");
+  EXPECT_EQ(golden(R"(f|endswith: '\cmd.exe')"), R"(f : "*\\cmd.exe")");
+  EXPECT_EQ(golden(R"(f: 'say "hi"')"), R"(f : "say \"hi\"")");
+  EXPECT_EQ(golden(R"(f|contains: 'x\?')"), R"(f regex~ ".*x\\?.*")");
+}
+
+TEST(Sigma, EncodingModifiersGolden) {
+  EXPECT_EQ(golden("f|base64: abc"), R"(f : "YWJj")");
+  EXPECT_EQ(golden("f|base64offset|contains: abc"), R"(f : ("*YWJj*", "*FiY*", "*hYm*"))");
+  EXPECT_EQ(golden("f|wide|base64: abc"), R"(f : "YQBiAGMA")");
+  EXPECT_EQ(golden("f|utf16le|base64: abc"), R"(f : "YQBiAGMA")");
+  EXPECT_EQ(golden("f|utf16be|base64: abc"), R"(f : "AGEAYgBj")");
+  EXPECT_EQ(golden("f|utf16|base64: abc"), R"(f : "//5hAGIAYwA=")");
+  EXPECT_NE(first_error("  sel:\n    f|wide: abc\n  condition: sel\n").find("not text"),
+            std::string::npos);
+  EXPECT_NE(first_error("  sel:\n    f|base64: 'a*'\n  condition: sel\n").find("wildcards"),
+            std::string::npos);
+}
+
+TEST(Sigma, TypeModifiersGolden) {
+  EXPECT_EQ(golden("f|re: 'a.b'"), R"(f regex ".*a[^\n]b.*")");
+  EXPECT_EQ(golden("f|re|i|s: '^ab$'"), R"(f regex~ "ab")");
+  EXPECT_EQ(golden(R"(f|re: '\s-[^-\s]{0,2}d')"),
+            R"(f regex ".*[ \t\n\r\u{0C}\u{0B}]-[^- \t\n\r\u{0C}\u{0B}]{0,2}d.*")");
+  EXPECT_EQ(golden(R"(f|re: '(?:^|\/)\.x')"), R"(f regex "(|.*\\/)\\.x.*")");
+  EXPECT_EQ(golden("f|re: 'a|b$'"), R"(f regex ".*a.*|.*b")");
+  EXPECT_EQ(golden("f|cidr: [10.0.0.0/8, 'fe80::/10']"),
+            R"(cidrmatch(f, "10.0.0.0/8", "fe80::/10"))");
+  EXPECT_EQ(golden("f|exists: true"), "f != null");
+  EXPECT_EQ(golden("f|exists: false"), "f == null");
+  EXPECT_EQ(golden("f|lt: 5"), "f < 5");
+  EXPECT_EQ(golden("f|lte: 5"), "f <= 5");
+  EXPECT_EQ(golden("f|gt: 5"), "f > 5");
+  EXPECT_EQ(golden("f|gte: 5.5"), "f >= 5.5");
+  EXPECT_EQ(golden("f|fieldref: g"), "f == g");
+  EXPECT_EQ(golden("f|neq: a"), R"(not (f != null and f : "a"))");
+  EXPECT_EQ(golden("f|neq: 5"), R"(not (f != null and f == 5))");
+  // Null and the empty string are different things.
+  EXPECT_EQ(golden("f: null"), "f == null");
+  EXPECT_EQ(golden("f: ''"), R"(f : "")");
+  EXPECT_EQ(golden("f: [1, 2]"), "f in (1, 2)");
+  EXPECT_EQ(golden("f: true"), "f == true");
+  EXPECT_EQ(golden("f: '5'"), R"(f : "5")");
+  EXPECT_EQ(golden("'field name': x"), R"(`field name` : "x")");
+  // Fields ECS types as addresses compare by value.
+  EXPECT_EQ(golden("destination.ip: [127.0.0.1, 10.0.0.1]"),
+            R"(destination.ip in ("127.0.0.1", "10.0.0.1"))");
+}
+
+TEST(Sigma, BadModifiersAreErrorsAtTheirPlace) {
+  std::string error = first_error("  sel:\n    f|bogus: x\n  condition: sel\n");
+  EXPECT_NE(error.find("rule.yml:6:5"), std::string::npos) << error;
+  EXPECT_NE(error.find("unknown modifier `bogus`"), std::string::npos) << error;
+  EXPECT_NE(first_error("  sel:\n    f|all: x\n  condition: sel\n").find("at least two"),
+            std::string::npos);
+  EXPECT_NE(first_error("  sel:\n    f|re: '(?=x)'\n  condition: sel\n").find("Lucene"),
+            std::string::npos);
+  EXPECT_NE(first_error("  sel:\n    f|re: 'a\\1'\n  condition: sel\n").find("back-reference"),
+            std::string::npos);
+  EXPECT_NE(first_error("  sel:\n    f|expand: '%x%'\n  condition: sel\n").find("placeholder"),
+            std::string::npos);
+  EXPECT_NE(first_error("  sel:\n    f|lt: x\n  condition: sel\n").find("number"),
+            std::string::npos);
+  // Every problem is reported, not only the first.
+  Rendered both = render("  a:\n    f|bogus: x\n  b:\n    g|lt: y\n  condition: a or b\n");
+  EXPECT_EQ(both.diagnostics.error_count(), 2u);
+}
+
+TEST(Sigma, Keywords) {
+  EXPECT_EQ(render("  keywords:\n    - a\n    - 'b*'\n  condition: keywords\n").eql,
+            R"(message : ("*a*", "*b*"))");
+  EXPECT_EQ(render("  keywords:\n    '|all':\n      - a\n      - b\n  condition: keywords\n").eql,
+            R"(message : "*a*" and message : "*b*")");
+}
+
+TEST(Sigma, ConditionGrammar) {
+  const std::string searches =
+      "  sel_a:\n    a: 1\n  sel_b:\n    b: 2\n  filter:\n    c: 3\n  _hidden:\n    d: 4\n";
+  auto condition = [&](const std::string& text) {
+    return render(searches + "  condition: " + text + "\n").eql;
+  };
+  EXPECT_EQ(condition("sel_a and not filter"), "a == 1 and not (c != null and c == 3)");
+  EXPECT_EQ(condition("1 of sel_*"), "a == 1 or b == 2");
+  EXPECT_EQ(condition("all of sel_*"), "a == 1 and b == 2");
+  EXPECT_EQ(condition("1 of them"), "a == 1 or b == 2 or c == 3");
+  EXPECT_EQ(condition("all of them"), "a == 1 and b == 2 and c == 3");
+  EXPECT_EQ(condition("sel_a or sel_b and not filter"),
+            "a == 1 or b == 2 and not (c != null and c == 3)");
+  EXPECT_EQ(condition("(sel_a or sel_b) and _hidden"), "(a == 1 or b == 2) and d == 4");
+  EXPECT_EQ(condition("not 1 of sel_* and filter"),
+            "not (a != null and a == 1 or b != null and b == 2) and c == 3");
+  // Double negation guards nothing.
+  EXPECT_EQ(condition("not not sel_a"), "not not a == 1");
+  // A list of conditions is OR-ed.
+  EXPECT_EQ(render(searches + "  condition:\n    - sel_a\n    - sel_b\n").eql, "a == 1 or b == 2");
+  for (const char* bad :
+       {"sel_a and", "(sel_a", "nope", "2 of sel_*", "sel_a | count() > 5", "1 of zzz*"}) {
+    Rendered out = render(searches + "  condition: " + bad + "\n");
+    EXPECT_TRUE(out.diagnostics.has_errors()) << bad;
+    EXPECT_TRUE(out.eql.empty()) << bad;
+  }
+}
+
+TEST(Sigma, RuleProblemsNameTheirLine) {
+  auto source = std::make_shared<SourceFile>("bad.yml", "title: x\ndetection:\n  sel: [a\n");
+  Diagnostics diagnostics(source);
+  EXPECT_FALSE(sigma::parse_rule(source, diagnostics));
+  ASSERT_TRUE(diagnostics.has_errors());
+  EXPECT_EQ(diagnostics.items()[0].code, "yaml-syntax");
+  auto missing = std::make_shared<SourceFile>("missing.yml", "title: x\nlogsource: {}\n");
+  Diagnostics more(missing);
+  EXPECT_FALSE(sigma::parse_rule(missing, more));
+  EXPECT_EQ(more.items().back().code, "sigma-no-detection");
+}
+
+// Rendered rules run: Sigma's semantics hold on events.
+TEST(Sigma, RenderedRulesMatchAsSigmaMeans) {
+  const std::vector<std::string> lines = {
+      R"({"@timestamp":1,"event":{"category":"process","sequence":1},"f":"ABC"})",
+      R"({"@timestamp":2,"event":{"category":"process","sequence":2},"f":"a*b"})",
+      R"({"@timestamp":3,"event":{"category":"process","sequence":3},"f":"axb"})",
+      R"({"@timestamp":4,"event":{"category":"process","sequence":4},"g":"abc"})",
+      R"({"@timestamp":5,"event":{"category":"process","sequence":5},"f":"run /x now"})",
+      R"({"@timestamp":6,"event":{"category":"process","sequence":6},"f":"cmd YWJj"})",
+      R"({"@timestamp":7,"event":{"category":"process","sequence":7},"f":"cmd xhYmx"})",
+      R"({"@timestamp":8,"event":{"category":"process","sequence":8},"f":""})",
+  };
+  std::string input;
+  for (const std::string& line : lines) input += line + "\n";
+  auto matching = [&](const std::string& detection) {
+    Rendered out = render(detection);
+    EXPECT_FALSE(out.eql.empty()) << detection;
+    std::set<int> found;
+    for (const std::string& result : run_stream("any where " + out.eql, input).results)
+      for (size_t i = 0; i < lines.size(); ++i)
+        if (result == lines[i]) found.insert(static_cast<int>(i) + 1);
+    return found;
+  };
+  EXPECT_EQ(matching("  s:\n    f: abc\n  condition: s\n"), (std::set<int>{1}));
+  EXPECT_EQ(matching("  s:\n    f|cased: abc\n  condition: s\n"), (std::set<int>{}));
+  EXPECT_EQ(matching("  s:\n    f: 'a*b'\n  condition: s\n"), (std::set<int>{2, 3}));
+  EXPECT_EQ(matching("  s:\n    f: 'a\\*b'\n  condition: s\n"), (std::set<int>{2}));
+  // An event without the field passes `not` (event 4 has no f).
+  EXPECT_EQ(matching("  s:\n    f: axb\n  condition: not s\n"),
+            (std::set<int>{1, 2, 4, 5, 6, 7, 8}));
+  EXPECT_EQ(matching("  s:\n    f|windash|contains: ' -x'\n  condition: s\n"), (std::set<int>{5}));
+  EXPECT_EQ(matching("  s:\n    f|base64offset|contains: abc\n  condition: s\n"),
+            (std::set<int>{6, 7}));
+  EXPECT_EQ(matching("  s:\n    f: ''\n  condition: s\n"), (std::set<int>{8}));
+  EXPECT_EQ(matching("  s:\n    f: null\n  condition: s\n"), (std::set<int>{4}));
+  EXPECT_EQ(matching("  s:\n    f|exists: true\n  condition: s\n"),
+            (std::set<int>{1, 2, 3, 5, 6, 7, 8}));
+  EXPECT_EQ(matching("  s:\n    f|re: 'x.$'\n  condition: s\n"), (std::set<int>{3}));
+  EXPECT_EQ(matching("  s:\n    f|re: '^x'\n  condition: s\n"), (std::set<int>{}));
+  EXPECT_EQ(matching("  s:\n    f|re: 'x.'\n  condition: s\n"), (std::set<int>{3, 5, 7}));
+}
+
+TEST(Sigma, MappingFilesAddLogsourcesAndOverrideFields) {
+  sigma::Mapping mapping;
+  sigma::Logsource syslog{"linux", "", "syslog"};
+  EXPECT_EQ(mapping.find(syslog), nullptr);
+  const sigma::LogsourceMapping* process = mapping.find({"linux", "process_creation", ""});
+  ASSERT_NE(process, nullptr);
+  EXPECT_EQ(mapping.field(*process, "CommandLine").field, "process.command_line");
+  auto source = std::make_shared<SourceFile>(
+      "mine.yml",
+      "logsources:\n"
+      "  - product: linux\n    service: syslog\n    eql_category: any\n"
+      "    conditions: 'event.dataset == \"system.syslog\"'\n"
+      "  - product: linux\n    category: process_creation\n    eql_category: process\n"
+      "    fields:\n      CommandLine: process.args\n");
+  Diagnostics diagnostics(source);
+  ASSERT_TRUE(mapping.add_file(source, diagnostics));
+  ASSERT_NE(mapping.find(syslog), nullptr);
+  process = mapping.find({"linux", "process_creation", ""});
+  ASSERT_NE(process, nullptr);
+  EXPECT_EQ(mapping.field(*process, "CommandLine").field, "process.args");
+  // A field the file does not map falls back to the built-in entry.
+  EXPECT_EQ(mapping.field(*process, "Image").field, "process.executable");
+  // A category must be named by the entry that takes it.
+  EXPECT_EQ(mapping.find({"linux", "process_access", ""}), nullptr);
+  // Bad files say where.
+  auto bad = std::make_shared<SourceFile>("bad.yml", "logsources:\n  - eql_category: any\n");
+  Diagnostics problems(bad);
+  EXPECT_FALSE(mapping.add_file(bad, problems));
+  EXPECT_EQ(problems.items().at(0).code, "sigma-mapping");
+}
+
+TEST(Sigma, RulesInFoldersAreTheYamlThatLooksLikeSigma) {
+  EXPECT_TRUE(sigma::looks_like_sigma("title: x\ndetection:\n  a: b\n"));
+  EXPECT_TRUE(sigma::looks_like_sigma("title: x\ncorrelation:\n  type: event_count\n"));
+  EXPECT_FALSE(sigma::looks_like_sigma("value_lists:\n  x: y.txt\nexceptions: []\n"));
+  // The bundled pack's folder holds tuning YAML, which is no rule.
+  LoadResult loaded = load_rules({std::string(PICKAXE_SOURCE_DIR) + "/rules"});
+  for (const Diagnostics& file : loaded.file_diagnostics) EXPECT_FALSE(file.has_errors());
+  for (const Rule& rule : loaded.rules) EXPECT_TRUE(rule.loaded()) << rule.path;
+}
+
+// Every SigmaHQ rule in the conformance set loads or is skipped with a reason.
+TEST(Sigma, EverySigmaHQRuleLoadsOrIsSkippedWithAReason) {
+  PICKAXE_REQUIRE_SHARED("conformance/sigma/rules");
+  const std::string root = shared_dir() + "/conformance/sigma";
+  LoadResult loaded = load_rules({root + "/rules", root + "/rules-emerging-threats"});
+  EXPECT_EQ(loaded.files_read, 354u);
+  size_t skipped = 0;
+  for (const Diagnostics& file : loaded.file_diagnostics) {
+    for (const Diagnostic& d : file.items()) {
+      EXPECT_EQ(d.severity, Severity::Note) << render_text(d);
+      EXPECT_EQ(d.code, "sigma-skipped");
+      EXPECT_NE(d.message.find("no mapping for logsource {"), std::string::npos) << d.message;
+      ++skipped;
+    }
+  }
+  for (const Rule& rule : loaded.rules) {
+    std::string messages;
+    for (const Diagnostic& d : rule.diagnostics.items()) messages += render_text(d);
+    EXPECT_TRUE(rule.loaded()) << rule.path << "\n" << messages;
+    EXPECT_EQ(rule.format, RuleFormat::Sigma);
+    EXPECT_FALSE(rule.author.empty()) << rule.path;
+  }
+  EXPECT_EQ(loaded.rules.size() + skipped, 354u);
+  EXPECT_GT(loaded.rules.size(), 250u);
+}
+
+// SigmaHQ's cryptominer rules hunt through the validate emulations, and
+// their alerts carry the rule's author.
+TEST(Sigma, SigmaHQMinerRulesHuntTheEmulations) {
+  PICKAXE_REQUIRE_SHARED("conformance/sigma/rules");
+  const std::string rules = shared_dir() + "/conformance/sigma/rules/";
+  std::string arguments;
+  for (const char* rule :
+       {"linux/auditd/execve/lnx_auditd_coinminer.yml",
+        "linux/process_creation/proc_creation_lnx_crypto_mining.yml",
+        "linux/network_connection/net_connection_lnx_crypto_mining_indicators.yml",
+        "network/dns/net_dns_pua_cryptocoin_mining_xmr.yml",
+        "network/zeek/zeek_dns_mining_pools.yml",
+        "linux/process_creation/proc_creation_lnx_crontab_removal.yml"})
+    arguments += " --rules " + rules + rule;
+  std::vector<std::string> telemetry;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(
+           std::string(PICKAXE_SOURCE_DIR) + "/emulations")) {
+    const std::string name = entry.path().filename().string();
+    if (name == "endpoint.ndjson" || name == "audit.log" || name == "sysmon.log" ||
+        name == "cloudtrail.json" || name == "docker.ndjson")
+      telemetry.push_back(entry.path().string());
+  }
+  std::sort(telemetry.begin(), telemetry.end());
+  for (const std::string& file : telemetry) arguments += " " + file;
+  int exit_code = -1;
+  std::string out =
+      run_command(fmt::format("{} hunt --detection-time 2026-11-29T00:00:00.000Z{} 2>/dev/null",
+                              PICKAXE_BINARY, arguments),
+                  exit_code);
+  ASSERT_EQ(exit_code, 0);
+  simdjson::dom::parser parser;
+  std::multiset<std::string> rules_alerted;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    simdjson::dom::element alert = parser.parse(line).value();
+    std::string name(alert["kibana.alert.rule.name"].get_string().value());
+    rules_alerted.insert(name);
+    simdjson::dom::array authors = alert["kibana.alert.rule.author"].get_array().value();
+    ASSERT_EQ(authors.size(), 1u);
+    EXPECT_EQ(authors.at(0).get_string().value(), "Florian Roth (Nextron Systems)") << name;
+  }
+  // Test 1 (a miner in a container) on two hosts, fp-1 and fp-3; test 2's pool lookup and
+  // connection; fp-1's pool lookup.
+  EXPECT_EQ(rules_alerted.count("Linux Crypto Mining Indicators"), 4u) << out;
+  EXPECT_EQ(rules_alerted.count("Monero Crypto Coin Mining Pool Lookup"), 2u) << out;
+  EXPECT_EQ(rules_alerted.count("Linux Crypto Mining Pool Connections"), 1u) << out;
+}
+
+}  // namespace
+}  // namespace pickaxe::testing
