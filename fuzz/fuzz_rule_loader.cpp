@@ -1,5 +1,6 @@
-// libFuzzer target for rule files: detection-rules TOML, rule pages and .eql
-// text, through loading, verification and lint. The first byte picks the format.
+// libFuzzer target for rule files: detection-rules TOML, rule pages, .eql
+// text and Sigma YAML, through loading, rendering, verification and lint.
+// The first byte picks the format.
 #include <cstdint>
 #include <string>
 
@@ -10,8 +11,8 @@ using namespace pickaxe;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  static const char* kNames[] = {"rule.toml", "page.txt", "rule.eql"};
-  std::string name = kNames[data[0] % 3];
+  static const char* kNames[] = {"rule.toml", "page.txt", "rule.eql", "rule.yml"};
+  std::string name = kNames[data[0] % 4];
   std::string text(reinterpret_cast<const char*>(data + 1), size - 1);
   if (name == "page.txt") text = "Title\n\nElastic Detection Query\n\neql\n" + text;
   LoadResult result;

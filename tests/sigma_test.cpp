@@ -331,6 +331,48 @@ TEST(Sigma, EverySigmaHQRuleLoadsOrIsSkippedWithAReason) {
   EXPECT_GT(loaded.rules.size(), 250u);
 }
 
+// The telemetry files of the validate emulations, as hunt arguments.
+std::string emulation_telemetry() {
+  std::vector<std::string> telemetry;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(
+           std::string(PICKAXE_SOURCE_DIR) + "/emulations")) {
+    const std::string name = entry.path().filename().string();
+    if (name == "endpoint.ndjson" || name == "audit.log" || name == "sysmon.log" ||
+        name == "cloudtrail.json" || name == "docker.ndjson")
+      telemetry.push_back(entry.path().string());
+  }
+  std::sort(telemetry.begin(), telemetry.end());
+  std::string arguments;
+  for (const std::string& file : telemetry) arguments += " " + file;
+  return arguments;
+}
+
+// The pack's own Sigma rules hunt through the emulations and catch test 1
+// (the miner) and test 2 (the pool lookup) from their Sigma form.
+TEST(Sigma, PackSigmaRulesHuntTheEmulations) {
+  int exit_code = -1;
+  std::string out = run_command(
+      fmt::format("{} hunt --detection-time 2026-11-29T00:00:00.000Z --rules {}/rules/sigma{} "
+                  "2>/dev/null",
+                  PICKAXE_BINARY, PICKAXE_SOURCE_DIR, emulation_telemetry()),
+      exit_code);
+  ASSERT_EQ(exit_code, 0);
+  simdjson::dom::parser parser;
+  std::multiset<std::string> hosts_by_rule;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    simdjson::dom::element alert = parser.parse(line).value();
+    hosts_by_rule.insert(std::string(alert["kibana.alert.rule.name"].get_string().value()) + " @ " +
+                         value_at(alert, "host.name"));
+    EXPECT_EQ(alert["kibana.alert.rule.author"].get_array().value().at(0).get_string().value(),
+              "pickaxe");
+  }
+  EXPECT_EQ(hosts_by_rule.count("Cryptominer Started from a Malicious Image @ k8s-node-2"), 2u)
+      << out;  // Elastic Defend and auditd
+  EXPECT_EQ(hosts_by_rule.count("DNS Lookup of a Monero Mining Pool @ dev-vm-4"), 1u) << out;
+  EXPECT_EQ(hosts_by_rule.size(), 8u) << out;
+}
+
 // SigmaHQ's cryptominer rules hunt through the validate emulations, and
 // their alerts carry the rule's author.
 TEST(Sigma, SigmaHQMinerRulesHuntTheEmulations) {
@@ -345,16 +387,7 @@ TEST(Sigma, SigmaHQMinerRulesHuntTheEmulations) {
         "network/zeek/zeek_dns_mining_pools.yml",
         "linux/process_creation/proc_creation_lnx_crontab_removal.yml"})
     arguments += " --rules " + rules + rule;
-  std::vector<std::string> telemetry;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(
-           std::string(PICKAXE_SOURCE_DIR) + "/emulations")) {
-    const std::string name = entry.path().filename().string();
-    if (name == "endpoint.ndjson" || name == "audit.log" || name == "sysmon.log" ||
-        name == "cloudtrail.json" || name == "docker.ndjson")
-      telemetry.push_back(entry.path().string());
-  }
-  std::sort(telemetry.begin(), telemetry.end());
-  for (const std::string& file : telemetry) arguments += " " + file;
+  arguments += emulation_telemetry();
   int exit_code = -1;
   std::string out =
       run_command(fmt::format("{} hunt --detection-time 2026-11-29T00:00:00.000Z{} 2>/dev/null",
@@ -377,6 +410,35 @@ TEST(Sigma, SigmaHQMinerRulesHuntTheEmulations) {
   EXPECT_EQ(rules_alerted.count("Linux Crypto Mining Indicators"), 4u) << out;
   EXPECT_EQ(rules_alerted.count("Monero Crypto Coin Mining Pool Lookup"), 2u) << out;
   EXPECT_EQ(rules_alerted.count("Linux Crypto Mining Pool Connections"), 1u) << out;
+}
+
+TEST(Sigma, ConvertPrintsTheQueryARuleRunsAs) {
+  PICKAXE_REQUIRE_SHARED("conformance/sigma/rules");
+  const std::string rule = shared_dir() +
+                           "/conformance/sigma/rules/linux/process_creation/"
+                           "proc_creation_lnx_crontab_removal.yml";
+  int exit_code = -1;
+  std::string out =
+      run_command(fmt::format("{} convert --to eql {} 2>&1", PICKAXE_BINARY, rule), exit_code);
+  EXPECT_EQ(exit_code, 0) << out;
+  EXPECT_EQ(out,
+            "process where (event.type == \"start\" and (host.os.type == null or host.os.type == "
+            "\"linux\")) and process.executable : \"*crontab\" and process.command_line : \"* "
+            "-r*\"\n");
+  // The built-in mapping, printed, is a mapping file.
+  std::string mapping =
+      run_command(fmt::format("{} convert --print-mapping", PICKAXE_BINARY), exit_code);
+  EXPECT_EQ(exit_code, 0);
+  sigma::Mapping reloaded;
+  Diagnostics diagnostics;
+  EXPECT_TRUE(reloaded.add_file(std::make_shared<SourceFile>("printed.yml", mapping), diagnostics));
+  EXPECT_EQ(reloaded.entries().size(), 2 * sigma::Mapping().entries().size());
+  // A bad mapping file is a usage error, named.
+  out = run_command(
+      fmt::format("{} convert --sigma-mapping /nonexistent.yml {} 2>&1", PICKAXE_BINARY, rule),
+      exit_code);
+  EXPECT_EQ(exit_code, 2);
+  EXPECT_NE(out.find("/nonexistent.yml"), std::string::npos) << out;
 }
 
 }  // namespace
