@@ -258,13 +258,40 @@ std::vector<Alert> build_alerts(const AlertContext& context, const QueryResult& 
   if (!first_time.empty()) json.key("kibana.alert.original_time").raw(first_time);
   write_rule_fields(json, *context.rule);
   std::string host = documents.empty() ? "" : text_at(documents[0], "host.name");
+  const CorrelationSummary* correlation = context.correlation;
+  std::string what = fmt::format("sequence of {} events", documents.size());
+  if (correlation) {
+    std::string by;
+    for (const auto& [field, value] : correlation->terms)
+      by += fmt::format("{}{}={}", by.empty() ? " by " : ", ", field, value);
+    what = correlation->value_field.empty()
+               ? fmt::format("{} correlation of {} events{}", context.rule->correlation->type_name,
+                             documents.size(), by)
+               : fmt::format("value_count correlation of {} values of {} in {} events{}",
+                             correlation->count, correlation->value_field, documents.size(), by);
+    json.key("kibana.alert.threshold_result").begin_object();
+    json.key("count").value(static_cast<int64_t>(
+        correlation->value_field.empty() ? documents.size() : correlation->count));
+    json.key("terms").begin_array();
+    for (const auto& [field, value] : correlation->terms)
+      json.begin_object().key("field").value(field).key("value").value(value).end_object();
+    json.end_array();
+    if (!correlation->value_field.empty()) {
+      json.key("cardinality").begin_array().begin_object();
+      json.key("field").value(correlation->value_field);
+      json.key("value").value(static_cast<int64_t>(correlation->count));
+      json.end_object().end_array();
+    }
+    json.key("from").value(correlation->from);
+    json.end_object();
+  }
   json.key("kibana.alert.reason")
-      .value(fmt::format("sequence of {} events{} created {} alert {}.", documents.size(),
-                         host.empty() ? "" : " on " + host, context.rule->severity,
-                         context.rule->name));
+      .value(fmt::format("{}{} created {} alert {}.", what, host.empty() ? "" : " on " + host,
+                         context.rule->severity, context.rule->name));
   json.key("kibana.alert.uuid").value(uuid);
   json.key("kibana.alert.depth").value(int64_t{2});
-  json.key("kibana.alert.group.id").value(group_id);
+  if (!correlation || correlation->building_blocks)
+    json.key("kibana.alert.group.id").value(group_id);
   json.end_object();
   Alert shell;
   shell.json = json.str();
@@ -274,8 +301,9 @@ std::vector<Alert> build_alerts(const AlertContext& context, const QueryResult& 
   shell.alternative = context.alternative;
   shell.severity = context.rule->severity;
   shell.host = host;
-  shell.summary = fmt::format("sequence of {} events", documents.size());
+  shell.summary = what;
   alerts.push_back(std::move(shell));
+  if (correlation && !correlation->building_blocks) return alerts;
   for (size_t i = 0; i < documents.size(); ++i) {
     alerts.push_back(event_alert(context, documents[i],
                                  stable_uuid(fmt::format("{}\n{}", group_id, i)), &group_id, i));

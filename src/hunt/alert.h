@@ -10,10 +10,21 @@
 
 namespace pickaxe {
 
+// What a Sigma correlation's alert says of its window, in the shape of
+// Elastic's threshold alerts (kibana.alert.threshold_result).
+struct CorrelationSummary {
+  std::vector<std::pair<std::string, std::string>> terms;  // group-by field and value
+  uint64_t count = 0;            // events (event_count, temporal) or values (value_count)
+  std::string value_field;       // value_count: the field whose values were counted
+  std::string from;              // the window's first event time
+  bool building_blocks = false;  // one building-block alert per event (temporal types)
+};
+
 struct AlertContext {
   const Rule* rule = nullptr;
-  size_t alternative = 0;      // which of the rule's queries matched
-  std::string detection_time;  // ISO 8601, the alerts' @timestamp
+  size_t alternative = 0;                           // which of the rule's queries matched
+  std::string detection_time;                       // ISO 8601, the alerts' @timestamp
+  const CorrelationSummary* correlation = nullptr;  // a Sigma correlation's alert
 };
 
 struct Alert {

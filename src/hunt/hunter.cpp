@@ -1,6 +1,8 @@
 #include "hunt/hunter.h"
 
 #include <algorithm>
+#include <ctime>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -29,17 +31,59 @@ bool RuleSelection::selects(const Rule& rule) const {
   return true;
 }
 
+namespace {
+
+std::string iso_time(int64_t nanos) {
+  int64_t millis = nanos / 1'000'000 - (nanos % 1'000'000 < 0 ? 1 : 0);
+  std::time_t seconds = static_cast<std::time_t>(millis / 1000 - (millis % 1000 < 0 ? 1 : 0));
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900,
+                     utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                     ((millis % 1000) + 1000) % 1000);
+}
+
+}  // namespace
+
 Hunter::Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions options,
                AlertSink sink, JsonEventReader::ProblemHandler on_problem, Diagnostics& diagnostics)
     : schema_(schema), options_(std::move(options)), sink_(std::move(sink)) {
+  // Rules a selected correlation reads run too, and alert on their own only
+  // when selected themselves and no correlation that reads them says
+  // otherwise (Sigma's `generate`).
+  std::map<std::string, const Rule*> by_id;
+  for (const Rule& rule : rules)
+    if (rule.loaded()) by_id.emplace(rule.rule_id, &rule);
+  std::set<std::string> needed, read, generated;
+  std::vector<const Rule*> stack;
   for (const Rule& rule : rules) {
     if (!rule.loaded() || !options_.selection.selects(rule)) continue;
     ++rule_count_;
+    needed.insert(rule.rule_id);
+    stack.push_back(&rule);
+  }
+  while (!stack.empty()) {
+    const Rule* rule = stack.back();
+    stack.pop_back();
+    if (!rule->correlation) continue;
+    for (const auto& input : rule->correlation->inputs) {
+      read.insert(input.rule_id);
+      if (rule->correlation->generate) generated.insert(input.rule_id);
+      auto target = by_id.find(input.rule_id);
+      if (target != by_id.end() && needed.insert(input.rule_id).second)
+        stack.push_back(target->second);
+    }
+  }
+  for (const Rule& rule : rules) {
+    if (!rule.loaded() || !needed.count(rule.rule_id)) continue;
+    const bool alerts = options_.selection.selects(rule) &&
+                        (!read.count(rule.rule_id) || generated.count(rule.rule_id));
     for (size_t i = 0; i < rule.query.alternatives.size(); ++i) {
       const eql::Query& query = rule.query.alternatives[i];
       auto compiled = std::make_unique<Compiled>();
       compiled->rule = &rule;
       compiled->alternative = i;
+      compiled->alerts = alerts;
       compiled->sequence =
           query.kind == eql::QueryKind::Sequence && !query.is_single_step_sequence();
       EngineOptions engine_options;
@@ -57,6 +101,12 @@ Hunter::Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions
       compiled_.push_back(std::move(compiled));
     }
   }
+  add_correlations(rules, schema, diagnostics);
+  for (const auto& correlation : correlations_) {
+    bool selected = options_.selection.selects(*correlation->rule);
+    correlation->alerts = selected && (!read.count(correlation->rule->rule_id) ||
+                                       generated.count(correlation->rule->rule_id));
+  }
   if (options_.exceptions)
     exceptions_ = std::make_unique<CompiledExceptions>(*options_.exceptions, schema, fields_);
   for (const std::string& field : options_.suppress_by)
@@ -68,9 +118,133 @@ Hunter::Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions
         std::make_unique<QueryStream>(engines, schema, options_.stream, std::move(on_problem));
     if (exceptions_) stream_->keep_slots(exceptions_->slots());
     stream_->keep_slots(suppress_slots_);
+    stream_->keep_slots(correlation_slots_);
     stream_->set_result_handler(
         [this](size_t engine, QueryResult&& result) { emit(*compiled_[engine], result); },
         options_.threads);
+  }
+}
+
+void Hunter::add_correlations(const std::vector<Rule>& rules, const Schema& schema,
+                              Diagnostics& diagnostics) {
+  std::map<std::string, size_t> correlation_of;  // rule id -> index in correlations_
+  std::vector<const Rule*> waiting;
+  for (const Rule& rule : rules) {
+    if (!rule.loaded() || !rule.correlation) continue;
+    bool used = options_.selection.selects(rule);
+    for (const Rule& other : rules)
+      if (other.correlation && options_.selection.selects(other))
+        for (const auto& input : other.correlation->inputs)
+          used = used || input.rule_id == rule.rule_id;
+    if (used) waiting.push_back(&rule);
+  }
+  auto compiled_of = [&](const std::string& id) {
+    std::vector<Compiled*> found;
+    for (auto& compiled : compiled_)
+      if (compiled->rule->rule_id == id) found.push_back(compiled.get());
+    return found;
+  };
+  // Inputs before the correlations that read them; what cannot be placed
+  // reads a rule that did not load.
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (auto it = waiting.begin(); it != waiting.end();) {
+      const Rule& rule = **it;
+      const RuleCorrelation& spec = *rule.correlation;
+      bool ready = true;
+      for (const auto& input : spec.inputs)
+        ready =
+            ready && (correlation_of.count(input.rule_id) || !compiled_of(input.rule_id).empty());
+      if (!ready) {
+        ++it;
+        continue;
+      }
+      const size_t index = correlations_.size();
+      auto node = std::make_unique<Correlation>();
+      node->rule = &rule;
+      std::vector<CorrelationEngine::Input> inputs;
+      for (size_t i = 0; i < spec.inputs.size(); ++i) {
+        const auto& input = spec.inputs[i];
+        CorrelationEngine::Input reads;
+        for (const std::string& field : input.group_fields)
+          reads.group_slots.push_back(fields_.add(schema.resolve(field)));
+        if (!input.value_field.empty())
+          reads.value_slot = fields_.add(schema.resolve(input.value_field));
+        correlation_slots_.insert(correlation_slots_.end(), reads.group_slots.begin(),
+                                  reads.group_slots.end());
+        if (reads.value_slot) correlation_slots_.push_back(*reads.value_slot);
+        inputs.push_back(std::move(reads));
+        if (auto found = correlation_of.find(input.rule_id); found != correlation_of.end())
+          correlations_[found->second]->feeds.emplace_back(index, i);
+        else
+          for (Compiled* compiled : compiled_of(input.rule_id))
+            compiled->feeds.emplace_back(index, i);
+      }
+      node->term_fields = spec.inputs.front().group_fields;
+      node->value_field = spec.inputs.front().value_field;
+      node->engine = std::make_unique<CorrelationEngine>(
+          spec, std::move(inputs), [this, index](CorrelationResult&& result) {
+            emit_correlation(index, std::move(result));
+          });
+      correlations_.push_back(std::move(node));
+      correlation_of[rule.rule_id] = index;
+      it = waiting.erase(it);
+      progress = true;
+    }
+  }
+  for (const Rule* rule : waiting) {
+    diagnostics.error(
+        "sigma-correlation", {0, 0},
+        fmt::format("correlation \"{}\" cannot run: a rule it reads did not load", rule->name));
+  }
+}
+
+void Hunter::feed(const Feeds& feeds, const std::vector<EventPtr>& events) {
+  if (feeds.empty()) return;
+  CorrelationHit hit;
+  for (const EventPtr& event : events)
+    if (event) hit.events.push_back(event);
+  if (hit.events.empty()) return;
+  hit.time = hit.events.back()->timestamp;
+  for (const auto& [correlation, input] : feeds)
+    correlations_[correlation]->engine->push(input, hit);
+}
+
+void Hunter::emit_correlation(size_t index, CorrelationResult&& result) {
+  const Correlation& node = *correlations_[index];
+  const Rule& rule = *node.rule;
+  if (exceptions_) {
+    for (const auto& event : result.events) {
+      if (const std::string* item = exceptions_->match(rule.rule_id, *event)) {
+        ++excepted_by_item_[*item];
+        return;
+      }
+    }
+  }
+  feed(node.feeds, result.events);
+  if (!node.alerts) return;
+  auto emitted = alerts_by_rule_.find(rule.name);
+  if (emitted != alerts_by_rule_.end() &&
+      emitted->second >= static_cast<uint64_t>(std::max(0, rule.max_signals))) {
+    ++over_max_signals_[rule.name];
+    return;
+  }
+  CorrelationSummary summary;
+  for (size_t i = 0; i < node.term_fields.size() && i < result.group.size(); ++i)
+    summary.terms.emplace_back(node.term_fields[i], result.group[i]);
+  summary.count = result.count;
+  if (rule.correlation->type == RuleCorrelation::Type::ValueCount)
+    summary.value_field = node.value_field;
+  summary.from = iso_time(result.from);
+  summary.building_blocks = rule.correlation->type == RuleCorrelation::Type::Temporal ||
+                            rule.correlation->type == RuleCorrelation::Type::TemporalOrdered;
+  AlertContext context{&rule, 0, options_.detection_time, &summary};
+  for (const Alert& alert : build_alerts(context, QueryResult{result.events, {}}, true)) {
+    if (!alert.building_block) {
+      ++alerts_;
+      ++alerts_by_rule_[rule.name];
+    }
+    sink_(alert);
   }
 }
 
@@ -86,6 +260,8 @@ void Hunter::emit(const Compiled& compiled, const QueryResult& result) {
       }
     }
   }
+  feed(compiled.feeds, result.events);
+  if (!compiled.alerts) return;
   const Event* first = nullptr;
   for (const auto& event : result.events) {
     if (event && !first) first = event.get();
@@ -137,6 +313,7 @@ void Hunter::finish() {
   for (const auto& compiled : compiled_) {
     for (const QueryResult& result : compiled->engine->finish()) emit(*compiled, result);
   }
+  for (const auto& correlation : correlations_) correlation->engine->finish();
 }
 
 std::string Hunter::prefilter_note() const {

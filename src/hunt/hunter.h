@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "correlate/correlation.h"
 #include "correlate/stream.h"
 #include "hunt/alert.h"
 #include "hunt/exceptions.h"
@@ -64,19 +65,40 @@ class Hunter {
   HuntStats stats() const;
 
  private:
+  // Where results go besides alerts: (correlation, its input) pairs.
+  using Feeds = std::vector<std::pair<size_t, size_t>>;
   struct Compiled {
     const Rule* rule;
     size_t alternative;
     bool sequence;
     std::unique_ptr<QueryEngine> engine;
+    bool alerts = true;  // false for a rule only correlations read
+    Feeds feeds;
+  };
+  struct Correlation {
+    const Rule* rule;
+    std::unique_ptr<CorrelationEngine> engine;
+    bool alerts = true;
+    Feeds feeds;
+    std::vector<std::string>
+        term_fields;  // the group-by fields, as the first rule's events name them
+    std::string value_field;
   };
   void emit(const Compiled& compiled, const QueryResult& result);
+  void emit_correlation(size_t index, CorrelationResult&& result);
+  void feed(const Feeds& feeds, const std::vector<EventPtr>& events);
+  // Sets up the correlations among the rules (and marks the rules they read).
+  void add_correlations(const std::vector<Rule>& rules, const Schema& schema,
+                        Diagnostics& diagnostics);
 
   const Schema& schema_;
   HuntOptions options_;
   AlertSink sink_;
   FieldIndex fields_;
   std::vector<std::unique_ptr<Compiled>> compiled_;
+  std::vector<std::unique_ptr<Correlation>>
+      correlations_;  // inputs before the correlations they feed
+  std::vector<uint32_t> correlation_slots_;
   std::unique_ptr<QueryStream> stream_;
   size_t rule_count_ = 0;
   uint64_t alerts_ = 0;

@@ -2,6 +2,7 @@
 // the seed page, the query text's place in its file, and the parsed query.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,28 @@ struct Threat {
 };
 
 enum class RuleFormat { Eql, DetectionRulesToml, SeedPage, Sigma };
+
+// A Sigma correlation rule, linked to the rules it correlates.
+struct RuleCorrelation {
+  enum class Type { EventCount, ValueCount, Temporal, TemporalOrdered };
+  Type type = Type::EventCount;
+  std::string type_name;                                  // as Sigma writes it
+  std::vector<std::string> group_by;                      // fields or aliases, as written
+  int64_t timespan = 0;                                   // nanoseconds
+  std::vector<std::pair<std::string, double>> condition;  // gt, gte, lt, lte, eq, neq
+  std::string field;                                      // value_count: the field counted
+  bool generate = false;  // the correlated rules also alert on their own
+  // alias -> (rule name -> field), as written
+  std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> aliases;
+  // One input per correlated rule, in the rule's order.
+  struct Input {
+    std::string reference;                  // the id or name as written
+    std::string rule_id;                    // the linked rule
+    std::vector<std::string> group_fields;  // ECS field of each group_by entry
+    std::string value_field;                // ECS field of `field`
+  };
+  std::vector<Input> inputs;
+};
 
 struct Rule {
   RuleFormat format = RuleFormat::Eql;
@@ -50,6 +73,12 @@ struct Rule {
   std::shared_ptr<const SourceFile> source;  // what the query's spans point into
   // A Sigma rule's own YAML (`source` is then the EQL it was rendered as).
   std::shared_ptr<const SourceFile> sigma_source;
+  std::string sigma_name;  // a Sigma rule's `name`, by which correlations refer to it
+  // How the Sigma rule's fields map to ECS (for correlations that refer to it).
+  std::function<std::string(const std::string&)> sigma_field;
+  // A Sigma correlation: no query of its own; it counts or orders the
+  // results of the rules it refers to.
+  std::shared_ptr<const RuleCorrelation> correlation;
   uint32_t query_begin = 0;
   uint32_t query_end = 0;
   eql::QuerySet query;

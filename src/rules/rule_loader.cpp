@@ -188,53 +188,169 @@ std::pair<std::string, int> severity_of_level(const std::string& level) {
   return {"low", 21};  // low and informational
 }
 
+void fill_metadata(Rule& rule, const sigma::Rule& parsed, const std::string& path,
+                   const std::string& text, size_t document) {
+  rule.format = RuleFormat::Sigma;
+  rule.path = path;
+  rule.language = "eql";
+  rule.name = parsed.title.empty() ? default_name(path) : parsed.title;
+  rule.rule_id =
+      parsed.id.empty() ? stable_uuid(fmt::format("{}\n{}\n{}", path, document, text)) : parsed.id;
+  rule.sigma_name = parsed.name;
+  rule.description = parsed.description;
+  std::tie(rule.severity, rule.risk_score) = severity_of_level(parsed.level);
+  rule.tags = parsed.tags;
+  rule.false_positives = parsed.false_positives;
+  rule.references = parsed.references;
+  if (!parsed.author.empty()) rule.author = {parsed.author};
+}
+
+std::optional<RuleCorrelation::Type> correlation_type(const std::string& name) {
+  if (name == "event_count") return RuleCorrelation::Type::EventCount;
+  if (name == "value_count") return RuleCorrelation::Type::ValueCount;
+  if (name == "temporal") return RuleCorrelation::Type::Temporal;
+  if (name == "temporal_ordered") return RuleCorrelation::Type::TemporalOrdered;
+  return std::nullopt;
+}
+
 void load_sigma(const std::string& path, std::string text, LoadResult& result,
                 const sigma::Mapping& mapping) {
   auto source = file_source(path, text);
   Diagnostics diagnostics(source);
-  std::optional<sigma::Rule> parsed = sigma::parse_rule(source, diagnostics);
-  if (!parsed) {
-    file_problem(result, source).append(diagnostics);
-    return;
-  }
-  if (parsed->correlation) {
-    file_problem(result, source)
-        .add(Severity::Note, "sigma-skipped", parsed->title_span,
-             "skipped: Sigma correlation rules are not run yet");
-    return;
-  }
-  sigma::Rendered rendered = sigma::to_eql(*parsed, mapping, diagnostics);
-  if (!rendered.skipped.empty()) {
-    file_problem(result, source)
-        .add(Severity::Note, "sigma-skipped", parsed->title_span,
-             fmt::format("skipped: {}", rendered.skipped),
-             "add the logsource to a mapping file (--sigma-mapping)");
-    return;
-  }
-  Rule rule;
-  rule.format = RuleFormat::Sigma;
-  rule.path = path;
-  rule.language = "eql";
-  rule.name = parsed->title.empty() ? default_name(path) : parsed->title;
-  rule.rule_id = parsed->id.empty() ? stable_uuid(path + "\n" + text) : parsed->id;
-  rule.description = parsed->description;
-  std::tie(rule.severity, rule.risk_score) = severity_of_level(parsed->level);
-  rule.tags = parsed->tags;
-  rule.false_positives = parsed->false_positives;
-  rule.references = parsed->references;
-  if (!parsed->author.empty()) rule.author = {parsed->author};
-  rule.sigma_source = source;
-  if (rendered.eql.empty()) {  // the detection has errors: the rule stays, not loaded
+  std::vector<sigma::Rule> parsed = sigma::parse_rules(source, diagnostics);
+  if (diagnostics.has_errors()) file_problem(result, source).append(diagnostics);
+  std::shared_ptr<const sigma::Mapping> owned;  // what sigma_field reads, kept alive by rules
+  for (size_t document = 0; document < parsed.size(); ++document) {
+    const sigma::Rule& sigma_rule = parsed[document];
+    Rule rule;
+    fill_metadata(rule, sigma_rule, path, text, document);
+    rule.sigma_source = source;
     rule.source = source;
-    rule.diagnostics = std::move(diagnostics);
+    if (sigma_rule.correlation) {
+      const sigma::Correlation& in = *sigma_rule.correlation;
+      auto correlation = std::make_shared<RuleCorrelation>();
+      correlation->type = *correlation_type(in.type);
+      correlation->type_name = in.type;
+      correlation->group_by = in.group_by;
+      correlation->timespan = in.timespan;
+      correlation->condition = in.condition;
+      correlation->field = in.field;
+      correlation->generate = in.generate;
+      correlation->aliases = in.aliases;
+      // Counting correlations alert as Elastic's threshold rules do.
+      const bool counting = correlation->type == RuleCorrelation::Type::EventCount ||
+                            correlation->type == RuleCorrelation::Type::ValueCount;
+      rule.type = counting ? "threshold" : "eql";
+      for (const std::string& reference : in.rules)
+        correlation->inputs.push_back({reference, {}, {}, {}});
+      rule.correlation = std::move(correlation);
+      rule.diagnostics = Diagnostics(source);
+      result.rules.push_back(std::move(rule));
+      continue;
+    }
+    Diagnostics rule_diagnostics(source);
+    sigma::Rendered rendered = sigma::to_eql(sigma_rule, mapping, rule_diagnostics);
+    if (!rendered.skipped.empty()) {
+      file_problem(result, source)
+          .add(Severity::Note, "sigma-skipped", sigma_rule.title_span,
+               fmt::format("skipped: {}", rendered.skipped),
+               "add the logsource to a mapping file (--sigma-mapping)");
+      continue;
+    }
+    if (!owned) owned = std::make_shared<const sigma::Mapping>(mapping);
+    const size_t entry = static_cast<size_t>(rendered.logsource - mapping.entries().data());
+    rule.sigma_field = [owned, entry](const std::string& field) {
+      return owned->field(owned->entries()[entry], field).field;
+    };
+    if (rendered.eql.empty()) {  // the detection has errors: the rule stays, not loaded
+      rule.diagnostics = std::move(rule_diagnostics);
+      result.rules.push_back(std::move(rule));
+      continue;
+    }
+    rule.source = std::make_shared<SourceFile>(path + " (as EQL)", rendered.eql);
+    rule.query_end = static_cast<uint32_t>(rendered.eql.size());
+    compile_rule(rule);
+    rule.diagnostics.append(rule_diagnostics);
     result.rules.push_back(std::move(rule));
-    return;
   }
-  rule.source = std::make_shared<SourceFile>(path + " (as EQL)", rendered.eql);
-  rule.query_end = static_cast<uint32_t>(rendered.eql.size());
-  compile_rule(rule);
-  rule.diagnostics.append(diagnostics);
-  result.rules.push_back(std::move(rule));
+}
+
+// Links each Sigma correlation to the rules it names (by id, or by `name`),
+// and resolves its group-by fields (through aliases) to each rule's ECS
+// fields. A correlation of correlations reads fields as its first rule does.
+void link_correlations(LoadResult& result) {
+  auto find = [&](const std::string& reference, const Rule& from) -> Rule* {
+    for (Rule& rule : result.rules) {
+      if (&rule == &from) continue;
+      if (rule.rule_id == reference) return &rule;
+    }
+    for (Rule& rule : result.rules)
+      if (&rule != &from && rule.format == RuleFormat::Sigma && rule.sigma_name == reference)
+        return &rule;
+    return nullptr;
+  };
+  std::vector<Rule*> pending;
+  for (Rule& rule : result.rules)
+    if (rule.correlation && rule.correlation->inputs.front().rule_id.empty())
+      pending.push_back(&rule);
+  // Rules are linked once the rules they name are: a chain links in as many
+  // rounds as it is deep, and what is left at the end is missing or a cycle.
+  for (bool progress = true; progress && !pending.empty();) {
+    progress = false;
+    for (auto it = pending.begin(); it != pending.end();) {
+      Rule& rule = **it;
+      auto linked = std::make_shared<RuleCorrelation>(*rule.correlation);
+      bool ready = true, missing = false;
+      for (RuleCorrelation::Input& input : linked->inputs) {
+        Rule* target = find(input.reference, rule);
+        if (!target) {
+          missing = true;
+          rule.diagnostics.error(
+              "sigma-correlation", {0, 0},
+              fmt::format("correlation \"{}\" refers to `{}`, which no loaded rule has as id or "
+                          "name",
+                          rule.name, input.reference),
+              "load the rule it names too (the same file, or another --rules path)");
+          continue;
+        }
+        if (!target->sigma_field) {  // a correlation not linked yet
+          ready = false;
+          continue;
+        }
+        input.rule_id = target->rule_id;
+        auto field_of = [&](const std::string& written) {
+          for (const auto& [alias, fields] : linked->aliases) {
+            if (alias != written) continue;
+            for (const auto& [name, field] : fields)
+              if (name == target->sigma_name || name == input.reference)
+                return target->sigma_field(field);
+          }
+          return target->sigma_field(written);
+        };
+        for (const std::string& group : linked->group_by)
+          input.group_fields.push_back(field_of(group));
+        if (!linked->field.empty()) input.value_field = field_of(linked->field);
+      }
+      if (missing) {
+        it = pending.erase(it);
+        continue;
+      }
+      if (!ready) {
+        ++it;
+        continue;
+      }
+      Rule* first = find(linked->inputs.front().reference, rule);
+      rule.sigma_field = first->sigma_field;
+      rule.correlation = std::move(linked);
+      it = pending.erase(it);
+      progress = true;
+    }
+  }
+  for (Rule* rule : pending)
+    rule->diagnostics.error(
+        "sigma-correlation", {0, 0},
+        fmt::format("correlation \"{}\" is part of a cycle of correlations", rule->name),
+        "a correlation may refer to other correlations, but not back to itself");
 }
 
 // ----- the seed page ----------------------------------------------------------------
@@ -447,8 +563,10 @@ const sigma::Mapping& builtin_sigma_mapping() {
   return mapping;
 }
 
-void load_rule_text(const std::string& path, std::string text, LoadResult& result,
-                    const sigma::Mapping* sigma_mapping) {
+namespace {
+
+void load_one(const std::string& path, std::string text, LoadResult& result,
+              const sigma::Mapping* sigma_mapping) {
   ++result.files_read;
   std::string extension = to_lower(fs::path(path).extension().string());
   if (extension == ".yml" || extension == ".yaml") {
@@ -463,6 +581,14 @@ void load_rule_text(const std::string& path, std::string text, LoadResult& resul
   }
 }
 
+}  // namespace
+
+void load_rule_text(const std::string& path, std::string text, LoadResult& result,
+                    const sigma::Mapping* sigma_mapping) {
+  load_one(path, std::move(text), result, sigma_mapping);
+  link_correlations(result);
+}
+
 LoadResult load_rules(const std::vector<std::string>& paths, const sigma::Mapping* sigma_mapping) {
   LoadResult result;
   auto load_file = [&](const std::string& path) {
@@ -472,7 +598,7 @@ LoadResult load_rules(const std::vector<std::string>& paths, const sigma::Mappin
           .error("unreadable", {0, 0}, fmt::format("{}: cannot read the file", path));
       return;
     }
-    load_rule_text(path, std::move(text), result, sigma_mapping);
+    load_one(path, std::move(text), result, sigma_mapping);
   };
   for (const std::string& path : paths) {
     std::error_code error;
@@ -508,6 +634,7 @@ LoadResult load_rules(const std::vector<std::string>& paths, const sigma::Mappin
           .error("unreadable", {0, 0}, fmt::format("{}: no such file or directory", path));
     }
   }
+  link_correlations(result);
   return result;
 }
 

@@ -1,6 +1,7 @@
 #include "sigma/sigma.h"
 
 #include <regex>
+#include <set>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -172,28 +173,113 @@ bool looks_like_sigma(std::string_view text) {
   return false;
 }
 
-std::optional<Rule> parse_rule(const std::shared_ptr<const SourceFile>& source,
-                               Diagnostics& diagnostics) {
-  std::vector<YAML::Node> documents;
-  try {
-    documents = YAML::LoadAll(source->text());
-  } catch (const YAML::Exception& error) {
-    diagnostics.error("yaml-syntax", span_of(error.mark, *source),
-                      fmt::format("invalid YAML: {}", error.msg),
-                      "Sigma rules are YAML; check the indentation and quoting here");
-    return std::nullopt;
+namespace {
+
+// "5m", "90s", "1h", "2d" -> nanoseconds.
+std::optional<int64_t> timespan_of(const std::string& text) {
+  static const std::regex form(R"(([0-9]+)([smhd]))");
+  std::smatch match;
+  if (!std::regex_match(text, match, form)) return std::nullopt;
+  int64_t count = std::stoll(match[1].str());
+  int64_t unit = match[2] == "s" ? 1 : match[2] == "m" ? 60 : match[2] == "h" ? 3600 : 86400;
+  if (count > int64_t{100} * 365 * 86400 / unit) return std::nullopt;  // a century
+  return count * unit * 1'000'000'000;
+}
+
+void read_correlation(const YAML::Node& node, Reader& reader, Rule& rule,
+                      Diagnostics& diagnostics) {
+  Correlation correlation;
+  correlation.span = reader.span(node);
+  if (!node.IsMap()) {
+    reader.error(node, "sigma-correlation", "`correlation` must be a map");
+    return;
   }
-  if (documents.empty() || !documents[0].IsMap()) {
-    diagnostics.error("sigma-not-a-rule", {0, 0}, "the file holds no YAML map",
+  correlation.type = to_lower(reader.text(node["type"], "type"));
+  static const std::set<std::string> types = {"event_count", "value_count", "temporal",
+                                              "temporal_ordered"};
+  static const std::set<std::string> metrics = {"value_sum", "value_avg", "value_percentile"};
+  if (metrics.count(correlation.type)) {
+    reader.error(node["type"], "sigma-correlation",
+                 fmt::format("`{}` correlations are not supported", correlation.type),
+                 "event_count, value_count, temporal and temporal_ordered are");
+  } else if (!types.count(correlation.type)) {
+    reader.error(node["type"] ? node["type"] : node, "sigma-correlation",
+                 fmt::format("unknown correlation type `{}`", correlation.type),
+                 "event_count, value_count, temporal or temporal_ordered");
+  }
+  correlation.rules = reader.texts(node["rules"], "rules");
+  if (correlation.rules.empty())
+    reader.error(node, "sigma-correlation", "a correlation needs `rules` to correlate");
+  correlation.group_by = reader.texts(node["group-by"], "group-by");
+  const YAML::Node timespan = node["timespan"];
+  if (auto nanos = timespan_of(reader.text(timespan, "timespan")); nanos && *nanos > 0)
+    correlation.timespan = *nanos;
+  else
+    reader.error(timespan ? timespan : node, "sigma-correlation",
+                 "a correlation needs a `timespan` such as 30s, 5m, 1h or 2d");
+  if (const YAML::Node aliases = node["aliases"]; aliases && aliases.IsMap()) {
+    for (const auto& alias : aliases) {
+      std::vector<std::pair<std::string, std::string>> fields;
+      if (alias.second.IsMap())
+        for (const auto& field : alias.second)
+          fields.emplace_back(field.first.Scalar(), reader.text(field.second, "alias"));
+      else
+        reader.error(alias.second, "sigma-correlation", "an alias maps rule names to field names");
+      correlation.aliases.emplace_back(alias.first.Scalar(), std::move(fields));
+    }
+  }
+  if (const YAML::Node condition = node["condition"]; condition && condition.IsMap()) {
+    for (const auto& entry : condition) {
+      const std::string key = to_lower(entry.first.Scalar());
+      if (key == "field") {
+        correlation.field = reader.text(entry.second, "field");
+        continue;
+      }
+      static const std::set<std::string> ops = {"gt", "gte", "lt", "lte", "eq", "neq"};
+      if (!ops.count(key) || !entry.second.IsScalar() || !is_number(entry.second.Scalar())) {
+        reader.error(entry.first, "sigma-correlation",
+                     fmt::format("`{}` is no condition: gt, gte, lt, lte, eq or neq with a "
+                                 "number",
+                                 key));
+        continue;
+      }
+      correlation.condition.emplace_back(key, std::stod(entry.second.Scalar()));
+    }
+  } else if (condition) {
+    reader.error(condition, "sigma-correlation", "`condition` must be a map such as {gte: 10}");
+  }
+  const bool counting = correlation.type == "event_count" || correlation.type == "value_count";
+  if (counting && correlation.condition.empty())
+    reader.error(
+        node, "sigma-correlation",
+        fmt::format("a {} correlation needs a condition such as {{gte: 10}}", correlation.type));
+  if (correlation.type == "temporal_ordered" && !correlation.condition.empty())
+    reader.error(node["condition"], "sigma-correlation",
+                 "a temporal_ordered correlation needs all its rules, in order: it takes no "
+                 "condition",
+                 "use a temporal correlation to ask for some of the rules, in any order");
+  if (correlation.type == "value_count" && correlation.field.empty())
+    reader.error(node, "sigma-correlation",
+                 "a value_count correlation names the `field` whose values it counts");
+  if (const YAML::Node generate = node["generate"]; generate)
+    correlation.generate = to_lower(reader.text(generate, "generate")) == "true";
+  (void)diagnostics;
+  rule.correlation = std::move(correlation);
+}
+
+std::optional<Rule> read_document(const YAML::Node& document, Reader& reader,
+                                  Diagnostics& diagnostics) {
+  const size_t errors_before = diagnostics.error_count();
+  if (!document.IsMap()) {
+    diagnostics.error("sigma-not-a-rule", reader.span(document), "the document is no YAML map",
                       "a Sigma rule is a map with title, logsource and detection");
     return std::nullopt;
   }
-  Reader reader(*source, diagnostics);
-  const YAML::Node& document = documents[0];
   Rule rule;
   rule.title = reader.text(document["title"], "title");
   if (document["title"]) rule.title_span = reader.span(document["title"]);
   rule.id = reader.text(document["id"], "id");
+  rule.name = reader.text(document["name"], "name");
   rule.status = reader.text(document["status"], "status");
   rule.description = std::string(trim(reader.text(document["description"], "description")));
   rule.author = reader.text(document["author"], "author");
@@ -203,22 +289,23 @@ std::optional<Rule> parse_rule(const std::shared_ptr<const SourceFile>& source,
   rule.tags = reader.texts(document["tags"], "tags");
   rule.references = reader.texts(document["references"], "references");
   rule.false_positives = reader.texts(document["falsepositives"], "falsepositives");
-  if (documents.size() > 1 || document["correlation"]) {
-    rule.correlation = true;
-    return rule;
-  }
+  if (rule.title.empty())
+    diagnostics.error("sigma-no-title", reader.span(document), "the rule has no title",
+                      "add `title: <what the rule detects>`");
   if (document["action"]) {
     reader.error(document["action"], "sigma-unsupported",
                  "multi-document rule collections (`action:`) are not supported",
-                 "write each rule out in full in a file of its own");
+                 "write each rule out in full in a document of its own");
     return std::nullopt;
   }
-  if (rule.title.empty())
-    diagnostics.error("sigma-no-title", {0, 0}, "the rule has no title",
-                      "add `title: <what the rule detects>`");
+  if (document["correlation"]) {
+    read_correlation(document["correlation"], reader, rule, diagnostics);
+    if (diagnostics.error_count() > errors_before) return std::nullopt;
+    return rule;
+  }
   const YAML::Node logsource = document["logsource"];
   if (!logsource || !logsource.IsMap()) {
-    diagnostics.error("sigma-no-logsource", {0, 0}, "the rule has no logsource map",
+    diagnostics.error("sigma-no-logsource", reader.span(document), "the rule has no logsource map",
                       "add `logsource:` with product, category and/or service");
   } else {
     rule.logsource.product = to_lower(reader.text(logsource["product"], "product"));
@@ -227,7 +314,7 @@ std::optional<Rule> parse_rule(const std::shared_ptr<const SourceFile>& source,
   }
   const YAML::Node detection = document["detection"];
   if (!detection || !detection.IsMap()) {
-    diagnostics.error("sigma-no-detection", {0, 0}, "the rule has no detection map",
+    diagnostics.error("sigma-no-detection", reader.span(document), "the rule has no detection map",
                       "add `detection:` with search identifiers and a condition");
     return std::nullopt;
   }
@@ -257,8 +344,42 @@ std::optional<Rule> parse_rule(const std::shared_ptr<const SourceFile>& source,
   if (rule.conditions.empty())
     reader.error(detection, "sigma-no-condition", "the detection has no condition",
                  "add `condition: <search identifiers joined with and/or/not>`");
-  if (diagnostics.has_errors()) return std::nullopt;
+  if (diagnostics.error_count() > errors_before) return std::nullopt;
   return rule;
+}
+
+}  // namespace
+
+std::vector<Rule> parse_rules(const std::shared_ptr<const SourceFile>& source,
+                              Diagnostics& diagnostics) {
+  std::vector<Rule> rules;
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(source->text());
+  } catch (const YAML::Exception& error) {
+    diagnostics.error("yaml-syntax", span_of(error.mark, *source),
+                      fmt::format("invalid YAML: {}", error.msg),
+                      "Sigma rules are YAML; check the indentation and quoting here");
+    return rules;
+  }
+  std::erase_if(documents, [](const YAML::Node& node) { return node.IsNull(); });
+  if (documents.empty()) {
+    diagnostics.error("sigma-not-a-rule", {0, 0}, "the file holds no YAML map",
+                      "a Sigma rule is a map with title, logsource and detection");
+    return rules;
+  }
+  Reader reader(*source, diagnostics);
+  for (const YAML::Node& document : documents) {
+    if (auto rule = read_document(document, reader, diagnostics)) rules.push_back(std::move(*rule));
+  }
+  return rules;
+}
+
+std::optional<Rule> parse_rule(const std::shared_ptr<const SourceFile>& source,
+                               Diagnostics& diagnostics) {
+  std::vector<Rule> rules = parse_rules(source, diagnostics);
+  if (rules.empty() || diagnostics.has_errors()) return std::nullopt;
+  return std::move(rules.front());
 }
 
 }  // namespace pickaxe::sigma

@@ -39,13 +39,27 @@ struct Logsource {
   std::string product, category, service;
 };
 
+// A correlation rule's `correlation:` section, as written.
+struct Correlation {
+  std::string type;                   // event_count, value_count, temporal, temporal_ordered
+  std::vector<std::string> rules;     // ids or names of the rules it correlates
+  std::vector<std::string> group_by;  // fields or aliases
+  // alias -> rule name -> the field that alias stands for in that rule's events
+  std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> aliases;
+  int64_t timespan = 0;                                   // nanoseconds
+  std::vector<std::pair<std::string, double>> condition;  // gt, gte, lt, lte, eq, neq
+  std::string field;                                      // value_count: the field counted
+  bool generate = false;
+  Span span;
+};
+
 struct Rule {
-  std::string title, id, status, description, author, date, modified, level;
+  std::string title, id, name, status, description, author, date, modified, level;
   std::vector<std::string> tags, references, false_positives;
   Logsource logsource;
   std::vector<Search> searches;
   std::vector<std::pair<std::string, Span>> conditions;  // OR-ed when several
-  bool correlation = false;                              // a `correlation:` rule
+  std::optional<Correlation> correlation;  // a correlation rule (no logsource, no detection)
   Span title_span;
 };
 
@@ -53,7 +67,12 @@ struct Rule {
 // `correlation:` key (used to tell rules from other YAML in rule folders).
 bool looks_like_sigma(std::string_view text);
 
-// Reads one rule; problems go to diagnostics (all of them, not only the first).
+// Reads the rules of a file, one per YAML document (a correlation and the
+// rules it refers to may share a file); a document with problems is left
+// out, and the problems (all of them, not only the first) go to diagnostics.
+std::vector<Rule> parse_rules(const std::shared_ptr<const SourceFile>& source,
+                              Diagnostics& diagnostics);
+// The first rule of a file (tests).
 std::optional<Rule> parse_rule(const std::shared_ptr<const SourceFile>& source,
                                Diagnostics& diagnostics);
 

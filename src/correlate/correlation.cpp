@@ -1,0 +1,195 @@
+#include "correlate/correlation.h"
+
+#include <algorithm>
+#include <limits>
+#include <set>
+
+namespace pickaxe {
+
+CorrelationEngine::CorrelationEngine(const RuleCorrelation& spec, std::vector<Input> inputs,
+                                     Sink sink)
+    : spec_(spec), inputs_(std::move(inputs)), sink_(std::move(sink)) {
+  for (const auto& [op, value] : spec_.condition)
+    if (op != "gt" && op != "gte") sliding_ = false;
+  if (spec_.type == RuleCorrelation::Type::TemporalOrdered) sliding_ = true;
+}
+
+bool CorrelationEngine::holds(uint64_t count) const {
+  const double n = static_cast<double>(count);
+  if (spec_.condition.empty()) {  // temporal: every rule
+    std::set<std::string> distinct;
+    for (const auto& input : spec_.inputs) distinct.insert(input.rule_id);
+    return count >= distinct.size();
+  }
+  for (const auto& [op, value] : spec_.condition) {
+    bool ok = op == "gt"    ? n > value
+              : op == "gte" ? n >= value
+              : op == "lt"  ? n < value
+              : op == "lte" ? n <= value
+              : op == "eq"  ? n == value
+                            : n != value;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+uint64_t CorrelationEngine::count(const Window& window) const {
+  switch (spec_.type) {
+    case RuleCorrelation::Type::EventCount: return window.entries.size();
+    case RuleCorrelation::Type::ValueCount: {
+      std::set<std::string_view> values;
+      for (const Entry& entry : window.entries) values.insert(entry.value);
+      return values.size();
+    }
+    default: {
+      // Distinct rules: an input names a rule (two inputs may name one rule).
+      std::set<std::string_view> rules;
+      for (const Entry& entry : window.entries) rules.insert(spec_.inputs[entry.input].rule_id);
+      return rules.size();
+    }
+  }
+}
+
+void CorrelationEngine::fire(const Group& group, std::vector<Entry> entries, uint64_t count) {
+  CorrelationResult result;
+  result.group = group;
+  result.count = count;
+  if (spec_.type == RuleCorrelation::Type::Temporal) {
+    // The latest hit of each rule makes the result.
+    std::vector<Entry> latest;
+    for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+      const std::string& rule = spec_.inputs[it->input].rule_id;
+      bool seen = std::any_of(latest.begin(), latest.end(), [&](const Entry& e) {
+        return spec_.inputs[e.input].rule_id == rule;
+      });
+      if (!seen) latest.push_back(std::move(*it));
+    }
+    std::reverse(latest.begin(), latest.end());
+    entries = std::move(latest);
+  }
+  if (entries.empty()) return;
+  result.from = entries.front().time;
+  result.to = entries.back().time;
+  for (Entry& entry : entries)
+    for (EventPtr& event : entry.events) result.events.push_back(std::move(event));
+  sink_(std::move(result));
+}
+
+void CorrelationEngine::close_before(int64_t time, bool all) {
+  for (auto it = windows_.begin(); it != windows_.end();) {
+    Window& window = it->second;
+    if (window.entries.empty() || (!all && time - window.start <= spec_.timespan)) {
+      ++it;
+      continue;
+    }
+    uint64_t n = count(window);
+    Group group = it->first;
+    std::vector<Entry> entries = std::move(window.entries);
+    it = windows_.erase(it);
+    if (holds(n)) fire(group, std::move(entries), n);
+  }
+}
+
+void CorrelationEngine::push_ordered(const Group& group, Window& window, Entry entry) {
+  const size_t stages = spec_.inputs.size();
+  if (window.stages.size() != stages) window.stages.resize(stages);
+  // Later stages first, so that one hit never fills two stages of one sequence.
+  for (size_t s = stages; s-- > 0;) {
+    if (spec_.inputs[s].rule_id != spec_.inputs[entry.input].rule_id) continue;
+    if (s == 0) {
+      if (stages == 1) {
+        fire(group, {entry}, 1);
+        continue;
+      }
+      window.stages[0] = std::vector<Entry>{entry};  // a newer start replaces an older one
+      continue;
+    }
+    auto& previous = window.stages[s - 1];
+    if (!previous) continue;
+    if (entry.time - previous->front().time > spec_.timespan) {
+      previous.reset();  // expired
+      continue;
+    }
+    std::vector<Entry> advanced = std::move(*previous);
+    previous.reset();
+    advanced.push_back(entry);
+    if (s + 1 == stages)
+      fire(group, std::move(advanced), stages);
+    else
+      window.stages[s] = std::move(advanced);
+  }
+}
+
+void CorrelationEngine::sweep(int64_t time) {
+  since_sweep_ = 0;
+  for (auto it = windows_.begin(); it != windows_.end();) {
+    Window& window = it->second;
+    bool live = !window.entries.empty() && time - window.entries.back().time <= spec_.timespan;
+    for (auto& stage : window.stages)
+      live = live || (stage && time - stage->front().time <= spec_.timespan);
+    it = live ? std::next(it) : windows_.erase(it);
+  }
+}
+
+void CorrelationEngine::push(size_t input, const CorrelationHit& hit) {
+  if (!sliding_)
+    close_before(hit.time);
+  else if (++since_sweep_ >= 4096)
+    sweep(hit.time);
+  const Input& reads = inputs_[input];
+  Group group;
+  for (uint32_t slot : reads.group_slots) {
+    std::string value;
+    for (const EventPtr& event : hit.events) {
+      if (!event || event->fields[slot].empty()) continue;
+      for (const Scalar& scalar : event->fields[slot])
+        value += (value.empty() ? "" : ",") + scalar.to_string();
+      break;
+    }
+    if (value.empty()) {  // no value to group by: as a terms aggregation, left out
+      ++ungrouped_;
+      return;
+    }
+    group.push_back(std::move(value));
+  }
+  Entry entry{hit.time, input, {}, hit.events};
+  if (spec_.type == RuleCorrelation::Type::ValueCount) {
+    if (!reads.value_slot) return;
+    for (const EventPtr& event : hit.events) {
+      if (!event || event->fields[*reads.value_slot].empty()) continue;
+      for (const Scalar& scalar : event->fields[*reads.value_slot])
+        entry.value += (entry.value.empty() ? "" : ",") + scalar.to_string();
+      break;
+    }
+    if (entry.value.empty()) return;  // nothing to count
+  }
+  Window& window = windows_[group];
+  if (spec_.type == RuleCorrelation::Type::TemporalOrdered) {
+    push_ordered(group, window, std::move(entry));
+    return;
+  }
+  if (sliding_) {
+    // Only hits within the timespan of this one stay.
+    auto& entries = window.entries;
+    auto stale = std::find_if(entries.begin(), entries.end(),
+                              [&](const Entry& e) { return hit.time - e.time <= spec_.timespan; });
+    entries.erase(entries.begin(), stale);
+    entries.push_back(std::move(entry));
+    uint64_t n = count(window);
+    if (holds(n)) {
+      std::vector<Entry> taken = std::move(entries);
+      windows_.erase(group);
+      fire(group, std::move(taken), n);
+    }
+    return;
+  }
+  if (window.entries.empty()) window.start = hit.time;
+  window.entries.push_back(std::move(entry));
+}
+
+void CorrelationEngine::finish() {
+  if (!sliding_) close_before(0, true);
+  windows_.clear();
+}
+
+}  // namespace pickaxe
