@@ -260,8 +260,13 @@ void Hunter::emit(const Compiled& compiled, const QueryResult& result) {
       }
     }
   }
+  // The rule's own alerts come before those of the correlations it feeds.
+  if (compiled.alerts) alert(compiled, result);
   feed(compiled.feeds, result.events);
-  if (!compiled.alerts) return;
+}
+
+void Hunter::alert(const Compiled& compiled, const QueryResult& result) {
+  const Rule& rule = *compiled.rule;
   const Event* first = nullptr;
   for (const auto& event : result.events) {
     if (event && !first) first = event.get();

@@ -85,6 +85,7 @@ class Hunter {
     std::string value_field;
   };
   void emit(const Compiled& compiled, const QueryResult& result);
+  void alert(const Compiled& compiled, const QueryResult& result);  // suppression, max_signals
   void emit_correlation(size_t index, CorrelationResult&& result);
   void feed(const Feeds& feeds, const std::vector<EventPtr>& events);
   // Sets up the correlations among the rules (and marks the rules they read).
