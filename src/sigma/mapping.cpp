@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "lint/field_types.h"
 #include "util/strings.h"
 
 namespace pickaxe::sigma {
@@ -23,7 +24,7 @@ logsources:
     eql_category: process
     conditions: 'event.type == "start" and (host.os.type == null or host.os.type == "linux")'
     keywords: process.command_line
-    fields:
+    fields: &process_fields
       Image: process.executable
       CommandLine: process.command_line
       CurrentDirectory: process.working_directory
@@ -46,8 +47,8 @@ logsources:
     product: linux
     category: network_connection
     eql_category: network
-    conditions: 'event.type == "start" and (host.os.type == null or host.os.type == "linux")'
-    fields:
+    conditions: 'event.type in ("start", "connection") and (host.os.type == null or host.os.type == "linux")'
+    fields: &network_fields
       Image: process.executable
       ProcessId: process.pid
       User: user.name
@@ -68,11 +69,34 @@ logsources:
     category: file_event
     eql_category: file
     conditions: 'event.type in ("creation", "change") and (host.os.type == null or host.os.type == "linux")'
-    fields:
+    fields: &file_fields
       Image: process.executable
       ProcessId: process.pid
       User: user.name
       TargetFilename: file.path
+  # The same categories from any product (rules written for Windows or
+  # macOS, and what pickaxe convert --to sigma writes).
+  - name: process-creation
+    category: process_creation
+    eql_category: process
+    conditions: 'event.type == "start"'
+    keywords: process.command_line
+    fields: *process_fields
+  - name: network-connection
+    category: network_connection
+    eql_category: network
+    conditions: 'event.type in ("start", "connection")'
+    fields: *network_fields
+  - name: file-event
+    category: file_event
+    eql_category: file
+    conditions: 'event.type in ("creation", "change")'
+    fields: *file_fields
+  # ECS documents as they are: field names are ECS names, for rules that
+  # no Sigma logsource describes (pickaxe convert --to sigma writes these).
+  - name: ecs
+    product: ecs
+    eql_category: any
   - name: dns
     category: dns
     eql_category: network
@@ -294,6 +318,8 @@ const LogsourceMapping* Mapping::find(const Logsource& logsource) const {
 
 FieldMapping Mapping::field(const LogsourceMapping& entry, const std::string& sigma_field) const {
   if (auto it = entry.fields.find(sigma_field); it != entry.fields.end()) return it->second;
+  // An ECS name is itself, whatever the entry puts before unmapped names.
+  const bool ecs = FieldTypes::ecs().find(sigma_field).has_value();
   // Entries for the same logsource further down the list (the built-in ones).
   bool past = false;
   for (const LogsourceMapping& other : entries_) {
@@ -307,7 +333,7 @@ FieldMapping Mapping::field(const LogsourceMapping& entry, const std::string& si
       continue;
     if (auto it = other.fields.find(sigma_field); it != other.fields.end()) return it->second;
   }
-  return {entry.unmapped_prefix + sigma_field, {}};
+  return {ecs ? sigma_field : entry.unmapped_prefix + sigma_field, {}};
 }
 
 }  // namespace pickaxe::sigma
