@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "rules/rule_loader.h"
+#include "sigma/from_eql.h"
 
 namespace pickaxe::cli {
 
@@ -29,6 +30,7 @@ int run_convert(const ConvertOptions& options) {
   }
   std::optional<const sigma::Mapping*> mapping = load_sigma_mapping(options.sigma_mapping);
   if (!mapping) return kUsage;
+  if (!*mapping) *mapping = &builtin_sigma_mapping();
   LoadResult result = load_rules(options.paths, *mapping);
   bool failed = false;
   for (const Diagnostics& file : result.file_diagnostics) {
@@ -43,12 +45,38 @@ int run_convert(const ConvertOptions& options) {
       failed = true;
       continue;
     }
-    if (!first) std::cout << "\n";
+    std::string text;
+    if (options.to == "sigma") {
+      // A Sigma rule is written as it was read; an EQL rule is translated.
+      if (rule.format == RuleFormat::Sigma) {
+        text = rule.sigma_source->text();
+      } else {
+        Diagnostics diagnostics(rule.source);
+        text = sigma::to_sigma(rule, **mapping, diagnostics);
+        for (const Diagnostic& d : diagnostics.items()) std::cerr << render_text(d);
+        if (text.empty()) {
+          failed = true;
+          continue;
+        }
+      }
+    } else if (rule.correlation) {
+      std::cerr << fmt::format(
+          "pickaxe: convert: {}: \"{}\" is a Sigma correlation, which no single EQL query "
+          "says; pickaxe runs it natively\n",
+          rule.path, rule.name);
+      failed = true;
+      continue;
+    } else {
+      // The query as it runs: a Sigma rule's rendering, an EQL rule's own text.
+      std::string_view query(rule.source->text());
+      text = std::string(query.substr(rule.query_begin, rule.query_end - rule.query_begin)) + "\n";
+    }
+    if (!first) std::cout << (options.to == "sigma" ? "---\n" : "\n");
     first = false;
-    if (result.rules.size() > 1) std::cout << fmt::format("// {}: {}\n", rule.path, rule.name);
-    // The query as it runs: a Sigma rule's rendering, an EQL rule's own text.
-    std::string_view text(rule.source->text());
-    std::cout << text.substr(rule.query_begin, rule.query_end - rule.query_begin) << "\n";
+    if (result.rules.size() > 1)
+      std::cout << fmt::format("{} {}: {}\n", options.to == "sigma" ? "#" : "//", rule.path,
+                               rule.name);
+    std::cout << text;
   }
   return failed ? kFindings : kSuccess;
 }
@@ -63,7 +91,7 @@ void add_convert_command(CLI::App& app, std::function<int()>& run) {
       "runs as (an EQL rule's own query). Exit 1 when a rule cannot be rendered.");
   command->add_option("paths", options->paths, "Rule files or directories");
   command->add_option("--to", options->to, "The language to write")
-      ->check(CLI::IsMember({"eql"}))
+      ->check(CLI::IsMember({"eql", "sigma"}))
       ->default_str("eql");
   add_sigma_mapping_option(*command, options->sigma_mapping);
   command->add_flag("--print-mapping", options->print_mapping,

@@ -202,6 +202,7 @@ void fill_metadata(Rule& rule, const sigma::Rule& parsed, const std::string& pat
   rule.tags = parsed.tags;
   rule.false_positives = parsed.false_positives;
   rule.references = parsed.references;
+  rule.index = parsed.index;
   if (!parsed.author.empty()) rule.author = {parsed.author};
 }
 

@@ -289,6 +289,7 @@ std::optional<Rule> read_document(const YAML::Node& document, Reader& reader,
   rule.tags = reader.texts(document["tags"], "tags");
   rule.references = reader.texts(document["references"], "references");
   rule.false_positives = reader.texts(document["falsepositives"], "falsepositives");
+  rule.index = reader.texts(document["index"], "index");
   if (rule.title.empty())
     diagnostics.error("sigma-no-title", reader.span(document), "the rule has no title",
                       "add `title: <what the rule detects>`");

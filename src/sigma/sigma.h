@@ -56,6 +56,7 @@ struct Correlation {
 struct Rule {
   std::string title, id, name, status, description, author, date, modified, level;
   std::vector<std::string> tags, references, false_positives;
+  std::vector<std::string> index;  // custom attribute: the Elastic index patterns read
   Logsource logsource;
   std::vector<Search> searches;
   std::vector<std::pair<std::string, Span>> conditions;  // OR-ed when several
