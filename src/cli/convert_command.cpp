@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "export/export.h"
 #include "rules/rule_loader.h"
 #include "sigma/from_eql.h"
 
@@ -59,6 +60,17 @@ int run_convert(const ConvertOptions& options) {
           continue;
         }
       }
+    } else if (options.to != "eql") {
+      const exporter::Target target = options.to == "esql"  ? exporter::Target::Esql
+                                      : options.to == "spl" ? exporter::Target::Spl
+                                                            : exporter::Target::Kql;
+      Diagnostics diagnostics(rule.source);
+      text = exporter::render(rule, result.rules, target, diagnostics);
+      for (const Diagnostic& d : diagnostics.items()) std::cerr << render_text(d);
+      if (text.empty()) {
+        failed = true;
+        continue;
+      }
     } else if (rule.correlation) {
       std::cerr << fmt::format(
           "pickaxe: convert: {}: \"{}\" is a Sigma correlation, which no single EQL query "
@@ -73,9 +85,13 @@ int run_convert(const ConvertOptions& options) {
     }
     if (!first) std::cout << (options.to == "sigma" ? "---\n" : "\n");
     first = false;
-    if (result.rules.size() > 1)
-      std::cout << fmt::format("{} {}: {}\n", options.to == "sigma" ? "#" : "//", rule.path,
-                               rule.name);
+    if (result.rules.size() > 1) {
+      const std::string header = fmt::format("{}: {}", rule.path, rule.name);
+      std::cout << (options.to == "sigma" ? "# " + header
+                    : options.to == "spl" ? "``` " + header + " ```"
+                                          : "// " + header)
+                << "\n";
+    }
     std::cout << text;
   }
   return failed ? kFindings : kSuccess;
@@ -91,7 +107,7 @@ void add_convert_command(CLI::App& app, std::function<int()>& run) {
       "runs as (an EQL rule's own query). Exit 1 when a rule cannot be rendered.");
   command->add_option("paths", options->paths, "Rule files or directories");
   command->add_option("--to", options->to, "The language to write")
-      ->check(CLI::IsMember({"eql", "sigma"}))
+      ->check(CLI::IsMember({"eql", "sigma", "esql", "spl", "kql"}))
       ->default_str("eql");
   add_sigma_mapping_option(*command, options->sigma_mapping);
   command->add_flag("--print-mapping", options->print_mapping,
