@@ -46,8 +46,18 @@ const Table kSplunk = {
     {"event.action", "action"},
     {"event.outcome", "status"},
     {"container.image.name", "container_image"},
+};
+
+// CloudTrail in Splunk (sourcetype aws:cloudtrail) keeps CloudTrail's own names.
+const Table kSplunkCloudTrail = {
     {"event.provider", "eventSource"},
+    {"event.action", "eventName"},
     {"cloud.region", "awsRegion"},
+    {"cloud.account.id", "recipientAccountId"},
+    {"source.address", "sourceIPAddress"},
+    {"user_agent.original", "userAgent"},
+    {"user.name", "userIdentity.userName"},
+    {"aws.cloudtrail.error_code", "errorCode"},
 };
 
 // Microsoft Defender XDR tables in Sentinel, per table; ASIM for DNS.
@@ -538,7 +548,14 @@ std::optional<std::string> filter_query(const Rule& rule, const eql::EventFilter
       source = "FROM " + (indices.empty() ? std::string("logs-*") : indices);
       break;
     }
-    case Target::Spl: source = "search index=*"; break;
+    case Target::Spl:
+      if (uses(filter.condition.get(), "event.provider") || uses(filter.condition.get(), "aws.")) {
+        source = "search sourcetype=aws:cloudtrail";
+        table = &kSplunkCloudTrail;
+      } else {
+        source = "search index=*";
+      }
+      break;
     case Target::Kql: {
       auto [name, fields] = kql_table(filter);
       source = name;

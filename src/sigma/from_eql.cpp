@@ -612,6 +612,9 @@ std::string to_sigma(const pickaxe::Rule& rule, const Mapping& mapping, Diagnost
       continue;
     }
     // A sequence: a temporal_ordered correlation over one rule per step.
+    diagnostics.add(Severity::Note, "sigma-export", query.keyword_span,
+                    "Sigma has no sequences: this one is written as a temporal_ordered "
+                    "correlation over one rule per step, grouped by its join keys");
     if (!query.maxspan)
       diagnostics.error("sigma-export", query.keyword_span,
                         "a sequence without maxspan has no Sigma form: a correlation needs a "
