@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "lint/field_types.h"
+#include "match/patterns.h"
 #include "util/strings.h"
 
 namespace pickaxe::sigma {
@@ -299,6 +300,15 @@ class ConditionParser {
     return binary(Condition::Kind::And, "and", &ConditionParser::negation);
   }
   std::optional<Condition> negation() {
+    // Nesting is bounded, so that no condition can exhaust the stack.
+    if (++depth_ > kMaxDepth) {
+      fail(fmt::format("the condition nests deeper than {} levels", kMaxDepth));
+      return std::nullopt;
+    }
+    struct Leave {
+      int& depth;
+      ~Leave() { --depth; }
+    } leave{depth_};
     if (peek() == "not") {
       ++at_;
       auto inner = negation();
@@ -347,17 +357,12 @@ class ConditionParser {
     return Condition{Condition::Kind::Search, tokens_[at_++], {}};
   }
 
+  static constexpr int kMaxDepth = 64;
   std::vector<std::string> tokens_;
   size_t at_ = 0;
+  int depth_ = 0;
   std::string& error_;
 };
-
-bool glob(std::string_view text, std::string_view pattern) {
-  if (pattern.empty()) return text.empty();
-  if (pattern[0] == '*')
-    return glob(text, pattern.substr(1)) || (!text.empty() && glob(text.substr(1), pattern));
-  return !text.empty() && text[0] == pattern[0] && glob(text.substr(1), pattern.substr(1));
-}
 
 // ---- the renderer -------------------------------------------------------------
 
@@ -404,7 +409,8 @@ class Renderer {
         const bool them = to_lower(node.name) == "them";
         bool ok = true, any = false;
         for (const Search& search : rule_.searches) {
-          if (them ? search.name.starts_with("_") : !glob(search.name, node.name)) continue;
+          if (them ? search.name.starts_with("_") : !wildcard_match(search.name, node.name, false))
+            continue;
           any = true;
           auto part = render(search, negative);
           if (part)
@@ -989,6 +995,19 @@ std::optional<std::string> pcre_to_lucene(std::string_view pcre, bool dot_all, b
   }
   if (in_class) {
     reason = "a [ is not closed";
+    return std::nullopt;
+  }
+  int depth = 0, deepest = 0;
+  for (size_t i = 0; i < body.size(); ++i) {
+    if (body[i] == '\\')
+      ++i;
+    else if (body[i] == '(')
+      deepest = std::max(deepest, ++depth);
+    else if (body[i] == ')')
+      --depth;
+  }
+  if (deepest > 32) {
+    reason = "groups nest deeper than 32 levels";
     return std::nullopt;
   }
   // Lucene regexps match the whole value: a search is wrapped in `.*`,
