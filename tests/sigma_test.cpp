@@ -216,6 +216,23 @@ TEST(Sigma, RuleProblemsNameTheirLine) {
   EXPECT_FALSE(sigma::parse_rule(source, diagnostics));
   ASSERT_TRUE(diagnostics.has_errors());
   EXPECT_EQ(diagnostics.items()[0].code, "yaml-syntax");
+  // A problem in a later document names its line in the file.
+  auto second = std::make_shared<SourceFile>(
+      "two.yml",
+      "title: a\ncorrelation: {type: temporal, rules: [b], timespan: 1m}\n---\n"
+      "title: b\nlogsource: {product: linux}\ndetection:\n  sel: [a\n");
+  Diagnostics in_second(second);
+  sigma::parse_rules(second, in_second);
+  ASSERT_TRUE(in_second.has_errors());
+  EXPECT_GE(second->position(in_second.items()[0].span.begin).line, 6u)
+      << render_text(in_second.items()[0]);
+  // Streams on which the YAML library's own multi-document loader loops for ever.
+  for (const char* text : {",", ",(wheAre pr.", "a: b\n---\n,\n"}) {
+    auto stray = std::make_shared<SourceFile>("stray.yml", text);
+    Diagnostics problems(stray);
+    sigma::parse_rules(stray, problems);
+    EXPECT_TRUE(problems.has_errors()) << text;
+  }
   auto missing = std::make_shared<SourceFile>("missing.yml", "title: x\nlogsource: {}\n");
   Diagnostics more(missing);
   EXPECT_FALSE(sigma::parse_rule(missing, more));

@@ -12,9 +12,10 @@ namespace pickaxe::sigma {
 
 namespace {
 
-Span span_of(const YAML::Mark& mark, const SourceFile& source) {
+// `offset`: where the YAML document the mark counts in starts in the file.
+Span span_of(const YAML::Mark& mark, const SourceFile& source, size_t offset = 0) {
   if (mark.pos < 0) return {0, 0};
-  uint32_t begin = static_cast<uint32_t>(std::min<size_t>(mark.pos, source.text().size()));
+  uint32_t begin = static_cast<uint32_t>(std::min<size_t>(offset + mark.pos, source.text().size()));
   return {begin, static_cast<uint32_t>(std::min<size_t>(begin + 1, source.text().size()))};
 }
 
@@ -39,7 +40,8 @@ class Reader {
   Reader(const SourceFile& source, Diagnostics& diagnostics)
       : source_(source), diagnostics_(diagnostics) {}
 
-  Span span(const YAML::Node& node) const { return span_of(node.Mark(), source_); }
+  Span span(const YAML::Node& node) const { return span_of(node.Mark(), source_, offset_); }
+  void set_offset(size_t offset) { offset_ = offset; }
 
   void error(const YAML::Node& node, std::string code, std::string message, std::string hint = {}) {
     diagnostics_.error(std::move(code), span(node), std::move(message), std::move(hint));
@@ -161,7 +163,29 @@ class Reader {
  private:
   const SourceFile& source_;
   Diagnostics& diagnostics_;
+  size_t offset_ = 0;
 };
+
+// The documents of a YAML stream: each starts at a `---` line (the first at
+// the top). They are loaded one by one: yaml-cpp's own LoadAll loops for
+// ever on some malformed streams (a stray `,`).
+std::vector<std::pair<size_t, std::string_view>> documents_of(std::string_view text) {
+  std::vector<std::pair<size_t, std::string_view>> parts;
+  size_t start = 0;
+  for (size_t line = 0; line < text.size();) {
+    size_t end = text.find('\n', line);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view content = text.substr(line, end - line);
+    if (line > start && content.starts_with("---") &&
+        (content.size() == 3 || content[3] == ' ' || content[3] == '\t' || content[3] == '\r')) {
+      parts.emplace_back(start, text.substr(start, line - start));
+      start = line;
+    }
+    line = end + 1;
+  }
+  parts.emplace_back(start, text.substr(start));
+  return parts;
+}
 
 }  // namespace
 
@@ -354,23 +378,26 @@ std::optional<Rule> read_document(const YAML::Node& document, Reader& reader,
 std::vector<Rule> parse_rules(const std::shared_ptr<const SourceFile>& source,
                               Diagnostics& diagnostics) {
   std::vector<Rule> rules;
-  std::vector<YAML::Node> documents;
-  try {
-    documents = YAML::LoadAll(source->text());
-  } catch (const YAML::Exception& error) {
-    diagnostics.error("yaml-syntax", span_of(error.mark, *source),
-                      fmt::format("invalid YAML: {}", error.msg),
-                      "Sigma rules are YAML; check the indentation and quoting here");
-    return rules;
+  std::vector<std::pair<size_t, YAML::Node>> documents;
+  for (auto [offset, text] : documents_of(source->text())) {
+    try {
+      YAML::Node document = YAML::Load(std::string(text));
+      if (!document.IsNull()) documents.emplace_back(offset, document);
+    } catch (const YAML::Exception& error) {
+      diagnostics.error("yaml-syntax", span_of(error.mark, *source, offset),
+                        fmt::format("invalid YAML: {}", error.msg),
+                        "Sigma rules are YAML; check the indentation and quoting here");
+      return rules;
+    }
   }
-  std::erase_if(documents, [](const YAML::Node& node) { return node.IsNull(); });
   if (documents.empty()) {
     diagnostics.error("sigma-not-a-rule", {0, 0}, "the file holds no YAML map",
                       "a Sigma rule is a map with title, logsource and detection");
     return rules;
   }
   Reader reader(*source, diagnostics);
-  for (const YAML::Node& document : documents) {
+  for (const auto& [offset, document] : documents) {
+    reader.set_offset(offset);
     if (auto rule = read_document(document, reader, diagnostics)) rules.push_back(std::move(*rule));
   }
   return rules;
