@@ -20,11 +20,13 @@ build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 # The main job on bundled data: lint the bundled rule packs, hunt with them
-# through the sample events and show the alerts in a table, then replay the
-# seed's five tests and the benign baselines (pickaxe validate).
+# (the EQL pack, then its Sigma rules) through the sample events and show the
+# alerts in a table, then replay the seed's five tests and the benign
+# baselines (pickaxe validate).
 run: build
 	./$(BUILD_DIR)/pickaxe lint rules
 	./$(BUILD_DIR)/pickaxe hunt --format table examples/events.ndjson examples/audit.log examples/sysmon.log
+	./$(BUILD_DIR)/pickaxe hunt --rules rules/sigma --format table examples/events.ndjson examples/audit.log examples/sysmon.log
 	./$(BUILD_DIR)/pickaxe validate
 
 test: build
