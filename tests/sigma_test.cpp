@@ -133,6 +133,12 @@ TEST(Sigma, TypeModifiersGolden) {
             R"(f regex ".*[ \t\n\r\u{0C}\u{0B}]-[^- \t\n\r\u{0C}\u{0B}]{0,2}d.*")");
   EXPECT_EQ(golden(R"(f|re: '(?:^|\/)\.x')"), R"(f regex "(|.*\\/)\\.x.*")");
   EXPECT_EQ(golden("f|re: 'a|b$'"), R"(f regex ".*a.*|.*b")");
+  // `m` changes only ^ and $, which Lucene cannot place at line ends.
+  EXPECT_EQ(golden("f|re|m: 'a.b'"), R"(f regex ".*a[^\n]b.*")");
+  EXPECT_NE(first_error("  sel:\n    f|re|m: '^a'\n  condition: sel\n").find("line ends"),
+            std::string::npos);
+  EXPECT_NE(first_error("  sel:\n    f|i: 'a'\n  condition: sel\n").find("only follows `re`"),
+            std::string::npos);
   EXPECT_EQ(golden("f|cidr: [10.0.0.0/8, 'fe80::/10']"),
             R"(cidrmatch(f, "10.0.0.0/8", "fe80::/10"))");
   EXPECT_EQ(golden("f|exists: true"), "f != null");
