@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "eql/printer.h"
 #include "lint/field_types.h"
 #include "match/patterns.h"
 #include "util/strings.h"
@@ -564,7 +565,7 @@ class Renderer {
         error(item, "`cidr` takes network ranges such as 10.0.0.0/8");
         return std::nullopt;
       }
-      ranges.push_back(eql_string(value.text));
+      ranges.push_back(eql::quote_string(value.text));
     }
     if (!all) {
       std::string call = "cidrmatch(" + field;
@@ -646,7 +647,7 @@ class Renderer {
                              "Sigma allows . ^ $ * + ? {n,m} [] [^] | () and \\ escapes");
           return std::nullopt;
         }
-        regexps.push_back(eql_string(*lucene));
+        regexps.push_back(eql::quote_string(*lucene));
         if (all) flush();
         continue;
       }
@@ -694,15 +695,17 @@ class Renderer {
         const bool literal_wildcards =
             plain(pattern) && plain_text(pattern).find_first_of("*?") != std::string::npos;
         if (plain(pattern) && by_value)
-          typed.push_back(eql_string(plain_text(pattern)));
+          typed.push_back(eql::quote_string(plain_text(pattern)));
         else if (plain(pattern) && !insensitive)
-          equal.push_back(eql_string(plain_text(pattern)));  // `==` takes * and ? as they are
+          equal.push_back(
+              eql::quote_string(plain_text(pattern)));  // `==` takes * and ? as they are
         else if (plain(pattern) && !literal_wildcards)
-          wildcard.push_back(eql_string(plain_text(pattern)));  // `:` without wildcards is equality
+          wildcard.push_back(
+              eql::quote_string(plain_text(pattern)));  // `:` without wildcards is equality
         else if (!literal_wildcards && eql_wildcard(pattern, text))
-          wildcard.push_back(eql_string(text));
+          wildcard.push_back(eql::quote_string(text));
         else
-          regexps.push_back(eql_string(lucene_of(pattern)));
+          regexps.push_back(eql::quote_string(lucene_of(pattern)));
       }
       if (all) flush();
     }
@@ -782,25 +785,6 @@ std::vector<Piece> parse_value(std::string_view value) {
     }
   }
   return pattern;
-}
-
-std::string eql_string(std::string_view text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7F)
-          out += fmt::format("\\u{{{:02X}}}", c);
-        else
-          out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
 }
 
 namespace {

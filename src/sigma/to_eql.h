@@ -40,7 +40,4 @@ std::vector<Piece> parse_value(std::string_view value);
 std::optional<std::string> pcre_to_lucene(std::string_view pcre, bool dot_all, bool multi_line,
                                           std::string& reason);
 
-// An EQL string literal for any text.
-std::string eql_string(std::string_view text);
-
 }  // namespace pickaxe::sigma
