@@ -277,6 +277,22 @@ TEST(Correlation, ChainsAndGenerate) {
   EXPECT_EQ(alone.plain, Lines({"Outbound connection"}));
 }
 
+TEST(Correlation, FmtSaysACorrelationHasNoQuery) {
+  const std::string path = std::filesystem::temp_directory_path() /
+                           fmt::format("pickaxe-correlation-fmt-{}.yml", ::getpid());
+  std::ofstream(path) << correlation("Many shells",
+                                     "  type: event_count\n  rules: [shell]\n  group-by: [User]\n"
+                                     "  timespan: 10s\n  condition: {gte: 3}\n")
+                      << kBaseRules;
+  int exit_code = -1;
+  std::string out = run_command(fmt::format("{} fmt {}", PICKAXE_BINARY, path), exit_code);
+  std::filesystem::remove(path);
+  EXPECT_EQ(exit_code, 0) << out;
+  EXPECT_NE(out.find("// a Sigma event_count correlation: it has no EQL query"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("process where"), std::string::npos) << out;
+}
+
 TEST(Correlation, BadCorrelationsAreReported) {
   Alerts missing = hunt(correlation("Lost",
                                     "  type: temporal\n  rules: [nowhere]\n"

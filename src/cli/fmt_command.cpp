@@ -31,6 +31,11 @@ int run_fmt(const std::vector<std::string>& paths) {
     if (!first) std::cout << "\n";
     first = false;
     if (result.rules.size() > 1) std::cout << fmt::format("// {}: {}\n", rule.path, rule.name);
+    if (rule.correlation) {  // no query of its own
+      std::cout << fmt::format("// a Sigma {} correlation: it has no EQL query\n",
+                               rule.correlation->type_name);
+      continue;
+    }
     std::cout << eql::print(rule.query) << "\n";
   }
   return failed ? kFindings : kSuccess;
