@@ -76,16 +76,15 @@ void CorrelationEngine::fire(const Group& group, std::vector<Entry> entries, uin
 }
 
 void CorrelationEngine::close_before(int64_t time, bool all) {
-  for (auto it = windows_.begin(); it != windows_.end();) {
-    Window& window = it->second;
-    if (window.entries.empty() || (!all && time - window.start <= spec_.timespan)) {
-      ++it;
-      continue;
-    }
-    uint64_t n = count(window);
-    Group group = it->first;
-    std::vector<Entry> entries = std::move(window.entries);
-    it = windows_.erase(it);
+  // Windows in the order they opened: the first still open ends last.
+  while (!starts_.empty() && (all || time - starts_.begin()->first > spec_.timespan)) {
+    Group group = std::move(starts_.begin()->second);
+    starts_.erase(starts_.begin());
+    auto it = windows_.find(group);
+    if (it == windows_.end()) continue;
+    uint64_t n = count(it->second);
+    std::vector<Entry> entries = std::move(it->second.entries);
+    windows_.erase(it);
     if (holds(n)) fire(group, std::move(entries), n);
   }
 }
@@ -183,7 +182,10 @@ void CorrelationEngine::push(size_t input, const CorrelationHit& hit) {
     }
     return;
   }
-  if (window.entries.empty()) window.start = hit.time;
+  if (window.entries.empty()) {
+    window.start = hit.time;
+    starts_.emplace(hit.time, group);
+  }
   window.entries.push_back(std::move(entry));
 }
 

@@ -76,6 +76,7 @@ class CorrelationEngine {
   // when it ends, since a later hit could still break the bound.
   bool sliding_ = true;
   std::map<Group, Window> windows_;
+  std::multimap<int64_t, Group> starts_;  // anchored windows by their first hit's time
   uint64_t ungrouped_ = 0;
   uint64_t since_sweep_ = 0;
 };
