@@ -12,15 +12,14 @@ CorrelationEngine::CorrelationEngine(const RuleCorrelation& spec, std::vector<In
   for (const auto& [op, value] : spec_.condition)
     if (op != "gt" && op != "gte") sliding_ = false;
   if (spec_.type == RuleCorrelation::Type::TemporalOrdered) sliding_ = true;
+  std::set<std::string> rules;
+  for (const auto& input : spec_.inputs) rules.insert(input.rule_id);
+  distinct_rules_ = rules.size();
 }
 
 bool CorrelationEngine::holds(uint64_t count) const {
   const double n = static_cast<double>(count);
-  if (spec_.condition.empty()) {  // temporal: every rule
-    std::set<std::string> distinct;
-    for (const auto& input : spec_.inputs) distinct.insert(input.rule_id);
-    return count >= distinct.size();
-  }
+  if (spec_.condition.empty()) return count >= distinct_rules_;  // temporal: every rule
   for (const auto& [op, value] : spec_.condition) {
     bool ok = op == "gt"    ? n > value
               : op == "gte" ? n >= value

@@ -75,6 +75,7 @@ class CorrelationEngine {
   // reached. Any upper bound: a window anchored at its first hit is decided
   // when it ends, since a later hit could still break the bound.
   bool sliding_ = true;
+  size_t distinct_rules_ = 0;  // the rules the inputs name
   std::map<Group, Window> windows_;
   std::multimap<int64_t, Group> starts_;  // anchored windows by their first hit's time
   uint64_t ungrouped_ = 0;

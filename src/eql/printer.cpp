@@ -73,17 +73,6 @@ std::string print_number(double value) {
   return text;
 }
 
-std::string print_literal(const Value& value) {
-  switch (value.type) {
-    case Value::Type::Null: return "null";
-    case Value::Type::Bool: return value.boolean ? "true" : "false";
-    case Value::Type::Integer: return fmt::format("{}", value.integer);
-    case Value::Type::Float: return print_number(value.number);
-    case Value::Type::String: return quote_string(value.string);
-  }
-  return "null";
-}
-
 void print_expr(const Expr& expr, std::string& out);
 
 void print_child(const Expr& child, int minimum, std::string& out) {
@@ -205,6 +194,17 @@ std::string print_step(const Step& step) {
 }
 
 }  // namespace
+
+std::string print_literal(const Value& value) {
+  switch (value.type) {
+    case Value::Type::Null: return "null";
+    case Value::Type::Bool: return value.boolean ? "true" : "false";
+    case Value::Type::Integer: return fmt::format("{}", value.integer);
+    case Value::Type::Float: return print_number(value.number);
+    case Value::Type::String: return quote_string(value.string);
+  }
+  return "null";
+}
 
 std::string quote_string(std::string_view value) {
   std::string out = "\"";

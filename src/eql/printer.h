@@ -14,6 +14,8 @@ std::string print(const Query& query);
 std::string print(const QuerySet& set);
 
 std::string quote_string(std::string_view value);
+// A literal as EQL writes it: null, true, 42, 1.5, "text".
+std::string print_literal(const Value& value);
 std::string print_field_name(std::string_view name);
 
 }  // namespace pickaxe::eql

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "eql/printer.h"
 #include "lint/field_types.h"
 #include "match/patterns.h"
 #include "util/strings.h"
@@ -50,14 +51,10 @@ const Table kSplunk = {
 
 // CloudTrail in Splunk (sourcetype aws:cloudtrail) keeps CloudTrail's own names.
 const Table kSplunkCloudTrail = {
-    {"event.provider", "eventSource"},
-    {"event.action", "eventName"},
-    {"cloud.region", "awsRegion"},
-    {"cloud.account.id", "recipientAccountId"},
-    {"source.address", "sourceIPAddress"},
-    {"user_agent.original", "userAgent"},
-    {"user.name", "userIdentity.userName"},
-    {"aws.cloudtrail.error_code", "errorCode"},
+    {"event.provider", "eventSource"},      {"event.action", "eventName"},
+    {"cloud.region", "awsRegion"},          {"cloud.account.id", "recipientAccountId"},
+    {"source.address", "sourceIPAddress"},  {"user_agent.original", "userAgent"},
+    {"user.name", "userIdentity.userName"}, {"aws.cloudtrail.error_code", "errorCode"},
 };
 
 // Microsoft Defender XDR tables in Sentinel, per table; ASIM for DNS.
@@ -127,11 +124,6 @@ std::string quote(std::string_view text) {
 
 bool has_wildcard(std::string_view text) {
   return text.find_first_of("*?") != std::string_view::npos;
-}
-
-std::string number_text(const eql::Value& value) {
-  if (value.type == eql::Value::Type::Integer) return std::to_string(value.integer);
-  return fmt::format("{}", value.number);
 }
 
 // An expression and how tightly it binds: 0 or, 1 and, 2 not, 3 atom.
@@ -272,7 +264,7 @@ class Writer {
     else if (value.type == eql::Value::Type::String)
       literal = quote(value.string);
     else
-      literal = number_text(value);
+      literal = eql::print_literal(value);
     if (target_ != Target::Spl) return Text{fmt::format("{} {} {}", f, ops[index], literal)};
     // SPL: values compare case-insensitively unless CASE() says otherwise.
     if (value.type == eql::Value::Type::String) {
@@ -304,7 +296,7 @@ class Writer {
       } else {
         values.push_back(arg.literal.type == eql::Value::Type::Bool
                              ? (arg.literal.boolean ? "true" : "false")
-                             : number_text(arg.literal));
+                             : eql::print_literal(arg.literal));
       }
     }
     std::string list;
@@ -366,8 +358,6 @@ class Writer {
 
   std::optional<Text> match(const Expr& e) {
     if (e.args[0]->kind != ExprKind::Field) return fail(e, "only fields are matched");
-    const std::string& ecs = e.args[0]->name;
-    const std::string f = field(ecs);
     std::vector<std::string> patterns;
     for (size_t i = 1; i < e.args.size(); ++i) {
       const Expr& arg = *e.args[i];
@@ -375,15 +365,22 @@ class Writer {
         return fail(arg, "patterns are strings");
       patterns.push_back(arg.literal.string);
     }
-    const bool insensitive = e.match == eql::MatchOp::Colon || e.insensitive;
+    return match(e.args[0]->name, patterns, e.match, e.insensitive, e);
+  }
+
+  // `:`, like, regex (and their `~` forms) of a field against patterns.
+  std::optional<Text> match(const std::string& ecs, const std::vector<std::string>& patterns,
+                            eql::MatchOp op, bool tilde, const Expr& e) {
+    const std::string f = field(ecs);
+    const bool insensitive = op == eql::MatchOp::Colon || tilde;
     // `:` with CIDRs on an address field tests membership.
-    if (e.match == eql::MatchOp::Colon && FieldTypes::ecs().find(ecs) == FieldType::Ip &&
+    if (op == eql::MatchOp::Colon && FieldTypes::ecs().find(ecs) == FieldType::Ip &&
         std::all_of(patterns.begin(), patterns.end(),
                     [](const std::string& p) { return parse_cidr(p).has_value(); }))
       return cidr(f, patterns);
     std::vector<std::string> tests;
     for (const std::string& pattern : patterns) {
-      if (e.match == eql::MatchOp::Regex) {
+      if (op == eql::MatchOp::Regex) {
         switch (target_) {
           case Target::Esql:
             tests.push_back(fmt::format("{} RLIKE {}", insensitive ? "TO_LOWER(" + f + ")" : f,
@@ -473,21 +470,8 @@ class Writer {
     const std::string pattern = function == "startswith" ? v + "*"
                                 : function == "endswith" ? "*" + v
                                                          : "*" + v + "*";
-    auto as_match = std::make_unique<Expr>();
-    as_match->kind = ExprKind::Match;
-    as_match->match = eql::MatchOp::Like;
-    as_match->insensitive = e.insensitive;
-    as_match->span = e.span;
-    auto subject = std::make_unique<Expr>();
-    subject->kind = ExprKind::Field;
-    subject->name = e.args[0]->name;
-    as_match->args.push_back(std::move(subject));
-    auto literal = std::make_unique<Expr>();
-    literal->kind = ExprKind::Literal;
-    literal->literal = eql::Value::of_string(pattern);
-    as_match->args.push_back(std::move(literal));
     if (has_wildcard(v)) return fail(e, "a literal * or ? cannot be matched");
-    return match(*as_match);
+    return match(e.args[0]->name, {pattern}, eql::MatchOp::Like, e.insensitive, e);
   }
 
   Target target_;

@@ -1,10 +1,11 @@
 #include "hunt/hunter.h"
 
 #include <algorithm>
-#include <ctime>
 #include <set>
 
 #include <fmt/format.h>
+
+#include "source/common.h"
 
 namespace pickaxe {
 
@@ -30,20 +31,6 @@ bool RuleSelection::selects(const Rule& rule) const {
     return false;
   return true;
 }
-
-namespace {
-
-std::string iso_time(int64_t nanos) {
-  int64_t millis = nanos / 1'000'000 - (nanos % 1'000'000 < 0 ? 1 : 0);
-  std::time_t seconds = static_cast<std::time_t>(millis / 1000 - (millis % 1000 < 0 ? 1 : 0));
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900,
-                     utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                     ((millis % 1000) + 1000) % 1000);
-}
-
-}  // namespace
 
 Hunter::Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions options,
                AlertSink sink, JsonEventReader::ProblemHandler on_problem, Diagnostics& diagnostics)
@@ -74,10 +61,13 @@ Hunter::Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions
         stack.push_back(target->second);
     }
   }
+  auto alerts_alone = [&](const Rule& rule) {
+    return options_.selection.selects(rule) &&
+           (!read.count(rule.rule_id) || generated.count(rule.rule_id));
+  };
   for (const Rule& rule : rules) {
     if (!rule.loaded() || !needed.count(rule.rule_id)) continue;
-    const bool alerts = options_.selection.selects(rule) &&
-                        (!read.count(rule.rule_id) || generated.count(rule.rule_id));
+    const bool alerts = alerts_alone(rule);
     for (size_t i = 0; i < rule.query.alternatives.size(); ++i) {
       const eql::Query& query = rule.query.alternatives[i];
       auto compiled = std::make_unique<Compiled>();
@@ -101,12 +91,9 @@ Hunter::Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions
       compiled_.push_back(std::move(compiled));
     }
   }
-  add_correlations(rules, schema, diagnostics);
-  for (const auto& correlation : correlations_) {
-    bool selected = options_.selection.selects(*correlation->rule);
-    correlation->alerts = selected && (!read.count(correlation->rule->rule_id) ||
-                                       generated.count(correlation->rule->rule_id));
-  }
+  add_correlations(rules, needed, schema, diagnostics);
+  for (const auto& correlation : correlations_)
+    correlation->alerts = alerts_alone(*correlation->rule);
   if (options_.exceptions)
     exceptions_ = std::make_unique<CompiledExceptions>(*options_.exceptions, schema, fields_);
   for (const std::string& field : options_.suppress_by)
@@ -125,19 +112,12 @@ Hunter::Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions
   }
 }
 
-void Hunter::add_correlations(const std::vector<Rule>& rules, const Schema& schema,
-                              Diagnostics& diagnostics) {
+void Hunter::add_correlations(const std::vector<Rule>& rules, const std::set<std::string>& needed,
+                              const Schema& schema, Diagnostics& diagnostics) {
   std::map<std::string, size_t> correlation_of;  // rule id -> index in correlations_
   std::vector<const Rule*> waiting;
-  for (const Rule& rule : rules) {
-    if (!rule.loaded() || !rule.correlation) continue;
-    bool used = options_.selection.selects(rule);
-    for (const Rule& other : rules)
-      if (other.correlation && options_.selection.selects(other))
-        for (const auto& input : other.correlation->inputs)
-          used = used || input.rule_id == rule.rule_id;
-    if (used) waiting.push_back(&rule);
-  }
+  for (const Rule& rule : rules)
+    if (rule.loaded() && rule.correlation && needed.count(rule.rule_id)) waiting.push_back(&rule);
   auto compiled_of = [&](const std::string& id) {
     std::vector<Compiled*> found;
     for (auto& compiled : compiled_)
@@ -221,28 +201,37 @@ void Hunter::emit_correlation(size_t index, CorrelationResult&& result) {
       }
     }
   }
-  feed(node.feeds, result.events);
-  if (!node.alerts) return;
-  auto emitted = alerts_by_rule_.find(rule.name);
-  if (emitted != alerts_by_rule_.end() &&
-      emitted->second >= static_cast<uint64_t>(std::max(0, rule.max_signals))) {
-    ++over_max_signals_[rule.name];
-    return;
+  // Its own alerts come before those of the correlations it feeds.
+  if (node.alerts && under_max_signals(rule)) {
+    CorrelationSummary summary;
+    for (size_t i = 0; i < node.term_fields.size() && i < result.group.size(); ++i)
+      summary.terms.emplace_back(node.term_fields[i], result.group[i]);
+    summary.count = result.count;
+    if (rule.correlation->type == RuleCorrelation::Type::ValueCount)
+      summary.value_field = node.value_field;
+    summary.from = source::format_timestamp(result.from);
+    summary.building_blocks = rule.correlation->type == RuleCorrelation::Type::Temporal ||
+                              rule.correlation->type == RuleCorrelation::Type::TemporalOrdered;
+    AlertContext context{&rule, 0, options_.detection_time, &summary};
+    send(build_alerts(context, QueryResult{result.events, {}}, true));
   }
-  CorrelationSummary summary;
-  for (size_t i = 0; i < node.term_fields.size() && i < result.group.size(); ++i)
-    summary.terms.emplace_back(node.term_fields[i], result.group[i]);
-  summary.count = result.count;
-  if (rule.correlation->type == RuleCorrelation::Type::ValueCount)
-    summary.value_field = node.value_field;
-  summary.from = iso_time(result.from);
-  summary.building_blocks = rule.correlation->type == RuleCorrelation::Type::Temporal ||
-                            rule.correlation->type == RuleCorrelation::Type::TemporalOrdered;
-  AlertContext context{&rule, 0, options_.detection_time, &summary};
-  for (const Alert& alert : build_alerts(context, QueryResult{result.events, {}}, true)) {
+  feed(node.feeds, result.events);
+}
+
+bool Hunter::under_max_signals(const Rule& rule) {
+  auto emitted = alerts_by_rule_.find(rule.name);
+  if (emitted == alerts_by_rule_.end() ||
+      emitted->second < static_cast<uint64_t>(std::max(0, rule.max_signals)))
+    return true;
+  ++over_max_signals_[rule.name];
+  return false;
+}
+
+void Hunter::send(const std::vector<Alert>& alerts) {
+  for (const Alert& alert : alerts) {
     if (!alert.building_block) {
       ++alerts_;
-      ++alerts_by_rule_[rule.name];
+      ++alerts_by_rule_[alert.rule_name];
     }
     sink_(alert);
   }
@@ -288,20 +277,9 @@ void Hunter::alert(const Compiled& compiled, const QueryResult& result) {
       it->second = first->timestamp;  // the window has passed: a new group
     }
   }
-  auto emitted = alerts_by_rule_.find(rule.name);
-  if (emitted != alerts_by_rule_.end() &&
-      emitted->second >= static_cast<uint64_t>(std::max(0, rule.max_signals))) {
-    ++over_max_signals_[rule.name];
-    return;
-  }
+  if (!under_max_signals(rule)) return;
   AlertContext context{compiled.rule, compiled.alternative, options_.detection_time};
-  for (const Alert& alert : build_alerts(context, result, compiled.sequence)) {
-    if (!alert.building_block) {
-      ++alerts_;
-      ++alerts_by_rule_[compiled.rule->name];
-    }
-    sink_(alert);
-  }
+  send(build_alerts(context, result, compiled.sequence));
 }
 
 void Hunter::read(std::istream& in, const std::string& name) {

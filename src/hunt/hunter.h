@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -88,9 +89,12 @@ class Hunter {
   void alert(const Compiled& compiled, const QueryResult& result);  // suppression, max_signals
   void emit_correlation(size_t index, CorrelationResult&& result);
   void feed(const Feeds& feeds, const std::vector<EventPtr>& events);
-  // Sets up the correlations among the rules (and marks the rules they read).
-  void add_correlations(const std::vector<Rule>& rules, const Schema& schema,
-                        Diagnostics& diagnostics);
+  // Sets up the correlations among the rules that the selection needs.
+  void add_correlations(const std::vector<Rule>& rules, const std::set<std::string>& needed,
+                        const Schema& schema, Diagnostics& diagnostics);
+  // False (and counted) once the rule has raised max_signals alerts.
+  bool under_max_signals(const Rule& rule);
+  void send(const std::vector<Alert>& alerts);  // to the sink, counted
 
   const Schema& schema_;
   HuntOptions options_;

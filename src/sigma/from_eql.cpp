@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "eql/printer.h"
 #include "lint/field_types.h"
 #include "util/strings.h"
 #include "util/uuid.h"
@@ -49,11 +50,6 @@ std::string escape_pattern(std::string_view text) {
     out += c;
   }
   return out;
-}
-
-std::string number_text(const eql::Value& value) {
-  if (value.type == eql::Value::Type::Integer) return std::to_string(value.integer);
-  return fmt::format("{}", value.number);
 }
 
 struct Item {
@@ -139,22 +135,13 @@ class Detection {
         return join(parts, " or ");
       }
       case ExprKind::Not: return negation(*expr.args[0], precedence);
-      case ExprKind::In:
-        if (expr.negated) {
-          auto positive = copy_in(expr);
-          return negation(*positive, precedence);
-        }
-        [[fallthrough]];
       default: {
+        // `not in` and `!=` are the negations of the tests `in` and `==`.
+        const bool negative =
+            (expr.kind == ExprKind::In && expr.negated) ||
+            (expr.kind == ExprKind::Compare && expr.compare == eql::CompareOp::NotEqual);
         if (auto item = simple(expr)) return add_search({std::move(*item)});
-        if (expr.kind == ExprKind::Compare && expr.compare == eql::CompareOp::NotEqual) {
-          auto equal = std::make_unique<Expr>();
-          equal->kind = ExprKind::Compare;
-          equal->compare = eql::CompareOp::Equal;
-          equal->span = expr.span;
-          for (const auto& arg : expr.args) equal->args.push_back(clone(*arg));
-          return negation(*equal, precedence);
-        }
+        if (negative && simple(expr, true)) return negation(expr, precedence, true);
         fail(expr, "this test has no Sigma form",
              "Sigma tests fields against values: ==, in, :, like, regex, cidrmatch, "
              "startsWith, endsWith, stringContains, <, >");
@@ -173,31 +160,11 @@ class Detection {
     return out;
   }
 
-  static std::unique_ptr<Expr> clone(const Expr& expr) {
-    auto copy = std::make_unique<Expr>();
-    copy->kind = expr.kind;
-    copy->span = expr.span;
-    copy->literal = expr.literal;
-    copy->name = expr.name;
-    copy->optional = expr.optional;
-    copy->insensitive = expr.insensitive;
-    copy->negated = expr.negated;
-    copy->list = expr.list;
-    copy->compare = expr.compare;
-    copy->arithmetic = expr.arithmetic;
-    copy->match = expr.match;
-    for (const auto& arg : expr.args) copy->args.push_back(clone(*arg));
-    return copy;
-  }
-  static std::unique_ptr<Expr> copy_in(const Expr& expr) {
-    auto copy = clone(expr);
-    copy->negated = false;
-    return copy;
-  }
-
   // EQL's `not` is null where its operand is (a missing field); Sigma's
   // passes such events. The fields under the `not` must exist, as in EQL.
-  std::string negation(const Expr& operand, int& precedence) {
+  // With `positive`, the operand is a `not in` or `!=` whose positive test
+  // is negated.
+  std::string negation(const Expr& operand, int& precedence, bool positive = false) {
     std::set<std::string> fields;
     eql::walk(operand, [&](const Expr& node) {
       if (node.kind == ExprKind::Field) fields.insert(node.name);
@@ -205,8 +172,9 @@ class Detection {
     std::vector<Item> exists;
     for (const std::string& field : fields)
       exists.push_back({sigma_field(field) + "|exists", {"true"}});
-    int inner = 0;
-    std::string negated = condition(operand, inner);
+    int inner = 3;
+    std::string negated =
+        positive ? add_search({std::move(*simple(operand, true))}) : condition(operand, inner);
     negated = "not " + (inner < 3 ? "(" + negated + ")" : negated);
     precedence = 1;
     if (exists.empty()) {
@@ -219,7 +187,8 @@ class Detection {
   const Expr* field_of(const Expr& expr) { return expr.kind == ExprKind::Field ? &expr : nullptr; }
 
   // A test that is one Sigma item (`field|modifiers: values`), or nothing.
-  std::optional<Item> simple(const Expr& expr) {
+  // With `positive`, a `not in` or `!=` gives the item of its positive test.
+  std::optional<Item> simple(const Expr& expr, bool positive = false) {
     switch (expr.kind) {
       case ExprKind::Field: return Item{sigma_field(expr.name), {"true"}};
       case ExprKind::Compare: {
@@ -231,36 +200,37 @@ class Detection {
           if (!field) return std::nullopt;
         }
         const std::string name = sigma_field(field->name);
+        const eql::CompareOp op = positive && expr.compare == eql::CompareOp::NotEqual
+                                      ? eql::CompareOp::Equal
+                                      : expr.compare;
         if (other->kind == ExprKind::Field) {
-          if (expr.compare != eql::CompareOp::Equal) return std::nullopt;
+          if (op != eql::CompareOp::Equal) return std::nullopt;
           return Item{name + "|fieldref", {yaml_quote(sigma_field(other->name))}};
         }
         if (other->kind != ExprKind::Literal) return std::nullopt;
         const eql::Value& value = other->literal;
         const bool number =
             value.type == eql::Value::Type::Integer || value.type == eql::Value::Type::Float;
-        switch (expr.compare) {
+        switch (op) {
           case eql::CompareOp::Equal:
-            if (value.type == eql::Value::Type::Null) return Item{name, {"null"}};
-            if (value.type == eql::Value::Type::Bool)
-              return Item{name, {value.boolean ? "true" : "false"}};
-            if (number) return Item{name, {number_text(value)}};
-            return Item{name + "|cased", {yaml_quote(escape_literal(value.string))}};
+            if (value.is_string())
+              return Item{name + "|cased", {yaml_quote(escape_literal(value.string))}};
+            return Item{name, {eql::print_literal(value)}};  // null, a boolean, a number
           case eql::CompareOp::NotEqual:
             if (value.type == eql::Value::Type::Null) return Item{name + "|exists", {"true"}};
             return std::nullopt;
           default: {
             if (!number || field != expr.args[0].get()) return std::nullopt;
-            const char* op = expr.compare == eql::CompareOp::Less        ? "lt"
-                             : expr.compare == eql::CompareOp::LessEqual ? "lte"
-                             : expr.compare == eql::CompareOp::Greater   ? "gt"
-                                                                         : "gte";
-            return Item{fmt::format("{}|{}", name, op), {number_text(value)}};
+            const char* modifier = op == eql::CompareOp::Less        ? "lt"
+                                   : op == eql::CompareOp::LessEqual ? "lte"
+                                   : op == eql::CompareOp::Greater   ? "gt"
+                                                                     : "gte";
+            return Item{fmt::format("{}|{}", name, modifier), {eql::print_literal(value)}};
           }
         }
       }
       case ExprKind::In: {
-        if (expr.negated) return std::nullopt;
+        if (expr.negated && !positive) return std::nullopt;
         const Expr* field = field_of(*expr.args[0]);
         if (!field) return std::nullopt;
         Item item{sigma_field(field->name) + (expr.insensitive ? "" : "|cased"), {}};
@@ -273,7 +243,7 @@ class Detection {
             item.values.push_back(yaml_quote(escape_literal(arg.literal.string)));
           } else if (arg.literal.type == eql::Value::Type::Integer ||
                      arg.literal.type == eql::Value::Type::Float) {
-            item.values.push_back(number_text(arg.literal));
+            item.values.push_back(eql::print_literal(arg.literal));
           } else {
             return std::nullopt;
           }

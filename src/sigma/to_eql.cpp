@@ -40,17 +40,6 @@ Expr negate(const Expr& expr) {
   return {"not " + wrap(expr, Expr::Not), Expr::Not};
 }
 
-std::string field_name(const std::string& field) {
-  bool plain = !field.empty() && !std::isdigit(static_cast<unsigned char>(field[0]));
-  for (char c : field)
-    plain =
-        plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '@');
-  if (plain) return field;
-  std::string quoted = "`";
-  for (char c : field) quoted += c == '`' ? std::string("``") : std::string(1, c);
-  return quoted + "`";
-}
-
 // ---- values -------------------------------------------------------------------
 
 using Pattern = std::vector<Piece>;
@@ -136,11 +125,6 @@ bool utf16(std::string_view text, bool big_endian, std::string& out) {
     }
   }
   return true;
-}
-
-bool valid_utf8(std::string_view text) {
-  std::string ignored;
-  return utf16(text, false, ignored);
 }
 
 // `-` and `/` that open an option (at the start or after a space) and the
@@ -517,7 +501,7 @@ class Renderer {
     const bool keyword = item.field.empty();
     FieldMapping mapped = keyword ? FieldMapping{logsource_.keywords_field, {}}
                                   : mapping_.field(logsource_, item.field);
-    const std::string field = field_name(mapped.field);
+    const std::string field = eql::print_field_name(mapped.field);
     // Under `neq` the test is negated once more.
     const bool guard = negative != neq;
     std::optional<Expr> test;
@@ -553,7 +537,8 @@ class Renderer {
         return std::nullopt;
       }
       parts.push_back(
-          {field + " == " + field_name(mapping_.field(logsource_, value.text).field), Expr::Atom});
+          {field + " == " + eql::print_field_name(mapping_.field(logsource_, value.text).field),
+           Expr::Atom});
     }
     return join(parts, all ? Expr::And : Expr::Or);
   }
@@ -609,10 +594,8 @@ class Renderer {
       std::vector<Expr> tests;
       if (!typed.empty())
         tests.push_back({field + (typed.size() > 1 ? " in " : " == ") + list(typed), Expr::Atom});
-      if (!equal.empty())
-        tests.push_back(
-            {field + (insensitive ? " : " : (equal.size() > 1 ? " in " : " == ")) + list(equal),
-             Expr::Atom});
+      if (!equal.empty())  // case-sensitive only
+        tests.push_back({field + (equal.size() > 1 ? " in " : " == ") + list(equal), Expr::Atom});
       if (!wildcard.empty())
         tests.push_back({field + (insensitive ? " : " : " like ") + list(wildcard), Expr::Atom});
       for (const std::string& regexp : regexps)
@@ -685,24 +668,12 @@ class Renderer {
         }
       }
       for (const Pattern& pattern : patterns) {
-        if (pattern.size() == 1 && pattern[0].kind == Piece::Kind::Text &&
-            !valid_utf8(pattern[0].text)) {
-          error(item, "the value is not text after its modifiers",
-                "follow utf16le/utf16be/utf16/wide with base64 or base64offset");
-          return std::nullopt;
-        }
+        // `==` and `in` take * and ? as they are; `:` and `like` only as wildcards,
+        // so a value with a literal * or ? is a regexp.
         std::string text;
-        const bool literal_wildcards =
-            plain(pattern) && plain_text(pattern).find_first_of("*?") != std::string::npos;
-        if (plain(pattern) && by_value)
-          typed.push_back(eql::quote_string(plain_text(pattern)));
-        else if (plain(pattern) && !insensitive)
-          equal.push_back(
-              eql::quote_string(plain_text(pattern)));  // `==` takes * and ? as they are
-        else if (plain(pattern) && !literal_wildcards)
-          wildcard.push_back(
-              eql::quote_string(plain_text(pattern)));  // `:` without wildcards is equality
-        else if (!literal_wildcards && eql_wildcard(pattern, text))
+        if (plain(pattern) && (by_value || !insensitive))
+          (by_value ? typed : equal).push_back(eql::quote_string(plain_text(pattern)));
+        else if (eql_wildcard(pattern, text))
           wildcard.push_back(eql::quote_string(text));
         else
           regexps.push_back(eql::quote_string(lucene_of(pattern)));
