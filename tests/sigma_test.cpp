@@ -157,6 +157,8 @@ TEST(Sigma, TypeModifiersGolden) {
   EXPECT_EQ(golden("f: true"), "f == true");
   EXPECT_EQ(golden("f: '5'"), R"(f : "5")");
   EXPECT_EQ(golden("'field name': x"), R"(`field name` : "x")");
+  // A field named as an EQL keyword is quoted.
+  EXPECT_EQ(golden("sequence: x"), R"(`sequence` : "x")");
   // Fields ECS types as addresses compare by value.
   EXPECT_EQ(golden("destination.ip: [127.0.0.1, 10.0.0.1]"),
             R"(destination.ip in ("127.0.0.1", "10.0.0.1"))");
