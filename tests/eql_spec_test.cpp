@@ -3,6 +3,8 @@
 // python-eql's query tests written in Elastic syntax. Failures must be listed,
 // with their reasons, in tests/data/eql-spec-known-failures.txt.
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <map>
 
 #include <fmt/format.h>
@@ -188,8 +190,9 @@ struct FileSummary {
 };
 
 struct Failure {
-  std::string key;  // "<file> <name>"
-  std::string detail;
+  std::string key;      // "<file> <name>"
+  std::string got;      // the wrong output, as recorded in the known-failure list
+  std::string context;  // what was expected, and the query
 };
 
 std::string format_ids(const std::vector<int64_t>& ids) {
@@ -198,9 +201,115 @@ std::string format_ids(const std::vector<int64_t>& ids) {
   return out + "]";
 }
 
+// The spec's datasets as a user has them: one NDJSON file per data file, as
+// Elasticsearch's loader indexes them (the endgame data gets its `@timestamp`
+// from `timestamp`, comment lines are dropped), beside the index mappings.
+struct CliDataset {
+  std::vector<std::string> files;     // NDJSON, written
+  std::vector<std::string> mappings;  // the spec's own mapping files
+  std::string tiebreaker;
+};
+
+CliDataset write_dataset(const Dataset& dataset, const std::string& label) {
+  CliDataset written;
+  written.tiebreaker = dataset.tiebreaker;
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / fmt::format("pickaxe-spec-{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  simdjson::dom::parser parser;
+  for (const std::string& file : dataset.data_files) {
+    std::string text = strip_line_comments(read_text(shared_dir() + "/" + file));
+    simdjson::dom::element root;
+    EXPECT_EQ(parser.parse(text).get(root), simdjson::SUCCESS) << file;
+    std::string ndjson;
+    for (simdjson::dom::element doc : root.get_array()) {
+      std::string json = simdjson::minify(doc);
+      if (dataset.timestamps == TimestampMode::Endgame ||
+          dataset.timestamps == TimestampMode::EndgameNanos) {
+        int64_t filetime = 0;
+        if (doc["timestamp"].get_int64().get(filetime) != simdjson::SUCCESS) filetime = 0;
+        std::string stamp =
+            dataset.timestamps == TimestampMode::Endgame
+                ? std::to_string(filetime / 10000 - 11644473600000)
+                : fmt::format("\"{}.{:06d}\"", filetime / 1'000'000, filetime % 1'000'000);
+        json.insert(1, fmt::format("\"@timestamp\":{},", stamp));
+      }
+      ndjson += json + "\n";
+    }
+    std::string path =
+        (dir / (label + "-" + std::filesystem::path(file).stem().string() + ".ndjson")).string();
+    std::ofstream(path, std::ios::binary) << ndjson;
+    written.files.push_back(path);
+  }
+  for (const std::string& mapping : dataset.mapping_files)
+    written.mappings.push_back(shared_dir() + "/" + mapping);
+  return written;
+}
+
+// Runs one spec query as `pickaxe query` with the request's settings as flags.
+Outcome run_cli(const std::string& query, const CliDataset& data, const std::string& id_field,
+                bool tail, size_t size, size_t max_samples_per_key) {
+  std::vector<std::string> args = {PICKAXE_BINARY,
+                                   "query",
+                                   "--event-category-field",
+                                   "event.category",
+                                   "--max-lateness",
+                                   "unbounded",
+                                   "--size",
+                                   std::to_string(size),
+                                   "--result-position",
+                                   tail ? "tail" : "head",
+                                   "--max-samples-per-key",
+                                   std::to_string(max_samples_per_key)};
+  for (const std::string& mapping : data.mappings) {
+    args.push_back("--mapping");
+    args.push_back(mapping);
+  }
+  if (!data.tiebreaker.empty()) {
+    args.push_back("--tiebreaker-field");
+    args.push_back(data.tiebreaker);
+  }
+  args.push_back(query);
+  args.insert(args.end(), data.files.begin(), data.files.end());
+  Outcome outcome;
+  int exit_code = 0;
+  std::string err;
+  std::string out = run_program(args, exit_code, &err);
+  if (exit_code != 0) {
+    outcome.error = fmt::format("exit {}: {}", exit_code, err);
+    return outcome;
+  }
+  simdjson::dom::parser parser;
+  auto id_of_source = [&](simdjson::dom::element event) -> int64_t {
+    return event.is_null() ? -1 : id_of(event, id_field);
+  };
+  for_each_line(out, [&](std::string_view line, uint64_t) {
+    if (line.empty()) return;
+    simdjson::dom::element result;
+    if (parser.parse(line).get(result) != simdjson::SUCCESS) {
+      outcome.error = "unparsable output: " + std::string(line);
+      return;
+    }
+    simdjson::dom::array events, keys;
+    if (result["events"].get_array().get(events) == simdjson::SUCCESS &&
+        result["join_keys"].get_array().get(keys) == simdjson::SUCCESS) {
+      for (simdjson::dom::element event : events) outcome.ids.push_back(id_of_source(event));
+      for (simdjson::dom::element key : keys) {
+        std::string_view text;
+        outcome.join_keys.push_back(key.get_string().get(text) == simdjson::SUCCESS
+                                        ? std::string(text)
+                                        : simdjson::minify(key));
+      }
+    } else {
+      outcome.ids.push_back(id_of_source(result));
+    }
+  });
+  return outcome;
+}
+
 void run_es_file(const std::string& label, const std::string& spec, const Dataset& dataset,
                  std::vector<FileSummary>& summaries, std::vector<Failure>& failures) {
-  Prepared prepared = prepare(dataset);
+  CliDataset data = write_dataset(dataset, label);
   toml::table table = toml::parse(lenient_toml(read_text(shared_dir() + "/" + spec)));
   FileSummary summary{label};
   for (const toml::node& node : *table["queries"].as_array()) {
@@ -224,7 +333,7 @@ void run_es_file(const std::string& label, const std::string& spec, const Datase
     size_t max_samples = static_cast<size_t>(entry["max_samples_per_key"].value_or(int64_t{1}));
     std::string problem;
     for (bool tail : {false, true}) {
-      Outcome outcome = run(query, prepared, dataset, tail, size, max_samples);
+      Outcome outcome = run_cli(query, data, dataset.id_field, tail, size, max_samples);
       if (!outcome.error.empty()) {
         problem = outcome.error;
         break;
@@ -232,15 +341,13 @@ void run_es_file(const std::string& label, const std::string& spec, const Datase
       bool ids_ok = std::find(accepted.begin(), accepted.end(), outcome.ids) != accepted.end();
       bool keys_ok = join_keys.empty() || join_keys == outcome.join_keys;
       if (!ids_ok || !keys_ok) {
-        problem =
-            fmt::format("{} position: got {}", tail ? "tail" : "head", format_ids(outcome.ids));
+        problem = fmt::format("{}: got {}", tail ? "tail" : "head", format_ids(outcome.ids));
         if (!keys_ok) {
           problem += " keys [";
-          for (const auto& key : outcome.join_keys) problem += key + ",";
+          for (size_t i = 0; i < outcome.join_keys.size(); ++i)
+            problem += (i ? ", " : "") + outcome.join_keys[i];
           problem += "]";
         }
-        problem += fmt::format(", expected {}",
-                               format_ids(accepted.empty() ? std::vector<int64_t>{} : accepted[0]));
         break;
       }
     }
@@ -248,21 +355,36 @@ void run_es_file(const std::string& label, const std::string& spec, const Datase
       ++summary.passed;
     } else {
       ++summary.failed;
-      failures.push_back({label + " " + name, problem + "\n" + query});
+      failures.push_back(
+          {label + " " + name, problem,
+           fmt::format("expected {}\n{}",
+                       format_ids(accepted.empty() ? std::vector<int64_t>{} : accepted[0]),
+                       query)});
     }
   }
   summaries.push_back(summary);
 }
 
-std::map<std::string, std::string> known_failures() {
-  std::map<std::string, std::string> known;
+struct KnownFailure {
+  std::string got;  // the wrong output it gives
+  std::string reason;
+};
+
+// tests/data/eql-spec-known-failures.txt: "<key> | <wrong output> | <reason>".
+std::map<std::string, KnownFailure> known_failures() {
+  std::map<std::string, KnownFailure> known;
   std::istringstream in(
       read_text(std::string(PICKAXE_SOURCE_DIR) + "/tests/data/eql-spec-known-failures.txt"));
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
-    size_t colon = line.find(": ");
-    known[line.substr(0, colon)] = colon == std::string::npos ? "" : line.substr(colon + 2);
+    size_t first = line.find(" | ");
+    size_t second = first == std::string::npos ? first : line.find(" | ", first + 3);
+    EXPECT_NE(second, std::string::npos) << "known failure without output and reason: " << line;
+    if (second == std::string::npos) continue;
+    std::string reason = line.substr(second + 3);
+    EXPECT_GT(reason.size(), 20u) << "a known failure needs its reason: " << line;
+    known[line.substr(0, first)] = {line.substr(first + 3, second - first - 3), reason};
   }
   return known;
 }
@@ -284,8 +406,15 @@ void check_against_known(const std::vector<FileSummary>& summaries,
   std::set<std::string> failing;
   for (const Failure& failure : failures) {
     failing.insert(failure.key);
-    EXPECT_TRUE(known.contains(failure.key)) << "unexpected failure: " << failure.key << "\n"
-                                             << failure.detail;
+    auto it = known.find(failure.key);
+    if (it == known.end()) {
+      ADD_FAILURE() << "unexpected failure; to list it, add this line:\n"
+                    << failure.key << " | " << failure.got << " | <reason>\n"
+                    << failure.context;
+    } else {
+      EXPECT_EQ(failure.got, it->second.got) << failure.key << " fails in a new way\n"
+                                             << failure.context;
+    }
   }
   for (const auto& [key, reason] : known) {
     if (key.starts_with(prefix)) {
@@ -328,14 +457,16 @@ TEST(EqlSpec, PythonEqlQueriesInElasticSyntax) {
       ++summary.passed;
     } else {
       ++summary.failed;
-      failures.push_back({fmt::format("python-eql #{}", index),
-                          fmt::format("got {}, expected {}\n{}{}", format_ids(outcome.ids),
-                                      format_ids(expected), query, outcome.error)});
+      failures.push_back(
+          {fmt::format("python-eql #{}", index),
+           outcome.error.empty() ? "got " + format_ids(outcome.ids) : "error",
+           fmt::format("expected {}\n{}{}", format_ids(expected), query, outcome.error)});
     }
   }
   if (std::getenv("PICKAXE_SHOW_FAILURES")) {
     for (const Failure& failure : failures)
-      std::cout << "FAIL " << failure.key << "\n" << failure.detail << "\n\n";
+      std::cout << "FAIL " << failure.key << " | " << failure.got << "\n"
+                << failure.context << "\n\n";
   }
   check_against_known({summary}, failures, "python-eql", 0.95);
 }
@@ -398,7 +529,8 @@ TEST(EqlSpec, ElasticsearchSpecTests) {
               failures);
   if (std::getenv("PICKAXE_SHOW_FAILURES")) {
     for (const Failure& failure : failures)
-      std::cout << "FAIL " << failure.key << "\n" << failure.detail << "\n\n";
+      std::cout << "FAIL " << failure.key << " | " << failure.got << "\n"
+                << failure.context << "\n\n";
   }
   check_against_known(summaries, failures, "test_", 0.98);
 }

@@ -6,8 +6,11 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
+#include <fcntl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 
@@ -118,6 +121,46 @@ inline std::string run_command(const std::string& command, int& exit_code) {
   while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
   int status = pclose(pipe);
   exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+// Runs a program with these arguments (no shell: nothing needs quoting), with
+// stdin from `stdin_path` (or /dev/null). Returns its stdout; its stderr goes
+// to `err` when given. `exit_code` is -1 when it did not exit normally.
+inline std::string run_program(const std::vector<std::string>& args, int& exit_code,
+                               std::string* err = nullptr, const std::string& stdin_path = "") {
+  exit_code = -1;
+  const std::string err_path =
+      (std::filesystem::temp_directory_path() / ("pickaxe-stderr-" + std::to_string(::getpid())))
+          .string();
+  int out_pipe[2];
+  if (::pipe(out_pipe) != 0) return {};
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(out_pipe[0]);
+    ::dup2(out_pipe[1], 1);
+    int in = ::open(stdin_path.empty() ? "/dev/null" : stdin_path.c_str(), O_RDONLY);
+    if (in >= 0) ::dup2(in, 0);
+    int errfd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (errfd >= 0) ::dup2(errfd, 2);
+    std::vector<char*> argv;
+    for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out_pipe[1]);
+  std::string out;
+  char buffer[65536];
+  ssize_t n;
+  while ((n = ::read(out_pipe[0], buffer, sizeof buffer)) > 0)
+    out.append(buffer, static_cast<size_t>(n));
+  ::close(out_pipe[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (err) *err = read_text(err_path);
+  std::filesystem::remove(err_path);
   return out;
 }
 

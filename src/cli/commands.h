@@ -51,6 +51,11 @@ std::string bundled_pack_dir();
 std::optional<LoadResult> load_rules_or_report(const std::vector<std::string>& paths,
                                                std::string_view command, bool skip_invalid = false,
                                                const sigma::Mapping* sigma_mapping = nullptr);
+// The --mapping option (repeatable), shared by query and hunt, and the
+// mappings it names, loaded into `schema`; false (with the problems printed,
+// each naming its file) when one cannot be used.
+void add_mapping_option(CLI::App& command, std::vector<std::string>& paths);
+bool load_mappings(const std::vector<std::string>& paths, Schema& schema);
 // The --sigma-mapping option, shared by the commands that read rules.
 void add_sigma_mapping_option(CLI::App& command, std::string& path);
 // The Sigma mapping for that option: null (the built-in one) when `path` is

@@ -26,7 +26,7 @@ struct HuntCommandOptions {
   std::vector<std::string> tags;
   std::string min_severity;
   std::string detection_time;
-  std::string mapping;
+  std::vector<std::string> mappings;
   std::string max_lateness = "5m";
   std::string source = "auto";
   size_t max_sequence_state = 1'000'000;
@@ -68,14 +68,7 @@ int run_hunt(const HuntCommandOptions& options) {
       load_rules_or_report(rule_paths, "hunt", options.skip_invalid, *sigma_mapping);
   if (!loaded) return kFindings;
   Schema schema;
-  if (!options.mapping.empty()) {
-    std::ifstream in(options.mapping);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (std::string error = schema.load_mapping(text); !in || !error.empty()) {
-      std::cerr << fmt::format("pickaxe: {}: cannot use the mapping: {}\n", options.mapping, error);
-      return kFindings;
-    }
-  }
+  if (!load_mappings(options.mappings, schema)) return kFindings;
   HuntOptions hunt_options;
   hunt_options.selection = {options.rule_ids, options.tags, options.min_severity};
   hunt_options.max_sequence_state = options.max_sequence_state;
@@ -237,7 +230,7 @@ void add_hunt_command(CLI::App& app, std::function<int()>& run) {
   command->add_option(
       "--detection-time", options->detection_time,
       "The alerts' @timestamp, ISO 8601 (default: now); fix it for reproducible output");
-  command->add_option("--mapping", options->mapping, "Elasticsearch index mapping (JSON)");
+  add_mapping_option(*command, options->mappings);
   add_sigma_mapping_option(*command, options->sigma_mapping);
   command->add_option("--max-lateness", options->max_lateness, "See `pickaxe query --help`")
       ->default_str("5m");

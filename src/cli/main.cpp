@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -65,6 +67,33 @@ std::optional<const sigma::Mapping*> load_sigma_mapping(const std::string& path)
     return std::nullopt;
   }
   return &mapping;
+}
+
+bool load_mappings(const std::vector<std::string>& paths, Schema& schema) {
+  bool ok = true;
+  for (const std::string& path : paths) {
+    std::ifstream in(path, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in && !in.eof()) {
+      std::cerr << fmt::format("pickaxe: {}: cannot read the mapping file ({})\n", path,
+                               std::strerror(errno));
+      ok = false;
+      continue;
+    }
+    if (std::string error = schema.load_mapping(text); !error.empty()) {
+      std::cerr << fmt::format("pickaxe: {}: invalid mapping: {}\n", path, error);
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+void add_mapping_option(CLI::App& command, std::vector<std::string>& paths) {
+  command
+      .add_option("--mapping", paths,
+                  "Elasticsearch index mapping (JSON): field types, date formats, aliases, "
+                  "null_value, dynamic; repeatable (indices searched together)")
+      ->allow_extra_args(false);
 }
 
 std::optional<LoadResult> load_rules_or_report(const std::vector<std::string>& paths,

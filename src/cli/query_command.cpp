@@ -24,7 +24,7 @@ struct QueryOptions {
   int64_t size = -1;
   std::string result_position = "head";
   size_t max_samples_per_key = 1;
-  std::string mapping;
+  std::vector<std::string> mappings;
   std::string max_lateness = "5m";
   std::string source = "auto";
   size_t max_sequence_state = 1'000'000;
@@ -71,18 +71,7 @@ int run_query(const QueryOptions& options) {
                       "run each alternative on its own, or use `pickaxe hunt` with the rule");
   }
   Schema schema;
-  if (!options.mapping.empty()) {
-    std::ifstream in(options.mapping);
-    if (!in) {
-      std::cerr << fmt::format("pickaxe: {}: cannot read the mapping file\n", options.mapping);
-      return kFindings;
-    }
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (std::string error = schema.load_mapping(text); !error.empty()) {
-      std::cerr << fmt::format("pickaxe: {}: invalid mapping: {}\n", options.mapping, error);
-      return kFindings;
-    }
-  }
+  if (!load_mappings(options.mappings, schema)) return kFindings;
   EngineOptions engine_options;
   engine_options.category_field = options.category_field;
   engine_options.timestamp_field = options.timestamp_field;
@@ -206,8 +195,7 @@ void add_query_command(CLI::App& app, std::function<int()>& run) {
   command->add_option("--max-samples-per-key", options->max_samples_per_key, "Samples per join key")
       ->check(CLI::PositiveNumber)
       ->default_str("1");
-  command->add_option("--mapping", options->mapping,
-                      "Elasticsearch index mapping (JSON): field types, aliases, null_value");
+  add_mapping_option(*command, options->mappings);
   command
       ->add_option("--max-lateness", options->max_lateness,
                    "How far behind the newest event an event may arrive and still be put in order "

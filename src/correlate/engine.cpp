@@ -48,6 +48,10 @@ QueryEngine::QueryEngine(const eql::Query& query, const Schema& schema, EngineOp
                                ? timestamp_slot_
                                : fields_->add(schema.resolve(options_.stream_timestamp_field));
   own_time_ = stream_timestamp_slot_ != timestamp_slot_;
+  time_format_ = &schema.date_format(options_.timestamp_field);
+  stream_time_format_ = options_.stream_timestamp_field.empty()
+                            ? time_format_
+                            : &schema.date_format(options_.stream_timestamp_field);
   if (!options_.index_patterns.empty()) {
     index_slots_ =
         IndexSlots{fields_->add("_index"), fields_->add("data_stream.type"),
@@ -178,12 +182,32 @@ void combinations(const std::vector<Values>& per_key, size_t index, std::vector<
 
 }  // namespace
 
+// Join keys as Elasticsearch returns them: a date is written in its field's
+// format in a sequence (as the hit's field value), and as epoch milliseconds
+// in a sample (a composite aggregation's key).
+std::vector<Scalar> QueryEngine::written_keys(const std::vector<Scalar>& key) const {
+  std::vector<Scalar> out = key;
+  if (step_keys_.empty()) return out;
+  for (size_t i = 0; i < out.size() && i < step_keys_[0].size(); ++i) {
+    const DateFormat* format = step_keys_[0][i]->date_format;
+    if (!format || out[i].type != Scalar::Type::Long) continue;
+    out[i] = kind_ == eql::QueryKind::Sample ? Scalar::of_long(out[i].integer / 1'000'000)
+                                             : Scalar::of_string(format->write(out[i].integer));
+  }
+  return out;
+}
+
 std::vector<std::vector<Scalar>> QueryEngine::keys_for(const Event& event, size_t step) const {
   const auto& keys = step_keys_[step];
   std::vector<Values> per_key(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     evaluate(*keys[i], event, per_key[i]);
     std::erase_if(per_key[i], [](const Scalar& s) { return s.is_null(); });
+    if (const DateFormat* format = keys[i]->date_format) {
+      // Dates join by the time they stand for, whatever their format.
+      for (Scalar& value : per_key[i])
+        if (auto nanos = format->read(value)) value = Scalar::of_long(*nanos);
+    }
     if (per_key[i].empty()) {
       if (!step_key_optional_[step][i]) return {};  // a required key is missing
       per_key[i].push_back(Scalar::null());
@@ -305,7 +329,7 @@ std::optional<int64_t> QueryEngine::time_of(const Event& event) const {
   if (!own_time_) return event.timestamp;
   const Values& values = event.fields[timestamp_slot_];
   if (values.empty()) return std::nullopt;
-  return millis_to_nanos(values.front());
+  return time_format_->read(values.front());
 }
 
 void QueryEngine::push_sequence(const EventPtr& event) {
@@ -411,7 +435,7 @@ bool QueryEngine::begun(const std::vector<Scalar>& key) const {
 void QueryEngine::complete(Partial partial, const std::vector<Scalar>& key) {
   // Lay the events out over all stages, missing stages as null.
   QueryResult result;
-  result.join_keys = key;
+  result.join_keys = written_keys(key);
   size_t next = 0;
   for (const Stage& stage : stages_)
     result.events.push_back(stage.missing ? nullptr : partial.events[next++]);
@@ -527,7 +551,7 @@ std::vector<QueryResult> QueryEngine::finish_samples() {
     for (const auto& events : per_step) most = std::max(most, events.size());
     for (size_t i = 0; i < std::min(most, options_.max_samples_per_key); ++i) {
       QueryResult sample;
-      sample.join_keys = key;
+      sample.join_keys = written_keys(key);
       for (const auto& events : per_step) {
         auto unused = [&](const EventPtr& e) {
           return std::find(sample.events.begin(), sample.events.end(), e) == sample.events.end();
@@ -574,7 +598,9 @@ std::vector<QueryResult> QueryEngine::finish() {
   for (const eql::Pipe& pipe : pipes_) {
     keep(static_cast<size_t>(std::max<int64_t>(0, pipe.count)), pipe.kind == eql::PipeKind::Tail);
   }
-  if (options_.size) keep(*options_.size, options_.tail);
+  // Samples come in key order and ignore the result position, as in
+  // Elasticsearch, which pages through its samples from the first key.
+  if (options_.size) keep(*options_.size, options_.tail && kind_ != eql::QueryKind::Sample);
   return results;
 }
 

@@ -60,6 +60,8 @@ class QueryEngine {
   const FieldIndex& fields() const { return *fields_; }
   uint32_t timestamp_slot() const { return timestamp_slot_; }
   uint32_t stream_timestamp_slot() const { return stream_timestamp_slot_; }
+  // How the stream's timestamp field is read (its mapping's date format).
+  const DateFormat& stream_time_format() const { return *stream_time_format_; }
   std::optional<uint32_t> tiebreaker_slot() const { return tiebreaker_slot_; }
 
   // Sends results out as soon as they are final, when the query allows it
@@ -68,6 +70,8 @@ class QueryEngine {
   void set_sink(ResultSink sink);
   // True once a head limit is reached: later input cannot change the results.
   bool done() const { return streaming_ && emitted_ >= limit_; }
+  // Samples are unordered: they take events without a timestamp too.
+  bool needs_time() const { return kind_ != eql::QueryKind::Sample; }
 
   // Feeds the next event in order.
   void push(const EventPtr& event);
@@ -109,6 +113,7 @@ class QueryEngine {
 
   // The join keys of an event for a step; none when a required key is missing.
   std::vector<std::vector<Scalar>> keys_for(const Event& event, size_t step) const;
+  std::vector<Scalar> written_keys(const std::vector<Scalar>& key) const;
   static bool earlier(const Event& a, const Event& b);
   void push_sequence(const EventPtr& event);
   void push_sample(const EventPtr& event);
@@ -159,6 +164,8 @@ class QueryEngine {
   // timestamp field when it has one (a rule's timestamp_override).
   std::optional<int64_t> time_of(const Event& event) const;
   bool own_time_ = false;
+  const DateFormat* time_format_ = nullptr;
+  const DateFormat* stream_time_format_ = nullptr;
   struct IndexSlots {
     uint32_t index, type, dataset, name_space;
   };

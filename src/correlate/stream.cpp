@@ -37,6 +37,7 @@ QueryStream::QueryStream(std::vector<QueryEngine*> engines, const Schema& schema
   // The stream orders events by these.
   always_kept_.push_back(engine_.stream_timestamp_slot());
   if (auto slot = engine_.tiebreaker_slot()) always_kept_.push_back(*slot);
+  for (const QueryEngine* engine : engines_) any_sample_ = any_sample_ || !engine->needs_time();
   for (const QueryEngine* engine : engines_)
     signature_slots_.insert(signature_slots_.end(), engine->index_slots().begin(),
                             engine->index_slots().end());
@@ -432,8 +433,7 @@ std::optional<std::string> QueryStream::type_problem(const Event& event) const {
           expected = "an IP address";
           break;
         case FieldType::Date:
-          ok = value.is_number() ||
-               (value.type == Scalar::Type::String && parse_timestamp(value.string));
+          ok = slot_schema()[slot].date_format->read(value).has_value();
           expected = "a date";
           break;
         default: break;
@@ -498,21 +498,25 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
   Event& scratch = worker.scratch;
   const Values& stamp = scratch.fields[engine_.stream_timestamp_slot()];
   std::optional<int64_t> timestamp;
-  if (!stamp.empty()) timestamp = millis_to_nanos(stamp.front());
+  if (!stamp.empty()) timestamp = engine_.stream_time_format().read(stamp.front());
+  std::string time_problem;
   if (!timestamp) {
-    Outcome outcome{Outcome::Kind::MissingTimestamp, line};
     const std::string& field = engine_.fields().path(engine_.stream_timestamp_slot());
-    outcome.problem = stamp.empty() ? fmt::format("no {}; event skipped", field)
-                                    : fmt::format("{} is not a date; event skipped", field);
-    return outcome;
+    time_problem = stamp.empty() ? fmt::format("no {}; event skipped", field)
+                                 : fmt::format("{} is not a date; event skipped", field);
+    if (!any_sample_) {
+      Outcome outcome{Outcome::Kind::MissingTimestamp, line};
+      outcome.problem = std::move(time_problem);
+      return outcome;
+    }
   }
   if (auto problem = type_problem(scratch)) {
     Outcome outcome{Outcome::Kind::WrongType, line};
     outcome.problem = std::move(*problem);
     return outcome;
   }
-  scratch.timestamp = *timestamp;
-  scratch.has_timestamp = true;
+  scratch.timestamp = timestamp.value_or(0);
+  scratch.has_timestamp = timestamp.has_value();
   // Most events match no filter of any query: no result can include them, so
   // they are counted and go no further. Ordering and lateness are decided by
   // the candidate events alone, which is what lets the prefilter skip lines
@@ -570,6 +574,19 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
                             outcome.engines.end());
     }
   }
+  if (!timestamp) {
+    // Only samples take an event without a time; for the others it is skipped.
+    size_t before = outcome.engines.size();
+    std::erase_if(outcome.engines, [&](uint32_t i) { return engines_[i]->needs_time(); });
+    if (outcome.engines.size() < before) {
+      if (outcome.engines.empty()) {
+        Outcome skipped{Outcome::Kind::MissingTimestamp, line};
+        skipped.problem = std::move(time_problem);
+        return skipped;
+      }
+      outcome.problem = fmt::format("{} by the rules that need one", time_problem);
+    }
+  }
   if (outcome.engines.empty()) return Outcome(Outcome::Kind::Inert, line);
   // The event goes on with the fields its engines read, copied out of the
   // worker's scratch event (whose storage serves the next event).
@@ -577,7 +594,7 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
   auto event = std::make_shared<Event>();
   event->fields = scratch.fields;
   event->timestamp = scratch.timestamp;
-  event->has_timestamp = true;
+  event->has_timestamp = scratch.has_timestamp;
   // Text inside a mapped input is kept as a view; other text is copied.
   const std::string_view& mapped = worker.mapped_input;
   if (owned.empty() && !mapped.empty() && text.data() >= mapped.data() &&
@@ -604,6 +621,12 @@ void QueryStream::commit(Outcome&& outcome, const std::string& name, uint64_t li
   }
   std::shared_ptr<Event>& event = outcome.event;
   event->line = line;
+  if (!outcome.problem.empty()) {
+    ++stats_.missing_timestamp;  // skipped by the engines that need a time
+    report();
+  }
+  // An event without a time (for samples only) keeps its place in the input.
+  if (!event->has_timestamp) event->timestamp = std::max(newest_, released_);
   const int64_t timestamp = event->timestamp;
   if (timestamp < released_) ++stats_.late;  // too late to sort: processed as it comes
   newest_ = std::max(newest_, timestamp);

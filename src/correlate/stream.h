@@ -111,7 +111,7 @@ class QueryStream {
     uint64_t line = 0;
     std::shared_ptr<Event> event;
     std::vector<uint32_t> engines;
-    std::string problem;
+    std::string problem;  // a Candidate's: skipped by the engines that need a time
   };
   // The state one thread needs to prepare events.
   struct Worker {
@@ -207,6 +207,7 @@ class QueryStream {
   bool buffered() const { return !buffer_.empty() || !in_order_.empty(); }
   const Pending& earliest() const;
   void pop_earliest();
+  bool any_sample_ = false;  // events without a time go on, to the samples
   int64_t newest_ = std::numeric_limits<int64_t>::min();
   int64_t released_ = std::numeric_limits<int64_t>::min();
   uint64_t arrivals_ = 0;

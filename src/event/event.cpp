@@ -69,6 +69,8 @@ std::vector<SlotSchema> describe_slots(const FieldIndex& index, const Schema& sc
   for (uint32_t slot = 0; slot < index.size(); ++slot) {
     slots[slot].type = schema.type(index.path(slot));
     slots[slot].null_value = schema.null_value(index.path(slot));
+    if (slots[slot].type == FieldType::Date)
+      slots[slot].date_format = &schema.date_format(index.path(slot));
   }
   return slots;
 }

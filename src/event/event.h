@@ -51,6 +51,7 @@ class FieldIndex {
 struct SlotSchema {
   std::optional<FieldType> type;
   const Scalar* null_value = nullptr;
+  const DateFormat* date_format = nullptr;  // date fields: how they are read
 };
 std::vector<SlotSchema> describe_slots(const FieldIndex& index, const Schema& schema);
 

@@ -1,8 +1,8 @@
 #include "event/schema.h"
 
-#include <charconv>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <simdjson.h>
 
 namespace pickaxe {
@@ -37,16 +37,50 @@ std::optional<Scalar> scalar_of(simdjson::dom::element value) {
 
 }  // namespace
 
+namespace {
+
+// Fields of one type family search alike across indices (keyword, wildcard
+// and constant_keyword all read as keyword here).
+bool same_family(FieldType a, FieldType b) {
+  auto family = [](FieldType type) {
+    return type == FieldType::Text || type == FieldType::Keyword ? FieldType::Keyword : type;
+  };
+  return family(a) == family(b);
+}
+
+}  // namespace
+
 std::string Schema::load_mapping(std::string_view json) {
   std::string text = strip_comment_lines(json);
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   if (auto error = parser.parse(text).get(root); error) return simdjson::error_message(error);
   simdjson::dom::element properties;
-  if (root["mappings"]["properties"].get(properties) != simdjson::SUCCESS &&
-      root["properties"].get(properties) != simdjson::SUCCESS)
+  simdjson::dom::element mappings = root;
+  if (root["mappings"].get(mappings) != simdjson::SUCCESS) mappings = root;
+  if (mappings["properties"].get(properties) != simdjson::SUCCESS || !properties.is_object())
     return "no \"properties\" object in the mapping";
   authoritative_ = true;
+  std::vector<std::string> problems;
+  // Object paths where this mapping's `dynamic` says whether new fields are mapped.
+  std::unordered_map<std::string, bool> dynamic;
+  auto read_dynamic = [&](const std::string& path, simdjson::dom::element definition) {
+    simdjson::dom::element setting;
+    if (definition["dynamic"].get(setting) != simdjson::SUCCESS) return;
+    std::string_view word;
+    bool flag = true;
+    if (setting.get_string().get(word) == simdjson::SUCCESS) {
+      if (word != "true" && word != "false" && word != "strict" && word != "runtime")
+        problems.push_back(
+            fmt::format("\"dynamic\" of {} is \"{}\"; it is true, false, strict "
+                        "or runtime",
+                        path.empty() ? "the mapping" : path, word));
+      dynamic[path] = word == "true" || word == "runtime";
+    } else if (setting.get_bool().get(flag) == simdjson::SUCCESS) {
+      dynamic[path] = flag;
+    }
+  };
+  read_dynamic("", mappings);
 
   // Walks properties (and multi-field `fields`) with an explicit stack.
   std::vector<std::pair<std::string, simdjson::dom::object>> stack;
@@ -57,6 +91,7 @@ std::string Schema::load_mapping(std::string_view json) {
     for (auto [key, definition] : object) {
       if (!definition.is_object()) continue;
       std::string path = prefix.empty() ? std::string(key) : prefix + "." + std::string(key);
+      read_dynamic(path, definition);
       std::string_view type;
       if (definition["type"].get_string().get(type) == simdjson::SUCCESS) {
         if (type == "alias") {
@@ -65,7 +100,31 @@ std::string Schema::load_mapping(std::string_view json) {
             aliases_[path] = std::string(target);
         } else {
           // Placeholders such as "[runtime_random_keyword_type]" stand for a keyword type.
-          types_.set(path, type.starts_with("[") ? FieldType::Keyword : field_type_from_name(type));
+          FieldType field_type =
+              type.starts_with("[") ? FieldType::Keyword : field_type_from_name(type);
+          if (auto it = from_mappings_.find(path);
+              it != from_mappings_.end() && !same_family(it->second, field_type)) {
+            problems.push_back(fmt::format(
+                "{} is {} in one mapping and {} in another; a field searched across indices "
+                "needs one type",
+                path, field_type_name(it->second), field_type_name(field_type)));
+          }
+          from_mappings_[path] = field_type;
+          types_.set(path, field_type);
+          if (field_type == FieldType::Date) {
+            std::string_view spec;
+            if (definition["format"].get_string().get(spec) == simdjson::SUCCESS) {
+              std::string error;
+              if (std::optional<DateFormat> format = DateFormat::parse(spec, &error)) {
+                auto [it, fresh] = date_formats_.emplace(path, *format);
+                if (!fresh) it->second.merge(*format);
+              } else {
+                problems.push_back(fmt::format("{}: {}", path, error));
+              }
+            } else if (auto it = date_formats_.find(path); it != date_formats_.end()) {
+              it->second.merge(DateFormat::standard());
+            }
+          }
         }
       }
       simdjson::dom::element null_value;
@@ -79,7 +138,35 @@ std::string Schema::load_mapping(std::string_view json) {
         stack.emplace_back(path, children);
     }
   }
-  return {};
+  dynamic_by_mapping_.push_back(std::move(dynamic));
+  std::string joined;
+  for (const std::string& problem : problems) joined += (joined.empty() ? "" : "; ") + problem;
+  return joined;
+}
+
+bool Schema::maps_new_fields(std::string_view field) const {
+  if (dynamic_by_mapping_.empty()) return true;
+  // As in Elasticsearch: the nearest object that says, else the mapping's root, else true.
+  for (const auto& dynamic : dynamic_by_mapping_) {
+    std::string path(field);
+    bool open = true;
+    while (true) {
+      size_t dot = path.rfind('.');
+      path = dot == std::string::npos ? std::string() : path.substr(0, dot);
+      if (auto it = dynamic.find(path); it != dynamic.end()) {
+        open = it->second;
+        break;
+      }
+      if (path.empty()) break;
+    }
+    if (open) return true;  // a field new to one index of several is mapped there
+  }
+  return false;
+}
+
+const DateFormat& Schema::date_format(std::string_view field) const {
+  auto it = date_formats_.find(resolve(field));
+  return it == date_formats_.end() ? DateFormat::standard() : it->second;
 }
 
 void Schema::add_dynamic_fields(simdjson::dom::element document) {
@@ -126,124 +213,12 @@ const Scalar* Schema::null_value(std::string_view field) const {
   return it == null_values_.end() ? nullptr : &it->second;
 }
 
-namespace {
-
-// Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar.
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-bool read_digits(std::string_view text, size_t& pos, size_t count, int64_t& out) {
-  if (pos + count > text.size()) return false;
-  out = 0;
-  for (size_t i = 0; i < count; ++i) {
-    char c = text[pos + i];
-    if (c < '0' || c > '9') return false;
-    out = out * 10 + (c - '0');
-  }
-  pos += count;
-  return true;
-}
-
-}  // namespace
-
 std::optional<int64_t> parse_timestamp(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  // Epoch milliseconds, possibly with a fraction ("1.5" ms).
-  bool numeric = text.find_first_not_of("0123456789.-") == std::string_view::npos;
-  if (numeric && text.find('-', 1) == std::string_view::npos) {
-    size_t dot = text.find('.');
-    int64_t millis = 0;
-    auto [end, error] = std::from_chars(
-        text.data(), text.data() + (dot == std::string_view::npos ? text.size() : dot), millis);
-    if (error != std::errc()) return std::nullopt;
-    int64_t nanos = 0;
-    if (dot != std::string_view::npos) {
-      std::string_view fraction = text.substr(dot + 1, 6);
-      for (size_t i = 0; i < 6; ++i)
-        nanos = nanos * 10 + (i < fraction.size() ? fraction[i] - '0' : 0);
-      if (millis < 0) nanos = -nanos;
-    }
-    int64_t result;
-    if (__builtin_mul_overflow(millis, int64_t{1'000'000}, &result) ||
-        __builtin_add_overflow(result, nanos, &result))
-      return std::nullopt;
-    return result;
-  }
-  size_t pos = 0;
-  int64_t year, month, day, hour = 0, minute = 0, second = 0, nanos = 0;
-  if (!read_digits(text, pos, 4, year) || pos >= text.size() || text[pos++] != '-' ||
-      !read_digits(text, pos, 2, month) || pos >= text.size() || text[pos++] != '-' ||
-      !read_digits(text, pos, 2, day))
-    return std::nullopt;
-  if (month < 1 || month > 12 || day < 1 || day > 31) return std::nullopt;
-  if (pos < text.size() && (text[pos] == 'T' || text[pos] == ' ')) {
-    ++pos;
-    if (!read_digits(text, pos, 2, hour)) return std::nullopt;
-    if (pos < text.size() && text[pos] == ':') {
-      ++pos;
-      if (!read_digits(text, pos, 2, minute)) return std::nullopt;
-      if (pos < text.size() && text[pos] == ':') {
-        ++pos;
-        if (!read_digits(text, pos, 2, second)) return std::nullopt;
-        if (pos < text.size() && (text[pos] == '.' || text[pos] == ',')) {
-          ++pos;
-          int digits = 0;
-          while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-            if (digits < 9) nanos = nanos * 10 + (text[pos] - '0');
-            ++digits;
-            ++pos;
-          }
-          if (digits == 0) return std::nullopt;
-          for (int i = digits; i < 9; ++i) nanos *= 10;
-        }
-      }
-    }
-    if (hour > 23 || minute > 59 || second > 60) return std::nullopt;
-  }
-  int64_t offset_seconds = 0;
-  if (pos < text.size()) {
-    char sign = text[pos];
-    if (sign == 'Z' || sign == 'z') {
-      ++pos;
-    } else if (sign == '+' || sign == '-') {
-      ++pos;
-      int64_t offset_hours = 0, offset_minutes = 0;
-      if (!read_digits(text, pos, 2, offset_hours)) return std::nullopt;
-      if (pos < text.size() && text[pos] == ':') ++pos;
-      if (pos < text.size() && !read_digits(text, pos, 2, offset_minutes)) return std::nullopt;
-      offset_seconds = (offset_hours * 3600 + offset_minutes * 60) * (sign == '-' ? -1 : 1);
-    }
-  }
-  if (pos != text.size()) return std::nullopt;
-  int64_t seconds =
-      days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
-      hour * 3600 + minute * 60 + second - offset_seconds;
-  int64_t result;
-  if (__builtin_mul_overflow(seconds, int64_t{1'000'000'000}, &result) ||
-      __builtin_add_overflow(result, nanos, &result))
-    return std::nullopt;  // outside 1677-2262, the range of nanosecond timestamps
-  return result;
+  return DateFormat::standard().read(text);
 }
 
 std::optional<int64_t> millis_to_nanos(const Scalar& value) {
-  if (value.type == Scalar::Type::Long) {
-    int64_t result;
-    if (__builtin_mul_overflow(value.integer, int64_t{1'000'000}, &result)) return std::nullopt;
-    return result;
-  }
-  if (value.type == Scalar::Type::Double) {
-    double nanos = value.number * 1e6;
-    if (!(nanos > -9.2e18 && nanos < 9.2e18)) return std::nullopt;  // also rejects NaN
-    return static_cast<int64_t>(nanos);
-  }
-  if (value.type == Scalar::Type::String) return parse_timestamp(value.string);
-  return std::nullopt;
+  return DateFormat::standard().read(value);
 }
 
 }  // namespace pickaxe

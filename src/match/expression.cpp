@@ -90,14 +90,23 @@ NodePtr compile_expression(const eql::Expr& expr, CompileContext& context) {
   switch (expr.kind) {
     case ExprKind::Literal: node->literal = scalar_of(expr.literal); break;
     case ExprKind::Field: {
-      if (expr.optional && context.schema.authoritative() && !context.schema.mapped(expr.name)) {
-        // As in Elasticsearch: an optional field the mapping does not know is null.
+      if (context.schema.authoritative() && !context.schema.mapped(expr.name) &&
+          !context.schema.maps_new_fields(expr.name)) {
+        // As in Elasticsearch: a field that a closed mapping (dynamic: false
+        // or strict) does not know is null when optional, else an error.
         node->kind = ExprKind::Literal;
+        if (!expr.optional)
+          report(context, expr.span,
+                 fmt::format("{} is not in the mapping, which takes no new fields (dynamic: "
+                             "false or strict); write ?{} to read it as null",
+                             expr.name, expr.name));
         break;
       }
       std::string resolved = context.schema.resolve(expr.name);
       node->slot = context.fields.add(resolved);
       node->field_type = context.schema.type(resolved);
+      if (node->field_type == FieldType::Date)
+        node->date_format = &context.schema.date_format(resolved);
       break;
     }
     case ExprKind::Call: {
@@ -135,7 +144,10 @@ NodePtr compile_expression(const eql::Expr& expr, CompileContext& context) {
   }
   if (expr.kind == ExprKind::Compare) {
     const Node* field = field_child(*node);
-    if (field && field->field_type == FieldType::Date) node->compare_mode = CompareMode::Date;
+    if (field && field->field_type == FieldType::Date) {
+      node->compare_mode = CompareMode::Date;
+      node->date_format = field->date_format;
+    }
     if (field && field->field_type == FieldType::Ip) node->compare_mode = CompareMode::Ip;
     if (field && field->field_type == FieldType::Version) node->compare_mode = CompareMode::Version;
     if (insensitive_mode) node->insensitive = true;
@@ -253,10 +265,6 @@ const std::string& folded(const std::string& text) {
   return buffer;
 }
 
-std::optional<int64_t> as_time(const Scalar& value) {
-  return millis_to_nanos(value);
-}
-
 // Semantic versions: numeric parts compare as numbers, a pre-release sorts
 // before its release, and text that is no version equals only itself.
 std::optional<int> compare_versions(const std::string& a, const std::string& b) {
@@ -298,9 +306,12 @@ std::optional<int> compare_versions(const std::string& a, const std::string& b) 
 
 // Three-way comparison, or nullopt when the values cannot be compared.
 std::optional<int> compare_scalars(const Scalar& a, const Scalar& b, CompareMode mode,
-                                   bool insensitive) {
+                                   bool insensitive, const DateFormat* date_format) {
   if (mode == CompareMode::Date) {
-    auto x = as_time(a), y = as_time(b);
+    // Both sides are read with the field's format, as Elasticsearch parses
+    // a range query's bounds with the field's mapping.
+    const DateFormat& format = date_format ? *date_format : DateFormat::standard();
+    auto x = format.read(a), y = format.read(b);
     if (x && y) return *x < *y ? -1 : *x > *y ? 1 : 0;
   }
   if (mode == CompareMode::Ip && a.type == Scalar::Type::String && b.type == Scalar::Type::String) {
@@ -366,7 +377,7 @@ Tri test_compare(const Node& node, const Event& event) {
   bool any = false;
   for (const Scalar& a : left) {
     for (const Scalar& b : right) {
-      auto c = compare_scalars(a, b, node.compare_mode, node.insensitive);
+      auto c = compare_scalars(a, b, node.compare_mode, node.insensitive, node.date_format);
       if (c && compare_holds(op, *c)) any = true;
     }
   }
@@ -410,7 +421,7 @@ Tri test_in(const Node& node, const Event& event) {
         found = true;
     }
     for (const Scalar& item : node.other_items) {
-      auto c = compare_scalars(value, item, CompareMode::Generic, node.insensitive);
+      auto c = compare_scalars(value, item, CompareMode::Generic, node.insensitive, nullptr);
       if (c && *c == 0) found = true;
     }
     if (!node.constant_items) {
@@ -419,7 +430,7 @@ Tri test_in(const Node& node, const Event& event) {
         Values items;
         evaluate(*node.children[i], event, items);
         for (const Scalar& item : items) {
-          auto c = compare_scalars(value, item, CompareMode::Generic, node.insensitive);
+          auto c = compare_scalars(value, item, CompareMode::Generic, node.insensitive, nullptr);
           if (c && *c == 0) found = true;
         }
       }

@@ -45,6 +45,7 @@ struct Node {
   eql::ArithmeticOp arithmetic = eql::ArithmeticOp::Add;
   eql::MatchOp match = eql::MatchOp::Colon;
   CompareMode compare_mode = CompareMode::Generic;
+  const DateFormat* date_format = nullptr;  // CompareMode::Date: the field's format
   bool insensitive = false;
   bool negated = false;
   int function = -1;
