@@ -30,6 +30,7 @@ struct HuntCommandOptions {
   std::string max_lateness = "5m";
   std::string source = "auto";
   size_t max_sequence_state = 1'000'000;
+  size_t max_line_bytes = 4 * 1024 * 1024;
   size_t threads = std::max(1u, std::thread::hardware_concurrency());
   std::string exceptions;
   std::string sigma_mapping;
@@ -72,6 +73,7 @@ int run_hunt(const HuntCommandOptions& options) {
   HuntOptions hunt_options;
   hunt_options.selection = {options.rule_ids, options.tags, options.min_severity};
   hunt_options.max_sequence_state = options.max_sequence_state;
+  hunt_options.stream.reader.max_line_bytes = options.max_line_bytes;
   hunt_options.threads = options.threads;
   hunt_options.detection_time = options.detection_time.empty() ? now_iso() : options.detection_time;
   auto lateness = parse_duration(options.max_lateness);
@@ -176,7 +178,8 @@ int run_hunt(const HuntCommandOptions& options) {
     for (const auto& [rule, count] : stats.suppressed_by_rule)
       std::cerr << fmt::format("  {:>6}  suppressed for {}\n", count, rule);
     for (const auto& [rule, count] : stats.over_max_signals)
-      std::cerr << fmt::format("  {:>6}  past max_signals for {}\n", count, rule);
+      std::cerr << fmt::format("  {:>6}  past max_signals in their execution for {}\n", count,
+                               rule);
     if (stats.stream.rejected() > 0 || stats.stream.late > 0 || stats.state_evictions > 0) {
       std::cerr << fmt::format(
           "  skipped {} malformed, {} without a timestamp, {} with a wrong-typed field; {} late; "
@@ -239,6 +242,11 @@ void add_hunt_command(CLI::App& app, std::function<int()>& run) {
                    "Most partial sequences per query")
       ->check(CLI::PositiveNumber)
       ->default_str("1000000");
+  command
+      ->add_option("--max-line-bytes", options->max_line_bytes,
+                   "Longer input lines are reported and skipped")
+      ->check(CLI::PositiveNumber)
+      ->default_str("4194304");
   command
       ->add_option(
           "--threads", options->threads,

@@ -190,6 +190,18 @@ void Hunter::feed(const Feeds& feeds, const std::vector<EventPtr>& events) {
     correlations_[correlation]->engine->push(input, hit);
 }
 
+namespace {
+
+// The time a result is found at: its last event's.
+int64_t result_time(const std::vector<EventPtr>& events) {
+  int64_t time = std::numeric_limits<int64_t>::min();
+  for (const auto& event : events)
+    if (event) time = std::max(time, event->timestamp);
+  return time;
+}
+
+}  // namespace
+
 void Hunter::emit_correlation(size_t index, CorrelationResult&& result) {
   const Correlation& node = *correlations_[index];
   const Rule& rule = *node.rule;
@@ -202,7 +214,7 @@ void Hunter::emit_correlation(size_t index, CorrelationResult&& result) {
     }
   }
   // Its own alerts come before those of the correlations it feeds.
-  if (node.alerts && under_max_signals(rule)) {
+  if (node.alerts && under_max_signals(rule, result_time(result.events))) {
     CorrelationSummary summary;
     for (size_t i = 0; i < node.term_fields.size() && i < result.group.size(); ++i)
       summary.terms.emplace_back(node.term_fields[i], result.group[i]);
@@ -218,13 +230,29 @@ void Hunter::emit_correlation(size_t index, CorrelationResult&& result) {
   feed(node.feeds, result.events);
 }
 
-bool Hunter::under_max_signals(const Rule& rule) {
-  auto emitted = alerts_by_rule_.find(rule.name);
-  if (emitted == alerts_by_rule_.end() ||
-      emitted->second < static_cast<uint64_t>(std::max(0, rule.max_signals)))
+// Kibana runs a rule every `interval`, each execution over one interval of
+// events plus a look-back, and raises at most max_signals alerts per
+// execution. In event time: windows of `interval` from the epoch; a result
+// counts against the window of its last event, or, when that one is full
+// and the result lies in the next window's look-back, against the next.
+bool Hunter::under_max_signals(const Rule& rule, int64_t time) {
+  const int64_t interval = std::max<int64_t>(1, rule.interval);
+  const int64_t window = time / interval - (time % interval < 0 ? 1 : 0);
+  const uint64_t cap = static_cast<uint64_t>(std::max(0, rule.max_signals));
+  std::map<int64_t, uint64_t>& windows = alerts_by_execution_[&rule];
+  auto take = [&](int64_t at) {
+    uint64_t& alerted = windows[at];
+    if (alerted >= cap) return false;
+    ++alerted;
     return true;
-  ++over_max_signals_[rule.name];
-  return false;
+  };
+  bool taken =
+      take(window) ||
+      (rule.lookback > 0 && time >= (window + 1) * interval - rule.lookback && take(window + 1));
+  // Results come nearly in time order: a few windows back is all that is kept.
+  while (windows.size() > 16) windows.erase(windows.begin());
+  if (!taken) ++over_max_signals_[rule.name];
+  return taken;
 }
 
 void Hunter::send(const std::vector<Alert>& alerts) {
@@ -277,7 +305,7 @@ void Hunter::alert(const Compiled& compiled, const QueryResult& result) {
       it->second = first->timestamp;  // the window has passed: a new group
     }
   }
-  if (!under_max_signals(rule)) return;
+  if (!under_max_signals(rule, result_time(result.events))) return;
   AlertContext context{compiled.rule, compiled.alternative, options_.detection_time};
   send(build_alerts(context, result, compiled.sequence));
 }

@@ -45,7 +45,8 @@ struct HuntStats {
   uint64_t state_evictions = 0;
   std::map<std::string, uint64_t> excepted_by_item;    // exception item -> results it removed
   std::map<std::string, uint64_t> suppressed_by_rule;  // rule name -> alerts suppressed
-  std::map<std::string, uint64_t> over_max_signals;    // rule name -> alerts past max_signals
+  std::map<std::string, uint64_t>
+      over_max_signals;  // rule name -> alerts past max_signals in their execution
 };
 
 class Hunter {
@@ -92,8 +93,10 @@ class Hunter {
   // Sets up the correlations among the rules that the selection needs.
   void add_correlations(const std::vector<Rule>& rules, const std::set<std::string>& needed,
                         const Schema& schema, Diagnostics& diagnostics);
-  // False (and counted) once the rule has raised max_signals alerts.
-  bool under_max_signals(const Rule& rule);
+  // False (and counted) once the rule has raised max_signals alerts in the
+  // execution that covers `time` (and in the next, whose look-back covers
+  // the end of this one).
+  bool under_max_signals(const Rule& rule, int64_t time);
   void send(const std::vector<Alert>& alerts);  // to the sink, counted
 
   const Schema& schema_;
@@ -115,6 +118,8 @@ class Hunter {
   std::map<std::string, uint64_t> excepted_by_item_;
   std::map<std::string, uint64_t> suppressed_by_rule_;
   std::map<std::string, uint64_t> over_max_signals_;
+  // Per rule: results alerted in each recent execution window (interval index).
+  std::map<const Rule*, std::map<int64_t, uint64_t>> alerts_by_execution_;
 };
 
 }  // namespace pickaxe

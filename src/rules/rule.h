@@ -65,7 +65,11 @@ struct Rule {
   std::vector<std::string> author;  // kept on every alert (the Detection Rule License asks it)
   std::vector<std::string> references;
   std::string timestamp_override;
-  int max_signals = 100;
+  int max_signals = 100;  // alerts per execution
+  // Kibana runs a rule every `interval` over events back to `from` (now-6m):
+  // each execution covers one interval plus this look-back.
+  int64_t interval = 300'000'000'000;  // nanoseconds
+  int64_t lookback = 60'000'000'000;
   std::vector<Threat> threats;
   // `pickaxe validate` tests the rule claims to catch ([pickaxe] validates = [1, 2]).
   std::vector<int> validates;

@@ -1,6 +1,7 @@
 #include "rules/rule_loader.h"
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -24,9 +25,55 @@ std::shared_ptr<SourceFile> file_source(const std::string& path, const std::stri
   return std::make_shared<SourceFile>(path, text);
 }
 
+// A Kibana schedule duration: "5m", "30s", "1h", "1d"; nullopt otherwise.
+std::optional<int64_t> schedule_duration(std::string_view text) {
+  if (text.size() < 2) return std::nullopt;
+  int64_t unit = 0;
+  switch (text.back()) {
+    case 's': unit = 1'000'000'000; break;
+    case 'm': unit = 60'000'000'000; break;
+    case 'h': unit = 3'600'000'000'000; break;
+    case 'd': unit = 86'400'000'000'000; break;
+    default: return std::nullopt;
+  }
+  int64_t count = 0;
+  std::string_view digits = text.substr(0, text.size() - 1);
+  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), count);
+  if (error != std::errc() || end != digits.data() + digits.size() || count <= 0 ||
+      count > 366 * 86'400'000'000'000 / unit)
+    return std::nullopt;
+  return count * unit;
+}
+
 Diagnostics& file_problem(LoadResult& result, std::shared_ptr<const SourceFile> source) {
   result.file_diagnostics.emplace_back(std::move(source));
   return result.file_diagnostics.back();
+}
+
+// The rule's `interval` and `from` ("now-6m"), which set the span of one
+// execution; returns what could not be read.
+std::vector<std::string> read_schedule(const toml::table& table, Rule& rule) {
+  std::vector<std::string> problems;
+  int64_t from = rule.interval + rule.lookback;
+  if (auto text = table["interval"].value<std::string>()) {
+    if (auto interval = schedule_duration(*text))
+      rule.interval = *interval;
+    else
+      problems.push_back(
+          fmt::format("interval \"{}\" is no duration such as 5m; 5m is used", *text));
+  }
+  if (auto text = table["from"].value<std::string>()) {
+    std::string_view look = *text;
+    std::optional<int64_t> back;
+    if (look.starts_with("now-")) back = schedule_duration(look.substr(4));
+    if (back)
+      from = *back;
+    else
+      problems.push_back(
+          fmt::format("from \"{}\" is not of the form now-6m; now-6m is used", *text));
+  }
+  rule.lookback = std::max<int64_t>(0, from - rule.interval);
+  return problems;
 }
 
 std::string default_name(const std::string& path) {
@@ -130,6 +177,12 @@ void load_toml(const std::string& path, std::string text, LoadResult& result) {
   rule.risk_score = static_cast<int>((*rule_table)["risk_score"].value_or(int64_t{47}));
   rule.max_signals = static_cast<int>((*rule_table)["max_signals"].value_or(int64_t{100}));
   rule.timestamp_override = (*rule_table)["timestamp_override"].value_or(std::string{});
+  if (auto problems = read_schedule(*rule_table, rule); !problems.empty()) {
+    Diagnostics& diagnostics = file_problem(result, source);
+    for (const std::string& problem : problems)
+      diagnostics.warning("toml-schedule", {0, 0}, problem,
+                          "Kibana writes interval = \"5m\" and from = \"now-6m\"");
+  }
   rule.index = string_array(rule_table->get("index"));
   rule.tags = string_array(rule_table->get("tags"));
   rule.false_positives = string_array(rule_table->get("false_positives"));
