@@ -432,7 +432,7 @@ TEST_F(Tuning, SuppressionKeepsOneAlertPerGroupAndCountsTheRest) {
             "max_signals = 3\nquery = 'process where process.name == \"xmrig\"'\n");
   HuntRun limited = hunt("--rules " + capped + " " + events);
   EXPECT_EQ(limited.lines.size(), 3u);
-  EXPECT_NE(limited.err.find("7  past max_signals for Capped"), std::string::npos) << limited.err;
+  EXPECT_NE(limited.err.find("7  past max_signals in their execution for Capped"), std::string::npos) << limited.err;
 }
 
 }  // namespace
