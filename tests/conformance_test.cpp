@@ -8,6 +8,7 @@
 #include <simdjson.h>
 #include <toml++/toml.h>
 
+#include "lint/linter.h"
 #include "test_util.h"
 
 namespace pickaxe::testing {
@@ -184,6 +185,34 @@ TEST(Conformance, PythonEqlSpecQueriesParseOrFailAsLegacy) {
   EXPECT_EQ(
       result.parsed + std::count(result.legacy_listing.begin(), result.legacy_listing.end(), '\n'),
       result.total);
+}
+
+// The README's claim: lint over the 1094 production queries raises 21
+// warnings, 20 of them `*` inside `==` or `in`.
+TEST(Conformance, LintIsQuietOnDetectionRulesQueries) {
+  PICKAXE_REQUIRE_SHARED("conformance/eql/detection-rules-queries.jsonl");
+  simdjson::padded_string text =
+      simdjson::padded_string::load(shared_dir() + "/conformance/eql/detection-rules-queries.jsonl")
+          .value();
+  simdjson::dom::parser parser;
+  std::map<std::string, size_t> by_code;
+  size_t queries = 0, warnings = 0;
+  std::string listing;
+  for (simdjson::dom::element doc : parser.parse_many(text)) {
+    ++queries;
+    Parsed parsed = parse(std::string(doc["query"].get_string().value()));
+    ASSERT_TRUE(parsed.ok()) << parsed.messages();
+    lint(parsed.set, FieldTypes::ecs(), parsed.diagnostics);
+    for (const Diagnostic& d : parsed.diagnostics.items()) {
+      if (d.severity != Severity::Warning) continue;
+      ++warnings;
+      ++by_code[d.code];
+      listing += std::string(doc["name"].get_string().value()) + ": " + d.code + "\n";
+    }
+  }
+  EXPECT_EQ(queries, 1094u);
+  EXPECT_EQ(warnings, 21u) << listing;
+  EXPECT_EQ(by_code["wildcard-in-equality"], 20u) << listing;
 }
 
 }  // namespace

@@ -1,9 +1,13 @@
 // Source decoders against Elastic's own expected output in ../shared/corpus.
 #include <sys/wait.h>
 
+#include <deque>
+#include <map>
+
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "event/schema.h"
 #include "source/cloudtrail/cloudtrail.h"
 #include "source/docker/docker.h"
 #include "source/source.h"
@@ -203,6 +207,137 @@ TEST(Sources, ElasticsearchSearchResponsesAreReadHitByHit) {
   EXPECT_NE(out.find(R"("name":"xmrig")"), std::string::npos) << out;
   EXPECT_EQ(out.find(R"("name":"bash")"), std::string::npos) << out;
   EXPECT_NE(out.find("hit 3 has no _source object"), std::string::npos) << out;
+}
+
+// A flat key of an alert ("kibana.alert.original_time"), as text.
+std::string flat(simdjson::dom::element alert, const char* key) {
+  std::string_view text;
+  return alert[key].get_string().get(text) == simdjson::SUCCESS ? std::string(text) : "";
+}
+
+// Hunts `files` with one rule that takes every event; the alerts, each an
+// event as pickaxe decoded it, and the run's exit code.
+std::vector<std::string> hunt_every_event(const std::vector<std::string>& files, std::string& err) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / fmt::format("pickaxe-sources-{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "every.eql") << "any where true\n";
+  std::vector<std::string> args = {
+      PICKAXE_BINARY, "hunt", "--rules", dir.string(), "--detection-time", "2026-01-01T00:00:00Z"};
+  args.insert(args.end(), files.begin(), files.end());
+  int exit_code = -1;
+  std::string out = run_program(args, exit_code, &err);
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(exit_code, 0) << err;
+  std::vector<std::string> alerts;
+  for_each_line(out, [&](std::string_view line, uint64_t) { alerts.emplace_back(line); });
+  return alerts;
+}
+
+// Public CloudTrail recordings (OTRF Security Datasets as NDJSON with a
+// Logstash @timestamp, Stratus Red Team detonations as JSON arrays), each
+// record checked against its own raw fields.
+TEST(Sources, PublicCloudTrailRecordingsDecodeRecordByRecord) {
+  PICKAXE_REQUIRE_SHARED("corpus/real/stratus_red_team_detonation_logs");
+  const std::string real = shared_dir() + "/corpus/real/";
+  const std::vector<std::string> files = {
+      real + "otrf_security_datasets/ec2_proxy_s3_exfiltration_2020-09-14011940.json",
+      real + "stratus_red_team_detonation_logs/aws.execution.ec2-launch-unusual-instances.json",
+      real + "stratus_red_team_detonation_logs/aws.execution.ec2-user-data.json"};
+  // The raw records, by eventID.
+  simdjson::dom::parser raw_parser;
+  std::vector<simdjson::padded_string> texts;
+  std::map<std::string, simdjson::dom::element> raw;
+  std::deque<simdjson::dom::document> documents;  // elements point at their document
+  for (const std::string& file : files) {
+    std::string text = read_text(file);
+    std::vector<std::string> records;
+    if (text.front() == '[') {
+      records.push_back(text);
+    } else {
+      for_each_line(text, [&](std::string_view line, uint64_t) {
+        if (!line.empty()) records.emplace_back(line);
+      });
+    }
+    for (const std::string& record : records) {
+      documents.emplace_back();
+      simdjson::dom::element root;
+      ASSERT_EQ(raw_parser.parse_into_document(documents.back(), record).get(root),
+                simdjson::SUCCESS);
+      if (root.is_array()) {
+        for (simdjson::dom::element item : root.get_array())
+          raw[std::string(item["eventID"].get_string().value())] = item;
+      } else {
+        raw[std::string(root["eventID"].get_string().value())] = root;
+      }
+    }
+  }
+  ASSERT_EQ(raw.size(), 103u + 3 + 35);
+  std::string err;
+  std::vector<std::string> alerts = hunt_every_event(files, err);
+  ASSERT_EQ(alerts.size(), raw.size()) << err;
+  simdjson::dom::parser parser;
+  size_t failures = 0, runs = 0;
+  for (const std::string& line : alerts) {
+    simdjson::dom::element alert = parser.parse(line).value();
+    std::string id = value_at(alert, "event.id");
+    ASSERT_TRUE(raw.contains(id)) << "[" << id << "] " << line.substr(0, 300);
+    simdjson::dom::element record = raw[id];
+    auto field = [&](std::string_view name) { return value_at(record, name); };
+    EXPECT_EQ(value_at(alert, "event.action"), field("eventName")) << id;
+    EXPECT_EQ(value_at(alert, "event.provider"), field("eventSource")) << id;
+    EXPECT_EQ(value_at(alert, "cloud.region"), field("awsRegion")) << id;
+    EXPECT_EQ(value_at(alert, "cloud.account.id"), field("recipientAccountId")) << id;
+    EXPECT_EQ(value_at(alert, "source.address"), field("sourceIPAddress")) << id;
+    EXPECT_EQ(value_at(alert, "user_agent.original"), field("userAgent")) << id;
+    EXPECT_EQ(value_at(alert, "aws.cloudtrail.user_identity.type"), field("userIdentity.type"))
+        << id;
+    std::string outcome = field("errorCode").empty() ? "success" : "failure";
+    if (value_at(alert, "event.outcome") != outcome) ++failures;
+    std::string when = field("eventTime").empty() ? field("@timestamp") : field("eventTime");
+    EXPECT_EQ(parse_timestamp(flat(alert, "kibana.alert.original_time")), parse_timestamp(when))
+        << id;
+    if (field("eventName") == "RunInstances") {
+      ++runs;
+      EXPECT_EQ(value_at(alert, "aws.cloudtrail.flattened.request_parameters.instanceType"),
+                "p2.xlarge");
+    }
+  }
+  EXPECT_EQ(failures, 0u);
+  EXPECT_EQ(runs, 1u);
+  EXPECT_NE(err.find("141 events"), std::string::npos) << err;
+}
+
+// Elastic's Docker documents: the daemon's own event (as its mock API sends
+// it) decodes to ECS; documents Elastic Agent indexed (container and daemon
+// logs, a docker.event) are ECS already and are read as they are.
+TEST(Sources, ElasticDockerDocumentsReadAsEcsOrDecode) {
+  PICKAXE_REQUIRE_SHARED("corpus/docker/container_logs/sample_event.json");
+  const std::string docker = shared_dir() + "/corpus/docker/";
+  simdjson::dom::parser parser, expected_parser;
+  for (const char* name : {"container_logs/sample_event.json", "docker_logs/sample_event.json",
+                           "event/sample_event.json"}) {
+    std::string err;
+    std::vector<std::string> alerts = hunt_every_event({docker + name}, err);
+    ASSERT_EQ(alerts.size(), 1u) << name << err;
+    simdjson::dom::element alert = parser.parse(alerts[0]).value();
+    simdjson::dom::element expected = expected_parser.parse(read_text(docker + name)).value();
+    for (const char* field : {"container.id", "container.name", "container.image.name",
+                              "event.dataset", "docker.event.action", "docker.event.type"})
+      EXPECT_EQ(value_at(alert, field), value_at(expected, field)) << name << " " << field;
+    EXPECT_EQ(parse_timestamp(flat(alert, "kibana.alert.original_time")),
+              parse_timestamp(value_at(expected, "@timestamp")))
+        << name;
+  }
+  std::string err;
+  std::vector<std::string> alerts =
+      hunt_every_event({docker + "_dev_deploy_docker_imposters/events.json"}, err);
+  ASSERT_EQ(alerts.size(), 1u) << err;
+  simdjson::dom::element alert = parser.parse(alerts[0]).value();
+  EXPECT_EQ(value_at(alert, "event.dataset"), "docker.event");
+  EXPECT_EQ(value_at(alert, "docker.event.action"), "create");
+  EXPECT_EQ(value_at(alert, "container.name"), "my-container");
+  EXPECT_EQ(flat(alert, "kibana.alert.original_time"), "2016-04-29T15:18:21.000Z");
 }
 
 }  // namespace

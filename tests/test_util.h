@@ -164,6 +164,37 @@ inline std::string run_program(const std::vector<std::string>& args, int& exit_c
   return out;
 }
 
+// The counts of `pickaxe hunt`'s summary line ("hunt: 9 rules, 5 events in
+// ..., 5 alerts"); -1 each when stderr has none.
+struct HuntSummary {
+  long rules = -1, events = -1, alerts = -1;
+};
+inline HuntSummary hunt_summary(const std::string& err) {
+  HuntSummary summary;
+  size_t at = err.find("hunt: ");
+  if (at == std::string::npos) return summary;
+  std::string line = err.substr(at, err.find('\n', at) - at);
+  std::sscanf(line.c_str(), "hunt: %ld rule%*[s], %ld events", &summary.rules, &summary.events);
+  size_t comma = line.rfind(", ");
+  if (comma != std::string::npos) std::sscanf(line.c_str() + comma, ", %ld alert", &summary.alerts);
+  return summary;
+}
+
+// A hunt that ran its rules over its events and raised nothing: exit code
+// 0, rules loaded, events read, and a summary of 0 alerts (so that a rule
+// that failed to load, or a crash, is not taken for a quiet hunt).
+inline ::testing::AssertionResult quiet_hunt(int exit_code, const std::string& out,
+                                             const std::string& err) {
+  HuntSummary summary = hunt_summary(err);
+  if (exit_code != 0)
+    return ::testing::AssertionFailure() << "exit code " << exit_code << "\n" << err;
+  if (summary.rules <= 0 || summary.events <= 0)
+    return ::testing::AssertionFailure() << "no rules or no events in the summary\n" << err;
+  if (summary.alerts != 0 || !out.empty())
+    return ::testing::AssertionFailure() << summary.alerts << " alerts\n" << out << err;
+  return ::testing::AssertionSuccess();
+}
+
 // Elasticsearch's test_extra.toml writes bare `null` in join_keys arrays, which is not TOML.
 inline std::string lenient_toml(const std::string& text) {
   std::string out;

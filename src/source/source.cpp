@@ -34,7 +34,10 @@ std::string_view source_kind_name(SourceKind kind) {
 
 SourceKind detect_source(simdjson::dom::element record) {
   if (!record.is_object()) return SourceKind::Ecs;
-  if (has(record, "eventSource") && has(record, "eventName") && has(record, "eventTime"))
+  // CloudTrail, also as Logstash ships it (its @timestamp instead of
+  // eventTime); an ECS document has an `event` object instead.
+  if (has(record, "eventSource") && has(record, "eventName") &&
+      (has(record, "eventTime") || (has(record, "@timestamp") && !has(record, "event"))))
     return SourceKind::CloudTrail;
   if ((has(record, "Type") || has(record, "Action") || has(record, "status")) &&
       (has(record, "timeNano") || has(record, "time")) &&

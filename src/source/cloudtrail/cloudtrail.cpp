@@ -10,6 +10,8 @@ namespace pickaxe::source {
 // response elements kept as objects under aws.cloudtrail.flattened.
 bool decode_cloudtrail(simdjson::dom::element record, std::string& out, std::string& error) {
   std::string_view time = text(record, "eventTime");
+  // Records shipped through Logstash may carry only its @timestamp.
+  if (time.empty()) time = text(record, "@timestamp");
   std::string_view name = text(record, "eventName");
   if (time.empty() || name.empty()) {
     error = "CloudTrail record without eventTime or eventName";
