@@ -1,8 +1,8 @@
 #include "source/common.h"
 
-#include <ctime>
-
 #include <fmt/format.h>
+
+#include "event/date_format.h"
 
 namespace pickaxe::source {
 
@@ -53,19 +53,7 @@ std::string valid_utf8(std::string_view bytes) {
 }
 
 std::string format_timestamp(int64_t nanos) {
-  int64_t seconds = nanos / 1'000'000'000;
-  int64_t fraction = nanos % 1'000'000'000;
-  if (fraction < 0) {
-    fraction += 1'000'000'000;
-    --seconds;
-  }
-  std::time_t whole = static_cast<std::time_t>(seconds);
-  std::tm utc{};
-  gmtime_r(&whole, &utc);
-  std::string digits = fraction % 1'000'000 == 0 ? fmt::format("{:03}", fraction / 1'000'000)
-                                                 : fmt::format("{:09}", fraction);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{}Z", utc.tm_year + 1900, utc.tm_mon + 1,
-                     utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, digits);
+  return format_iso8601(nanos);
 }
 
 }  // namespace pickaxe::source
