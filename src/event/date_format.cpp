@@ -411,6 +411,11 @@ std::optional<std::vector<DateFormat::Element>> compile_pattern(std::string_view
             pattern, c);
         return std::nullopt;
       }
+      if ((is_numeric_letter(c) || c == 'E' || c == 'a') && count > 9) {
+        *error = fmt::format("the date pattern \"{}\" has {} '{}' in a row; at most 9 are read",
+                             pattern, count, c);
+        return std::nullopt;
+      }
       DateFormat::Element element{c, count, count, count, {}};
       if (is_numeric_letter(c)) {
         // One letter reads one or two digits (a year, up to nine); more letters
