@@ -158,6 +158,8 @@ TEST(Parity, DateFormatsReadAsElasticsearchDoes) {
   EXPECT_EQ(read("strict_date_optional_time", "2024-01-02T03:04:05.123456789Z"),
             "2024-01-02T03:04:05.123456789Z");
   EXPECT_EQ(read("strict_date_optional_time", "2024-01-02"), "2024-01-02T00:00:00.000Z");
+  EXPECT_EQ(read("strict_date_optional_time", "2024-01-02T03:04:05.1234567891Z"),
+            "2024-01-02T03:04:05.123456789Z");  // digits past the nanosecond are dropped
   EXPECT_EQ(read("strict_date_optional_time", "2024-02-30"), "-");
   EXPECT_EQ(read("strict_date_optional_time", "2024-01-02T03:04:05+99:99"), "-");
   EXPECT_EQ(read("epoch_millis", "1700000000123"), "2023-11-14T22:13:20.123Z");

@@ -553,6 +553,7 @@ std::optional<int64_t> parse_iso8601(std::string_view text) {
           int64_t value = 0;
           int width = 0;
           if (!read_number(text, pos, 1, 9, value, &width)) return std::nullopt;
+          while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;  // past ns
           parts.nanos = value;
           for (int i = width; i < 9; ++i) parts.nanos *= 10;
         }
