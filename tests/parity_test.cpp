@@ -276,6 +276,14 @@ TEST(Parity, MappingsOfSeveralIndicesAddUp) {
                  files.write("r.eql", "any where true\n"), events});
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_NE(run.err.find("x.mapping: invalid mapping:"), std::string::npos) << run.err;
+  // JSON that does not parse: where it goes wrong.
+  std::string comma = files.write("comma.mapping",
+                                  "# two fields\n{\"properties\": {\"a\": {\"type\": \"long\"}\n  "
+                                  "\"b\": {\"type\": \"ip\"}}}\n");
+  run = pickaxe({"query", "--mapping", comma, "any where true", events});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("comma.mapping: invalid mapping: line 3, column 3:"), std::string::npos)
+      << run.err;
 }
 
 // ----- fields a mapping does not name ----------------------------------------

@@ -4,22 +4,35 @@
 
 #include <fmt/format.h>
 #include <simdjson.h>
+#include <yaml-cpp/yaml.h>
 
 namespace pickaxe {
 
 namespace {
 
+// Comment lines are blanked, so that lines keep their numbers.
 std::string strip_comment_lines(std::string_view text) {
   std::string out;
   std::istringstream in{std::string(text)};
   std::string line;
   while (std::getline(in, line)) {
     size_t first = line.find_first_not_of(" \t");
-    if (first != std::string::npos && line[first] == '#') continue;
-    out += line;
+    if (first == std::string::npos || line[first] != '#') out += line;
     out += '\n';
   }
   return out;
+}
+
+// Where JSON that simdjson rejected goes wrong: yaml-cpp, whose flow syntax
+// JSON is, names the line and column. "" when it does not find the place.
+std::string error_place(const std::string& text) {
+  try {
+    (void)YAML::Load(text);
+  } catch (const YAML::Exception& error) {
+    if (error.mark.line >= 0)
+      return fmt::format("line {}, column {}: ", error.mark.line + 1, error.mark.column + 1);
+  }
+  return {};
 }
 
 std::optional<Scalar> scalar_of(simdjson::dom::element value) {
@@ -54,7 +67,8 @@ std::string Schema::load_mapping(std::string_view json) {
   std::string text = strip_comment_lines(json);
   simdjson::dom::parser parser;
   simdjson::dom::element root;
-  if (auto error = parser.parse(text).get(root); error) return simdjson::error_message(error);
+  if (auto error = parser.parse(text).get(root); error)
+    return error_place(text) + simdjson::error_message(error);
   simdjson::dom::element properties;
   simdjson::dom::element mappings = root;
   if (root["mappings"].get(mappings) != simdjson::SUCCESS) mappings = root;
