@@ -152,6 +152,9 @@ TEST(Parity, DateFormatsReadAsElasticsearchDoes) {
   EXPECT_EQ(read("dd/MMM/yyyy:HH:mm:ss Z", "10/Oct/2000:13:55:36 -0700"),
             "2000-10-10T20:55:36.000Z");
   EXPECT_EQ(read("MMMM d, yyyy h:mm a", "March 7, 2021 1:05 PM"), "2021-03-07T13:05:00.000Z");
+  EXPECT_EQ(read("yyyy-MM-dd K:mm a", "2024-01-01 0:30 PM"), "2024-01-01T12:30:00.000Z");
+  EXPECT_EQ(read("yyyy-MM-dd h:mm a", "2024-01-01 12:30 AM"), "2024-01-01T00:30:00.000Z");
+  EXPECT_EQ(read("strict_date_optional_time", "2024-01-02T03:04:05+05:"), "-");
   EXPECT_EQ(read("yyyy-MM-dd[ HH:mm]", "2021-03-07"), "2021-03-07T00:00:00.000Z");
   EXPECT_EQ(read("yyyy-MM-dd[ HH:mm]", "2021-03-07 10:30"), "2021-03-07T10:30:00.000Z");
   // Built-in names.
@@ -232,6 +235,15 @@ TEST(Parity, MappingDateFormatsOrderCompareAndJoin) {
                  "where true]",
                  events});
   EXPECT_EQ(join_keys(run), "[1671235200000]");
+  // In a sequence a date joins a keyword that holds the same text.
+  std::string labels = files.write(
+      "labels.ndjson",
+      R"({"id": 5, "@timestamp": 1, "event": {"category": "process"}, "label": "2022/12/17"}
+{"id": 6, "@timestamp": 2, "event": {"category": "network"}, "seen": "2022/12/17"}
+)");
+  run = pickaxe({"query", "--mapping", mapping,
+                 "sequence [process where true] by label [network where true] by seen", labels});
+  EXPECT_EQ(ids(run), "5,6") << run.err;
   // A value the format cannot read is reported with its line.
   std::string bad = files.write("bad.ndjson", R"({"id": 9, "@timestamp_pretty": "2022-12-17"})"
                                               "\n");
@@ -260,6 +272,21 @@ TEST(Parity, MappingsOfSeveralIndicesAddUp) {
   EXPECT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(ids(run), "1,2");
   EXPECT_EQ(join_keys(run), "[1671235200000]");
+  // One index without a format reads the default, in either order (which of
+  // the two reads a number first depends on the order).
+  std::string plain = files.write("plain.mapping", R"({"properties": {"t": {"type": "date"}}})");
+  std::string seconds = files.write(
+      "seconds.mapping", R"({"properties": {"t": {"type": "date", "format": "epoch_second"}}})");
+  std::string times = files.write(
+      "times.ndjson",
+      R"({"id": 1, "@timestamp": 1, "event": {"category": "x"}, "t": "2020-01-01T00:00:00Z"}
+{"id": 2, "@timestamp": 2, "event": {"category": "x"}, "t": 1577836800}
+)");
+  for (auto order : {std::pair{plain, seconds}, std::pair{seconds, plain}}) {
+    run = pickaxe({"query", "--mapping", order.first, "--mapping", order.second,
+                   "x where t < \"2030-01-01T00:00:00Z\"", times});
+    EXPECT_EQ(ids(run), "1,2") << order.first << run.err;
+  }
   // Two types for one field, and a bad format, are errors naming the file.
   std::string clash = files.write(
       "clash.mapping",
@@ -321,6 +348,10 @@ TEST(Parity, FieldsMissingFromTheMappingAreStillFields) {
   EXPECT_NE(run.err.find("optional_tags is not in the mapping, which takes no new fields"),
             std::string::npos)
       << run.err;
+  // ECS fields too: only the mapping names fields then.
+  run = pickaxe({"query", "--mapping", closed, "process where process.name == \"x\"", events});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("process.name is not in the mapping"), std::string::npos) << run.err;
   // `dynamic` on an object applies below it.
   std::string nested = files.write("nested.mapping", R"({"properties": {
       "labels": {"dynamic": false, "properties": {"env": {"type": "keyword"}}}}})");
@@ -419,6 +450,52 @@ query = 'process where process.name == "xmrig"'
   EXPECT_NE(run.out.find("warning[toml-schedule]: interval \"5 minutes\" is no duration"),
             std::string::npos)
       << run.out;
+}
+
+// Samples come at the end, in key order, not time order; and the last
+// window before 2262 has a next one. Each window still caps.
+TEST(Parity, MaxSignalsHoldsOutOfOrderAndAtTheEndOfTime) {
+  Files files;
+  std::string rules = files.write("", "");
+  files.write("pairs.toml", R"([rule]
+name = "Pairs"
+rule_id = "00000000-0000-4000-8000-000000000008"
+type = "eql"
+language = "eql"
+max_signals = 1
+query = 'sample by host.name [process where process.name == "a"] [process where process.name == "b"]'
+)");
+  // Hosts k01..k18: a later key is an earlier window, but k17 and k18 share one.
+  std::string ndjson;
+  for (int key = 1; key <= 18; ++key) {
+    int64_t window = key == 18 ? 1 : 18 - key;
+    for (const char* name : {"a", "b"})
+      ndjson += fmt::format(
+          R"({{"@timestamp":{},"event":{{"category":"process"}},"process":{{"name":"{}"}},"host":{{"name":"k{:02}"}}}})"
+          "\n",
+          1'700'000'000'000 + window * 300'000, name, key);
+  }
+  CliRun run = pickaxe({"hunt", "--rules", rules, files.write("pairs.ndjson", ndjson)});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(hunt_summary(run.err).alerts, 17) << run.err;
+  EXPECT_NE(run.err.find("1  past max_signals"), std::string::npos) << run.err;
+
+  files.write("pairs.toml", R"([rule]
+name = "Late"
+type = "eql"
+language = "eql"
+max_signals = 1
+query = 'process where process.name == "x"'
+)");
+  std::string late;
+  for (int second = 0; second < 3; ++second)
+    late += fmt::format(
+        R"({{"@timestamp":"2262-04-11T23:46:0{}Z","event":{{"category":"process"}},"process":{{"name":"x"}}}})"
+        "\n",
+        second);
+  run = pickaxe({"hunt", "--rules", rules, files.write("late.ndjson", late)});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(hunt_summary(run.err).alerts, 1) << run.err;
 }
 
 // ----- --max-line-bytes on hunt ----------------------------------------------

@@ -325,6 +325,7 @@ TEST(Sources, ElasticDockerDocumentsReadAsEcsOrDecode) {
     for (const char* field : {"container.id", "container.name", "container.image.name",
                               "event.dataset", "docker.event.action", "docker.event.type"})
       EXPECT_EQ(value_at(alert, field), value_at(expected, field)) << name << " " << field;
+    ASSERT_TRUE(parse_timestamp(value_at(expected, "@timestamp")).has_value()) << name;
     EXPECT_EQ(parse_timestamp(flat(alert, "kibana.alert.original_time")),
               parse_timestamp(value_at(expected, "@timestamp")))
         << name;

@@ -182,21 +182,6 @@ void combinations(const std::vector<Values>& per_key, size_t index, std::vector<
 
 }  // namespace
 
-// Join keys as Elasticsearch returns them: a date is written in its field's
-// format in a sequence (as the hit's field value), and as epoch milliseconds
-// in a sample (a composite aggregation's key).
-std::vector<Scalar> QueryEngine::written_keys(const std::vector<Scalar>& key) const {
-  std::vector<Scalar> out = key;
-  if (step_keys_.empty()) return out;
-  for (size_t i = 0; i < out.size() && i < step_keys_[0].size(); ++i) {
-    const DateFormat* format = step_keys_[0][i]->date_format;
-    if (!format || out[i].type != Scalar::Type::Long) continue;
-    out[i] = kind_ == eql::QueryKind::Sample ? Scalar::of_long(out[i].integer / 1'000'000)
-                                             : Scalar::of_string(format->write(out[i].integer));
-  }
-  return out;
-}
-
 std::vector<std::vector<Scalar>> QueryEngine::keys_for(const Event& event, size_t step) const {
   const auto& keys = step_keys_[step];
   std::vector<Values> per_key(keys.size());
@@ -204,9 +189,19 @@ std::vector<std::vector<Scalar>> QueryEngine::keys_for(const Event& event, size_
     evaluate(*keys[i], event, per_key[i]);
     std::erase_if(per_key[i], [](const Scalar& s) { return s.is_null(); });
     if (const DateFormat* format = keys[i]->date_format) {
-      // Dates join by the time they stand for, whatever their format.
-      for (Scalar& value : per_key[i])
-        if (auto nanos = format->read(value)) value = Scalar::of_long(*nanos);
+      // A date key is what Elasticsearch joins on: in a sequence, the value
+      // written in the field's format (a hit's field value); in a sample,
+      // epoch milliseconds (a composite aggregation's key).
+      for (Scalar& value : per_key[i]) {
+        std::optional<int64_t> nanos = format->read(value);
+        if (!nanos) continue;
+        if (kind_ == eql::QueryKind::Sample) {
+          int64_t millis = *nanos / 1'000'000 - (*nanos % 1'000'000 < 0 ? 1 : 0);
+          value = Scalar::of_long(millis);
+        } else {
+          value = Scalar::of_string(format->write(*nanos));
+        }
+      }
     }
     if (per_key[i].empty()) {
       if (!step_key_optional_[step][i]) return {};  // a required key is missing
@@ -435,7 +430,7 @@ bool QueryEngine::begun(const std::vector<Scalar>& key) const {
 void QueryEngine::complete(Partial partial, const std::vector<Scalar>& key) {
   // Lay the events out over all stages, missing stages as null.
   QueryResult result;
-  result.join_keys = written_keys(key);
+  result.join_keys = key;
   size_t next = 0;
   for (const Stage& stage : stages_)
     result.events.push_back(stage.missing ? nullptr : partial.events[next++]);
@@ -551,7 +546,7 @@ std::vector<QueryResult> QueryEngine::finish_samples() {
     for (const auto& events : per_step) most = std::max(most, events.size());
     for (size_t i = 0; i < std::min(most, options_.max_samples_per_key); ++i) {
       QueryResult sample;
-      sample.join_keys = written_keys(key);
+      sample.join_keys = key;
       for (const auto& events : per_step) {
         auto unused = [&](const EventPtr& e) {
           return std::find(sample.events.begin(), sample.events.end(), e) == sample.events.end();

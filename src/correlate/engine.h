@@ -113,7 +113,6 @@ class QueryEngine {
 
   // The join keys of an event for a step; none when a required key is missing.
   std::vector<std::vector<Scalar>> keys_for(const Event& event, size_t step) const;
-  std::vector<Scalar> written_keys(const std::vector<Scalar>& key) const;
   static bool earlier(const Event& a, const Event& b);
   void push_sequence(const EventPtr& event);
   void push_sample(const EventPtr& event);

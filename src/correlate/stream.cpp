@@ -578,14 +578,13 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
     // Only samples take an event without a time; for the others it is skipped.
     size_t before = outcome.engines.size();
     std::erase_if(outcome.engines, [&](uint32_t i) { return engines_[i]->needs_time(); });
-    if (outcome.engines.size() < before) {
-      if (outcome.engines.empty()) {
-        Outcome skipped{Outcome::Kind::MissingTimestamp, line};
-        skipped.problem = std::move(time_problem);
-        return skipped;
-      }
-      outcome.problem = fmt::format("{} by the rules that need one", time_problem);
+    if (outcome.engines.empty()) {  // as without samples: reported and counted
+      Outcome skipped{Outcome::Kind::MissingTimestamp, line};
+      skipped.problem = std::move(time_problem);
+      return skipped;
     }
+    if (outcome.engines.size() < before)
+      outcome.problem = fmt::format("{} by the rules that need one", time_problem);
   }
   if (outcome.engines.empty()) return Outcome(Outcome::Kind::Inert, line);
   // The event goes on with the fields its engines read, copied out of the

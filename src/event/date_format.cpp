@@ -62,7 +62,8 @@ struct Parts {
 std::optional<int64_t> to_nanos(const Parts& parts) {
   int64_t hour = parts.hour;
   if (parts.half >= 0) {
-    if (hour < 1 || hour > 12) return std::nullopt;
+    // h reads 1-12 and K 0-11: 12 and 0 both stand for the half's first hour.
+    if (hour > 12) return std::nullopt;
     hour = hour % 12 + 12 * parts.half;
   }
   if (parts.year < -292000 || parts.year > 292000) return std::nullopt;
@@ -126,10 +127,13 @@ bool read_offset(std::string_view text, size_t& pos, bool z_allowed, int64_t& se
   ++pos;
   int64_t hours = 0, minutes = 0;
   if (!read_digits(text, pos, 2, hours)) return false;
-  if (pos < text.size() && text[pos] == ':') ++pos;
-  if (pos < text.size() && text[pos] >= '0' && text[pos] <= '9' &&
-      !read_digits(text, pos, 2, minutes))
+  if (pos < text.size() && text[pos] == ':') {
+    ++pos;
+    if (!read_digits(text, pos, 2, minutes)) return false;  // +05: is no offset
+  } else if (pos < text.size() && text[pos] >= '0' && text[pos] <= '9' &&
+             !read_digits(text, pos, 2, minutes)) {
     return false;
+  }
   if (hours > 18 || minutes > 59) return false;
   seconds = (hours * 3600 + minutes * 60) * (sign == '-' ? -1 : 1);
   return true;
@@ -293,8 +297,14 @@ std::optional<int64_t> read_pattern(const std::vector<DateFormat::Element>& elem
   return to_nanos(parts);
 }
 
-void write_elements(const std::vector<DateFormat::Element>& elements, int64_t nanos,
-                    std::string& out) {
+// A time in UTC, broken into its calendar parts.
+struct Broken {
+  int64_t days;  // since 1970-01-01
+  Civil civil;
+  int64_t hour, minute, second, fraction;
+};
+
+Broken split(int64_t nanos) {
   int64_t seconds = nanos / kNanosPerSecond, fraction = nanos % kNanosPerSecond;
   if (fraction < 0) {
     fraction += kNanosPerSecond;
@@ -305,8 +315,12 @@ void write_elements(const std::vector<DateFormat::Element>& elements, int64_t na
     rest += 86400;
     --days;
   }
-  Civil civil = civil_from_days(days);
-  int64_t hour = rest / 3600, minute = rest / 60 % 60, second = rest % 60;
+  return {days, civil_from_days(days), rest / 3600, rest / 60 % 60, rest % 60, fraction};
+}
+
+void write_elements(const std::vector<DateFormat::Element>& elements, int64_t nanos,
+                    std::string& out) {
+  const auto [days, civil, hour, minute, second, fraction] = split(nanos);
   auto number = [&](int64_t value, int width) { out += fmt::format("{:0{}}", value, width); };
   for (const DateFormat::Element& element : elements) {
     switch (element.letter) {
@@ -567,17 +581,12 @@ std::optional<int64_t> parse_iso8601(std::string_view text) {
 }
 
 std::string format_iso8601(int64_t nanos) {
-  static const std::vector<DateFormat::Element> kMillis = *[] {
-    std::string unused;
-    return compile_pattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'", &unused);
-  }();
-  static const std::vector<DateFormat::Element> kNanos = *[] {
-    std::string unused;
-    return compile_pattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSSSSS'Z'", &unused);
-  }();
-  std::string out;
-  write_elements(nanos % 1'000'000 == 0 ? kMillis : kNanos, nanos, out);
-  return out;
+  const Broken t = split(nanos);
+  if (t.fraction % 1'000'000 == 0)
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", t.civil.year, t.civil.month,
+                       t.civil.day, t.hour, t.minute, t.second, t.fraction / 1'000'000);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", t.civil.year, t.civil.month,
+                     t.civil.day, t.hour, t.minute, t.second, t.fraction);
 }
 
 DateFormat::DateFormat() {

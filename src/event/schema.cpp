@@ -126,17 +126,17 @@ std::string Schema::load_mapping(std::string_view json) {
           from_mappings_[path] = field_type;
           types_.set(path, field_type);
           if (field_type == FieldType::Date) {
+            // Each index's format (the default when it names none), all tried.
             std::string_view spec;
-            if (definition["format"].get_string().get(spec) == simdjson::SUCCESS) {
-              std::string error;
-              if (std::optional<DateFormat> format = DateFormat::parse(spec, &error)) {
-                auto [it, fresh] = date_formats_.emplace(path, *format);
-                if (!fresh) it->second.merge(*format);
-              } else {
-                problems.push_back(fmt::format("{}: {}", path, error));
-              }
-            } else if (auto it = date_formats_.find(path); it != date_formats_.end()) {
-              it->second.merge(DateFormat::standard());
+            std::optional<DateFormat> format = DateFormat::standard();
+            std::string error;
+            if (definition["format"].get_string().get(spec) == simdjson::SUCCESS)
+              format = DateFormat::parse(spec, &error);
+            if (format) {
+              auto [it, fresh] = date_formats_.emplace(path, *format);
+              if (!fresh) it->second.merge(*format);
+            } else {
+              problems.push_back(fmt::format("{}: {}", path, error));
             }
           }
         }
@@ -156,6 +156,11 @@ std::string Schema::load_mapping(std::string_view json) {
   std::string joined;
   for (const std::string& problem : problems) joined += (joined.empty() ? "" : "; ") + problem;
   return joined;
+}
+
+bool Schema::in_mappings(std::string_view field) const {
+  if (aliases_.contains(std::string(field))) return true;
+  return from_mappings_.contains(resolve(field));
 }
 
 bool Schema::maps_new_fields(std::string_view field) const {

@@ -43,6 +43,8 @@ class Schema {
   // every mapping's `dynamic` (at the nearest object that sets it) is false
   // or strict. Elasticsearch maps such fields as they first appear.
   bool maps_new_fields(std::string_view field) const;
+  // Whether a loaded mapping names the field (the built-in ECS types aside).
+  bool in_mappings(std::string_view field) const;
   // The format a date field is read with (the default when the mapping gives none).
   const DateFormat& date_format(std::string_view field) const;
 

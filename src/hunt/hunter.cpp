@@ -237,6 +237,8 @@ void Hunter::emit_correlation(size_t index, CorrelationResult&& result) {
 // and the result lies in the next window's look-back, against the next.
 bool Hunter::under_max_signals(const Rule& rule, int64_t time) {
   const int64_t interval = std::max<int64_t>(1, rule.interval);
+  int64_t into = time % interval;  // how far into its window, in [0, interval)
+  if (into < 0) into += interval;
   const int64_t window = time / interval - (time % interval < 0 ? 1 : 0);
   const uint64_t cap = static_cast<uint64_t>(std::max(0, rule.max_signals));
   std::map<int64_t, uint64_t>& windows = alerts_by_execution_[&rule];
@@ -247,10 +249,10 @@ bool Hunter::under_max_signals(const Rule& rule, int64_t time) {
     return true;
   };
   bool taken =
-      take(window) ||
-      (rule.lookback > 0 && time >= (window + 1) * interval - rule.lookback && take(window + 1));
-  // Results come nearly in time order: a few windows back is all that is kept.
-  while (windows.size() > 16) windows.erase(windows.begin());
+      take(window) || (rule.lookback > 0 && interval - into <= rule.lookback && take(window + 1));
+  // The newest windows are kept (results come nearly in time order; samples
+  // come at the end, in key order): 1024 intervals, 3.5 days at 5m.
+  while (windows.size() > 1024) windows.erase(windows.begin());
   if (!taken) ++over_max_signals_[rule.name];
   return taken;
 }

@@ -90,7 +90,7 @@ NodePtr compile_expression(const eql::Expr& expr, CompileContext& context) {
   switch (expr.kind) {
     case ExprKind::Literal: node->literal = scalar_of(expr.literal); break;
     case ExprKind::Field: {
-      if (context.schema.authoritative() && !context.schema.mapped(expr.name) &&
+      if (context.schema.authoritative() && !context.schema.in_mappings(expr.name) &&
           !context.schema.maps_new_fields(expr.name)) {
         // As in Elasticsearch: a field that a closed mapping (dynamic: false
         // or strict) does not know is null when optional, else an error.
