@@ -8,6 +8,7 @@
 #include "export/export.h"
 #include "rules/rule_loader.h"
 #include "sigma/from_eql.h"
+#include "util/output.h"
 
 namespace pickaxe::cli {
 
@@ -22,8 +23,9 @@ struct ConvertOptions {
 
 int run_convert(const ConvertOptions& options) {
   if (options.print_mapping) {
-    std::cout << sigma::Mapping::builtin_yaml();
-    return kSuccess;
+    Output out;
+    out.record(sigma::Mapping::builtin_yaml());
+    return finish_output(out, "lines") ? kSuccess : kFindings;
   }
   if (options.paths.empty()) {
     std::cerr << "pickaxe: convert: name the rules to convert (or --print-mapping)\n";
@@ -38,6 +40,7 @@ int run_convert(const ConvertOptions& options) {
     for (const Diagnostic& d : file.items()) std::cerr << render_text(d);
     failed = failed || file.has_errors();
   }
+  Output out;
   bool first = true;
   for (const Rule& rule : result.rules) {
     if (!rule.loaded()) {
@@ -83,17 +86,18 @@ int run_convert(const ConvertOptions& options) {
       std::string_view query(rule.source->text());
       text = std::string(query.substr(rule.query_begin, rule.query_end - rule.query_begin)) + "\n";
     }
-    if (!first) std::cout << (options.to == "sigma" ? "---\n" : "\n");
+    if (!first) out.write(options.to == "sigma" ? "---\n" : "\n");
     first = false;
     if (result.rules.size() > 1) {
       const std::string header = fmt::format("{}: {}", rule.path, rule.name);
-      std::cout << (options.to == "sigma" ? "# " + header
-                    : options.to == "spl" ? "``` " + header + " ```"
-                                          : "// " + header)
-                << "\n";
+      out.write((options.to == "sigma" ? "# " + header
+                 : options.to == "spl" ? "``` " + header + " ```"
+                                       : "// " + header) +
+                "\n");
     }
-    std::cout << text;
+    out.record(text);
   }
+  if (!finish_output(out, "rules")) return kFindings;
   return failed ? kFindings : kSuccess;
 }
 

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "eql/printer.h"
 #include "rules/rule_loader.h"
+#include "util/output.h"
 
 namespace pickaxe::cli {
 
@@ -19,6 +20,7 @@ int run_fmt(const std::vector<std::string>& paths) {
     for (const Diagnostic& d : file.items()) std::cerr << render_text(d);
     failed = failed || file.has_errors();
   }
+  Output out;
   bool first = true;
   for (const Rule& rule : result.rules) {
     if (!rule.loaded()) {
@@ -28,16 +30,17 @@ int run_fmt(const std::vector<std::string>& paths) {
       failed = true;
       continue;
     }
-    if (!first) std::cout << "\n";
+    if (!first) out.write("\n");
     first = false;
-    if (result.rules.size() > 1) std::cout << fmt::format("// {}: {}\n", rule.path, rule.name);
+    if (result.rules.size() > 1) out.write(fmt::format("// {}: {}\n", rule.path, rule.name));
     if (rule.correlation) {  // no query of its own
-      std::cout << fmt::format("// a Sigma {} correlation: it has no EQL query\n",
-                               rule.correlation->type_name);
+      out.record(fmt::format("// a Sigma {} correlation: it has no EQL query\n",
+                             rule.correlation->type_name));
       continue;
     }
-    std::cout << eql::print(rule.query) << "\n";
+    out.record(eql::print(rule.query) + "\n");
   }
+  if (!finish_output(out, "rules")) return kFindings;
   return failed ? kFindings : kSuccess;
 }
 

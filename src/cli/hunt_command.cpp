@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "hunt/hunter.h"
 #include "rules/rule_loader.h"
+#include "util/output.h"
 
 namespace pickaxe::cli {
 
@@ -117,19 +118,14 @@ int run_hunt(const HuntCommandOptions& options) {
   hunt_options.suppress_window = *window;
 
   bool table = options.format == "table" || (options.format.empty() && stdout_is_terminal());
-  std::string out;
+  Output out;
   std::vector<Alert> shown;
   auto sink = [&](const Alert& alert) {
     if (table) {
       if (!alert.building_block) shown.push_back(alert);
       return;
     }
-    out += alert.json;
-    out += '\n';
-    if (out.size() > (1 << 20)) {
-      std::cout << out;
-      out.clear();
-    }
+    out.record(alert.json + '\n');
   };
   uint64_t reported = 0;
   Diagnostics compile_diagnostics;
@@ -154,15 +150,15 @@ int run_hunt(const HuntCommandOptions& options) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
   if (table) {
-    out += fmt::format("{:<24}  {:<8}  {:<40}  {:<16}  {}\n", "TIME", "SEVERITY", "RULE", "HOST",
-                       "MATCH");
+    out.write(fmt::format("{:<24}  {:<8}  {:<40}  {:<16}  {}\n", "TIME", "SEVERITY", "RULE", "HOST",
+                          "MATCH"));
     for (const Alert& alert : shown) {
-      out +=
-          fmt::format("{:<24}  {:<8}  {:<40}  {:<16}  {}\n", clip(alert.time, 24), alert.severity,
-                      clip(alert.rule_name, 40), clip(alert.host, 16), clip(alert.summary, 60));
+      out.record(fmt::format("{:<24}  {:<8}  {:<40}  {:<16}  {}\n", clip(alert.time, 24),
+                             alert.severity, clip(alert.rule_name, 40), clip(alert.host, 16),
+                             clip(alert.summary, 60)));
     }
   }
-  std::cout << out << std::flush;
+  out.flush();
 
   HuntStats stats = hunter.stats();
   if (reported > 100)
@@ -193,6 +189,7 @@ int run_hunt(const HuntCommandOptions& options) {
     if (std::string note = hunter.prefilter_note(); !note.empty() && stats.stream.events > 0)
       std::cerr << "  every line parsed (prefilter off): " << note << "\n";
   }
+  if (!finish_output(out, table ? "table rows" : "alerts")) return kFindings;
   if (unreadable) return kFindings;
   if (options.strict &&
       (stats.stream.rejected() > 0 || stats.stream.late > 0 || stats.state_evictions > 0))

@@ -8,6 +8,7 @@
 #include "lint/linter.h"
 #include "rules/rule_loader.h"
 #include "util/json_writer.h"
+#include "util/output.h"
 
 namespace pickaxe::cli {
 
@@ -67,6 +68,7 @@ int run_lint(const LintOptions& options) {
   for (const Diagnostics& file : result.file_diagnostics)
     for (const Diagnostic& d : file.items()) skipped += d.code == "sigma-skipped" ? 1 : 0;
 
+  Output out;
   if (options.format == "json") {
     JsonWriter json;
     json.begin_object();
@@ -96,22 +98,22 @@ int run_lint(const LintOptions& options) {
     json.key("warnings").value(static_cast<int64_t>(warnings));
     json.key("skipped").value(static_cast<int64_t>(skipped));
     json.end_object();
-    std::cout << json.str() << "\n";
+    out.record(json.str() + "\n");
   } else {
     bool color = options.color == "always" || (options.color == "auto" && stdout_is_terminal());
     for (const Diagnostics& file : result.file_diagnostics) {
-      for (const Diagnostic& d : file.items()) std::cout << render_text(d, color) << "\n";
+      for (const Diagnostic& d : file.items()) out.record(render_text(d, color) + "\n");
     }
     for (const Rule& rule : result.rules) {
-      for (const Diagnostic& d : rule.diagnostics.items())
-        std::cout << render_text(d, color) << "\n";
+      for (const Diagnostic& d : rule.diagnostics.items()) out.record(render_text(d, color) + "\n");
     }
-    std::cout << fmt::format("{} rule{} in {} file{}: {} loaded, {} error{}, {} warning{}{}\n",
-                             result.rules.size(), result.rules.size() == 1 ? "" : "s",
-                             result.files_read, result.files_read == 1 ? "" : "s", loaded, errors,
-                             errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s",
-                             skipped ? fmt::format(", {} Sigma rules skipped", skipped) : "");
+    out.record(fmt::format("{} rule{} in {} file{}: {} loaded, {} error{}, {} warning{}{}\n",
+                           result.rules.size(), result.rules.size() == 1 ? "" : "s",
+                           result.files_read, result.files_read == 1 ? "" : "s", loaded, errors,
+                           errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s",
+                           skipped ? fmt::format(", {} Sigma rules skipped", skipped) : ""));
   }
+  if (!finish_output(out, "diagnostics and summary lines")) return kFindings;
   return errors > 0 ? kFindings : kSuccess;
 }
 

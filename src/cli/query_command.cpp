@@ -10,6 +10,7 @@
 #include "eql/functions.h"
 #include "eql/parser.h"
 #include "util/json_writer.h"
+#include "util/output.h"
 
 namespace pickaxe::cli {
 
@@ -104,16 +105,17 @@ int run_query(const QueryOptions& options) {
     if (!options.quiet && ++reported <= 100)
       std::cerr << fmt::format("pickaxe: {}:{}: {}\n", problem.file, problem.line, problem.message);
   });
-  // Results go out as they become final; `out` is flushed in large blocks.
-  std::string out;
+  // Results go out as they become final, in large blocks.
+  Output out;
   size_t result_count = 0;
+  std::string line;
   bool event_query = set.alternatives[0].kind == eql::QueryKind::Event ||
                      set.alternatives[0].is_single_step_sequence();
   auto write_result = [&](QueryResult&& result) {
     ++result_count;
     if (event_query) {
-      out += result.events[0]->source();
-      out += '\n';
+      line.assign(result.events[0]->source());
+      line += '\n';
     } else {
       JsonWriter json;
       json.begin_object().key("join_keys").begin_array();
@@ -127,13 +129,10 @@ int run_query(const QueryOptions& options) {
         }
       }
       json.end_array().end_object();
-      out += json.str();
-      out += '\n';
+      line = json.str();
+      line += '\n';
     }
-    if (out.size() > (1 << 20)) {
-      std::cout << out;
-      out.clear();
-    }
+    out.record(line);
   };
   engine->set_sink(write_result);
   bool unreadable = !read_inputs(
@@ -141,7 +140,7 @@ int run_query(const QueryOptions& options) {
       [&] { return stream.done(); });
   std::vector<QueryResult> results = stream.finish();
   for (QueryResult& result : results) write_result(std::move(result));
-  std::cout << out << std::flush;
+  out.flush();
 
   StreamStats stats = stream.stats();
   const EngineStats& engine_stats = engine->stats();
@@ -158,6 +157,7 @@ int run_query(const QueryOptions& options) {
   }
   if (std::string notes = describe_source_notes(stats); !options.quiet && !notes.empty())
     std::cerr << "pickaxe: " << notes;
+  if (!finish_output(out, "results")) return kFindings;
   if (unreadable) return kFindings;
   if (options.strict &&
       (stats.rejected() > 0 || stats.late > 0 || engine_stats.state_evictions > 0))

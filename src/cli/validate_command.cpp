@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "rules/rule_loader.h"
+#include "util/output.h"
 #include "validate/validate.h"
 
 namespace pickaxe::cli {
@@ -59,8 +60,10 @@ int run_validate(const ValidateOptions& options) {
   ValidationReport report = validate_rules(loaded->rules, emulations,
                                            tuning_path.empty() ? nullptr : &tuning, diagnostics);
   for (const Diagnostic& d : diagnostics.items()) std::cerr << "pickaxe: " << d.message << "\n";
-  std::cout << (options.format == "json" ? render_validation_json(report)
-                                         : render_validation_table(report));
+  Output out;
+  out.record(options.format == "json" ? render_validation_json(report)
+                                      : render_validation_table(report));
+  if (!finish_output(out, "reports")) return kFindings;
   return report.passed() ? kSuccess : kFindings;
 }
 

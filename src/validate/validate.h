@@ -27,7 +27,7 @@ struct Emulation {
   std::map<std::string, std::string> files;  // source -> path
   // Sources whose telemetry is there but cannot show the behaviour, and why.
   std::map<std::string, std::string> not_carried;
-  std::string tuning;                        // false positives: an exceptions file
+  std::string tuning;  // false positives: an exceptions file
 };
 
 // Reads every folder under `dir` that holds a test.toml.
