@@ -192,15 +192,17 @@ bool read_inputs(const std::vector<std::string>& files,
       continue;
     }
     if (is_compressed(file)) {
-      std::string error;
-      auto text = read_decompressed(file, error);
-      if (!text) {
-        std::cerr << "pickaxe: " << file << ": " << error << "\n";
-        readable = false;
-        continue;
+      // Decompressed as it is read; when the archive is cut short or
+      // corrupt, what came before it has been read, and the rest is reported.
+      DecompressingBuffer buffer(file);
+      if (buffer.ok()) {
+        std::istream in(&buffer);
+        read(in, file);
       }
-      std::istringstream in(std::move(*text));
-      read(in, file);
+      if (!buffer.ok()) {
+        std::cerr << "pickaxe: " << file << ": " << buffer.error() << "\n";
+        readable = false;
+      }
       continue;
     }
     if (read_file && read_file(file)) continue;

@@ -143,9 +143,16 @@ bool QueryStream::done() const {
 void QueryStream::read(std::istream& in, const std::string& name) {
   if (done()) return;
   std::string line;
-  uint64_t number = 0;
-  while (std::getline(in, line)) {
+  uint64_t number = 0, length = 0;
+  const size_t limit = reader_.options().max_line_bytes;
+  for (LineRead got; (got = read_bounded_line(in, line, limit, length)) != LineRead::End;) {
     ++number;
+    if (number == 1) strip_byte_order_mark(line);
+    if (got == LineRead::TooLong) {
+      reader_.count_bytes(length + 1);
+      reader_.problem(name, number, too_long(length, limit));
+      continue;
+    }
     if (line.find_first_not_of(" \t\r") != std::string::npos) break;
   }
   if (line.find_first_not_of(" \t\r") == std::string::npos) return;
@@ -384,19 +391,20 @@ void QueryStream::read_text(std::istream& in, const std::string& name, SourceKin
         }
         if (on_problem_) on_problem_({name, at, std::move(message)});
       });
-  size_t limit = reader_.options().max_line_bytes;
+  const size_t limit = reader_.options().max_line_bytes;
+  uint64_t length = line.size();
+  LineRead got = LineRead::Line;
   do {
-    reader_.count_bytes(line.size() + 1);
+    reader_.count_bytes(length + 1);
     if (reader_.options().on_progress && (number & 0x3FFF) == 0)
       reader_.options().on_progress(reader_.stats().bytes);
-    if (line.size() > limit) {
-      reader_.problem(name, number,
-                      fmt::format("line of {} bytes is longer than the limit of {} bytes; skipped",
-                                  line.size(), limit));
+    if (got == LineRead::TooLong) {
+      reader_.problem(name, number, too_long(length, limit));
       continue;
     }
     decoder->add_line(line, number);
-  } while (!reader_.stopped() && (++number, std::getline(in, line)));
+  } while (!reader_.stopped() &&
+           (++number, got = read_bounded_line(in, line, limit, length)) != LineRead::End);
   decoder->finish();
   stats_.flawed_records += decoder->flawed();
   stats_.without_eoe += decoder->without_end();

@@ -1,11 +1,14 @@
 #include "event/compressed.h"
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
-#include <fstream>
-#include <iterator>
-#include <vector>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
 
 namespace pickaxe {
 
@@ -13,63 +16,128 @@ bool is_compressed(const std::string& path) {
   return path.ends_with(".gz") || path.ends_with(".zst");
 }
 
+struct DecompressingBuffer::Codec {
+  z_stream zlib{};
+  bool zlib_ready = false;
+  ZSTD_DCtx* zstd = nullptr;
+  ~Codec() {
+    if (zlib_ready) inflateEnd(&zlib);
+    if (zstd) ZSTD_freeDCtx(zstd);
+  }
+};
+
 namespace {
+constexpr size_t kInput = 64 * 1024;
+constexpr size_t kOutput = 256 * 1024;
 
-std::optional<std::string> gunzip(const std::string& path, std::string& error) {
-  gzFile file = gzopen(path.c_str(), "rb");
-  if (!file) {
-    error = "cannot open the file";
-    return std::nullopt;
-  }
-  std::string out;
-  std::vector<char> buffer(1 << 16);
-  int n;
-  while ((n = gzread(file, buffer.data(), static_cast<unsigned>(buffer.size()))) > 0)
-    out.append(buffer.data(), n);
-  int code = Z_OK;
-  const char* message = gzerror(file, &code);
-  gzclose(file);
-  if (n < 0 || (code != Z_OK && code != Z_STREAM_END)) {
-    error = std::string("corrupt gzip data: ") + (message ? message : "");
-    return std::nullopt;
-  }
-  return out;
+std::string megabytes(uint64_t bytes) {
+  return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6);
 }
-
-std::optional<std::string> unzstd(const std::string& path, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot open the file";
-    return std::nullopt;
-  }
-  std::string compressed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  ZSTD_DCtx* context = ZSTD_createDCtx();
-  std::string out;
-  std::vector<char> buffer(ZSTD_DStreamOutSize());
-  ZSTD_inBuffer input{compressed.data(), compressed.size(), 0};
-  size_t last = 0;
-  while (input.pos < input.size) {
-    ZSTD_outBuffer output{buffer.data(), buffer.size(), 0};
-    last = ZSTD_decompressStream(context, &output, &input);
-    if (ZSTD_isError(last)) {
-      error = std::string("corrupt zstd data: ") + ZSTD_getErrorName(last);
-      ZSTD_freeDCtx(context);
-      return std::nullopt;
-    }
-    out.append(buffer.data(), output.pos);
-  }
-  ZSTD_freeDCtx(context);
-  if (last != 0) {
-    error = "truncated zstd data";
-    return std::nullopt;
-  }
-  return out;
-}
-
 }  // namespace
 
-std::optional<std::string> read_decompressed(const std::string& path, std::string& error) {
-  return path.ends_with(".gz") ? gunzip(path, error) : unzstd(path, error);
+DecompressingBuffer::DecompressingBuffer(const std::string& path)
+    : gzip_(path.ends_with(".gz")),
+      codec_(std::make_unique<Codec>()),
+      input_(kInput),
+      output_(kOutput) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) {
+    error_ = fmt::format("cannot open the file ({})", std::strerror(errno));
+    return;
+  }
+  if (gzip_) {
+    // 15 + 32: a gzip or zlib header, told apart by the data.
+    if (inflateInit2(&codec_->zlib, 15 + 32) != Z_OK) {
+      error_ = "cannot start zlib";
+      return;
+    }
+    codec_->zlib_ready = true;
+  } else {
+    codec_->zstd = ZSTD_createDCtx();
+  }
+  setg(output_.data(), output_.data(), output_.data());
+}
+
+DecompressingBuffer::~DecompressingBuffer() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool DecompressingBuffer::fill_input() {
+  if (input_pos_ < input_end_) return true;
+  if (input_done_) return false;
+  while (true) {
+    ssize_t n = ::read(fd_, input_.data(), input_.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error_ = fmt::format("cannot read the file ({}) after {} decompressed", std::strerror(errno),
+                           megabytes(decompressed_));
+      input_done_ = true;
+      return false;
+    }
+    input_pos_ = 0;
+    input_end_ = static_cast<size_t>(n);
+    if (n == 0) input_done_ = true;
+    return n > 0;
+  }
+}
+
+// Decompresses into the output buffer; false when nothing more will come.
+bool DecompressingBuffer::inflate_some() {
+  const char* kind = gzip_ ? "gzip" : "zstd";
+  while (ok()) {
+    if (!fill_input()) {
+      if (ok() && !stream_end_)
+        error_ = fmt::format("the {} data ends early, after {} decompressed", kind,
+                             megabytes(decompressed_));
+      return false;
+    }
+    size_t produced = 0;
+    if (gzip_) {
+      z_stream& z = codec_->zlib;
+      if (stream_end_ && input_pos_ < input_end_) {
+        if (decompressed_ > 0 || z.total_in > 0) inflateReset(&z);  // the next member
+        stream_end_ = false;
+      }
+      z.next_in = reinterpret_cast<Bytef*>(input_.data() + input_pos_);
+      z.avail_in = static_cast<uInt>(input_end_ - input_pos_);
+      z.next_out = reinterpret_cast<Bytef*>(output_.data());
+      z.avail_out = static_cast<uInt>(output_.size());
+      int code = inflate(&z, Z_NO_FLUSH);
+      input_pos_ = input_end_ - z.avail_in;
+      produced = output_.size() - z.avail_out;
+      if (code == Z_STREAM_END) {
+        stream_end_ = true;
+      } else if (code != Z_OK && code != Z_BUF_ERROR) {
+        error_ = fmt::format("corrupt gzip data after {} decompressed ({})",
+                             megabytes(decompressed_), z.msg ? z.msg : "no reason given");
+        return false;
+      }
+    } else {
+      ZSTD_inBuffer in{input_.data(), input_end_, input_pos_};
+      ZSTD_outBuffer out{output_.data(), output_.size(), 0};
+      size_t code = ZSTD_decompressStream(codec_->zstd, &out, &in);
+      if (ZSTD_isError(code)) {
+        error_ = fmt::format("corrupt zstd data after {} decompressed ({})",
+                             megabytes(decompressed_), ZSTD_getErrorName(code));
+        return false;
+      }
+      input_pos_ = in.pos;
+      produced = out.pos;
+      stream_end_ = code == 0;
+    }
+    if (produced > 0) {
+      decompressed_ += produced;
+      setg(output_.data(), output_.data(), output_.data() + produced);
+      return true;
+    }
+  }
+  return false;
+}
+
+DecompressingBuffer::int_type DecompressingBuffer::underflow() {
+  if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+  if (!inflate_some()) return traits_type::eof();
+  return traits_type::to_int_type(*gptr());
 }
 
 }  // namespace pickaxe

@@ -1,14 +1,51 @@
-// Compressed input: .gz (zlib) and .zst (zstd) files are read whole and
-// decompressed in memory.
+// Compressed input: .gz (zlib, several members allowed) and .zst (zstd)
+// files, decompressed as they are read, in blocks: memory stays bounded
+// whatever the size of the archive or of what it expands to.
 #pragma once
 
-#include <optional>
+#include <cstdint>
+#include <memory>
+#include <streambuf>
 #include <string>
+#include <vector>
 
 namespace pickaxe {
 
 bool is_compressed(const std::string& path);  // by extension: .gz, .zst
-// The decompressed contents, or nullopt with the reason in `error`.
-std::optional<std::string> read_decompressed(const std::string& path, std::string& error);
+
+// A stream buffer over a compressed file. When the data is corrupt or cut
+// short, what came before it has been read and error() says what went
+// wrong and where ("the gzip data ends early, after 1.2 MB").
+class DecompressingBuffer : public std::streambuf {
+ public:
+  // Opens `path`; ok() is false (with error()) when it cannot.
+  explicit DecompressingBuffer(const std::string& path);
+  ~DecompressingBuffer() override;
+  DecompressingBuffer(const DecompressingBuffer&) = delete;
+  DecompressingBuffer& operator=(const DecompressingBuffer&) = delete;
+
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+  uint64_t decompressed() const { return decompressed_; }
+
+ protected:
+  int_type underflow() override;
+
+ private:
+  bool fill_input();  // false at the end of the file
+  bool inflate_some();
+  struct Codec;
+
+  int fd_ = -1;
+  bool gzip_ = true;
+  std::unique_ptr<Codec> codec_;
+  std::vector<char> input_;
+  size_t input_pos_ = 0, input_end_ = 0;
+  bool input_done_ = false;
+  bool stream_end_ = true;  // between gzip members, or zstd frames
+  std::vector<char> output_;
+  uint64_t decompressed_ = 0;
+  std::string error_;
+};
 
 }  // namespace pickaxe

@@ -80,29 +80,60 @@ bool JsonEventReader::emit_records(simdjson::dom::element document, const std::s
 void JsonEventReader::read(std::istream& in, const std::string& name,
                            const DocumentHandler& on_document) {
   std::string line;
-  uint64_t number = 0;
-  while (std::getline(in, line)) {
+  uint64_t number = 0, length = 0;
+  for (LineRead got;
+       (got = read_bounded_line(in, line, options_.max_line_bytes, length)) != LineRead::End;) {
     ++number;
+    if (number == 1) strip_byte_order_mark(line);
+    if (got == LineRead::TooLong) {
+      stats_.bytes += length + 1;
+      problem(name, number, too_long(length, options_.max_line_bytes));
+      continue;
+    }
     if (blank(line)) continue;
     read_from(in, name, on_document, std::move(line), number);
     return;
   }
 }
 
-// The first non-blank line decides: '[' starts a JSON array, anything else is NDJSON.
+// The first non-blank line decides: '[' starts a JSON array; a '{' line that
+// is not a whole object starts a JSON document over several lines, unless
+// the next line is an object of its own (then the first line is a broken
+// NDJSON line, reported, and the rest is NDJSON); anything else is NDJSON.
 void JsonEventReader::read_from(std::istream& in, const std::string& name,
                                 const DocumentHandler& on_document, std::string line,
                                 uint64_t number) {
   size_t first = line.find_first_not_of(" \t\r");
   if (first == std::string::npos) return;
   if (line[first] == '[') {
-    read_array(in, name, on_document, line + "\n");
-  } else if (line[first] == '{' && !parses(line)) {
-    // A JSON object over several lines, such as a CloudTrail {"Records": [...]} file.
-    read_array(in, name, on_document, line + "\n");
-  } else {
-    read_ndjson(in, name, on_document, std::move(line), number);
+    read_document(in, name, on_document, line + "\n");
+    return;
   }
+  if (line[first] != '{' || parses(line)) {
+    read_ndjson(in, name, on_document, std::move(line), number);
+    return;
+  }
+  std::string next;
+  uint64_t next_number = number, length = 0;
+  LineRead got = LineRead::End;
+  while ((got = read_bounded_line(in, next, options_.max_line_bytes, length)) != LineRead::End) {
+    ++next_number;
+    if (got == LineRead::TooLong || !blank(next)) break;
+  }
+  size_t start = next.find_first_not_of(" \t\r");
+  if (got == LineRead::Line && start != std::string::npos && next[start] == '{' && parses(next)) {
+    read_line(line, number, false, false, name, on_document);  // reported as malformed
+    read_ndjson(in, name, on_document, std::move(next), next_number);
+    return;
+  }
+  if (got == LineRead::TooLong) {
+    read_line(line, number, false, false, name, on_document);
+    stats_.bytes += length + 1;
+    problem(name, next_number, too_long(length, options_.max_line_bytes));
+    read_ndjson(in, name, on_document, std::string(), next_number);
+    return;
+  }
+  read_document(in, name, on_document, line + "\n" + next + (got == LineRead::End ? "" : "\n"));
 }
 
 void JsonEventReader::read_line(std::string_view line, uint64_t number, bool padded, bool skippable,
@@ -235,45 +266,245 @@ void JsonEventReader::read_ndjson(std::istream& in, const std::string& name,
   }
 }
 
-void JsonEventReader::read_array(std::istream& in, const std::string& name,
-                                 const DocumentHandler& on_document, std::string head) {
-  std::string text = std::move(head);
-  std::string line;
-  while (std::getline(in, line)) {
-    text += line;
-    text += '\n';
-  }
-  stats_.bytes += text.size();
-  simdjson::dom::element root;
-  auto error = parser_.parse(text).get(root);
-  if (error) {
-    problem(name, 1, describe(error) + " in the JSON document; the whole file was skipped");
-    return;
-  }
-  if (root.is_object()) {
-    if (!emit_records(root, name, 1, on_document)) {
-      ++stats_.documents;
-      on_document(root, simdjson::minify(root), 1);
+// Streams a JSON document over several lines: the elements of a top-level
+// array, of a top-level object's "Records" array (CloudTrail), or of its
+// "hits"."hits" array (an Elasticsearch response) are parsed one by one as
+// they end, each at most max_line_bytes; any other object is one document.
+// Memory stays bounded whatever the size of the file, and when the file is
+// cut short, the elements before the cut are kept and the cut is reported.
+void JsonEventReader::read_document(std::istream& in, const std::string& name,
+                                    const DocumentHandler& on_document, std::string head) {
+  enum class Stream : uint8_t { None, Elements, Records, Hits };
+  struct Level {
+    bool object;
+    bool expect_key;  // objects: the next string is a key
+    std::string key;  // objects: the key whose value comes next
+  };
+  std::vector<Level> levels;
+  Stream streaming = Stream::None;
+  size_t stream_depth = 0;  // levels.size() inside the streamed array
+  bool in_string = false, escaped = false, key_string = false;
+  std::string key, element, whole;
+  bool element_overlong = false, whole_overlong = false, done = false, streamed = false;
+  uint64_t element_bytes = 0, index = 0;
+  const size_t limit = options_.max_line_bytes;
+
+  auto finish_element = [&] {
+    if (element_bytes == 0) return;
+    ++index;
+    if (element_overlong) {
+      problem(name, index,
+              fmt::format("element {} of {} bytes is longer than the limit of {} "
+                          "bytes; skipped",
+                          index, element_bytes, limit));
+    } else {
+      simdjson::dom::element document;
+      auto error = parser_.parse(element).get(document);
+      if (error) {
+        problem(name, index, fmt::format("element {}: {}", index, describe(error)));
+      } else if (streaming == Stream::Hits) {
+        simdjson::dom::element source;
+        if (document["_source"].get(source) != simdjson::SUCCESS || !source.is_object()) {
+          problem(name, index, fmt::format("hit {} has no _source object", index));
+        } else {
+          ++stats_.documents;
+          on_document(source, simdjson::minify(source), index);
+        }
+      } else if (!document.is_object()) {
+        problem(name, index,
+                streaming == Stream::Records
+                    ? std::string("a Records element is not a JSON object")
+                    : fmt::format("array element {} is not a JSON object", index));
+      } else {
+        ++stats_.documents;
+        on_document(document, element, index);
+      }
     }
+    element.clear();
+    element_bytes = 0;
+    element_overlong = false;
+  };
+  // One byte of the document: of the streamed element, or of the whole.
+  auto keep = [&](char c) {
+    if (streaming != Stream::None && levels.size() >= stream_depth) {
+      ++element_bytes;
+      if (element.size() < limit)
+        element.push_back(c);
+      else
+        element_overlong = true;
+    } else if (streaming == Stream::None) {
+      if (whole.size() < limit)
+        whole.push_back(c);
+      else
+        whole_overlong = true;
+    }
+  };
+  auto scan = [&](std::string_view text) {
+    for (char c : text) {
+      if (done) {
+        if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+          problem(name, index + 1, "text after the end of the JSON document; ignored");
+          return false;
+        }
+        continue;
+      }
+      if (in_string) {
+        keep(c);
+        if (escaped) {
+          escaped = false;
+        } else if (c == '\\') {
+          escaped = true;
+        } else if (c == '"') {
+          in_string = false;
+          if (key_string) levels.back().key = key;
+        } else if (key_string && key.size() < 64) {
+          key += c;
+        }
+        continue;
+      }
+      switch (c) {
+        case '"':
+          in_string = true;
+          key_string = !levels.empty() && levels.back().object && levels.back().expect_key;
+          if (key_string) {
+            key.clear();
+            levels.back().expect_key = false;
+          }
+          keep(c);
+          break;
+        case '{':
+        case '[': {
+          // The array to stream: the top-level one, or Records, or hits.hits.
+          bool opens_stream = false;
+          if (streaming == Stream::None && c == '[') {
+            if (levels.empty()) {
+              streaming = Stream::Elements;
+              opens_stream = true;
+            } else if (levels.size() == 1 && levels[0].object && levels[0].key == "Records") {
+              streaming = Stream::Records;
+              opens_stream = true;
+            } else if (levels.size() == 2 && levels[0].key == "hits" && levels[1].object &&
+                       levels[1].key == "hits") {
+              streaming = Stream::Hits;
+              opens_stream = true;
+            }
+          }
+          if (!opens_stream) keep(c);
+          levels.push_back({c == '{', c == '{', {}});
+          if (opens_stream) {
+            stream_depth = levels.size();
+            streamed = true;
+          }
+          break;
+        }
+        case '}':
+        case ']':
+          if (levels.empty()) {
+            problem(name, index + 1, fmt::format("unbalanced '{}' in the JSON document", c));
+            return false;
+          }
+          if (streaming != Stream::None && levels.size() == stream_depth) {
+            finish_element();  // the streamed array ends
+            streaming = Stream::None;
+            levels.pop_back();
+            if (levels.empty()) done = true;
+            break;
+          }
+          keep(c);
+          levels.pop_back();
+          if (levels.empty()) done = true;
+          break;
+        case ',':
+          if (streaming != Stream::None && levels.size() == stream_depth) {
+            finish_element();
+            break;
+          }
+          keep(c);
+          if (!levels.empty() && levels.back().object) levels.back().expect_key = true;
+          break;
+        default:
+          if (streaming != Stream::None && levels.size() == stream_depth &&
+              (c == ' ' || c == '\t' || c == '\r' || c == '\n'))
+            break;  // between elements
+          keep(c);
+      }
+    }
+    return true;
+  };
+
+  bool intact = scan(head);
+  std::vector<char> block(1 << 20);
+  while (intact && !stopped_) {
+    std::streamsize got =
+        in.rdbuf()->sgetn(block.data(), static_cast<std::streamsize>(block.size()));
+    if (got <= 0) break;
+    stats_.bytes += static_cast<uint64_t>(got);
+    intact = scan(std::string_view(block.data(), static_cast<size_t>(got)));
+  }
+  stats_.bytes += head.size();
+  if (!intact || stopped_) return;
+  if (!done) {
+    if (streaming != Stream::None && levels.size() == stream_depth && !in_string)
+      finish_element();  // the last element is whole; only the array's end is missing
+    if (element_bytes > 0)
+      problem(name, index + 1,
+              fmt::format("element {} is cut short: the file ends inside it", index + 1));
+    problem(name, index + 1,
+            index > 0 ? fmt::format("the JSON document ends early, not closed; the {} element{} "
+                                    "before the cut were read",
+                                    index, index == 1 ? "" : "s")
+                      : std::string("the JSON document ends early, not closed"));
     return;
   }
-  simdjson::dom::array array;
-  if (root.get_array().get(array)) {
+  if (streamed) return;  // the streamed array's elements were the documents
+  if (whole_overlong) {
+    problem(name, 1,
+            fmt::format("JSON document longer than the limit of {} bytes; skipped", limit));
+    return;
+  }
+  // An object that is one event, over several lines.
+  simdjson::dom::element root;
+  if (auto error = parser_.parse(whole).get(root); error) {
+    problem(name, 1, describe(error) + " in the JSON document; skipped");
+    return;
+  }
+  if (!root.is_object()) {
     problem(name, 1, "not a JSON array or object");
     return;
   }
-  uint64_t index = 0;
-  for (simdjson::dom::element document : array) {
-    if (stopped_) break;
-    ++index;
-    if (!document.is_object()) {
-      problem(name, index, fmt::format("array element {} is not a JSON object", index));
-      continue;
+  if (emit_records(root, name, 1, on_document)) return;
+  ++stats_.documents;
+  on_document(root, simdjson::minify(root), 1);
+}
+
+LineRead read_bounded_line(std::istream& in, std::string& line, size_t max, uint64_t& length) {
+  line.clear();
+  length = 0;
+  std::streambuf* buffer = in.rdbuf();
+  bool any = false;
+  while (true) {
+    int c = buffer->sbumpc();
+    if (c == std::char_traits<char>::eof()) {
+      in.setstate(std::ios::eofbit);
+      if (!any) return LineRead::End;
+      break;
     }
-    ++stats_.documents;
-    std::string minified = simdjson::minify(document);
-    on_document(document, minified, index);
+    any = true;
+    if (c == '\n') break;
+    if (++length <= max) line.push_back(static_cast<char>(c));
   }
+  if (length <= max) return LineRead::Line;
+  line.clear();
+  return LineRead::TooLong;
+}
+
+void strip_byte_order_mark(std::string& line) {
+  if (line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
+}
+
+std::string too_long(uint64_t length, size_t limit) {
+  return fmt::format("line of {} bytes is longer than the limit of {} bytes; skipped", length,
+                     limit);
 }
 
 }  // namespace pickaxe

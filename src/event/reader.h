@@ -86,8 +86,8 @@ class JsonEventReader {
   // One NDJSON line; `padded` when SIMDJSON_PADDING bytes after it may be read.
   void read_line(std::string_view line, uint64_t number, bool padded, bool skippable,
                  const std::string& name, const DocumentHandler& on_document);
-  void read_array(std::istream& in, const std::string& name, const DocumentHandler& on_document,
-                  std::string head);
+  void read_document(std::istream& in, const std::string& name, const DocumentHandler& on_document,
+                     std::string head);
 
   ReaderOptions options_;
   ProblemHandler on_problem_;
@@ -99,5 +99,15 @@ class JsonEventReader {
   std::vector<Prefilter::Scanner::Hit> hits_;
   LineHits line_;
 };
+
+enum class LineRead : uint8_t { Line, TooLong, End };
+// Reads one line (without its newline). A line longer than `max` bytes is
+// read to its end but not kept (TooLong, `line` empty); `length` is the
+// line's length either way. End: nothing was left.
+LineRead read_bounded_line(std::istream& in, std::string& line, size_t max, uint64_t& length);
+// Drops a UTF-8 byte order mark at the start of a file's first line.
+void strip_byte_order_mark(std::string& line);
+// "line of N bytes is longer than the limit of M bytes; skipped"
+std::string too_long(uint64_t length, size_t limit);
 
 }  // namespace pickaxe
