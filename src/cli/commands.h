@@ -31,11 +31,14 @@ void add_convert_command(CLI::App& app, std::function<int()>& run);
 // says the rest cannot matter. Reports unreadable files
 // on stderr; returns false when there was one.
 // `read_file`, when given, may take a plain file by its path first (and
-// returns false when it does not).
+// returns false when it does not). stdin is read as it comes, with
+// `before_wait` run before each read that may wait (to flush results).
+// A stop signal ends the inputs; a file that shrinks while read is reported.
 bool read_inputs(const std::vector<std::string>& files,
                  const std::function<void(std::istream&, const std::string&)>& read,
                  const std::function<bool()>& done,
-                 const std::function<bool(const std::string&)>& read_file = nullptr);
+                 const std::function<bool(const std::string&)>& read_file = nullptr,
+                 const std::function<void()>& before_wait = nullptr);
 
 // The --source option, shared by query and hunt.
 void add_source_option(CLI::App& command, std::string& source);
@@ -63,6 +66,9 @@ void add_sigma_mapping_option(CLI::App& command, std::string& path);
 std::optional<const sigma::Mapping*> load_sigma_mapping(const std::string& path);
 // What the source decoders noticed without skipping anything; "" when nothing.
 std::string describe_source_notes(const StreamStats& stats);
+
+// "pickaxe: file:line: message\n" (no line when it is 0: the whole file).
+std::string describe_problem(const InputProblem& problem);
 
 // "5m", "30s", "0", "unbounded" -> nanoseconds; nullopt when it is no duration.
 std::optional<int64_t> parse_duration(const std::string& text);

@@ -14,6 +14,7 @@
 #include "hunt/hunter.h"
 #include "rules/rule_loader.h"
 #include "util/output.h"
+#include "util/signals.h"
 
 namespace pickaxe::cli {
 
@@ -132,18 +133,21 @@ int run_hunt(const HuntCommandOptions& options) {
   Hunter hunter(
       loaded->rules, schema, hunt_options, sink,
       [&](const InputProblem& problem) {
-        if (!options.quiet && ++reported <= 100)
-          std::cerr << fmt::format("pickaxe: {}:{}: {}\n", problem.file, problem.line,
-                                   problem.message);
+        if (!options.quiet && ++reported <= 100) std::cerr << describe_problem(problem);
       },
       compile_diagnostics);
   for (const Diagnostic& d : compile_diagnostics.items()) std::cerr << render_text(d);
   if (compile_diagnostics.has_errors()) return kFindings;
 
+  install_stop_signals();
   auto started = std::chrono::steady_clock::now();
   bool unreadable = !read_inputs(
       options.files, [&](std::istream& in, const std::string& name) { hunter.read(in, name); },
-      [] { return false; }, [&](const std::string& path) { return hunter.read_file(path); });
+      [] { return false; }, [&](const std::string& path) { return hunter.read_file(path); },
+      [&] {
+        hunter.drain();
+        out.flush();
+      });
   hunter.finish();
   if (show_progress) std::cerr << "\r\x1b[K" << std::flush;
   double seconds =
@@ -190,6 +194,11 @@ int run_hunt(const HuntCommandOptions& options) {
       std::cerr << "  every line parsed (prefilter off): " << note << "\n";
   }
   if (!finish_output(out, table ? "table rows" : "alerts")) return kFindings;
+  if (stop_requested()) {
+    std::cerr << fmt::format("pickaxe: stopped by {}: the input read until then was hunted\n",
+                             stop_signal_name());
+    return 128 + stop_signal();
+  }
   if (unreadable) return kFindings;
   if (options.strict &&
       (stats.stream.rejected() > 0 || stats.stream.late > 0 || stats.state_evictions > 0))

@@ -1,4 +1,5 @@
 // pickaxe: runs Elastic Security EQL detection rules over security telemetry.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,8 @@
 
 #include "cli/commands.h"
 #include "event/compressed.h"
+#include "event/fd_input.h"
+#include "util/signals.h"
 
 namespace pickaxe::cli {
 bool stdout_is_terminal() {
@@ -67,6 +70,11 @@ std::optional<const sigma::Mapping*> load_sigma_mapping(const std::string& path)
     return std::nullopt;
   }
   return &mapping;
+}
+
+std::string describe_problem(const InputProblem& problem) {
+  if (problem.line == 0) return fmt::format("pickaxe: {}: {}\n", problem.file, problem.message);
+  return fmt::format("pickaxe: {}:{}: {}\n", problem.file, problem.line, problem.message);
 }
 
 bool load_mappings(const std::vector<std::string>& paths, Schema& schema) {
@@ -152,7 +160,8 @@ std::string describe_source_notes(const StreamStats& stats) {
 bool read_inputs(const std::vector<std::string>& files,
                  const std::function<void(std::istream&, const std::string&)>& read,
                  const std::function<bool()>& done,
-                 const std::function<bool(const std::string&)>& read_file) {
+                 const std::function<bool(const std::string&)>& read_file,
+                 const std::function<void()>& before_wait) {
   bool readable = true;
   // A folder stands for the files under it, in path order; names starting
   // with a dot are passed over.
@@ -164,21 +173,30 @@ bool read_inputs(const std::vector<std::string>& files,
       continue;
     }
     std::vector<std::string> found;
-    auto options = std::filesystem::directory_options::skip_permission_denied;
-    for (auto it = std::filesystem::recursive_directory_iterator(file, options, error);
-         !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
-      // An entry that cannot be looked at (a dangling link) is not a file.
-      std::error_code entry_error;
-      if (it->path().filename().string().starts_with(".")) {
-        if (it->is_directory(entry_error)) it.disable_recursion_pending();
-        continue;
+    // Folder by folder, so that one that cannot be read is reported and the
+    // others are still read.
+    std::vector<std::filesystem::path> folders{file};
+    while (!folders.empty()) {
+      std::filesystem::path folder = std::move(folders.back());
+      folders.pop_back();
+      std::error_code list_error;
+      std::filesystem::directory_iterator it(folder, list_error), end;
+      for (; !list_error && it != end; it.increment(list_error)) {
+        if (it->path().filename().string().starts_with(".")) continue;
+        // An entry that cannot be looked at (a dangling link) is not a file.
+        std::error_code entry_error;
+        if (it->is_directory(entry_error))
+          folders.push_back(it->path());
+        else if (it->is_regular_file(entry_error))
+          found.push_back(it->path().string());
       }
-      if (it->is_regular_file(entry_error)) found.push_back(it->path().string());
+      if (list_error) {
+        std::cerr << "pickaxe: " << folder.string()
+                  << ": cannot read the folder: " << list_error.message() << "\n";
+        readable = false;
+      }
     }
-    if (error) {
-      std::cerr << "pickaxe: " << file << ": cannot read the folder: " << error.message() << "\n";
-      readable = false;
-    } else if (found.empty()) {
+    if (found.empty()) {
       std::cerr << "pickaxe: " << file << ": the folder holds no files\n";
       readable = false;
     }
@@ -186,9 +204,15 @@ bool read_inputs(const std::vector<std::string>& files,
     inputs.insert(inputs.end(), found.begin(), found.end());
   }
   for (const std::string& file : inputs) {
-    if (done()) break;
+    if (done() || stop_requested()) break;
     if (file == "-") {
-      read(std::cin, "<stdin>");
+      FdInputBuffer buffer(STDIN_FILENO, before_wait);
+      std::istream in(&buffer);
+      read(in, "<stdin>");
+      if (!buffer.error().empty()) {
+        std::cerr << "pickaxe: <stdin>: cannot read: " << buffer.error() << "\n";
+        readable = false;
+      }
       continue;
     }
     if (is_compressed(file)) {
@@ -206,13 +230,42 @@ bool read_inputs(const std::vector<std::string>& files,
       continue;
     }
     if (read_file && read_file(file)) continue;
+    std::error_code kind_error;
+    if (!std::filesystem::is_regular_file(file, kind_error) &&
+        std::filesystem::exists(file, kind_error)) {
+      // A named pipe or device: read as it comes, as stdin is.
+      int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        std::cerr << "pickaxe: " << file << ": cannot read the file (" << std::strerror(errno)
+                  << ")\n";
+        readable = false;
+        continue;
+      }
+      FdInputBuffer buffer(fd, before_wait);
+      std::istream in(&buffer);
+      read(in, file);
+      ::close(fd);
+      if (!buffer.error().empty()) {
+        std::cerr << "pickaxe: " << file << ": cannot read: " << buffer.error() << "\n";
+        readable = false;
+      }
+      continue;
+    }
     std::ifstream in(file, std::ios::binary);
     if (!in) {
-      std::cerr << "pickaxe: " << file << ": cannot read the file\n";
+      std::cerr << "pickaxe: " << file << ": cannot read the file (" << std::strerror(errno)
+                << ")\n";
       readable = false;
       continue;
     }
+    std::error_code size_error;
+    const auto size_before = std::filesystem::file_size(file, size_error);
     read(in, file);
+    const auto size_after = std::filesystem::file_size(file, size_error);
+    if (!size_error && size_after < size_before && !done() && !stop_requested())
+      std::cerr << "pickaxe: " << file
+                << ": the file was cut short while it was read (as logrotate's copytruncate "
+                   "does); it was read up to the cut\n";
   }
   return readable;
 }

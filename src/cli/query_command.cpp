@@ -11,6 +11,7 @@
 #include "eql/parser.h"
 #include "util/json_writer.h"
 #include "util/output.h"
+#include "util/signals.h"
 
 namespace pickaxe::cli {
 
@@ -102,8 +103,7 @@ int run_query(const QueryOptions& options) {
   stream_options.prefilter = !options.no_prefilter && !options.strict;
   uint64_t reported = 0;
   QueryStream stream(*engine, schema, stream_options, [&](const InputProblem& problem) {
-    if (!options.quiet && ++reported <= 100)
-      std::cerr << fmt::format("pickaxe: {}:{}: {}\n", problem.file, problem.line, problem.message);
+    if (!options.quiet && ++reported <= 100) std::cerr << describe_problem(problem);
   });
   // Results go out as they become final, in large blocks.
   Output out;
@@ -135,9 +135,10 @@ int run_query(const QueryOptions& options) {
     out.record(line);
   };
   engine->set_sink(write_result);
+  install_stop_signals();
   bool unreadable = !read_inputs(
       options.files, [&](std::istream& in, const std::string& name) { stream.read(in, name); },
-      [&] { return stream.done(); });
+      [&] { return stream.done(); }, nullptr, [&] { out.flush(); });
   std::vector<QueryResult> results = stream.finish();
   for (QueryResult& result : results) write_result(std::move(result));
   out.flush();
@@ -158,6 +159,11 @@ int run_query(const QueryOptions& options) {
   if (std::string notes = describe_source_notes(stats); !options.quiet && !notes.empty())
     std::cerr << "pickaxe: " << notes;
   if (!finish_output(out, "results")) return kFindings;
+  if (stop_requested()) {
+    std::cerr << fmt::format("pickaxe: stopped by {}: the input read until then was queried\n",
+                             stop_signal_name());
+    return 128 + stop_signal();
+  }
   if (unreadable) return kFindings;
   if (options.strict &&
       (stats.rejected() > 0 || stats.late > 0 || engine_stats.state_evictions > 0))

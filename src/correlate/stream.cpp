@@ -16,8 +16,10 @@
 
 #include <fmt/format.h>
 
+#include "event/mapped_file.h"
 #include "match/patterns.h"
 #include "prefilter/prefilter.h"
+#include "util/signals.h"
 
 namespace pickaxe {
 
@@ -180,36 +182,6 @@ void QueryStream::read(std::istream& in, const std::string& name) {
 
 namespace {
 
-// A read-only memory map of a whole file, unmapped when it goes.
-class MappedFile {
- public:
-  explicit MappedFile(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    struct stat status {};
-    if (::fstat(fd, &status) == 0 && S_ISREG(status.st_mode) && status.st_size > 0) {
-      void* data =
-          ::mmap(nullptr, static_cast<size_t>(status.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
-      if (data != MAP_FAILED) {
-        data_ = static_cast<const char*>(data);
-        size_ = static_cast<size_t>(status.st_size);
-        ::madvise(data, size_, MADV_SEQUENTIAL);
-      }
-    }
-    ::close(fd);
-  }
-  ~MappedFile() {
-    if (data_) ::munmap(const_cast<char*>(data_), size_);
-  }
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-  std::string_view text() const { return {data_, size_}; }
-
- private:
-  const char* data_ = nullptr;
-  size_t size_ = 0;
-};
-
 // The end of the line holding `at` (just past its newline), or the text's end.
 size_t line_end_after(std::string_view text, size_t at) {
   if (at >= text.size()) return text.size();
@@ -322,7 +294,7 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
   auto take = [&](size_t lane) {
     size_t c = next.load();
     do {
-      if (c >= chunks.size() || stop.load()) return Took::None;
+      if (c >= chunks.size() || stop.load() || file->truncated()) return Took::None;
       if (c >= committed.load() + window) return Took::Wait;
     } while (!next.compare_exchange_weak(c, c + 1));
     work(*lanes_[lane], chunks[c]);
@@ -343,7 +315,8 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
   // This thread commits (and helps); the pool's other threads help.
   auto commit_in_order = [&] {
     uint64_t line_base = 0;
-    for (size_t c = 0; c < chunks.size() && !done();) {
+    // A file cut short while read is read no further than the cut.
+    for (size_t c = 0; c < chunks.size() && !done() && !stop_requested() && !file->truncated();) {
       if (!finished[c].load(std::memory_order_acquire)) {
         if (take(0) != Took::Worked) {
           std::unique_lock lock(mutex);
@@ -375,6 +348,10 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
     else
       helper(lane);
   });
+  if (file->truncated())
+    reader_.problem(path, 0,
+                    "the file was cut short while it was read (as logrotate's copytruncate "
+                    "does); it was read up to the cut");
   return true;
 }
 
@@ -403,7 +380,7 @@ void QueryStream::read_text(std::istream& in, const std::string& name, SourceKin
       continue;
     }
     decoder->add_line(line, number);
-  } while (!reader_.stopped() &&
+  } while (!reader_.stopped() && !stop_requested() &&
            (++number, got = read_bounded_line(in, line, limit, length)) != LineRead::End);
   decoder->finish();
   stats_.flawed_records += decoder->flawed();

@@ -77,6 +77,9 @@ class QueryStream {
   // several engines, call finish() on each engine after flush().
   std::vector<QueryResult> finish();
   void flush();
+  // Runs the engines over the events released so far (with threads, they
+  // wait in batches), so that their results are out while input is quiet.
+  void drain() { run_batch(); }
   StreamStats stats() const;
 
  private:

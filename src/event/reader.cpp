@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "prefilter/prefilter.h"
+#include "util/signals.h"
 
 namespace pickaxe {
 
@@ -213,12 +214,14 @@ void JsonEventReader::read_ndjson(std::istream& in, const std::string& name,
   size_t size = 0;
   bool overlong = false;  // inside a line longer than the limit, which is skipped
   uint64_t overlong_bytes = 0;
-  while (!stopped_) {
+  while (!stopped_ && !stop_requested()) {
     char* data = buffer.data();
     size_t wanted = capacity - size;
-    in.read(data + size, static_cast<std::streamsize>(wanted));
-    size_t got = static_cast<size_t>(in.gcount());
-    bool at_end = got < wanted;
+    // What is there: a pipe gives lines as they come, a file a full block.
+    std::streamsize read =
+        wanted > 0 ? in.rdbuf()->sgetn(data + size, static_cast<std::streamsize>(wanted)) : 0;
+    size_t got = read > 0 ? static_cast<size_t>(read) : 0;
+    bool at_end = wanted > 0 && got == 0;
     size += got;
     size_t begin = 0;
     if (overlong) {
@@ -434,7 +437,7 @@ void JsonEventReader::read_document(std::istream& in, const std::string& name,
 
   bool intact = scan(head);
   std::vector<char> block(1 << 20);
-  while (intact && !stopped_) {
+  while (intact && !stopped_ && !stop_requested()) {
     std::streamsize got =
         in.rdbuf()->sgetn(block.data(), static_cast<std::streamsize>(block.size()));
     if (got <= 0) break;

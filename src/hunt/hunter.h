@@ -61,6 +61,10 @@ class Hunter {
   // Why NDJSON lines are all parsed (the prefilter is off); empty when it is on.
   std::string prefilter_note() const;
   void read(std::istream& in, const std::string& name);
+  // Results of the events released so far go out (input is quiet).
+  void drain() {
+    if (stream_) stream_->drain();
+  }
   // A plain NDJSON file, read by as many workers as threads (false: not such a file).
   bool read_file(const std::string& path);
   void finish();

@@ -1,0 +1,36 @@
+#include "event/fd_input.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "util/signals.h"
+
+namespace pickaxe {
+
+FdInputBuffer::int_type FdInputBuffer::underflow() {
+  if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+  if (before_wait_) before_wait_();
+  while (!stop_requested()) {
+    ssize_t n = ::read(fd_, buffer_.data(), buffer_.size());
+    if (n < 0 && errno == EINTR) continue;  // the loop sees a stop request
+    if (n < 0) error_ = std::strerror(errno);
+    if (n <= 0) return traits_type::eof();
+    setg(buffer_.data(), buffer_.data(), buffer_.data() + n);
+    return traits_type::to_int_type(*gptr());
+  }
+  return traits_type::eof();
+}
+
+std::streamsize FdInputBuffer::xsgetn(char* out, std::streamsize count) {
+  if (count <= 0) return 0;
+  if (gptr() == egptr() && underflow() == traits_type::eof()) return 0;
+  std::streamsize taken = std::min<std::streamsize>(count, egptr() - gptr());
+  std::memcpy(out, gptr(), static_cast<size_t>(taken));
+  gbump(static_cast<int>(taken));
+  return taken;
+}
+
+}  // namespace pickaxe

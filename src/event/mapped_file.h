@@ -1,0 +1,30 @@
+// A read-only memory map of a whole file, safe against the file being cut
+// short while it is read (logrotate's copytruncate): touching a page past
+// the new end raises SIGBUS, which a handler answers by mapping a page of
+// zeros there; the reader then sees NUL bytes (reported as malformed) and
+// truncated() says the file shrank, instead of the process dying.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace pickaxe {
+
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  std::string_view text() const { return {data_, size_}; }
+  // True once a page past the file's end was touched.
+  bool truncated() const;
+
+ private:
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+  int slot_ = -1;  // in the guard's table of mappings
+};
+
+}  // namespace pickaxe

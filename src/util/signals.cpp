@@ -1,0 +1,38 @@
+#include "util/signals.h"
+
+#include <csignal>
+
+namespace pickaxe {
+
+namespace {
+volatile std::sig_atomic_t received = 0;
+
+extern "C" void on_stop_signal(int signal) {
+  received = signal;
+}
+}  // namespace
+
+void install_stop_signals() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  // No SA_RESTART: a blocking read returns (EINTR), so the stop is seen at
+  // once; SA_RESETHAND: a second signal takes its default course.
+  action.sa_flags = SA_RESETHAND;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+bool stop_requested() {
+  return received != 0;
+}
+
+int stop_signal() {
+  return received;
+}
+
+const char* stop_signal_name() {
+  return received == SIGINT ? "SIGINT" : received == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+}  // namespace pickaxe

@@ -1,0 +1,13 @@
+// SIGINT and SIGTERM as a request to stop: the input read so far is
+// finished as if it had ended there (results, summary), then pickaxe exits
+// with 128 + the signal's number. A second signal ends the process at once.
+#pragma once
+
+namespace pickaxe {
+
+void install_stop_signals();
+bool stop_requested();
+int stop_signal();  // the signal received, or 0
+const char* stop_signal_name();
+
+}  // namespace pickaxe
