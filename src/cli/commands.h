@@ -58,6 +58,8 @@ std::optional<LoadResult> load_rules_or_report(const std::vector<std::string>& p
 // mappings it names, loaded into `schema`; false (with the problems printed,
 // each naming its file) when one cannot be used.
 void add_mapping_option(CLI::App& command, std::vector<std::string>& paths);
+// --max-buffer-bytes, shared by query and hunt.
+void add_buffer_option(CLI::App& command, size_t& bytes);
 bool load_mappings(const std::vector<std::string>& paths, Schema& schema);
 // The --sigma-mapping option, shared by the commands that read rules.
 void add_sigma_mapping_option(CLI::App& command, std::string& path);

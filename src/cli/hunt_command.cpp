@@ -32,6 +32,7 @@ struct HuntCommandOptions {
   std::string max_lateness = "5m";
   std::string source = "auto";
   size_t max_sequence_state = 1'000'000;
+  size_t max_buffer_bytes = size_t{256} << 20;
   size_t max_line_bytes = 4 * 1024 * 1024;
   size_t threads = std::max(1u, std::thread::hardware_concurrency());
   std::string exceptions;
@@ -76,6 +77,7 @@ int run_hunt(const HuntCommandOptions& options) {
   hunt_options.selection = {options.rule_ids, options.tags, options.min_severity};
   hunt_options.max_sequence_state = options.max_sequence_state;
   hunt_options.stream.reader.max_line_bytes = options.max_line_bytes;
+  hunt_options.stream.max_buffer_bytes = options.max_buffer_bytes;
   hunt_options.threads = options.threads;
   hunt_options.detection_time = options.detection_time.empty() ? now_iso() : options.detection_time;
   auto lateness = parse_duration(options.max_lateness);
@@ -240,6 +242,7 @@ void add_hunt_command(CLI::App& app, std::function<int()>& run) {
       "--detection-time", options->detection_time,
       "The alerts' @timestamp, ISO 8601 (default: now); fix it for reproducible output");
   add_mapping_option(*command, options->mappings);
+  add_buffer_option(*command, options->max_buffer_bytes);
   add_sigma_mapping_option(*command, options->sigma_mapping);
   command->add_option("--max-lateness", options->max_lateness, "See `pickaxe query --help`")
       ->default_str("5m");

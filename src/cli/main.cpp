@@ -96,6 +96,15 @@ bool load_mappings(const std::vector<std::string>& paths, Schema& schema) {
   return ok;
 }
 
+void add_buffer_option(CLI::App& command, size_t& bytes) {
+  command
+      .add_option("--max-buffer-bytes", bytes,
+                  "Memory the reorder buffer may hold (events' text and values, estimated); past "
+                  "it, the earliest events go on early, counted")
+      ->check(CLI::PositiveNumber)
+      ->default_str("268435456");
+}
+
 void add_mapping_option(CLI::App& command, std::vector<std::string>& paths) {
   command
       .add_option("--mapping", paths,
@@ -153,6 +162,14 @@ std::string describe_source_notes(const StreamStats& stats) {
     notes.push_back(fmt::format("auditd events without their EOE record: {}", stats.without_eoe));
   if (stats.without_event > 0)
     notes.push_back(fmt::format("Sysmon syslog lines without an event: {}", stats.without_event));
+  if (stats.held_ahead > 0)
+    notes.push_back(fmt::format(
+        "events dated over an hour ahead of the stream, held apart until its time caught up: {}",
+        stats.held_ahead));
+  if (stats.released_early > 0)
+    notes.push_back(fmt::format(
+        "events let out of the full reorder buffer before their time (--max-buffer-bytes): {}",
+        stats.released_early));
   if (notes.empty()) return "";
   return fmt::format("{}\n", fmt::join(notes, "; "));
 }

@@ -30,6 +30,7 @@ struct QueryOptions {
   std::string max_lateness = "5m";
   std::string source = "auto";
   size_t max_sequence_state = 1'000'000;
+  size_t max_buffer_bytes = size_t{256} << 20;
   size_t max_line_bytes = 4 * 1024 * 1024;
   bool no_prefilter = false;
   bool strict = false;
@@ -100,6 +101,7 @@ int run_query(const QueryOptions& options) {
   stream_options.max_lateness = *lateness;
   stream_options.source = *source_kind_from_name(options.source);
   stream_options.reader.max_line_bytes = options.max_line_bytes;
+  stream_options.max_buffer_bytes = options.max_buffer_bytes;
   stream_options.prefilter = !options.no_prefilter && !options.strict;
   uint64_t reported = 0;
   QueryStream stream(*engine, schema, stream_options, [&](const InputProblem& problem) {
@@ -202,6 +204,7 @@ void add_query_command(CLI::App& app, std::function<int()>& run) {
       ->check(CLI::PositiveNumber)
       ->default_str("1");
   add_mapping_option(*command, options->mappings);
+  add_buffer_option(*command, options->max_buffer_bytes);
   command
       ->add_option("--max-lateness", options->max_lateness,
                    "How far behind the newest event an event may arrive and still be put in order "

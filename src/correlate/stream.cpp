@@ -145,12 +145,23 @@ bool QueryStream::done() const {
 void QueryStream::read(std::istream& in, const std::string& name) {
   if (done()) return;
   std::string line;
-  uint64_t number = 0, length = 0;
+  uint64_t number = 0;
   const size_t limit = reader_.options().max_line_bytes;
-  for (LineRead got; (got = read_bounded_line(in, line, limit, length)) != LineRead::End;) {
+  const auto on_document = [&](simdjson::dom::element document, std::string_view text,
+                               uint64_t at) {
+    commit(prepare(main_worker_, document, text, at, reader_.line_hits()), name);
+  };
+  for (LineRead got; (got = read_line_head(in, line, limit)) != LineRead::End;) {
     ++number;
     if (number == 1) strip_byte_order_mark(line);
     if (got == LineRead::TooLong) {
+      // A CloudTrail file or a JSON array on one line streams; else the line is too long.
+      if (options_.source != SourceKind::Auditd && options_.source != SourceKind::Sysmon &&
+          starts_document(line)) {
+        reader_.read_document(in, name, on_document, std::move(line));
+        return;
+      }
+      uint64_t length = line.size() + skip_line(in);
       reader_.count_bytes(length + 1);
       reader_.problem(name, number, too_long(length, limit));
       continue;
@@ -172,12 +183,7 @@ void QueryStream::read(std::istream& in, const std::string& name) {
     read_text(in, name, *text_kind, std::move(line), number);
     return;
   }
-  reader_.read_from(
-      in, name,
-      [&](simdjson::dom::element document, std::string_view text, uint64_t at) {
-        commit(prepare(main_worker_, document, text, at, reader_.line_hits()), name);
-      },
-      std::move(line), number);
+  reader_.read_from(in, name, on_document, std::move(line), number);
 }
 
 namespace {
@@ -612,17 +618,57 @@ void QueryStream::commit(Outcome&& outcome, const std::string& name, uint64_t li
   // An event without a time (for samples only) keeps its place in the input.
   if (!event->has_timestamp) event->timestamp = std::max(newest_, released_);
   const int64_t timestamp = event->timestamp;
-  if (timestamp < released_) ++stats_.late;  // too late to sort: processed as it comes
-  newest_ = std::max(newest_, timestamp);
   Pending pending{std::move(event), arrivals_++, std::move(outcome.engines)};
-  if (in_order_.empty() || !Later{this}(in_order_.back(), pending))
-    in_order_.push_back(std::move(pending));
-  else
-    buffer_.push(std::move(pending));
+  // An event dated far ahead of the stream (a clock error) is held apart
+  // instead of moving the stream's time, which would make every later event
+  // late; it joins the others when their time catches up with it, when
+  // enough events agree with it (the log really jumped ahead), or at the end.
+  const bool bounded = options_.max_lateness != std::numeric_limits<int64_t>::max();
+  if (bounded && newest_ != std::numeric_limits<int64_t>::min() &&
+      timestamp - newest_ > options_.future_limit) {
+    ++stats_.held_ahead;
+    quarantine_.push(std::move(pending));
+    if (quarantine_.size() >= kAgreeing) {
+      newest_ = std::max(newest_, quarantine_.top().event->timestamp);
+      admit_quarantined();
+    }
+  } else {
+    buffer_event(std::move(pending));
+    admit_quarantined();
+  }
   int64_t horizon;
   if (__builtin_sub_overflow(newest_, options_.max_lateness, &horizon))
     horizon = std::numeric_limits<int64_t>::min();
   release(horizon);
+  // Past the byte budget, the earliest events go on before their time.
+  while (buffered_bytes_ > options_.max_buffer_bytes && buffered()) release_earliest(true);
+}
+
+// Into the reorder buffer: in order to a queue, out of order to the heap.
+void QueryStream::buffer_event(Pending&& pending) {
+  const Event& event = *pending.event;
+  if (event.timestamp < released_) ++stats_.late;  // too late to sort: processed as it comes
+  newest_ = std::max(newest_, event.timestamp);
+  buffered_bytes_ += buffered_size(event);
+  if (in_order_.empty() || !Later{this}(in_order_.back(), pending))
+    in_order_.push_back(std::move(pending));
+  else
+    buffer_.push(std::move(pending));
+}
+
+// Quarantined events whose time the stream has reached.
+void QueryStream::admit_quarantined() {
+  while (!quarantine_.empty() &&
+         quarantine_.top().event->timestamp - newest_ <= options_.future_limit) {
+    Pending pending = quarantine_.top();
+    quarantine_.pop();
+    buffer_event(std::move(pending));
+  }
+}
+
+// What an event held in the buffer costs: its text and its values, roughly.
+size_t QueryStream::buffered_size(const Event& event) {
+  return sizeof(Event) + event.owned_source.capacity() + event.fields.memory();
 }
 
 void QueryStream::set_result_handler(ResultHandler handler, size_t threads) {
@@ -687,11 +733,17 @@ void QueryStream::pop_earliest() {
 }
 
 void QueryStream::release(int64_t up_to) {
-  while (buffered() && earliest().event->timestamp <= up_to) {
+  while (buffered() && earliest().event->timestamp <= up_to) release_earliest(false);
+}
+
+void QueryStream::release_earliest(bool early) {
+  {
     // The event is copied, its engine list moved: ordering reads only the event.
     Pending& head = const_cast<Pending&>(earliest());
     Pending pending{head.event, head.arrival, std::move(head.engines)};
     pop_earliest();
+    if (early) ++stats_.released_early;
+    buffered_bytes_ -= std::min(buffered_bytes_, buffered_size(*pending.event));
     auto event = std::const_pointer_cast<Event>(pending.event);
     event->order = order_++;
     released_ = std::max(released_, event->timestamp);
@@ -708,11 +760,19 @@ void QueryStream::release(int64_t up_to) {
       reader_.stop();  // a head limit is reached: the rest of the input cannot matter
       while (!buffer_.empty()) buffer_.pop();
       in_order_.clear();
+      while (!quarantine_.empty()) quarantine_.pop();
+      buffered_bytes_ = 0;
     }
   }
 }
 
 void QueryStream::flush() {
+  // At the end of the input, events held ahead join the others, in order.
+  while (!quarantine_.empty()) {
+    Pending pending = quarantine_.top();
+    quarantine_.pop();
+    buffer_event(std::move(pending));
+  }
   release(std::numeric_limits<int64_t>::max());
   run_batch();
 }

@@ -24,6 +24,13 @@ struct StreamOptions {
   // Skip NDJSON lines unparsed when they hold none of the literals some
   // query filter needs (ECS input only; results are the same either way).
   bool prefilter = true;
+  // Events dated further than this ahead of the newest one are held apart
+  // rather than moving the stream's time (a clock error must not make every
+  // later event late).
+  int64_t future_limit = 3'600'000'000'000;  // 1 hour
+  // The reorder buffer's budget (its events' text and values, estimated);
+  // past it, the earliest events go on early, counted.
+  size_t max_buffer_bytes = size_t{256} << 20;
   ReaderOptions reader;
 };
 
@@ -38,6 +45,8 @@ struct StreamStats {
   uint64_t missing_timestamp = 0;  // events without a usable timestamp
   uint64_t wrong_type = 0;         // events with a field of the wrong type
   uint64_t late = 0;               // events later than max_lateness, processed out of order
+  uint64_t held_ahead = 0;         // events dated past future_limit, held apart (not dropped)
+  uint64_t released_early = 0;     // events let out of a full reorder buffer before their time
   uint64_t bytes = 0;
   uint64_t rejected() const { return malformed + missing_timestamp + wrong_type; }
 };
@@ -151,6 +160,10 @@ class QueryStream {
                  uint64_t number);
   ReaderOptions reader_options();  // with the prefilter of the engines' filters
   void release(int64_t up_to);
+  void release_earliest(bool early);
+  void buffer_event(Pending&& pending);
+  void admit_quarantined();
+  static size_t buffered_size(const Event& event);
   void run_batch();
   void deliver(size_t engine, QueryResult&& result);
   std::optional<std::string> type_problem(const Event& event) const;
@@ -211,6 +224,10 @@ class QueryStream {
   const Pending& earliest() const;
   void pop_earliest();
   bool any_sample_ = false;  // events without a time go on, to the samples
+  // Events dated far ahead, earliest first; this many agreeing move the time.
+  static constexpr size_t kAgreeing = 16;
+  std::priority_queue<Pending, std::vector<Pending>, Later> quarantine_{Later{this}};
+  size_t buffered_bytes_ = 0;
   int64_t newest_ = std::numeric_limits<int64_t>::min();
   int64_t released_ = std::numeric_limits<int64_t>::min();
   uint64_t arrivals_ = 0;

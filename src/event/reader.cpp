@@ -78,25 +78,6 @@ bool JsonEventReader::emit_records(simdjson::dom::element document, const std::s
   return true;
 }
 
-void JsonEventReader::read(std::istream& in, const std::string& name,
-                           const DocumentHandler& on_document) {
-  std::string line;
-  uint64_t number = 0, length = 0;
-  for (LineRead got;
-       (got = read_bounded_line(in, line, options_.max_line_bytes, length)) != LineRead::End;) {
-    ++number;
-    if (number == 1) strip_byte_order_mark(line);
-    if (got == LineRead::TooLong) {
-      stats_.bytes += length + 1;
-      problem(name, number, too_long(length, options_.max_line_bytes));
-      continue;
-    }
-    if (blank(line)) continue;
-    read_from(in, name, on_document, std::move(line), number);
-    return;
-  }
-}
-
 // The first non-blank line decides: '[' starts a JSON array; a '{' line that
 // is not a whole object starts a JSON document over several lines, unless
 // the next line is an object of its own (then the first line is a broken
@@ -499,6 +480,46 @@ LineRead read_bounded_line(std::istream& in, std::string& line, size_t max, uint
   if (length <= max) return LineRead::Line;
   line.clear();
   return LineRead::TooLong;
+}
+
+LineRead read_line_head(std::istream& in, std::string& line, size_t max) {
+  line.clear();
+  std::streambuf* buffer = in.rdbuf();
+  bool any = false;
+  while (line.size() < max) {
+    int c = buffer->sbumpc();
+    if (c == std::char_traits<char>::eof()) {
+      in.setstate(std::ios::eofbit);
+      return any ? LineRead::Line : LineRead::End;
+    }
+    any = true;
+    if (c == '\n') return LineRead::Line;
+    line.push_back(static_cast<char>(c));
+  }
+  // Full: the line ends here only if a newline (or the end) comes next.
+  int next = buffer->sgetc();
+  if (next == std::char_traits<char>::eof()) return LineRead::Line;
+  if (next == '\n') {
+    buffer->sbumpc();
+    return LineRead::Line;
+  }
+  return LineRead::TooLong;
+}
+
+uint64_t skip_line(std::istream& in) {
+  std::streambuf* buffer = in.rdbuf();
+  uint64_t skipped = 0;
+  for (int c; (c = buffer->sbumpc()) != std::char_traits<char>::eof() && c != '\n';) ++skipped;
+  return skipped;
+}
+
+bool starts_document(std::string_view head) {
+  size_t first = head.find_first_not_of(" \t\r");
+  if (first == std::string_view::npos) return false;
+  if (head[first] == '[') return true;
+  if (head[first] != '{') return false;
+  size_t key = head.find_first_not_of(" \t\r\n", first + 1);
+  return key != std::string_view::npos && head.substr(key).starts_with("\"Records\"");
 }
 
 void strip_byte_order_mark(std::string& line) {

@@ -47,12 +47,16 @@ class JsonEventReader {
   JsonEventReader(ReaderOptions options, ProblemHandler on_problem)
       : options_(options), on_problem_(std::move(on_problem)) {}
 
-  // Reads the whole stream; `name` names it in problems.
-  void read(std::istream& in, const std::string& name, const DocumentHandler& on_document);
-  // The same, when the caller has already read the first non-blank line.
+  // Reads the whole stream, once the caller has read its first non-blank
+  // line; `name` names it in problems.
   void read_from(std::istream& in, const std::string& name, const DocumentHandler& on_document,
                  std::string first_line, uint64_t first_line_number);
-  // Makes read() return early, before the next document.
+  // Streams a JSON document spanning lines (an array, a CloudTrail
+  // {"Records": [...]} file, a search response) whose first bytes, `head`,
+  // were read already: element by element, each at most max_line_bytes.
+  void read_document(std::istream& in, const std::string& name, const DocumentHandler& on_document,
+                     std::string head);
+  // Makes reading return early, before the next document.
   void stop() { stopped_ = true; }
   bool stopped() const { return stopped_; }
   // Counts and reports a problem found outside the reader (by a source decoder).
@@ -86,8 +90,6 @@ class JsonEventReader {
   // One NDJSON line; `padded` when SIMDJSON_PADDING bytes after it may be read.
   void read_line(std::string_view line, uint64_t number, bool padded, bool skippable,
                  const std::string& name, const DocumentHandler& on_document);
-  void read_document(std::istream& in, const std::string& name, const DocumentHandler& on_document,
-                     std::string head);
 
   ReaderOptions options_;
   ProblemHandler on_problem_;
@@ -105,6 +107,13 @@ enum class LineRead : uint8_t { Line, TooLong, End };
 // read to its end but not kept (TooLong, `line` empty); `length` is the
 // line's length either way. End: nothing was left.
 LineRead read_bounded_line(std::istream& in, std::string& line, size_t max, uint64_t& length);
+// Reads a line, or only its first `max` bytes when it is longer (TooLong:
+// the rest is still in the stream; skip_line() passes it, returning its size).
+LineRead read_line_head(std::istream& in, std::string& line, size_t max);
+uint64_t skip_line(std::istream& in);
+// Whether a line that begins so (longer than a line may be) is a JSON
+// document to stream: an array, or CloudTrail's {"Records": [...]}.
+bool starts_document(std::string_view head);
 // Drops a UTF-8 byte order mark at the start of a file's first line.
 void strip_byte_order_mark(std::string& line);
 // "line of N bytes is longer than the limit of M bytes; skipped"
