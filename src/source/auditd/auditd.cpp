@@ -853,14 +853,33 @@ void AuditdDecoder::add_line(std::string_view text, uint64_t number) {
       problem_(number, fmt::format("{} record: {}", record->type, flaw), false);
   }
   record->line = number;
-  newest_ = std::max(newest_, record->nanos);
+  // A record dated far ahead (a clock error) does not move the time that
+  // ends the other events.
+  if (newest_ == 0 || record->nanos - newest_ <= kFutureLimit)
+    newest_ = std::max(newest_, record->nanos);
   Key key{record->node, record->serial, record->nanos};
   if (record->type == "EOE") {
     if (pending_.count(key)) complete(key, true);
   } else {
     auto [it, inserted] = pending_.try_emplace(key);
     if (inserted) arrival_.push_back(key);
+    if (it->second.records.size() >= kMaxRecords) {
+      problem_(number,
+               fmt::format("{} record skipped: its event already has {} records, the most one "
+                           "event may have",
+                           record->type, kMaxRecords),
+               true);
+      return;
+    }
     it->second.records.push_back(std::move(*record));
+  }
+  // Keys of completed events wait in arrival_ until they reach its front:
+  // when they pile up behind an old open event, they go.
+  if (arrival_.size() > 2 * max_pending_ + 64) {
+    std::deque<Key> open;
+    for (Key& waiting : arrival_)
+      if (pending_.count(waiting)) open.push_back(std::move(waiting));
+    arrival_ = std::move(open);
   }
   // Events open for longer than the timeout, or too many open: end them.
   while (!arrival_.empty()) {

@@ -69,6 +69,10 @@ class AuditdDecoder : public TextDecoder {
 
   Emit emit_;
   Problem problem_;
+  // The most records one event keeps (a PATH per file it touched); the rest
+  // are reported and skipped.
+  static constexpr size_t kMaxRecords = 4096;
+  static constexpr int64_t kFutureLimit = 3'600'000'000'000;  // 1 hour
   int64_t timeout_;
   size_t max_pending_;
   std::map<Key, Pending> pending_;
