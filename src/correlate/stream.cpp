@@ -209,6 +209,8 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
   if (options_.source == SourceKind::Auditd || options_.source == SourceKind::Sysmon) return false;
   {
     std::string_view first_line = text.substr(first, line_end_after(text, first) - first);
+    // A first line past the limit may be a whole CloudTrail file: read() streams it.
+    if (first_line.size() > reader_.options().max_line_bytes) return false;
     simdjson::dom::parser parser;
     simdjson::dom::element document;
     if (parser.parse(first_line.data(), first_line.size(), true).get(document) ||

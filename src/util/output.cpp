@@ -26,8 +26,9 @@ void Output::record(std::string_view text) {
     ++lost_;
     return;
   }
-  ++pending_;
-  write(text);
+  buffer_.append(text);
+  ends_.push_back(buffer_.size());
+  if (buffer_.size() >= kBlock) flush();
 }
 
 bool Output::flush() {
@@ -38,15 +39,16 @@ bool Output::flush() {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       error_ = n < 0 ? std::strerror(errno) : "nothing was written";
-      lost_ += pending_;  // a record cut in two is as lost as one not begun
-      pending_ = 0;
+      // The records not written whole are lost (one cut in two as well).
+      for (size_t end : ends_) lost_ += end > done ? 1 : 0;
+      ends_.clear();
       buffer_.clear();
       return false;
     }
     done += static_cast<size_t>(n);
   }
   buffer_.clear();
-  pending_ = 0;
+  ends_.clear();
   return true;
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pickaxe {
 
@@ -32,7 +33,7 @@ class Output {
  private:
   int fd_;
   std::string buffer_;
-  uint64_t pending_ = 0;  // records in the buffer
+  std::vector<size_t> ends_;  // where each record in the buffer ends
   uint64_t records_ = 0;
   uint64_t lost_ = 0;
   std::string error_;

@@ -1,0 +1,404 @@
+// Faults, as a user meets them, through the pickaxe binary: a full disk,
+// broken first lines, files cut short while read, compressed bombs, huge
+// lines, signals, clocks far ahead, floods of buffered events and records.
+// Each case checks the exit code, the message and what was found, and the
+// bounded ones the child's peak RSS (wait4's rusage).
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "test_util.h"
+
+namespace pickaxe::testing {
+namespace {
+
+struct Child {
+  int exit_code = -1;  // 128 + signal when killed
+  std::string out, err;
+  long peak_rss_kb = 0;
+  size_t lines() const {
+    size_t n = 0;
+    for (char c : out) n += c == '\n';
+    return n;
+  }
+};
+
+// Runs pickaxe with `args`; stdin from `stdin_path` (or /dev/null); the
+// shell's `prefix` (ulimit, trap) first when given.
+Child run(const std::vector<std::string>& args, const std::string& stdin_path = "",
+          const std::string& prefix = "") {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path();
+  const std::string out_path = dir / fmt::format("pickaxe-faults-{}.out", ::getpid());
+  const std::string err_path = dir / fmt::format("pickaxe-faults-{}.err", ::getpid());
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int in = ::open(stdin_path.empty() ? "/dev/null" : stdin_path.c_str(), O_RDONLY);
+    ::dup2(in, 0);
+    int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(out, 1);
+    int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(err, 2);
+    std::string command = prefix + " exec " + PICKAXE_BINARY;
+    for (const std::string& arg : args) {
+      std::string quoted = "'";
+      for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      command += " " + quoted + "'";
+    }
+    ::execl("/bin/bash", "bash", "-c", command.c_str(), nullptr);
+    ::_exit(127);
+  }
+  Child child;
+  int status = 0;
+  struct rusage usage {};
+  ::wait4(pid, &status, 0, &usage);
+  child.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  child.peak_rss_kb = usage.ru_maxrss;
+  child.out = read_text(out_path);
+  child.err = read_text(err_path);
+  std::filesystem::remove(out_path);
+  std::filesystem::remove(err_path);
+  return child;
+}
+
+class Faults : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / fmt::format("pickaxe-faults-{}", ::getpid());
+    std::filesystem::create_directories(dir_ / "rules");
+    std::ofstream(dir_ / "rules" / "miner.eql") << "process where process.name == \"xmrig\"\n";
+    rules_ = (dir_ / "rules").string();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(path(name), std::ios::binary) << text;
+    return path(name);
+  }
+  std::vector<std::string> hunt(std::vector<std::string> args) const {
+    args.insert(args.begin(),
+                {"hunt", "--rules", rules_, "--detection-time", "2026-11-29T00:00:00Z"});
+    return args;
+  }
+  std::filesystem::path dir_;
+  std::string rules_;
+};
+
+// One miner start a second apart (each its own max_signals window is not
+// needed: 220 within 4 minutes, under a 1h interval rule), as NDJSON.
+std::string miners(int count, int first = 0) {
+  std::string text;
+  for (int i = first; i < first + count; ++i)
+    text += fmt::format(
+        R"({{"@timestamp":{},"event":{{"category":["process"]}},"process":{{"name":"xmrig","pid":{}}},"host":{{"name":"h"}}}})"
+        "\n",
+        1'700'000'000'000 + int64_t{i} * 300'000, i);
+  return text;
+}
+
+std::string gzip(const std::string& text) {
+  std::string out(compressBound(text.size()) + 64, '\0');
+  z_stream z{};
+  deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  z.avail_in = static_cast<uInt>(text.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+// 1. Every write is checked.
+TEST_F(Faults, WriteErrorsAreErrorsWithTheCountNotWritten) {
+  std::string events = write("miners.ndjson", miners(220));
+  for (const auto& args :
+       {hunt({events}), std::vector<std::string>{"query", "process where true", events},
+        std::vector<std::string>{"lint", rules_}}) {
+    Child full = run(args, "", "exec >/dev/full;");
+    EXPECT_EQ(full.exit_code, 1) << args[0] << full.err;
+    EXPECT_NE(full.err.find("cannot write the output: No space left on device"), std::string::npos)
+        << full.err;
+  }
+  // A disk that fills part way: what was written is whole lines, and the
+  // rest is counted exactly.
+  const std::string capped = path("capped.out");
+  Child partial =
+      run(hunt({events}), "", fmt::format("trap '' XFSZ; ulimit -f 64; exec >{};", capped));
+  EXPECT_EQ(partial.exit_code, 1) << partial.err;
+  std::string written = read_text(capped);
+  size_t whole = static_cast<size_t>(std::count(written.begin(), written.end(), '\n'));
+  EXPECT_GT(whole, 0u);
+  EXPECT_LT(whole, 220u);
+  EXPECT_NE(partial.err.find(fmt::format("{} of 220 alerts were not written", 220 - whole)),
+            std::string::npos)
+      << partial.err;
+}
+
+// 2. A broken first line, an unclosed array, a byte order mark.
+TEST_F(Faults, OneBadStartLosesNothingElse) {
+  std::string cut = write("cut.ndjson", "{\"@timestamp\": 1, \"process\": {\"name\n" + miners(200));
+  Child child = run(hunt({cut}));
+  EXPECT_EQ(child.exit_code, 0) << child.err;
+  EXPECT_EQ(child.lines(), 200u) << child.err;
+  EXPECT_NE(child.err.find("cut.ndjson:1: malformed JSON"), std::string::npos) << child.err;
+
+  std::string body = miners(30);
+  std::string array = "[" + body;
+  std::replace(array.begin(), array.end(), '\n', ',');
+  array.pop_back();  // no closing ]
+  child = run(hunt({write("open.json", array)}));
+  EXPECT_EQ(child.lines(), 30u) << child.err;
+  EXPECT_NE(child.err.find("the JSON document ends early, not closed"), std::string::npos)
+      << child.err;
+
+  child = run(hunt({write("bom.ndjson", "\xEF\xBB\xBF" + miners(5))}));
+  EXPECT_EQ(child.lines(), 5u) << child.err;
+  child = run(hunt({write("bom.json", "\xEF\xBB\xBF[" + array.substr(1) + "]")}));
+  EXPECT_EQ(child.lines(), 30u) << child.err;
+}
+
+// 3. A file cut short while hunted (logrotate's copytruncate): no SIGBUS.
+TEST_F(Faults, AFileCutShortWhileReadIsReported) {
+  std::string big;
+  for (int i = 0; i < 1'200'000; ++i)
+    big += fmt::format(
+        R"({{"@timestamp":{},"event":{{"category":"process"}},"process":{{"name":"p{}"}}}})"
+        "\n",
+        1'700'000'000'000 + i, i % 1000);
+  std::string file = write("rotating.ndjson", big);
+  const std::string out_path = path("rotating.out"), err_path = path("rotating.err");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::string command = fmt::format("exec {} hunt --no-prefilter --rules {} {} >{} 2>{}",
+                                      PICKAXE_BINARY, rules_, file, out_path, err_path);
+    ::execl("/bin/bash", "bash", "-c", command.c_str(), nullptr);
+    ::_exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  std::filesystem::resize_file(file, 1000);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  std::string err = read_text(err_path);
+  // Either the cut came while it read (and is said), or it had read all.
+  bool reported = err.find("was cut short while it was read") != std::string::npos;
+  bool whole = err.find("1200000 events") != std::string::npos;
+  EXPECT_TRUE(reported || whole) << err;
+}
+
+// 4. Compressed input streams: a bomb stays small, a cut archive keeps its start.
+TEST_F(Faults, CompressedInputStreamsAndKeepsWhatCameBeforeACut) {
+  std::string bomb = write("bomb.gz", gzip(std::string(200'000'000, '\0')));
+  std::string good = write("good.ndjson", miners(200));
+  Child child = run(hunt({bomb, good}));
+  EXPECT_EQ(child.exit_code, 0) << child.err;
+  EXPECT_EQ(child.lines(), 200u) << child.err;
+  EXPECT_LT(child.peak_rss_kb, 100'000) << "a 200 MB bomb took " << child.peak_rss_kb << " KB";
+  EXPECT_NE(child.err.find("bomb.gz:1: line of 200000000 bytes is longer than the limit"),
+            std::string::npos)
+      << child.err;
+
+  std::string packed = gzip(miners(3000));
+  std::string cut = write("cut.gz", packed.substr(0, packed.size() / 2));
+  child = run(hunt({cut}));
+  EXPECT_EQ(child.exit_code, 1) << child.err;  // an input that could not be read whole
+  EXPECT_GT(child.lines(), 1000u) << child.err;
+  EXPECT_NE(child.err.find("cut.gz: the gzip data ends early"), std::string::npos) << child.err;
+
+  std::string text = miners(3000);
+  std::string zst(ZSTD_compressBound(text.size()), '\0');
+  zst.resize(ZSTD_compress(zst.data(), zst.size(), text.data(), text.size(), 1));
+  child = run(hunt({write("whole.zst", zst), write("cut.zst", zst.substr(0, zst.size() / 2))}));
+  EXPECT_GT(child.lines(), 3000u) << child.err;
+  EXPECT_NE(child.err.find("cut.zst: the zstd data ends early"), std::string::npos) << child.err;
+}
+
+// 5. Results are out while input is quiet; SIGTERM and SIGINT write what is final.
+TEST_F(Faults, ResultsFlowOnAStreamAndSignalsWriteWhatIsFinal) {
+  for (int signal : {SIGTERM, SIGINT}) {
+    const std::string fifo = path(fmt::format("live-{}", signal));
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    const std::string out_path = path("live.out"), err_path = path("live.err");
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      std::string command = fmt::format("exec {} hunt --rules {} {} >{} 2>{}", PICKAXE_BINARY,
+                                        rules_, fifo, out_path, err_path);
+      ::execl("/bin/bash", "bash", "-c", command.c_str(), nullptr);
+      ::_exit(127);
+    }
+    int writer = ::open(fifo.c_str(), O_WRONLY);
+    ASSERT_GE(writer, 0);
+    // The first event is final only when the next is five minutes later.
+    std::string first = miners(1, 0), later = miners(1, 2);
+    ASSERT_EQ(::write(writer, first.data(), first.size()), static_cast<ssize_t>(first.size()));
+    ASSERT_EQ(::write(writer, later.data(), later.size()), static_cast<ssize_t>(later.size()));
+    std::string seen;
+    for (int wait = 0; wait < 100 && seen.empty(); ++wait) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      seen = read_text(out_path);
+    }
+    EXPECT_EQ(std::count(seen.begin(), seen.end(), '\n'), 1) << "no alert while the pipe is open";
+    ::kill(pid, signal);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ::close(writer);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 128 + signal);
+    std::string out = read_text(out_path), err = read_text(err_path);
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 2) << "the held event's alert is lost";
+    EXPECT_NE(err.find("hunt: 1 rules, 2 events"), std::string::npos) << err;
+    EXPECT_NE(err.find(signal == SIGTERM ? "stopped by SIGTERM" : "stopped by SIGINT"),
+              std::string::npos)
+        << err;
+  }
+}
+
+// 6. --max-line-bytes bounds memory on stdin, in archives and in text sources.
+TEST_F(Faults, TheLineCapHoldsOnEveryPath) {
+  // The inputs are written, then let go: a child's peak RSS counts the
+  // pages it shares with this process when forked.
+  std::string stdin_file, huge_gz;
+  {
+    std::string huge = std::string(30'000'000, 'x') + "\n" + miners(10);
+    stdin_file = write("huge.ndjson", huge);
+    huge_gz = write("huge.gz", gzip(huge));
+  }
+  Child child = run(hunt({"--max-line-bytes", "1000000", "-"}), stdin_file);
+  EXPECT_EQ(child.lines(), 10u) << child.err;
+  EXPECT_LT(child.peak_rss_kb, 60'000) << child.peak_rss_kb;
+  EXPECT_NE(child.err.find("<stdin>:1: line of 30000000 bytes"), std::string::npos) << child.err;
+
+  child = run(hunt({"--max-line-bytes", "1000000", huge_gz}));
+  EXPECT_EQ(child.lines(), 10u) << child.err;
+  EXPECT_LT(child.peak_rss_kb, 60'000) << child.peak_rss_kb;
+
+  std::string audit_log =
+      write("audit.log",
+            "type=SYSCALL msg=audit(1700000000.000:1): arch=c000003e syscall=59 success=yes "
+            "exit=0 comm=\"xmrig\" exe=\"/tmp/xmrig\" proctitle=" +
+                std::string(30'000'000, 'A') + "\n");
+  child = run(hunt({"--max-line-bytes", "1000000", audit_log}));
+  EXPECT_LT(child.peak_rss_kb, 60'000) << child.peak_rss_kb;
+  EXPECT_NE(child.err.find("audit.log:1: line of"), std::string::npos) << child.err;
+}
+
+// 7. One event dated 2100 does not blind the stream.
+TEST_F(Faults, AClockFarAheadDoesNotTurnOffOrdering) {
+  std::string text;
+  for (int i = 0; i < 20; ++i) {
+    int64_t t = 1'700'000'000'000 + int64_t{i} * 1000;
+    if (i == 5)
+      text +=
+          R"({"@timestamp":"2100-01-01T00:00:00Z","event":{"category":"process"},"host":{"name":"h"},"process":{"name":"xmrig"}})"
+          "\n";
+    // Each connection arrives before the process that made it: reordering finds them.
+    text += fmt::format(
+        R"({{"@timestamp":{},"event":{{"category":"network"}},"host":{{"name":"h"}},"destination":{{"port":3333}}}})"
+        "\n",
+        t + 500);
+    text += fmt::format(
+        R"({{"@timestamp":{},"event":{{"category":"process"}},"host":{{"name":"h"}},"process":{{"name":"xmrig"}}}})"
+        "\n",
+        t);
+  }
+  Child child = run({"query",
+                     "sequence by host.name with maxspan=5s [process where process.name == "
+                     "\"xmrig\"] [network where destination.port == 3333]",
+                     write("future.ndjson", text)});
+  EXPECT_EQ(child.exit_code, 0) << child.err;
+  EXPECT_EQ(child.lines(), 20u) << child.err;
+  EXPECT_NE(child.err.find("held apart until its time caught up: 1"), std::string::npos)
+      << child.err;
+}
+
+// 8. The reorder buffer has a byte budget.
+TEST_F(Faults, TheReorderBufferHasAByteBudget) {
+  std::string text;
+  const std::string padding(2000, 'p');
+  for (int i = 0; i < 20'000; ++i)
+    text += fmt::format(
+        R"({{"@timestamp":{},"event":{{"category":["process"]}},"process":{{"name":"xmrig","args":["{}"]}},"host":{{"name":"h"}}}})"
+        "\n",
+        1'700'000'000'000 + int64_t{(i * 7919) % 20'000}, padding);
+  std::string events = write("shuffled.ndjson", text);
+  Child bounded = run({"query", "--max-lateness", "unbounded", "--max-buffer-bytes", "4000000",
+                       "process where process.name == \"xmrig\"", events});
+  Child unbounded = run({"query", "--max-lateness", "unbounded", "--max-buffer-bytes", "1000000000",
+                         "process where process.name == \"xmrig\"", events});
+  EXPECT_EQ(bounded.lines(), 20'000u) << bounded.err;  // released early, never dropped
+  EXPECT_NE(bounded.err.find("before their time (--max-buffer-bytes):"), std::string::npos)
+      << bounded.err;
+  EXPECT_LT(bounded.peak_rss_kb + 20'000, unbounded.peak_rss_kb)
+      << bounded.peak_rss_kb << " KB against " << unbounded.peak_rss_kb << " KB";
+}
+
+// 9. Decoders: one auditd event of 200 000 records; a CloudTrail file on one line.
+TEST_F(Faults, DecodersKeepTheirMemoryBounded) {
+  std::string many, cloudtrail;  // written, then let go (see TheLineCapHoldsOnEveryPath)
+  {
+    std::string audit =
+        "type=SYSCALL msg=audit(1700000000.000:1): arch=c000003e syscall=59 success=yes exit=0 "
+        "items=2 ppid=1 pid=2 auid=0 uid=0 comm=\"xmrig\" exe=\"/tmp/xmrig\" key=(null)\n";
+    for (int i = 0; i < 200'000; ++i)
+      audit += fmt::format(
+          "type=PATH msg=audit(1700000000.000:1): item={} name=\"/tmp/f{}\" inode=1 dev=00:00 "
+          "mode=0100755 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL\n",
+          i, i);
+    audit += "type=EOE msg=audit(1700000000.000:1):\n";
+    many = write("many.log", audit);
+    std::string records = "{\"Records\": [";
+    for (int i = 0; i < 50'000; ++i)
+      records += fmt::format(
+          R"({}{{"eventTime":"2024-01-01T00:00:{:02}Z","eventName":"{}","eventSource":"ec2.amazonaws.com","requestParameters":{{"pad":"{}"}}}})",
+          i ? "," : "", i % 60, i % 1000 == 0 ? "RunInstances" : "DescribeInstances",
+          std::string(300, 'x'));
+    records += "]}";
+    cloudtrail = write("cloudtrail.json", records);
+  }
+  Child child = run(hunt({many}));
+  EXPECT_EQ(child.exit_code, 0) << child.err;
+  EXPECT_EQ(child.lines(), 1u) << child.err;
+  EXPECT_LT(child.peak_rss_kb, 150'000) << child.peak_rss_kb;
+  EXPECT_NE(child.err.find("its event already has 4096 records"), std::string::npos) << child.err;
+
+  std::ofstream(dir_ / "rules" / "ec2.eql") << "any where event.action == \"RunInstances\"\n";
+  child = run(hunt({"--max-line-bytes", "1000000", cloudtrail}));
+  EXPECT_EQ(child.exit_code, 0) << child.err;
+  EXPECT_EQ(child.lines(), 50u) << child.err;
+  EXPECT_LT(child.peak_rss_kb, 100'000) << child.peak_rss_kb;
+}
+
+// 10. Files and folders that cannot be read say why.
+TEST_F(Faults, UnreadableInputsSayWhy) {
+  Child child = run(hunt({path("missing.ndjson")}));
+  EXPECT_EQ(child.exit_code, 1);
+  EXPECT_NE(child.err.find("missing.ndjson: cannot read the file (No such file or directory)"),
+            std::string::npos)
+      << child.err;
+  std::filesystem::create_directories(dir_ / "logs" / "locked");
+  write("logs/good.ndjson", miners(3));
+  write("logs/locked/hidden.ndjson", miners(3));
+  std::filesystem::permissions(dir_ / "logs" / "locked", std::filesystem::perms::none);
+  if (::access(path("logs/locked").c_str(), R_OK) == 0) {
+    std::filesystem::permissions(dir_ / "logs" / "locked", std::filesystem::perms::owner_all);
+    GTEST_SKIP() << "running as root: a folder without permissions can still be read";
+  }
+  child = run(hunt({path("logs")}));
+  std::filesystem::permissions(dir_ / "logs" / "locked", std::filesystem::perms::owner_all);
+  EXPECT_EQ(child.exit_code, 1);
+  EXPECT_EQ(child.lines(), 3u);
+  EXPECT_NE(child.err.find("locked: cannot read the folder: Permission denied"), std::string::npos)
+      << child.err;
+}
+
+}  // namespace
+}  // namespace pickaxe::testing
