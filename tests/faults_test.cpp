@@ -400,5 +400,54 @@ TEST_F(Faults, UnreadableInputsSayWhy) {
       << child.err;
 }
 
+// 10. Smaller things: a flood of keys, shapes that are not what they claim,
+// epoch seconds, auditd values kept as written.
+TEST_F(Faults, AFloodOfKeysDoesNotBlockLaterSequences) {
+  std::string text;
+  int64_t t = 1'700'000'000'000;
+  for (int i = 0; i < 2000; ++i)  // 2000 hosts begin and never finish
+    text += fmt::format(
+        R"({{"@timestamp":{},"event":{{"category":"process"}},"host":{{"name":"flood-{}"}},"process":{{"name":"xmrig"}}}})"
+        "\n",
+        t++, i);
+  for (
+      const char* line :
+      {R"({"@timestamp":1700000005000,"event":{"category":"process"},"host":{"name":"real"},"process":{"name":"xmrig"}})",
+       R"({"@timestamp":1700000005500,"event":{"category":"network"},"host":{"name":"real"},"destination":{"port":3333}})"})
+    text += std::string(line) + "\n";
+  Child child = run({"query", "--max-sequence-state", "100",
+                     "sequence by host.name [process where process.name == \"xmrig\"] [network "
+                     "where destination.port == 3333]",
+                     write("flood.ndjson", text)});
+  EXPECT_EQ(child.exit_code, 0) << child.err;
+  EXPECT_EQ(child.lines(), 1u) << child.err;
+  EXPECT_NE(child.out.find("\"real\""), std::string::npos);
+  EXPECT_NE(child.err.find("partial sequences dropped at --max-sequence-state"), std::string::npos)
+      << child.err;
+}
+
+TEST_F(Faults, ShapesAndUnitsThatAreNotWhatTheySeem) {
+  Child child = run(hunt({write("records.json", R"({"Records": {"eventName": "RunInstances"}})")}));
+  EXPECT_NE(child.err.find("Records is not an array"), std::string::npos) << child.err;
+
+  child = run(hunt({write(
+      "seconds.ndjson",
+      R"({"@timestamp":1700000000,"event":{"category":["process"]},"process":{"name":"xmrig"}})"
+      "\n")}));
+  EXPECT_EQ(child.lines(), 1u);
+  EXPECT_NE(child.err.find("as epoch seconds read as milliseconds would be"), std::string::npos)
+      << child.err;
+
+  child = run(hunt({write("title.log",
+                          "type=SYSCALL msg=audit(1700000000.000:7): arch=c000003e syscall=59 "
+                          "success=yes exit=0 pid=9 comm=\"xmrig\" exe=\"/tmp/xmrig\"\n"
+                          "type=PROCTITLE msg=audit(1700000000.000:7): proctitle=xmrig-plain\n"
+                          "type=EOE msg=audit(1700000000.000:7):\n")}));
+  EXPECT_EQ(child.lines(), 1u) << child.err;
+  EXPECT_NE(child.err.find("proctitle is neither quoted nor hex; kept as written"),
+            std::string::npos)
+      << child.err;
+}
+
 }  // namespace
 }  // namespace pickaxe::testing

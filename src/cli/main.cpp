@@ -73,8 +73,16 @@ std::optional<const sigma::Mapping*> load_sigma_mapping(const std::string& path)
 }
 
 std::string describe_problem(const InputProblem& problem) {
-  if (problem.line == 0) return fmt::format("pickaxe: {}: {}\n", problem.file, problem.message);
-  return fmt::format("pickaxe: {}:{}: {}\n", problem.file, problem.line, problem.message);
+  // A message quoting input is cut: a line of hundreds of KB is no help.
+  constexpr size_t kLongest = 400;
+  std::string_view message = problem.message;
+  std::string cut;
+  if (message.size() > kLongest) {
+    cut = fmt::format("{}... ({} bytes in all)", message.substr(0, kLongest), message.size());
+    message = cut;
+  }
+  if (problem.line == 0) return fmt::format("pickaxe: {}: {}\n", problem.file, message);
+  return fmt::format("pickaxe: {}:{}: {}\n", problem.file, problem.line, message);
 }
 
 bool load_mappings(const std::vector<std::string>& paths, Schema& schema) {
@@ -166,6 +174,11 @@ std::string describe_source_notes(const StreamStats& stats) {
     notes.push_back(fmt::format(
         "events dated over an hour ahead of the stream, held apart until its time caught up: {}",
         stats.held_ahead));
+  if (stats.seconds_like > 0)
+    notes.push_back(fmt::format(
+        "events dated 1970-01-02 to 1973-03-03, as epoch seconds read as milliseconds would be "
+        "(a mapping with \"format\": \"epoch_second\" reads seconds): {}",
+        stats.seconds_like));
   if (stats.released_early > 0)
     notes.push_back(fmt::format(
         "events let out of the full reorder buffer before their time (--max-buffer-bytes): {}",

@@ -371,10 +371,7 @@ void QueryEngine::push_sequence(const EventPtr& event) {
       {
         Partial partial{{event}, *time};
         if (!state.stages[0]) {
-          if (live_partials_ >= options_.max_sequence_state) {
-            ++stats_.state_evictions;
-            continue;
-          }
+          if (live_partials_ >= options_.max_sequence_state) evict_oldest(&state);
           ++live_partials_;
           stats_.peak_partials = std::max<uint64_t>(stats_.peak_partials, live_partials_);
         }
@@ -394,6 +391,35 @@ void QueryEngine::push_sequence(const EventPtr& event) {
         }
       }
     }
+  }
+}
+
+// Past --max-sequence-state, the oldest partials go (by their first event's
+// time), a tenth of them at once so that a flood costs O(1) a key: a flood
+// of new keys cannot block the sequences that begin after it.
+void QueryEngine::evict_oldest(const KeyState* keep) {
+  std::vector<int64_t> starts;
+  starts.reserve(live_partials_);
+  for (const auto& [key, state] : sequences_)
+    for (const auto& partial : state.stages)
+      if (partial) starts.push_back(partial->start);
+  if (starts.empty()) return;
+  size_t count = std::max<size_t>(1, starts.size() / 10);
+  std::nth_element(starts.begin(), starts.begin() + static_cast<long>(count - 1), starts.end());
+  const int64_t threshold = starts[count - 1];
+  for (auto it = sequences_.begin(); it != sequences_.end();) {
+    bool any = false;
+    for (auto& partial : it->second.stages) {
+      if (count > 0 && partial && partial->start <= threshold) {
+        partial.reset();
+        --live_partials_;
+        ++stats_.state_evictions;
+        --count;
+      }
+      any = any || partial.has_value();
+    }
+    // Keys left with nothing go, but for the one being filled in.
+    it = any || &it->second == keep ? std::next(it) : sequences_.erase(it);
   }
 }
 

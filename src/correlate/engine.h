@@ -43,7 +43,7 @@ struct EngineOptions {
 
 struct EngineStats {
   uint64_t events = 0;
-  uint64_t state_evictions = 0;  // partials dropped because max_sequence_state was reached
+  uint64_t state_evictions = 0;  // oldest partials dropped to stay within max_sequence_state
   uint64_t expired = 0;          // partials dropped because maxspan had passed
   uint64_t peak_partials = 0;    // most partial sequences alive at once
 };
@@ -120,6 +120,7 @@ class QueryEngine {
                const std::vector<Scalar>& key);
   // Whether the key has a live partial or a completed candidate.
   bool begun(const std::vector<Scalar>& key) const;
+  void evict_oldest(const KeyState* keep);
   void complete(Partial partial, const std::vector<Scalar>& key);
   void add_result(QueryResult result, std::vector<Scalar> key);
   // Drops partials (and remembered missing-step events) that maxspan has put

@@ -620,6 +620,10 @@ void QueryStream::commit(Outcome&& outcome, const std::string& name, uint64_t li
   // An event without a time (for samples only) keeps its place in the input.
   if (!event->has_timestamp) event->timestamp = std::max(newest_, released_);
   const int64_t timestamp = event->timestamp;
+  // Dated 1970-01-02 to 1973-03-03: epoch seconds read as milliseconds?
+  if (event->has_timestamp && timestamp >= 100'000'000'000'000 &&
+      timestamp < 100'000'000'000'000'000)
+    ++stats_.seconds_like;
   Pending pending{std::move(event), arrivals_++, std::move(outcome.engines)};
   // An event dated far ahead of the stream (a clock error) is held apart
   // instead of moving the stream's time, which would make every later event

@@ -47,6 +47,7 @@ struct StreamStats {
   uint64_t late = 0;               // events later than max_lateness, processed out of order
   uint64_t held_ahead = 0;         // events dated past future_limit, held apart (not dropped)
   uint64_t released_early = 0;     // events let out of a full reorder buffer before their time
+  uint64_t seconds_like = 0;       // events dated 1970-01-02..1973-03-03: epoch seconds as ms?
   uint64_t bytes = 0;
   uint64_t rejected() const { return malformed + missing_timestamp + wrong_type; }
 };

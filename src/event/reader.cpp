@@ -65,7 +65,12 @@ bool JsonEventReader::emit_records(simdjson::dom::element document, const std::s
     }
     return true;
   }
-  if (document["Records"].get_array().get(records)) return false;
+  simdjson::dom::element field;
+  if (document["Records"].get(field) != simdjson::SUCCESS) return false;
+  if (field.get_array().get(records) != simdjson::SUCCESS) {
+    problem(name, line, "Records is not an array; a CloudTrail file holds {\"Records\": [...]}");
+    return true;
+  }
   for (simdjson::dom::element record : records) {
     if (stopped_) break;
     if (!record.is_object()) {

@@ -155,6 +155,9 @@ bool parse_fields(std::string_view body, AuditRecord& record, std::string& error
       } else if (value.find_first_of("ABCDEF") != std::string_view::npos) {
         flaws.push_back(fmt::format("{} is hex of odd length; kept as written", key));
       }
+    } else if (key == "proctitle" && value != "(null)") {
+      // auditd writes a process title quoted or in hex, never bare.
+      flaws.push_back("proctitle is neither quoted nor hex; kept as written");
     }
     record.fields.emplace_back(std::string(key), std::string(value));
   }
