@@ -438,6 +438,17 @@ TEST_F(Faults, ShapesAndUnitsThatAreNotWhatTheySeem) {
   EXPECT_NE(child.err.find("as epoch seconds read as milliseconds would be"), std::string::npos)
       << child.err;
 
+  // A key given twice: the last value counts.
+  child = run(
+      {"query", "process where process.name == \"bash\" or process.name == \"zzz\"",
+       write(
+           "twice.ndjson",
+           R"({"@timestamp":1,"event":{"category":"process"},"process":{"name":"bash","name":"xmrig","name":"zzz"}})"
+           "\n")});
+  EXPECT_EQ(child.lines(), 1u) << child.err;
+  child = run({"query", "process where process.name == \"bash\"", path("twice.ndjson")});
+  EXPECT_EQ(child.lines(), 0u) << child.err;
+
   child = run(hunt({write("title.log",
                           "type=SYSCALL msg=audit(1700000000.000:7): arch=c000003e syscall=59 "
                           "success=yes exit=0 pid=9 comm=\"xmrig\" exe=\"/tmp/xmrig\"\n"

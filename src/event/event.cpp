@@ -1,6 +1,7 @@
 #include "event/event.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 
@@ -110,8 +111,21 @@ class Extractor {
     switch (element.type()) {
       case element_type::OBJECT: {
         simdjson::dom::object object = element.get_object().value_unsafe();
-        for (auto [key, value] : object)
-          if (auto next = index_.child(node, key)) visit(value, *next);
+        // A key given twice in one object: the last value counts, as most
+        // JSON readers take it (the values are not merged).
+        std::array<uint32_t, 16> seen;
+        size_t count = 0;
+        for (auto [key, value] : object) {
+          auto next = index_.child(node, key);
+          if (!next) continue;
+          if (std::find(seen.begin(), seen.begin() + count, *next) != seen.begin() + count) {
+            int64_t slot = index_.node_slot(*next);
+            if (slot >= 0) event_.fields.at(static_cast<uint32_t>(slot)).clear();
+          } else if (count < seen.size()) {
+            seen[count++] = *next;
+          }
+          visit(value, *next);
+        }
         return;
       }
       case element_type::ARRAY: {
