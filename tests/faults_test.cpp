@@ -460,5 +460,24 @@ TEST_F(Faults, ShapesAndUnitsThatAreNotWhatTheySeem) {
       << child.err;
 }
 
+// A regexp's work per byte is bounded: lint warns of costly ones, and one
+// too complex to run is refused, as Elasticsearch refuses it.
+TEST_F(Faults, CostlyRegexpsAreFlaggedAndTheWorstRefused) {
+  std::ofstream(path("costly.eql")) << "process where process.name regex \"(.*a){500}b\"\n";
+  Child child = run({"lint", path("costly.eql")});
+  EXPECT_EQ(child.exit_code, 0) << child.out;
+  EXPECT_NE(child.out.find("warning[regex-cost]: this regular expression compiles to"),
+            std::string::npos)
+      << child.out;
+  std::ofstream(path("worst.eql")) << "process where process.name regex \"(.*a){1000}b\"\n";
+  child = run({"lint", path("worst.eql")});
+  EXPECT_EQ(child.exit_code, 1);
+  EXPECT_NE(child.out.find("error[regex-too-complex]"), std::string::npos) << child.out;
+  child = run({"query", "process where process.name regex \"(.*a){1000}b\"",
+               write("names.ndjson", miners(1))});
+  EXPECT_EQ(child.exit_code, 1);
+  EXPECT_NE(child.err.find("regular expression too complex"), std::string::npos) << child.err;
+}
+
 }  // namespace
 }  // namespace pickaxe::testing

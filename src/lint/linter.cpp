@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "eql/printer.h"
+#include "match/patterns.h"
 #include "util/strings.h"
 
 namespace pickaxe {
@@ -141,7 +142,34 @@ class Linter {
     wildcard_equality(expr);
     windows_only_exclusion(expr, negated, filter);
     type_mismatch(expr);
+    regex_cost(expr);
     for (const auto& arg : expr.args) visit(*arg, negated, filter);
+  }
+
+  // A regexp whose compiled program is large costs that many steps a byte.
+  void regex_cost(const Expr& expr) {
+    if (expr.kind != ExprKind::Match || expr.match != eql::MatchOp::Regex) return;
+    for (size_t i = 1; i < expr.args.size(); ++i) {
+      const Expr& pattern = *expr.args[i];
+      if (pattern.kind != ExprKind::Literal || pattern.literal.type != eql::Value::Type::String)
+        continue;
+      int size = regex_program_size(pattern.literal.string);
+      if (size > kMaxRegexProgram) {
+        diagnostics_.error(
+            "regex-too-complex", pattern.span,
+            fmt::format("this regular expression compiles to {} instructions, past the {} pickaxe "
+                        "runs (Elasticsearch refuses one whose automaton passes 10000 states)",
+                        size, kMaxRegexProgram),
+            "bound the repetitions");
+      } else if (size > kCostlyRegexProgram) {
+        diagnostics_.warning(
+            "regex-cost", pattern.span,
+            fmt::format("this regular expression compiles to {} instructions: matching it costs "
+                        "about that many steps per byte of every value it is tried on",
+                        size),
+            "bound the repetitions, or match a literal part with `:` or `like` first");
+      }
+    }
   }
 
   // process.args holds one argv element per value; a pattern with a space never matches one.

@@ -182,6 +182,15 @@ NodePtr compile_expression(const eql::Expr& expr, CompileContext& context) {
                  fmt::format("invalid regular expression: {}", regex->error()));
           continue;
         }
+        // Work per byte is bounded by the program's size: past the limit the
+        // regexp is refused, as Elasticsearch refuses one too complex to run.
+        if (regex->ProgramSize() > kMaxRegexProgram) {
+          report(context, expr.args[i]->span,
+                 fmt::format("regular expression too complex: it compiles to {} instructions, "
+                             "past the {} pickaxe runs",
+                             regex->ProgramSize(), kMaxRegexProgram));
+          continue;
+        }
         node->regexes.push_back(std::move(regex));
       } else {
         node->wildcards.push_back(node->insensitive ? fold_case(pattern.string) : pattern.string);

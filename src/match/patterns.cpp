@@ -6,6 +6,8 @@
 #include <cctype>
 #include <cstring>
 
+#include <re2/re2.h>
+
 namespace pickaxe {
 
 std::string fold_case(std::string_view text) {
@@ -49,6 +51,15 @@ bool wildcard_match(std::string_view text, std::string_view pattern, bool insens
   }
   while (p < pattern.size() && pattern[p] == '*') ++p;
   return p == pattern.size();
+}
+
+int regex_program_size(std::string_view lucene) {
+  auto translated = lucene_to_re2(lucene);
+  if (!translated) return 0;
+  RE2::Options options;
+  options.set_log_errors(false);
+  RE2 regex(*translated, options);
+  return regex.ok() ? regex.ProgramSize() : 0;
 }
 
 std::optional<std::string> lucene_to_re2(std::string_view lucene, std::string* reason) {

@@ -18,6 +18,14 @@ bool has_wildcards(std::string_view pattern);
 // for constructs RE2 cannot express.
 std::optional<std::string> lucene_to_re2(std::string_view lucene, std::string* reason = nullptr);
 
+// The size of a Lucene regexp's RE2 program (steps per byte matched, at
+// worst), or 0 when it does not compile. Elasticsearch refuses regexps whose
+// automaton passes 10 000 states; pickaxe refuses programs past
+// kMaxRegexProgram instructions and lint warns past kCostlyRegexProgram.
+int regex_program_size(std::string_view lucene);
+constexpr int kCostlyRegexProgram = 2'000;
+constexpr int kMaxRegexProgram = 10'000;
+
 struct IpAddress {
   std::array<unsigned char, 16> bytes{};  // IPv4 is stored IPv4-mapped (::ffff:a.b.c.d)
   bool v4 = false;
