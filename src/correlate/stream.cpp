@@ -655,7 +655,8 @@ void QueryStream::buffer_event(Pending&& pending) {
   const Event& event = *pending.event;
   if (event.timestamp < released_) ++stats_.late;  // too late to sort: processed as it comes
   newest_ = std::max(newest_, event.timestamp);
-  buffered_bytes_ += buffered_size(event);
+  pending.bytes = buffered_size(event);
+  buffered_bytes_ += pending.bytes;
   if (in_order_.empty() || !Later{this}(in_order_.back(), pending))
     in_order_.push_back(std::move(pending));
   else
@@ -746,10 +747,10 @@ void QueryStream::release_earliest(bool early) {
   {
     // The event is copied, its engine list moved: ordering reads only the event.
     Pending& head = const_cast<Pending&>(earliest());
-    Pending pending{head.event, head.arrival, std::move(head.engines)};
+    Pending pending{head.event, head.arrival, std::move(head.engines), head.bytes};
     pop_earliest();
     if (early) ++stats_.released_early;
-    buffered_bytes_ -= std::min(buffered_bytes_, buffered_size(*pending.event));
+    buffered_bytes_ -= std::min(buffered_bytes_, pending.bytes);
     auto event = std::const_pointer_cast<Event>(pending.event);
     event->order = order_++;
     released_ = std::max(released_, event->timestamp);

@@ -102,6 +102,7 @@ class QueryStream {
     EventPtr event;
     uint64_t arrival;
     std::vector<uint32_t> engines;  // those with a filter that matches the event
+    size_t bytes = 0;               // what it costs the reorder buffer (buffered_size)
   };
   struct Later {
     const QueryStream* stream;
