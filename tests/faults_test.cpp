@@ -189,10 +189,11 @@ TEST_F(Faults, AFileCutShortWhileReadIsReported) {
   ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
   EXPECT_EQ(WEXITSTATUS(status), 0);
   std::string err = read_text(err_path);
-  // Either the cut came while it read (and is said), or it had read all.
+  // The cut came while it read (and is said), or it had read all before,
+  // or (on a loaded machine) it began after the cut and read what was left.
   bool reported = err.find("was cut short while it was read") != std::string::npos;
-  bool whole = err.find("1200000 events") != std::string::npos;
-  EXPECT_TRUE(reported || whole) << err;
+  long events = hunt_summary(err).events;
+  EXPECT_TRUE(reported || events == 1'200'000 || (events >= 0 && events < 20)) << err;
 }
 
 // 4. Compressed input streams: a bomb stays small, a cut archive keeps its start.
