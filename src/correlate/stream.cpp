@@ -208,9 +208,12 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
   if (first == std::string_view::npos || text[first] != '{') return false;
   if (options_.source == SourceKind::Auditd || options_.source == SourceKind::Sysmon) return false;
   {
+    // A first line past the limit may be a whole CloudTrail file: read()
+    // streams it. Only the limit's worth of pages is looked at.
+    const size_t limit = reader_.options().max_line_bytes;
+    std::string_view head = text.substr(first, std::min(text.size() - first, limit + 1));
+    if (head.find('\n') == std::string_view::npos && head.size() > limit) return false;
     std::string_view first_line = text.substr(first, line_end_after(text, first) - first);
-    // A first line past the limit may be a whole CloudTrail file: read() streams it.
-    if (first_line.size() > reader_.options().max_line_bytes) return false;
     simdjson::dom::parser parser;
     simdjson::dom::element document;
     if (parser.parse(first_line.data(), first_line.size(), true).get(document) ||
