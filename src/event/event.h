@@ -119,13 +119,11 @@ class FieldValues {
     slots_ = slots;
   }
   std::span<const Entry> entries() const { return {entries_.data(), used_}; }
-  // Bytes the live values hold, roughly (for memory budgets).
+  // Bytes the live values hold, roughly (for memory budgets): a walk over
+  // the entries, not the values.
   size_t memory() const {
     size_t bytes = entries_.capacity() * sizeof(Entry);
-    for (size_t i = 0; i < used_; ++i) {
-      bytes += entries_[i].second.capacity() * sizeof(Scalar);
-      for (const Scalar& value : entries_[i].second) bytes += value.string.capacity();
-    }
+    for (size_t i = 0; i < used_; ++i) bytes += entries_[i].second.capacity() * sizeof(Scalar);
     return bytes;
   }
   // Keeps the slots `keep(slot)` says yes to.
