@@ -214,6 +214,13 @@ std::vector<std::vector<Scalar>> QueryEngine::keys_for(const Event& event, size_
   return out;
 }
 
+bool QueryEngine::attach(PredicateProgram& program) {
+  if (program_) return program_ == &program;
+  program_ = &program;
+  for (CompiledFilter& filter : filters_) program.add(filter, *fields_);
+  return true;
+}
+
 bool QueryEngine::admits(const Event& event) const {
   if (!index_slots_) return true;
   // Events come from a few data streams: the answers for the last ones are kept.

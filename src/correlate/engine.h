@@ -14,6 +14,7 @@
 #include "eql/ast.h"
 #include "event/event.h"
 #include "match/expression.h"
+#include "match/predicates.h"
 
 namespace pickaxe {
 
@@ -81,6 +82,9 @@ class QueryEngine {
 
   // The filters: the event's, or each stage's and until's.
   const std::vector<CompiledFilter>& filters() const { return filters_; }
+  // Gives the filters' leaves to the rule set's predicate program (once:
+  // false, and nothing done, when the engine already serves another).
+  bool attach(PredicateProgram& program);
   // An index over engines: the slots that decide `index_filters` (data
   // stream, category, host.os.type, event.type). Events alike in these slots
   // get the same answer, so a stream asks once per distinct combination.
@@ -181,6 +185,7 @@ class QueryEngine {
   mutable std::vector<AdmitCache> admit_cache_;  // the last data streams seen
   bool admits_uncached(const Event& event) const;
 
+  const PredicateProgram* program_ = nullptr;
   EngineStats stats_;
   ResultSink sink_;
   bool streaming_ = false;

@@ -43,6 +43,16 @@ QueryStream::QueryStream(std::vector<QueryEngine*> engines, const Schema& schema
   for (const QueryEngine* engine : engines_)
     signature_slots_.insert(signature_slots_.end(), engine->index_slots().begin(),
                             engine->index_slots().end());
+  // One predicate program for the engines' filters, unless one of them
+  // already serves another stream's.
+  predicates_ = std::make_unique<PredicateProgram>();
+  for (QueryEngine* engine : engines_) {
+    if (!engine->attach(*predicates_)) {
+      predicates_.reset();
+      break;
+    }
+  }
+  if (predicates_) predicates_->build();
   std::sort(signature_slots_.begin(), signature_slots_.end());
   signature_slots_.erase(std::unique(signature_slots_.begin(), signature_slots_.end()),
                          signature_slots_.end());
@@ -537,6 +547,13 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
   Outcome outcome{Outcome::Kind::Candidate, line};
   std::vector<EngineFilter>& deferred = worker.deferred;
   deferred.clear();
+  // The filters below read the rule set's predicates, decided once per
+  // field for this event.
+  std::optional<ScopedPredicates> predicates;
+  if (predicates_) {
+    if (!worker.predicates) worker.predicates = std::make_unique<PredicatePass>(*predicates_);
+    predicates.emplace(*worker.predicates, scratch);
+  }
   for (const EngineFilter& at : indexed_filters(worker, scratch)) {
     if (!outcome.engines.empty() && outcome.engines.back() == at.engine) continue;
     if (by_literal && !literals_allow(at)) continue;
@@ -570,6 +587,7 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
                             outcome.engines.end());
     }
   }
+  predicates.reset();
   if (!timestamp) {
     // Only samples take an event without a time; for the others it is skipped.
     size_t before = outcome.engines.size();

@@ -138,9 +138,10 @@ class QueryStream {
     uint64_t line_mark = 0;
     std::vector<uint64_t> slot_mark;  // per slot: the last event that keeps it
     uint64_t event_mark = 0;
-    std::string_view mapped_input;       // a mapped file that outlives the stream's events
-    Event scratch;                       // each event is extracted here first
-    std::vector<EngineFilter> deferred;  // filters not yet evaluated for this event
+    std::string_view mapped_input;              // a mapped file that outlives the stream's events
+    Event scratch;                              // each event is extracted here first
+    std::vector<EngineFilter> deferred;         // filters not yet evaluated for this event
+    std::unique_ptr<PredicatePass> predicates;  // the rule set's predicates for this event
   };
   // Preparing reads only shared state that no longer changes, so workers
   // run it in parallel; committing takes outcomes in input order.
@@ -206,6 +207,7 @@ class QueryStream {
   std::string prefilter_note_;
   std::optional<size_t> prefilter_blocker_;
   std::shared_ptr<const Prefilter> prefilter_;
+  std::unique_ptr<PredicateProgram> predicates_;  // the engines' filters' grouped predicates
   std::vector<std::shared_ptr<const void>> mapped_inputs_;  // files read by read_file
   // Engines chosen by the literals on an event's line: the clauses each
   // literal belongs to, and per engine its filters as lists of clauses that

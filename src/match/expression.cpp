@@ -1,5 +1,7 @@
 #include "match/expression.h"
 
+#include "match/predicates.h"
+
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -699,7 +701,19 @@ void call(const Node& node, const Event& event, Values& out) {
 
 }  // namespace
 
+// A leaf the installed predicate pass decides: null without a value, as
+// the leaf's own test would say.
+static Tri test_predicate(const Node& node, const Event& event, PredicatePass& pass) {
+  const Values& values = event.fields[node.predicate_slot];
+  if (std::all_of(values.begin(), values.end(), [](const Scalar& s) { return s.is_null(); }))
+    return Tri::Null;
+  return tri(pass.fired(static_cast<uint32_t>(node.predicate)) != node.predicate_inverted);
+}
+
 Tri test(const Node& node, const Event& event) {
+  if (node.predicate >= 0) {
+    if (PredicatePass* pass = predicates_for(event)) return test_predicate(node, event, *pass);
+  }
   switch (node.kind) {
     case ExprKind::And: {
       Tri result = Tri::True;
@@ -813,6 +827,13 @@ bool CompiledFilter::matches(const Event& event) const {
       if (value.type == Scalar::Type::String && value.string == category) found = true;
     }
     if (!found) return false;
+  }
+  if (!anchor.empty()) {
+    if (PredicatePass* pass = predicates_for(event)) {
+      if (std::none_of(anchor.begin(), anchor.end(),
+                       [&](uint32_t predicate) { return pass->fired(predicate); }))
+        return false;
+    }
   }
   return !condition || holds(*condition, event);
 }

@@ -59,6 +59,13 @@ struct Node {
   std::unordered_set<std::string> string_set;  // In: string items (folded when insensitive)
   std::vector<Scalar> other_items;             // In: non-string constant items
   bool constant_items = true;                  // In: every item is a constant
+
+  // A leaf the rule set's PredicateProgram decides (-1: none): its id, the
+  // field it reads, and whether the leaf is true when the predicate does not
+  // fire (!=, not in).
+  int32_t predicate = -1;
+  uint32_t predicate_slot = 0;
+  bool predicate_inverted = false;
 };
 
 struct CompileContext {
@@ -84,6 +91,9 @@ struct CompiledFilter {
   std::string category;
   uint32_t category_slot = 0;
   NodePtr condition;
+  // Predicates of which one must fire for the condition to hold (none: no
+  // such conjunct); read when a PredicatePass is installed for the event.
+  std::vector<uint32_t> anchor;
   bool matches(const Event& event) const;
 };
 

@@ -39,6 +39,12 @@ int on_match(unsigned int, unsigned long long, unsigned long long, unsigned int,
   return 1;  // stop at the first match
 }
 
+int on_each_match(unsigned int id, unsigned long long, unsigned long long, unsigned int,
+                  void* context) {
+  static_cast<std::vector<uint32_t>*>(context)->push_back(id);
+  return 0;
+}
+
 }  // namespace
 
 std::string wildcard_to_hs(std::string_view pattern) {
@@ -72,8 +78,9 @@ bool WildcardSet::compile(const std::vector<std::string>& patterns, bool caseles
   std::vector<unsigned> ids;
   for (size_t i = 0; i < patterns.size(); ++i) {
     expressions.push_back(wildcard_to_hs(patterns[i]));
-    flags.push_back(HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY | HS_FLAG_UTF8 |
-                    (caseless ? HS_FLAG_CASELESS : 0));
+    flags.push_back(
+        HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY | HS_FLAG_UTF8 |
+        (caseless || (i < caseless_each_.size() && caseless_each_[i]) ? HS_FLAG_CASELESS : 0));
     ids.push_back(static_cast<unsigned>(i));
   }
   for (const std::string& expression : expressions) pointers.push_back(expression.c_str());
@@ -91,11 +98,29 @@ bool WildcardSet::compile(const std::vector<std::string>& patterns, bool caseles
   return true;
 }
 
-bool WildcardSet::matches(std::string_view text) const {
+void WildcardSet::compile_once() const {
   if (!patterns_.empty()) {
     std::call_once(compile_once_,
                    [this] { const_cast<WildcardSet*>(this)->compile(patterns_, caseless_); });
   }
+}
+
+void WildcardSet::match_all(std::string_view text, std::vector<uint32_t>& ids) const {
+  compile_once();
+  hs_scratch_t* scratch = database_ ? thread_scratch(database_, id_) : nullptr;
+  if (!scratch) {
+    for (size_t i = 0; i < patterns_.size(); ++i) {
+      bool caseless = caseless_ || (i < caseless_each_.size() && caseless_each_[i]);
+      if (wildcard_match(text, patterns_[i], caseless)) ids.push_back(static_cast<uint32_t>(i));
+    }
+    return;
+  }
+  hs_scan(database_, text.data(), static_cast<unsigned>(text.size()), 0, scratch, on_each_match,
+          &ids);
+}
+
+bool WildcardSet::matches(std::string_view text) const {
+  compile_once();
   hs_scratch_t* scratch = database_ ? thread_scratch(database_, id_) : nullptr;
   if (!scratch) {
     for (const std::string& pattern : patterns_)
@@ -106,6 +131,80 @@ bool WildcardSet::matches(std::string_view text) const {
   hs_scan(database_, text.data(), static_cast<unsigned>(text.size()), 0, scratch, on_match,
           &matched);
   return matched;
+}
+
+FactoredWildcards::FactoredWildcards(std::vector<std::string> patterns, std::vector<bool> caseless)
+    : patterns_(std::move(patterns)), caseless_(std::move(caseless)) {
+  for (size_t i = 0; i < patterns_.size(); ++i) {
+    // The pattern's longest run of plain characters.
+    std::string_view pattern = patterns_[i], longest;
+    for (size_t start = 0; start <= pattern.size();) {
+      size_t end = pattern.find_first_of("*?", start);
+      if (end == std::string_view::npos) end = pattern.size();
+      if (end - start > longest.size()) longest = pattern.substr(start, end - start);
+      start = end + 1;
+    }
+    if (longest.empty()) {
+      always_.push_back(static_cast<uint32_t>(i));
+      continue;
+    }
+    size_t at = 0;
+    while (at < literals_.size() &&
+           !(literals_[at] == longest && literal_caseless_[at] == caseless_[i]))
+      ++at;
+    if (at == literals_.size()) {
+      literals_.emplace_back(longest);
+      literal_caseless_.push_back(caseless_[i]);
+      by_literal_.emplace_back();
+    }
+    by_literal_[at].push_back(static_cast<uint32_t>(i));
+  }
+}
+
+FactoredWildcards::~FactoredWildcards() {
+  if (database_) hs_free_database(database_);
+}
+
+void FactoredWildcards::compile() const {
+  if (literals_.empty()) return;
+  std::vector<const char*> pointers;
+  std::vector<size_t> lengths;
+  std::vector<unsigned> flags, ids;
+  for (size_t i = 0; i < literals_.size(); ++i) {
+    pointers.push_back(literals_[i].data());
+    lengths.push_back(literals_[i].size());
+    flags.push_back(HS_FLAG_SINGLEMATCH | (literal_caseless_[i] ? HS_FLAG_CASELESS : 0));
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  hs_compile_error_t* error = nullptr;
+  if (hs_compile_lit_multi(pointers.data(), flags.data(), ids.data(), lengths.data(),
+                           static_cast<unsigned>(pointers.size()), HS_MODE_BLOCK, nullptr,
+                           &database_, &error) != HS_SUCCESS) {
+    if (error) hs_free_compile_error(error);
+    database_ = nullptr;  // matched pattern by pattern instead
+    return;
+  }
+  id_ = next_id++;
+}
+
+void FactoredWildcards::match_all(std::string_view text, std::vector<uint32_t>& ids) const {
+  std::call_once(compile_once_, [this] { compile(); });
+  auto verify = [&](uint32_t pattern) {
+    if (wildcard_match(text, patterns_[pattern], caseless_[pattern])) ids.push_back(pattern);
+  };
+  for (uint32_t pattern : always_) verify(pattern);
+  hs_scratch_t* scratch = database_ ? thread_scratch(database_, id_) : nullptr;
+  if (!scratch) {
+    for (const auto& patterns : by_literal_)
+      for (uint32_t pattern : patterns) verify(pattern);
+    return;
+  }
+  thread_local std::vector<uint32_t> literals;
+  literals.clear();
+  hs_scan(database_, text.data(), static_cast<unsigned>(text.size()), 0, scratch, on_each_match,
+          &literals);
+  for (uint32_t literal : literals)
+    for (uint32_t pattern : by_literal_[literal]) verify(pattern);
 }
 
 }  // namespace pickaxe

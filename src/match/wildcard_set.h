@@ -32,13 +32,46 @@ class WildcardSet {
   bool compiled() const { return database_ != nullptr; }
   // True when any pattern matches the whole text.
   bool matches(std::string_view text) const;
+  // Adds to `ids` the index of each pattern that matches the whole text.
+  void match_all(std::string_view text, std::vector<uint32_t>& ids) const;
+  // Patterns of their own case sense: `caseless[i]` for patterns[i].
+  WildcardSet(std::vector<std::string> patterns, std::vector<bool> caseless)
+      : patterns_(std::move(patterns)), caseless_each_(std::move(caseless)) {}
 
  private:
   std::vector<std::string> patterns_;  // for the lazy compile
   bool caseless_ = false;
+  std::vector<bool> caseless_each_;  // per pattern, when given
+  void compile_once() const;
   mutable std::once_flag compile_once_;
   hs_database* database_ = nullptr;
   uint64_t id_ = 0;  // tells the per-thread scratch which databases it fits
+};
+
+// Many wildcard patterns, matched through their literals: one Vectorscan
+// literal database (quick to build, however many patterns) finds each
+// pattern's longest literal in a value, and only the patterns whose literal
+// occurs are then matched in full. Compiled when first used.
+class FactoredWildcards {
+ public:
+  FactoredWildcards(std::vector<std::string> patterns, std::vector<bool> caseless);
+  FactoredWildcards(const FactoredWildcards&) = delete;
+  FactoredWildcards& operator=(const FactoredWildcards&) = delete;
+  ~FactoredWildcards();
+  // Adds to `ids` the index of each pattern that matches the whole text.
+  void match_all(std::string_view text, std::vector<uint32_t>& ids) const;
+
+ private:
+  void compile() const;
+  std::vector<std::string> patterns_;
+  std::vector<bool> caseless_;
+  std::vector<std::string> literals_;
+  std::vector<bool> literal_caseless_;
+  std::vector<std::vector<uint32_t>> by_literal_;  // per literal: the patterns holding it
+  std::vector<uint32_t> always_;                   // patterns without a literal
+  mutable std::once_flag compile_once_;
+  mutable hs_database* database_ = nullptr;
+  mutable uint64_t id_ = 0;
 };
 
 // The Vectorscan expression for one wildcard pattern.
