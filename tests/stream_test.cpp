@@ -146,36 +146,6 @@ TEST(Stream, InertEventsChangeNoResult) {
 
 // Filters that only matter once a sequence has begun (later steps, until)
 // are left to their engine when the event is kept for another engine anyway.
-TEST(Stream, DeferrableFiltersAreThoseThatNeedABegunSequence) {
-  auto deferrable = [](const std::string& query) {
-    Parsed parsed = parse(query);
-    EXPECT_TRUE(parsed.ok()) << parsed.messages();
-    QueryEngine engine(parsed.query(), Schema{}, {});
-    std::vector<bool> flags;
-    for (uint32_t f = 0; f < engine.filters().size(); ++f) flags.push_back(engine.deferrable(f));
-    return flags;
-  };
-  using Flags = std::vector<bool>;
-  EXPECT_EQ(deferrable("process where true"), Flags({false}));
-  EXPECT_EQ(deferrable("sequence [process where true] [file where true] until [network where "
-                       "true]"),
-            Flags({false, true, true}));
-  EXPECT_EQ(deferrable("sequence [process where true] with runs=2 [file where true]"),
-            Flags({false, true}));
-  EXPECT_EQ(
-      deferrable(
-          "sequence with maxspan=1m [process where true] ![file where true] [network where true]"),
-      Flags({false, true, true}));
-  // With a leading missing step, every missing step's events are remembered.
-  EXPECT_EQ(
-      deferrable(
-          "sequence with maxspan=1m ![file where true] [process where true] ![dns where true] "
-          "[network where true]"),
-      Flags({false, false, false, true}));
-  EXPECT_EQ(deferrable("sample by host.name [process where true] [network where true]"),
-            Flags({false, false}));
-}
-
 // Many engines on one stream: each gets the results it gets alone, though
 // an event kept for one engine reaches the others unevaluated.
 TEST(Stream, EnginesTogetherGiveTheirResultsAlone) {

@@ -100,18 +100,6 @@ QueryEngine::QueryEngine(const eql::Query& query, const Schema& schema, EngineOp
     if (query.maxspan) maxspan_ = query.maxspan->nanoseconds();
   }
   for (const eql::Pipe& pipe : query.pipes) pipes_.push_back(pipe);
-  // A sequence's filters are deferrable unless a stage that can begin a
-  // sequence (the first positive stage, or a leading missing stage) uses them.
-  // With a leading missing step, every missing step's events are remembered.
-  deferrable_.assign(filters_.size(), kind_ == eql::QueryKind::Sequence && !positive_.empty());
-  if (kind_ == eql::QueryKind::Sequence && !positive_.empty()) {
-    const bool leading_missing = stages_.front().missing;
-    for (size_t s = 0; s < stages_.size(); ++s) {
-      if (s == positive_.front() || (leading_missing && stages_[s].missing))
-        deferrable_[stages_[s].filter] = false;
-    }
-  }
-
   // The constraints the engine index uses: values that recur across events.
   std::vector<uint32_t> indexed;
   for (const CompiledFilter& filter : filters_) indexed.push_back(filter.category_slot);
@@ -289,11 +277,21 @@ void QueryEngine::tick(int64_t time) {
 
 void QueryEngine::push(const EventPtr& event) {
   ++stats_.events;
-  if (!admits(*event)) return;
+  if (admits(*event)) dispatch(event);
+}
+
+void QueryEngine::push(const EventPtr& event, uint32_t matched) {
+  ++stats_.events;
+  matched_ = matched;
+  dispatch(event);
+  matched_.reset();
+}
+
+void QueryEngine::dispatch(const EventPtr& event) {
   switch (kind_) {
     case eql::QueryKind::Event:
       if (own_time_ && !time_of(*event)) break;  // no value in the query's own timestamp field
-      if (filters_[0].matches(*event)) add_result(QueryResult{{event}, {}}, {});
+      if (matches(0, *event)) add_result(QueryResult{{event}, {}}, {});
       break;
     case eql::QueryKind::Sequence: push_sequence(event); break;
     case eql::QueryKind::Sample: push_sample(event); break;
@@ -348,7 +346,7 @@ void QueryEngine::push_sequence(const EventPtr& event) {
   const bool anything_begun = live_partials_ > 0 || !completed_keys_.empty();
   for (size_t m = 0; m < stages_.size(); ++m) {
     if (!stages_[m].missing || (!leading_missing && !anything_begun)) continue;
-    if (!filters_[stages_[m].filter].matches(*event)) continue;
+    if (!matches(stages_[m].filter, *event)) continue;
     for (const auto& key : keys_for(*event, stages_[m].step)) {
       if (!leading_missing && !begun(key)) continue;
       auto& hits = missing_hits_[key];
@@ -360,7 +358,7 @@ void QueryEngine::push_sequence(const EventPtr& event) {
   for (size_t p = stage_count; p-- > 0;) {
     if (p > 0 && live_partials_ == 0) continue;  // nothing to advance
     const Stage& stage = stages_[positive_[p]];
-    if (!filters_[stage.filter].matches(*event)) continue;
+    if (!matches(stage.filter, *event)) continue;
     for (const auto& key : keys_for(*event, stage.step)) {
       if (stage_count == 1) {
         complete(Partial{{event}, *time}, key);
@@ -387,7 +385,7 @@ void QueryEngine::push_sequence(const EventPtr& event) {
     }
   }
   // `until` ends the partials of its key, after this event completed what it could.
-  if (until_filter_ && filters_[*until_filter_].matches(*event)) {
+  if (until_filter_ && matches(*until_filter_, *event)) {
     for (const auto& key : keys_for(*event, until_step_)) {
       auto it = sequences_.find(key);
       if (it == sequences_.end()) continue;
@@ -557,7 +555,7 @@ bool QueryEngine::missing_ok(const QueryResult& candidate, const std::vector<Sca
 
 void QueryEngine::push_sample(const EventPtr& event) {
   for (size_t s = 0; s < filters_.size(); ++s) {
-    if (!filters_[s].matches(*event)) continue;
+    if (!matches(s, *event)) continue;
     for (const auto& key : keys_for(*event, s)) {
       auto& per_step = samples_[key];
       per_step.resize(filters_.size());

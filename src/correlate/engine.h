@@ -76,6 +76,10 @@ class QueryEngine {
 
   // Feeds the next event in order.
   void push(const EventPtr& event);
+  // The same for an event whose filters the caller has evaluated: bit f of
+  // `matched` says whether filters()[f] matches it (at most 32 filters), and
+  // the caller checked the engine's index (index_filters) for it.
+  void push(const EventPtr& event, uint32_t matched);
   // Ends the input and returns the results, in Elasticsearch's order.
   std::vector<QueryResult> finish();
   const EngineStats& stats() const { return stats_; }
@@ -94,11 +98,6 @@ class QueryEngine {
   // The filters (indices into filters()) whose required values of those
   // slots the event has; none when its data stream is not read.
   std::vector<uint32_t> index_filters(const Event& event) const;
-  // Whether the engine evaluates the filter only once a sequence has begun
-  // (a later step, a missing step after the first, an until): an event
-  // pushed to it is then checked by the engine itself, so a stream need not
-  // evaluate such a filter to choose an event it keeps anyway.
-  bool deferrable(uint32_t filter) const { return deferrable_[filter]; }
 
  private:
   struct Stage {
@@ -164,6 +163,12 @@ class QueryEngine {
   // Samples: per key, the events matching each step, in order.
   std::map<std::vector<Scalar>, std::vector<std::vector<EventPtr>>, std::less<>> samples_;
   bool admits(const Event& event) const;
+  void dispatch(const EventPtr& event);
+  // Whether filters_[f] matches: the caller's answer when it gave one.
+  bool matches(size_t filter, const Event& event) const {
+    return matched_ ? (*matched_ >> filter) & 1 : filters_[filter].matches(event);
+  }
+  std::optional<uint32_t> matched_;
   // The event's time for this query: the stream's, or the query's own
   // timestamp field when it has one (a rule's timestamp_override).
   std::optional<int64_t> time_of(const Event& event) const;
@@ -177,7 +182,6 @@ class QueryEngine {
   std::vector<std::vector<ValueConstraint>> filter_constraints_;  // per filter, on indexed slots
   std::vector<uint32_t> index_slots_list_;
   std::vector<uint32_t> read_slots_;
-  std::vector<bool> deferrable_;  // per filter
   struct AdmitCache {
     std::string index, type, dataset, name_space;
     bool admitted = false;

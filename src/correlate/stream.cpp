@@ -76,7 +76,7 @@ const std::vector<QueryStream::EngineFilter>& QueryStream::indexed_filters(
   std::vector<EngineFilter> filters;
   for (size_t i = 0; i < engines_.size(); ++i)
     for (uint32_t filter : engines_[i]->index_filters(event))
-      filters.push_back({static_cast<uint32_t>(i), filter, engines_[i]->deferrable(filter)});
+      filters.push_back({static_cast<uint32_t>(i), filter});
   if (cache.size() > 100'000) cache.clear();  // no end to the variety: start over
   return cache.emplace(signature, std::move(filters)).first->second;
 }
@@ -456,13 +456,13 @@ std::optional<std::string> QueryStream::type_problem(const Event& event) const {
 }
 
 void QueryStream::trim_fields(Worker& worker, Event& event,
-                              const std::vector<uint32_t>& engines) const {
+                              const std::vector<Match>& matches) const {
   if (worker.slot_mark.size() < engine_.fields().size())
     worker.slot_mark.resize(engine_.fields().size(), 0);
   const uint64_t mark = ++worker.event_mark;
   for (uint32_t slot : always_kept_) worker.slot_mark[slot] = mark;
-  for (uint32_t engine : engines)
-    for (uint32_t slot : engines_[engine]->read_slots()) worker.slot_mark[slot] = mark;
+  for (const Match& match : matches)
+    for (uint32_t slot : engines_[match.engine]->read_slots()) worker.slot_mark[slot] = mark;
   event.fields.retain([&](uint32_t slot) { return worker.slot_mark[slot] == mark; });
 }
 
@@ -542,68 +542,41 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
     });
   };
   // Each filter is evaluated only when the event has the values it requires
-  // of the index slots and a hit on each of its literal clauses; an engine
-  // is done with at its first matching filter.
+  // of the index slots and a hit on each of its literal clauses; the event
+  // goes to the engines with a filter that matches, with those filters, so
+  // that no engine evaluates a filter again.
   Outcome outcome{Outcome::Kind::Candidate, line};
-  std::vector<EngineFilter>& deferred = worker.deferred;
-  deferred.clear();
-  // The filters below read the rule set's predicates, decided once per
-  // field for this event.
+  // The filters read the rule set's predicates, decided once per field.
   std::optional<ScopedPredicates> predicates;
   if (predicates_) {
     if (!worker.predicates) worker.predicates = std::make_unique<PredicatePass>(*predicates_);
     predicates.emplace(*worker.predicates, scratch);
   }
   for (const EngineFilter& at : indexed_filters(worker, scratch)) {
-    if (!outcome.engines.empty() && outcome.engines.back() == at.engine) continue;
     if (by_literal && !literals_allow(at)) continue;
-    if (at.deferrable) {
-      deferred.push_back(at);
-      continue;
-    }
-    if (engines_[at.engine]->filters()[at.filter].matches(scratch))
-      outcome.engines.push_back(at.engine);
-  }
-  // A filter that an engine evaluates again only once a sequence has begun
-  // (a later step, an until) need not be evaluated here when the event is a
-  // candidate anyway: its engine gets the event and decides. Otherwise the
-  // first of them that matches makes the event a candidate, which is what
-  // keeps the set of candidates, and so the order of events, the same.
-  if (!deferred.empty()) {
-    size_t first = 0;
-    if (outcome.engines.empty()) {
-      while (first < deferred.size() &&
-             !engines_[deferred[first].engine]->filters()[deferred[first].filter].matches(scratch))
-        ++first;
-    }
-    if (first < deferred.size()) {
-      const size_t eager = outcome.engines.size();
-      for (size_t i = first; i < deferred.size(); ++i)
-        if (outcome.engines.empty() || outcome.engines.back() != deferred[i].engine)
-          outcome.engines.push_back(deferred[i].engine);
-      std::inplace_merge(outcome.engines.begin(), outcome.engines.begin() + eager,
-                         outcome.engines.end());
-      outcome.engines.erase(std::unique(outcome.engines.begin(), outcome.engines.end()),
-                            outcome.engines.end());
-    }
+    if (!engines_[at.engine]->filters()[at.filter].matches(scratch)) continue;
+    if (outcome.matches.empty() || outcome.matches.back().engine != at.engine)
+      outcome.matches.push_back({at.engine, 0});
+    if (at.filter < 32) outcome.matches.back().filters |= uint32_t{1} << at.filter;
   }
   predicates.reset();
   if (!timestamp) {
     // Only samples take an event without a time; for the others it is skipped.
-    size_t before = outcome.engines.size();
-    std::erase_if(outcome.engines, [&](uint32_t i) { return engines_[i]->needs_time(); });
-    if (outcome.engines.empty()) {  // as without samples: reported and counted
+    size_t before = outcome.matches.size();
+    std::erase_if(outcome.matches,
+                  [&](const Match& match) { return engines_[match.engine]->needs_time(); });
+    if (outcome.matches.empty()) {  // as without samples: reported and counted
       Outcome skipped{Outcome::Kind::MissingTimestamp, line};
       skipped.problem = std::move(time_problem);
       return skipped;
     }
-    if (outcome.engines.size() < before)
+    if (outcome.matches.size() < before)
       outcome.problem = fmt::format("{} by the rules that need one", time_problem);
   }
-  if (outcome.engines.empty()) return Outcome(Outcome::Kind::Inert, line);
+  if (outcome.matches.empty()) return Outcome(Outcome::Kind::Inert, line);
   // The event goes on with the fields its engines read, copied out of the
   // worker's scratch event (whose storage serves the next event).
-  trim_fields(worker, scratch, outcome.engines);
+  trim_fields(worker, scratch, outcome.matches);
   auto event = std::make_shared<Event>();
   event->fields = scratch.fields;
   event->timestamp = scratch.timestamp;
@@ -645,7 +618,7 @@ void QueryStream::commit(Outcome&& outcome, const std::string& name, uint64_t li
   if (event->has_timestamp && timestamp >= 100'000'000'000'000 &&
       timestamp < 100'000'000'000'000'000)
     ++stats_.seconds_like;
-  Pending pending{std::move(event), arrivals_++, std::move(outcome.engines)};
+  Pending pending{std::move(event), arrivals_++, std::move(outcome.matches)};
   // An event dated far ahead of the stream (a clock error) is held apart
   // instead of moving the stream's time, which would make every later event
   // late; it joins the others when their time catches up with it, when
@@ -723,10 +696,10 @@ void QueryStream::run_batch() {
   if (batch_.empty()) return;
   std::function<void(size_t)> work = [this](size_t worker) {
     for (const Pending& pending : batch_) {
-      for (uint32_t i : pending.engines) {
-        if (i % threads_ != worker || engines_[i]->done()) continue;
-        trigger_[i] = pending.event->order;
-        engines_[i]->push(pending.event);
+      for (const Match& match : pending.matches) {
+        if (match.engine % threads_ != worker || engines_[match.engine]->done()) continue;
+        trigger_[match.engine] = pending.event->order;
+        push(match, pending.event);
       }
     }
   };
@@ -768,7 +741,7 @@ void QueryStream::release_earliest(bool early) {
   {
     // The event is copied, its engine list moved: ordering reads only the event.
     Pending& head = const_cast<Pending&>(earliest());
-    Pending pending{head.event, head.arrival, std::move(head.engines), head.bytes};
+    Pending pending{head.event, head.arrival, std::move(head.matches), head.bytes};
     pop_earliest();
     if (early) ++stats_.released_early;
     buffered_bytes_ -= std::min(buffered_bytes_, pending.bytes);
@@ -780,8 +753,8 @@ void QueryStream::release_earliest(bool early) {
       batch_.push_back(std::move(pending));
       if (batch_.size() >= 4096) run_batch();
     } else {
-      for (uint32_t engine : pending.engines) {
-        if (!engines_[engine]->done()) engines_[engine]->push(event);
+      for (const Match& match : pending.matches) {
+        if (!engines_[match.engine]->done()) push(match, event);
       }
     }
     if (done()) {
@@ -792,6 +765,14 @@ void QueryStream::release_earliest(bool early) {
       buffered_bytes_ = 0;
     }
   }
+}
+
+void QueryStream::push(const Match& match, const EventPtr& event) {
+  QueryEngine& engine = *engines_[match.engine];
+  if (engine.filters().size() <= 32)
+    engine.push(event, match.filters);
+  else
+    engine.push(event);
 }
 
 void QueryStream::flush() {

@@ -96,13 +96,18 @@ class QueryStream {
   struct EngineFilter {
     uint32_t engine;
     uint32_t filter;
-    bool deferrable;  // QueryEngine::deferrable
+  };
+  // An engine an event goes to, with the filters of it the event matched
+  // (bit f: filters()[f]; engines of more filters evaluate them themselves).
+  struct Match {
+    uint32_t engine;
+    uint32_t filters;
   };
   struct Pending {
     EventPtr event;
     uint64_t arrival;
-    std::vector<uint32_t> engines;  // those with a filter that matches the event
-    size_t bytes = 0;               // what it costs the reorder buffer (buffered_size)
+    std::vector<Match> matches;  // the engines with a filter that matches the event
+    size_t bytes = 0;            // what it costs the reorder buffer (buffered_size)
   };
   struct Later {
     const QueryStream* stream;
@@ -124,7 +129,7 @@ class QueryStream {
     Kind kind = Kind::Inert;
     uint64_t line = 0;
     std::shared_ptr<Event> event;
-    std::vector<uint32_t> engines;
+    std::vector<Match> matches;
     std::string problem;  // a Candidate's: skipped by the engines that need a time
   };
   // The state one thread needs to prepare events.
@@ -140,7 +145,6 @@ class QueryStream {
     uint64_t event_mark = 0;
     std::string_view mapped_input;              // a mapped file that outlives the stream's events
     Event scratch;                              // each event is extracted here first
-    std::vector<EngineFilter> deferred;         // filters not yet evaluated for this event
     std::unique_ptr<PredicatePass> predicates;  // the rule set's predicates for this event
   };
   // Preparing reads only shared state that no longer changes, so workers
@@ -194,7 +198,8 @@ class QueryStream {
   std::vector<uint32_t> signature_slots_;  // the engine index's slots
   std::vector<uint32_t> always_kept_;      // see keep_slots
   // A candidate event keeps only the fields its engines (and results) read.
-  void trim_fields(Worker& worker, Event& event, const std::vector<uint32_t>& engines) const;
+  void trim_fields(Worker& worker, Event& event, const std::vector<Match>& matches) const;
+  void push(const Match& match, const EventPtr& event);
   // The filters of each engine that the event passes the index for, by
   // engine, cached per combination of index values.
   const std::vector<EngineFilter>& indexed_filters(Worker& worker, const Event& event) const;
