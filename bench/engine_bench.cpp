@@ -7,8 +7,12 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
+#include <optional>
+
 #include "correlate/engine.h"
 #include "eql/parser.h"
+#include "match/predicates.h"
 #include "prefilter/prefilter.h"
 
 namespace {
@@ -51,6 +55,112 @@ void BM_ExtractFields(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * bytes);
 }
 BENCHMARK(BM_ExtractFields);
+
+// The whole rule set's filters (every detection-rules query, or the bundled
+// pack without ../shared) over 1000 events, with the predicate program
+// (`grouped`: each field's predicates decided once per event, filters read
+// the answers and skip an event whose anchor did not fire) and without it
+// (`alone`: each filter matches its own strings), the baseline in the same
+// run. BM_RuleSetPredicatePass decides every field group, nothing else.
+struct RuleSetBench {
+  Schema schema;
+  FieldIndex fields;
+  std::vector<eql::QuerySet> sets;
+  std::vector<std::unique_ptr<QueryEngine>> engines;
+  PredicateProgram program;
+  std::vector<Event> events;
+  std::vector<uint32_t> one_per_group;  // a predicate of each field group
+
+  RuleSetBench() {
+    std::vector<std::string> queries;
+    std::ifstream source(std::string(PICKAXE_SHARED_DIR) +
+                         "/conformance/eql/detection-rules-queries.jsonl");
+    simdjson::dom::parser parser;
+    for (std::string line; std::getline(source, line);) {
+      std::string_view query;
+      if (parser.parse(line)["query"].get(query) == simdjson::SUCCESS) queries.emplace_back(query);
+    }
+    if (queries.empty()) {
+      queries = {
+          R"(process where process.name in ("xmrig", "minerd") or process.args : "*stratum*")",
+          R"(network where destination.port in (3333, 4444) and process.name != "bash")"};
+    }
+    for (const std::string& text : queries) {
+      auto source_file = std::make_shared<SourceFile>("bench", text);
+      Diagnostics diagnostics(source_file);
+      eql::QuerySet set = eql::parse_query_set(*source_file, diagnostics);
+      if (diagnostics.has_errors()) continue;
+      for (const eql::Query& query : set.alternatives) {
+        FieldIndex probe_fields;
+        Diagnostics compile(source_file);
+        QueryEngine probe(query, schema, EngineOptions{}, &compile, &probe_fields);
+        if (compile.has_errors()) continue;
+        engines.push_back(
+            std::make_unique<QueryEngine>(query, schema, EngineOptions{}, nullptr, &fields));
+        engines.back()->attach(program);
+      }
+      sets.push_back(std::move(set));
+    }
+    program.build();
+    std::vector<bool> seen(program.field_count());
+    for (uint32_t predicate = 0; predicate < program.predicate_count(); ++predicate) {
+      if (seen[program.field_group(predicate)]) continue;
+      seen[program.field_group(predicate)] = true;
+      one_per_group.push_back(predicate);
+    }
+    events.resize(1000);
+    for (int i = 0; i < 1000; ++i) {
+      simdjson::padded_string json(event_json(i));
+      events[i].fields.reset(fields.size());
+      extract_fields(parser.parse(json).value(), fields, schema, events[i]);
+    }
+  }
+  size_t run(PredicatePass* pass) {
+    size_t held = 0;
+    for (const Event& event : events) {
+      std::optional<ScopedPredicates> scope;
+      if (pass) scope.emplace(*pass, event);
+      for (const auto& engine : engines)
+        for (const CompiledFilter& filter : engine->filters()) held += filter.matches(event);
+    }
+    return held;
+  }
+};
+
+RuleSetBench& rule_set() {
+  static RuleSetBench bench;
+  return bench;
+}
+
+void BM_RuleSetFilters(benchmark::State& state, bool grouped) {
+  RuleSetBench& bench = rule_set();
+  PredicatePass pass(bench.program);
+  size_t held = 0;
+  for (auto _ : state) held += bench.run(grouped ? &pass : nullptr);
+  benchmark::DoNotOptimize(held);
+  state.SetItemsProcessed(state.iterations() * 1000);
+  state.counters["filters"] = 0;
+  for (const auto& engine : bench.engines) state.counters["filters"] += engine->filters().size();
+  state.counters["predicates"] = static_cast<double>(bench.program.predicate_count());
+}
+BENCHMARK_CAPTURE(BM_RuleSetFilters, alone, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_RuleSetFilters, grouped, true)->Unit(benchmark::kMillisecond);
+
+void BM_RuleSetPredicatePass(benchmark::State& state) {
+  RuleSetBench& bench = rule_set();
+  PredicatePass pass(bench.program);
+  size_t fired = 0;
+  for (auto _ : state) {
+    for (const Event& event : bench.events) {
+      ScopedPredicates scope(pass, event);
+      for (uint32_t predicate : bench.one_per_group) fired += pass.fired(predicate);
+    }
+  }
+  benchmark::DoNotOptimize(fired);
+  state.SetItemsProcessed(state.iterations() * 1000);
+  state.counters["fields"] = static_cast<double>(bench.program.field_count());
+}
+BENCHMARK(BM_RuleSetPredicatePass)->Unit(benchmark::kMillisecond);
 
 // Evaluates one predicate over 1000 prepared events.
 void run_predicate(benchmark::State& state, const std::string& condition) {

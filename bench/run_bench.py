@@ -71,8 +71,9 @@ def timed(command, runs):
         if result.returncode not in (0, 1):
             sys.exit(f"failed ({result.returncode}): {' '.join(command)}\n{result.stderr[-2000:]}")
         rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr).group(1))
-        notes = [line for line in result.stderr.splitlines() if line.startswith("hunt:")
-                 or "left out" in line]
+        notes = [line.strip() for line in result.stderr.splitlines()
+                 if "left out" in line or "not parsed" in line or "every line parsed" in line
+                 or "Sigma rules skipped" in line]
         if best is None or seconds < best[0]:
             best = (seconds, rss, notes)
     return best
@@ -95,8 +96,13 @@ def main():
     seed_page = SHARED / "seed" / "T1204.003-detect-malicious-image.txt"
     rules_dir = data / "detection-rules"
     rule_count = detection_rules(rules_dir)
-    hunt = [str(build / "pickaxe"), "hunt", "--format", "ndjson", "--quiet",
+    hunt = [str(build / "pickaxe"), "hunt", "--format", "ndjson",
             "--detection-time", "2026-01-01T00:00:00Z"]
+    sigma = SHARED / "conformance" / "sigma"
+    sigma_rules = []
+    for folder in ("rules", "rules-emerging-threats"):
+        if (sigma / folder).is_dir():
+            sigma_rules += ["--rules", str(sigma / folder)]
     scenarios = [
         ("limit: simdjson iterate_many", [str(build / "pickaxe_limit"), str(events_file)]),
         ("seed rule (page), 1 thread", hunt + ["--threads", "1", "--rules", str(seed_page),
@@ -109,28 +115,40 @@ def main():
         (f"{rule_count} detection-rules queries, 2 threads",
          hunt + ["--threads", "2", "--skip-invalid", "--rules", str(rules_dir), str(events_file)]),
     ]
+    if sigma_rules:
+        scenarios.append((f"{rule_count} queries + SigmaHQ rules, 1 thread",
+                          hunt + ["--threads", "1", "--skip-invalid", "--rules", str(rules_dir)]
+                          + sigma_rules + [str(events_file)]))
     print(f"input: {events_file.name}, {args.events} events, {size_mb:.0f} MB; "
           f"best of {args.runs}; {os.cpu_count()} cores")
     print(f"{'run':<44} {'seconds':>8} {'events/s':>11} {'MB/s':>8} {'x limit':>8} {'peak RSS':>10}")
     limit_rate = None
     seconds_of = []
+    rss_of = []
     for name, command in scenarios:
         seconds, rss, notes = timed(command, args.runs)
         seconds_of.append(seconds)
+        rss_of.append(rss / 1024)
         rate = size_mb / seconds
         if limit_rate is None:
             limit_rate = rate
         print(f"{name:<44} {seconds:>8.2f} {args.events / seconds:>11,.0f} {rate:>8.0f} "
               f"{rate / limit_rate:>8.2f} {rss / 1024:>8.0f} MB", flush=True)
         for note in notes:
-            if "left out" in note:
-                print(f"  {note}")
-    limit, seed_one, seed_two, _, rules_one, _ = seconds_of
+            print(f"  {note}")
+    limit, seed_one, seed_two, _, rules_one, rules_two = seconds_of[:6]
     print("ratios, from this run:")
-    print(f"  seed rule, 1 thread, against the limit:      {limit / seed_one:5.2f} x  (target >= 0.5)")
-    print(f"  seed rule, 2 threads against 1 thread:       {seed_one / seed_two:5.2f} x  (target >= 1.8)")
-    print(f"  {rule_count} rules against the seed rule, 1 thread: "
-          f"{seed_one / rules_one:5.3f} x  (target >= 0.3)")
+    print(f"  seed rule, 1 thread, against the limit:          {limit / seed_one:6.3f} x  (target >= 0.5)")
+    print(f"  seed rule, 2 threads against 1 thread:           {seed_one / seed_two:6.3f} x  (target >= 1.8)")
+    print(f"  {rule_count} rules, 1 thread, against the limit:      "
+          f"{limit / rules_one:6.3f} x  (target >= 0.3, aim 0.5)")
+    print(f"  {rule_count} rules, 2 threads against 1 thread:       "
+          f"{rules_one / rules_two:6.3f} x  (target >= 1.8)")
+    print(f"  {rule_count} rules, 1 thread, peak RSS:               "
+          f"{rss_of[4]:6.0f} MB (target <= 256)")
+    if len(seconds_of) > 6:
+        print(f"  {rule_count} rules + SigmaHQ, 1 thread, against the limit: "
+              f"{limit / seconds_of[6]:6.3f} x  (target >= 0.25)")
     return 0
 
 

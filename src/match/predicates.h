@@ -35,6 +35,7 @@ class PredicateProgram {
   size_t predicate_count() const { return predicates_.size(); }
   size_t field_count() const { return groups_.size(); }
   size_t anchored_filters() const { return anchored_; }
+  uint32_t field_group(uint32_t predicate) const { return predicates_[predicate]; }
 
  private:
   friend class PredicatePass;
