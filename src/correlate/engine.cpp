@@ -117,8 +117,16 @@ QueryEngine::QueryEngine(const eql::Query& query, const Schema& schema, EngineOp
     }
     filter_constraints_.push_back(std::move(kept));
   }
-  read_slots_ = {timestamp_slot_, stream_timestamp_slot_};
-  if (tiebreaker_slot_) read_slots_.push_back(*tiebreaker_slot_);
+  // The stream's time is read once, into Event::timestamp; a query's own
+  // timestamp field is read by the engine.
+  if (own_time_) state_slots_.push_back(timestamp_slot_);
+  if (tiebreaker_slot_) state_slots_.push_back(*tiebreaker_slot_);
+  for (const auto& keys : step_keys_)
+    for (const NodePtr& key : keys) collect_slots(*key, state_slots_);
+  std::sort(state_slots_.begin(), state_slots_.end());
+  state_slots_.erase(std::unique(state_slots_.begin(), state_slots_.end()), state_slots_.end());
+  read_slots_ = state_slots_;
+  read_slots_.insert(read_slots_.end(), {timestamp_slot_, stream_timestamp_slot_});
   if (index_slots_)
     read_slots_.insert(read_slots_.end(), {index_slots_->index, index_slots_->type,
                                            index_slots_->dataset, index_slots_->name_space});

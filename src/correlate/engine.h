@@ -95,6 +95,9 @@ class QueryEngine {
   const std::vector<uint32_t>& index_slots() const { return index_slots_list_; }
   // Every slot the engine reads from an event (filters, keys, times, data stream).
   const std::vector<uint32_t>& read_slots() const { return read_slots_; }
+  // The slots it still reads from an event whose filters were evaluated for
+  // it (push with `matched`): times, tiebreaker and join keys.
+  const std::vector<uint32_t>& state_slots() const { return state_slots_; }
   // The filters (indices into filters()) whose required values of those
   // slots the event has; none when its data stream is not read.
   std::vector<uint32_t> index_filters(const Event& event) const;
@@ -182,6 +185,7 @@ class QueryEngine {
   std::vector<std::vector<ValueConstraint>> filter_constraints_;  // per filter, on indexed slots
   std::vector<uint32_t> index_slots_list_;
   std::vector<uint32_t> read_slots_;
+  std::vector<uint32_t> state_slots_;
   struct AdmitCache {
     std::string index, type, dataset, name_space;
     bool admitted = false;

@@ -36,8 +36,8 @@ QueryStream::QueryStream(std::vector<QueryEngine*> engines, const Schema& schema
       on_problem_(on_problem),
       reader_(reader_options(), on_problem),
       buffer_(Later{this}) {
-  // The stream orders events by these.
-  always_kept_.push_back(engine_.stream_timestamp_slot());
+  // The stream orders events by their time (read once, into Event::timestamp)
+  // and the tiebreaker.
   if (auto slot = engine_.tiebreaker_slot()) always_kept_.push_back(*slot);
   for (const QueryEngine* engine : engines_) any_sample_ = any_sample_ || !engine->needs_time();
   for (const QueryEngine* engine : engines_)
@@ -461,8 +461,13 @@ void QueryStream::trim_fields(Worker& worker, Event& event,
     worker.slot_mark.resize(engine_.fields().size(), 0);
   const uint64_t mark = ++worker.event_mark;
   for (uint32_t slot : always_kept_) worker.slot_mark[slot] = mark;
-  for (const Match& match : matches)
-    for (uint32_t slot : engines_[match.engine]->read_slots()) worker.slot_mark[slot] = mark;
+  for (const Match& match : matches) {
+    const QueryEngine& engine = *engines_[match.engine];
+    // An engine that is told which filters matched reads only its state's slots.
+    const auto& slots =
+        engine.filters().size() <= kMaskedFilters ? engine.state_slots() : engine.read_slots();
+    for (uint32_t slot : slots) worker.slot_mark[slot] = mark;
+  }
   event.fields.retain([&](uint32_t slot) { return worker.slot_mark[slot] == mark; });
 }
 
@@ -557,7 +562,7 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
     if (!engines_[at.engine]->filters()[at.filter].matches(scratch)) continue;
     if (outcome.matches.empty() || outcome.matches.back().engine != at.engine)
       outcome.matches.push_back({at.engine, 0});
-    if (at.filter < 32) outcome.matches.back().filters |= uint32_t{1} << at.filter;
+    if (at.filter < kMaskedFilters) outcome.matches.back().filters |= uint32_t{1} << at.filter;
   }
   predicates.reset();
   if (!timestamp) {
@@ -769,7 +774,7 @@ void QueryStream::release_earliest(bool early) {
 
 void QueryStream::push(const Match& match, const EventPtr& event) {
   QueryEngine& engine = *engines_[match.engine];
-  if (engine.filters().size() <= 32)
+  if (engine.filters().size() <= kMaskedFilters)
     engine.push(event, match.filters);
   else
     engine.push(event);

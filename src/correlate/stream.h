@@ -103,6 +103,7 @@ class QueryStream {
     uint32_t engine;
     uint32_t filters;
   };
+  static constexpr uint32_t kMaskedFilters = 32;
   struct Pending {
     EventPtr event;
     uint64_t arrival;
