@@ -436,8 +436,43 @@ TEST_F(Faults, AFloodOfKeysDoesNotBlockLaterSequences) {
   EXPECT_EQ(child.exit_code, 0) << child.err;
   EXPECT_EQ(child.lines(), 1u) << child.err;
   EXPECT_NE(child.out.find("\"real\""), std::string::npos);
-  EXPECT_NE(child.err.find("partial sequences dropped at --max-sequence-state"), std::string::npos)
+  EXPECT_NE(child.err.find("partial sequences and samples dropped at --max-sequence-state"),
+            std::string::npos)
       << child.err;
+}
+
+// Sample keys that never complete are state too: past --max-sequence-state
+// the oldest incomplete ones go, memory stays flat, and a key that completes
+// later still gives its sample.
+TEST_F(Faults, AFloodOfSampleKeysStaysBounded) {
+  std::string text;
+  int64_t t = 1'700'000'000'000;
+  for (int i = 0; i < 200'000; ++i)  // 200 000 processes with a first step only
+    text += fmt::format(
+        R"({{"@timestamp":{},"event":{{"category":"process"}},"host":{{"name":"flood"}},"process":{{"pid":{},"name":"xmrig","args":["-o","pool.example:3333","--donate-level","1","--threads","8"]}}}})"
+        "\n",
+        t++, i);
+  for (
+      const char* line :
+      {R"({"@timestamp":1700000300000,"event":{"category":"process"},"host":{"name":"real"},"process":{"pid":1,"name":"xmrig"}})",
+       R"({"@timestamp":1700000300500,"event":{"category":"network"},"host":{"name":"real"},"process":{"pid":1},"destination":{"port":3333}})"})
+    text += std::string(line) + "\n";
+  const std::string input = write("sample-flood.ndjson", text);
+  const std::string query =
+      "sample by host.name, process.pid [process where process.name == \"xmrig\"] [network "
+      "where destination.port == 3333]";
+  Child bounded = run({"query", "--max-sequence-state", "1000", query, input});
+  EXPECT_EQ(bounded.exit_code, 0) << bounded.err;
+  EXPECT_EQ(bounded.lines(), 1u) << bounded.err;  // the real sample
+  EXPECT_NE(bounded.out.find("\"real\""), std::string::npos);
+  EXPECT_NE(bounded.err.find("partial sequences and samples dropped at --max-sequence-state"),
+            std::string::npos)
+      << bounded.err;
+  Child unbounded = run({"query", query, input});
+  EXPECT_EQ(unbounded.lines(), 1u) << unbounded.err;
+  if (kMeasuresMemory)
+    EXPECT_LT(bounded.peak_rss_kb + 20'000, unbounded.peak_rss_kb)
+        << bounded.peak_rss_kb << " KB against " << unbounded.peak_rss_kb << " KB";
 }
 
 TEST_F(Faults, ShapesAndUnitsThatAreNotWhatTheySeem) {

@@ -446,7 +446,7 @@ TEST_F(BadInput, StateOverflowIsReportedAndFailsStrict) {
   std::string query = fmt::format("query --max-sequence-state 100 '{}'", kSequence);
   CliResult result = run_cli(query, path);
   EXPECT_EQ(result.exit_code, 0);
-  EXPECT_NE(result.err.find("900 partial sequences dropped at --max-sequence-state"),
+  EXPECT_NE(result.err.find("900 partial sequences and samples dropped at --max-sequence-state"),
             std::string::npos)
       << result.err;
   EXPECT_EQ(

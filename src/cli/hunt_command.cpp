@@ -186,7 +186,7 @@ int run_hunt(const HuntCommandOptions& options) {
       std::cerr << fmt::format(
           "  skipped {} malformed, {} without a timestamp, {} with a wrong-typed field; {} late; "
           "{} partial sequences "
-          "dropped at --max-sequence-state\n",
+          "and samples dropped at --max-sequence-state\n",
           stats.stream.malformed, stats.stream.missing_timestamp, stats.stream.wrong_type,
           stats.stream.late, stats.state_evictions);
     }
@@ -248,7 +248,8 @@ void add_hunt_command(CLI::App& app, std::function<int()>& run) {
       ->default_str("5m");
   command
       ->add_option("--max-sequence-state", options->max_sequence_state,
-                   "Most partial sequences per query")
+                   "Most partial sequences (and incomplete sample keys) per query; beyond it the "
+                   "oldest tenth are dropped and counted")
       ->check(CLI::PositiveNumber)
       ->default_str("1000000");
   command

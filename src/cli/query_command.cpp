@@ -154,7 +154,7 @@ int run_query(const QueryOptions& options) {
     std::cerr << fmt::format(
         "pickaxe: {} events read, {} results; skipped {} malformed, {} without a timestamp, {} "
         "with a wrong-typed "
-        "field; {} late; {} partial sequences dropped at --max-sequence-state\n",
+        "field; {} late; {} partial sequences and samples dropped at --max-sequence-state\n",
         stats.events, result_count, stats.malformed, stats.missing_timestamp, stats.wrong_type,
         stats.late, engine_stats.state_evictions);
   }
@@ -211,9 +211,9 @@ void add_query_command(CLI::App& app, std::function<int()>& run) {
                    "(0, 30s, 5m, unbounded)")
       ->default_str("5m");
   command
-      ->add_option(
-          "--max-sequence-state", options->max_sequence_state,
-          "Most partial sequences kept at once; beyond it new ones are dropped and counted")
+      ->add_option("--max-sequence-state", options->max_sequence_state,
+                   "Most partial sequences (and incomplete sample keys) kept at once; beyond it "
+                   "the oldest tenth are dropped and counted")
       ->check(CLI::PositiveNumber)
       ->default_str("1000000");
   command

@@ -565,11 +565,44 @@ void QueryEngine::push_sample(const EventPtr& event) {
   for (size_t s = 0; s < filters_.size(); ++s) {
     if (!matches(s, *event)) continue;
     for (const auto& key : keys_for(*event, s)) {
-      auto& per_step = samples_[key];
-      per_step.resize(filters_.size());
+      auto found = samples_.find(key);
+      if (found == samples_.end()) {
+        if (samples_.size() >= options_.max_sequence_state) evict_oldest_samples();
+        found = samples_.emplace(key, SampleKey{}).first;
+        found->second.per_step.resize(filters_.size());
+        found->second.since = stats_.events;
+      }
+      auto& per_step = found->second.per_step;
       // A few spare candidates, for events that match several steps.
       if (per_step[s].size() < options_.max_samples_per_key + filters_.size())
         per_step[s].push_back(event);
+    }
+  }
+}
+
+bool QueryEngine::SampleKey::complete() const {
+  return std::none_of(per_step.begin(), per_step.end(),
+                      [](const auto& events) { return events.empty(); });
+}
+
+// Past --max-sequence-state keys, the oldest tenth of the incomplete ones go,
+// as partial sequences do: a flood of keys cannot grow memory without end.
+// Complete keys are results and stay.
+void QueryEngine::evict_oldest_samples() {
+  std::vector<uint64_t> since;
+  for (const auto& [key, sample] : samples_)
+    if (!sample.complete()) since.push_back(sample.since);
+  if (since.empty()) return;
+  size_t count = std::max<size_t>(1, since.size() / 10);
+  std::nth_element(since.begin(), since.begin() + static_cast<long>(count - 1), since.end());
+  const uint64_t threshold = since[count - 1];
+  for (auto it = samples_.begin(); it != samples_.end();) {
+    if (count > 0 && it->second.since <= threshold && !it->second.complete()) {
+      it = samples_.erase(it);
+      ++stats_.state_evictions;
+      --count;
+    } else {
+      ++it;
     }
   }
 }
@@ -579,7 +612,8 @@ void QueryEngine::push_sample(const EventPtr& event) {
 // sorted order.
 std::vector<QueryResult> QueryEngine::finish_samples() {
   std::vector<QueryResult> results;
-  for (const auto& [key, per_step] : samples_) {
+  for (const auto& [key, sample] : samples_) {
+    const auto& per_step = sample.per_step;
     if (per_step.size() != filters_.size()) continue;
     size_t most = 0;
     for (const auto& events : per_step) most = std::max(most, events.size());

@@ -35,7 +35,9 @@ struct EngineOptions {
   std::optional<size_t> size;    // results to return at most
   bool tail = false;             // with size: keep the last results
   size_t max_samples_per_key = 1;
-  size_t max_sequence_state = 1'000'000;  // live partial sequences, all keys together
+  // Live partial sequences, all keys together; for samples, keys that lack
+  // an event for some step.
+  size_t max_sequence_state = 1'000'000;
   // A rule's index patterns: an event that declares its data stream
   // (data_stream.* or _index) is seen only when the stream matches one.
   std::vector<std::string> index_patterns;
@@ -164,7 +166,13 @@ class QueryEngine {
   std::set<std::vector<Scalar>, std::less<>> completed_keys_;  // with missing stages only
   bool has_missing_ = false;
   // Samples: per key, the events matching each step, in order.
-  std::map<std::vector<Scalar>, std::vector<std::vector<EventPtr>>, std::less<>> samples_;
+  struct SampleKey {
+    std::vector<std::vector<EventPtr>> per_step;
+    uint64_t since = 0;  // when the key was first seen (events pushed before it)
+    bool complete() const;
+  };
+  std::map<std::vector<Scalar>, SampleKey, std::less<>> samples_;
+  void evict_oldest_samples();
   bool admits(const Event& event) const;
   void dispatch(const EventPtr& event);
   // Whether filters_[f] matches: the caller's answer when it gave one.
