@@ -12,8 +12,8 @@
 
 #include "correlate/engine.h"
 #include "eql/parser.h"
+#include "match/literals.h"
 #include "match/predicates.h"
-#include "prefilter/prefilter.h"
 
 namespace {
 
@@ -218,7 +218,7 @@ void BM_PrefilterScan(benchmark::State& state) {
       "\"t-rex\") or process.args : (\"stratum+tcp://*\", \"*xmrpool*\", \"*minexmr*\")");
   Schema schema;
   QueryEngine engine(set.alternatives[0], schema, {});
-  auto prefilter = Prefilter::build({{&engine.filters().front()}}, engine.fields(), true);
+  auto prefilter = build_prefilter({{&engine.filters().front()}}, engine.fields(), true);
   if (!prefilter) {
     state.SkipWithError("no prefilter");
     return;

@@ -13,7 +13,7 @@
 
 #include "correlate/stream.h"
 #include "eql/parser.h"
-#include "event/compressed.h"
+#include "ingest/compressed.h"
 
 using namespace pickaxe;
 

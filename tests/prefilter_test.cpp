@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "prefilter/prefilter.h"
+#include "match/literals.h"
 #include "stream_util.h"
 
 namespace pickaxe::testing {

@@ -7,7 +7,7 @@
 #include "cli/commands.h"
 #include "export/export.h"
 #include "rules/rule_loader.h"
-#include "sigma/from_eql.h"
+#include "export/from_eql.h"
 #include "util/output.h"
 
 namespace pickaxe::cli {

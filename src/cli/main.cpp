@@ -13,8 +13,8 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
-#include "event/compressed.h"
-#include "event/fd_input.h"
+#include "ingest/compressed.h"
+#include "ingest/fd_input.h"
 #include "util/signals.h"
 
 namespace pickaxe::cli {

@@ -1,6 +1,6 @@
 #include "correlate/engine.h"
 
-#include "match/patterns.h"
+#include "event/patterns.h"
 
 #include <algorithm>
 #include <limits>

@@ -16,9 +16,9 @@
 
 #include <fmt/format.h>
 
-#include "event/mapped_file.h"
-#include "match/patterns.h"
-#include "prefilter/prefilter.h"
+#include "ingest/mapped_file.h"
+#include "event/patterns.h"
+#include "match/literals.h"
 #include "util/signals.h"
 
 namespace pickaxe {
@@ -99,7 +99,7 @@ ReaderOptions QueryStream::reader_options() {
   // Described here: reader_ is built before the slot_schema() cache exists.
   const std::vector<SlotSchema> slots = describe_slots(engine_.fields(), schema_);
   prefilter_ =
-      Prefilter::build(groups, engine_.fields(), options_.source == SourceKind::Auto, &slots);
+      build_prefilter(groups, engine_.fields(), options_.source == SourceKind::Auto, &slots);
   reader.prefilter = prefilter_;
   // The clauses each literal belongs to, and each engine's filters as clauses.
   engine_clauses_.assign(engines_.size(), {});

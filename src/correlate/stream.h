@@ -12,8 +12,8 @@
 
 #include "correlate/engine.h"
 #include "correlate/task_pool.h"
-#include "event/reader.h"
-#include "prefilter/prefilter.h"
+#include "ingest/reader.h"
+#include "match/literals.h"
 #include "source/source.h"
 
 namespace pickaxe {

@@ -12,7 +12,7 @@
 
 #include "event/date_format.h"
 #include "event/value.h"
-#include "lint/field_types.h"
+#include "event/field_types.h"
 
 namespace pickaxe {
 

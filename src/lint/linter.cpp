@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "eql/printer.h"
-#include "match/patterns.h"
+#include "event/patterns.h"
 #include "util/strings.h"
 
 namespace pickaxe {

@@ -6,7 +6,7 @@
 
 #include "diag/diagnostic.h"
 #include "eql/ast.h"
-#include "lint/field_types.h"
+#include "event/field_types.h"
 
 namespace pickaxe {
 

@@ -15,7 +15,7 @@
 #include "diag/diagnostic.h"
 #include "eql/ast.h"
 #include "event/event.h"
-#include "match/patterns.h"
+#include "event/patterns.h"
 #include "match/wildcard_set.h"
 
 namespace pickaxe {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <optional>
 
-#include "match/patterns.h"
+#include "event/patterns.h"
 
 namespace pickaxe {
 

@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "match/patterns.h"
+#include "event/patterns.h"
 
 namespace pickaxe {
 

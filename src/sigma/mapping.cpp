@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
-#include "lint/field_types.h"
+#include "event/field_types.h"
 #include "util/strings.h"
 
 namespace pickaxe::sigma {

@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 
 #include "eql/printer.h"
-#include "lint/field_types.h"
-#include "match/patterns.h"
+#include "event/field_types.h"
+#include "event/patterns.h"
 #include "util/strings.h"
 
 namespace pickaxe::sigma {

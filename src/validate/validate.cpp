@@ -14,9 +14,9 @@
 #include "eql/parser.h"
 #include "eql/printer.h"
 #include "hunt/hunter.h"
-#include "lint/field_types.h"
+#include "event/field_types.h"
 #include "lint/linter.h"
-#include "match/patterns.h"
+#include "event/patterns.h"
 #include "util/json_writer.h"
 
 namespace pickaxe {

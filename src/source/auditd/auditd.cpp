@@ -9,7 +9,7 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
-#include "match/patterns.h"
+#include "event/patterns.h"
 #include "source/common.h"
 #include "util/strings.h"
 

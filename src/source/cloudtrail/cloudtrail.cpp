@@ -1,6 +1,6 @@
 #include "source/cloudtrail/cloudtrail.h"
 
-#include "match/patterns.h"
+#include "event/patterns.h"
 #include "source/common.h"
 
 namespace pickaxe::source {

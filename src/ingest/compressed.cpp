@@ -1,4 +1,4 @@
-#include "event/compressed.h"
+#include "ingest/compressed.h"
 
 #include <fcntl.h>
 #include <unistd.h>

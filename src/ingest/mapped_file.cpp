@@ -1,4 +1,4 @@
-#include "event/mapped_file.h"
+#include "ingest/mapped_file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

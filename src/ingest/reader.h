@@ -12,7 +12,7 @@
 
 #include <simdjson.h>
 
-#include "prefilter/prefilter.h"
+#include "ingest/prefilter.h"
 
 namespace pickaxe {
 

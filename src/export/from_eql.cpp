@@ -1,4 +1,4 @@
-#include "sigma/from_eql.h"
+#include "export/from_eql.h"
 
 #include <algorithm>
 #include <map>
@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "eql/printer.h"
-#include "lint/field_types.h"
+#include "event/field_types.h"
 #include "util/strings.h"
 #include "util/uuid.h"
 

@@ -1,4 +1,4 @@
-#include "lint/field_types.h"
+#include "event/field_types.h"
 
 #include <sstream>
 #include <vector>

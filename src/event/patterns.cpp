@@ -1,4 +1,4 @@
-#include "match/patterns.h"
+#include "event/patterns.h"
 
 #include <arpa/inet.h>
 

@@ -1,4 +1,4 @@
-#include "event/fd_input.h"
+#include "ingest/fd_input.h"
 
 #include <unistd.h>
 

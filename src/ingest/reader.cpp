@@ -1,10 +1,10 @@
-#include "event/reader.h"
+#include "ingest/reader.h"
 
 #include <cstring>
 
 #include <fmt/format.h>
 
-#include "prefilter/prefilter.h"
+#include "ingest/prefilter.h"
 #include "util/signals.h"
 
 namespace pickaxe {

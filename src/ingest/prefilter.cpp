@@ -1,0 +1,127 @@
+#include "ingest/prefilter.h"
+
+#include <hs/hs.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace pickaxe {
+
+namespace {
+
+// Vectorscan syntax for a literal: letters and digits as they are, every
+// other byte as \xHH.
+std::string escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    unsigned char byte = static_cast<unsigned char>(c);
+    if (std::isalnum(byte) && byte < 0x80)
+      out += c;
+    else
+      out += fmt::format("\\x{:02x}", byte);
+  }
+  return out;
+}
+
+struct ScanState {
+  const char* data;
+  size_t size;
+  size_t literal_count;
+  size_t line_begin = 1, line_end = 0;  // the line of the last hit (empty at first)
+  std::vector<Prefilter::Scanner::Hit>* hits;
+};
+
+int on_hit(unsigned int id, unsigned long long, unsigned long long to, unsigned int,
+           void* context) {
+  auto& state = *static_cast<ScanState*>(context);
+  size_t at = to == 0 ? 0 : static_cast<size_t>(to) - 1;  // the hit's last byte
+  if (at < state.line_begin || at > state.line_end) {
+    const void* newline = std::memchr(state.data + at, '\n', state.size - at);
+    state.line_end =
+        newline ? static_cast<size_t>(static_cast<const char*>(newline) - state.data) : state.size;
+    const void* previous = at == 0 ? nullptr : memrchr(state.data, '\n', at);
+    state.line_begin =
+        previous ? static_cast<size_t>(static_cast<const char*>(previous) - state.data) + 1 : 0;
+  }
+  state.hits->push_back(
+      {state.line_end, id < state.literal_count ? id : Prefilter::Scanner::kTrigger});
+  return 0;
+}
+
+}  // namespace
+
+std::shared_ptr<const Prefilter> Prefilter::compile(
+    std::vector<std::string> literals, std::vector<std::string> numeric_keys, bool detect_sources,
+    bool skips_lines, std::vector<std::vector<Clauses>> group_filters) {
+  std::vector<std::string> expressions;
+  std::vector<unsigned> flags;
+  for (const std::string& text : literals) {
+    expressions.push_back(escape(text));
+    flags.push_back(HS_FLAG_CASELESS);
+  }
+  // A \uXXXX or \/ escape (after an even run of backslashes) can spell a literal.
+  expressions.push_back(R"([^\\\n](\\\\)*\\[u/])");
+  flags.push_back(0);
+  // Numbers in another spelling (3333.0, 3.333e3, "3333.0", also in an
+  // array) under the keys numeric literals are compared on.
+  for (const std::string& key : numeric_keys) {
+    expressions.push_back(
+        escape(key) +
+        R"re("[ \t\r]*:[ \t\r]*(\[[^\]\n]*)?"?[-+]?([0-9]*\.[0-9]*([eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+)["\s,}\]])re");
+    flags.push_back(0);
+  }
+  if (detect_sources) {
+    expressions.push_back(
+        R"re("(eventSource|timeNano|time|SyslogMessage|winlog|Records|hits)"[ \t\r]*:)re");
+    flags.push_back(0);
+  }
+  std::vector<const char*> pointers;
+  std::vector<unsigned> ids;
+  for (size_t i = 0; i < expressions.size(); ++i) {
+    pointers.push_back(expressions[i].c_str());
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  std::shared_ptr<Prefilter> prefilter(new Prefilter());
+  hs_compile_error_t* error = nullptr;
+  if (hs_compile_multi(pointers.data(), flags.data(), ids.data(),
+                       static_cast<unsigned>(pointers.size()), HS_MODE_BLOCK, nullptr,
+                       &prefilter->database_, &error) != HS_SUCCESS) {
+    hs_free_compile_error(error);  // literals are escaped: not expected; then no prefilter
+    return nullptr;
+  }
+  prefilter->literals_ = std::move(literals);
+  prefilter->skips_lines_ = skips_lines;
+  prefilter->group_filters_ = std::move(group_filters);
+  return prefilter;
+}
+
+Prefilter::~Prefilter() {
+  if (database_) hs_free_database(database_);
+}
+
+Prefilter::Scanner::Scanner(const Prefilter& prefilter) : prefilter_(prefilter) {
+  hs_alloc_scratch(prefilter_.database_, &scratch_);
+}
+
+Prefilter::Scanner::~Scanner() {
+  if (scratch_) hs_free_scratch(scratch_);
+}
+
+bool Prefilter::Scanner::scan(std::string_view text, std::vector<Hit>& hits) {
+  hits.clear();
+  if (!scratch_) return false;
+  ScanState state{text.data(), text.size(), prefilter_.literals_.size(), 1, 0, &hits};
+  if (hs_scan(prefilter_.database_, text.data(), static_cast<unsigned>(text.size()), 0, scratch_,
+              on_hit, &state) != HS_SUCCESS)
+    return false;
+  // Hits come ordered by their end, so by line; make sure.
+  if (!std::is_sorted(hits.begin(), hits.end(),
+                      [](const Hit& a, const Hit& b) { return a.line_end < b.line_end; }))
+    std::stable_sort(hits.begin(), hits.end(),
+                     [](const Hit& a, const Hit& b) { return a.line_end < b.line_end; });
+  return true;
+}
+
+}  // namespace pickaxe

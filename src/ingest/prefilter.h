@@ -1,0 +1,82 @@
+// The prefilter's scanner: one Vectorscan database of the literals the rule
+// set's filters need (match/literals.h derives them), scanned over whole
+// input blocks; lines with no hit are never parsed, and the results are
+// exactly those of full parsing.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <cstdint>
+
+struct hs_database;
+struct hs_scratch;
+
+namespace pickaxe {
+
+// The literals found on one line: their ids, and whether a trigger (an
+// escape, a number in another spelling, another source's record) hit, which
+// makes every literal possible.
+struct LineHits {
+  std::vector<uint32_t> literals;
+  bool any_possible = false;
+};
+
+class Prefilter {
+ public:
+  // Per group, per filter: literal-id clauses, every one of which must have
+  // a hit on a line for the filter to match it; no clause: no constraint.
+  using Clauses = std::vector<std::vector<uint32_t>>;
+  // Compiles sorted, case-folded literals, with triggers for JSON escapes,
+  // numbers in other spellings under `numeric_keys`, and (with
+  // `detect_sources`) other sources' records. Null when it cannot.
+  static std::shared_ptr<const Prefilter> compile(std::vector<std::string> literals,
+                                                  std::vector<std::string> numeric_keys,
+                                                  bool detect_sources, bool skips_lines,
+                                                  std::vector<std::vector<Clauses>> group_filters);
+  ~Prefilter();
+  Prefilter(const Prefilter&) = delete;
+  Prefilter& operator=(const Prefilter&) = delete;
+
+  const std::vector<std::string>& literals() const { return literals_; }
+  // Per group, per filter, its clauses. When lines are skipped, each filter has one clause, its
+  // rarest set; when they are not (some filter has no literals), every clause it has, which chooses
+  // engines more sharply.
+  const std::vector<Clauses>& group_filters(size_t group) const { return group_filters_[group]; }
+  // Every filter has literals: a line with no hit can be skipped unparsed.
+  bool skips_lines() const { return skips_lines_; }
+
+  // Scans text for hits, with its own scratch space (one per reader).
+  class Scanner {
+   public:
+    explicit Scanner(const Prefilter& prefilter);
+    ~Scanner();
+    Scanner(const Scanner&) = delete;
+    Scanner& operator=(const Scanner&) = delete;
+    // The hits in `text`, each with the end of its line ('\n', or
+    // text.size() for the last line), ordered by line end. A trigger hit
+    // has the id kTrigger. False when the scan failed.
+    static constexpr uint32_t kTrigger = UINT32_MAX;
+    struct Hit {
+      size_t line_end;
+      uint32_t id;
+    };
+    bool scan(std::string_view text, std::vector<Hit>& hits);
+
+   private:
+    const Prefilter& prefilter_;
+    hs_scratch* scratch_ = nullptr;
+  };
+
+ private:
+  Prefilter() = default;
+  hs_database* database_ = nullptr;
+  std::vector<std::string> literals_;
+  std::vector<std::vector<Clauses>> group_filters_;
+  bool skips_lines_ = false;
+};
+
+}  // namespace pickaxe
