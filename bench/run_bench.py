@@ -136,6 +136,9 @@ def main():
               f"{rate / limit_rate:>8.2f} {rss / 1024:>8.0f} MB", flush=True)
         for note in notes:
             print(f"  {note}")
+        if command[0].endswith("pickaxe") and not any("not parsed" in n or "every line" in n
+                                                     for n in notes):
+            print("  every line parsed: each holds a literal some rule needs")
     limit, seed_one, seed_two, _, rules_one, rules_two = seconds_of[:6]
     print("ratios, from this run:")
     print(f"  seed rule, 1 thread, against the limit:          {limit / seed_one:6.3f} x  (target >= 0.5)")
