@@ -235,3 +235,22 @@ TEST(Parser, SpansPointIntoTheSource) {
 
 }  // namespace
 }  // namespace pickaxe::testing
+
+namespace pickaxe::testing {
+namespace {
+
+TEST(Durations, ParseAsEqlWritesThem) {
+  EXPECT_EQ(eql::parse_duration("30s")->nanoseconds(), 30'000'000'000);
+  EXPECT_EQ(eql::parse_duration("5m")->nanoseconds(), 300'000'000'000);
+  EXPECT_EQ(eql::parse_duration("250ms")->nanoseconds(), 250'000'000);
+  EXPECT_EQ(eql::parse_duration("7micros")->nanoseconds(), 7'000);
+  EXPECT_EQ(eql::parse_duration("2d")->unit, eql::TimeUnit::Days);
+  EXPECT_EQ(eql::parse_duration("999999999999999999d")->nanoseconds(),
+            std::numeric_limits<int64_t>::max());  // saturates
+  for (const char* bad :
+       {"", "5", "m", "5 m", " 5m", "5m ", "-5m", "5.5s", "5x", "5M", "9999999999999999999s"})
+    EXPECT_FALSE(eql::parse_duration(bad)) << bad;
+}
+
+}  // namespace
+}  // namespace pickaxe::testing

@@ -6,8 +6,8 @@
 
 #include "cli/commands.h"
 #include "export/export.h"
-#include "rules/rule_loader.h"
 #include "export/from_eql.h"
+#include "rules/rule_loader.h"
 #include "util/output.h"
 
 namespace pickaxe::cli {

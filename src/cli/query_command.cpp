@@ -42,13 +42,9 @@ struct QueryOptions {
 std::optional<int64_t> parse_duration(const std::string& text) {
   if (text == "0") return 0;
   if (text == "none" || text == "unbounded") return std::numeric_limits<int64_t>::max();
-  auto source = std::make_shared<SourceFile>(
-      "--max-lateness", "sequence with maxspan=" + text + " [a where true] [b where true]");
-  Diagnostics diagnostics(source);
-  eql::QuerySet set = eql::parse_query_set(*source, diagnostics);
-  if (diagnostics.has_errors() || set.alternatives.empty() || !set.alternatives[0].maxspan)
-    return std::nullopt;
-  return set.alternatives[0].maxspan->nanoseconds();
+  std::optional<eql::Duration> duration = eql::parse_duration(text);
+  if (!duration) return std::nullopt;
+  return duration->nanoseconds();
 }
 
 namespace {

@@ -105,6 +105,27 @@ std::string_view time_unit_suffix(TimeUnit unit) {
   return "s";
 }
 
+std::optional<TimeUnit> time_unit_of(std::string_view suffix) {
+  static constexpr TimeUnit kUnits[] = {TimeUnit::Days,    TimeUnit::Hours,  TimeUnit::Minutes,
+                                        TimeUnit::Seconds, TimeUnit::Millis, TimeUnit::Micros,
+                                        TimeUnit::Nanos};
+  for (TimeUnit unit : kUnits)
+    if (time_unit_suffix(unit) == suffix) return unit;
+  return std::nullopt;
+}
+
+std::optional<Duration> parse_duration(std::string_view text) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 18) return std::nullopt;
+  std::optional<TimeUnit> unit = time_unit_of(text.substr(digits));
+  if (!unit) return std::nullopt;
+  Duration duration;
+  duration.amount = std::stoll(std::string(text.substr(0, digits)));
+  duration.unit = *unit;
+  return duration;
+}
+
 bool Step::operator==(const Step& other) const {
   return filter == other.filter && same_exprs(by, other.by) && runs == other.runs &&
          missing == other.missing;

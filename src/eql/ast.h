@@ -94,6 +94,11 @@ struct Duration {
 };
 
 std::string_view time_unit_suffix(TimeUnit unit);
+// The unit a suffix names (d h m s ms micros nanos), if any.
+std::optional<TimeUnit> time_unit_of(std::string_view suffix);
+// A duration as EQL writes one (`30s`, `5m`, `250ms`): a whole number and
+// its unit, nothing else. Saturates as Duration::nanoseconds does.
+std::optional<Duration> parse_duration(std::string_view text);
 
 struct Step {
   EventFilter filter;

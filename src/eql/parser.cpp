@@ -319,18 +319,9 @@ class Parser {
     }
     if (at(TokenKind::Identifier) && current().span.begin == previous_end_) {
       const Token& unit = advance();
-      static constexpr std::pair<std::string_view, TimeUnit> kUnits[] = {
-          {"d", TimeUnit::Days},      {"h", TimeUnit::Hours},   {"m", TimeUnit::Minutes},
-          {"s", TimeUnit::Seconds},   {"ms", TimeUnit::Millis}, {"micros", TimeUnit::Micros},
-          {"nanos", TimeUnit::Nanos},
-      };
-      bool known = false;
-      for (const auto& [suffix, value] : kUnits) {
-        if (unit.text == suffix) {
-          duration.unit = value;
-          known = true;
-        }
-      }
+      std::optional<TimeUnit> value = time_unit_of(unit.text);
+      if (value) duration.unit = *value;
+      const bool known = value.has_value();
       if (!known)
         error(unit, fmt::format("unknown time unit '{}'", unit.text),
               "units are d h m s ms micros nanos");
