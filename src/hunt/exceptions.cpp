@@ -6,8 +6,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
-#include "eql/parser.h"
-#include "eql/printer.h"
+#include "eql/ast.h"
 #include "util/strings.h"
 
 namespace pickaxe {
@@ -160,27 +159,58 @@ ExceptionSet load_exceptions(const std::string& path, Diagnostics& diagnostics) 
 
 namespace {
 
-// An entry as EQL, so that it is evaluated with the engine's semantics.
-std::string entry_to_eql(const ExceptionEntry& entry, const ExceptionSet& set) {
-  std::string field = eql::print_field_name(entry.field);
-  auto list = [](const std::vector<std::string>& values) {
-    std::string out;
-    for (size_t i = 0; i < values.size(); ++i)
-      out += (i ? ", " : "") + eql::quote_string(values[i]);
-    return out;
+eql::ExprPtr node(eql::ExprKind kind, std::vector<eql::ExprPtr> args = {}) {
+  eql::ExprPtr expr = eql::make_expr(kind, Span{});
+  expr->args = std::move(args);
+  for (const auto& arg : expr->args) expr->height = std::max(expr->height, arg->height + 1);
+  return expr;
+}
+
+eql::ExprPtr literal(eql::Value value) {
+  eql::ExprPtr expr = node(eql::ExprKind::Literal);
+  expr->literal = std::move(value);
+  return expr;
+}
+
+// An entry as an EQL expression tree, built directly, so that it is
+// evaluated with the engine's semantics.
+eql::ExprPtr entry_expr(const ExceptionEntry& entry, const ExceptionSet& set) {
+  auto field_and = [&](const std::vector<std::string>& values) {
+    std::vector<eql::ExprPtr> args;
+    eql::ExprPtr field = node(eql::ExprKind::Field);
+    field->name = entry.field;
+    args.push_back(std::move(field));
+    for (const std::string& value : values) args.push_back(literal(eql::Value::of_string(value)));
+    return args;
   };
-  std::string condition;
-  if (entry.type == "match")
-    condition = fmt::format("{} == {}", field, eql::quote_string(entry.values.at(0)));
-  if (entry.type == "match_any") condition = fmt::format("{} in ({})", field, list(entry.values));
-  if (entry.type == "wildcard") condition = fmt::format("{} like ({})", field, list(entry.values));
-  if (entry.type == "exists") condition = fmt::format("{} != null", field);
-  if (entry.type == "cidr") condition = fmt::format("cidrMatch({}, {})", field, list(entry.values));
-  if (entry.type == "list") {
+  eql::ExprPtr condition;
+  if (entry.type == "match") {
+    condition = node(eql::ExprKind::Compare, field_and({entry.values.at(0)}));
+  } else if (entry.type == "match_any") {
+    condition = node(eql::ExprKind::In, field_and(entry.values));
+  } else if (entry.type == "wildcard") {
+    condition = node(eql::ExprKind::Match, field_and(entry.values));
+    condition->match = eql::MatchOp::Like;
+    condition->list = entry.values.size() > 1;
+  } else if (entry.type == "exists") {
+    auto args = field_and({});
+    args.push_back(literal(eql::Value::null()));
+    condition = node(eql::ExprKind::Compare, std::move(args));
+    condition->compare = eql::CompareOp::NotEqual;
+  } else if (entry.type == "cidr") {
+    condition = node(eql::ExprKind::Call, field_and(entry.values));
+    condition->name = "cidrMatch";
+  } else if (entry.type == "list") {
     const auto& values = set.value_lists.at(entry.list);
-    condition = values.empty() ? "false" : fmt::format("{} in ({})", field, list(values));
+    condition = values.empty() ? literal(eql::Value::of_bool(false))
+                               : node(eql::ExprKind::In, field_and(values));
+  } else {
+    return nullptr;
   }
-  return entry.excluded ? fmt::format("not ({})", condition) : condition;
+  if (!entry.excluded) return condition;
+  std::vector<eql::ExprPtr> negated;
+  negated.push_back(std::move(condition));
+  return node(eql::ExprKind::Not, std::move(negated));
 }
 
 }  // namespace
@@ -189,13 +219,12 @@ CompiledExceptions::CompiledExceptions(const ExceptionSet& set, const Schema& sc
                                        FieldIndex& fields) {
   for (const ExceptionItem& item : set.items) {
     if (!item.enabled) continue;
-    std::string text;
+    std::vector<eql::ExprPtr> entries;
     for (const ExceptionEntry& entry : item.entries)
-      text += (text.empty() ? "" : " and ") + entry_to_eql(entry, set);
-    auto source = std::make_shared<SourceFile>(item.name, text);
-    Diagnostics diagnostics(source);
-    eql::ExprPtr expr = eql::parse_expression(*source, diagnostics);
-    if (diagnostics.has_errors() || !expr) continue;
+      if (eql::ExprPtr expr = entry_expr(entry, set)) entries.push_back(std::move(expr));
+    if (entries.empty() || entries.size() != item.entries.size()) continue;
+    eql::ExprPtr expr = entries.size() == 1 ? std::move(entries.front())
+                                            : node(eql::ExprKind::And, std::move(entries));
     CompileContext context{schema, fields, nullptr, {}};
     items_.push_back({&item, compile_expression(*expr, context)});
   }
