@@ -40,8 +40,6 @@ bool read_inputs(const std::vector<std::string>& files,
                  const std::function<bool(const std::string&)>& read_file = nullptr,
                  const std::function<void()>& before_wait = nullptr);
 
-// The --source option, shared by query and hunt.
-void add_source_option(CLI::App& command, std::string& source);
 // A folder shipped with pickaxe (rules, emulations): beside the binary when
 // installed (../NAME or NAME), else `fallback` in the source tree.
 std::string bundled_dir(const std::string& name, const std::string& fallback);
@@ -54,12 +52,8 @@ std::string bundled_pack_dir();
 std::optional<LoadResult> load_rules_or_report(const std::vector<std::string>& paths,
                                                std::string_view command, bool skip_invalid = false,
                                                const sigma::Mapping* sigma_mapping = nullptr);
-// The --mapping option (repeatable), shared by query and hunt, and the
-// mappings it names, loaded into `schema`; false (with the problems printed,
-// each naming its file) when one cannot be used.
-void add_mapping_option(CLI::App& command, std::vector<std::string>& paths);
-// --max-buffer-bytes, shared by query and hunt.
-void add_buffer_option(CLI::App& command, size_t& bytes);
+// The mappings --mapping names, loaded into `schema`; false (with the
+// problems printed, each naming its file) when one cannot be used.
 bool load_mappings(const std::vector<std::string>& paths, Schema& schema);
 // The --sigma-mapping option, shared by the commands that read rules.
 void add_sigma_mapping_option(CLI::App& command, std::string& path);
@@ -71,6 +65,25 @@ std::string describe_source_notes(const StreamStats& stats);
 
 // "pickaxe: file:line: message\n" (no line when it is 0: the whole file).
 std::string describe_problem(const InputProblem& problem);
+
+// The options query and hunt share: how input is read, put in order and
+// bounded, and how much is said about it.
+struct StreamFlags {
+  std::vector<std::string> mappings;
+  std::string source = "auto";
+  std::string max_lateness = "5m";
+  size_t max_sequence_state = 1'000'000;
+  size_t max_buffer_bytes = size_t{256} << 20;
+  size_t max_line_bytes = 4 * 1024 * 1024;
+  bool no_prefilter = false;
+  bool strict = false;
+  bool quiet = false;
+};
+// Registers them; `quiet_help` says what --quiet leaves out.
+void add_stream_flags(CLI::App& command, StreamFlags& flags, const std::string& quiet_help);
+// The stream's options from the flags; nullopt, reported, for a bad
+// --max-lateness.
+std::optional<StreamOptions> stream_options_of(const StreamFlags& flags);
 
 // "5m", "30s", "0", "unbounded" -> nanoseconds; nullopt when it is no duration.
 std::optional<int64_t> parse_duration(const std::string& text);

@@ -28,12 +28,7 @@ struct HuntCommandOptions {
   std::vector<std::string> tags;
   std::string min_severity;
   std::string detection_time;
-  std::vector<std::string> mappings;
-  std::string max_lateness = "5m";
-  std::string source = "auto";
-  size_t max_sequence_state = 1'000'000;
-  size_t max_buffer_bytes = size_t{256} << 20;
-  size_t max_line_bytes = 4 * 1024 * 1024;
+  StreamFlags stream;
   size_t threads = std::max(1u, std::thread::hardware_concurrency());
   std::string exceptions;
   std::string sigma_mapping;
@@ -41,9 +36,6 @@ struct HuntCommandOptions {
   std::string suppress_window = "5m";
   bool fail_on_alert = false;
   bool skip_invalid = false;
-  bool no_prefilter = false;
-  bool strict = false;
-  bool quiet = false;
 };
 
 std::string now_iso() {
@@ -72,30 +64,22 @@ int run_hunt(const HuntCommandOptions& options) {
       load_rules_or_report(rule_paths, "hunt", options.skip_invalid, *sigma_mapping);
   if (!loaded) return kFindings;
   Schema schema;
-  if (!load_mappings(options.mappings, schema)) return kFindings;
+  if (!load_mappings(options.stream.mappings, schema)) return kFindings;
   HuntOptions hunt_options;
   hunt_options.selection = {options.rule_ids, options.tags, options.min_severity};
-  hunt_options.max_sequence_state = options.max_sequence_state;
-  hunt_options.stream.reader.max_line_bytes = options.max_line_bytes;
-  hunt_options.stream.max_buffer_bytes = options.max_buffer_bytes;
+  hunt_options.max_sequence_state = options.stream.max_sequence_state;
+  std::optional<StreamOptions> stream_options = stream_options_of(options.stream);
+  if (!stream_options) return kUsage;
+  hunt_options.stream = *stream_options;
   hunt_options.threads = options.threads;
   hunt_options.detection_time = options.detection_time.empty() ? now_iso() : options.detection_time;
-  auto lateness = parse_duration(options.max_lateness);
-  if (!lateness) {
-    std::cerr << fmt::format("pickaxe: --max-lateness: '{}' is not a duration (e.g. 30s, 5m, 0)\n",
-                             options.max_lateness);
-    return kUsage;
-  }
-  hunt_options.stream.max_lateness = *lateness;
-  hunt_options.stream.source = *source_kind_from_name(options.source);
-  hunt_options.stream.prefilter = !options.no_prefilter && !options.strict;
   // A progress line on a terminal, when reading files.
   uint64_t total_bytes = 0;
   for (const std::string& file : options.files) {
     std::error_code error;
     if (file != "-") total_bytes += std::filesystem::file_size(file, error);
   }
-  bool show_progress = !options.quiet && isatty(STDERR_FILENO) == 1 && total_bytes > 0;
+  bool show_progress = !options.stream.quiet && isatty(STDERR_FILENO) == 1 && total_bytes > 0;
   if (show_progress) {
     hunt_options.stream.reader.on_progress = [total_bytes](uint64_t bytes) {
       std::cerr << fmt::format("\r  hunting: {:3.0f}%  {:.1f} of {:.1f} MB",
@@ -135,7 +119,7 @@ int run_hunt(const HuntCommandOptions& options) {
   Hunter hunter(
       loaded->rules, schema, hunt_options, sink,
       [&](const InputProblem& problem) {
-        if (!options.quiet && ++reported <= 100) std::cerr << describe_problem(problem);
+        if (!options.stream.quiet && ++reported <= 100) std::cerr << describe_problem(problem);
       },
       compile_diagnostics);
   for (const Diagnostic& d : compile_diagnostics.items()) std::cerr << render_text(d);
@@ -169,7 +153,7 @@ int run_hunt(const HuntCommandOptions& options) {
   HuntStats stats = hunter.stats();
   if (reported > 100)
     std::cerr << fmt::format("pickaxe: {} more input problems not shown\n", reported - 100);
-  if (!options.quiet) {
+  if (!options.stream.quiet) {
     std::cerr << fmt::format("hunt: {} rules, {} events in {:.2f} s ({:.0f} events/s), {} alerts\n",
                              hunter.rule_count(), stats.stream.events, seconds,
                              seconds > 0 ? stats.stream.events / seconds : 0.0, stats.alerts);
@@ -202,7 +186,7 @@ int run_hunt(const HuntCommandOptions& options) {
     return 128 + stop_signal();
   }
   if (unreadable) return kFindings;
-  if (options.strict &&
+  if (options.stream.strict &&
       (stats.stream.rejected() > 0 || stats.stream.late > 0 || stats.state_evictions > 0))
     return kFindings;
   if (options.fail_on_alert && stats.alerts > 0) return kFindings;
@@ -241,22 +225,7 @@ void add_hunt_command(CLI::App& app, std::function<int()>& run) {
   command->add_option(
       "--detection-time", options->detection_time,
       "The alerts' @timestamp, ISO 8601 (default: now); fix it for reproducible output");
-  add_mapping_option(*command, options->mappings);
-  add_buffer_option(*command, options->max_buffer_bytes);
   add_sigma_mapping_option(*command, options->sigma_mapping);
-  command->add_option("--max-lateness", options->max_lateness, "See `pickaxe query --help`")
-      ->default_str("5m");
-  command
-      ->add_option("--max-sequence-state", options->max_sequence_state,
-                   "Most partial sequences (and incomplete sample keys) per query; beyond it the "
-                   "oldest tenth are dropped and counted")
-      ->check(CLI::PositiveNumber)
-      ->default_str("1000000");
-  command
-      ->add_option("--max-line-bytes", options->max_line_bytes,
-                   "Longer input lines are reported and skipped")
-      ->check(CLI::PositiveNumber)
-      ->default_str("4194304");
   command
       ->add_option(
           "--threads", options->threads,
@@ -276,13 +245,7 @@ void add_hunt_command(CLI::App& app, std::function<int()>& run) {
   command->add_flag("--fail-on-alert", options->fail_on_alert, "Exit 1 when any alert was raised");
   command->add_flag("--skip-invalid", options->skip_invalid,
                     "Leave out rules with errors (reported) instead of stopping");
-  add_source_option(*command, options->source);
-  command->add_flag("--no-prefilter", options->no_prefilter,
-                    "Parse and check every line, also those holding none of the rules' literals");
-  command->add_flag("--strict", options->strict,
-                    "Exit 1 when input was skipped, late, or state overflowed (checks every "
-                    "line: implies --no-prefilter)");
-  command->add_flag("--quiet", options->quiet, "No summary or input problems on stderr");
+  add_stream_flags(*command, options->stream, "No summary or input problems on stderr");
   command->callback([options, &run] { run = [options] { return run_hunt(*options); }; });
 }
 

@@ -22,15 +22,6 @@ bool stdout_is_terminal() {
   return isatty(STDOUT_FILENO) == 1;
 }
 
-void add_source_option(CLI::App& command, std::string& source) {
-  command
-      .add_option("--source", source,
-                  "How to read input: auto (detected per file and per record), ecs, cloudtrail, "
-                  "docker, auditd, sysmon")
-      ->check(CLI::IsMember({"auto", "ecs", "cloudtrail", "docker", "auditd", "sysmon"}))
-      ->default_str("auto");
-}
-
 std::string bundled_dir(const std::string& name, const std::string& fallback) {
   std::error_code error;
   std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
@@ -104,21 +95,63 @@ bool load_mappings(const std::vector<std::string>& paths, Schema& schema) {
   return ok;
 }
 
-void add_buffer_option(CLI::App& command, size_t& bytes) {
+void add_stream_flags(CLI::App& command, StreamFlags& flags, const std::string& quiet_help) {
   command
-      .add_option("--max-buffer-bytes", bytes,
+      .add_option("--mapping", flags.mappings,
+                  "Elasticsearch index mapping (JSON): field types, date formats, aliases, "
+                  "null_value, dynamic; repeatable (indices searched together)")
+      ->allow_extra_args(false);
+  command
+      .add_option("--source", flags.source,
+                  "How to read input: auto (detected per file and per record), ecs, cloudtrail, "
+                  "docker, auditd, sysmon")
+      ->check(CLI::IsMember({"auto", "ecs", "cloudtrail", "docker", "auditd", "sysmon"}))
+      ->default_str("auto");
+  command
+      .add_option("--max-lateness", flags.max_lateness,
+                  "How far behind the newest event an event may arrive and still be put in order "
+                  "(0, 30s, 5m, unbounded)")
+      ->default_str("5m");
+  command
+      .add_option("--max-sequence-state", flags.max_sequence_state,
+                  "Most partial sequences (and incomplete sample keys) per query; beyond it the "
+                  "oldest tenth are dropped and counted")
+      ->check(CLI::PositiveNumber)
+      ->default_str("1000000");
+  command
+      .add_option("--max-buffer-bytes", flags.max_buffer_bytes,
                   "Memory the reorder buffer may hold (events' text and values, estimated); past "
                   "it, the earliest events go on early, counted")
       ->check(CLI::PositiveNumber)
       ->default_str("268435456");
+  command
+      .add_option("--max-line-bytes", flags.max_line_bytes,
+                  "Longer input lines are reported and skipped")
+      ->check(CLI::PositiveNumber)
+      ->default_str("4194304");
+  command.add_flag("--no-prefilter", flags.no_prefilter,
+                   "Parse and check every line, also those holding none of the literals the "
+                   "rules need");
+  command.add_flag("--strict", flags.strict,
+                   "Exit 1 when input was skipped, arrived too late, or state overflowed (checks "
+                   "every line: implies --no-prefilter)");
+  command.add_flag("--quiet", flags.quiet, quiet_help);
 }
 
-void add_mapping_option(CLI::App& command, std::vector<std::string>& paths) {
-  command
-      .add_option("--mapping", paths,
-                  "Elasticsearch index mapping (JSON): field types, date formats, aliases, "
-                  "null_value, dynamic; repeatable (indices searched together)")
-      ->allow_extra_args(false);
+std::optional<StreamOptions> stream_options_of(const StreamFlags& flags) {
+  std::optional<int64_t> lateness = parse_duration(flags.max_lateness);
+  if (!lateness) {
+    std::cerr << fmt::format("pickaxe: --max-lateness: '{}' is not a duration (e.g. 30s, 5m, 0)\n",
+                             flags.max_lateness);
+    return std::nullopt;
+  }
+  StreamOptions options;
+  options.max_lateness = *lateness;
+  options.source = *source_kind_from_name(flags.source);
+  options.reader.max_line_bytes = flags.max_line_bytes;
+  options.max_buffer_bytes = flags.max_buffer_bytes;
+  options.prefilter = !flags.no_prefilter && !flags.strict;
+  return options;
 }
 
 std::optional<LoadResult> load_rules_or_report(const std::vector<std::string>& paths,

@@ -26,15 +26,7 @@ struct QueryOptions {
   int64_t size = -1;
   std::string result_position = "head";
   size_t max_samples_per_key = 1;
-  std::vector<std::string> mappings;
-  std::string max_lateness = "5m";
-  std::string source = "auto";
-  size_t max_sequence_state = 1'000'000;
-  size_t max_buffer_bytes = size_t{256} << 20;
-  size_t max_line_bytes = 4 * 1024 * 1024;
-  bool no_prefilter = false;
-  bool strict = false;
-  bool quiet = false;
+  StreamFlags stream;
 };
 
 }  // namespace
@@ -70,7 +62,7 @@ int run_query(const QueryOptions& options) {
                       "run each alternative on its own, or use `pickaxe hunt` with the rule");
   }
   Schema schema;
-  if (!load_mappings(options.mappings, schema)) return kFindings;
+  if (!load_mappings(options.stream.mappings, schema)) return kFindings;
   EngineOptions engine_options;
   engine_options.category_field = options.category_field;
   engine_options.timestamp_field = options.timestamp_field;
@@ -78,7 +70,7 @@ int run_query(const QueryOptions& options) {
   if (options.size >= 0) engine_options.size = static_cast<size_t>(options.size);
   engine_options.tail = options.result_position == "tail";
   engine_options.max_samples_per_key = options.max_samples_per_key;
-  engine_options.max_sequence_state = options.max_sequence_state;
+  engine_options.max_sequence_state = options.stream.max_sequence_state;
   std::unique_ptr<QueryEngine> engine;
   if (!diagnostics.has_errors()) {
     engine =
@@ -87,21 +79,11 @@ int run_query(const QueryOptions& options) {
   for (const Diagnostic& d : diagnostics.items()) std::cerr << render_text(d);
   if (diagnostics.has_errors()) return kFindings;
 
-  auto lateness = parse_duration(options.max_lateness);
-  if (!lateness) {
-    std::cerr << fmt::format("pickaxe: --max-lateness: '{}' is not a duration (e.g. 30s, 5m, 0)\n",
-                             options.max_lateness);
-    return kUsage;
-  }
-  StreamOptions stream_options;
-  stream_options.max_lateness = *lateness;
-  stream_options.source = *source_kind_from_name(options.source);
-  stream_options.reader.max_line_bytes = options.max_line_bytes;
-  stream_options.max_buffer_bytes = options.max_buffer_bytes;
-  stream_options.prefilter = !options.no_prefilter && !options.strict;
+  std::optional<StreamOptions> stream_options = stream_options_of(options.stream);
+  if (!stream_options) return kUsage;
   uint64_t reported = 0;
-  QueryStream stream(*engine, schema, stream_options, [&](const InputProblem& problem) {
-    if (!options.quiet && ++reported <= 100) std::cerr << describe_problem(problem);
+  QueryStream stream(*engine, schema, *stream_options, [&](const InputProblem& problem) {
+    if (!options.stream.quiet && ++reported <= 100) std::cerr << describe_problem(problem);
   });
   // Results go out as they become final, in large blocks.
   Output out;
@@ -145,7 +127,7 @@ int run_query(const QueryOptions& options) {
   const EngineStats& engine_stats = engine->stats();
   if (reported > 100)
     std::cerr << fmt::format("pickaxe: {} more input problems not shown\n", reported - 100);
-  if (!options.quiet &&
+  if (!options.stream.quiet &&
       (stats.rejected() > 0 || stats.late > 0 || engine_stats.state_evictions > 0)) {
     std::cerr << fmt::format(
         "pickaxe: {} events read, {} results; skipped {} malformed, {} without a timestamp, {} "
@@ -154,7 +136,7 @@ int run_query(const QueryOptions& options) {
         stats.events, result_count, stats.malformed, stats.missing_timestamp, stats.wrong_type,
         stats.late, engine_stats.state_evictions);
   }
-  if (std::string notes = describe_source_notes(stats); !options.quiet && !notes.empty())
+  if (std::string notes = describe_source_notes(stats); !options.stream.quiet && !notes.empty())
     std::cerr << "pickaxe: " << notes;
   if (!finish_output(out, "results")) return kFindings;
   if (stop_requested()) {
@@ -163,7 +145,7 @@ int run_query(const QueryOptions& options) {
     return 128 + stop_signal();
   }
   if (unreadable) return kFindings;
-  if (options.strict &&
+  if (options.stream.strict &&
       (stats.rejected() > 0 || stats.late > 0 || engine_stats.state_evictions > 0))
     return kFindings;
   return kSuccess;
@@ -199,31 +181,7 @@ void add_query_command(CLI::App& app, std::function<int()>& run) {
   command->add_option("--max-samples-per-key", options->max_samples_per_key, "Samples per join key")
       ->check(CLI::PositiveNumber)
       ->default_str("1");
-  add_mapping_option(*command, options->mappings);
-  add_buffer_option(*command, options->max_buffer_bytes);
-  command
-      ->add_option("--max-lateness", options->max_lateness,
-                   "How far behind the newest event an event may arrive and still be put in order "
-                   "(0, 30s, 5m, unbounded)")
-      ->default_str("5m");
-  command
-      ->add_option("--max-sequence-state", options->max_sequence_state,
-                   "Most partial sequences (and incomplete sample keys) kept at once; beyond it "
-                   "the oldest tenth are dropped and counted")
-      ->check(CLI::PositiveNumber)
-      ->default_str("1000000");
-  command
-      ->add_option("--max-line-bytes", options->max_line_bytes,
-                   "Longer input lines are reported and skipped")
-      ->check(CLI::PositiveNumber)
-      ->default_str("4194304");
-  add_source_option(*command, options->source);
-  command->add_flag("--no-prefilter", options->no_prefilter,
-                    "Parse and check every line, also those holding none of the query's literals");
-  command->add_flag("--strict", options->strict,
-                    "Exit 1 when input was skipped, arrived too late, or state overflowed "
-                    "(checks every line: implies --no-prefilter)");
-  command->add_flag("--quiet", options->quiet, "Do not report input problems on stderr");
+  add_stream_flags(*command, options->stream, "Do not report input problems on stderr");
   command->callback([options, &run] { run = [options] { return run_query(*options); }; });
 }
 
