@@ -26,9 +26,11 @@ constexpr bool kMeasuresMemory = false;
 #else
 constexpr bool kMeasuresMemory = true;
 #endif
-#define EXPECT_RSS_BELOW(child, kilobytes)                                                 \
-  do {                                                                                     \
-    if (kMeasuresMemory) EXPECT_LT((child).peak_rss_kb, kilobytes) << (child).peak_rss_kb; \
+#define EXPECT_RSS_BELOW(child, kilobytes)                              \
+  do {                                                                  \
+    if (kMeasuresMemory) {                                              \
+      EXPECT_LT((child).peak_rss_kb, kilobytes) << (child).peak_rss_kb; \
+    }                                                                   \
   } while (0)
 
 struct Child {
@@ -350,9 +352,10 @@ TEST_F(Faults, TheReorderBufferHasAByteBudget) {
   EXPECT_EQ(bounded.lines(), 20'000u) << bounded.err;  // released early, never dropped
   EXPECT_NE(bounded.err.find("before their time (--max-buffer-bytes):"), std::string::npos)
       << bounded.err;
-  if (kMeasuresMemory)
+  if (kMeasuresMemory) {
     EXPECT_LT(bounded.peak_rss_kb + 20'000, unbounded.peak_rss_kb)
         << bounded.peak_rss_kb << " KB against " << unbounded.peak_rss_kb << " KB";
+  }
 }
 
 // 9. Decoders: one auditd event of 200 000 records; a CloudTrail file on one line.
@@ -470,9 +473,10 @@ TEST_F(Faults, AFloodOfSampleKeysStaysBounded) {
       << bounded.err;
   Child unbounded = run({"query", query, input});
   EXPECT_EQ(unbounded.lines(), 1u) << unbounded.err;
-  if (kMeasuresMemory)
+  if (kMeasuresMemory) {
     EXPECT_LT(bounded.peak_rss_kb + 20'000, unbounded.peak_rss_kb)
         << bounded.peak_rss_kb << " KB against " << unbounded.peak_rss_kb << " KB";
+  }
 }
 
 TEST_F(Faults, ShapesAndUnitsThatAreNotWhatTheySeem) {
