@@ -16,8 +16,8 @@
 
 #include <fmt/format.h>
 
-#include "ingest/mapped_file.h"
 #include "event/patterns.h"
+#include "ingest/mapped_file.h"
 #include "match/literals.h"
 #include "util/signals.h"
 
@@ -136,11 +136,11 @@ ReaderOptions QueryStream::reader_options() {
 }
 
 bool QueryStream::Later::operator()(const Pending& a, const Pending& b) const {
-  if (a.event->timestamp != b.event->timestamp) return a.event->timestamp > b.event->timestamp;
+  if (a.event.timestamp() != b.event.timestamp()) return a.event.timestamp() > b.event.timestamp();
   if (auto slot = stream->engine_.tiebreaker_slot()) {
-    const Values& x = a.event->fields[*slot];
-    const Values& y = b.event->fields[*slot];
-    if (!x.empty() && !y.empty() && !(x[0] == y[0])) return y[0] < x[0];
+    std::optional<Scalar> x = a.event.first_value(*slot);
+    std::optional<Scalar> y = b.event.first_value(*slot);
+    if (x && y && !(*x == *y)) return *y < *x;
   }
   return a.arrival > b.arrival;
 }
@@ -582,18 +582,20 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
   // The event goes on with the fields its engines read, copied out of the
   // worker's scratch event (whose storage serves the next event).
   trim_fields(worker, scratch, outcome.matches);
-  auto event = std::make_shared<Event>();
-  event->fields = scratch.fields;
-  event->timestamp = scratch.timestamp;
-  event->has_timestamp = scratch.has_timestamp;
   // Text inside a mapped input is kept as a view; other text is copied.
   const std::string_view& mapped = worker.mapped_input;
   if (owned.empty() && !mapped.empty() && text.data() >= mapped.data() &&
-      text.data() + text.size() <= mapped.data() + mapped.size())
-    event->mapped_source = text;
-  else
-    event->owned_source = owned.empty() ? std::string(text) : std::move(owned);
-  outcome.event = std::move(event);
+      text.data() + text.size() <= mapped.data() + mapped.size()) {
+    scratch.mapped_source = text;
+    scratch.owned_source.clear();
+  } else {
+    scratch.mapped_source = {};
+    if (owned.empty())
+      scratch.owned_source.assign(text);
+    else
+      scratch.owned_source = std::move(owned);
+  }
+  outcome.event = PackedEvent(scratch);
   return outcome;
 }
 
@@ -610,17 +612,17 @@ void QueryStream::commit(Outcome&& outcome, const std::string& name, uint64_t li
     case Outcome::Kind::ReaderProblem: return report();  // counted by the reader
     case Outcome::Kind::Candidate: break;
   }
-  std::shared_ptr<Event>& event = outcome.event;
-  event->line = line;
+  PackedEvent& event = outcome.event;
+  event.set_line(line);
   if (!outcome.problem.empty()) {
     ++stats_.missing_timestamp;  // skipped by the engines that need a time
     report();
   }
   // An event without a time (for samples only) keeps its place in the input.
-  if (!event->has_timestamp) event->timestamp = std::max(newest_, released_);
-  const int64_t timestamp = event->timestamp;
+  if (!event.has_timestamp()) event.set_timestamp(std::max(newest_, released_));
+  const int64_t timestamp = event.timestamp();
   // Dated 1970-01-02 to 1973-03-03: epoch seconds read as milliseconds?
-  if (event->has_timestamp && timestamp >= 100'000'000'000'000 &&
+  if (event.has_timestamp() && timestamp >= 100'000'000'000'000 &&
       timestamp < 100'000'000'000'000'000)
     ++stats_.seconds_like;
   Pending pending{std::move(event), arrivals_++, std::move(outcome.matches)};
@@ -634,7 +636,7 @@ void QueryStream::commit(Outcome&& outcome, const std::string& name, uint64_t li
     ++stats_.held_ahead;
     quarantine_.push(std::move(pending));
     if (quarantine_.size() >= kAgreeing) {
-      newest_ = std::max(newest_, quarantine_.top().event->timestamp);
+      newest_ = std::max(newest_, quarantine_.top().event.timestamp());
       admit_quarantined();
     }
   } else {
@@ -651,10 +653,10 @@ void QueryStream::commit(Outcome&& outcome, const std::string& name, uint64_t li
 
 // Into the reorder buffer: in order to a queue, out of order to the heap.
 void QueryStream::buffer_event(Pending&& pending) {
-  const Event& event = *pending.event;
-  if (event.timestamp < released_) ++stats_.late;  // too late to sort: processed as it comes
-  newest_ = std::max(newest_, event.timestamp);
-  pending.bytes = buffered_size(event);
+  const int64_t timestamp = pending.event.timestamp();
+  if (timestamp < released_) ++stats_.late;  // too late to sort: processed as it comes
+  newest_ = std::max(newest_, timestamp);
+  pending.bytes = buffered_size(pending);
   buffered_bytes_ += pending.bytes;
   if (in_order_.empty() || !Later{this}(in_order_.back(), pending))
     in_order_.push_back(std::move(pending));
@@ -665,16 +667,16 @@ void QueryStream::buffer_event(Pending&& pending) {
 // Quarantined events whose time the stream has reached.
 void QueryStream::admit_quarantined() {
   while (!quarantine_.empty() &&
-         quarantine_.top().event->timestamp - newest_ <= options_.future_limit) {
-    Pending pending = quarantine_.top();
+         quarantine_.top().event.timestamp() - newest_ <= options_.future_limit) {
+    Pending pending = std::move(const_cast<Pending&>(quarantine_.top()));
     quarantine_.pop();
     buffer_event(std::move(pending));
   }
 }
 
 // What an event held in the buffer costs: its text and its values, roughly.
-size_t QueryStream::buffered_size(const Event& event) {
-  return sizeof(Event) + event.owned_source.capacity() + event.fields.memory();
+size_t QueryStream::buffered_size(const Pending& pending) {
+  return sizeof(Pending) + pending.event.bytes() + pending.matches.capacity() * sizeof(Match);
 }
 
 void QueryStream::set_result_handler(ResultHandler handler, size_t threads) {
@@ -700,16 +702,17 @@ void QueryStream::deliver(size_t engine, QueryResult&& result) {
 void QueryStream::run_batch() {
   if (batch_.empty()) return;
   std::function<void(size_t)> work = [this](size_t worker) {
-    for (const Pending& pending : batch_) {
-      for (const Match& match : pending.matches) {
+    for (const Released& released : batch_) {
+      for (const Match& match : released.matches) {
         if (match.engine % threads_ != worker || engines_[match.engine]->done()) continue;
-        trigger_[match.engine] = pending.event->order;
-        push(match, pending.event);
+        trigger_[match.engine] = released.event->order;
+        push(match, released.event);
       }
     }
   };
   if (!batch_pool_) batch_pool_ = std::make_unique<TaskPool>(threads_);
   batch_pool_->run(work);
+  settling_.swap(batch_);  // settled once their results are handled
   batch_.clear();
   std::vector<std::tuple<uint64_t, size_t, size_t>> order;  // trigger, engine, index
   for (size_t i = 0; i < buffered_.size(); ++i) {
@@ -720,6 +723,9 @@ void QueryStream::run_batch() {
   for (const auto& [trigger, engine, index] : order)
     handler_(engine, std::move(buffered_[engine][index].result));
   for (auto& results : buffered_) results.clear();
+  for (const Released& released : settling_)
+    if (released.event.use_count() > 1) settle(*released.event);
+  settling_.clear();
 }
 
 const QueryStream::Pending& QueryStream::earliest() const {
@@ -739,28 +745,30 @@ void QueryStream::pop_earliest() {
 }
 
 void QueryStream::release(int64_t up_to) {
-  while (buffered() && earliest().event->timestamp <= up_to) release_earliest(false);
+  while (buffered() && earliest().event.timestamp() <= up_to) release_earliest(false);
 }
 
 void QueryStream::release_earliest(bool early) {
   {
-    // The event is copied, its engine list moved: ordering reads only the event.
+    // The event is unpacked, its engine list moved: ordering reads neither.
     Pending& head = const_cast<Pending&>(earliest());
-    Pending pending{head.event, head.arrival, std::move(head.matches), head.bytes};
-    pop_earliest();
+    auto event = std::make_shared<Event>();
+    head.event.unpack(*event);
+    Released released{std::move(event), std::move(head.matches)};
     if (early) ++stats_.released_early;
-    buffered_bytes_ -= std::min(buffered_bytes_, pending.bytes);
-    auto event = std::const_pointer_cast<Event>(pending.event);
-    event->order = order_++;
-    released_ = std::max(released_, event->timestamp);
+    buffered_bytes_ -= std::min(buffered_bytes_, head.bytes);
+    pop_earliest();
+    released.event->order = order_++;
+    released_ = std::max(released_, released.event->timestamp);
     ++stats_.events;
     if (threads_ > 1) {
-      batch_.push_back(std::move(pending));
+      batch_.push_back(std::move(released));
       if (batch_.size() >= 4096) run_batch();
     } else {
-      for (const Match& match : pending.matches) {
-        if (!engines_[match.engine]->done()) push(match, event);
+      for (const Match& match : released.matches) {
+        if (!engines_[match.engine]->done()) push(match, released.event);
       }
+      if (released.event.use_count() > 1) settle(*released.event);  // an engine holds it
     }
     if (done()) {
       reader_.stop();  // a head limit is reached: the rest of the input cannot matter
@@ -780,10 +788,23 @@ void QueryStream::push(const Match& match, const EventPtr& event) {
     engine.push(event);
 }
 
+// Engines read an event's values when it is pushed, and keep from it only
+// its keys (as copies) and, in partial sequences, samples and results, the
+// event itself for output: only the slots read from results (suppression,
+// correlation, exceptions) stay, so that held events cost little.
+void QueryStream::settle(Event& event) {
+  if (kept_.size() != engine_.fields().size()) {
+    kept_.assign(engine_.fields().size(), false);
+    for (uint32_t slot : always_kept_) kept_[slot] = true;
+  }
+  event.fields.retain([&](uint32_t slot) { return kept_[slot]; });
+  event.fields.shrink_to_fit();
+}
+
 void QueryStream::flush() {
   // At the end of the input, events held ahead join the others, in order.
   while (!quarantine_.empty()) {
-    Pending pending = quarantine_.top();
+    Pending pending = std::move(const_cast<Pending&>(quarantine_.top()));
     quarantine_.pop();
     buffer_event(std::move(pending));
   }

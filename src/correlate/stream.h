@@ -12,6 +12,7 @@
 
 #include "correlate/engine.h"
 #include "correlate/task_pool.h"
+#include "event/packed_event.h"
 #include "ingest/reader.h"
 #include "match/literals.h"
 #include "source/source.h"
@@ -105,10 +106,15 @@ class QueryStream {
   };
   static constexpr uint32_t kMaskedFilters = 32;
   struct Pending {
-    EventPtr event;
+    PackedEvent event;
     uint64_t arrival;
     std::vector<Match> matches;  // the engines with a filter that matches the event
     size_t bytes = 0;            // what it costs the reorder buffer (buffered_size)
+  };
+  // An event out of the buffer, on its way to its engines.
+  struct Released {
+    std::shared_ptr<Event> event;
+    std::vector<Match> matches;
   };
   struct Later {
     const QueryStream* stream;
@@ -129,7 +135,7 @@ class QueryStream {
     Outcome(Kind kind, uint64_t line) : kind(kind), line(line) {}
     Kind kind = Kind::Inert;
     uint64_t line = 0;
-    std::shared_ptr<Event> event;
+    PackedEvent event;
     std::vector<Match> matches;
     std::string problem;  // a Candidate's: skipped by the engines that need a time
   };
@@ -171,7 +177,7 @@ class QueryStream {
   void release_earliest(bool early);
   void buffer_event(Pending&& pending);
   void admit_quarantined();
-  static size_t buffered_size(const Event& event);
+  static size_t buffered_size(const Pending& pending);
   void run_batch();
   void deliver(size_t engine, QueryResult&& result);
   std::optional<std::string> type_problem(const Event& event) const;
@@ -186,7 +192,8 @@ class QueryStream {
   QueryEngine& engine_;  // the first engine: fields, timestamp and tiebreaker
   ResultHandler handler_;
   size_t threads_ = 1;
-  std::vector<Pending> batch_;
+  std::vector<Released> batch_;
+  std::vector<Released> settling_;        // a batch's events, until their results are handled
   std::unique_ptr<TaskPool> batch_pool_;  // runs engines over batches, threads_ > 1
   // read_file's lanes: one per thread, each with its worker and reader.
   struct Lane {
@@ -201,6 +208,9 @@ class QueryStream {
   // A candidate event keeps only the fields its engines (and results) read.
   void trim_fields(Worker& worker, Event& event, const std::vector<Match>& matches) const;
   void push(const Match& match, const EventPtr& event);
+  // After its engines took it: an event they hold keeps only the kept slots.
+  void settle(Event& event);
+  std::vector<bool> kept_;  // per slot: in always_kept_
   // The filters of each engine that the event passes the index for, by
   // engine, cached per combination of index values.
   const std::vector<EngineFilter>& indexed_filters(Worker& worker, const Event& event) const;

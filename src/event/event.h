@@ -126,6 +126,11 @@ class FieldValues {
     for (size_t i = 0; i < used_; ++i) bytes += entries_[i].second.capacity() * sizeof(Scalar);
     return bytes;
   }
+  // Lets go of the spares' storage and of spare capacity.
+  void shrink_to_fit() {
+    if (used_ == entries_.size() && entries_.capacity() == used_) return;
+    *this = FieldValues(*this);
+  }
   // Keeps the slots `keep(slot)` says yes to.
   template <typename Keep>
   void retain(Keep keep) {

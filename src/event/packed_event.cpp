@@ -1,0 +1,152 @@
+#include "event/packed_event.h"
+
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+namespace pickaxe {
+
+// The block: the header, then per slot its number and value count (two
+// uint32), then the values (a type byte and a payload: one byte for a bool,
+// eight for a number, a uint32 size and the bytes for a string), then the
+// document when it is not a view. Payloads are unaligned: read with memcpy.
+namespace {
+
+template <typename T>
+void put(std::byte*& at, const T& value) {
+  std::memcpy(at, &value, sizeof(T));
+  at += sizeof(T);
+}
+
+template <typename T>
+T take(const std::byte*& at) {
+  T value;
+  std::memcpy(&value, at, sizeof(T));
+  at += sizeof(T);
+  return value;
+}
+
+size_t payload_size(const Scalar& value) {
+  switch (value.type) {
+    case Scalar::Type::Null: return 1;
+    case Scalar::Type::Bool: return 2;
+    case Scalar::Type::Long:
+    case Scalar::Type::Double: return 9;
+    case Scalar::Type::String: return 5 + value.string.size();
+  }
+  return 1;
+}
+
+void put_value(std::byte*& at, const Scalar& value) {
+  put(at, static_cast<uint8_t>(value.type));
+  switch (value.type) {
+    case Scalar::Type::Null: break;
+    case Scalar::Type::Bool: put(at, static_cast<uint8_t>(value.boolean)); break;
+    case Scalar::Type::Long: put(at, value.integer); break;
+    case Scalar::Type::Double: put(at, value.number); break;
+    case Scalar::Type::String:
+      put(at, static_cast<uint32_t>(value.string.size()));
+      std::memcpy(at, value.string.data(), value.string.size());
+      at += value.string.size();
+      break;
+  }
+}
+
+void take_value(const std::byte*& at, Scalar& value) {
+  value.type = static_cast<Scalar::Type>(take<uint8_t>(at));
+  switch (value.type) {
+    case Scalar::Type::Null: break;
+    case Scalar::Type::Bool: value.boolean = take<uint8_t>(at) != 0; break;
+    case Scalar::Type::Long: value.integer = take<int64_t>(at); break;
+    case Scalar::Type::Double: value.number = take<double>(at); break;
+    case Scalar::Type::String: {
+      uint32_t size = take<uint32_t>(at);
+      value.string.assign(reinterpret_cast<const char*>(at), size);
+      at += size;
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+PackedEvent::PackedEvent(const Event& event) {
+  const bool mapped = event.mapped_source.data() != nullptr;
+  const std::string_view source = event.source();
+  size_t size = sizeof(Header);
+  for (const auto& [slot, values] : event.fields.entries()) {
+    size += 2 * sizeof(uint32_t);
+    for (const Scalar& value : values) size += payload_size(value);
+  }
+  if (!mapped) size += source.size();
+  // Events are bounded by the line limit, far below 4 GiB.
+  if (size > std::numeric_limits<uint32_t>::max()) throw std::length_error("event too large");
+  data_ = std::make_unique_for_overwrite<std::byte[]>(size);
+  Header& head = header();
+  head.timestamp = event.timestamp;
+  head.line = event.line;
+  head.mapped = mapped ? source.data() : nullptr;
+  head.source_size = static_cast<uint32_t>(source.size());
+  head.size = static_cast<uint32_t>(size);
+  head.slot_count = static_cast<uint32_t>(event.fields.entries().size());
+  head.index_size = static_cast<uint32_t>(event.fields.size());
+  head.has_timestamp = event.has_timestamp ? 1 : 0;
+  std::byte* at = data_.get() + sizeof(Header);
+  for (const auto& [slot, values] : event.fields.entries()) {
+    put(at, slot);
+    put(at, static_cast<uint32_t>(values.size()));
+  }
+  for (const auto& [slot, values] : event.fields.entries())
+    for (const Scalar& value : values) put_value(at, value);
+  if (!mapped && !source.empty()) std::memcpy(at, source.data(), source.size());
+}
+
+void PackedEvent::set_timestamp(int64_t timestamp) {
+  header().timestamp = timestamp;
+}
+void PackedEvent::set_line(uint64_t line) {
+  header().line = line;
+}
+
+std::optional<Scalar> PackedEvent::first_value(uint32_t slot) const {
+  const Header& head = header();
+  const std::byte* table = data_.get() + sizeof(Header);
+  const std::byte* values = table + head.slot_count * 2 * sizeof(uint32_t);
+  for (uint32_t i = 0; i < head.slot_count; ++i) {
+    uint32_t entry_slot = take<uint32_t>(table);
+    uint32_t count = take<uint32_t>(table);
+    for (uint32_t v = 0; v < count; ++v) {
+      Scalar value;
+      take_value(values, value);
+      if (entry_slot == slot) return value;
+    }
+    if (entry_slot == slot) return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+void PackedEvent::unpack(Event& event) const {
+  const Header& head = header();
+  event.timestamp = head.timestamp;
+  event.has_timestamp = head.has_timestamp != 0;
+  event.line = head.line;
+  const std::byte* table = data_.get() + sizeof(Header);
+  const std::byte* values = table + head.slot_count * 2 * sizeof(uint32_t);
+  event.fields.reset(head.index_size);
+  for (uint32_t i = 0; i < head.slot_count; ++i) {
+    uint32_t slot = take<uint32_t>(table);
+    uint32_t count = take<uint32_t>(table);
+    Values& into = event.fields.at(slot);
+    into.resize(count);
+    for (Scalar& value : into) take_value(values, value);
+  }
+  if (head.mapped) {
+    event.mapped_source = std::string_view(head.mapped, head.source_size);
+    event.owned_source.clear();
+  } else {
+    event.mapped_source = {};
+    event.owned_source.assign(reinterpret_cast<const char*>(values), head.source_size);
+  }
+}
+
+}  // namespace pickaxe

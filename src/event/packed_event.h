@@ -1,0 +1,51 @@
+// An event that waits (in the reorder buffer) packed into one block of
+// memory: its time, line, document (a view into a mapped input, or its own
+// copy) and the values of its slots, a fraction of an Event's footprint and
+// one allocation instead of one per field. Unpacked when it is released.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "event/event.h"
+
+namespace pickaxe {
+
+class PackedEvent {
+ public:
+  PackedEvent() = default;
+  // Packs the event's values, time, line and document.
+  explicit PackedEvent(const Event& event);
+  PackedEvent(PackedEvent&&) noexcept = default;
+  PackedEvent& operator=(PackedEvent&&) noexcept = default;
+
+  explicit operator bool() const { return data_ != nullptr; }
+  int64_t timestamp() const { return header().timestamp; }
+  bool has_timestamp() const { return header().has_timestamp != 0; }
+  void set_timestamp(int64_t timestamp);
+  void set_line(uint64_t line);
+  // The first value of a slot, if it has one.
+  std::optional<Scalar> first_value(uint32_t slot) const;
+  // Fills `event` (its fields replaced) with what was packed.
+  void unpack(Event& event) const;
+  size_t bytes() const { return data_ ? header().size : 0; }
+
+ private:
+  struct Header {
+    int64_t timestamp;
+    uint64_t line;
+    const char* mapped;    // the document inside a mapped input, or null
+    uint32_t source_size;  // the document's size (copied after the values when not mapped)
+    uint32_t size;         // the whole block's
+    uint32_t slot_count;   // slots with values
+    uint32_t index_size;   // the slots of the field index (FieldValues::size)
+    uint8_t has_timestamp;
+  };
+  const Header& header() const { return *reinterpret_cast<const Header*>(data_.get()); }
+  Header& header() { return *reinterpret_cast<Header*>(data_.get()); }
+  std::unique_ptr<std::byte[]> data_;
+};
+
+}  // namespace pickaxe

@@ -1,0 +1,105 @@
+// Events waiting in the reorder buffer are packed into one block: unpacking
+// must give back exactly the event that was packed.
+#include <gtest/gtest.h>
+
+#include <simdjson.h>
+
+#include "event/packed_event.h"
+
+namespace pickaxe::testing {
+namespace {
+
+struct Extracted {
+  Schema schema;
+  FieldIndex fields;
+  Event event;
+  Extracted(const std::vector<std::string>& paths, const std::string& json) {
+    for (const std::string& path : paths) fields.add(path);
+    simdjson::dom::parser parser;
+    event.fields.reset(fields.size());
+    extract_fields(parser.parse(json).value(), fields, schema, event);
+  }
+};
+
+void expect_same_values(const Event& a, const Event& b) {
+  ASSERT_EQ(a.fields.size(), b.fields.size());
+  ASSERT_EQ(a.fields.entries().size(), b.fields.entries().size());
+  for (size_t i = 0; i < a.fields.entries().size(); ++i) {
+    const auto& [slot_a, values_a] = a.fields.entries()[i];
+    const auto& [slot_b, values_b] = b.fields.entries()[i];
+    EXPECT_EQ(slot_a, slot_b);
+    ASSERT_EQ(values_a.size(), values_b.size()) << "slot " << slot_a;
+    for (size_t v = 0; v < values_a.size(); ++v) {
+      EXPECT_EQ(values_a[v].type, values_b[v].type);
+      EXPECT_TRUE(values_a[v] == values_b[v]) << values_a[v].to_string();
+    }
+  }
+}
+
+TEST(PackedEvent, GivesBackEveryKindOfValue) {
+  const std::string long_text(300, 'x');
+  Extracted extracted({"a", "b", "c", "d", "e", "f", "unused"},
+                      R"({"a":"short","b":[1,-2,9007199254740993],"c":1.5,"d":[true,false],)"
+                      R"("e":null,"f":")" +
+                          long_text + R"(\u00e9"})");
+  Event& event = extracted.event;
+  event.timestamp = 1'700'000'000'123'456'789;
+  event.has_timestamp = true;
+  event.line = 42;
+  event.owned_source = "{\"the\":\"document\"}";
+  PackedEvent packed(event);
+  Event back;
+  packed.unpack(back);
+  expect_same_values(event, back);
+  EXPECT_EQ(back.timestamp, event.timestamp);
+  EXPECT_TRUE(back.has_timestamp);
+  EXPECT_EQ(back.line, 42u);
+  EXPECT_EQ(back.source(), "{\"the\":\"document\"}");
+  EXPECT_EQ(back.fields[5].at(0).string, long_text + "\xc3\xa9");
+  EXPECT_EQ(back.fields[1].at(2).integer, 9007199254740993);
+  // One block, smaller than the values it replaces.
+  EXPECT_LT(packed.bytes(), sizeof(Event) + event.fields.memory() + long_text.size() + 64);
+}
+
+TEST(PackedEvent, KeepsAViewIntoAMappedInput) {
+  const std::string mapped = R"({"a":"x"})";
+  Extracted extracted({"a"}, mapped);
+  extracted.event.mapped_source = mapped;
+  PackedEvent packed(extracted.event);
+  Event back;
+  back.owned_source = "left over from an earlier event";
+  packed.unpack(back);
+  EXPECT_EQ(back.source().data(), mapped.data());  // a view, not a copy
+  EXPECT_TRUE(back.owned_source.empty());
+  EXPECT_LT(packed.bytes(), 100u);
+}
+
+TEST(PackedEvent, AnswersForOneSlotAndTakesNewTimesAndLines) {
+  Extracted extracted({"tiebreaker", "other"}, R"({"other":["p","q"],"tiebreaker":7})");
+  PackedEvent packed(extracted.event);
+  ASSERT_TRUE(packed.first_value(0));
+  EXPECT_EQ(packed.first_value(0)->integer, 7);
+  EXPECT_EQ(packed.first_value(1)->string, "p");
+  EXPECT_FALSE(packed.first_value(2));
+  EXPECT_FALSE(packed.has_timestamp());
+  packed.set_timestamp(5);
+  packed.set_line(9);
+  Event back;
+  packed.unpack(back);
+  EXPECT_EQ(back.timestamp, 5);
+  EXPECT_EQ(back.line, 9u);
+}
+
+TEST(PackedEvent, AnEventWithoutValuesOrDocument) {
+  Event event;
+  PackedEvent packed(event);
+  Event back;
+  back.fields.reset(3);
+  back.fields.at(1).push_back(Scalar::of_long(1));  // replaced by what was packed
+  packed.unpack(back);
+  EXPECT_TRUE(back.fields.entries().empty());
+  EXPECT_TRUE(back.source().empty());
+}
+
+}  // namespace
+}  // namespace pickaxe::testing
