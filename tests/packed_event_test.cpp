@@ -1,5 +1,7 @@
 // Events waiting in the reorder buffer are packed into one block: unpacking
 // must give back exactly the event that was packed.
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include <simdjson.h>
@@ -99,6 +101,31 @@ TEST(PackedEvent, AnEventWithoutValuesOrDocument) {
   packed.unpack(back);
   EXPECT_TRUE(back.fields.entries().empty());
   EXPECT_TRUE(back.source().empty());
+}
+
+TEST(PackedValues, EqualKeysPackEquallyAndComeBack) {
+  auto packed = [](std::vector<Scalar> key) {
+    std::string out;
+    for (const Scalar& value : key) pack_value(out, value);
+    return out;
+  };
+  EXPECT_EQ(packed({Scalar::of_double(-0.0)}), packed({Scalar::of_double(0.0)}));
+  EXPECT_EQ(packed({Scalar::of_double(std::nan("1"))}), packed({Scalar::of_double(std::nan(""))}));
+  // Keys order by type first: a long and a double are different keys.
+  EXPECT_NE(packed({Scalar::of_long(1)}), packed({Scalar::of_double(1.0)}));
+  // "ab","c" and "a","bc" must not collide.
+  EXPECT_NE(packed({Scalar::of_string("ab"), Scalar::of_string("c")}),
+            packed({Scalar::of_string("a"), Scalar::of_string("bc")}));
+  std::vector<Scalar> key{Scalar::of_string("host-1"), Scalar::of_long(-7), Scalar::null(),
+                          Scalar::of_bool(true), Scalar::of_double(2.5)};
+  std::string bytes = packed(key);
+  std::string_view rest = bytes;
+  for (const Scalar& expected : key) {
+    Scalar value = unpack_value(rest);
+    EXPECT_EQ(value.type, expected.type);
+    EXPECT_TRUE(value == expected) << expected.to_string();
+  }
+  EXPECT_TRUE(rest.empty());
 }
 
 }  // namespace

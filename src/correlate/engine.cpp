@@ -1,5 +1,6 @@
 #include "correlate/engine.h"
 
+#include "event/packed_event.h"
 #include "event/patterns.h"
 
 #include <algorithm>
@@ -562,27 +563,32 @@ bool QueryEngine::missing_ok(const QueryResult& candidate, const std::vector<Sca
 }
 
 void QueryEngine::push_sample(const EventPtr& event) {
+  std::string packed;
   for (size_t s = 0; s < filters_.size(); ++s) {
     if (!matches(s, *event)) continue;
     for (const auto& key : keys_for(*event, s)) {
-      auto found = samples_.find(key);
+      packed.clear();
+      for (const Scalar& value : key) pack_value(packed, value);
+      auto found = samples_.find(packed);
       if (found == samples_.end()) {
         if (samples_.size() >= options_.max_sequence_state) evict_oldest_samples();
-        found = samples_.emplace(key, SampleKey{}).first;
-        found->second.per_step.resize(filters_.size());
+        found = samples_.emplace(packed, SampleKey{}).first;
         found->second.since = stats_.events;
       }
-      auto& per_step = found->second.per_step;
+      SampleKey& sample = found->second;
+      const uint32_t step = static_cast<uint32_t>(s);
       // A few spare candidates, for events that match several steps.
-      if (per_step[s].size() < options_.max_samples_per_key + filters_.size())
-        per_step[s].push_back(event);
+      const size_t held = sample.count(step);
+      if (held >= options_.max_samples_per_key + filters_.size()) continue;
+      if (held == 0) ++sample.steps_matched;
+      sample.events.emplace_back(step, event);
     }
   }
 }
 
-bool QueryEngine::SampleKey::complete() const {
-  return std::none_of(per_step.begin(), per_step.end(),
-                      [](const auto& events) { return events.empty(); });
+size_t QueryEngine::SampleKey::count(uint32_t step) const {
+  return static_cast<size_t>(std::count_if(events.begin(), events.end(),
+                                           [&](const auto& held) { return held.first == step; }));
 }
 
 // Past --max-sequence-state keys, the oldest tenth of the incomplete ones go,
@@ -591,13 +597,13 @@ bool QueryEngine::SampleKey::complete() const {
 void QueryEngine::evict_oldest_samples() {
   std::vector<uint64_t> since;
   for (const auto& [key, sample] : samples_)
-    if (!sample.complete()) since.push_back(sample.since);
+    if (!complete(sample)) since.push_back(sample.since);
   if (since.empty()) return;
   size_t count = std::max<size_t>(1, since.size() / 10);
   std::nth_element(since.begin(), since.begin() + static_cast<long>(count - 1), since.end());
   const uint64_t threshold = since[count - 1];
   for (auto it = samples_.begin(); it != samples_.end();) {
-    if (count > 0 && it->second.since <= threshold && !it->second.complete()) {
+    if (count > 0 && it->second.since <= threshold && !complete(it->second)) {
       it = samples_.erase(it);
       ++stats_.state_evictions;
       --count;
@@ -611,18 +617,28 @@ void QueryEngine::evict_oldest_samples() {
 // the step has fewer), skipping events already in the sample; keys come in
 // sorted order.
 std::vector<QueryResult> QueryEngine::finish_samples() {
+  std::vector<std::pair<std::vector<Scalar>, const SampleKey*>> keys;
+  for (const auto& [packed, sample] : samples_) {
+    if (!complete(sample)) continue;
+    std::vector<Scalar> key;
+    for (std::string_view rest = packed; !rest.empty();) key.push_back(unpack_value(rest));
+    keys.emplace_back(std::move(key), &sample);
+  }
+  std::sort(keys.begin(), keys.end(),
+            [](const auto& a, const auto& b) { return std::less<>{}(a.first, b.first); });
   std::vector<QueryResult> results;
-  for (const auto& [key, sample] : samples_) {
-    const auto& per_step = sample.per_step;
-    if (per_step.size() != filters_.size()) continue;
+  std::vector<std::vector<EventPtr>> per_step(filters_.size());
+  for (auto& [key, sample] : keys) {
+    for (auto& events : per_step) events.clear();
+    for (const auto& [step, event] : sample->events) per_step[step].push_back(event);
     size_t most = 0;
     for (const auto& events : per_step) most = std::max(most, events.size());
     for (size_t i = 0; i < std::min(most, options_.max_samples_per_key); ++i) {
-      QueryResult sample;
-      sample.join_keys = key;
+      QueryResult result;
+      result.join_keys = key;
       for (const auto& events : per_step) {
         auto unused = [&](const EventPtr& e) {
-          return std::find(sample.events.begin(), sample.events.end(), e) == sample.events.end();
+          return std::find(result.events.begin(), result.events.end(), e) == result.events.end();
         };
         std::optional<size_t> pick;
         for (size_t j = std::min(i, events.empty() ? 0 : events.size() - 1);
@@ -633,9 +649,9 @@ std::vector<QueryResult> QueryEngine::finish_samples() {
           if (unused(events[j])) pick = j;
         }
         if (!pick) break;
-        sample.events.push_back(events[*pick]);
+        result.events.push_back(events[*pick]);
       }
-      if (sample.events.size() == filters_.size()) results.push_back(std::move(sample));
+      if (result.events.size() == filters_.size()) results.push_back(std::move(result));
     }
   }
   return results;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "eql/ast.h"
@@ -165,13 +166,17 @@ class QueryEngine {
   std::vector<std::pair<QueryResult, std::vector<Scalar>>> completed_;
   std::set<std::vector<Scalar>, std::less<>> completed_keys_;  // with missing stages only
   bool has_missing_ = false;
-  // Samples: per key, the events matching each step, in order.
+  // Samples: per key (packed with pack_value), the events matching each
+  // step, in the order they came, as (step, event) pairs: one small block
+  // per key, however many steps the query has.
   struct SampleKey {
-    std::vector<std::vector<EventPtr>> per_step;
-    uint64_t since = 0;  // when the key was first seen (events pushed before it)
-    bool complete() const;
+    std::vector<std::pair<uint32_t, EventPtr>> events;
+    uint64_t since = 0;          // when the key was first seen (events pushed before it)
+    uint32_t steps_matched = 0;  // steps with at least one event
+    size_t count(uint32_t step) const;
   };
-  std::map<std::vector<Scalar>, SampleKey, std::less<>> samples_;
+  bool complete(const SampleKey& sample) const { return sample.steps_matched == filters_.size(); }
+  std::unordered_map<std::string, SampleKey> samples_;
   void evict_oldest_samples();
   bool admits(const Event& event) const;
   void dispatch(const EventPtr& event);

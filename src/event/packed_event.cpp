@@ -1,5 +1,6 @@
 #include "event/packed_event.h"
 
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -69,6 +70,28 @@ void take_value(const std::byte*& at, Scalar& value) {
 }
 
 }  // namespace
+
+void pack_value(std::string& out, const Scalar& value) {
+  Scalar canonical;
+  const Scalar* packed = &value;
+  if (value.type == Scalar::Type::Double && (value.number == 0 || std::isnan(value.number))) {
+    // -0.0 and 0.0, and NaNs of any payload, are one key.
+    canonical = Scalar::of_double(value.number == 0 ? 0.0 : std::nan(""));
+    packed = &canonical;
+  }
+  size_t at = out.size();
+  out.resize(at + payload_size(*packed));
+  std::byte* bytes = reinterpret_cast<std::byte*>(out.data()) + at;
+  put_value(bytes, *packed);
+}
+
+Scalar unpack_value(std::string_view& in) {
+  const std::byte* at = reinterpret_cast<const std::byte*>(in.data());
+  Scalar value;
+  take_value(at, value);
+  in.remove_prefix(static_cast<size_t>(at - reinterpret_cast<const std::byte*>(in.data())));
+  return value;
+}
 
 PackedEvent::PackedEvent(const Event& event) {
   const bool mapped = event.mapped_source.data() != nullptr;

@@ -8,10 +8,18 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
 
 #include "event/event.h"
 
 namespace pickaxe {
+
+// Values in the same encoding, for compact keys: equal keys (as Scalar
+// vectors) pack to equal bytes.
+void pack_value(std::string& out, const Scalar& value);
+// Reads one value packed by pack_value from the front of `in`, and drops it.
+Scalar unpack_value(std::string_view& in);
 
 class PackedEvent {
  public:
