@@ -102,7 +102,16 @@ class Extractor {
   Extractor(const FieldIndex& index, const std::vector<SlotSchema>& slots, Event& event)
       : index_(index), slots_(slots), event_(event) {
     event_.fields.reset(index.size());
+    // Where each slot's entry is, for this event: marks numbered per event.
+    if (marks_.size() < index.size()) marks_.resize(index.size(), {0, 0});
+    if (++epoch_ == 0) {
+      std::fill(marks_.begin(), marks_.end(), std::pair<uint32_t, uint32_t>{0, 0});
+      epoch_ = 1;
+    }
   }
+  ~Extractor() { event_.fields.sort(); }
+  Extractor(const Extractor&) = delete;
+  Extractor& operator=(const Extractor&) = delete;
 
   // Walks `element` at `node` of the field tree: only into keys that lead to
   // fields the queries read.
@@ -120,7 +129,7 @@ class Extractor {
           if (!next) continue;
           if (std::find(seen.begin(), seen.begin() + count, *next) != seen.begin() + count) {
             int64_t slot = index_.node_slot(*next);
-            if (slot >= 0) event_.fields.at(static_cast<uint32_t>(slot)).clear();
+            if (slot >= 0) values_of(static_cast<uint32_t>(slot)).clear();
           } else if (count < seen.size()) {
             seen[count++] = *next;
           }
@@ -150,21 +159,34 @@ class Extractor {
       case element_type::DOUBLE: value = Scalar::of_double(element.get_double().value()); break;
       case element_type::BOOL: value = Scalar::of_bool(element.get_bool().value()); break;
       case element_type::NULL_VALUE:
-        if (schema.null_value)
-          event_.fields.at(static_cast<uint32_t>(slot)).push_back(*schema.null_value);
+        if (schema.null_value) values_of(static_cast<uint32_t>(slot)).push_back(*schema.null_value);
         return;
       default: return;
     }
-    event_.fields.at(static_cast<uint32_t>(slot)).push_back(coerce(std::move(value), schema.type));
+    values_of(static_cast<uint32_t>(slot)).push_back(coerce(std::move(value), schema.type));
   }
 
   void visit_document(simdjson::dom::element document) { visit(document, 0); }
 
  private:
+  Values& values_of(uint32_t slot) {
+    auto& [epoch, position] = marks_[slot];
+    if (epoch != epoch_) {
+      epoch = epoch_;
+      position = static_cast<uint32_t>(event_.fields.append(slot));
+    }
+    return event_.fields.values_at(position);
+  }
+  // Per slot: the event (epoch) it was last filled for, and its entry.
+  static thread_local std::vector<std::pair<uint32_t, uint32_t>> marks_;
+  static thread_local uint32_t epoch_;
   const FieldIndex& index_;
   const std::vector<SlotSchema>& slots_;
   Event& event_;
 };
+
+thread_local std::vector<std::pair<uint32_t, uint32_t>> Extractor::marks_;
+thread_local uint32_t Extractor::epoch_ = 0;
 
 }  // namespace
 

@@ -113,6 +113,21 @@ class FieldValues {
     ++used_;
     return entries_[at].second;
   }
+  // For filling in document order: an entry for a slot the event does not
+  // have yet, at the end (a spare's storage reused); sort() then restores
+  // the slot order that lookups need. Returns the entry's position.
+  size_t append(uint32_t slot) {
+    if (used_ == entries_.size()) entries_.emplace_back();
+    Entry& spare = entries_[used_];
+    spare.first = slot;
+    spare.second.clear();
+    return used_++;
+  }
+  Values& values_at(size_t position) { return entries_[position].second; }
+  void sort() {
+    std::sort(entries_.begin(), entries_.begin() + static_cast<long>(used_),
+              [](const Entry& a, const Entry& b) { return a.first < b.first; });
+  }
   size_t size() const { return slots_; }  // the slots of the index
   void reset(size_t slots) {
     used_ = 0;
