@@ -39,40 +39,41 @@ bool is_optional_field(const eql::Expr& expr) {
 
 }  // namespace
 
-QueryEngine::QueryEngine(const eql::Query& query, const Schema& schema, EngineOptions options,
-                         Diagnostics* diagnostics, FieldIndex* shared)
-    : kind_(query.kind), options_(std::move(options)) {
-  if (shared) fields_ = shared;
-  CompileContext context{schema, *fields_, diagnostics, options_.compile};
-  timestamp_slot_ = fields_->add(schema.resolve(options_.timestamp_field));
-  stream_timestamp_slot_ = options_.stream_timestamp_field.empty()
-                               ? timestamp_slot_
-                               : fields_->add(schema.resolve(options_.stream_timestamp_field));
-  own_time_ = stream_timestamp_slot_ != timestamp_slot_;
-  time_format_ = &schema.date_format(options_.timestamp_field);
-  stream_time_format_ = options_.stream_timestamp_field.empty()
-                            ? time_format_
-                            : &schema.date_format(options_.stream_timestamp_field);
-  if (!options_.index_patterns.empty()) {
-    index_slots_ =
-        IndexSlots{fields_->add("_index"), fields_->add("data_stream.type"),
-                   fields_->add("data_stream.dataset"), fields_->add("data_stream.namespace")};
+CompiledQuery::CompiledQuery(const eql::Query& query, const Schema& schema,
+                             EngineOptions engine_options, Diagnostics* diagnostics,
+                             FieldIndex* shared)
+    : kind(query.kind), options(std::move(engine_options)) {
+  if (shared) fields = shared;
+  CompileContext context{schema, *fields, diagnostics, options.compile};
+  timestamp_slot = fields->add(schema.resolve(options.timestamp_field));
+  stream_timestamp_slot = options.stream_timestamp_field.empty()
+                              ? timestamp_slot
+                              : fields->add(schema.resolve(options.stream_timestamp_field));
+  own_time = stream_timestamp_slot != timestamp_slot;
+  time_format = &schema.date_format(options.timestamp_field);
+  stream_time_format = options.stream_timestamp_field.empty()
+                           ? time_format
+                           : &schema.date_format(options.stream_timestamp_field);
+  if (!options.index_patterns.empty()) {
+    index_slots =
+        IndexSlots{fields->add("_index"), fields->add("data_stream.type"),
+                   fields->add("data_stream.dataset"), fields->add("data_stream.namespace")};
   }
-  if (!options_.tiebreaker_field.empty())
-    tiebreaker_slot_ = fields_->add(schema.resolve(options_.tiebreaker_field));
+  if (!options.tiebreaker_field.empty())
+    tiebreaker_slot = fields->add(schema.resolve(options.tiebreaker_field));
 
   if (query.kind == eql::QueryKind::Event || query.is_single_step_sequence()) {
     // A one-step sequence (the seed dialect) is its event query.
-    kind_ = eql::QueryKind::Event;
+    kind = eql::QueryKind::Event;
     const eql::EventFilter& filter =
         query.kind == eql::QueryKind::Event ? query.event : query.steps[0].filter;
-    filters_.push_back(compile_filter(filter, options_.category_field, context));
+    filters.push_back(compile_filter(filter, options.category_field, context));
   } else {
     std::vector<const eql::Step*> steps;
     for (const eql::Step& step : query.steps) steps.push_back(&step);
     if (query.until) steps.push_back(&*query.until);
     for (size_t s = 0; s < steps.size(); ++s) {
-      filters_.push_back(compile_filter(steps[s]->filter, options_.category_field, context));
+      filters.push_back(compile_filter(steps[s]->filter, options.category_field, context));
       std::vector<NodePtr> keys;
       std::vector<bool> optional;
       for (const auto& key : query.by) {
@@ -83,72 +84,79 @@ QueryEngine::QueryEngine(const eql::Query& query, const Schema& schema, EngineOp
         keys.push_back(compile_expression(*key, context));
         optional.push_back(is_optional_field(*key));
       }
-      step_keys_.push_back(std::move(keys));
-      step_key_optional_.push_back(std::move(optional));
+      step_keys.push_back(std::move(keys));
+      step_key_optional.push_back(std::move(optional));
     }
     if (query.until) {
-      until_filter_ = steps.size() - 1;
-      until_step_ = steps.size() - 1;
+      until_filter = steps.size() - 1;
+      until_step = steps.size() - 1;
     }
     for (size_t s = 0; s < query.steps.size(); ++s) {
       int64_t runs = query.steps[s].runs.value_or(1);
       for (int64_t r = 0; r < runs; ++r) {
-        stages_.push_back({s, s, query.steps[s].missing});
-        if (!query.steps[s].missing) positive_.push_back(stages_.size() - 1);
-        has_missing_ = has_missing_ || query.steps[s].missing;
+        stages.push_back({s, s, query.steps[s].missing});
+        if (!query.steps[s].missing) positive.push_back(stages.size() - 1);
+        has_missing = has_missing || query.steps[s].missing;
       }
     }
-    if (query.maxspan) maxspan_ = query.maxspan->nanoseconds();
+    if (query.maxspan) maxspan = query.maxspan->nanoseconds();
   }
-  for (const eql::Pipe& pipe : query.pipes) pipes_.push_back(pipe);
+  for (const eql::Pipe& pipe : query.pipes) pipes.push_back(pipe);
   // The constraints the engine index uses: values that recur across events.
   std::vector<uint32_t> indexed;
-  for (const CompiledFilter& filter : filters_) indexed.push_back(filter.category_slot);
+  for (const CompiledFilter& filter : filters) indexed.push_back(filter.category_slot);
   for (const char* path : {"host.os.type", "event.type"})
-    if (auto slot = fields_->slot(schema.resolve(path))) indexed.push_back(*slot);
-  if (index_slots_)
-    index_slots_list_ = {index_slots_->index, index_slots_->type, index_slots_->dataset,
-                         index_slots_->name_space};
-  for (const CompiledFilter& filter : filters_) {
+    if (auto slot = fields->slot(schema.resolve(path))) indexed.push_back(*slot);
+  if (index_slots)
+    index_slots_list = {index_slots->index, index_slots->type, index_slots->dataset,
+                        index_slots->name_space};
+  for (const CompiledFilter& filter : filters) {
     std::vector<ValueConstraint> kept;
     for (ValueConstraint& constraint : required_values(filter)) {
       if (std::find(indexed.begin(), indexed.end(), constraint.slot) == indexed.end()) continue;
-      index_slots_list_.push_back(constraint.slot);
+      index_slots_list.push_back(constraint.slot);
       kept.push_back(std::move(constraint));
     }
-    filter_constraints_.push_back(std::move(kept));
+    filter_constraints.push_back(std::move(kept));
   }
   // The stream's time is read once, into Event::timestamp; a query's own
   // timestamp field is read by the engine.
-  if (own_time_) state_slots_.push_back(timestamp_slot_);
-  if (tiebreaker_slot_) state_slots_.push_back(*tiebreaker_slot_);
-  for (const auto& keys : step_keys_)
-    for (const NodePtr& key : keys) collect_slots(*key, state_slots_);
-  std::sort(state_slots_.begin(), state_slots_.end());
-  state_slots_.erase(std::unique(state_slots_.begin(), state_slots_.end()), state_slots_.end());
-  read_slots_ = state_slots_;
-  read_slots_.insert(read_slots_.end(), {timestamp_slot_, stream_timestamp_slot_});
-  if (index_slots_)
-    read_slots_.insert(read_slots_.end(), {index_slots_->index, index_slots_->type,
-                                           index_slots_->dataset, index_slots_->name_space});
-  for (const CompiledFilter& filter : filters_) {
-    read_slots_.push_back(filter.category_slot);
-    if (filter.condition) collect_slots(*filter.condition, read_slots_);
+  if (own_time) state_slots.push_back(timestamp_slot);
+  if (tiebreaker_slot) state_slots.push_back(*tiebreaker_slot);
+  for (const auto& keys : step_keys)
+    for (const NodePtr& key : keys) collect_slots(*key, state_slots);
+  std::sort(state_slots.begin(), state_slots.end());
+  state_slots.erase(std::unique(state_slots.begin(), state_slots.end()), state_slots.end());
+  read_slots = state_slots;
+  read_slots.insert(read_slots.end(), {timestamp_slot, stream_timestamp_slot});
+  if (index_slots)
+    read_slots.insert(read_slots.end(), {index_slots->index, index_slots->type,
+                                         index_slots->dataset, index_slots->name_space});
+  for (const CompiledFilter& filter : filters) {
+    read_slots.push_back(filter.category_slot);
+    if (filter.condition) collect_slots(*filter.condition, read_slots);
   }
-  for (const auto& keys : step_keys_)
-    for (const NodePtr& key : keys) collect_slots(*key, read_slots_);
-  std::sort(read_slots_.begin(), read_slots_.end());
-  read_slots_.erase(std::unique(read_slots_.begin(), read_slots_.end()), read_slots_.end());
-  std::sort(index_slots_list_.begin(), index_slots_list_.end());
-  index_slots_list_.erase(std::unique(index_slots_list_.begin(), index_slots_list_.end()),
-                          index_slots_list_.end());
+  for (const auto& keys : step_keys)
+    for (const NodePtr& key : keys) collect_slots(*key, read_slots);
+  std::sort(read_slots.begin(), read_slots.end());
+  read_slots.erase(std::unique(read_slots.begin(), read_slots.end()), read_slots.end());
+  std::sort(index_slots_list.begin(), index_slots_list.end());
+  index_slots_list.erase(std::unique(index_slots_list.begin(), index_slots_list.end()),
+                         index_slots_list.end());
 }
+
+QueryEngine::QueryEngine(const eql::Query& query, const Schema& schema, EngineOptions options,
+                         Diagnostics* diagnostics, FieldIndex* shared)
+    : query_(std::make_shared<CompiledQuery>(query, schema, std::move(options), diagnostics,
+                                             shared)) {}
+
+QueryEngine::QueryEngine(std::shared_ptr<CompiledQuery> query) : query_(std::move(query)) {}
 
 std::vector<uint32_t> QueryEngine::index_filters(const Event& event) const {
   std::vector<uint32_t> passing;
-  if (index_slots_ && !admits_uncached(event)) return passing;
-  for (size_t f = 0; f < filter_constraints_.size(); ++f) {
-    const auto& constraints = filter_constraints_[f];
+  if (query_->index_slots && !admits_uncached(event)) return passing;
+  for (size_t f = 0; f < query_->filter_constraints.size(); ++f) {
+    const auto& constraints = query_->filter_constraints[f];
     if (std::all_of(constraints.begin(), constraints.end(),
                     [&](const ValueConstraint& c) { return c.met_by(event); }))
       passing.push_back(static_cast<uint32_t>(f));
@@ -180,7 +188,7 @@ void combinations(const std::vector<Values>& per_key, size_t index, std::vector<
 }  // namespace
 
 std::vector<std::vector<Scalar>> QueryEngine::keys_for(const Event& event, size_t step) const {
-  const auto& keys = step_keys_[step];
+  const auto& keys = query_->step_keys[step];
   std::vector<Values> per_key(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     evaluate(*keys[i], event, per_key[i]);
@@ -192,7 +200,7 @@ std::vector<std::vector<Scalar>> QueryEngine::keys_for(const Event& event, size_
       for (Scalar& value : per_key[i]) {
         std::optional<int64_t> nanos = format->read(value);
         if (!nanos) continue;
-        if (kind_ == eql::QueryKind::Sample) {
+        if (query_->kind == eql::QueryKind::Sample) {
           int64_t millis = *nanos / 1'000'000 - (*nanos % 1'000'000 < 0 ? 1 : 0);
           value = Scalar::of_long(millis);
         } else {
@@ -201,7 +209,7 @@ std::vector<std::vector<Scalar>> QueryEngine::keys_for(const Event& event, size_
       }
     }
     if (per_key[i].empty()) {
-      if (!step_key_optional_[step][i]) return {};  // a required key is missing
+      if (!query_->step_key_optional[step][i]) return {};  // a required key is missing
       per_key[i].push_back(Scalar::null());
     }
   }
@@ -212,14 +220,14 @@ std::vector<std::vector<Scalar>> QueryEngine::keys_for(const Event& event, size_
 }
 
 bool QueryEngine::attach(PredicateProgram& program) {
-  if (program_) return program_ == &program;
-  program_ = &program;
-  for (CompiledFilter& filter : filters_) program.add(filter, *fields_);
+  if (query_->program) return query_->program == &program;
+  query_->program = &program;
+  for (CompiledFilter& filter : query_->filters) program.add(filter, *query_->fields);
   return true;
 }
 
 bool QueryEngine::admits(const Event& event) const {
-  if (!index_slots_) return true;
+  if (!query_->index_slots) return true;
   // Events come from a few data streams: the answers for the last ones are kept.
   auto same = [&](uint32_t slot, const std::string& seen) {
     const Values& values = event.fields[slot];
@@ -227,7 +235,7 @@ bool QueryEngine::admits(const Event& event) const {
     const Scalar& value = values.front();
     return value.type == Scalar::Type::String && !value.string.empty() && value.string == seen;
   };
-  const IndexSlots& slots = *index_slots_;
+  const CompiledQuery::IndexSlots& slots = *query_->index_slots;
   for (const AdmitCache& seen : admit_cache_)
     if (same(slots.index, seen.index) && same(slots.type, seen.type) &&
         same(slots.dataset, seen.dataset) && same(slots.name_space, seen.name_space))
@@ -259,16 +267,16 @@ bool QueryEngine::admits_uncached(const Event& event) const {
     const Values& values = event.fields[slot];
     return values.empty() ? std::string() : values.front().to_string();
   };
-  std::string index = text(index_slots_->index);
+  std::string index = text(query_->index_slots->index);
   if (index.empty()) {
-    std::string dataset = text(index_slots_->dataset);
+    std::string dataset = text(query_->index_slots->dataset);
     if (dataset.empty()) return true;  // the event does not say where it belongs
-    std::string type = text(index_slots_->type);
-    std::string name_space = text(index_slots_->name_space);
+    std::string type = text(query_->index_slots->type);
+    std::string name_space = text(query_->index_slots->name_space);
     index = (type.empty() ? "logs" : type) + "-" + dataset + "-" +
             (name_space.empty() ? "default" : name_space);
   }
-  for (const std::string& pattern : options_.index_patterns) {
+  for (const std::string& pattern : query_->options.index_patterns) {
     // Data streams are backed by .ds-<stream>-<date>-<n> indices; either name matches.
     if (wildcard_match(index, pattern, false)) return true;
     if (index.starts_with(".ds-") && wildcard_match(index.substr(4), pattern, false)) return true;
@@ -277,29 +285,31 @@ bool QueryEngine::admits_uncached(const Event& event) const {
 }
 
 void QueryEngine::tick(int64_t time) {
-  if (++since_sweep_ >= sweep_every_) {
+  if (++state_.since_sweep >= state_.sweep_every) {
     sweep(time);
     // Sweep again once as many events came as there are keys left: amortized O(1).
-    sweep_every_ = std::max<size_t>(8192, sequences_.size() + missing_hits_.size());
+    state_.sweep_every =
+        std::max<size_t>(8192, state_.sequences.size() + state_.missing_hits.size());
   }
 }
 
 void QueryEngine::push(const EventPtr& event) {
-  ++stats_.events;
+  ++state_.stats.events;
   if (admits(*event)) dispatch(event);
 }
 
 void QueryEngine::push(const EventPtr& event, uint32_t matched) {
-  ++stats_.events;
+  ++state_.stats.events;
   matched_ = matched;
   dispatch(event);
   matched_.reset();
 }
 
 void QueryEngine::dispatch(const EventPtr& event) {
-  switch (kind_) {
+  switch (query_->kind) {
     case eql::QueryKind::Event:
-      if (own_time_ && !time_of(*event)) break;  // no value in the query's own timestamp field
+      if (query_->own_time && !time_of(*event))
+        break;  // no value in the query's own timestamp field
       if (matches(0, *event)) add_result(QueryResult{{event}, {}}, {});
       break;
     case eql::QueryKind::Sequence: push_sequence(event); break;
@@ -308,41 +318,42 @@ void QueryEngine::dispatch(const EventPtr& event) {
 }
 
 void QueryEngine::sweep(int64_t now) {
-  since_sweep_ = 0;
-  if (maxspan_ <= 0) return;
-  for (auto it = sequences_.begin(); it != sequences_.end();) {
+  state_.since_sweep = 0;
+  if (query_->maxspan <= 0) return;
+  for (auto it = state_.sequences.begin(); it != state_.sequences.end();) {
     bool any = false;
     for (auto& partial : it->second.stages) {
-      if (partial && elapsed(partial->start, now) > maxspan_) {
+      if (partial && elapsed(partial->start, now) > query_->maxspan) {
         partial.reset();
-        --live_partials_;
-        ++stats_.expired;
+        --state_.live_partials;
+        ++state_.stats.expired;
       }
       any = any || partial.has_value();
     }
-    it = any ? std::next(it) : sequences_.erase(it);
+    it = any ? std::next(it) : state_.sequences.erase(it);
   }
   // A missing-step event older than two maxspans can no longer fall in any window.
-  for (auto it = missing_hits_.begin(); it != missing_hits_.end();) {
+  for (auto it = state_.missing_hits.begin(); it != state_.missing_hits.end();) {
     bool any = false;
     for (auto& hits : it->second) {
-      std::erase_if(
-          hits, [&](const EventPtr& hit) { return elapsed(hit->timestamp, now) / 2 > maxspan_; });
+      std::erase_if(hits, [&](const EventPtr& hit) {
+        return elapsed(hit->timestamp, now) / 2 > query_->maxspan;
+      });
       any = any || !hits.empty();
     }
-    it = any ? std::next(it) : missing_hits_.erase(it);
+    it = any ? std::next(it) : state_.missing_hits.erase(it);
   }
 }
 
 std::optional<int64_t> QueryEngine::time_of(const Event& event) const {
-  if (!own_time_) return event.timestamp;
-  const Values& values = event.fields[timestamp_slot_];
+  if (!query_->own_time) return event.timestamp;
+  const Values& values = event.fields[query_->timestamp_slot];
   if (values.empty()) return std::nullopt;
-  return time_format_->read(values.front());
+  return query_->time_format->read(values.front());
 }
 
 void QueryEngine::push_sequence(const EventPtr& event) {
-  const size_t stage_count = positive_.size();
+  const size_t stage_count = query_->positive.size();
   if (stage_count == 0) return;
   const std::optional<int64_t> time = time_of(*event);
   if (!time) return;  // no value in the query's own timestamp field
@@ -351,22 +362,22 @@ void QueryEngine::push_sequence(const EventPtr& event) {
   // the sequence starts with a missing step, an event of one is checked only
   // against candidates that had begun when it came: a live partial, or a
   // completed candidate waiting for its trailing gap.
-  const bool leading_missing = stages_.front().missing;
-  const bool anything_begun = live_partials_ > 0 || !completed_keys_.empty();
-  for (size_t m = 0; m < stages_.size(); ++m) {
-    if (!stages_[m].missing || (!leading_missing && !anything_begun)) continue;
-    if (!matches(stages_[m].filter, *event)) continue;
-    for (const auto& key : keys_for(*event, stages_[m].step)) {
+  const bool leading_missing = query_->stages.front().missing;
+  const bool anything_begun = state_.live_partials > 0 || !state_.completed_keys.empty();
+  for (size_t m = 0; m < query_->stages.size(); ++m) {
+    if (!query_->stages[m].missing || (!leading_missing && !anything_begun)) continue;
+    if (!matches(query_->stages[m].filter, *event)) continue;
+    for (const auto& key : keys_for(*event, query_->stages[m].step)) {
       if (!leading_missing && !begun(key)) continue;
-      auto& hits = missing_hits_[key];
-      hits.resize(stages_.size());
+      auto& hits = state_.missing_hits[key];
+      hits.resize(query_->stages.size());
       hits[m].push_back(event);
     }
   }
   // Later stages first, so that one event never fills two stages of one sequence.
   for (size_t p = stage_count; p-- > 0;) {
-    if (p > 0 && live_partials_ == 0) continue;  // nothing to advance
-    const Stage& stage = stages_[positive_[p]];
+    if (p > 0 && state_.live_partials == 0) continue;  // nothing to advance
+    const Stage& stage = query_->stages[query_->positive[p]];
     if (!matches(stage.filter, *event)) continue;
     for (const auto& key : keys_for(*event, stage.step)) {
       if (stage_count == 1) {
@@ -374,34 +385,35 @@ void QueryEngine::push_sequence(const EventPtr& event) {
         continue;
       }
       if (p > 0) {
-        auto it = sequences_.find(key);
-        if (it == sequences_.end()) continue;
+        auto it = state_.sequences.find(key);
+        if (it == state_.sequences.end()) continue;
         advance(it->second, p, event, *time, key);
         continue;
       }
       // A partial that has reached the last stage is complete: it waits nowhere.
-      KeyState& state = sequences_[key];
+      KeyState& state = state_.sequences[key];
       if (state.stages.size() != stage_count - 1) state.stages.resize(stage_count - 1);
       {
         Partial partial{{event}, *time};
         if (!state.stages[0]) {
-          if (live_partials_ >= options_.max_sequence_state) evict_oldest(&state);
-          ++live_partials_;
-          stats_.peak_partials = std::max<uint64_t>(stats_.peak_partials, live_partials_);
+          if (state_.live_partials >= query_->options.max_sequence_state) evict_oldest(&state);
+          ++state_.live_partials;
+          state_.stats.peak_partials =
+              std::max<uint64_t>(state_.stats.peak_partials, state_.live_partials);
         }
         state.stages[0] = std::move(partial);  // a newer partial replaces the older one
       }
     }
   }
   // `until` ends the partials of its key, after this event completed what it could.
-  if (until_filter_ && matches(*until_filter_, *event)) {
-    for (const auto& key : keys_for(*event, until_step_)) {
-      auto it = sequences_.find(key);
-      if (it == sequences_.end()) continue;
+  if (query_->until_filter && matches(*query_->until_filter, *event)) {
+    for (const auto& key : keys_for(*event, query_->until_step)) {
+      auto it = state_.sequences.find(key);
+      if (it == state_.sequences.end()) continue;
       for (auto& partial : it->second.stages) {
         if (partial) {
           partial.reset();
-          --live_partials_;
+          --state_.live_partials;
         }
       }
     }
@@ -413,27 +425,27 @@ void QueryEngine::push_sequence(const EventPtr& event) {
 // of new keys cannot block the sequences that begin after it.
 void QueryEngine::evict_oldest(const KeyState* keep) {
   std::vector<int64_t> starts;
-  starts.reserve(live_partials_);
-  for (const auto& [key, state] : sequences_)
+  starts.reserve(state_.live_partials);
+  for (const auto& [key, state] : state_.sequences)
     for (const auto& partial : state.stages)
       if (partial) starts.push_back(partial->start);
   if (starts.empty()) return;
   size_t count = std::max<size_t>(1, starts.size() / 10);
   std::nth_element(starts.begin(), starts.begin() + static_cast<long>(count - 1), starts.end());
   const int64_t threshold = starts[count - 1];
-  for (auto it = sequences_.begin(); it != sequences_.end();) {
+  for (auto it = state_.sequences.begin(); it != state_.sequences.end();) {
     bool any = false;
     for (auto& partial : it->second.stages) {
       if (count > 0 && partial && partial->start <= threshold) {
         partial.reset();
-        --live_partials_;
-        ++stats_.state_evictions;
+        --state_.live_partials;
+        ++state_.stats.state_evictions;
         --count;
       }
       any = any || partial.has_value();
     }
     // Keys left with nothing go, but for the one being filled in.
-    it = any || &it->second == keep ? std::next(it) : sequences_.erase(it);
+    it = any || &it->second == keep ? std::next(it) : state_.sequences.erase(it);
   }
 }
 
@@ -442,27 +454,27 @@ void QueryEngine::advance(KeyState& state, size_t p, const EventPtr& event, int6
                           const std::vector<Scalar>& key) {
   std::optional<Partial>& previous = state.stages[p - 1];
   if (!previous) return;
-  if (maxspan_ > 0 && elapsed(previous->start, time) > maxspan_) {
+  if (query_->maxspan > 0 && elapsed(previous->start, time) > query_->maxspan) {
     previous.reset();  // expired
-    --live_partials_;
+    --state_.live_partials;
     return;
   }
   Partial advanced = std::move(*previous);
   previous.reset();
   advanced.events.push_back(event);
-  if (p + 1 == positive_.size()) {
-    --live_partials_;
+  if (p + 1 == query_->positive.size()) {
+    --state_.live_partials;
     complete(std::move(advanced), key);
   } else {
-    if (state.stages[p]) --live_partials_;
+    if (state.stages[p]) --state_.live_partials;
     state.stages[p] = std::move(advanced);
   }
 }
 
 bool QueryEngine::begun(const std::vector<Scalar>& key) const {
-  if (completed_keys_.contains(key)) return true;
-  auto it = sequences_.find(key);
-  if (it == sequences_.end()) return false;
+  if (state_.completed_keys.contains(key)) return true;
+  auto it = state_.sequences.find(key);
+  if (it == state_.sequences.end()) return false;
   return std::any_of(it->second.stages.begin(), it->second.stages.end(),
                      [](const std::optional<Partial>& partial) { return partial.has_value(); });
 }
@@ -472,21 +484,22 @@ void QueryEngine::complete(Partial partial, const std::vector<Scalar>& key) {
   QueryResult result;
   result.join_keys = key;
   size_t next = 0;
-  for (const Stage& stage : stages_)
+  for (const Stage& stage : query_->stages)
     result.events.push_back(stage.missing ? nullptr : partial.events[next++]);
   add_result(std::move(result), key);
 }
 
 void QueryEngine::set_sink(ResultSink sink) {
-  bool missing =
-      std::any_of(stages_.begin(), stages_.end(), [](const Stage& s) { return s.missing; });
-  bool tail = options_.tail && options_.size;
-  size_t limit = options_.size.value_or(SIZE_MAX);
-  for (const eql::Pipe& pipe : pipes_) {
+  bool missing = std::any_of(query_->stages.begin(), query_->stages.end(),
+                             [](const Stage& s) { return s.missing; });
+  bool tail = query_->options.tail && query_->options.size;
+  size_t limit = query_->options.size.value_or(SIZE_MAX);
+  for (const eql::Pipe& pipe : query_->pipes) {
     if (pipe.kind == eql::PipeKind::Tail) tail = true;
     limit = std::min(limit, static_cast<size_t>(std::max<int64_t>(0, pipe.count)));
   }
-  if (kind_ == eql::QueryKind::Sample || missing || tail) return;  // results need the whole input
+  if (query_->kind == eql::QueryKind::Sample || missing || tail)
+    return;  // results need the whole input
   sink_ = std::move(sink);
   streaming_ = true;
   limit_ = limit;
@@ -494,12 +507,12 @@ void QueryEngine::set_sink(ResultSink sink) {
 
 void QueryEngine::add_result(QueryResult result, std::vector<Scalar> key) {
   if (!streaming_) {
-    if (has_missing_) completed_keys_.insert(key);
-    completed_.push_back({std::move(result), std::move(key)});
+    if (query_->has_missing) state_.completed_keys.insert(key);
+    state_.completed.push_back({std::move(result), std::move(key)});
     return;
   }
-  if (emitted_ >= limit_) return;
-  ++emitted_;
+  if (state_.emitted >= limit_) return;
+  ++state_.emitted;
   sink_(std::move(result));
 }
 
@@ -514,10 +527,10 @@ bool QueryEngine::earlier(const Event& a, const Event& b) {
 // by the edge events (a leading and a trailing one together, when the query
 // has both) still fits in maxspan.
 bool QueryEngine::missing_ok(const QueryResult& candidate, const std::vector<Scalar>& key) const {
-  auto it = missing_hits_.find(key);
-  if (it == missing_hits_.end()) return true;
+  auto it = state_.missing_hits.find(key);
+  if (it == state_.missing_hits.end()) return true;
   const auto& hits = it->second;
-  const size_t n = stages_.size();
+  const size_t n = query_->stages.size();
   size_t first = 0, last = n;
   while (first < n && !candidate.events[first]) ++first;
   while (last > 0 && !candidate.events[last - 1]) --last;
@@ -530,7 +543,7 @@ bool QueryEngine::missing_ok(const QueryResult& candidate, const std::vector<Sca
   };
   // Inside the sequence.
   for (size_t m = first + 1; m < last; ++m) {
-    if (!stages_[m].missing) continue;
+    if (!query_->stages[m].missing) continue;
     const Event* previous = nullptr;
     const Event* next = nullptr;
     for (size_t i = m; i-- > first && !previous;) previous = candidate.events[i].get();
@@ -540,7 +553,7 @@ bool QueryEngine::missing_ok(const QueryResult& candidate, const std::vector<Sca
     }
   }
   // At the edges: the latest leading and the earliest trailing event.
-  const int64_t span = maxspan_ > 0 ? maxspan_ : std::numeric_limits<int64_t>::max();
+  const int64_t span = query_->maxspan > 0 ? query_->maxspan : std::numeric_limits<int64_t>::max();
   std::optional<int64_t> leading, trailing;
   bool has_leading = first > 0, has_trailing = last < n;
   for (size_t m = 0; m < first; ++m) {
@@ -564,29 +577,29 @@ bool QueryEngine::missing_ok(const QueryResult& candidate, const std::vector<Sca
 
 void QueryEngine::push_sample(const EventPtr& event) {
   std::string packed;
-  for (size_t s = 0; s < filters_.size(); ++s) {
+  for (size_t s = 0; s < query_->filters.size(); ++s) {
     if (!matches(s, *event)) continue;
     for (const auto& key : keys_for(*event, s)) {
       packed.clear();
       for (const Scalar& value : key) pack_value(packed, value);
-      auto found = samples_.find(packed);
-      if (found == samples_.end()) {
-        if (samples_.size() >= options_.max_sequence_state) evict_oldest_samples();
-        found = samples_.emplace(packed, SampleKey{}).first;
-        found->second.since = stats_.events;
+      auto found = state_.samples.find(packed);
+      if (found == state_.samples.end()) {
+        if (state_.samples.size() >= query_->options.max_sequence_state) evict_oldest_samples();
+        found = state_.samples.emplace(packed, SampleKey{}).first;
+        found->second.since = state_.stats.events;
       }
       SampleKey& sample = found->second;
       const uint32_t step = static_cast<uint32_t>(s);
       // A few spare candidates, for events that match several steps.
       const size_t held = sample.count(step);
-      if (held >= options_.max_samples_per_key + filters_.size()) continue;
+      if (held >= query_->options.max_samples_per_key + query_->filters.size()) continue;
       if (held == 0) ++sample.steps_matched;
       sample.events.emplace_back(step, event);
     }
   }
 }
 
-size_t QueryEngine::SampleKey::count(uint32_t step) const {
+size_t QueryState::SampleKey::count(uint32_t step) const {
   return static_cast<size_t>(std::count_if(events.begin(), events.end(),
                                            [&](const auto& held) { return held.first == step; }));
 }
@@ -596,16 +609,16 @@ size_t QueryEngine::SampleKey::count(uint32_t step) const {
 // Complete keys are results and stay.
 void QueryEngine::evict_oldest_samples() {
   std::vector<uint64_t> since;
-  for (const auto& [key, sample] : samples_)
+  for (const auto& [key, sample] : state_.samples)
     if (!complete(sample)) since.push_back(sample.since);
   if (since.empty()) return;
   size_t count = std::max<size_t>(1, since.size() / 10);
   std::nth_element(since.begin(), since.begin() + static_cast<long>(count - 1), since.end());
   const uint64_t threshold = since[count - 1];
-  for (auto it = samples_.begin(); it != samples_.end();) {
+  for (auto it = state_.samples.begin(); it != state_.samples.end();) {
     if (count > 0 && it->second.since <= threshold && !complete(it->second)) {
-      it = samples_.erase(it);
-      ++stats_.state_evictions;
+      it = state_.samples.erase(it);
+      ++state_.stats.state_evictions;
       --count;
     } else {
       ++it;
@@ -618,7 +631,7 @@ void QueryEngine::evict_oldest_samples() {
 // sorted order.
 std::vector<QueryResult> QueryEngine::finish_samples() {
   std::vector<std::pair<std::vector<Scalar>, const SampleKey*>> keys;
-  for (const auto& [packed, sample] : samples_) {
+  for (const auto& [packed, sample] : state_.samples) {
     if (!complete(sample)) continue;
     std::vector<Scalar> key;
     for (std::string_view rest = packed; !rest.empty();) key.push_back(unpack_value(rest));
@@ -627,13 +640,13 @@ std::vector<QueryResult> QueryEngine::finish_samples() {
   std::sort(keys.begin(), keys.end(),
             [](const auto& a, const auto& b) { return std::less<>{}(a.first, b.first); });
   std::vector<QueryResult> results;
-  std::vector<std::vector<EventPtr>> per_step(filters_.size());
+  std::vector<std::vector<EventPtr>> per_step(query_->filters.size());
   for (auto& [key, sample] : keys) {
     for (auto& events : per_step) events.clear();
     for (const auto& [step, event] : sample->events) per_step[step].push_back(event);
     size_t most = 0;
     for (const auto& events : per_step) most = std::max(most, events.size());
-    for (size_t i = 0; i < std::min(most, options_.max_samples_per_key); ++i) {
+    for (size_t i = 0; i < std::min(most, query_->options.max_samples_per_key); ++i) {
       QueryResult result;
       result.join_keys = key;
       for (const auto& events : per_step) {
@@ -651,7 +664,7 @@ std::vector<QueryResult> QueryEngine::finish_samples() {
         if (!pick) break;
         result.events.push_back(events[*pick]);
       }
-      if (result.events.size() == filters_.size()) results.push_back(std::move(result));
+      if (result.events.size() == query_->filters.size()) results.push_back(std::move(result));
     }
   }
   return results;
@@ -659,15 +672,15 @@ std::vector<QueryResult> QueryEngine::finish_samples() {
 
 std::vector<QueryResult> QueryEngine::finish() {
   std::vector<QueryResult> results;
-  if (kind_ == eql::QueryKind::Sample) {
+  if (query_->kind == eql::QueryKind::Sample) {
     results = finish_samples();
   } else {
-    for (auto& [result, key] : completed_) {
-      if (kind_ == eql::QueryKind::Sequence && !missing_ok(result, key)) continue;
+    for (auto& [result, key] : state_.completed) {
+      if (query_->kind == eql::QueryKind::Sequence && !missing_ok(result, key)) continue;
       results.push_back(std::move(result));
     }
-    completed_.clear();
-    completed_keys_.clear();
+    state_.completed.clear();
+    state_.completed_keys.clear();
   }
   // Sequences come back in the order they completed, as in Elasticsearch.
   // head and tail count whole results, in pipe order; then the requested size.
@@ -679,12 +692,13 @@ std::vector<QueryResult> QueryEngine::finish() {
       results.resize(count);
     }
   };
-  for (const eql::Pipe& pipe : pipes_) {
+  for (const eql::Pipe& pipe : query_->pipes) {
     keep(static_cast<size_t>(std::max<int64_t>(0, pipe.count)), pipe.kind == eql::PipeKind::Tail);
   }
   // Samples come in key order and ignore the result position, as in
   // Elasticsearch, which pages through its samples from the first key.
-  if (options_.size) keep(*options_.size, options_.tail && kind_ != eql::QueryKind::Sample);
+  if (query_->options.size)
+    keep(*query_->options.size, query_->options.tail && query_->kind != eql::QueryKind::Sample);
   return results;
 }
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -52,6 +53,103 @@ struct EngineStats {
   uint64_t peak_partials = 0;    // most partial sequences alive at once
 };
 
+// A query compiled against the rule set's field index: filters, join keys,
+// stages, pipes and the slots it reads. Immutable once its filters are
+// attached to the rule program (before any event), so that any number of
+// partitions' states can share it.
+struct CompiledQuery {
+  // Compiles the query; compile errors go to diagnostics. With `shared`, the
+  // fields it reads are added to that index, so that several queries read
+  // one extraction of each event.
+  CompiledQuery(const eql::Query& query, const Schema& schema, EngineOptions options,
+                Diagnostics* diagnostics, FieldIndex* shared);
+  CompiledQuery(const CompiledQuery&) = delete;
+  CompiledQuery& operator=(const CompiledQuery&) = delete;
+
+  struct Stage {
+    size_t filter = 0;  // index into filters
+    size_t step = 0;    // index of the query step it came from
+    bool missing = false;
+  };
+  struct IndexSlots {
+    uint32_t index, type, dataset, name_space;
+  };
+
+  eql::QueryKind kind;
+  EngineOptions options;
+  FieldIndex owned_fields;
+  FieldIndex* fields = &owned_fields;
+  std::vector<CompiledFilter> filters;
+  std::vector<std::vector<NodePtr>> step_keys;  // per step (and until): sequence keys + step keys
+  std::vector<std::vector<bool>> step_key_optional;  // per step: which keys are ?optional
+  std::vector<Stage> stages;                         // steps expanded by `runs`
+  std::vector<size_t> positive;                      // indices into stages of non-missing stages
+  std::optional<size_t> until_filter;
+  size_t until_step = 0;
+  int64_t maxspan = 0;  // nanoseconds, 0 for none
+  std::vector<eql::Pipe> pipes;
+  uint32_t timestamp_slot = 0;
+  uint32_t stream_timestamp_slot = 0;
+  std::optional<uint32_t> tiebreaker_slot;
+  bool has_missing = false;
+  // The query's own timestamp field differs from the stream's (a rule's
+  // timestamp_override): the engine reads it itself.
+  bool own_time = false;
+  const DateFormat* time_format = nullptr;
+  const DateFormat* stream_time_format = nullptr;
+  std::optional<IndexSlots> index_slots;
+  std::vector<std::vector<ValueConstraint>> filter_constraints;  // per filter, on indexed slots
+  std::vector<uint32_t> index_slots_list;
+  std::vector<uint32_t> read_slots;
+  std::vector<uint32_t> state_slots;
+  const PredicateProgram* program = nullptr;
+};
+
+// What one partition's run of a query has built up: live partial
+// sequences, samples, remembered missing-step events, results held for the
+// end, counters. It can be written out and read back (a checkpoint), with
+// the events it holds.
+struct QueryState {
+  struct Partial {
+    std::vector<EventPtr> events;  // one per positive stage reached
+    int64_t start = 0;             // the first event's time, for maxspan
+  };
+  struct KeyState {
+    std::vector<std::optional<Partial>>
+        stages;  // stages[i]: has positive stages 0..i, waits for i+1 (none waits after the last)
+  };
+  // Samples: per key (packed with pack_value), the events matching each
+  // step, in the order they came, as (step, event) pairs: one small block
+  // per key, however many steps the query has.
+  struct SampleKey {
+    std::vector<std::pair<uint32_t, EventPtr>> events;
+    uint64_t since = 0;          // when the key was first seen (events pushed before it)
+    uint32_t steps_matched = 0;  // steps with at least one event
+    size_t count(uint32_t step) const;
+  };
+
+  std::map<std::vector<Scalar>, KeyState, std::less<>> sequences;
+  size_t live_partials = 0;
+  uint64_t since_sweep = 0;
+  uint64_t sweep_every = 8192;
+  // Events of missing-event stages, per key, by stage index.
+  std::map<std::vector<Scalar>, std::vector<std::vector<EventPtr>>, std::less<>> missing_hits;
+  // Completed results with their keys, in completion order.
+  std::vector<std::pair<QueryResult, std::vector<Scalar>>> completed;
+  std::set<std::vector<Scalar>, std::less<>> completed_keys;  // with missing stages only
+  std::unordered_map<std::string, SampleKey> samples;
+  EngineStats stats;
+  size_t emitted = 0;  // results sent to the sink (for head limits)
+
+  // Appends the state, and every event it holds (values, time, order, line
+  // and document), to `out`.
+  void save(std::string& out) const;
+  // Reads what save() wrote; false, with the reason, when it cannot.
+  bool load(std::string_view in, std::string* error);
+};
+
+// A compiled query and one partition's state: runs the query over events
+// that arrive in order.
 class QueryEngine {
  public:
   // Compiles the query; compile errors go to diagnostics.
@@ -59,23 +157,26 @@ class QueryEngine {
   // several engines can read one extraction of each event.
   QueryEngine(const eql::Query& query, const Schema& schema, EngineOptions options,
               Diagnostics* diagnostics = nullptr, FieldIndex* shared = nullptr);
+  // Another partition of an already compiled query, with a fresh state.
+  explicit QueryEngine(std::shared_ptr<CompiledQuery> query);
 
+  const CompiledQuery& query() const { return *query_; }
   // The fields events must carry (fill them with extract_fields).
-  const FieldIndex& fields() const { return *fields_; }
-  uint32_t timestamp_slot() const { return timestamp_slot_; }
-  uint32_t stream_timestamp_slot() const { return stream_timestamp_slot_; }
+  const FieldIndex& fields() const { return *query_->fields; }
+  uint32_t timestamp_slot() const { return query_->timestamp_slot; }
+  uint32_t stream_timestamp_slot() const { return query_->stream_timestamp_slot; }
   // How the stream's timestamp field is read (its mapping's date format).
-  const DateFormat& stream_time_format() const { return *stream_time_format_; }
-  std::optional<uint32_t> tiebreaker_slot() const { return tiebreaker_slot_; }
+  const DateFormat& stream_time_format() const { return *query_->stream_time_format; }
+  std::optional<uint32_t> tiebreaker_slot() const { return query_->tiebreaker_slot; }
 
   // Sends results out as soon as they are final, when the query allows it
   // (no tail, no missing-event steps); finish() then returns the rest.
   using ResultSink = std::function<void(QueryResult&&)>;
   void set_sink(ResultSink sink);
   // True once a head limit is reached: later input cannot change the results.
-  bool done() const { return streaming_ && emitted_ >= limit_; }
+  bool done() const { return streaming_ && state_.emitted >= limit_; }
   // Samples are unordered: they take events without a timestamp too.
-  bool needs_time() const { return kind_ != eql::QueryKind::Sample; }
+  bool needs_time() const { return query_->kind != eql::QueryKind::Sample; }
 
   // Feeds the next event in order.
   void push(const EventPtr& event);
@@ -85,40 +186,34 @@ class QueryEngine {
   void push(const EventPtr& event, uint32_t matched);
   // Ends the input and returns the results, in Elasticsearch's order.
   std::vector<QueryResult> finish();
-  const EngineStats& stats() const { return stats_; }
+  const EngineStats& stats() const { return state_.stats; }
+  // The partition's state, to checkpoint or to restore.
+  const QueryState& state() const { return state_; }
+  void restore(QueryState state) { state_ = std::move(state); }
 
   // The filters: the event's, or each stage's and until's.
-  const std::vector<CompiledFilter>& filters() const { return filters_; }
+  const std::vector<CompiledFilter>& filters() const { return query_->filters; }
   // Gives the filters' leaves to the rule set's predicate program (once:
   // false, and nothing done, when the engine already serves another).
   bool attach(PredicateProgram& program);
   // An index over engines: the slots that decide `index_filters` (data
   // stream, category, host.os.type, event.type). Events alike in these slots
   // get the same answer, so a stream asks once per distinct combination.
-  const std::vector<uint32_t>& index_slots() const { return index_slots_list_; }
+  const std::vector<uint32_t>& index_slots() const { return query_->index_slots_list; }
   // Every slot the engine reads from an event (filters, keys, times, data stream).
-  const std::vector<uint32_t>& read_slots() const { return read_slots_; }
+  const std::vector<uint32_t>& read_slots() const { return query_->read_slots; }
   // The slots it still reads from an event whose filters were evaluated for
   // it (push with `matched`): times, tiebreaker and join keys.
-  const std::vector<uint32_t>& state_slots() const { return state_slots_; }
+  const std::vector<uint32_t>& state_slots() const { return query_->state_slots; }
   // The filters (indices into filters()) whose required values of those
   // slots the event has; none when its data stream is not read.
   std::vector<uint32_t> index_filters(const Event& event) const;
 
  private:
-  struct Stage {
-    size_t filter = 0;  // index into filters_
-    size_t step = 0;    // index of the query step it came from
-    bool missing = false;
-  };
-  struct Partial {
-    std::vector<EventPtr> events;  // one per positive stage reached
-    int64_t start = 0;             // the first event's time, for maxspan
-  };
-  struct KeyState {
-    std::vector<std::optional<Partial>>
-        stages;  // stages[i]: has positive stages 0..i, waits for i+1 (none waits after the last)
-  };
+  using Stage = CompiledQuery::Stage;
+  using Partial = QueryState::Partial;
+  using KeyState = QueryState::KeyState;
+  using SampleKey = QueryState::SampleKey;
 
   // The join keys of an event for a step; none when a required key is missing.
   std::vector<std::vector<Scalar>> keys_for(const Event& event, size_t step) const;
@@ -138,80 +233,32 @@ class QueryEngine {
   void sweep(int64_t now);
   bool missing_ok(const QueryResult& candidate, const std::vector<Scalar>& key) const;
   std::vector<QueryResult> finish_samples();
-
-  eql::QueryKind kind_;
-  EngineOptions options_;
-  FieldIndex owned_fields_;
-  FieldIndex* fields_ = &owned_fields_;
-  std::vector<CompiledFilter> filters_;
-  std::vector<std::vector<NodePtr>> step_keys_;  // per step (and until): sequence keys + step keys
-  std::vector<std::vector<bool>> step_key_optional_;  // per step: which keys are ?optional
-  std::vector<Stage> stages_;                         // steps expanded by `runs`
-  std::vector<size_t> positive_;                      // indices into stages_ of non-missing stages
-  std::optional<size_t> until_filter_;
-  size_t until_step_ = 0;
-  int64_t maxspan_ = 0;  // nanoseconds, 0 for none
-  std::vector<eql::Pipe> pipes_;
-  uint32_t timestamp_slot_ = 0;
-  uint32_t stream_timestamp_slot_ = 0;
-  std::optional<uint32_t> tiebreaker_slot_;
-
-  std::map<std::vector<Scalar>, KeyState, std::less<>> sequences_;
-  size_t live_partials_ = 0;
-  uint64_t since_sweep_ = 0;
-  uint64_t sweep_every_ = 8192;
-  // Events of missing-event stages, per key, by stage index.
-  std::map<std::vector<Scalar>, std::vector<std::vector<EventPtr>>, std::less<>> missing_hits_;
-  // Completed results with their keys, in completion order.
-  std::vector<std::pair<QueryResult, std::vector<Scalar>>> completed_;
-  std::set<std::vector<Scalar>, std::less<>> completed_keys_;  // with missing stages only
-  bool has_missing_ = false;
-  // Samples: per key (packed with pack_value), the events matching each
-  // step, in the order they came, as (step, event) pairs: one small block
-  // per key, however many steps the query has.
-  struct SampleKey {
-    std::vector<std::pair<uint32_t, EventPtr>> events;
-    uint64_t since = 0;          // when the key was first seen (events pushed before it)
-    uint32_t steps_matched = 0;  // steps with at least one event
-    size_t count(uint32_t step) const;
-  };
-  bool complete(const SampleKey& sample) const { return sample.steps_matched == filters_.size(); }
-  std::unordered_map<std::string, SampleKey> samples_;
+  bool complete(const SampleKey& sample) const {
+    return sample.steps_matched == query_->filters.size();
+  }
   void evict_oldest_samples();
   bool admits(const Event& event) const;
   void dispatch(const EventPtr& event);
-  // Whether filters_[f] matches: the caller's answer when it gave one.
+  // Whether filters[f] matches: the caller's answer when it gave one.
   bool matches(size_t filter, const Event& event) const {
-    return matched_ ? (*matched_ >> filter) & 1 : filters_[filter].matches(event);
+    return matched_ ? (*matched_ >> filter) & 1 : query_->filters[filter].matches(event);
   }
-  std::optional<uint32_t> matched_;
   // The event's time for this query: the stream's, or the query's own
   // timestamp field when it has one (a rule's timestamp_override).
   std::optional<int64_t> time_of(const Event& event) const;
-  bool own_time_ = false;
-  const DateFormat* time_format_ = nullptr;
-  const DateFormat* stream_time_format_ = nullptr;
-  struct IndexSlots {
-    uint32_t index, type, dataset, name_space;
-  };
-  std::optional<IndexSlots> index_slots_;
-  std::vector<std::vector<ValueConstraint>> filter_constraints_;  // per filter, on indexed slots
-  std::vector<uint32_t> index_slots_list_;
-  std::vector<uint32_t> read_slots_;
-  std::vector<uint32_t> state_slots_;
+  bool admits_uncached(const Event& event) const;
+
+  std::shared_ptr<CompiledQuery> query_;
+  QueryState state_;
+  std::optional<uint32_t> matched_;
   struct AdmitCache {
     std::string index, type, dataset, name_space;
     bool admitted = false;
   };
   mutable std::vector<AdmitCache> admit_cache_;  // the last data streams seen
-  bool admits_uncached(const Event& event) const;
-
-  const PredicateProgram* program_ = nullptr;
-  EngineStats stats_;
   ResultSink sink_;
   bool streaming_ = false;
   size_t limit_ = SIZE_MAX;  // head pipes and size, when streaming
-  size_t emitted_ = 0;
 };
 
 // Orders scalars for join-key maps: by type, then value.
