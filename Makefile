@@ -55,9 +55,10 @@ DECODERS = auditd sysmon cloudtrail docker
 fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DPICKAXE_FUZZ=ON -DPICKAXE_TESTS=OFF -DPICKAXE_BENCH=OFF
-	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_eql_parser fuzz_rule_loader fuzz_query_stream fuzz_date_format fuzz_compressed \
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_eql_parser fuzz_rule_loader fuzz_query_stream fuzz_query_state fuzz_date_format \
+	  fuzz_compressed \
 	  $(addprefix fuzz_,$(DECODERS))
-	mkdir -p $(FUZZ_DIR)/new-parser $(FUZZ_DIR)/new-rules $(FUZZ_DIR)/new-events $(FUZZ_DIR)/new-dates $(FUZZ_DIR)/new-compressed fuzz/artifacts \
+	mkdir -p $(FUZZ_DIR)/new-parser $(FUZZ_DIR)/new-rules $(FUZZ_DIR)/new-events $(FUZZ_DIR)/new-dates $(FUZZ_DIR)/new-compressed $(FUZZ_DIR)/new-states fuzz/artifacts \
 	  $(addprefix $(FUZZ_DIR)/new-,$(DECODERS))
 	./$(FUZZ_DIR)/fuzz_eql_parser -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS) \
 	  $(FUZZ_DIR)/new-parser fuzz/corpus/parser
@@ -65,6 +66,8 @@ fuzz: deps
 	  $(FUZZ_DIR)/new-rules fuzz/corpus/rules
 	./$(FUZZ_DIR)/fuzz_query_stream -max_total_time=$$(( $(FUZZ_SECONDS) / 3 + 1 )) $(FUZZ_FLAGS) \
 	  $(FUZZ_DIR)/new-events fuzz/corpus/events
+	./$(FUZZ_DIR)/fuzz_query_state -max_total_time=$$(( $(FUZZ_SECONDS) / 6 + 1 )) $(FUZZ_FLAGS) \
+	  $(FUZZ_DIR)/new-states fuzz/corpus/states
 	./$(FUZZ_DIR)/fuzz_date_format -max_total_time=$$(( $(FUZZ_SECONDS) / 6 + 1 )) $(FUZZ_FLAGS) \
 	  $(FUZZ_DIR)/new-dates fuzz/corpus/dates
 	./$(FUZZ_DIR)/fuzz_compressed -max_total_time=$$(( $(FUZZ_SECONDS) / 6 + 1 )) $(FUZZ_FLAGS) \

@@ -121,7 +121,7 @@ TEST(PackedValues, EqualKeysPackEquallyAndComeBack) {
   std::string bytes = packed(key);
   std::string_view rest = bytes;
   for (const Scalar& expected : key) {
-    Scalar value = unpack_value(rest);
+    Scalar value = unpack_value(rest).value();
     EXPECT_EQ(value.type, expected.type);
     EXPECT_TRUE(value == expected) << expected.to_string();
   }

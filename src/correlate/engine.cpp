@@ -4,7 +4,10 @@
 #include "event/patterns.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
+
+#include <fmt/format.h>
 
 namespace pickaxe {
 
@@ -599,11 +602,6 @@ void QueryEngine::push_sample(const EventPtr& event) {
   }
 }
 
-size_t QueryState::SampleKey::count(uint32_t step) const {
-  return static_cast<size_t>(std::count_if(events.begin(), events.end(),
-                                           [&](const auto& held) { return held.first == step; }));
-}
-
 // Past --max-sequence-state keys, the oldest tenth of the incomplete ones go,
 // as partial sequences do: a flood of keys cannot grow memory without end.
 // Complete keys are results and stay.
@@ -634,7 +632,7 @@ std::vector<QueryResult> QueryEngine::finish_samples() {
   for (const auto& [packed, sample] : state_.samples) {
     if (!complete(sample)) continue;
     std::vector<Scalar> key;
-    for (std::string_view rest = packed; !rest.empty();) key.push_back(unpack_value(rest));
+    for (std::string_view rest = packed; !rest.empty();) key.push_back(*unpack_value(rest));
     keys.emplace_back(std::move(key), &sample);
   }
   std::sort(keys.begin(), keys.end(),
@@ -668,6 +666,58 @@ std::vector<QueryResult> QueryEngine::finish_samples() {
     }
   }
   return results;
+}
+
+bool QueryEngine::restore(QueryState state, std::string* error) {
+  const CompiledQuery& query = *query_;
+  auto unfit = [&](const char* what) {
+    if (error) *error = fmt::format("the saved state does not fit this query: {}", what);
+    return false;
+  };
+  const size_t positive = query.positive.size();
+  size_t live = 0;
+  for (const auto& [key, key_state] : state.sequences) {
+    if (key_state.stages.size() + 1 != positive) return unfit("partial sequence stages");
+    for (size_t p = 0; p < key_state.stages.size(); ++p) {
+      const auto& partial = key_state.stages[p];
+      if (!partial) continue;
+      ++live;
+      if (partial->events.size() != p + 1 ||
+          std::any_of(partial->events.begin(), partial->events.end(),
+                      [](const EventPtr& event) { return !event; }))
+        return unfit("partial sequence events");
+    }
+  }
+  if (live != state.live_partials) return unfit("live partial count");
+  for (const auto& [key, stages] : state.missing_hits)
+    if (stages.size() != query.stages.size()) return unfit("missing-step events");
+  for (const auto& [result, key] : state.completed) {
+    const size_t expected = query.kind == eql::QueryKind::Event ? 1 : query.stages.size();
+    if (result.events.size() != expected) return unfit("result events");
+    for (size_t i = 0; i < result.events.size(); ++i) {
+      const bool missing = query.kind != eql::QueryKind::Event && query.stages[i].missing;
+      if (!result.events[i] != missing) return unfit("result events");
+    }
+  }
+  const size_t key_count = query.step_keys.empty() ? 0 : query.step_keys.front().size();
+  for (const auto& [key, sample] : state.samples) {
+    size_t values = 0;
+    for (std::string_view rest = key; !rest.empty(); ++values) {
+      std::optional<Scalar> value = unpack_value(rest);
+      if (!value || (value->type == Scalar::Type::Double && std::isnan(value->number)))
+        return unfit("sample keys");
+    }
+    if (values != key_count) return unfit("sample keys");
+    std::vector<bool> seen(query.filters.size(), false);
+    for (const auto& [step, event] : sample.events) {
+      if (step >= query.filters.size() || !event) return unfit("sample steps");
+      seen[step] = true;
+    }
+    if (static_cast<size_t>(std::count(seen.begin(), seen.end(), true)) != sample.steps_matched)
+      return unfit("sample steps");
+  }
+  state_ = std::move(state);
+  return true;
 }
 
 std::vector<QueryResult> QueryEngine::finish() {

@@ -161,6 +161,8 @@ class QueryEngine {
   explicit QueryEngine(std::shared_ptr<CompiledQuery> query);
 
   const CompiledQuery& query() const { return *query_; }
+  // The compiled query, to give other partitions (QueryEngine(query)).
+  const std::shared_ptr<CompiledQuery>& shared_query() const { return query_; }
   // The fields events must carry (fill them with extract_fields).
   const FieldIndex& fields() const { return *query_->fields; }
   uint32_t timestamp_slot() const { return query_->timestamp_slot; }
@@ -187,9 +189,10 @@ class QueryEngine {
   // Ends the input and returns the results, in Elasticsearch's order.
   std::vector<QueryResult> finish();
   const EngineStats& stats() const { return state_.stats; }
-  // The partition's state, to checkpoint or to restore.
+  // The partition's state, to checkpoint or to restore. A state restored
+  // must fit the query (its stages and steps); false, with why, when not.
   const QueryState& state() const { return state_; }
-  void restore(QueryState state) { state_ = std::move(state); }
+  bool restore(QueryState state, std::string* error = nullptr);
 
   // The filters: the event's, or each stage's and until's.
   const std::vector<CompiledFilter>& filters() const { return query_->filters; }

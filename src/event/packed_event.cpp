@@ -85,12 +85,99 @@ void pack_value(std::string& out, const Scalar& value) {
   put_value(bytes, *packed);
 }
 
-Scalar unpack_value(std::string_view& in) {
-  const std::byte* at = reinterpret_cast<const std::byte*>(in.data());
-  Scalar value;
-  take_value(at, value);
-  in.remove_prefix(static_cast<size_t>(at - reinterpret_cast<const std::byte*>(in.data())));
-  return value;
+namespace {
+
+// Bounds-checked reads from the front of `in`.
+template <typename T>
+bool read(std::string_view& in, T& value) {
+  if (in.size() < sizeof(T)) return false;
+  std::memcpy(&value, in.data(), sizeof(T));
+  in.remove_prefix(sizeof(T));
+  return true;
+}
+
+template <typename T>
+void append(std::string& out, const T& value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof(T));
+}
+
+}  // namespace
+
+std::optional<Scalar> unpack_value(std::string_view& in) {
+  uint8_t type = 0;
+  if (!read(in, type)) return std::nullopt;
+  switch (static_cast<Scalar::Type>(type)) {
+    case Scalar::Type::Null: return Scalar::null();
+    case Scalar::Type::Bool: {
+      uint8_t boolean = 0;
+      if (!read(in, boolean)) return std::nullopt;
+      return Scalar::of_bool(boolean != 0);
+    }
+    case Scalar::Type::Long: {
+      int64_t integer = 0;
+      if (!read(in, integer)) return std::nullopt;
+      return Scalar::of_long(integer);
+    }
+    case Scalar::Type::Double: {
+      double number = 0;
+      if (!read(in, number)) return std::nullopt;
+      return Scalar::of_double(number);
+    }
+    case Scalar::Type::String: {
+      uint32_t size = 0;
+      if (!read(in, size) || in.size() < size) return std::nullopt;
+      Scalar value = Scalar::of_string(std::string(in.substr(0, size)));
+      in.remove_prefix(size);
+      return value;
+    }
+  }
+  return std::nullopt;
+}
+
+void write_event(std::string& out, const Event& event) {
+  append(out, event.timestamp);
+  append(out, static_cast<uint8_t>(event.has_timestamp));
+  append(out, event.order);
+  append(out, event.line);
+  append(out, static_cast<uint32_t>(event.fields.size()));
+  append(out, static_cast<uint32_t>(event.fields.entries().size()));
+  for (const auto& [slot, values] : event.fields.entries()) {
+    append(out, slot);
+    append(out, static_cast<uint32_t>(values.size()));
+    for (const Scalar& value : values) pack_value(out, value);
+  }
+  const std::string_view source = event.source();
+  append(out, static_cast<uint64_t>(source.size()));
+  out.append(source);
+}
+
+bool read_event(std::string_view& in, Event& event) {
+  uint8_t has_timestamp = 0;
+  uint32_t index_size = 0, slot_count = 0;
+  if (!read(in, event.timestamp) || !read(in, has_timestamp) || !read(in, event.order) ||
+      !read(in, event.line) || !read(in, index_size) || !read(in, slot_count))
+    return false;
+  event.has_timestamp = has_timestamp != 0;
+  event.fields.reset(index_size);
+  uint32_t previous = 0;
+  for (uint32_t i = 0; i < slot_count; ++i) {
+    uint32_t slot = 0, count = 0;
+    if (!read(in, slot) || !read(in, count)) return false;
+    if (slot >= index_size || (i > 0 && slot <= previous)) return false;  // sorted, in range
+    previous = slot;
+    Values& values = event.fields.at(slot);
+    for (uint32_t v = 0; v < count; ++v) {
+      std::optional<Scalar> value = unpack_value(in);
+      if (!value) return false;
+      values.push_back(std::move(*value));
+    }
+  }
+  uint64_t size = 0;
+  if (!read(in, size) || in.size() < size) return false;
+  event.mapped_source = {};
+  event.owned_source.assign(in.substr(0, size));
+  in.remove_prefix(size);
+  return true;
 }
 
 PackedEvent::PackedEvent(const Event& event) {

@@ -18,8 +18,15 @@ namespace pickaxe {
 // Values in the same encoding, for compact keys: equal keys (as Scalar
 // vectors) pack to equal bytes.
 void pack_value(std::string& out, const Scalar& value);
-// Reads one value packed by pack_value from the front of `in`, and drops it.
-Scalar unpack_value(std::string_view& in);
+// Reads one value packed by pack_value from the front of `in`, and drops it;
+// none when `in` does not start with one.
+std::optional<Scalar> unpack_value(std::string_view& in);
+
+// An event written out whole (values, time, order, line and its document,
+// copied even from a mapped input), for checkpoints; read_event reads one
+// from the front of `in` and drops it, false when it cannot.
+void write_event(std::string& out, const Event& event);
+bool read_event(std::string_view& in, Event& event);
 
 class PackedEvent {
  public:
