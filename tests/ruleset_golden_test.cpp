@@ -156,9 +156,10 @@ TEST(RuleSetGolden, WholeRuleSetResultsAreUnchanged) {
        fs::directory_iterator(std::string(PICKAXE_SOURCE_DIR) + "/emulations")) {
     if (entry.is_directory()) args.push_back(entry.path().string());
   }
-  std::vector<std::string> one = args, two = args;
+  std::vector<std::string> one = args, two = args, four = args;
   one.insert(one.begin() + 2, {"--threads", "1"});
   two.insert(two.begin() + 2, {"--threads", "2"});
+  four.insert(four.begin() + 2, {"--threads", "4"});  // engines in batches over two threads
   int exit_code = 0;
   std::string err;
   std::string alerts = run_program(one, exit_code, &err);
@@ -166,6 +167,9 @@ TEST(RuleSetGolden, WholeRuleSetResultsAreUnchanged) {
   std::string alerts_two = run_program(two, exit_code);
   ASSERT_EQ(exit_code, 0);
   EXPECT_TRUE(alerts == alerts_two) << "1 and 2 threads differ";  // alert ids are stable
+  std::string alerts_four = run_program(four, exit_code);
+  ASSERT_EQ(exit_code, 0);
+  EXPECT_TRUE(alerts == alerts_four) << "1 and 4 threads differ";
 
   std::vector<std::string> lines = result_lines(alerts);
   std::set<std::string> rules;

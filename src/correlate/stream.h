@@ -64,7 +64,8 @@ class QueryStream {
 
   // Takes the engines' results as they become final, in one order whatever
   // the number of threads: by the event that completed them, then by engine.
-  // With threads > 1, engines run in parallel over batches of events.
+  // With more than two threads, engines run in parallel over batches of
+  // events (on half of the threads); otherwise on the committing thread.
   using ResultHandler = std::function<void(size_t engine, QueryResult&&)>;
   void set_result_handler(ResultHandler handler, size_t threads = 1);
 
@@ -115,6 +116,7 @@ class QueryStream {
   struct Released {
     std::shared_ptr<Event> event;
     std::vector<Match> matches;
+    PackedEvent packed;  // with threads: unpacked into `event` by the batch's workers
   };
   struct Later {
     const QueryStream* stream;
@@ -210,6 +212,7 @@ class QueryStream {
   void push(const Match& match, const EventPtr& event);
   // After its engines took it: an event they hold keeps only the kept slots.
   void settle(Event& event);
+  void mark_kept();         // fills kept_ (before settling, which may run on several threads)
   std::vector<bool> kept_;  // per slot: in always_kept_
   // The filters of each engine that the event passes the index for, by
   // engine, cached per combination of index values.
@@ -242,7 +245,7 @@ class QueryStream {
   std::deque<Pending> in_order_;
   bool buffered() const { return !buffer_.empty() || !in_order_.empty(); }
   const Pending& earliest() const;
-  void pop_earliest();
+  bool earliest_in_heap() const;
   bool any_sample_ = false;  // events without a time go on, to the samples
   // Events dated far ahead, earliest first; this many agreeing move the time.
   static constexpr size_t kAgreeing = 16;
