@@ -58,6 +58,10 @@ QueryStream::QueryStream(std::vector<QueryEngine*> engines, const Schema& schema
                          signature_slots_.end());
 }
 
+namespace {
+const std::vector<uint32_t> kNoClauses;
+}  // namespace
+
 const std::vector<QueryStream::EngineFilter>& QueryStream::indexed_filters(
     Worker& worker, const Event& event) const {
   std::string& signature = worker.signature;
@@ -76,7 +80,10 @@ const std::vector<QueryStream::EngineFilter>& QueryStream::indexed_filters(
   std::vector<EngineFilter> filters;
   for (size_t i = 0; i < engines_.size(); ++i)
     for (uint32_t filter : engines_[i]->index_filters(event))
-      filters.push_back({static_cast<uint32_t>(i), filter});
+      filters.push_back({static_cast<uint32_t>(i), filter, &engines_[i]->filters()[filter],
+                         engine_clauses_.size() > i && engine_clauses_[i].filters.size() > filter
+                             ? &engine_clauses_[i].filters[filter]
+                             : &kNoClauses});
   if (cache.size() > 100'000) cache.clear();  // no end to the variety: start over
   return cache.emplace(signature, std::move(filters)).first->second;
 }
@@ -540,11 +547,12 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
     for (uint32_t id : hits->literals)
       for (uint32_t clause : clauses_by_literal_[id]) worker.clause_mark[clause] = worker.line_mark;
   }
+  const uint64_t* marks = worker.clause_mark.data();
+  const uint64_t line_mark = worker.line_mark;
   auto literals_allow = [&](const EngineFilter& at) {
-    const std::vector<uint32_t>& clauses = engine_clauses_[at.engine].filters[at.filter];
-    return std::all_of(clauses.begin(), clauses.end(), [&](uint32_t clause) {
-      return worker.clause_mark[clause] == worker.line_mark;
-    });
+    for (uint32_t clause : *at.clauses)
+      if (marks[clause] != line_mark) return false;
+    return true;
   };
   // Each filter is evaluated only when the event has the values it requires
   // of the index slots and a hit on each of its literal clauses; the event
@@ -559,7 +567,7 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
   }
   for (const EngineFilter& at : indexed_filters(worker, scratch)) {
     if (by_literal && !literals_allow(at)) continue;
-    if (!engines_[at.engine]->filters()[at.filter].matches(scratch)) continue;
+    if (!at.compiled->matches(scratch)) continue;
     if (outcome.matches.empty() || outcome.matches.back().engine != at.engine)
       outcome.matches.push_back({at.engine, 0});
     if (at.filter < kMaskedFilters) outcome.matches.back().filters |= uint32_t{1} << at.filter;

@@ -98,6 +98,8 @@ class QueryStream {
   struct EngineFilter {
     uint32_t engine;
     uint32_t filter;
+    const CompiledFilter* compiled;        // engines_[engine]->filters()[filter]
+    const std::vector<uint32_t>* clauses;  // its literal clauses (engine_clauses_)
   };
   // An engine an event goes to, with the filters of it the event matched
   // (bit f: filters()[f]; engines of more filters evaluate them themselves).

@@ -33,6 +33,7 @@ uint32_t FieldIndex::add(const std::string& path) {
       uint32_t created = static_cast<uint32_t>(trie_.size());
       children.insert(it, {std::string(part), created});
       trie_.emplace_back();
+      add_edge(node, part, created);
       node = created;
     } else {
       node = it->second;
@@ -44,16 +45,42 @@ uint32_t FieldIndex::add(const std::string& path) {
   return slot;
 }
 
+uint64_t FieldIndex::edge_hash(uint32_t node, std::string_view part) {
+  uint64_t hash = 0xcbf29ce484222325ULL ^ (uint64_t{node} * 0x9e3779b97f4a7c15ULL);
+  for (char c : part) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  return hash ^ (hash >> 29);
+}
+
+void FieldIndex::add_edge(uint32_t node, std::string_view part, uint32_t child) {
+  if ((edge_count_ + 1) * 2 > edges_.size()) {  // keep the table at most half full
+    std::vector<Edge> old = std::move(edges_);
+    edges_.assign(old.size() * 2, Edge{});
+    edge_count_ = 0;
+    for (Edge& edge : old)
+      if (edge.used) add_edge(edge.node, edge.part, edge.child);
+  }
+  const uint64_t hash = edge_hash(node, part);
+  const size_t mask = edges_.size() - 1;
+  size_t at = hash & mask;
+  while (edges_[at].used) at = (at + 1) & mask;
+  edges_[at] = Edge{hash, node, child, std::string(part), true};
+  ++edge_count_;
+}
+
 std::optional<uint32_t> FieldIndex::child(uint32_t node, std::string_view key) const {
+  const size_t mask = edges_.size() - 1;
   while (true) {
     size_t dot = key.find('.');
     std::string_view part = key.substr(0, dot);
-    const auto& children = trie_[node].children;
-    auto it = std::lower_bound(children.begin(), children.end(), part, shorter_or_less);
-    if (it == children.end() || it->first.size() != part.size() ||
-        std::memcmp(it->first.data(), part.data(), part.size()) != 0)
-      return std::nullopt;
-    node = it->second;
+    const uint64_t hash = edge_hash(node, part);
+    size_t at = hash & mask;
+    while (true) {
+      const Edge& edge = edges_[at];
+      if (!edge.used) return std::nullopt;
+      if (edge.hash == hash && edge.node == node && edge.part == part) break;
+      at = (at + 1) & mask;
+    }
+    node = edges_[at].child;
     if (dot == std::string_view::npos) return node;
     key.remove_prefix(dot + 1);
   }

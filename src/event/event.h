@@ -38,6 +38,18 @@ class FieldIndex {
     int64_t slot = -1;
   };
   std::vector<Node> trie_{Node{}};
+  // (node, key part) -> child node, open addressing: the walk looks up every
+  // key of every document here.
+  struct Edge {
+    uint64_t hash = 0;
+    uint32_t node = 0, child = 0;
+    std::string part;
+    bool used = false;
+  };
+  static uint64_t edge_hash(uint32_t node, std::string_view part);
+  void add_edge(uint32_t node, std::string_view part, uint32_t child);
+  std::vector<Edge> edges_ = std::vector<Edge>(64);
+  size_t edge_count_ = 0;
   struct Hash {
     using is_transparent = void;
     size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
