@@ -34,7 +34,7 @@ bool RuleSelection::selects(const Rule& rule) const {
 
 Hunter::Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions options,
                AlertSink sink, JsonEventReader::ProblemHandler on_problem, Diagnostics& diagnostics)
-    : schema_(schema), options_(std::move(options)), sink_(std::move(sink)) {
+    : options_(std::move(options)), sink_(std::move(sink)) {
   // Rules a selected correlation reads run too, and alert on their own only
   // when selected themselves and no correlation that reads them says
   // otherwise (Sigma's `generate`).

@@ -103,7 +103,6 @@ class Hunter {
   bool under_max_signals(const Rule& rule, int64_t time);
   void send(const std::vector<Alert>& alerts);  // to the sink, counted
 
-  const Schema& schema_;
   HuntOptions options_;
   AlertSink sink_;
   FieldIndex fields_;
