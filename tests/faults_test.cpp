@@ -454,13 +454,15 @@ TEST_F(Faults, AFloodOfSampleKeysStaysBounded) {
     text += fmt::format(
         R"({{"@timestamp":{},"event":{{"category":"process"}},"host":{{"name":"flood"}},"process":{{"pid":{},"name":"xmrig","args":["-o","pool.example:3333","--donate-level","1","--threads","8"]}}}})"
         "\n",
-        t++, i);
-  for (
-      const char* line :
-      {R"({"@timestamp":1700000300000,"event":{"category":"process"},"host":{"name":"real"},"process":{"pid":1,"name":"xmrig"}})",
-       R"({"@timestamp":1700000300500,"event":{"category":"network"},"host":{"name":"real"},"process":{"pid":1},"destination":{"port":3333}})"})
-    text += std::string(line) + "\n";
+        t += 1000, i);  // a second apart: the reorder buffer holds few, the samples all
+  text += fmt::format(
+      R"({{"@timestamp":{},"event":{{"category":"process"}},"host":{{"name":"real"}},"process":{{"pid":1,"name":"xmrig"}}}})"
+      "\n"
+      R"({{"@timestamp":{},"event":{{"category":"network"}},"host":{{"name":"real"}},"process":{{"pid":1}},"destination":{{"port":3333}}}})"
+      "\n",
+      t + 1000, t + 1500);
   const std::string input = write("sample-flood.ndjson", text);
+  std::string().swap(text);  // a child's peak RSS counts what it shared with this process
   const std::string query =
       "sample by host.name, process.pid [process where process.name == \"xmrig\"] [network "
       "where destination.port == 3333]";
@@ -476,6 +478,46 @@ TEST_F(Faults, AFloodOfSampleKeysStaysBounded) {
   if (kMeasuresMemory) {
     EXPECT_LT(bounded.peak_rss_kb + 20'000, unbounded.peak_rss_kb)
         << bounded.peak_rss_kb << " KB against " << unbounded.peak_rss_kb << " KB";
+  }
+}
+
+// 5b. Documents of events held in engine state, from input that cannot be
+// read again (stdin), wait on disk, not in memory; the alerts are the same.
+TEST_F(Faults, HeldDocumentsFromStdinWaitOnDisk) {
+  const std::string padding(3000, 'p');
+  std::string text;
+  int64_t t = 1'700'000'000'000;
+  for (int i = 0; i < 30'000; ++i)  // 30 000 processes, each waiting for its network step
+    text += fmt::format(
+        R"({{"@timestamp":{},"event":{{"category":"process"}},"host":{{"name":"h"}},"process":{{"pid":{},"name":"xmrig"}},"labels":{{"padding":"{}"}}}})"
+        "\n",
+        t += 1000, i, padding);           // a second apart: few wait in the reorder buffer
+  for (int i = 0; i < 30'000; i += 3000)  // ten of them complete
+    text += fmt::format(
+        R"({{"@timestamp":{},"event":{{"category":"network"}},"host":{{"name":"h"}},"process":{{"pid":{}}},"destination":{{"port":3333}}}})"
+        "\n",
+        t += 1000, i);
+  const std::string input = write("held.ndjson", text);
+  std::string().swap(text);  // a child's peak RSS counts what it shared with this process
+  const std::string query =
+      "sample by host.name, process.pid [process where process.name == \"xmrig\"] [network "
+      "where destination.port == 3333]";
+  Child from_file = run({"query", query, input});
+  ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
+  EXPECT_EQ(from_file.lines(), 10u) << from_file.err;
+  Child from_stdin = run({"query", query, "-"}, input);
+  ASSERT_EQ(from_stdin.exit_code, 0) << from_stdin.err;
+  EXPECT_EQ(from_stdin.out, from_file.out);  // documents read back from the spool
+  // Without room for the spool, documents stay in memory, and the user is told.
+  Child no_spool = run({"query", query, "-"}, input, "TMPDIR=" + path("no-such-folder"));
+  ASSERT_EQ(no_spool.exit_code, 0) << no_spool.err;
+  EXPECT_EQ(no_spool.out, from_file.out);
+  EXPECT_NE(no_spool.err.find("documents of held events kept in memory"), std::string::npos)
+      << no_spool.err;
+  EXPECT_NE(no_spool.err.find("no-such-folder"), std::string::npos) << no_spool.err;
+  if (kMeasuresMemory) {  // 90 MB of documents held: on disk, not in the process
+    EXPECT_LT(from_stdin.peak_rss_kb + 50'000, no_spool.peak_rss_kb)
+        << from_stdin.peak_rss_kb << " KB against " << no_spool.peak_rss_kb << " KB";
   }
 }
 

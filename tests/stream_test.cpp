@@ -132,7 +132,7 @@ TEST(Stream, InertEventsChangeNoResult) {
     for (const QueryResult& result : engine.finish()) {
       std::string joined;
       for (const auto& event : result.events)
-        joined += event ? event->source() : std::string_view("null");
+        joined += event ? event->document() : std::string("null");
       direct.push_back(joined);
     }
     EXPECT_EQ(streamed.results, direct) << query;
@@ -177,7 +177,7 @@ TEST(Stream, EnginesTogetherGiveTheirResultsAlone) {
     for (const QueryResult& result : results) {
       std::string joined;
       for (const auto& event : result.events)
-        joined += event ? event->source() : std::string_view("null");
+        joined += event ? event->document() : std::string("null");
       out.push_back(joined);
     }
     return out;

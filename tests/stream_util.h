@@ -48,7 +48,7 @@ inline RunOutput run_stream(const std::string& query, const std::string& input,
   for (const QueryResult& result : stream.finish()) {
     std::string joined;
     for (const auto& event : result.events)
-      joined += event ? event->source() : std::string_view("null");
+      joined += event ? event->document() : std::string("null");
     output.results.push_back(joined);
   }
   output.stats = stream.stats();

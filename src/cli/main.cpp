@@ -216,6 +216,11 @@ std::string describe_source_notes(const StreamStats& stats) {
     notes.push_back(fmt::format(
         "events let out of the full reorder buffer before their time (--max-buffer-bytes): {}",
         stats.released_early));
+  if (stats.spool_failures > 0)
+    notes.push_back(fmt::format(
+        "documents of held events kept in memory, the spool could not take them ({}; set TMPDIR "
+        "to a folder with room): {}",
+        stats.spool_error, stats.spool_failures));
   if (notes.empty()) return "";
   return fmt::format("{}\n", fmt::join(notes, "; "));
 }

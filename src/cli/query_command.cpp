@@ -94,7 +94,7 @@ int run_query(const QueryOptions& options) {
   auto write_result = [&](QueryResult&& result) {
     ++result_count;
     if (event_query) {
-      line.assign(result.events[0]->source());
+      line = result.events[0]->document();
       line += '\n';
     } else {
       JsonWriter json;
@@ -103,7 +103,7 @@ int run_query(const QueryOptions& options) {
       json.end_array().key("events").begin_array();
       for (const auto& event : result.events) {
         if (event) {
-          json.raw(event->source());
+          json.raw(event->document());
         } else {
           json.null();
         }

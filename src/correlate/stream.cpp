@@ -826,6 +826,7 @@ void QueryStream::push(const Match& match, const EventPtr& event) {
 // event itself for output: only the slots read from results (suppression,
 // correlation, exceptions) stay, so that held events cost little.
 void QueryStream::mark_kept() {
+  if (!spool_) spool_ = std::make_unique<DocumentSpool>();
   if (kept_.size() == engine_.fields().size()) return;
   kept_.assign(engine_.fields().size(), false);
   for (uint32_t slot : always_kept_) kept_[slot] = true;
@@ -834,6 +835,14 @@ void QueryStream::mark_kept() {
 void QueryStream::settle(Event& event) {
   event.fields.retain([&](uint32_t slot) { return kept_[slot]; });
   event.fields.shrink_to_fit();
+  // A document that cannot be read again (stdin, compressed input) waits on
+  // disk; kept in memory when the spool cannot take it.
+  if (!event.owned_source.empty() && !event.spooled) {
+    if (auto spooled = spool_->store(event.owned_source)) {
+      event.spooled = std::move(*spooled);
+      std::string().swap(event.owned_source);
+    }
+  }
 }
 
 void QueryStream::flush() {
@@ -858,6 +867,11 @@ StreamStats QueryStream::stats() const {
   stats.prefiltered = reader_.stats().skipped;
   stats.events += stats.prefiltered;
   stats.bytes = reader_.stats().bytes;
+  if (spool_) {
+    stats.spooled = spool_->stored();
+    stats.spool_failures = spool_->failures();
+    if (stats.spool_failures > 0) stats.spool_error = spool_->last_error();
+  }
   return stats;
 }
 

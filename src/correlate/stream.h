@@ -49,6 +49,9 @@ struct StreamStats {
   uint64_t held_ahead = 0;         // events dated past future_limit, held apart (not dropped)
   uint64_t released_early = 0;     // events let out of a full reorder buffer before their time
   uint64_t seconds_like = 0;       // events dated 1970-01-02..1973-03-03: epoch seconds as ms?
+  uint64_t spooled = 0;            // documents of held events moved to disk (unmapped input)
+  uint64_t spool_failures = 0;     // ... kept in memory instead: the spool could not take them
+  std::string spool_error;         // why, the last time
   uint64_t bytes = 0;
   uint64_t rejected() const { return malformed + missing_timestamp + wrong_type; }
 };
@@ -216,6 +219,7 @@ class QueryStream {
   void settle(Event& event);
   void mark_kept();         // fills kept_ (before settling, which may run on several threads)
   std::vector<bool> kept_;  // per slot: in always_kept_
+  std::unique_ptr<DocumentSpool> spool_;  // documents of held events from unmapped input
   // The filters of each engine that the event passes the index for, by
   // engine, cached per combination of index values.
   const std::vector<EngineFilter>& indexed_filters(Worker& worker, const Event& event) const;

@@ -14,6 +14,7 @@
 
 #include <simdjson.h>
 
+#include "event/document_spool.h"
 #include "event/schema.h"
 #include "event/value.h"
 
@@ -182,12 +183,19 @@ class FieldValues {
 
 struct Event {
   // The document as read, for output: its own copy, or a view into an input
-  // mapping that outlives the event.
+  // mapping that outlives the event. Empty once spooled (see document()).
   std::string_view source() const { return mapped_source.data() ? mapped_source : owned_source; }
+  // The document wherever it is: in memory, mapped, or spooled to disk.
+  std::string document() const {
+    std::string text;
+    if (spooled && spooled.read(text)) return text;
+    return std::string(source());
+  }
   std::string owned_source;
   std::string_view mapped_source;
-  FieldValues fields;     // by FieldIndex slot
-  int64_t timestamp = 0;  // nanoseconds since the epoch
+  SpooledDocument spooled;  // where owned_source went, for an event held for long
+  FieldValues fields;       // by FieldIndex slot
+  int64_t timestamp = 0;    // nanoseconds since the epoch
   bool has_timestamp = false;
   uint64_t order = 0;  // position in the input
   uint64_t line = 0;   // line in its file (1-based), or array index + 1

@@ -146,7 +146,7 @@ void write_event(std::string& out, const Event& event) {
     append(out, static_cast<uint32_t>(values.size()));
     for (const Scalar& value : values) pack_value(out, value);
   }
-  const std::string_view source = event.source();
+  const std::string source = event.document();
   append(out, static_cast<uint64_t>(source.size()));
   out.append(source);
 }

@@ -215,21 +215,21 @@ std::vector<Alert> build_alerts(const AlertContext& context, const QueryResult& 
   std::vector<Alert> alerts;
   simdjson::dom::parser parser;
   std::string identity = fmt::format("{}\n{}", context.rule->rule_id, context.alternative);
-  for (const auto& event : result.events)
-    identity += "\n" + (event ? std::string(event->source()) : std::string("null"));
+  // Documents are read once (from the spool, for events held long).
+  std::vector<std::string> sources;
+  for (const auto& event : result.events) {
+    if (event) sources.push_back(event->document());
+    identity += "\n" + (event ? sources.back() : std::string("null"));
+  }
   std::string uuid = stable_uuid(identity);
   if (!sequence) {
     simdjson::dom::element document;
-    if (parser.parse(result.events[0]->source()).get(document)) return alerts;
+    if (parser.parse(sources.at(0)).get(document)) return alerts;
     alerts.push_back(event_alert(context, document, uuid, nullptr, 0));
     return alerts;
   }
   // The sequence alert carries the top-level fields every event shares.
   std::string group_id = stable_uuid("group\n" + identity);
-  std::vector<std::string> sources;
-  for (const auto& event : result.events) {
-    if (event) sources.emplace_back(event->source());
-  }
   std::vector<simdjson::dom::parser> parsers(sources.size());
   std::vector<simdjson::dom::element> documents(sources.size());
   for (size_t i = 0; i < sources.size(); ++i) {

@@ -13,10 +13,10 @@
 #include "correlate/stream.h"
 #include "eql/parser.h"
 #include "eql/printer.h"
-#include "hunt/hunter.h"
 #include "event/field_types.h"
-#include "lint/linter.h"
 #include "event/patterns.h"
+#include "hunt/hunter.h"
+#include "lint/linter.h"
 #include "util/json_writer.h"
 
 namespace pickaxe {
@@ -72,7 +72,7 @@ Run run_file(const std::vector<Rule>& rules, const std::string& path, const Exce
   QueryEngine engine(set.alternatives[0], schema, EngineOptions{});
   engine.set_sink([&](QueryResult&& result) {
     for (const EventPtr& event : result.events)
-      if (event) run.documents.emplace_back(event->source());
+      if (event) run.documents.push_back(event->document());
   });
   QueryStream stream(engine, schema, StreamOptions{}, nullptr);
   std::ifstream in(path, std::ios::binary);
