@@ -1,6 +1,9 @@
 // Events waiting in the reorder buffer are packed into one block: unpacking
 // must give back exactly the event that was packed.
 #include <cmath>
+#include <filesystem>
+
+#include <fmt/format.h>
 
 #include <gtest/gtest.h>
 
@@ -126,6 +129,56 @@ TEST(PackedValues, EqualKeysPackEquallyAndComeBack) {
     EXPECT_TRUE(value == expected) << expected.to_string();
   }
   EXPECT_TRUE(rest.empty());
+}
+
+size_t open_descriptors() {
+  return static_cast<size_t>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                                           std::filesystem::directory_iterator{}));
+}
+
+TEST(DocumentSpool, DocumentsComeBackAndFilesGoWhenUnused) {
+  const size_t before = open_descriptors();
+  {
+    DocumentSpool spool("", 100);  // segments of 100 bytes: a new file every few documents
+    std::vector<SpooledDocument> held;
+    for (int i = 0; i < 20; ++i) {
+      auto document = spool.store(fmt::format("{{\"document\":{},\"padding\":\"{}\"}}", i,
+                                              std::string(static_cast<size_t>(i) * 3, 'x')));
+      ASSERT_TRUE(document) << spool.last_error();
+      held.push_back(std::move(*document));
+    }
+    EXPECT_EQ(spool.stored(), 20u);
+    for (int i = 0; i < 20; ++i) {
+      std::string text;
+      ASSERT_TRUE(held[static_cast<size_t>(i)].read(text));
+      EXPECT_EQ(text, fmt::format("{{\"document\":{},\"padding\":\"{}\"}}", i,
+                                  std::string(static_cast<size_t>(i) * 3, 'x')));
+    }
+    const size_t all_held = open_descriptors();
+    EXPECT_GT(all_held, before + 5);              // several segments open
+    held.erase(held.begin(), held.begin() + 15);  // the early segments are no longer referred to
+    EXPECT_LT(open_descriptors(), all_held);
+    EXPECT_LE(open_descriptors(), before + 5);  // at most one per document left
+  }
+  EXPECT_EQ(open_descriptors(), before);  // every file closed, so gone
+}
+
+TEST(DocumentSpool, AFolderItCannotWriteToIsAFailureWithItsReason) {
+  DocumentSpool spool("/nonexistent-pickaxe-folder");
+  EXPECT_FALSE(spool.store("{}"));
+  EXPECT_EQ(spool.failures(), 1u);
+  EXPECT_NE(spool.last_error().find("/nonexistent-pickaxe-folder"), std::string::npos)
+      << spool.last_error();
+}
+
+TEST(DocumentSpool, AnEventReadsItsDocumentWhereverItIs) {
+  DocumentSpool spool;
+  Event event;
+  event.owned_source = R"({"a":1})";
+  EXPECT_EQ(event.document(), R"({"a":1})");
+  event.spooled = *spool.store(event.owned_source);
+  event.owned_source.clear();
+  EXPECT_EQ(event.document(), R"({"a":1})");
 }
 
 }  // namespace
