@@ -134,7 +134,7 @@ class FieldValues {
     Entry& spare = entries_[used_];
     spare.first = slot;
     spare.second.clear();
-    return used_++;
+    return static_cast<size_t>(used_++);
   }
   Values& values_at(size_t position) { return entries_[position].second; }
   void sort() {
@@ -144,7 +144,7 @@ class FieldValues {
   size_t size() const { return slots_; }  // the slots of the index
   void reset(size_t slots) {
     used_ = 0;
-    slots_ = slots;
+    slots_ = static_cast<uint32_t>(slots);
   }
   std::span<const Entry> entries() const { return {entries_.data(), used_}; }
   // Bytes the live values hold, roughly (for memory budgets): a walk over
@@ -168,7 +168,7 @@ class FieldValues {
       if (i != kept) std::swap(entries_[kept], entries_[i]);
       ++kept;
     }
-    used_ = kept;
+    used_ = static_cast<uint32_t>(kept);
   }
 
  private:
@@ -177,8 +177,8 @@ class FieldValues {
     return empty;
   }
   std::vector<Entry> entries_;  // the first used_ are live, sorted by slot; then spares
-  size_t used_ = 0;
-  size_t slots_ = 0;
+  uint32_t used_ = 0;           // 32 bits each: events held in state stay small
+  uint32_t slots_ = 0;
 };
 
 struct Event {
