@@ -3,6 +3,7 @@
 // over events synthesised from the queries.
 #include <fstream>
 #include <memory>
+#include <set>
 
 #include "correlate/engine.h"
 #include "match/predicates.h"
@@ -100,6 +101,43 @@ TEST(Predicates, EdgeCasesGiveTheFiltersOwnAnswers) {
     EXPECT_TRUE(same_answers(rules, event, pass, &held)) << json;
   }
   EXPECT_GT(held, 15u);  // the cases exercise filters that hold, not only ones that fail
+  // Again, each value now remembered; and with a budget so small that what
+  // is remembered is forgotten after nearly every value.
+  PredicatePass forgetful(rules.program, 64);
+  for (int round = 0; round < 2; ++round) {
+    for (const std::string& json : events) {
+      Event event = rules.event(json);
+      EXPECT_TRUE(same_answers(rules, event, pass)) << json;
+      EXPECT_TRUE(same_answers(rules, event, forgetful)) << json;
+    }
+  }
+}
+
+// An anchor is a set of predicates one of which must fire: from the most
+// telling term of an `and`, from every branch of an `or`; none under `not`.
+TEST(Predicates, AnchorsComeFromTheMostTellingTermsAndEveryBranch) {
+  RuleSet rules;
+  rules.add(R"(process where host.os.type == "linux" and process.executable == "/usr/bin/socat")");
+  rules.add(R"(process where host.os.type == "linux" and
+      ((process.name == "docker" and process.args : "-i") or
+       (process.name == "socat" and process.args : "-d")))");
+  rules.add(R"(process where host.os.type == "linux" and (process.name == "tail" or
+      not process.name == "cmp"))");
+  rules.add(R"(process where process.name != "bash")");
+  rules.build();
+  auto anchor_fields = [&](size_t engine) {
+    std::set<std::string> fields;
+    for (uint32_t predicate : rules.engines[engine]->filters()[0].anchor)
+      fields.insert(
+          rules.fields.path(rules.program.group_slot(rules.program.field_group(predicate))));
+    return fields;
+  };
+  EXPECT_EQ(anchor_fields(0), std::set<std::string>{"process.executable"});
+  EXPECT_EQ(rules.engines[1]->filters()[0].anchor.size(), 2u);  // docker, socat: not the short args
+  EXPECT_EQ(anchor_fields(1), std::set<std::string>{"process.name"});
+  // The `or` has a branch without an anchor: only the ubiquitous field is left.
+  EXPECT_EQ(anchor_fields(2), std::set<std::string>{"host.os.type"});
+  EXPECT_TRUE(rules.engines[3]->filters()[0].anchor.empty());
 }
 
 TEST(Predicates, EveryDetectionRulesFilterGivesItsOwnAnswer) {

@@ -125,13 +125,48 @@ TEST(Prefilter, ResultsEqualFullParsingAndMostLinesAreNotParsed) {
     StreamOptions full;
     full.prefilter = false;
     RunOutput expected = run_stream(query, input, full);
-    RunOutput got = run_stream(query, input);
+    StreamOptions scanned;  // the input is built so that many lines have hits
+    scanned.reader.always_scan = true;
+    RunOutput got = run_stream(query, input, scanned);
     EXPECT_EQ(got.results, expected.results) << query;
     EXPECT_FALSE(expected.results.empty()) << query;
     EXPECT_EQ(got.stats.late, expected.stats.late) << query;
     EXPECT_EQ(got.stats.events, expected.stats.events) << query;
     EXPECT_EQ(expected.stats.prefiltered, 0u) << query;
     EXPECT_GT(got.stats.prefiltered, 0u) << query;
+  }
+}
+
+// Scanning pays only when enough lines can be skipped: the start of each
+// input decides, from a stream or from a file alike, and results are the
+// same either way.
+TEST(Prefilter, LinesAreScannedOnlyWhenEnoughCanBeSkipped) {
+  const std::string query = R"(process where process.name == "xmrig")";
+  auto events = [](int percent_with_literal) {
+    std::string input;
+    for (int i = 0; i < 3000; ++i)
+      input += fmt::format(
+          R"({{"@timestamp":{},"event":{{"category":"process"}},"process":{{"name":"{}"}}}})"
+          "\n",
+          1'700'000'000'000 + i * 1000, i % 100 < percent_with_literal ? "xmrig" : "bash");
+    return input;
+  };
+  StreamOptions full;
+  full.prefilter = false;
+  for (size_t threads : {size_t{0}, size_t{2}}) {
+    // One line in ten holds the literal: the others are skipped unparsed.
+    std::string sparse = events(10);
+    RunOutput scanned = run_stream(query, sparse, {}, {}, threads);
+    EXPECT_EQ(scanned.results, run_stream(query, sparse, full, {}, threads).results);
+    EXPECT_EQ(scanned.results.size(), 300u);
+    EXPECT_EQ(scanned.stats.prefiltered, 2700u);
+    // Nine in ten: every line is parsed, none scanned.
+    std::string dense = events(90);
+    RunOutput parsed = run_stream(query, dense, {}, {}, threads);
+    EXPECT_EQ(parsed.results, run_stream(query, dense, full, {}, threads).results);
+    EXPECT_EQ(parsed.results.size(), 2700u);
+    EXPECT_EQ(parsed.stats.prefiltered, 0u);
+    EXPECT_EQ(parsed.stats.events, 3000u);
   }
 }
 

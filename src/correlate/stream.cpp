@@ -34,6 +34,7 @@ QueryStream::QueryStream(std::vector<QueryEngine*> engines, const Schema& schema
       schema_(schema),
       options_(options),
       on_problem_(on_problem),
+      predicates_(share_predicates(engines_)),
       reader_(reader_options(), on_problem),
       buffer_(Later{this}) {
   // The stream orders events by their time (read once, into Event::timestamp)
@@ -43,16 +44,6 @@ QueryStream::QueryStream(std::vector<QueryEngine*> engines, const Schema& schema
   for (const QueryEngine* engine : engines_)
     signature_slots_.insert(signature_slots_.end(), engine->index_slots().begin(),
                             engine->index_slots().end());
-  // One predicate program for the engines' filters, unless one of them
-  // already serves another stream's.
-  predicates_ = std::make_unique<PredicateProgram>();
-  for (QueryEngine* engine : engines_) {
-    if (!engine->attach(*predicates_)) {
-      predicates_.reset();
-      break;
-    }
-  }
-  if (predicates_) predicates_->build();
   std::sort(signature_slots_.begin(), signature_slots_.end());
   signature_slots_.erase(std::unique(signature_slots_.begin(), signature_slots_.end()),
                          signature_slots_.end());
@@ -62,8 +53,18 @@ namespace {
 const std::vector<uint32_t> kNoClauses;
 }  // namespace
 
-const std::vector<QueryStream::EngineFilter>& QueryStream::indexed_filters(
-    Worker& worker, const Event& event) const {
+std::unique_ptr<PredicateProgram> QueryStream::share_predicates(
+    const std::vector<QueryEngine*>& engines) {
+  // One predicate program for the engines' filters, unless one of them
+  // already serves another stream's.
+  auto program = std::make_unique<PredicateProgram>();
+  for (QueryEngine* engine : engines)
+    if (!engine->attach(*program)) return nullptr;
+  program->build();
+  return program;
+}
+
+const QueryStream::Bucket& QueryStream::indexed_filters(Worker& worker, const Event& event) const {
   std::string& signature = worker.signature;
   signature.clear();
   for (uint32_t slot : signature_slots_) {
@@ -77,15 +78,30 @@ const std::vector<QueryStream::EngineFilter>& QueryStream::indexed_filters(
   auto& cache = worker.engines_by_signature;
   auto it = cache.find(signature);
   if (it != cache.end()) return it->second;
-  std::vector<EngineFilter> filters;
+  Bucket bucket;
+  std::vector<EngineFilter>& filters = bucket.filters;
   for (size_t i = 0; i < engines_.size(); ++i)
     for (uint32_t filter : engines_[i]->index_filters(event))
       filters.push_back({static_cast<uint32_t>(i), filter, &engines_[i]->filters()[filter],
                          engine_clauses_.size() > i && engine_clauses_[i].filters.size() > filter
                              ? &engine_clauses_[i].filters[filter]
                              : &kNoClauses});
+  for (uint32_t i = 0; i < filters.size(); ++i) {
+    const std::vector<uint32_t>& anchor = filters[i].compiled->anchor;
+    if (!predicates_ || anchor.empty()) {
+      bucket.unanchored.push_back(i);
+      continue;
+    }
+    for (uint32_t predicate : anchor) {
+      bucket.by_anchor[predicate].push_back(i);
+      bucket.anchor_groups.push_back(predicates_->field_group(predicate));
+    }
+  }
+  std::sort(bucket.anchor_groups.begin(), bucket.anchor_groups.end());
+  bucket.anchor_groups.erase(std::unique(bucket.anchor_groups.begin(), bucket.anchor_groups.end()),
+                             bucket.anchor_groups.end());
   if (cache.size() > 100'000) cache.clear();  // no end to the variety: start over
-  return cache.emplace(signature, std::move(filters)).first->second;
+  return cache.emplace(signature, std::move(bucket)).first->second;
 }
 
 ReaderOptions QueryStream::reader_options() {
@@ -272,6 +288,9 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
     read_pool_ = std::make_unique<TaskPool>(threads);
   }
   for (auto& lane : lanes_) lane->worker.mapped_input = keep_mapping ? text : std::string_view();
+  // The file's first block decides whether its lines are scanned.
+  lanes_.front()->reader->decide_scanning(text.substr(0, line_end_after(text, size_t{1} << 20)));
+  for (auto& lane : lanes_) lane->reader->set_scanning(lanes_.front()->reader->scanning());
   auto work = [&](Lane& lane, Chunk& chunk) {
     lane.sink = &chunk.outcomes;
     ReaderStats before = lane.reader->stats();
@@ -565,7 +584,32 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
     if (!worker.predicates) worker.predicates = std::make_unique<PredicatePass>(*predicates_);
     predicates.emplace(*worker.predicates, scratch);
   }
-  for (const EngineFilter& at : indexed_filters(worker, scratch)) {
+  const Bucket& bucket = indexed_filters(worker, scratch);
+  // The filters worth evaluating: those whose anchor fired, and those without one.
+  std::vector<uint32_t>& candidates = worker.candidates;
+  candidates.clear();
+  if (predicates) {
+    if (worker.filter_mark.size() < bucket.filters.size())
+      worker.filter_mark.resize(bucket.filters.size(), 0);
+    const uint64_t mark = ++worker.event_mark;
+    candidates = bucket.unanchored;
+    for (uint32_t group : bucket.anchor_groups) {
+      for (uint32_t predicate : worker.predicates->fired_in(group)) {
+        auto it = bucket.by_anchor.find(predicate);
+        if (it == bucket.by_anchor.end()) continue;
+        for (uint32_t i : it->second) {
+          if (worker.filter_mark[i] == mark) continue;
+          worker.filter_mark[i] = mark;
+          candidates.push_back(i);
+        }
+      }
+    }
+    std::sort(candidates.begin(), candidates.end());
+  } else {
+    for (uint32_t i = 0; i < bucket.filters.size(); ++i) candidates.push_back(i);
+  }
+  for (uint32_t i : candidates) {
+    const EngineFilter& at = bucket.filters[i];
     if (by_literal && !literals_allow(at)) continue;
     if (!at.compiled->matches(scratch)) continue;
     if (outcome.matches.empty() || outcome.matches.back().engine != at.engine)

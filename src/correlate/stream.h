@@ -104,6 +104,15 @@ class QueryStream {
     const CompiledFilter* compiled;        // engines_[engine]->filters()[filter]
     const std::vector<uint32_t>* clauses;  // its literal clauses (engine_clauses_)
   };
+  // The filters an index bucket holds, and how to choose among them by the
+  // rule set's predicates: a filter with an anchor is evaluated only when
+  // one of its anchor's predicates fires; the others always are.
+  struct Bucket {
+    std::vector<EngineFilter> filters;    // by engine, then filter
+    std::vector<uint32_t> unanchored;     // indices into filters
+    std::vector<uint32_t> anchor_groups;  // the predicate groups of the anchors
+    std::unordered_map<uint32_t, std::vector<uint32_t>> by_anchor;  // predicate -> filters
+  };
   // An engine an event goes to, with the filters of it the event matched
   // (bit f: filters()[f]; engines of more filters evaluate them themselves).
   struct Match {
@@ -151,7 +160,9 @@ class QueryStream {
     simdjson::dom::parser decoded_parser;  // parses what a source decoder wrote
     // The engine index: the filters that may match events with the same
     // values in the index slots (data stream, category, ...), by those values.
-    std::unordered_map<std::string, std::vector<EngineFilter>> engines_by_signature;
+    std::unordered_map<std::string, Bucket> engines_by_signature;
+    std::vector<uint32_t> candidates;   // the bucket's filters to evaluate on this event
+    std::vector<uint64_t> filter_mark;  // per filter of the bucket: the last event it was taken for
     std::string signature;
     std::vector<uint64_t> clause_mark;  // per clause: the last line with a hit on it
     uint64_t line_mark = 0;
@@ -180,6 +191,8 @@ class QueryStream {
   void read_text(std::istream& in, const std::string& name, SourceKind kind, std::string line,
                  uint64_t number);
   ReaderOptions reader_options();  // with the prefilter of the engines' filters
+  static std::unique_ptr<PredicateProgram> share_predicates(
+      const std::vector<QueryEngine*>& engines);
   void release(int64_t up_to);
   void release_earliest(bool early);
   void buffer_event(Pending&& pending);
@@ -222,7 +235,7 @@ class QueryStream {
   std::unique_ptr<DocumentSpool> spool_;  // documents of held events from unmapped input
   // The filters of each engine that the event passes the index for, by
   // engine, cached per combination of index values.
-  const std::vector<EngineFilter>& indexed_filters(Worker& worker, const Event& event) const;
+  const Bucket& indexed_filters(Worker& worker, const Event& event) const;
   Worker main_worker_;
   std::vector<std::vector<Buffered>> buffered_;  // per engine, during a batch
   std::vector<uint64_t> trigger_;                // per engine: the event being pushed

@@ -124,4 +124,24 @@ bool Prefilter::Scanner::scan(std::string_view text, std::vector<Hit>& hits) {
   return true;
 }
 
+bool Prefilter::Scanner::worth_scanning(std::string_view sample) {
+  if (!prefilter_.skips_lines_) return false;
+  std::vector<Hit> hits;
+  if (!scan(sample, hits)) return true;
+  size_t lines = 0, skippable = 0, next_hit = 0;
+  for (size_t pos = 0; pos < sample.size();) {
+    const void* newline = std::memchr(sample.data() + pos, '\n', sample.size() - pos);
+    size_t end = newline ? static_cast<size_t>(static_cast<const char*>(newline) - sample.data())
+                         : sample.size();
+    while (next_hit < hits.size() && hits[next_hit].line_end < end) ++next_hit;
+    ++lines;
+    if (next_hit == hits.size() || hits[next_hit].line_end != end) ++skippable;
+    pos = end + 1;
+  }
+  // Scanning a line costs about a third of parsing and matching it for a
+  // large rule set (less for a small one): it pays when a third of the lines
+  // or more can be skipped.
+  return skippable * 3 >= lines;
+}
+
 }  // namespace pickaxe

@@ -65,6 +65,11 @@ class Prefilter {
       uint32_t id;
     };
     bool scan(std::string_view text, std::vector<Hit>& hits);
+    // Whether scanning pays on input that starts with `sample` (whole lines):
+    // when too few of its lines could be skipped, parsing every line costs
+    // less than scanning them all. Only how lines are read changes, never
+    // what is found.
+    bool worth_scanning(std::string_view sample);
 
    private:
     const Prefilter& prefilter_;

@@ -154,14 +154,20 @@ void JsonEventReader::read_line(std::string_view line, uint64_t number, bool pad
   on_document(document, line, number);
 }
 
+void JsonEventReader::decide_scanning(std::string_view sample) {
+  if (options_.prefilter && !scanner_)
+    scanner_ = std::make_unique<Prefilter::Scanner>(*options_.prefilter);
+  scanning_ = scanner_ && (options_.always_scan || scanner_->worth_scanning(sample));
+}
+
 void JsonEventReader::read_lines(std::string_view text, uint64_t& number, const std::string& name,
                                  const DocumentHandler& on_document, const char* readable_end) {
   if (options_.prefilter && !scanner_)
     scanner_ = std::make_unique<Prefilter::Scanner>(*options_.prefilter);
   const bool skips = options_.prefilter && options_.prefilter->skips_lines();
   // Invalid UTF-8 anywhere in the block: every line is parsed, and checked.
-  bool scanned =
-      scanner_ && scanner_->scan(text, hits_) && simdjson::validate_utf8(text.data(), text.size());
+  bool scanned = scanner_ && scanning_ && scanner_->scan(text, hits_) &&
+                 simdjson::validate_utf8(text.data(), text.size());
   line_hits_ = scanned ? &line_ : nullptr;
   size_t next_hit = 0;
   for (size_t pos = 0; pos < text.size() && !stopped_;) {
@@ -199,6 +205,7 @@ void JsonEventReader::read_ndjson(std::istream& in, const std::string& name,
   std::vector<char> buffer(capacity + simdjson::SIMDJSON_PADDING);
   size_t size = 0;
   bool overlong = false;  // inside a line longer than the limit, which is skipped
+  bool decided = false;   // whether lines are scanned
   uint64_t overlong_bytes = 0;
   while (!stopped_ && !stop_requested()) {
     char* data = buffer.data();
@@ -246,6 +253,10 @@ void JsonEventReader::read_ndjson(std::istream& in, const std::string& name,
         continue;
       }
       complete = static_cast<size_t>(static_cast<const char*>(last) - data) + 1;
+    }
+    if (!decided) {  // the first block decides for the whole input
+      decide_scanning(std::string_view(data + begin, complete - begin));
+      decided = true;
     }
     read_lines(std::string_view(data + begin, complete - begin), number, name, on_document,
                data + capacity + simdjson::SIMDJSON_PADDING);

@@ -29,6 +29,9 @@ struct ReaderOptions {
   // NDJSON lines are scanned for the prefilter's literals; with no hit (and
   // a prefilter that skips lines) they are counted, not parsed.
   std::shared_ptr<const Prefilter> prefilter;
+  // Scan every input, even one whose first block shows that too few lines
+  // can be skipped for the scan to pay (for tests of the prefilter).
+  bool always_scan = false;
 };
 
 struct ReaderStats {
@@ -76,6 +79,11 @@ class JsonEventReader {
   void read_lines(std::string_view text, uint64_t& number, const std::string& name,
                   const DocumentHandler& on_document, const char* readable_end);
   const ReaderOptions& options() const { return options_; }
+  // Decides from the start of an input whether its lines are scanned for the
+  // prefilter's literals (see Prefilter::Scanner::worth_scanning).
+  void decide_scanning(std::string_view sample);
+  bool scanning() const { return scanning_; }
+  void set_scanning(bool scanning) { scanning_ = scanning; }
   // During a document callback: the prefilter's hits on the document's line,
   // or null when the line was not scanned.
   const LineHits* line_hits() const { return line_hits_; }
@@ -98,6 +106,7 @@ class JsonEventReader {
   bool stopped_ = false;
   const LineHits* line_hits_ = nullptr;
   std::unique_ptr<Prefilter::Scanner> scanner_;  // with the prefilter: one scratch per reader
+  bool scanning_ = true;                         // this input's lines are scanned
   std::vector<Prefilter::Scanner::Hit> hits_;
   LineHits line_;
 };

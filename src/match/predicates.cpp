@@ -94,6 +94,63 @@ thread_local PredicatePass* installed = nullptr;
 
 }  // namespace
 
+// How telling a leaf is, by the shortest text its values must hold: a short
+// or common value fires for many events, a long one for few.
+int PredicateProgram::leaf_score(const Node& leaf, const FieldIndex& fields) const {
+  if (ubiquitous(fields.path(leaf.predicate_slot))) return 0;
+  std::optional<LeafShape> shape = shape_of(leaf);
+  size_t shortest = 12;
+  for (const std::string& item : shape->exact) shortest = std::min(shortest, item.size());
+  for (const std::string& pattern : shape->wildcards) {
+    size_t longest_piece = 0, piece = 0;
+    for (char c : pattern) {
+      piece = c == '*' || c == '?' ? 0 : piece + 1;
+      longest_piece = std::max(longest_piece, piece);
+    }
+    shortest = std::min(shortest, longest_piece);
+  }
+  return shortest < 3 ? static_cast<int>(shortest) : 10 + static_cast<int>(shortest);
+}
+
+// A leaf's predicate; the best anchor of an `and`'s terms; every branch's
+// anchor for an `or`. Inverted leaves (!=, not in) and other nodes have none.
+std::optional<PredicateProgram::Anchor> PredicateProgram::anchor_of(
+    const Node& node, const FieldIndex& fields) const {
+  if (node.predicate >= 0) {
+    if (node.predicate_inverted) return std::nullopt;
+    return Anchor{{static_cast<uint32_t>(node.predicate)}, leaf_score(node, fields)};
+  }
+  switch (node.kind) {
+    case ExprKind::And: {
+      std::optional<Anchor> best;
+      for (const NodePtr& child : node.children) {
+        std::optional<Anchor> anchor = anchor_of(*child, fields);
+        if (anchor &&
+            (!best || anchor->score > best->score ||
+             (anchor->score == best->score && anchor->predicates.size() < best->predicates.size())))
+          best = std::move(anchor);
+      }
+      return best;
+    }
+    case ExprKind::Or: {
+      Anchor all{{}, INT32_MAX};
+      for (const NodePtr& child : node.children) {
+        std::optional<Anchor> anchor = anchor_of(*child, fields);
+        if (!anchor) return std::nullopt;
+        all.predicates.insert(all.predicates.end(), anchor->predicates.begin(),
+                              anchor->predicates.end());
+        all.score = std::min(all.score, anchor->score);
+      }
+      std::sort(all.predicates.begin(), all.predicates.end());
+      all.predicates.erase(std::unique(all.predicates.begin(), all.predicates.end()),
+                           all.predicates.end());
+      if (all.predicates.empty()) return std::nullopt;
+      return all;
+    }
+    default: return std::nullopt;
+  }
+}
+
 PredicateProgram::PredicateProgram() = default;
 PredicateProgram::~PredicateProgram() = default;
 
@@ -144,41 +201,10 @@ void PredicateProgram::add(CompiledFilter& filter, const FieldIndex& fields) {
     }
     for (NodePtr& child : node->children) stack.push_back(child.get());
   }
-  // The anchor: a required conjunct whose predicates must fire for the
-  // filter to hold (a leaf, or an `or` of leaves), the most telling one.
-  std::vector<const Node*> conjuncts;
-  if (filter.condition->kind == ExprKind::And) {
-    for (const NodePtr& child : filter.condition->children) conjuncts.push_back(child.get());
-  } else {
-    conjuncts.push_back(filter.condition.get());
-  }
-  int best_score = -1;
-  for (const Node* conjunct : conjuncts) {
-    std::vector<const Node*> leaves;
-    if (conjunct->kind == ExprKind::Or) {
-      for (const NodePtr& child : conjunct->children) leaves.push_back(child.get());
-    } else {
-      leaves.push_back(conjunct);
-    }
-    bool usable = true;
-    int score = 2;
-    std::vector<uint32_t> anchor;
-    for (const Node* leaf : leaves) {
-      if (leaf->predicate < 0 || leaf->predicate_inverted) {
-        usable = false;
-        break;
-      }
-      anchor.push_back(static_cast<uint32_t>(leaf->predicate));
-      if (ubiquitous(fields.path(leaf->predicate_slot))) score = 0;
-      if (score > 0 &&
-          !groups_[predicates_[static_cast<uint32_t>(leaf->predicate)]].patterns.empty())
-        score = std::min(score, 1);
-    }
-    if (usable && score > best_score) {
-      best_score = score;
-      filter.anchor = std::move(anchor);
-    }
-  }
+  // The anchor: predicates one of which must fire for the filter to hold,
+  // the most telling such set.
+  if (std::optional<Anchor> anchor = anchor_of(*filter.condition, fields))
+    filter.anchor = std::move(anchor->predicates);
   if (!filter.anchor.empty()) ++anchored_;
 }
 
@@ -189,13 +215,17 @@ void PredicateProgram::build() {
   }
 }
 
-PredicatePass::PredicatePass(const PredicateProgram& program)
+PredicatePass::PredicatePass(const PredicateProgram& program, size_t memory_budget)
     : program_(program),
       decided_(program.groups_.size(), 0),
-      fired_(program.predicates_.size(), 0) {}
+      fired_(program.predicates_.size(), 0),
+      group_fired_(program.groups_.size()),
+      seen_(program.groups_.size()),
+      seen_budget_(memory_budget) {}
 
 void PredicatePass::begin(const Event& event) {
   event_ = &event;
+  event_fired_.clear();
   if (++epoch_ == 0) {  // wrapped: forget every mark
     std::fill(decided_.begin(), decided_.end(), 0);
     std::fill(fired_.begin(), fired_.end(), 0);
@@ -209,30 +239,72 @@ bool PredicatePass::fired(uint32_t predicate) {
   return fired_[predicate] == epoch_;
 }
 
+std::span<const uint32_t> PredicatePass::fired_in(uint32_t group) {
+  if (decided_[group] != epoch_) decide(group);
+  auto [begin, end] = group_fired_[group];
+  return std::span<const uint32_t>(event_fired_.data() + begin, end - begin);
+}
+
+void PredicatePass::compute(const PredicateProgram::Group& group, std::string_view value) {
+  auto add = [&](const std::vector<uint32_t>& predicates) {
+    pool_.insert(pool_.end(), predicates.begin(), predicates.end());
+  };
+  if (!group.exact.empty()) {
+    auto it = group.exact.find(std::string(value));
+    if (it != group.exact.end()) add(it->second);
+  }
+  if (!group.folded.empty()) {
+    folded_.assign(value);
+    for (char& c : folded_) c = fold(c);
+    auto it = group.folded.find(folded_);
+    if (it != group.folded.end()) add(it->second);
+  }
+  if (group.wildcards) {
+    matches_.clear();
+    group.wildcards->match_all(value, matches_);
+    for (uint32_t id : matches_) add(group.wildcard_predicates[id]);
+  }
+}
+
+void PredicatePass::forget_values() {
+  for (auto& values : seen_) values.clear();
+  pool_.clear();
+  seen_bytes_ = 0;
+}
+
 void PredicatePass::decide(uint32_t index) {
   decided_[index] = epoch_;
   const PredicateProgram::Group& group = program_.groups_[index];
-  auto fire = [&](const std::vector<uint32_t>& predicates) {
-    for (uint32_t predicate : predicates) fired_[predicate] = epoch_;
-  };
+  auto& seen = seen_[index];
+  const uint32_t first_fired = static_cast<uint32_t>(event_fired_.size());
   for (const Scalar& value : event_->fields[group.slot]) {
     if (value.type != Scalar::Type::String) continue;
-    if (!group.exact.empty()) {
-      auto it = group.exact.find(value.string);
-      if (it != group.exact.end()) fire(it->second);
+    auto it = seen.find(std::string_view(value.string));
+    uint32_t begin, end;
+    if (it != seen.end()) {
+      begin = it->second.begin;
+      end = it->second.end;
+    } else {
+      begin = static_cast<uint32_t>(pool_.size());
+      compute(group, value.string);
+      end = static_cast<uint32_t>(pool_.size());
     }
-    if (!group.folded.empty()) {
-      folded_.assign(value.string);
-      for (char& c : folded_) c = fold(c);
-      auto it = group.folded.find(folded_);
-      if (it != group.folded.end()) fire(it->second);
+    for (uint32_t at = begin; at < end; ++at) {
+      uint32_t predicate = pool_[at];
+      if (fired_[predicate] == epoch_) continue;
+      fired_[predicate] = epoch_;
+      event_fired_.push_back(predicate);
     }
-    if (group.wildcards) {
-      matches_.clear();
-      group.wildcards->match_all(value.string, matches_);
-      for (uint32_t id : matches_) fire(group.wildcard_predicates[id]);
+    if (it != seen.end()) continue;
+    if (value.string.size() > kLongestSeen) {
+      pool_.resize(begin);
+      continue;
     }
+    seen.emplace(value.string, Remembered{begin, end});
+    seen_bytes_ += value.string.size() + 64 + (end - begin) * sizeof(uint32_t);
+    if (seen_bytes_ > seen_budget_) forget_values();
   }
+  group_fired_[index] = {first_fired, static_cast<uint32_t>(event_fired_.size())};
 }
 
 ScopedPredicates::ScopedPredicates(PredicatePass& pass, const Event& event) : previous_(installed) {

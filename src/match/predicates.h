@@ -9,6 +9,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -36,6 +38,7 @@ class PredicateProgram {
   size_t field_count() const { return groups_.size(); }
   size_t anchored_filters() const { return anchored_; }
   uint32_t field_group(uint32_t predicate) const { return predicates_[predicate]; }
+  uint32_t group_slot(uint32_t group) const { return groups_[group].slot; }
 
  private:
   friend class PredicatePass;
@@ -50,6 +53,12 @@ class PredicateProgram {
     std::unique_ptr<FactoredWildcards> wildcards;
   };
   uint32_t predicate_for(Node& leaf);
+  struct Anchor {
+    std::vector<uint32_t> predicates;
+    int score = 0;
+  };
+  std::optional<Anchor> anchor_of(const Node& node, const FieldIndex& fields) const;
+  int leaf_score(const Node& leaf, const FieldIndex& fields) const;
   Group& group_for(uint32_t slot);
 
   std::vector<uint32_t> predicates_;                  // per predicate: its group
@@ -60,24 +69,48 @@ class PredicateProgram {
 };
 
 // One thread's answers for the event it is looking at: each field group is
-// decided the first time one of its predicates is asked for.
+// decided the first time one of its predicates is asked for. Values recur
+// (process names, actions, paths), so what each value of a group fires is
+// remembered, up to a memory budget: a recurring value costs one lookup.
 class PredicatePass {
  public:
-  explicit PredicatePass(const PredicateProgram& program);
+  // `memory_budget`: bytes of remembered values (estimated), past which all are forgotten.
+  static constexpr size_t kMemoryBudget = size_t{16} << 20;
+  explicit PredicatePass(const PredicateProgram& program, size_t memory_budget = kMemoryBudget);
   // Starts on a new event; answers for the previous one are forgotten.
   void begin(const Event& event);
   const Event* event() const { return event_; }
   bool fired(uint32_t predicate);
+  // The predicates of `group` that fire on the event (deciding it if need be).
+  std::span<const uint32_t> fired_in(uint32_t group);
 
  private:
   void decide(uint32_t group);
+  // The predicates `value` fires in `group`, appended to pool_.
+  void compute(const PredicateProgram::Group& group, std::string_view value);
+  void forget_values();
   const PredicateProgram& program_;
   const Event* event_ = nullptr;
   uint32_t epoch_ = 0;
-  std::vector<uint32_t> decided_;  // per group: the epoch it was decided in
-  std::vector<uint32_t> fired_;    // per predicate: the epoch it fired in
-  std::vector<uint32_t> matches_;  // scratch for wildcard ids
+  std::vector<uint32_t> decided_;      // per group: the epoch it was decided in
+  std::vector<uint32_t> fired_;        // per predicate: the epoch it fired in
+  std::vector<uint32_t> event_fired_;  // the predicates fired on this event, by group
+  std::vector<std::pair<uint32_t, uint32_t>> group_fired_;  // per group: its range in event_fired_
+  std::vector<uint32_t> matches_;                           // scratch for wildcard ids
   std::string folded_;
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  };
+  struct Remembered {
+    uint32_t begin, end;  // in pool_
+  };
+  // Per group: its values seen so far and what they fire.
+  std::vector<std::unordered_map<std::string, Remembered, StringHash, std::equal_to<>>> seen_;
+  std::vector<uint32_t> pool_;
+  size_t seen_bytes_ = 0;
+  size_t seen_budget_;
+  static constexpr size_t kLongestSeen = 256;  // longer values are decided each time
 };
 
 // While one of these lives, filters evaluated on its event on this thread
