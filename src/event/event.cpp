@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <charconv>
 #include <cmath>
 
@@ -16,8 +17,14 @@ bool shorter_or_less(const std::pair<std::string, uint32_t>& child, std::string_
 
 }  // namespace
 
+uint64_t FieldIndex::next_version() {
+  static std::atomic<uint64_t> counter{1};
+  return counter++;
+}
+
 uint32_t FieldIndex::add(const std::string& path) {
   if (auto existing = slot(path)) return *existing;
+  version_ = next_version();
   uint32_t slot = static_cast<uint32_t>(paths_.size());
   paths_.push_back(path);
   slots_[path] = slot;
@@ -135,6 +142,11 @@ class Extractor {
       std::fill(marks_.begin(), marks_.end(), std::pair<uint32_t, uint32_t>{0, 0});
       epoch_ = 1;
     }
+    if (known_version_ != index.version()) {
+      known_.clear();
+      known_version_ = index.version();
+    }
+    known_.resize(index.node_count());
   }
   ~Extractor() { event_.fields.sort(); }
   Extractor(const Extractor&) = delete;
@@ -150,9 +162,9 @@ class Extractor {
         // A key given twice in one object: the last value counts, as most
         // JSON readers take it (the values are not merged).
         std::array<uint32_t, 16> seen;
-        size_t count = 0;
+        size_t count = 0, position = 0;
         for (auto [key, value] : object) {
-          auto next = index_.child(node, key);
+          auto next = child_at(node, position++, key);
           if (!next) continue;
           if (std::find(seen.begin(), seen.begin() + count, *next) != seen.begin() + count) {
             int64_t slot = index_.node_slot(*next);
@@ -196,6 +208,33 @@ class Extractor {
   void visit_document(simdjson::dom::element document) { visit(document, 0); }
 
  private:
+  // The index's child for the key at `position` of an object at `node`:
+  // documents of one producer repeat their keys in the same order, so the
+  // key last seen there is compared first, which is cheaper than a lookup.
+  std::optional<uint32_t> child_at(uint32_t node, size_t position, std::string_view key) {
+    std::vector<KnownKey>& known = known_[node];
+    if (position < known.size() && known[position].key == key) {
+      int64_t child = known[position].child;
+      if (child < 0) return std::nullopt;
+      return static_cast<uint32_t>(child);
+    }
+    std::optional<uint32_t> child = index_.child(node, key);
+    if (position < kKnownPositions && key.size() <= kKnownKeyBytes) {
+      if (known.size() <= position) known.resize(position + 1);
+      known[position].key.assign(key);
+      known[position].child = child ? int64_t{*child} : -1;
+    }
+    return child;
+  }
+  struct KnownKey {
+    std::string key;
+    int64_t child = -1;  // -1: the key leads to no field
+  };
+  static constexpr size_t kKnownPositions = 64;
+  static constexpr size_t kKnownKeyBytes = 64;
+  // Per node of the index, per position in an object: the last key seen there.
+  static thread_local std::vector<std::vector<KnownKey>> known_;
+  static thread_local uint64_t known_version_;
   Values& values_of(uint32_t slot) {
     auto& [epoch, position] = marks_[slot];
     if (epoch != epoch_) {
@@ -214,6 +253,8 @@ class Extractor {
 
 thread_local std::vector<std::pair<uint32_t, uint32_t>> Extractor::marks_;
 thread_local uint32_t Extractor::epoch_ = 0;
+thread_local std::vector<std::vector<Extractor::KnownKey>> Extractor::known_;
+thread_local uint64_t Extractor::known_version_ = 0;
 
 }  // namespace
 

@@ -32,6 +32,10 @@ class FieldIndex {
   // is the root; `child` follows a key (which may itself hold dots).
   std::optional<uint32_t> child(uint32_t node, std::string_view key) const;
   int64_t node_slot(uint32_t node) const { return trie_[node].slot; }
+  size_t node_count() const { return trie_.size(); }
+  // Different for every index and after every add(): what was learnt about
+  // one version of an index holds for it as long as its version is the same.
+  uint64_t version() const { return version_; }
 
  private:
   struct Node {
@@ -57,6 +61,8 @@ class FieldIndex {
   };
   std::vector<std::string> paths_;
   std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> slots_;  // by path
+  static uint64_t next_version();
+  uint64_t version_ = next_version();
 };
 
 // A slot's type and null_value in a schema, looked up once per stream
