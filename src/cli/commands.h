@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <istream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +18,16 @@
 namespace pickaxe::cli {
 
 enum ExitCode { kSuccess = 0, kFindings = 1, kUsage = 2 };
+
+// Freeing a compiled rule set and its engines' state takes longer than
+// exiting, and the process ends right after a command: the object is left
+// for the system to reclaim (held by a global, so leak checkers still find
+// it reachable).
+template <typename T>
+void leave_to_exit(std::unique_ptr<T> object) {
+  static auto* kept = new std::vector<void*>();
+  kept->push_back(object.release());
+}
 
 // Registers the subcommand; `run` is set to its action.
 void add_lint_command(CLI::App& app, std::function<int()>& run);

@@ -116,7 +116,7 @@ int run_hunt(const HuntCommandOptions& options) {
   };
   uint64_t reported = 0;
   Diagnostics compile_diagnostics;
-  Hunter hunter(
+  auto hunter = std::make_unique<Hunter>(
       loaded->rules, schema, hunt_options, sink,
       [&](const InputProblem& problem) {
         if (!options.stream.quiet && ++reported <= 100) std::cerr << describe_problem(problem);
@@ -128,13 +128,13 @@ int run_hunt(const HuntCommandOptions& options) {
   install_stop_signals();
   auto started = std::chrono::steady_clock::now();
   bool unreadable = !read_inputs(
-      options.files, [&](std::istream& in, const std::string& name) { hunter.read(in, name); },
-      [] { return false; }, [&](const std::string& path) { return hunter.read_file(path); },
+      options.files, [&](std::istream& in, const std::string& name) { hunter->read(in, name); },
+      [] { return false; }, [&](const std::string& path) { return hunter->read_file(path); },
       [&] {
-        hunter.drain();
+        hunter->drain();
         out.flush();
       });
-  hunter.finish();
+  hunter->finish();
   if (show_progress) std::cerr << "\r\x1b[K" << std::flush;
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -150,12 +150,12 @@ int run_hunt(const HuntCommandOptions& options) {
   }
   out.flush();
 
-  HuntStats stats = hunter.stats();
+  HuntStats stats = hunter->stats();
   if (reported > 100)
     std::cerr << fmt::format("pickaxe: {} more input problems not shown\n", reported - 100);
   if (!options.stream.quiet) {
     std::cerr << fmt::format("hunt: {} rules, {} events in {:.2f} s ({:.0f} events/s), {} alerts\n",
-                             hunter.rule_count(), stats.stream.events, seconds,
+                             hunter->rule_count(), stats.stream.events, seconds,
                              seconds > 0 ? stats.stream.events / seconds : 0.0, stats.alerts);
     for (const auto& [rule, count] : stats.alerts_by_rule)
       std::cerr << fmt::format("  {:>6}  {}\n", count, rule);
@@ -176,9 +176,10 @@ int run_hunt(const HuntCommandOptions& options) {
     }
     if (std::string notes = describe_source_notes(stats.stream); !notes.empty())
       std::cerr << "  " << notes;
-    if (std::string note = hunter.prefilter_note(); !note.empty() && stats.stream.events > 0)
+    if (std::string note = hunter->prefilter_note(); !note.empty() && stats.stream.events > 0)
       std::cerr << "  every line parsed (prefilter off): " << note << "\n";
   }
+  leave_to_exit(std::move(hunter));
   if (!finish_output(out, table ? "table rows" : "alerts")) return kFindings;
   if (stop_requested()) {
     std::cerr << fmt::format("pickaxe: stopped by {}: the input read until then was hunted\n",

@@ -196,6 +196,11 @@ std::string describe_source_notes(const StreamStats& stats) {
   if (stats.prefiltered > 0)
     notes.push_back(fmt::format("events not parsed, holding none of the literals a query needs: {}",
                                 stats.prefiltered));
+  if (stats.unscanned_inputs > 0)
+    notes.push_back(fmt::format(
+        "inputs whose every line was parsed, too few of their first lines holding none of the "
+        "literals for the prefilter to pay: {}",
+        stats.unscanned_inputs));
   if (stats.flawed_records > 0)
     notes.push_back(fmt::format("records kept with a value as written (bad hex, cut short): {}",
                                 stats.flawed_records));

@@ -291,6 +291,7 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
   // The file's first block decides whether its lines are scanned.
   lanes_.front()->reader->decide_scanning(text.substr(0, line_end_after(text, size_t{1} << 20)));
   for (auto& lane : lanes_) lane->reader->set_scanning(lanes_.front()->reader->scanning());
+  if (prefilter_ && !lanes_.front()->reader->scanning()) ++stats_.unscanned_inputs;
   auto work = [&](Lane& lane, Chunk& chunk) {
     lane.sink = &chunk.outcomes;
     ReaderStats before = lane.reader->stats();
@@ -301,7 +302,7 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
           chunk.outcomes.push_back(
               prepare(lane.worker, document, line_text, at, lane.reader->line_hits()));
         },
-        text.data() + text.size());
+        nullptr);  // a mapping can change under a parse (a file cut short): lines are copied
     chunk.lines = number;
     const ReaderStats& after = lane.reader->stats();
     chunk.stats = {after.documents - before.documents, after.malformed - before.malformed,
@@ -909,6 +910,7 @@ StreamStats QueryStream::stats() const {
   StreamStats stats = stats_;
   stats.malformed = reader_.stats().malformed + stats_.malformed_records;
   stats.prefiltered = reader_.stats().skipped;
+  stats.unscanned_inputs += reader_.stats().unscanned;
   stats.events += stats.prefiltered;
   stats.bytes = reader_.stats().bytes;
   if (spool_) {

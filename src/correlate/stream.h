@@ -38,6 +38,7 @@ struct StreamOptions {
 struct StreamStats {
   uint64_t events = 0;             // events read, with those the prefilter skipped
   uint64_t prefiltered = 0;        // NDJSON lines skipped unparsed: no query can match them
+  uint64_t unscanned_inputs = 0;   // inputs read without the prefilter: too few lines to skip
   uint64_t malformed = 0;          // lines that are not JSON objects, or too long, or undecodable
   uint64_t malformed_records = 0;  // records a source decoder could not read
   uint64_t flawed_records = 0;     // records decoded with a value kept as written (bad hex)

@@ -158,6 +158,7 @@ void JsonEventReader::decide_scanning(std::string_view sample) {
   if (options_.prefilter && !scanner_)
     scanner_ = std::make_unique<Prefilter::Scanner>(*options_.prefilter);
   scanning_ = scanner_ && (options_.always_scan || scanner_->worth_scanning(sample));
+  if (scanner_ && !scanning_) ++stats_.unscanned;
 }
 
 void JsonEventReader::read_lines(std::string_view text, uint64_t& number, const std::string& name,
@@ -186,7 +187,7 @@ void JsonEventReader::read_lines(std::string_view text, uint64_t& number, const 
       }
     }
     bool skippable = scanned && skips && line_.literals.empty() && !line_.any_possible;
-    bool padded = text.data() + end + simdjson::SIMDJSON_PADDING <= readable_end;
+    bool padded = readable_end && text.data() + end + simdjson::SIMDJSON_PADDING <= readable_end;
     read_line(text.substr(pos, end - pos), ++number, padded, skippable, name, on_document);
     pos = end + 1;
   }

@@ -37,7 +37,8 @@ struct ReaderOptions {
 struct ReaderStats {
   uint64_t documents = 0;
   uint64_t malformed = 0;
-  uint64_t skipped = 0;  // lines the prefilter showed no query can match
+  uint64_t skipped = 0;    // lines the prefilter showed no query can match
+  uint64_t unscanned = 0;  // inputs whose first block showed scanning would not pay
   uint64_t bytes = 0;
 };
 
@@ -75,7 +76,9 @@ class JsonEventReader {
   }
   // Reads NDJSON lines that are all complete; `number` is the number of the
   // line before them, and is advanced. Bytes up to `readable_end` may be read
-  // past a line (simdjson's padding).
+  // past a line (simdjson's padding), and lines are parsed where they are;
+  // with none, each line is copied first (text that may change while it is
+  // parsed, as a mapped file cut short does, must not reach the parser).
   void read_lines(std::string_view text, uint64_t& number, const std::string& name,
                   const DocumentHandler& on_document, const char* readable_end);
   const ReaderOptions& options() const { return options_; }
