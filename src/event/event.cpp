@@ -112,6 +112,15 @@ std::vector<SlotSchema> describe_slots(const FieldIndex& index, const Schema& sc
 
 namespace {
 
+// Whether coerce() would change the value: a number in a keyword field, a
+// string in a numeric one.
+bool needs_coercion(const Scalar& value, FieldType type) {
+  if (type == FieldType::Keyword || type == FieldType::Text) return value.is_number();
+  if (type == FieldType::Long || type == FieldType::Double)
+    return value.type == Scalar::Type::String;
+  return false;
+}
+
 Scalar coerce(Scalar value, std::optional<FieldType> type) {
   if (!type) return value;
   if ((*type == FieldType::Keyword || *type == FieldType::Text) && value.is_number()) {
@@ -186,23 +195,45 @@ class Extractor {
     int64_t slot = index_.node_slot(node);
     if (slot < 0) return;
     const SlotSchema& schema = slots_[slot];
-    Scalar value;
+    if (element.type() == element_type::NULL_VALUE) {
+      if (schema.null_value) values_of(static_cast<uint32_t>(slot)).push_back(*schema.null_value);
+      return;
+    }
     switch (element.type()) {
       case element_type::STRING:
-        value = Scalar::of_string(std::string(element.get_string().value()));
-        break;
-      case element_type::INT64: value = Scalar::of_long(element.get_int64().value()); break;
+      case element_type::INT64:
       case element_type::UINT64:
-        value = Scalar::of_double(static_cast<double>(element.get_uint64().value()));
-        break;
-      case element_type::DOUBLE: value = Scalar::of_double(element.get_double().value()); break;
-      case element_type::BOOL: value = Scalar::of_bool(element.get_bool().value()); break;
-      case element_type::NULL_VALUE:
-        if (schema.null_value) values_of(static_cast<uint32_t>(slot)).push_back(*schema.null_value);
-        return;
+      case element_type::DOUBLE:
+      case element_type::BOOL: break;
       default: return;
     }
-    values_of(static_cast<uint32_t>(slot)).push_back(coerce(std::move(value), schema.type));
+    // Built in place: a value is written once, not moved through temporaries.
+    Scalar& value = values_of(static_cast<uint32_t>(slot)).emplace_back();
+    switch (element.type()) {
+      case element_type::STRING:
+        value.type = Scalar::Type::String;
+        value.string.assign(element.get_string().value_unsafe());
+        break;
+      case element_type::INT64:
+        value.type = Scalar::Type::Long;
+        value.integer = element.get_int64().value_unsafe();
+        break;
+      case element_type::UINT64:
+        value.type = Scalar::Type::Double;
+        value.number = static_cast<double>(element.get_uint64().value_unsafe());
+        break;
+      case element_type::DOUBLE:
+        value.type = Scalar::Type::Double;
+        value.number = element.get_double().value_unsafe();
+        break;
+      case element_type::BOOL:
+        value.type = Scalar::Type::Bool;
+        value.boolean = element.get_bool().value_unsafe();
+        break;
+      default: break;
+    }
+    if (schema.type && needs_coercion(value, *schema.type))
+      value = coerce(std::move(value), schema.type);
   }
 
   void visit_document(simdjson::dom::element document) { visit(document, 0); }
