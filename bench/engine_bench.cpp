@@ -61,7 +61,8 @@ BENCHMARK(BM_ExtractFields);
 // (`grouped`: each field's predicates decided once per event, filters read
 // the answers and skip an event whose anchor did not fire) and without it
 // (`alone`: each filter matches its own strings), the baseline in the same
-// run. BM_RuleSetPredicatePass decides every field group, nothing else.
+// run. BM_RuleSetPredicatePass decides every field group, nothing else, with
+// the values' answers remembered and without.
 struct RuleSetBench {
   Schema schema;
   FieldIndex fields;
@@ -146,9 +147,9 @@ void BM_RuleSetFilters(benchmark::State& state, bool grouped) {
 BENCHMARK_CAPTURE(BM_RuleSetFilters, alone, false)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_RuleSetFilters, grouped, true)->Unit(benchmark::kMillisecond);
 
-void BM_RuleSetPredicatePass(benchmark::State& state) {
+void BM_RuleSetPredicatePass(benchmark::State& state, size_t memory_budget) {
   RuleSetBench& bench = rule_set();
-  PredicatePass pass(bench.program);
+  PredicatePass pass(bench.program, memory_budget);
   size_t fired = 0;
   for (auto _ : state) {
     for (const Event& event : bench.events) {
@@ -160,7 +161,10 @@ void BM_RuleSetPredicatePass(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 1000);
   state.counters["fields"] = static_cast<double>(bench.program.field_count());
 }
-BENCHMARK(BM_RuleSetPredicatePass)->Unit(benchmark::kMillisecond);
+// What each value fires, remembered (the default) and decided every time.
+BENCHMARK_CAPTURE(BM_RuleSetPredicatePass, remembered, PredicatePass::kMemoryBudget)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_RuleSetPredicatePass, decided_each_time, 0)->Unit(benchmark::kMillisecond);
 
 // Evaluates one predicate over 1000 prepared events.
 void run_predicate(benchmark::State& state, const std::string& condition) {

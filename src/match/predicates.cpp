@@ -296,7 +296,7 @@ void PredicatePass::decide(uint32_t index) {
       event_fired_.push_back(predicate);
     }
     if (it != seen.end()) continue;
-    if (value.string.size() > kLongestSeen) {
+    if (value.string.size() > kLongestSeen || seen_budget_ == 0) {
       pool_.resize(begin);
       continue;
     }
