@@ -72,7 +72,7 @@ def timed(command, runs):
             sys.exit(f"failed ({result.returncode}): {' '.join(command)}\n{result.stderr[-2000:]}")
         rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr).group(1))
         notes = [line.strip() for line in result.stderr.splitlines()
-                 if "left out" in line or "not parsed" in line or "every line parsed" in line
+                 if "left out" in line or "not parsed" in line or "every line" in line
                  or "Sigma rules skipped" in line]
         if best is None or seconds < best[0]:
             best = (seconds, rss, notes)

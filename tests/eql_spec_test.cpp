@@ -567,6 +567,7 @@ std::vector<std::string> stream_results(const std::vector<std::string>& queries,
   };
   StreamOptions options;
   options.prefilter = prefilter;
+  options.reader.always_scan = true;  // exactness is checked even where scanning would not pay
   QueryStream stream(pointers, prepared.schema, options, nullptr);
   stream.set_result_handler([&](size_t engine, QueryResult&& result) { describe(engine, result); });
   std::istringstream in(ndjson);
