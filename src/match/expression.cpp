@@ -703,16 +703,18 @@ void call(const Node& node, const Event& event, Values& out) {
 
 // A leaf the installed predicate pass decides: null without a value, as
 // the leaf's own test would say.
-static Tri test_predicate(const Node& node, const Event& event, PredicatePass& pass) {
-  const Values& values = event.fields[node.predicate_slot];
-  if (std::all_of(values.begin(), values.end(), [](const Scalar& s) { return s.is_null(); }))
-    return Tri::Null;
-  return tri(pass.fired(static_cast<uint32_t>(node.predicate)) != node.predicate_inverted);
+static Tri test_predicate(const Node& node, PredicatePass& pass) {
+  switch (pass.answer(static_cast<uint32_t>(node.predicate))) {
+    case PredicatePass::Answer::NoValue: return Tri::Null;
+    case PredicatePass::Answer::Fired: return tri(!node.predicate_inverted);
+    case PredicatePass::Answer::NotFired: break;
+  }
+  return tri(node.predicate_inverted);
 }
 
 Tri test(const Node& node, const Event& event) {
   if (node.predicate >= 0) {
-    if (PredicatePass* pass = predicates_for(event)) return test_predicate(node, event, *pass);
+    if (PredicatePass* pass = predicates_for(event)) return test_predicate(node, *pass);
   }
   switch (node.kind) {
     case ExprKind::And: {
@@ -828,6 +830,10 @@ bool CompiledFilter::matches(const Event& event) const {
     }
     if (!found) return false;
   }
+  return matches_in_category(event);
+}
+
+bool CompiledFilter::matches_in_category(const Event& event) const {
   if (!anchor.empty()) {
     if (PredicatePass* pass = predicates_for(event)) {
       if (std::none_of(anchor.begin(), anchor.end(),

@@ -95,6 +95,9 @@ struct CompiledFilter {
   // such conjunct); read when a PredicatePass is installed for the event.
   std::vector<uint32_t> anchor;
   bool matches(const Event& event) const;
+  // The same for an event known to be of the filter's category (the engine
+  // index has checked it).
+  bool matches_in_category(const Event& event) const;
 };
 
 CompiledFilter compile_filter(const eql::EventFilter& filter, const std::string& category_field,

@@ -218,6 +218,7 @@ void PredicateProgram::build() {
 PredicatePass::PredicatePass(const PredicateProgram& program, size_t memory_budget)
     : program_(program),
       decided_(program.groups_.size(), 0),
+      present_(program.groups_.size(), 0),
       fired_(program.predicates_.size(), 0),
       group_fired_(program.groups_.size()),
       seen_(program.groups_.size()),
@@ -228,6 +229,7 @@ void PredicatePass::begin(const Event& event) {
   event_fired_.clear();
   if (++epoch_ == 0) {  // wrapped: forget every mark
     std::fill(decided_.begin(), decided_.end(), 0);
+    std::fill(present_.begin(), present_.end(), 0);
     std::fill(fired_.begin(), fired_.end(), 0);
     epoch_ = 1;
   }
@@ -237,6 +239,13 @@ bool PredicatePass::fired(uint32_t predicate) {
   uint32_t group = program_.predicates_[predicate];
   if (decided_[group] != epoch_) decide(group);
   return fired_[predicate] == epoch_;
+}
+
+PredicatePass::Answer PredicatePass::answer(uint32_t predicate) {
+  uint32_t group = program_.predicates_[predicate];
+  if (decided_[group] != epoch_) decide(group);
+  if (fired_[predicate] == epoch_) return Answer::Fired;
+  return present_[group] == epoch_ ? Answer::NotFired : Answer::NoValue;
 }
 
 std::span<const uint32_t> PredicatePass::fired_in(uint32_t group) {
@@ -278,6 +287,7 @@ void PredicatePass::decide(uint32_t index) {
   auto& seen = seen_[index];
   const uint32_t first_fired = static_cast<uint32_t>(event_fired_.size());
   for (const Scalar& value : event_->fields[group.slot]) {
+    if (!value.is_null()) present_[index] = epoch_;
     if (value.type != Scalar::Type::String) continue;
     auto it = seen.find(std::string_view(value.string));
     uint32_t begin, end;

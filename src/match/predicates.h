@@ -82,6 +82,9 @@ class PredicatePass {
   void begin(const Event& event);
   const Event* event() const { return event_; }
   bool fired(uint32_t predicate);
+  // A leaf's answer: fired, or not, or null (its field has no non-null value).
+  enum class Answer : uint8_t { Fired, NotFired, NoValue };
+  Answer answer(uint32_t predicate);
   // The predicates of `group` that fire on the event (deciding it if need be).
   std::span<const uint32_t> fired_in(uint32_t group);
 
@@ -94,6 +97,7 @@ class PredicatePass {
   const Event* event_ = nullptr;
   uint32_t epoch_ = 0;
   std::vector<uint32_t> decided_;      // per group: the epoch it was decided in
+  std::vector<uint32_t> present_;      // per group: the epoch it had a non-null value in
   std::vector<uint32_t> fired_;        // per predicate: the epoch it fired in
   std::vector<uint32_t> event_fired_;  // the predicates fired on this event, by group
   std::vector<std::pair<uint32_t, uint32_t>> group_fired_;  // per group: its range in event_fired_
