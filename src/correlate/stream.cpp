@@ -86,6 +86,7 @@ const QueryStream::Bucket& QueryStream::indexed_filters(Worker& worker, const Ev
                          engine_clauses_.size() > i && engine_clauses_[i].filters.size() > filter
                              ? &engine_clauses_[i].filters[filter]
                              : &kNoClauses});
+  std::vector<std::pair<uint32_t, uint32_t>> by_anchor;  // (predicate, filter)
   for (uint32_t i = 0; i < filters.size(); ++i) {
     const std::vector<uint32_t>& anchor = filters[i].compiled->anchor;
     if (!predicates_ || anchor.empty()) {
@@ -93,9 +94,23 @@ const QueryStream::Bucket& QueryStream::indexed_filters(Worker& worker, const Ev
       continue;
     }
     for (uint32_t predicate : anchor) {
-      bucket.by_anchor[predicate].push_back(i);
+      by_anchor.emplace_back(predicate, i);
       bucket.anchor_groups.push_back(predicates_->field_group(predicate));
     }
+  }
+  std::sort(by_anchor.begin(), by_anchor.end());
+  size_t table_size = 4;
+  while (table_size < by_anchor.size() * 2) table_size *= 2;
+  bucket.anchor_table.assign(table_size, {});
+  for (size_t i = 0; i < by_anchor.size();) {
+    const uint32_t predicate = by_anchor[i].first;
+    Bucket::AnchorSlot slot{predicate, static_cast<uint32_t>(bucket.anchored.size()), 0};
+    for (; i < by_anchor.size() && by_anchor[i].first == predicate; ++i)
+      bucket.anchored.push_back(by_anchor[i].second);
+    slot.end = static_cast<uint32_t>(bucket.anchored.size());
+    size_t at = (predicate * size_t{0x9E3779B1}) & (table_size - 1);
+    while (bucket.anchor_table[at].predicate != UINT32_MAX) at = (at + 1) & (table_size - 1);
+    bucket.anchor_table[at] = slot;
   }
   std::sort(bucket.anchor_groups.begin(), bucket.anchor_groups.end());
   bucket.anchor_groups.erase(std::unique(bucket.anchor_groups.begin(), bucket.anchor_groups.end()),
@@ -596,9 +611,7 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
     candidates = bucket.unanchored;
     for (uint32_t group : bucket.anchor_groups) {
       for (uint32_t predicate : worker.predicates->fired_in(group)) {
-        auto it = bucket.by_anchor.find(predicate);
-        if (it == bucket.by_anchor.end()) continue;
-        for (uint32_t i : it->second) {
+        for (uint32_t i : bucket.anchored_on(predicate)) {
           if (worker.filter_mark[i] == mark) continue;
           worker.filter_mark[i] = mark;
           candidates.push_back(i);

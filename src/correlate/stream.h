@@ -7,6 +7,7 @@
 #include <functional>
 #include <istream>
 #include <queue>
+#include <span>
 #include <string>
 #include <unordered_map>
 
@@ -112,7 +113,24 @@ class QueryStream {
     std::vector<EngineFilter> filters;    // by engine, then filter
     std::vector<uint32_t> unanchored;     // indices into filters
     std::vector<uint32_t> anchor_groups;  // the predicate groups of the anchors
-    std::unordered_map<uint32_t, std::vector<uint32_t>> by_anchor;  // predicate -> filters
+    // Predicate -> the filters anchored on it: open addressing over
+    // `anchored`, which holds each predicate's filters together.
+    struct AnchorSlot {
+      uint32_t predicate = UINT32_MAX;  // UINT32_MAX: empty
+      uint32_t begin = 0, end = 0;      // in anchored
+    };
+    std::vector<AnchorSlot> anchor_table;  // a power of two long, at most half full
+    std::vector<uint32_t> anchored;
+    std::span<const uint32_t> anchored_on(uint32_t predicate) const {
+      if (anchor_table.empty()) return {};
+      const size_t mask = anchor_table.size() - 1;
+      for (size_t at = (predicate * size_t{0x9E3779B1}) & mask;; at = (at + 1) & mask) {
+        const AnchorSlot& slot = anchor_table[at];
+        if (slot.predicate == predicate)
+          return {anchored.data() + slot.begin, slot.end - slot.begin};
+        if (slot.predicate == UINT32_MAX) return {};
+      }
+    }
   };
   // An engine an event goes to, with the filters of it the event matched
   // (bit f: filters()[f]; engines of more filters evaluate them themselves).
