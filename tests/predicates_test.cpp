@@ -5,6 +5,8 @@
 #include <memory>
 #include <set>
 
+#include <fmt/format.h>
+
 #include "correlate/engine.h"
 #include "match/predicates.h"
 #include "synthetic_events.h"
@@ -111,6 +113,28 @@ TEST(Predicates, EdgeCasesGiveTheFiltersOwnAnswers) {
       EXPECT_TRUE(same_answers(rules, event, forgetful)) << json;
     }
   }
+}
+
+// What values fired is remembered within a budget, however many distinct
+// values come: a flood of them is forgotten and started over.
+TEST(Predicates, RememberedValuesStayWithinTheirBudget) {
+  RuleSet rules;
+  rules.add(R"(process where process.name : ("*miner*", "xmrig") or process.args : "-o")");
+  rules.build();
+  constexpr size_t kBudget = 1 << 20;
+  PredicatePass pass(rules.program, kBudget);
+  size_t peak = 0, fired = 0;
+  for (int i = 0; i < 100'000; ++i) {
+    Event event = rules.event(fmt::format(
+        R"({{"event":{{"category":"process"}},"process":{{"name":"{}-{}","args":["-o"]}}}})",
+        i % 7 == 0 ? "cpuminer" : "proc", i));
+    ScopedPredicates scope(pass, event);
+    fired += rules.engines[0]->filters()[0].matches(event);
+    peak = std::max(peak, pass.remembered_bytes());
+  }
+  EXPECT_EQ(fired, 100'000u);    // every event has "-o"
+  EXPECT_LE(peak, 2 * kBudget);  // capacities round up; the count is bounded
+  EXPECT_GT(peak, kBudget / 4);  // values were remembered until the budget
 }
 
 // An anchor is a set of predicates one of which must fire: from the most

@@ -1,6 +1,7 @@
 #include "match/predicates.h"
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 
 #include "event/patterns.h"
@@ -221,7 +222,6 @@ PredicatePass::PredicatePass(const PredicateProgram& program, size_t memory_budg
       present_(program.groups_.size(), 0),
       fired_(program.predicates_.size(), 0),
       group_fired_(program.groups_.size()),
-      seen_(program.groups_.size()),
       seen_budget_(memory_budget) {}
 
 void PredicatePass::begin(const Event& event) {
@@ -276,24 +276,75 @@ void PredicatePass::compute(const PredicateProgram::Group& group, std::string_vi
 }
 
 void PredicatePass::forget_values() {
-  for (auto& values : seen_) values.clear();
+  seen_.assign(kFirstSeenSize, Remembered{});
+  seen_count_ = 0;
+  seen_values_.clear();
   pool_.clear();
-  seen_bytes_ = 0;
+}
+
+uint64_t PredicatePass::hash_of(uint32_t group, std::string_view value) {
+  uint64_t hash = std::hash<std::string_view>{}(value) ^ (uint64_t{group} * 0x9E3779B97F4A7C15ULL);
+  return hash == 0 ? 1 : hash;
+}
+
+size_t PredicatePass::find_seen(uint64_t hash, uint32_t group, std::string_view value) const {
+  const size_t mask = seen_.size() - 1;
+  for (size_t at = hash & mask;; at = (at + 1) & mask) {
+    const Remembered& entry = seen_[at];
+    if (entry.hash == 0) return at;
+    if (entry.hash == hash && entry.group == group && entry.value_size == value.size() &&
+        std::memcmp(seen_values_.data() + entry.value_begin, value.data(), value.size()) == 0)
+      return at;
+  }
+}
+
+void PredicatePass::remember(uint64_t hash, uint32_t group, std::string_view value, uint32_t begin,
+                             uint32_t end) {
+  const size_t bytes = seen_values_.size() + value.size() + seen_.size() * sizeof(Remembered) +
+                       pool_.size() * sizeof(uint32_t);
+  if (bytes > seen_budget_) {  // a bound whatever the input: forget all, start again
+    std::vector<uint32_t> fired(pool_.begin() + begin, pool_.begin() + end);
+    forget_values();
+    pool_ = std::move(fired);
+    begin = 0;
+    end = static_cast<uint32_t>(pool_.size());
+  }
+  if ((seen_count_ + 1) * 2 > seen_.size()) {  // at most half full
+    std::vector<Remembered> old = std::move(seen_);
+    seen_.assign(old.size() * 2, Remembered{});
+    for (const Remembered& entry : old) {
+      if (entry.hash == 0) continue;
+      size_t at = entry.hash & (seen_.size() - 1);
+      while (seen_[at].hash != 0) at = (at + 1) & (seen_.size() - 1);
+      seen_[at] = entry;
+    }
+  }
+  Remembered& entry = seen_[find_seen(hash, group, value)];
+  entry = Remembered{
+      hash,  group, static_cast<uint32_t>(seen_values_.size()), static_cast<uint32_t>(value.size()),
+      begin, end};
+  seen_values_.append(value);
+  ++seen_count_;
 }
 
 void PredicatePass::decide(uint32_t index) {
   decided_[index] = epoch_;
   const PredicateProgram::Group& group = program_.groups_[index];
-  auto& seen = seen_[index];
   const uint32_t first_fired = static_cast<uint32_t>(event_fired_.size());
   for (const Scalar& value : event_->fields[group.slot]) {
     if (!value.is_null()) present_[index] = epoch_;
     if (value.type != Scalar::Type::String) continue;
-    auto it = seen.find(std::string_view(value.string));
+    const bool rememberable = value.string.size() <= kLongestSeen && seen_budget_ > 0;
+    const uint64_t hash = rememberable ? hash_of(index, value.string) : 0;
+    const Remembered* known = nullptr;
+    if (rememberable) {
+      const Remembered& entry = seen_[find_seen(hash, index, value.string)];
+      if (entry.hash != 0) known = &entry;
+    }
     uint32_t begin, end;
-    if (it != seen.end()) {
-      begin = it->second.begin;
-      end = it->second.end;
+    if (known) {
+      begin = known->begin;
+      end = known->end;
     } else {
       begin = static_cast<uint32_t>(pool_.size());
       compute(group, value.string);
@@ -305,14 +356,11 @@ void PredicatePass::decide(uint32_t index) {
       fired_[predicate] = epoch_;
       event_fired_.push_back(predicate);
     }
-    if (it != seen.end()) continue;
-    if (value.string.size() > kLongestSeen || seen_budget_ == 0) {
+    if (known) continue;
+    if (rememberable)
+      remember(hash, index, value.string, begin, end);
+    else
       pool_.resize(begin);
-      continue;
-    }
-    seen.emplace(value.string, Remembered{begin, end});
-    seen_bytes_ += value.string.size() + 64 + (end - begin) * sizeof(uint32_t);
-    if (seen_bytes_ > seen_budget_) forget_values();
   }
   group_fired_[index] = {first_fired, static_cast<uint32_t>(event_fired_.size())};
 }

@@ -82,6 +82,11 @@ class PredicatePass {
   void begin(const Event& event);
   const Event* event() const { return event_; }
   bool fired(uint32_t predicate);
+  // Bytes that remembered values hold (values, their table and answers).
+  size_t remembered_bytes() const {
+    return seen_values_.capacity() + seen_.capacity() * sizeof(Remembered) +
+           pool_.capacity() * sizeof(uint32_t);
+  }
   // A leaf's answer: fired, or not, or null (its field has no non-null value).
   enum class Answer : uint8_t { Fired, NotFired, NoValue };
   Answer answer(uint32_t predicate);
@@ -103,17 +108,24 @@ class PredicatePass {
   std::vector<std::pair<uint32_t, uint32_t>> group_fired_;  // per group: its range in event_fired_
   std::vector<uint32_t> matches_;                           // scratch for wildcard ids
   std::string folded_;
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
-  };
+  // What each value fired, by (group, value): open addressing, the values'
+  // bytes in seen_values_ and their predicates in pool_.
   struct Remembered {
-    uint32_t begin, end;  // in pool_
+    uint64_t hash = 0;  // 0: empty
+    uint32_t group = 0;
+    uint32_t value_begin = 0, value_size = 0;  // in seen_values_
+    uint32_t begin = 0, end = 0;               // in pool_
   };
-  // Per group: its values seen so far and what they fire.
-  std::vector<std::unordered_map<std::string, Remembered, StringHash, std::equal_to<>>> seen_;
+  static uint64_t hash_of(uint32_t group, std::string_view value);
+  // The place of (group, value) in seen_: its entry, or the empty place it would take.
+  size_t find_seen(uint64_t hash, uint32_t group, std::string_view value) const;
+  void remember(uint64_t hash, uint32_t group, std::string_view value, uint32_t begin,
+                uint32_t end);
+  std::vector<Remembered> seen_ = std::vector<Remembered>(kFirstSeenSize);
+  size_t seen_count_ = 0;
+  std::string seen_values_;
   std::vector<uint32_t> pool_;
-  size_t seen_bytes_ = 0;
+  static constexpr size_t kFirstSeenSize = 1024;
   size_t seen_budget_;
   static constexpr size_t kLongestSeen = 256;  // longer values are decided each time
 };
