@@ -156,6 +156,10 @@ class Extractor {
       known_version_ = index.version();
     }
     known_.resize(index.node_count());
+    // The thread's tables, reached once per event rather than once per key.
+    marks_here_ = marks_.data();
+    epoch_here_ = epoch_;
+    known_here_ = known_.data();
   }
   ~Extractor() { event_.fields.sort(); }
   Extractor(const Extractor&) = delete;
@@ -243,7 +247,7 @@ class Extractor {
   // documents of one producer repeat their keys in the same order, so the
   // key last seen there is compared first, which is cheaper than a lookup.
   std::optional<uint32_t> child_at(uint32_t node, size_t position, std::string_view key) {
-    std::vector<KnownKey>& known = known_[node];
+    std::vector<KnownKey>& known = known_here_[node];
     if (position < known.size() && known[position].key == key) {
       int64_t child = known[position].child;
       if (child < 0) return std::nullopt;
@@ -267,15 +271,18 @@ class Extractor {
   static thread_local std::vector<std::vector<KnownKey>> known_;
   static thread_local uint64_t known_version_;
   Values& values_of(uint32_t slot) {
-    auto& [epoch, position] = marks_[slot];
-    if (epoch != epoch_) {
-      epoch = epoch_;
+    auto& [epoch, position] = marks_here_[slot];
+    if (epoch != epoch_here_) {
+      epoch = epoch_here_;
       position = static_cast<uint32_t>(event_.fields.append(slot));
     }
     return event_.fields.values_at(position);
   }
   // Per slot: the event (epoch) it was last filled for, and its entry.
   static thread_local std::vector<std::pair<uint32_t, uint32_t>> marks_;
+  std::pair<uint32_t, uint32_t>* marks_here_;
+  uint32_t epoch_here_;
+  std::vector<KnownKey>* known_here_;
   static thread_local uint32_t epoch_;
   const FieldIndex& index_;
   const std::vector<SlotSchema>& slots_;
