@@ -77,32 +77,57 @@ std::shared_ptr<const Prefilter> Prefilter::compile(
         R"re("(eventSource|timeNano|time|SyslogMessage|winlog|Records|hits)"[ \t\r]*:)re");
     flags.push_back(0);
   }
-  std::vector<const char*> pointers;
-  std::vector<unsigned> ids;
-  for (size_t i = 0; i < expressions.size(); ++i) {
-    pointers.push_back(expressions[i].c_str());
-    ids.push_back(static_cast<unsigned>(i));
-  }
   std::shared_ptr<Prefilter> prefilter(new Prefilter());
-  hs_compile_error_t* error = nullptr;
-  if (hs_compile_multi(pointers.data(), flags.data(), ids.data(),
-                       static_cast<unsigned>(pointers.size()), HS_MODE_BLOCK, nullptr,
-                       &prefilter->database_, &error) != HS_SUCCESS) {
-    hs_free_compile_error(error);  // literals are escaped: not expected; then no prefilter
-    return nullptr;
-  }
+  prefilter->expressions_ = std::move(expressions);
+  prefilter->flags_ = std::move(flags);
+  // The literals the most filters need, for Scanner::worth_scanning.
+  std::vector<size_t> uses(literals.size(), 0);
+  for (const auto& group : group_filters)
+    for (const Clauses& clauses : group)
+      for (const std::vector<uint32_t>& clause : clauses)
+        for (uint32_t id : clause) ++uses[id];
+  std::vector<uint32_t> order(literals.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return uses[a] > uses[b]; });
+  constexpr size_t kCommon = 16;
+  for (size_t i = 0; i < order.size() && i < kCommon; ++i)
+    prefilter->common_.push_back(literals[order[i]]);
   prefilter->literals_ = std::move(literals);
   prefilter->skips_lines_ = skips_lines;
   prefilter->group_filters_ = std::move(group_filters);
   return prefilter;
 }
 
+hs_database* Prefilter::database() const {
+  std::call_once(compile_once_, [this] {
+    std::vector<const char*> pointers;
+    std::vector<unsigned> ids;
+    for (size_t i = 0; i < expressions_.size(); ++i) {
+      pointers.push_back(expressions_[i].c_str());
+      ids.push_back(static_cast<unsigned>(i));
+    }
+    hs_compile_error_t* error = nullptr;
+    if (hs_compile_multi(pointers.data(), flags_.data(), ids.data(),
+                         static_cast<unsigned>(pointers.size()), HS_MODE_BLOCK, nullptr, &database_,
+                         &error) != HS_SUCCESS) {
+      hs_free_compile_error(error);  // literals are escaped: not expected; then no scanning
+      database_ = nullptr;
+    }
+  });
+  return database_;
+}
+
 Prefilter::~Prefilter() {
   if (database_) hs_free_database(database_);
 }
 
-Prefilter::Scanner::Scanner(const Prefilter& prefilter) : prefilter_(prefilter) {
-  hs_alloc_scratch(prefilter_.database_, &scratch_);
+Prefilter::Scanner::Scanner(const Prefilter& prefilter) : prefilter_(prefilter) {}
+
+bool Prefilter::Scanner::prepare() {
+  if (scratch_) return true;
+  hs_database* database = prefilter_.database();
+  return database && hs_alloc_scratch(database, &scratch_) == HS_SUCCESS;
 }
 
 Prefilter::Scanner::~Scanner() {
@@ -111,7 +136,7 @@ Prefilter::Scanner::~Scanner() {
 
 bool Prefilter::Scanner::scan(std::string_view text, std::vector<Hit>& hits) {
   hits.clear();
-  if (!scratch_) return false;
+  if (!prepare()) return false;
   ScanState state{text.data(), text.size(), prefilter_.literals_.size(), 1, 0, &hits};
   if (hs_scan(prefilter_.database_, text.data(), static_cast<unsigned>(text.size()), 0, scratch_,
               on_hit, &state) != HS_SUCCESS)
@@ -126,9 +151,28 @@ bool Prefilter::Scanner::scan(std::string_view text, std::vector<Hit>& hits) {
 
 bool Prefilter::Scanner::worth_scanning(std::string_view sample) {
   if (!prefilter_.skips_lines_) return false;
+  // First the commonest literals, as they are written: if they alone are on
+  // two lines in three, scanning cannot pay, and nothing is compiled.
+  size_t lines = 0, surely_hit = 0;
+  for (size_t pos = 0; pos < sample.size();) {
+    const void* newline = std::memchr(sample.data() + pos, '\n', sample.size() - pos);
+    size_t end = newline ? static_cast<size_t>(static_cast<const char*>(newline) - sample.data())
+                         : sample.size();
+    std::string_view line = sample.substr(pos, end - pos);
+    ++lines;
+    for (const std::string& literal : prefilter_.common_) {
+      if (line.find(literal) != std::string_view::npos) {
+        ++surely_hit;
+        break;
+      }
+    }
+    pos = end + 1;
+  }
+  if (surely_hit * 3 > lines * 2) return false;
   std::vector<Hit> hits;
   if (!scan(sample, hits)) return true;
-  size_t lines = 0, skippable = 0, next_hit = 0;
+  size_t skippable = 0, next_hit = 0;
+  lines = 0;
   for (size_t pos = 0; pos < sample.size();) {
     const void* newline = std::memchr(sample.data() + pos, '\n', sample.size() - pos);
     size_t end = newline ? static_cast<size_t>(static_cast<const char*>(newline) - sample.data())

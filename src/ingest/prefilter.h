@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,9 +31,11 @@ class Prefilter {
   // Per group, per filter: literal-id clauses, every one of which must have
   // a hit on a line for the filter to match it; no clause: no constraint.
   using Clauses = std::vector<std::vector<uint32_t>>;
-  // Compiles sorted, case-folded literals, with triggers for JSON escapes,
+  // Takes sorted, case-folded literals, with triggers for JSON escapes,
   // numbers in other spellings under `numeric_keys`, and (with
-  // `detect_sources`) other sources' records. Null when it cannot.
+  // `detect_sources`) other sources' records. The Vectorscan database is
+  // compiled when a scanner first needs it: an input that scanning would not
+  // pay for never needs it (see Scanner::worth_scanning).
   static std::shared_ptr<const Prefilter> compile(std::vector<std::string> literals,
                                                   std::vector<std::string> numeric_keys,
                                                   bool detect_sources, bool skips_lines,
@@ -42,6 +45,9 @@ class Prefilter {
   Prefilter& operator=(const Prefilter&) = delete;
 
   const std::vector<std::string>& literals() const { return literals_; }
+  // The literals most filters need (categories, actions): a line holding one
+  // is a hit, so they bound from below how many lines scanning would hit.
+  const std::vector<std::string>& common_literals() const { return common_; }
   // Per group, per filter, its clauses. When lines are skipped, each filter has one clause, its
   // rarest set; when they are not (some filter has no literals), every clause it has, which chooses
   // engines more sharply.
@@ -72,13 +78,19 @@ class Prefilter {
     bool worth_scanning(std::string_view sample);
 
    private:
+    bool prepare();  // compiles the database and allocates scratch space, once
     const Prefilter& prefilter_;
     hs_scratch* scratch_ = nullptr;
   };
 
  private:
   Prefilter() = default;
-  hs_database* database_ = nullptr;
+  hs_database* database() const;  // compiled on first use; null when it cannot be
+  std::vector<std::string> expressions_;
+  std::vector<unsigned> flags_;
+  mutable std::once_flag compile_once_;
+  mutable hs_database* database_ = nullptr;
+  std::vector<std::string> common_;
   std::vector<std::string> literals_;
   std::vector<std::vector<Clauses>> group_filters_;
   bool skips_lines_ = false;
