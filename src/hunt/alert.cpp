@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "ingest/mapped_file.h"
 #include "util/json_writer.h"
 #include "util/uuid.h"
 
@@ -218,7 +219,10 @@ std::vector<Alert> build_alerts(const AlertContext& context, const QueryResult& 
   // Documents are read once (from the spool, for events held long).
   std::vector<std::string> sources;
   for (const auto& event : result.events) {
-    if (event) sources.push_back(event->document());
+    if (event) {
+      sources.push_back(event->document());
+      if (!event->mapped_source.empty()) let_go_of_pages_around(event->mapped_source);
+    }
     identity += "\n" + (event ? sources.back() : std::string("null"));
   }
   std::string uuid = stable_uuid(identity);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdint>
@@ -92,6 +93,23 @@ MappedFile::~MappedFile() {
   if (!data_) return;
   guarded[slot_].begin.store(0, std::memory_order_release);
   ::munmap(const_cast<char*>(data_), size_);
+}
+
+void let_go_of_pages_around(std::string_view text) {
+  const uintptr_t at = reinterpret_cast<uintptr_t>(text.data());
+  for (const Guarded& slot : guarded) {
+    const uintptr_t begin = slot.begin.load(std::memory_order_acquire);
+    const uintptr_t end = slot.end.load(std::memory_order_relaxed);
+    if (begin <= 1 || at < begin || at >= end) continue;
+    const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    constexpr uintptr_t kAround = uintptr_t{2} << 20;  // the largest folio a fault maps
+    uintptr_t from = at - begin > kAround ? at - kAround : begin;
+    uintptr_t to = std::min<uintptr_t>(end, at + text.size() + kAround);
+    from = from & ~(page - 1);
+    to = to & ~(page - 1);  // the last, partial page of the file stays
+    if (to > from) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+    return;
+  }
 }
 
 bool MappedFile::truncated() const {

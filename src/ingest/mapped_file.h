@@ -27,4 +27,11 @@ class MappedFile {
   int slot_ = -1;  // in the guard's table of mappings
 };
 
+// Reading text back out of a mapped file (an alert's document) maps the
+// pages around it in again, up to a large folio's worth, and they would stay
+// counted in the process until it ends. This lets go of the pages around
+// `text`, which must lie in a MappedFile's mapping (else nothing is done);
+// they are read from the file again if touched.
+void let_go_of_pages_around(std::string_view text);
+
 }  // namespace pickaxe
