@@ -2,11 +2,14 @@
 // caps, and bad input counted, reported with file:line and skipped.
 #include <sys/wait.h>
 
+#include <cstdio>
+#include <fstream>
 #include <random>
 
 #include <fmt/format.h>
 
 #include "correlate/stream.h"
+#include "ingest/mapped_file.h"
 #include "stream_util.h"
 
 namespace pickaxe::testing {
@@ -39,6 +42,52 @@ const char* kSequence =
 
 // Text sources through the whole stream: detection from the first line,
 // sequences across auditd events, and every kind of bad line counted.
+// The resident size, in kB, of the mapping that holds `at` (/proc/self/smaps).
+long mapping_rss_kb(const void* at) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto address = reinterpret_cast<unsigned long>(at);
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    unsigned long low = 0, high = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &low, &high) == 2) {
+      inside = address >= low && address < high;
+      continue;
+    }
+    if (inside && line.rfind("Rss:", 0) == 0) return std::stol(line.substr(4));
+  }
+  return -1;
+}
+
+// An alert's document read back from a mapped file brings pages around it in
+// again; letting go of them drops them from the process (2 MiB each side),
+// and the text reads the same afterwards.
+TEST(MappedFile, PagesAroundATextAreLetGo) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / fmt::format("pickaxe-mapped-{}.txt", ::getpid()))
+          .string();
+  {
+    std::ofstream out(path, std::ios::binary);
+    std::string line(1023, 'x');
+    line += '\n';
+    for (int i = 0; i < 16 * 1024; ++i) out << line;  // 16 MiB
+  }
+  MappedFile file(path);
+  std::filesystem::remove(path);  // the mapping outlives the name
+  std::string_view text = file.text();
+  ASSERT_EQ(text.size(), size_t{16} << 20);
+  size_t sum = 0;
+  for (size_t at = 0; at < text.size(); at += 4096) sum += static_cast<unsigned char>(text[at]);
+  EXPECT_EQ(sum, (text.size() / 4096) * 'x');
+  const long before = mapping_rss_kb(text.data());
+  ASSERT_GT(before, 15'000) << "pages not resident after reading them";
+  let_go_of_pages_around(text.substr(size_t{8} << 20, 100));
+  const long after = mapping_rss_kb(text.data());
+  EXPECT_GE(before - after, 3'500) << before << " kB before, " << after << " after";
+  EXPECT_LE(before - after, 4'200) << before << " kB before, " << after << " after";
+  EXPECT_EQ(text.substr((size_t{8} << 20) + 5, 3), "xxx");  // read from the file again
+  let_go_of_pages_around("not in any mapping");             // nothing happens
+}
+
 TEST(Stream, AuditdLogsRunSequencesAndCountBadLines) {
   std::string huge(10 * 1024 * 1024, 'z');
   std::string log =
