@@ -625,7 +625,8 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
   for (uint32_t i : candidates) {
     const EngineFilter& at = bucket.filters[i];
     if (by_literal && !literals_allow(at)) continue;
-    if (!at.compiled->matches_in_category(scratch)) continue;  // the index checked the category
+    // The index checked the category, and the anchor chose the filter.
+    if (!at.compiled->condition_holds(scratch)) continue;
     if (outcome.matches.empty() || outcome.matches.back().engine != at.engine)
       outcome.matches.push_back({at.engine, 0});
     if (at.filter < kMaskedFilters) outcome.matches.back().filters |= uint32_t{1} << at.filter;

@@ -203,41 +203,38 @@ class Extractor {
       if (schema.null_value) values_of(static_cast<uint32_t>(slot)).push_back(*schema.null_value);
       return;
     }
-    switch (element.type()) {
-      case element_type::STRING:
-      case element_type::INT64:
-      case element_type::UINT64:
-      case element_type::DOUBLE:
-      case element_type::BOOL: break;
-      default: return;
-    }
     // Built in place: a value is written once, not moved through temporaries.
-    Scalar& value = values_of(static_cast<uint32_t>(slot)).emplace_back();
+    auto add = [&](Scalar::Type type) -> Scalar& {
+      Scalar& value = values_of(static_cast<uint32_t>(slot)).emplace_back();
+      value.type = type;
+      return value;
+    };
+    Scalar* value = nullptr;
     switch (element.type()) {
       case element_type::STRING:
-        value.type = Scalar::Type::String;
-        value.string.assign(element.get_string().value_unsafe());
+        value = &add(Scalar::Type::String);
+        value->string.assign(element.get_string().value_unsafe());
         break;
       case element_type::INT64:
-        value.type = Scalar::Type::Long;
-        value.integer = element.get_int64().value_unsafe();
+        value = &add(Scalar::Type::Long);
+        value->integer = element.get_int64().value_unsafe();
         break;
       case element_type::UINT64:
-        value.type = Scalar::Type::Double;
-        value.number = static_cast<double>(element.get_uint64().value_unsafe());
+        value = &add(Scalar::Type::Double);
+        value->number = static_cast<double>(element.get_uint64().value_unsafe());
         break;
       case element_type::DOUBLE:
-        value.type = Scalar::Type::Double;
-        value.number = element.get_double().value_unsafe();
+        value = &add(Scalar::Type::Double);
+        value->number = element.get_double().value_unsafe();
         break;
       case element_type::BOOL:
-        value.type = Scalar::Type::Bool;
-        value.boolean = element.get_bool().value_unsafe();
+        value = &add(Scalar::Type::Bool);
+        value->boolean = element.get_bool().value_unsafe();
         break;
-      default: break;
+      default: return;
     }
-    if (schema.type && needs_coercion(value, *schema.type))
-      value = coerce(std::move(value), schema.type);
+    if (schema.type && needs_coercion(*value, *schema.type))
+      *value = coerce(std::move(*value), schema.type);
   }
 
   void visit_document(simdjson::dom::element document) { visit(document, 0); }

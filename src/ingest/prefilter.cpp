@@ -151,14 +151,19 @@ bool Prefilter::Scanner::scan(std::string_view text, std::vector<Hit>& hits) {
 
 bool Prefilter::Scanner::worth_scanning(std::string_view sample) {
   if (!prefilter_.skips_lines_) return false;
+  auto each_line = [&](auto&& on_line) {
+    for (size_t pos = 0; pos < sample.size();) {
+      const void* newline = std::memchr(sample.data() + pos, '\n', sample.size() - pos);
+      size_t end = newline ? static_cast<size_t>(static_cast<const char*>(newline) - sample.data())
+                           : sample.size();
+      on_line(sample.substr(pos, end - pos), end);
+      pos = end + 1;
+    }
+  };
   // First the commonest literals, as they are written: if they alone are on
   // two lines in three, scanning cannot pay, and nothing is compiled.
   size_t lines = 0, surely_hit = 0;
-  for (size_t pos = 0; pos < sample.size();) {
-    const void* newline = std::memchr(sample.data() + pos, '\n', sample.size() - pos);
-    size_t end = newline ? static_cast<size_t>(static_cast<const char*>(newline) - sample.data())
-                         : sample.size();
-    std::string_view line = sample.substr(pos, end - pos);
+  each_line([&](std::string_view line, size_t) {
     ++lines;
     for (const std::string& literal : prefilter_.common_) {
       if (line.find(literal) != std::string_view::npos) {
@@ -166,22 +171,15 @@ bool Prefilter::Scanner::worth_scanning(std::string_view sample) {
         break;
       }
     }
-    pos = end + 1;
-  }
+  });
   if (surely_hit * 3 > lines * 2) return false;
   std::vector<Hit> hits;
   if (!scan(sample, hits)) return true;
   size_t skippable = 0, next_hit = 0;
-  lines = 0;
-  for (size_t pos = 0; pos < sample.size();) {
-    const void* newline = std::memchr(sample.data() + pos, '\n', sample.size() - pos);
-    size_t end = newline ? static_cast<size_t>(static_cast<const char*>(newline) - sample.data())
-                         : sample.size();
+  each_line([&](std::string_view, size_t end) {
     while (next_hit < hits.size() && hits[next_hit].line_end < end) ++next_hit;
-    ++lines;
     if (next_hit == hits.size() || hits[next_hit].line_end != end) ++skippable;
-    pos = end + 1;
-  }
+  });
   // Scanning a line costs about a third of parsing and matching it for a
   // large rule set (less for a small one): it pays when a third of the lines
   // or more can be skipped.

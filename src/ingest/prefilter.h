@@ -45,9 +45,6 @@ class Prefilter {
   Prefilter& operator=(const Prefilter&) = delete;
 
   const std::vector<std::string>& literals() const { return literals_; }
-  // The literals most filters need (categories, actions): a line holding one
-  // is a hit, so they bound from below how many lines scanning would hit.
-  const std::vector<std::string>& common_literals() const { return common_; }
   // Per group, per filter, its clauses. When lines are skipped, each filter has one clause, its
   // rarest set; when they are not (some filter has no literals), every clause it has, which chooses
   // engines more sharply.
@@ -90,6 +87,8 @@ class Prefilter {
   std::vector<unsigned> flags_;
   mutable std::once_flag compile_once_;
   mutable hs_database* database_ = nullptr;
+  // The literals most filters need: a line holding one as written is a hit,
+  // so they bound from below how many lines scanning would hit.
   std::vector<std::string> common_;
   std::vector<std::string> literals_;
   std::vector<std::vector<Clauses>> group_filters_;

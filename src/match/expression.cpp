@@ -830,10 +830,6 @@ bool CompiledFilter::matches(const Event& event) const {
     }
     if (!found) return false;
   }
-  return matches_in_category(event);
-}
-
-bool CompiledFilter::matches_in_category(const Event& event) const {
   if (!anchor.empty()) {
     if (PredicatePass* pass = predicates_for(event)) {
       if (std::none_of(anchor.begin(), anchor.end(),

@@ -254,12 +254,12 @@ std::span<const uint32_t> PredicatePass::fired_in(uint32_t group) {
   return std::span<const uint32_t>(event_fired_.data() + begin, end - begin);
 }
 
-void PredicatePass::compute(const PredicateProgram::Group& group, std::string_view value) {
+void PredicatePass::compute(const PredicateProgram::Group& group, const std::string& value) {
   auto add = [&](const std::vector<uint32_t>& predicates) {
     pool_.insert(pool_.end(), predicates.begin(), predicates.end());
   };
   if (!group.exact.empty()) {
-    auto it = group.exact.find(std::string(value));
+    auto it = group.exact.find(value);
     if (it != group.exact.end()) add(it->second);
   }
   if (!group.folded.empty()) {

@@ -96,7 +96,7 @@ class PredicatePass {
  private:
   void decide(uint32_t group);
   // The predicates `value` fires in `group`, appended to pool_.
-  void compute(const PredicateProgram::Group& group, std::string_view value);
+  void compute(const PredicateProgram::Group& group, const std::string& value);
   void forget_values();
   const PredicateProgram& program_;
   const Event* event_ = nullptr;
