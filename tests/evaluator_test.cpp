@@ -2,6 +2,10 @@
 // against one event.
 #include "match/expression.h"
 
+#include <arpa/inet.h>
+
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "test_util.h"
@@ -388,6 +392,41 @@ TEST(Patterns, CidrTableAgreesWithEachRange) {
   EXPECT_FALSE(parse_cidr("10.0.0.0/33").has_value());
   EXPECT_FALSE(parse_cidr("fe80::/129").has_value());
   EXPECT_FALSE(parse_cidr("bogus/8").has_value());
+}
+
+// IPv4 is read by hand: it must accept and reject exactly what inet_pton does.
+TEST(Evaluator, IpAddressesReadAsTheSystemReadsThem) {
+  std::vector<std::string> texts = {"1.2.3.4",  "255.255.255.255", "256.1.1.1", "01.2.3.4",
+                                    "0.0.0.0",  "1.2.3",           "1.2.3.4.",  "1.2.3.4.5",
+                                    ".1.2.3.4", "1..2.3",          "1.2.3.-4",  " 1.2.3.4",
+                                    "1.2.3.4 ", "1.2.3.0x4",       "1.2.3.00",  "999.1.1.1",
+                                    "1.2.3.4a", "::ffff:1.2.3.4",  "",          "10.0.0.010"};
+  std::mt19937 random(11);
+  const std::string alphabet = "0123456789.....:x ";
+  for (int i = 0; i < 20000; ++i) {
+    std::string text;
+    for (size_t n = 1 + random() % 16; n > 0; --n) text += alphabet[random() % alphabet.size()];
+    texts.push_back(text);
+  }
+  auto part = [&] {
+    unsigned value = random() % 300;
+    return random() % 10 == 0 ? fmt::format("0{}", value) : std::to_string(value);
+  };
+  for (int i = 0; i < 5000; ++i)
+    texts.push_back(fmt::format("{}.{}.{}.{}", part(), part(), part(), part()));
+  size_t accepted = 0;
+  for (const std::string& text : texts) {
+    unsigned char expected[16] = {};
+    bool system = inet_pton(text.find(':') == std::string::npos ? AF_INET : AF_INET6, text.c_str(),
+                            text.find(':') == std::string::npos ? expected + 12 : expected) == 1;
+    auto ours = parse_ip(text);
+    ASSERT_EQ(ours.has_value(), system) << '"' << text << '"';
+    if (!ours) continue;
+    ++accepted;
+    if (ours->v4) expected[10] = expected[11] = 0xFF;
+    EXPECT_EQ(std::memcmp(ours->bytes.data(), expected, 16), 0) << text;
+  }
+  EXPECT_GT(accepted, 1000u);
 }
 
 }  // namespace

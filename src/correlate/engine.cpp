@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -171,7 +172,7 @@ namespace {
 
 // Every combination of the keys' values: a multi-valued key joins under each
 // of its values, as in Elasticsearch.
-void combinations(const std::vector<Values>& per_key, size_t index, std::vector<Scalar>& current,
+void combinations(std::span<const Values> per_key, size_t index, std::vector<Scalar>& current,
                   std::vector<std::vector<Scalar>>& out) {
   if (out.size() >= 64) return;  // bound the fan-out of multi-valued keys
   if (index == per_key.size()) {
@@ -190,9 +191,13 @@ void combinations(const std::vector<Values>& per_key, size_t index, std::vector<
 
 }  // namespace
 
-std::vector<std::vector<Scalar>> QueryEngine::keys_for(const Event& event, size_t step) const {
+const std::vector<std::vector<Scalar>>& QueryEngine::keys_for(const Event& event,
+                                                              size_t step) const {
   const auto& keys = query_->step_keys[step];
-  std::vector<Values> per_key(keys.size());
+  // Scratch of the engine, reused event after event: most keys have one value.
+  std::vector<Values>& per_key = key_scratch_.per_key;
+  std::vector<std::vector<Scalar>>& out = key_scratch_.out;
+  if (per_key.size() < keys.size()) per_key.resize(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     evaluate(*keys[i], event, per_key[i]);
     std::erase_if(per_key[i], [](const Scalar& s) { return s.is_null(); });
@@ -212,13 +217,25 @@ std::vector<std::vector<Scalar>> QueryEngine::keys_for(const Event& event, size_
       }
     }
     if (per_key[i].empty()) {
-      if (!query_->step_key_optional[step][i]) return {};  // a required key is missing
+      if (!query_->step_key_optional[step][i]) {  // a required key is missing
+        out.clear();
+        return out;
+      }
       per_key[i].push_back(Scalar::null());
     }
   }
-  std::vector<std::vector<Scalar>> out;
+  const bool single = std::all_of(per_key.begin(), per_key.begin() + static_cast<long>(keys.size()),
+                                  [](const Values& values) { return values.size() == 1; });
+  if (single) {  // one combination, written over the last one's storage
+    out.resize(1);
+    out[0].resize(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) out[0][i] = per_key[i][0];
+    return out;
+  }
+  out.clear();
   std::vector<Scalar> current;
-  combinations(per_key, 0, current, out);
+  combinations({per_key.begin(), per_key.begin() + static_cast<long>(keys.size())}, 0, current,
+               out);
   return out;
 }
 

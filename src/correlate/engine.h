@@ -219,7 +219,13 @@ class QueryEngine {
   using SampleKey = QueryState::SampleKey;
 
   // The join keys of an event for a step; none when a required key is missing.
-  std::vector<std::vector<Scalar>> keys_for(const Event& event, size_t step) const;
+  // The result is scratch of the engine, valid until the next call.
+  const std::vector<std::vector<Scalar>>& keys_for(const Event& event, size_t step) const;
+  struct KeyScratch {
+    std::vector<Values> per_key;
+    std::vector<std::vector<Scalar>> out;
+  };
+  mutable KeyScratch key_scratch_;
   static bool earlier(const Event& a, const Event& b);
   void push_sequence(const EventPtr& event);
   void push_sample(const EventPtr& event);

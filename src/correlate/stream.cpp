@@ -835,7 +835,10 @@ void QueryStream::release_earliest(bool early) {
     // With threads, the batch's workers unpack it.
     const bool in_heap = earliest_in_heap();
     Pending& head = const_cast<Pending&>(in_heap ? buffer_.top() : in_order_.front());
-    Released released{std::make_shared<Event>(), std::move(head.matches), {}};
+    // An event no engine kept is unpacked into again, with its storage.
+    std::shared_ptr<Event> event =
+        threads_ > 1 || !spare_event_ ? std::make_shared<Event>() : std::move(spare_event_);
+    Released released{std::move(event), std::move(head.matches), {}};
     const int64_t timestamp = head.event.timestamp();
     if (threads_ > 1)
       released.packed = std::move(head.event);
@@ -860,6 +863,8 @@ void QueryStream::release_earliest(bool early) {
       if (released.event.use_count() > 1) {  // an engine holds it
         mark_kept();
         settle(*released.event);
+      } else {
+        spare_event_ = std::move(released.event);
       }
     }
     if (done()) {

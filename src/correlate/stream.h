@@ -232,6 +232,7 @@ class QueryStream {
   ResultHandler handler_;
   size_t threads_ = 1;
   std::vector<Released> batch_;
+  std::shared_ptr<Event> spare_event_;    // released and held by no engine: unpacked into next
   std::vector<Released> settling_;        // a batch's events, until their results are handled
   std::unique_ptr<TaskPool> batch_pool_;  // runs engines over batches, threads_ > 1
   // read_file's lanes: one per thread, each with its worker and reader.

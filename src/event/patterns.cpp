@@ -128,19 +128,51 @@ std::optional<std::string> lucene_to_re2(std::string_view lucene, std::string* r
   return out;
 }
 
+namespace {
+
+// Dotted-quad IPv4 as inet_pton(AF_INET) reads it: four decimal parts, each
+// at most 255 and without a leading zero, and nothing else. Written out
+// because IP fields are checked on every event.
+bool parse_ipv4(std::string_view text, unsigned char* out) {
+  unsigned part = 0, parts = 0;
+  bool digit_seen = false;
+  for (char c : text) {
+    if (c >= '0' && c <= '9') {
+      if (digit_seen && part == 0) return false;  // a leading zero
+      part = part * 10 + static_cast<unsigned>(c - '0');
+      if (part > 255) return false;
+      if (!digit_seen) {
+        if (++parts > 4) return false;
+        digit_seen = true;
+      }
+    } else if (c == '.' && digit_seen) {
+      if (parts == 4) return false;
+      out[parts - 1] = static_cast<unsigned char>(part);
+      part = 0;
+      digit_seen = false;
+    } else {
+      return false;
+    }
+  }
+  if (parts < 4 || !digit_seen) return false;
+  out[3] = static_cast<unsigned char>(part);
+  return true;
+}
+
+}  // namespace
+
 std::optional<IpAddress> parse_ip(std::string_view text) {
   if (text.empty() || text.size() > 64) return std::nullopt;
+  IpAddress address;
+  if (text.find(':') == std::string_view::npos) {
+    if (!parse_ipv4(text, address.bytes.data() + 12)) return std::nullopt;
+    address.v4 = true;
+    address.bytes[10] = address.bytes[11] = 0xFF;
+    return address;
+  }
   char buffer[65];
   std::memcpy(buffer, text.data(), text.size());
   buffer[text.size()] = '\0';
-  IpAddress address;
-  unsigned char v4[4];
-  if (inet_pton(AF_INET, buffer, v4) == 1) {
-    address.v4 = true;
-    address.bytes[10] = address.bytes[11] = 0xFF;
-    std::memcpy(address.bytes.data() + 12, v4, 4);
-    return address;
-  }
   if (inet_pton(AF_INET6, buffer, address.bytes.data()) == 1) return address;
   return std::nullopt;
 }
