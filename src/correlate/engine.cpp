@@ -23,16 +23,23 @@ int64_t elapsed(int64_t a, int64_t b) {
 
 }  // namespace
 
-bool operator<(const Scalar& a, const Scalar& b) {
-  if (a.type != b.type) return a.type < b.type;
+std::weak_ordering operator<=>(const Scalar& a, const Scalar& b) {
+  if (a.type != b.type) return a.type <=> b.type;
   switch (a.type) {
-    case Scalar::Type::Null: return false;
-    case Scalar::Type::Bool: return a.boolean < b.boolean;
-    case Scalar::Type::Long: return a.integer < b.integer;
-    case Scalar::Type::Double: return a.number < b.number;
-    case Scalar::Type::String: return a.string < b.string;
+    case Scalar::Type::Null: return std::weak_ordering::equivalent;
+    case Scalar::Type::Bool: return a.boolean <=> b.boolean;
+    case Scalar::Type::Long: return a.integer <=> b.integer;
+    case Scalar::Type::Double:
+      if (a.number < b.number) return std::weak_ordering::less;
+      if (b.number < a.number) return std::weak_ordering::greater;
+      return std::weak_ordering::equivalent;
+    case Scalar::Type::String: return a.string.compare(b.string) <=> 0;
   }
-  return false;
+  return std::weak_ordering::equivalent;
+}
+
+bool operator<(const Scalar& a, const Scalar& b) {
+  return (a <=> b) < 0;
 }
 
 namespace {

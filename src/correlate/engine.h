@@ -3,6 +3,7 @@
 // Elasticsearch's SequenceMatcher semantics, samples, and head/tail.
 #pragma once
 
+#include <compare>
 #include <functional>
 #include <map>
 #include <memory>
@@ -270,7 +271,9 @@ class QueryEngine {
   size_t limit_ = SIZE_MAX;  // head pipes and size, when streaming
 };
 
-// Orders scalars for join-key maps: by type, then value.
+// Orders scalars for join-key maps: by type, then value. The three-way form
+// lets a key (a vector of scalars) be compared in one pass, not two.
+std::weak_ordering operator<=>(const Scalar& a, const Scalar& b);
 bool operator<(const Scalar& a, const Scalar& b);
 
 }  // namespace pickaxe

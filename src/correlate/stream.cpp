@@ -83,6 +83,7 @@ const QueryStream::Bucket& QueryStream::indexed_filters(Worker& worker, const Ev
   for (size_t i = 0; i < engines_.size(); ++i)
     for (uint32_t filter : engines_[i]->index_filters(event))
       filters.push_back({static_cast<uint32_t>(i), filter, &engines_[i]->filters()[filter],
+                         engines_[i]->filters()[filter].condition.get(),
                          engine_clauses_.size() > i && engine_clauses_[i].filters.size() > filter
                              ? &engine_clauses_[i].filters[filter]
                              : &kNoClauses});
@@ -626,7 +627,7 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
     const EngineFilter& at = bucket.filters[i];
     if (by_literal && !literals_allow(at)) continue;
     // The index checked the category, and the anchor chose the filter.
-    if (!at.compiled->condition_holds(scratch)) continue;
+    if (at.condition && !holds(*at.condition, scratch)) continue;
     if (outcome.matches.empty() || outcome.matches.back().engine != at.engine)
       outcome.matches.push_back({at.engine, 0});
     if (at.filter < kMaskedFilters) outcome.matches.back().filters |= uint32_t{1} << at.filter;

@@ -104,6 +104,7 @@ class QueryStream {
     uint32_t engine;
     uint32_t filter;
     const CompiledFilter* compiled;        // engines_[engine]->filters()[filter]
+    const Node* condition;                 // its condition, reached without compiled
     const std::vector<uint32_t>* clauses;  // its literal clauses (engine_clauses_)
   };
   // The filters an index bucket holds, and how to choose among them by the

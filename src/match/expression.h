@@ -95,9 +95,6 @@ struct CompiledFilter {
   // such conjunct); read when a PredicatePass is installed for the event.
   std::vector<uint32_t> anchor;
   bool matches(const Event& event) const;
-  // The condition alone, for an event the caller knows to be of the
-  // filter's category and to have fired the anchor (the stream's index).
-  bool condition_holds(const Event& event) const { return !condition || holds(*condition, event); }
 };
 
 CompiledFilter compile_filter(const eql::EventFilter& filter, const std::string& category_field,
