@@ -408,6 +408,52 @@ TEST_F(BadInput, EachKindIsCountedReportedAndSkipped) {
   }
 }
 
+// The summary says when an input was read without the prefilter, because
+// too few of its first lines could be skipped: from a file and from stdin.
+TEST_F(BadInput, TheSummaryNamesInputsReadWithoutThePrefilter) {
+  auto events = [](int percent_with_literal) {
+    std::string input;
+    for (int i = 0; i < 2000; ++i)
+      input += fmt::format(
+          R"({{"@timestamp":{},"event":{{"category":"process"}},"process":{{"name":"{}"}}}})"
+          "\n",
+          1'700'000'000'000 + i * 1000, i % 100 < percent_with_literal ? "xmrig" : "bash");
+    return input;
+  };
+  const std::string query = "query 'process where process.name == \"xmrig\"'";
+  const std::string note = "inputs whose every line was parsed";
+  const std::string count = "for the prefilter to pay: ";
+  std::string dense = write("dense.ndjson", events(90));
+  std::string sparse = write("sparse.ndjson", events(10));
+  // From a file (mapped) and from stdin (read in blocks).
+  auto run = [&](const std::string& path, bool from_stdin) {
+    if (!from_stdin) return run_cli(query, path);
+    CliResult result;
+    result.out = run_command(
+        fmt::format("{} {} - < {} 2>{}.err", PICKAXE_BINARY, query, path, path), result.exit_code);
+    result.err = read_text(path + ".err");
+    return result;
+  };
+  for (bool from_stdin : {false, true}) {
+    CliResult parsed = run(dense, from_stdin);
+    EXPECT_EQ(parsed.exit_code, 0) << parsed.err;
+    EXPECT_EQ(std::count(parsed.out.begin(), parsed.out.end(), '\n'), 1800);
+    EXPECT_NE(parsed.err.find(count + "1\n"), std::string::npos) << parsed.err;
+    EXPECT_EQ(parsed.err.find("events not parsed"), std::string::npos) << parsed.err;
+    CliResult scanned = run(sparse, from_stdin);
+    EXPECT_EQ(std::count(scanned.out.begin(), scanned.out.end(), '\n'), 200);
+    EXPECT_EQ(scanned.err.find(note), std::string::npos) << scanned.err;
+    EXPECT_NE(scanned.err.find("a query needs: 1800\n"), std::string::npos) << scanned.err;
+  }
+  // Each input decides for itself, and each one left unscanned counts.
+  CliResult three;
+  three.out = run_command(
+      fmt::format("{} {} {} {} {} 2>{}.err", PICKAXE_BINARY, query, dense, sparse, dense, dense),
+      three.exit_code);
+  three.err = read_text(dense + ".err");
+  EXPECT_NE(three.err.find(count + "2\n"), std::string::npos) << three.err;
+}
+
 TEST_F(BadInput, CleanInputExitsZeroEvenWithStrict) {
   std::string path = write("clean", kGood1 + "\n" + kGood2 + "\n");
   CliResult result = run_cli("query --strict 'process where process.pid == 2'", path);

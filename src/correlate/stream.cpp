@@ -305,9 +305,9 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
   }
   for (auto& lane : lanes_) lane->worker.mapped_input = keep_mapping ? text : std::string_view();
   // The file's first block decides whether its lines are scanned.
-  lanes_.front()->reader->decide_scanning(text.substr(0, line_end_after(text, size_t{1} << 20)));
-  for (auto& lane : lanes_) lane->reader->set_scanning(lanes_.front()->reader->scanning());
-  if (prefilter_ && !lanes_.front()->reader->scanning()) ++stats_.unscanned_inputs;
+  // The stream's reader decides (and counts the inputs left unscanned).
+  reader_.decide_scanning(text.substr(0, line_end_after(text, size_t{1} << 20)));
+  for (auto& lane : lanes_) lane->reader->set_scanning(reader_.scanning());
   auto work = [&](Lane& lane, Chunk& chunk) {
     lane.sink = &chunk.outcomes;
     ReaderStats before = lane.reader->stats();
@@ -930,7 +930,7 @@ StreamStats QueryStream::stats() const {
   StreamStats stats = stats_;
   stats.malformed = reader_.stats().malformed + stats_.malformed_records;
   stats.prefiltered = reader_.stats().skipped;
-  stats.unscanned_inputs += reader_.stats().unscanned;
+  stats.unscanned_inputs = reader_.stats().unscanned;
   stats.events += stats.prefiltered;
   stats.bytes = reader_.stats().bytes;
   if (spool_) {
