@@ -69,8 +69,13 @@ const QueryStream::Bucket& QueryStream::indexed_filters(Worker& worker, const Ev
   signature.clear();
   for (uint32_t slot : signature_slots_) {
     for (const Scalar& value : event.fields[slot]) {
-      signature += value.type == Scalar::Type::String ? 's' : 'o';
-      signature += value.to_string();
+      if (value.type == Scalar::Type::String) {
+        signature += 's';
+        signature += value.string;
+      } else {
+        signature += 'o';
+        signature += value.to_string();
+      }
       signature += '\x1f';
     }
     signature += '\x1e';
@@ -459,12 +464,19 @@ const std::vector<SlotSchema>& QueryStream::slot_schema() const {
   return slot_schema_;
 }
 
-std::optional<std::string> QueryStream::type_problem(const Event& event) const {
+std::optional<std::string> QueryStream::type_problem(const Event& event,
+                                                     bool stream_time_read) const {
   const FieldIndex& fields = engine_.fields();
+  const std::vector<SlotSchema>& schema = slot_schema();
+  // The stream's time, read already, is not read again.
+  const uint32_t time_slot = engine_.stream_timestamp_slot();
+  const bool time_checked =
+      stream_time_read && schema[time_slot].date_format == &engine_.stream_time_format();
   for (const auto& [slot, values] : event.fields.entries()) {
-    const std::optional<FieldType>& type = slot_schema()[slot].type;
+    const std::optional<FieldType>& type = schema[slot].type;
     if (!type) continue;
     for (const Scalar& value : values) {
+      if (time_checked && slot == time_slot && &value == &values.front()) continue;
       bool ok = true;
       std::string_view expected;
       switch (*type) {
@@ -482,7 +494,7 @@ std::optional<std::string> QueryStream::type_problem(const Event& event) const {
           expected = "an IP address";
           break;
         case FieldType::Date:
-          ok = slot_schema()[slot].date_format->read(value).has_value();
+          ok = schema[slot].date_format->read(value).has_value();
           expected = "a date";
           break;
         default: break;
@@ -564,7 +576,7 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
       return outcome;
     }
   }
-  if (auto problem = type_problem(scratch)) {
+  if (auto problem = type_problem(scratch, timestamp.has_value())) {
     Outcome outcome{Outcome::Kind::WrongType, line};
     outcome.problem = std::move(*problem);
     return outcome;

@@ -220,7 +220,9 @@ class QueryStream {
   static size_t buffered_size(const Pending& pending);
   void run_batch();
   void deliver(size_t engine, QueryResult&& result);
-  std::optional<std::string> type_problem(const Event& event) const;
+  // Why the event is skipped: a value that is not of its field's type.
+  // `stream_time_read`: the stream's time field was read as a date already.
+  std::optional<std::string> type_problem(const Event& event, bool stream_time_read) const;
   const std::vector<SlotSchema>& slot_schema() const;
 
   struct Buffered {
