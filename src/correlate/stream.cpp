@@ -180,7 +180,7 @@ ReaderOptions QueryStream::reader_options() {
 }
 
 bool QueryStream::Later::operator()(const Pending& a, const Pending& b) const {
-  if (a.event.timestamp() != b.event.timestamp()) return a.event.timestamp() > b.event.timestamp();
+  if (a.timestamp != b.timestamp) return a.timestamp > b.timestamp;
   if (auto slot = stream->engine_.tiebreaker_slot()) {
     std::optional<Scalar> x = a.event.first_value(*slot);
     std::optional<Scalar> y = b.event.first_value(*slot);
@@ -706,6 +706,7 @@ void QueryStream::commit(Outcome&& outcome, const std::string& name, uint64_t li
       timestamp < 100'000'000'000'000'000)
     ++stats_.seconds_like;
   Pending pending{std::move(event), arrivals_++, std::move(outcome.matches)};
+  pending.timestamp = timestamp;
   // An event dated far ahead of the stream (a clock error) is held apart
   // instead of moving the stream's time, which would make every later event
   // late; it joins the others when their time catches up with it, when
@@ -716,7 +717,7 @@ void QueryStream::commit(Outcome&& outcome, const std::string& name, uint64_t li
     ++stats_.held_ahead;
     quarantine_.push(std::move(pending));
     if (quarantine_.size() >= kAgreeing) {
-      newest_ = std::max(newest_, quarantine_.top().event.timestamp());
+      newest_ = std::max(newest_, quarantine_.top().timestamp);
       admit_quarantined();
     }
   } else {
@@ -733,7 +734,7 @@ void QueryStream::commit(Outcome&& outcome, const std::string& name, uint64_t li
 
 // Into the reorder buffer: in order to a queue, out of order to the heap.
 void QueryStream::buffer_event(Pending&& pending) {
-  const int64_t timestamp = pending.event.timestamp();
+  const int64_t timestamp = pending.timestamp;
   if (timestamp < released_) ++stats_.late;  // too late to sort: processed as it comes
   newest_ = std::max(newest_, timestamp);
   pending.bytes = buffered_size(pending);
@@ -747,7 +748,7 @@ void QueryStream::buffer_event(Pending&& pending) {
 // Quarantined events whose time the stream has reached.
 void QueryStream::admit_quarantined() {
   while (!quarantine_.empty() &&
-         quarantine_.top().event.timestamp() - newest_ <= options_.future_limit) {
+         quarantine_.top().timestamp - newest_ <= options_.future_limit) {
     Pending pending = std::move(const_cast<Pending&>(quarantine_.top()));
     quarantine_.pop();
     buffer_event(std::move(pending));
@@ -839,7 +840,7 @@ const QueryStream::Pending& QueryStream::earliest() const {
 }
 
 void QueryStream::release(int64_t up_to) {
-  while (buffered() && earliest().event.timestamp() <= up_to) release_earliest(false);
+  while (buffered() && earliest().timestamp <= up_to) release_earliest(false);
 }
 
 void QueryStream::release_earliest(bool early) {
@@ -852,7 +853,7 @@ void QueryStream::release_earliest(bool early) {
     std::shared_ptr<Event> event =
         threads_ > 1 || !spare_event_ ? std::make_shared<Event>() : std::move(spare_event_);
     Released released{std::move(event), std::move(head.matches), {}};
-    const int64_t timestamp = head.event.timestamp();
+    const int64_t timestamp = head.timestamp;
     if (threads_ > 1)
       released.packed = std::move(head.event);
     else

@@ -145,6 +145,7 @@ class QueryStream {
     uint64_t arrival;
     std::vector<Match> matches;  // the engines with a filter that matches the event
     size_t bytes = 0;            // what it costs the reorder buffer (buffered_size)
+    int64_t timestamp = 0;       // the event's, kept here for ordering without a lookup
   };
   // An event out of the buffer, on its way to its engines.
   struct Released {
