@@ -701,6 +701,10 @@ void call(const Node& node, const Event& event, Values& out) {
 
 }  // namespace
 
+bool is_cidr_match(const Node& node) {
+  return node.kind == ExprKind::Call && node.function == kCidrMatch;
+}
+
 // A leaf the installed predicate pass decides: null without a value, as
 // the leaf's own test would say.
 static Tri test_predicate(const Node& node, PredicatePass& pass) {

@@ -84,6 +84,8 @@ bool refutes(const Node& node, const Event& event);
 // Adds the slots of the fields the expression reads.
 void collect_slots(const Node& node, std::vector<uint32_t>& slots);
 void evaluate(const Node& node, const Event& event, Values& out);
+// Whether the node is a call of cidrMatch (its CIDRs compiled into node.cidrs).
+bool is_cidr_match(const Node& node);
 
 // An event query's filter: the category and the condition.
 struct CompiledFilter {

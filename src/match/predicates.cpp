@@ -13,16 +13,36 @@ namespace {
 using eql::ExprKind;
 
 // A leaf the program can decide: some string value of one field equals one
-// of `exact` or matches one of `wildcards` (both folded when insensitive).
+// of `exact` or matches one of `wildcards` (both folded when insensitive),
+// or some number equals one of `numbers`; or, on an IP field, some address
+// equals `ip_equal` or lies in `cidrs`.
 struct LeafShape {
   uint32_t slot = 0;
   bool insensitive = false;
   bool inverted = false;  // the leaf is true when the predicate does not fire (!=, not in)
   std::vector<std::string> exact, wildcards;
+  std::vector<Scalar> numbers;
+  std::optional<std::string> ip_equal;  // its text, which parses as an address
+  std::vector<std::string> cidrs;       // their texts, which parse as CIDRs
+  bool strings() const { return !exact.empty() || !wildcards.empty(); }
 };
 
 bool is_string_literal(const Node& node) {
   return node.kind == ExprKind::Literal && node.literal.type == Scalar::Type::String;
+}
+
+bool is_number_literal(const Node& node) {
+  return node.kind == ExprKind::Literal && node.literal.is_number();
+}
+
+bool is_ip_field(const Node& node) {
+  return node.kind == ExprKind::Field && node.field_type == FieldType::Ip;
+}
+
+// == as compare_scalars decides it for two numbers.
+bool same_number(const Scalar& a, const Scalar& b) {
+  if (a.type == Scalar::Type::Long && b.type == Scalar::Type::Long) return a.integer == b.integer;
+  return a.as_double() == b.as_double();  // false for NaN
 }
 
 std::optional<LeafShape> shape_of(const Node& node) {
@@ -32,25 +52,54 @@ std::optional<LeafShape> shape_of(const Node& node) {
     case ExprKind::Compare: {
       if (node.compare != eql::CompareOp::Equal && node.compare != eql::CompareOp::NotEqual)
         return std::nullopt;
-      if (node.compare_mode != CompareMode::Generic) return std::nullopt;
       const Node& left = *node.children[0];
       const Node& right = *node.children[1];
       const Node* field = left.kind == ExprKind::Field ? &left : &right;
       const Node* literal = field == &left ? &right : &left;
-      if (field->kind != ExprKind::Field || !is_string_literal(*literal)) return std::nullopt;
+      if (field->kind != ExprKind::Field) return std::nullopt;
       shape.slot = field->slot;
+      shape.inverted = node.compare == eql::CompareOp::NotEqual;
+      if (node.compare_mode == CompareMode::Ip && is_string_literal(*literal) &&
+          parse_ip(literal->literal.string)) {
+        shape.ip_equal = literal->literal.string;
+        return shape;
+      }
+      if (node.compare_mode != CompareMode::Generic) return std::nullopt;
+      if (is_number_literal(*literal)) {
+        shape.insensitive = false;  // numbers have no case
+        shape.numbers.push_back(literal->literal);
+        return shape;
+      }
+      if (!is_string_literal(*literal)) return std::nullopt;
       shape.exact.push_back(node.insensitive ? fold_case(literal->literal.string)
                                              : literal->literal.string);
-      shape.inverted = node.compare == eql::CompareOp::NotEqual;
       return shape;
     }
     case ExprKind::In: {
-      if (node.children[0]->kind != ExprKind::Field || !node.constant_items ||
-          !node.other_items.empty() || node.string_set.empty())
-        return std::nullopt;
+      if (node.children[0]->kind != ExprKind::Field || !node.constant_items) return std::nullopt;
+      for (const Scalar& item : node.other_items)
+        if (!item.is_number()) return std::nullopt;
+      if (node.string_set.empty() && node.other_items.empty()) return std::nullopt;
       shape.slot = node.children[0]->slot;
       shape.exact.assign(node.string_set.begin(), node.string_set.end());
+      shape.numbers = node.other_items;
+      if (shape.exact.empty()) shape.insensitive = false;  // numbers have no case
       shape.inverted = node.negated;
+      return shape;
+    }
+    case ExprKind::Call: {
+      // cidrMatch(ip_field, "cidr", ...): every value of an IP field is an
+      // address (events with another value are skipped before filters run).
+      if (!is_cidr_match(node) || node.children.size() < 2 || !is_ip_field(*node.children[0]) ||
+          node.cidrs.empty())
+        return std::nullopt;
+      for (size_t i = 1; i < node.children.size(); ++i) {
+        const Node& item = *node.children[i];
+        if (!is_string_literal(item) || !parse_cidr(item.literal.string)) return std::nullopt;
+        shape.cidrs.push_back(item.literal.string);
+      }
+      shape.slot = node.children[0]->slot;
+      shape.insensitive = false;
       return shape;
     }
     case ExprKind::Match: {
@@ -74,8 +123,13 @@ std::string key_of(LeafShape shape) {
   std::sort(shape.exact.begin(), shape.exact.end());
   std::sort(shape.wildcards.begin(), shape.wildcards.end());
   std::string key = std::to_string(shape.slot) + (shape.insensitive ? "|i" : "|s");
+  std::sort(shape.cidrs.begin(), shape.cidrs.end());
   for (const std::string& item : shape.exact) key += "\x1f=" + item;
   for (const std::string& item : shape.wildcards) key += "\x1f*" + item;
+  for (const Scalar& number : shape.numbers)
+    key += (number.type == Scalar::Type::Long ? "\x1f#L" : "\x1f#D") + number.to_string();
+  if (shape.ip_equal) key += "\x1fip=" + *shape.ip_equal;
+  for (const std::string& item : shape.cidrs) key += "\x1f/" + item;
   return key;
 }
 
@@ -100,6 +154,7 @@ thread_local PredicatePass* installed = nullptr;
 int PredicateProgram::leaf_score(const Node& leaf, const FieldIndex& fields) const {
   if (ubiquitous(fields.path(leaf.predicate_slot))) return 0;
   std::optional<LeafShape> shape = shape_of(leaf);
+  if (!shape->strings()) return 1;  // numbers and addresses: many events have them
   size_t shortest = 12;
   for (const std::string& item : shape->exact) shortest = std::min(shortest, item.size());
   for (const std::string& pattern : shape->wildcards) {
@@ -182,6 +237,18 @@ uint32_t PredicateProgram::predicate_for(Node& leaf) {
         group.wildcard_predicates.emplace_back();
       }
       group.wildcard_predicates[at].push_back(id);
+    }
+    for (const Scalar& number : shape->numbers) group.numbers.emplace_back(number, id);
+    if (shape->ip_equal || !shape->cidrs.empty()) {
+      PredicateProgram::IpTest test;
+      test.predicate = id;
+      if (shape->ip_equal) {
+        test.equal = parse_ip(*shape->ip_equal);
+        test.text = *shape->ip_equal;
+        test.insensitive = leaf.insensitive;
+      }
+      for (const std::string& text : shape->cidrs) test.cidrs.add(*parse_cidr(text));
+      group.ip_tests.push_back(std::move(test));
     }
   }
   leaf.predicate = static_cast<int32_t>(id);
@@ -273,6 +340,21 @@ void PredicatePass::compute(const PredicateProgram::Group& group, const std::str
     group.wildcards->match_all(value, matches_);
     for (uint32_t id : matches_) add(group.wildcard_predicates[id]);
   }
+  if (!group.ip_tests.empty()) {
+    // As compare_scalars in IP mode: addresses by their bytes; a value that
+    // is no address, by its text.
+    const std::optional<IpAddress> address = parse_ip(value);
+    for (const PredicateProgram::IpTest& test : group.ip_tests) {
+      bool fires = false;
+      if (test.equal)
+        fires = address ? std::memcmp(address->bytes.data(), test.equal->bytes.data(), 16) == 0
+                        : (test.insensitive ? fold_case(value) == fold_case(test.text)
+                                            : value == test.text);
+      else
+        fires = address && test.cidrs.contains(*address);
+      if (fires) pool_.push_back(test.predicate);
+    }
+  }
 }
 
 void PredicatePass::forget_values() {
@@ -333,6 +415,13 @@ void PredicatePass::decide(uint32_t index) {
   const uint32_t first_fired = static_cast<uint32_t>(event_fired_.size());
   for (const Scalar& value : event_->fields[group.slot]) {
     if (!value.is_null()) present_[index] = epoch_;
+    if (value.is_number()) {
+      for (const auto& [number, predicate] : group.numbers) {
+        if (!same_number(value, number) || fired_[predicate] == epoch_) continue;
+        fired_[predicate] = epoch_;
+        event_fired_.push_back(predicate);
+      }
+    }
     if (value.type != Scalar::Type::String) continue;
     const bool rememberable = value.string.size() <= kLongestSeen && seen_budget_ > 0;
     const uint64_t hash = rememberable ? hash_of(index, value.string) : 0;

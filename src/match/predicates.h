@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "event/event.h"
+#include "event/patterns.h"
 #include "match/expression.h"
 #include "match/wildcard_set.h"
 
@@ -42,6 +43,13 @@ class PredicateProgram {
 
  private:
   friend class PredicatePass;
+  struct IpTest {
+    uint32_t predicate = 0;
+    std::optional<IpAddress> equal;  // ==, != (else: cidrs)
+    std::string text;                // the address as written, for values that are none
+    bool insensitive = false;
+    CidrTable cidrs;
+  };
   struct Group {
     uint32_t slot = 0;
     // Exact strings, and case-folded ones, to the predicates they fire.
@@ -51,6 +59,10 @@ class PredicateProgram {
     std::vector<bool> caseless;
     std::vector<std::vector<uint32_t>> wildcard_predicates;
     std::unique_ptr<FactoredWildcards> wildcards;
+    // Numbers (== and in) to the predicate each fires.
+    std::vector<std::pair<Scalar, uint32_t>> numbers;
+    // IP fields: an address equal to one, or in a set of CIDRs (cidrMatch).
+    std::vector<IpTest> ip_tests;
   };
   uint32_t predicate_for(Node& leaf);
   struct Anchor {
