@@ -137,6 +137,9 @@ TEST(Predicates, NumbersAndAddressesGiveTheFiltersOwnAnswers) {
       R"(network where not cidrmatch(destination.ip, "10.0.0.0/8", "::1/128"))",
       R"(network where cidrmatch(source.ip, "192.168.0.0/16") and destination.port in (22, 3389))",
       R"(network where destination.ip == "10.0.0.1" or destination.ip == null)",
+      R"(network where destination.ip : ("10.0.0.0/8", "fe80::/10"))",
+      R"(network where process.title regex "[0-9]+" or process.title regex~ "X.*")",
+      R"(network where process.title regex ("a[bc]", "x"))",
   };
   for (const std::string& query : queries) rules.add(query);
   rules.build();
@@ -165,6 +168,10 @@ TEST(Predicates, NumbersAndAddressesGiveTheFiltersOwnAnswers) {
       R"({"event":{"category":"network"},"destination":{"ip":"not-an-address"},"process":{"title":"x"}})",
       R"({"event":{"category":"network"},"destination":{"ip":"::1"},"process":{"title":7}})",
       R"({"event":{"category":"network"},"process":{"title":"7"}})",
+      R"({"event":{"category":"network"},"process":{"title":["xyz","ab"]}})",
+      R"({"event":{"category":"network"},"process":{"title":"12a"}})",
+      R"({"event":{"category":"network"},"process":{"title":"abc"}})",
+      R"({"event":{"category":"network"},"process":{"title":["x","12a"]},"destination":{"ip":"fe80::2"}})",
   };
   size_t held = 0;
   for (int round = 0; round < 2; ++round) {  // the second time, values are remembered

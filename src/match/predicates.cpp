@@ -4,6 +4,8 @@
 #include <cstring>
 #include <optional>
 
+#include <re2/re2.h>
+
 #include "event/patterns.h"
 
 namespace pickaxe {
@@ -24,6 +26,7 @@ struct LeafShape {
   std::vector<Scalar> numbers;
   std::optional<std::string> ip_equal;  // its text, which parses as an address
   std::vector<std::string> cidrs;       // their texts, which parse as CIDRs
+  std::vector<const RE2*> regexes;      // the leaf's own, compiled
   bool strings() const { return !exact.empty() || !wildcards.empty(); }
 };
 
@@ -103,12 +106,29 @@ std::optional<LeafShape> shape_of(const Node& node) {
       return shape;
     }
     case ExprKind::Match: {
-      if (node.match == eql::MatchOp::Regex || node.children[0]->kind != ExprKind::Field ||
-          !node.regexes.empty() || !node.cidrs.empty() || node.wildcards.empty() || node.negated)
-        return std::nullopt;
+      if (node.children[0]->kind != ExprKind::Field || node.negated) return std::nullopt;
       for (size_t i = 1; i < node.children.size(); ++i)
         if (!is_string_literal(*node.children[i])) return std::nullopt;
       shape.slot = node.children[0]->slot;
+      if (node.match == eql::MatchOp::Regex) {
+        // Every pattern compiled (a rule with one that did not is refused).
+        if (node.regexes.empty() || node.regexes.size() + 1 != node.children.size())
+          return std::nullopt;
+        for (const auto& regex : node.regexes) shape.regexes.push_back(regex.get());
+        return shape;
+      }
+      if (!node.regexes.empty()) return std::nullopt;
+      if (!node.cidrs.empty()) {
+        // `:` with CIDRs on an IP field: only CIDRs, each as written.
+        if (!node.wildcards.empty() || !is_ip_field(*node.children[0])) return std::nullopt;
+        for (size_t i = 1; i < node.children.size(); ++i) {
+          if (!parse_cidr(node.children[i]->literal.string)) return std::nullopt;
+          shape.cidrs.push_back(node.children[i]->literal.string);
+        }
+        shape.insensitive = false;
+        return shape;
+      }
+      if (node.wildcards.empty()) return std::nullopt;
       for (const std::string& pattern : node.wildcards) {
         bool wild = pattern.find_first_of("*?") != std::string::npos;
         (wild ? shape.wildcards : shape.exact).push_back(pattern);
@@ -130,6 +150,10 @@ std::string key_of(LeafShape shape) {
     key += (number.type == Scalar::Type::Long ? "\x1f#L" : "\x1f#D") + number.to_string();
   if (shape.ip_equal) key += "\x1fip=" + *shape.ip_equal;
   for (const std::string& item : shape.cidrs) key += "\x1f/" + item;
+  std::sort(shape.regexes.begin(), shape.regexes.end(),
+            [](const RE2* a, const RE2* b) { return a->pattern() < b->pattern(); });
+  for (const RE2* regex : shape.regexes)
+    key += (regex->options().case_sensitive() ? "\x1f~s" : "\x1f~i") + regex->pattern();
   return key;
 }
 
@@ -250,6 +274,13 @@ uint32_t PredicateProgram::predicate_for(Node& leaf) {
       for (const std::string& text : shape->cidrs) test.cidrs.add(*parse_cidr(text));
       group.ip_tests.push_back(std::move(test));
     }
+    if (!shape->regexes.empty()) {
+      PredicateProgram::RegexTest test;
+      test.predicate = id;
+      for (const RE2* regex : shape->regexes)
+        test.regexes.push_back(std::make_unique<RE2>(regex->pattern(), regex->options()));
+      group.regex_tests.push_back(std::move(test));
+    }
   }
   leaf.predicate = static_cast<int32_t>(id);
   leaf.predicate_slot = shape->slot;
@@ -353,6 +384,13 @@ void PredicatePass::compute(const PredicateProgram::Group& group, const std::str
       else
         fires = address && test.cidrs.contains(*address);
       if (fires) pool_.push_back(test.predicate);
+    }
+  }
+  for (const PredicateProgram::RegexTest& test : group.regex_tests) {
+    for (const auto& regex : test.regexes) {
+      if (!RE2::FullMatch(value, *regex)) continue;
+      pool_.push_back(test.predicate);
+      break;
     }
   }
 }

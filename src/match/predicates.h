@@ -50,6 +50,10 @@ class PredicateProgram {
     bool insensitive = false;
     CidrTable cidrs;
   };
+  struct RegexTest {
+    uint32_t predicate = 0;
+    std::vector<std::unique_ptr<RE2>> regexes;
+  };
   struct Group {
     uint32_t slot = 0;
     // Exact strings, and case-folded ones, to the predicates they fire.
@@ -63,6 +67,8 @@ class PredicateProgram {
     std::vector<std::pair<Scalar, uint32_t>> numbers;
     // IP fields: an address equal to one, or in a set of CIDRs (cidrMatch).
     std::vector<IpTest> ip_tests;
+    // Regular expressions, any of which fires the predicate.
+    std::vector<RegexTest> regex_tests;
   };
   uint32_t predicate_for(Node& leaf);
   struct Anchor {
