@@ -4,6 +4,7 @@
 #include "event/patterns.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <span>
@@ -40,6 +41,27 @@ std::weak_ordering operator<=>(const Scalar& a, const Scalar& b) {
 
 bool operator<(const Scalar& a, const Scalar& b) {
   return (a <=> b) < 0;
+}
+
+size_t JoinKeyHash::operator()(const std::vector<Scalar>& key) const {
+  uint64_t hash = 0x9E3779B97F4A7C15ULL;
+  auto mix = [&](uint64_t value) { hash = (hash ^ value) * 0x100000001B3ULL + (hash >> 29); };
+  for (const Scalar& value : key) {
+    mix(static_cast<uint64_t>(value.type));
+    switch (value.type) {
+      case Scalar::Type::Null: break;
+      case Scalar::Type::Bool: mix(value.boolean); break;
+      case Scalar::Type::Long: mix(static_cast<uint64_t>(value.integer)); break;
+      case Scalar::Type::Double: {
+        // Equivalent doubles hash alike: 0 and -0; every NaN.
+        double number = value.number == 0 ? 0.0 : value.number;
+        mix(std::isnan(number) ? 1 : std::bit_cast<uint64_t>(number));
+        break;
+      }
+      case Scalar::Type::String: mix(std::hash<std::string>{}(value.string)); break;
+    }
+  }
+  return static_cast<size_t>(hash);
 }
 
 namespace {
@@ -460,20 +482,24 @@ void QueryEngine::evict_oldest(const KeyState* keep) {
   size_t count = std::max<size_t>(1, starts.size() / 10);
   std::nth_element(starts.begin(), starts.begin() + static_cast<long>(count - 1), starts.end());
   const int64_t threshold = starts[count - 1];
-  for (auto it = state_.sequences.begin(); it != state_.sequences.end();) {
-    bool any = false;
-    for (auto& partial : it->second.stages) {
+  // Of the partials begun by the threshold, the first `count` in key order go.
+  for (const QueryState::Sequence* sequence : state_.sequences_in_order()) {
+    if (count == 0) break;
+    for (auto& partial : const_cast<KeyState&>(sequence->second).stages) {
       if (count > 0 && partial && partial->start <= threshold) {
         partial.reset();
         --state_.live_partials;
         ++state_.stats.state_evictions;
         --count;
       }
-      any = any || partial.has_value();
     }
-    // Keys left with nothing go, but for the one being filled in.
-    it = any || &it->second == keep ? std::next(it) : state_.sequences.erase(it);
   }
+  // Keys left with nothing go, but for the one being filled in.
+  std::erase_if(state_.sequences, [&](const auto& entry) {
+    return &entry.second != keep &&
+           std::none_of(entry.second.stages.begin(), entry.second.stages.end(),
+                        [](const auto& partial) { return partial.has_value(); });
+  });
 }
 
 // Moves the key's partial waiting for positive stage p on with the event.

@@ -106,6 +106,21 @@ struct CompiledQuery {
   const PredicateProgram* program = nullptr;
 };
 
+// Orders scalars for join-key maps: by type, then value. The three-way form
+// lets a key (a vector of scalars) be compared in one pass, not two.
+std::weak_ordering operator<=>(const Scalar& a, const Scalar& b);
+bool operator<(const Scalar& a, const Scalar& b);
+
+// Join keys in hash maps: equal when every scalar is equivalent in that order.
+struct JoinKeyHash {
+  size_t operator()(const std::vector<Scalar>& key) const;
+};
+struct JoinKeyEqual {
+  bool operator()(const std::vector<Scalar>& a, const std::vector<Scalar>& b) const {
+    return (a <=> b) == 0;
+  }
+};
+
 // What one partition's run of a query has built up: live partial
 // sequences, samples, remembered missing-step events, results held for the
 // end, counters. It can be written out and read back (a checkpoint), with
@@ -129,7 +144,10 @@ struct QueryState {
     size_t count(uint32_t step) const;
   };
 
-  std::map<std::vector<Scalar>, KeyState, std::less<>> sequences;
+  // Hashed: looked up for most events. Written out and evicted in key order.
+  std::unordered_map<std::vector<Scalar>, KeyState, JoinKeyHash, JoinKeyEqual> sequences;
+  using Sequence = std::pair<const std::vector<Scalar>, KeyState>;
+  std::vector<const Sequence*> sequences_in_order() const;
   size_t live_partials = 0;
   uint64_t since_sweep = 0;
   uint64_t sweep_every = 8192;
@@ -270,10 +288,5 @@ class QueryEngine {
   bool streaming_ = false;
   size_t limit_ = SIZE_MAX;  // head pipes and size, when streaming
 };
-
-// Orders scalars for join-key maps: by type, then value. The three-way form
-// lets a key (a vector of scalars) be compared in one pass, not two.
-std::weak_ordering operator<=>(const Scalar& a, const Scalar& b);
-bool operator<(const Scalar& a, const Scalar& b);
 
 }  // namespace pickaxe

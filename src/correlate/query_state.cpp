@@ -140,13 +140,23 @@ size_t QueryState::SampleKey::count(uint32_t step) const {
                                            [&](const auto& held) { return held.first == step; }));
 }
 
+std::vector<const QueryState::Sequence*> QueryState::sequences_in_order() const {
+  std::vector<const Sequence*> ordered;
+  ordered.reserve(sequences.size());
+  for (const Sequence& sequence : sequences) ordered.push_back(&sequence);
+  std::sort(ordered.begin(), ordered.end(),
+            [](const Sequence* a, const Sequence* b) { return a->first < b->first; });
+  return ordered;
+}
+
 void QueryState::save(std::string& out) const {
   out.append(kMagic, sizeof(kMagic));
   put(out, kVersion);
   Writer writer(out);
   std::string body;
   put(body, static_cast<uint64_t>(sequences.size()));
-  for (const auto& [key, state] : sequences) {
+  for (const Sequence* sequence : sequences_in_order()) {
+    const auto& [key, state] = *sequence;
     put_key(body, key);
     put(body, static_cast<uint32_t>(state.stages.size()));
     for (const std::optional<Partial>& partial : state.stages) {
