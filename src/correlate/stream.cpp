@@ -307,6 +307,12 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
       lanes_.push_back(std::move(lane));
     }
     read_pool_ = std::make_unique<TaskPool>(threads);
+    // The lanes would need the wildcard databases at once, and wait for one
+    // another compiling the same ones: they are compiled now, shared out.
+    if (predicates_ && threads > 1) {
+      std::atomic<size_t> next{0};
+      read_pool_->run([&](size_t) { predicates_->prepare(next); });
+    }
   }
   for (auto& lane : lanes_) lane->worker.mapped_input = keep_mapping ? text : std::string_view();
   // The file's first block decides whether its lines are scanned.
@@ -747,8 +753,7 @@ void QueryStream::buffer_event(Pending&& pending) {
 
 // Quarantined events whose time the stream has reached.
 void QueryStream::admit_quarantined() {
-  while (!quarantine_.empty() &&
-         quarantine_.top().timestamp - newest_ <= options_.future_limit) {
+  while (!quarantine_.empty() && quarantine_.top().timestamp - newest_ <= options_.future_limit) {
     Pending pending = std::move(const_cast<Pending&>(quarantine_.top()));
     quarantine_.pop();
     buffer_event(std::move(pending));

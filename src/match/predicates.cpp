@@ -314,6 +314,11 @@ void PredicateProgram::build() {
   }
 }
 
+void PredicateProgram::prepare(std::atomic<size_t>& next) const {
+  for (size_t group = next++; group < groups_.size(); group = next++)
+    if (groups_[group].wildcards) groups_[group].wildcards->prepare();
+}
+
 PredicatePass::PredicatePass(const PredicateProgram& program, size_t memory_budget)
     : program_(program),
       decided_(program.groups_.size(), 0),

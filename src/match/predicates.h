@@ -7,6 +7,7 @@
 // an event at once when their anchor (a required predicate) did not fire.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -34,6 +35,9 @@ class PredicateProgram {
   void add(CompiledFilter& filter, const FieldIndex& fields);
   // Builds each field's matchers; the program is immutable from then on.
   void build();
+  // Compiles the fields' wildcard databases now (they are compiled at first
+  // use otherwise): threads sharing one `next` compile different fields.
+  void prepare(std::atomic<size_t>& next) const;
 
   size_t predicate_count() const { return predicates_.size(); }
   size_t field_count() const { return groups_.size(); }

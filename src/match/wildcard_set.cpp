@@ -188,7 +188,7 @@ void FactoredWildcards::compile() const {
 }
 
 void FactoredWildcards::match_all(std::string_view text, std::vector<uint32_t>& ids) const {
-  std::call_once(compile_once_, [this] { compile(); });
+  prepare();
   auto verify = [&](uint32_t pattern) {
     if (wildcard_match(text, patterns_[pattern], caseless_[pattern])) ids.push_back(pattern);
   };

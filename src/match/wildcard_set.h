@@ -60,6 +60,10 @@ class FactoredWildcards {
   ~FactoredWildcards();
   // Adds to `ids` the index of each pattern that matches the whole text.
   void match_all(std::string_view text, std::vector<uint32_t>& ids) const;
+  // Compiles now rather than at the first match (once, whichever thread asks).
+  void prepare() const {
+    std::call_once(compile_once_, [this] { compile(); });
+  }
 
  private:
   void compile() const;
