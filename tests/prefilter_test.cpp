@@ -142,15 +142,7 @@ TEST(Prefilter, ResultsEqualFullParsingAndMostLinesAreNotParsed) {
 // same either way.
 TEST(Prefilter, LinesAreScannedOnlyWhenEnoughCanBeSkipped) {
   const std::string query = R"(process where process.name == "xmrig")";
-  auto events = [](int percent_with_literal) {
-    std::string input;
-    for (int i = 0; i < 3000; ++i)
-      input += fmt::format(
-          R"({{"@timestamp":{},"event":{{"category":"process"}},"process":{{"name":"{}"}}}})"
-          "\n",
-          1'700'000'000'000 + i * 1000, i % 100 < percent_with_literal ? "xmrig" : "bash");
-    return input;
-  };
+  auto events = [](int percent_with_literal) { return xmrig_events(3000, percent_with_literal); };
   StreamOptions full;
   full.prefilter = false;
   for (size_t threads : {size_t{0}, size_t{2}}) {

@@ -411,15 +411,7 @@ TEST_F(BadInput, EachKindIsCountedReportedAndSkipped) {
 // The summary says when an input was read without the prefilter, because
 // too few of its first lines could be skipped: from a file and from stdin.
 TEST_F(BadInput, TheSummaryNamesInputsReadWithoutThePrefilter) {
-  auto events = [](int percent_with_literal) {
-    std::string input;
-    for (int i = 0; i < 2000; ++i)
-      input += fmt::format(
-          R"({{"@timestamp":{},"event":{{"category":"process"}},"process":{{"name":"{}"}}}})"
-          "\n",
-          1'700'000'000'000 + i * 1000, i % 100 < percent_with_literal ? "xmrig" : "bash");
-    return input;
-  };
+  auto events = [](int percent_with_literal) { return xmrig_events(2000, percent_with_literal); };
   const std::string query = "query 'process where process.name == \"xmrig\"'";
   const std::string note = "inputs whose every line was parsed";
   const std::string count = "for the prefilter to pay: ";

@@ -65,6 +65,18 @@ inline std::string shared_dir() {
                    << (relative) << " (tests that read ../shared skip without it)";        \
   } while (0)
 
+// `count` process events a second apart, one line each: in `percent_with_name`
+// of every hundred, process.name is "xmrig"; in the others, "bash".
+inline std::string xmrig_events(int count, int percent_with_name) {
+  std::string input;
+  for (int i = 0; i < count; ++i) {
+    input += R"({"@timestamp":)" + std::to_string(1'700'000'000'000 + int64_t{i} * 1000) +
+             R"(,"event":{"category":"process"},"process":{"name":")" +
+             (i % 100 < percent_with_name ? "xmrig" : "bash") + "\"}}\n";
+  }
+  return input;
+}
+
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream buffer;
