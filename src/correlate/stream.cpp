@@ -315,8 +315,8 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
     }
   }
   for (auto& lane : lanes_) lane->worker.mapped_input = keep_mapping ? text : std::string_view();
-  // The file's first block decides whether its lines are scanned.
-  // The stream's reader decides (and counts the inputs left unscanned).
+  // The file's first block decides whether its lines are scanned: the
+  // stream's reader decides (and counts the inputs left unscanned).
   reader_.decide_scanning(text.substr(0, line_end_after(text, size_t{1} << 20)));
   for (auto& lane : lanes_) lane->reader->set_scanning(reader_.scanning());
   auto work = [&](Lane& lane, Chunk& chunk) {

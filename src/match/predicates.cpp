@@ -240,8 +240,9 @@ PredicateProgram::Group& PredicateProgram::group_for(uint32_t slot) {
   return groups_[it->second];
 }
 
-uint32_t PredicateProgram::predicate_for(Node& leaf) {
+std::optional<uint32_t> PredicateProgram::predicate_for(Node& leaf) {
   std::optional<LeafShape> shape = shape_of(leaf);
+  if (!shape) return std::nullopt;  // not a leaf the program decides
   std::string key = key_of(*shape);
   auto [it, added] = by_key_.try_emplace(key, static_cast<uint32_t>(predicates_.size()));
   uint32_t id = it->second;
@@ -294,10 +295,7 @@ void PredicateProgram::add(CompiledFilter& filter, const FieldIndex& fields) {
   while (!stack.empty()) {
     Node* node = stack.back();
     stack.pop_back();
-    if (shape_of(*node)) {
-      predicate_for(*node);
-      continue;
-    }
+    if (predicate_for(*node)) continue;
     for (NodePtr& child : node->children) stack.push_back(child.get());
   }
   // The anchor: predicates one of which must fire for the filter to hold,
@@ -459,11 +457,8 @@ void PredicatePass::decide(uint32_t index) {
   for (const Scalar& value : event_->fields[group.slot]) {
     if (!value.is_null()) present_[index] = epoch_;
     if (value.is_number()) {
-      for (const auto& [number, predicate] : group.numbers) {
-        if (!same_number(value, number) || fired_[predicate] == epoch_) continue;
-        fired_[predicate] = epoch_;
-        event_fired_.push_back(predicate);
-      }
+      for (const auto& [number, predicate] : group.numbers)
+        if (same_number(value, number)) mark_fired(predicate);
     }
     if (value.type != Scalar::Type::String) continue;
     const bool rememberable = value.string.size() <= kLongestSeen && seen_budget_ > 0;
@@ -482,12 +477,7 @@ void PredicatePass::decide(uint32_t index) {
       compute(group, value.string);
       end = static_cast<uint32_t>(pool_.size());
     }
-    for (uint32_t at = begin; at < end; ++at) {
-      uint32_t predicate = pool_[at];
-      if (fired_[predicate] == epoch_) continue;
-      fired_[predicate] = epoch_;
-      event_fired_.push_back(predicate);
-    }
+    for (uint32_t at = begin; at < end; ++at) mark_fired(pool_[at]);
     if (known) continue;
     if (rememberable)
       remember(hash, index, value.string, begin, end);

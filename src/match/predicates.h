@@ -74,7 +74,9 @@ class PredicateProgram {
     // Regular expressions, any of which fires the predicate.
     std::vector<RegexTest> regex_tests;
   };
-  uint32_t predicate_for(Node& leaf);
+  // Gives the leaf its predicate (shared with identical leaves); none when
+  // the leaf is not one the program decides.
+  std::optional<uint32_t> predicate_for(Node& leaf);
   struct Anchor {
     std::vector<uint32_t> predicates;
     int score = 0;
@@ -117,6 +119,12 @@ class PredicatePass {
 
  private:
   void decide(uint32_t group);
+  // Records that the predicate fired on this event (once).
+  void mark_fired(uint32_t predicate) {
+    if (fired_[predicate] == epoch_) return;
+    fired_[predicate] = epoch_;
+    event_fired_.push_back(predicate);
+  }
   // The predicates `value` fires in `group`, appended to pool_.
   void compute(const PredicateProgram::Group& group, const std::string& value);
   void forget_values();
