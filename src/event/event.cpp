@@ -112,32 +112,26 @@ std::vector<SlotSchema> describe_slots(const FieldIndex& index, const Schema& sc
 
 namespace {
 
-// Whether coerce() would change the value: a number in a keyword field, a
-// string in a numeric one.
-bool needs_coercion(const Scalar& value, FieldType type) {
-  if (type == FieldType::Keyword || type == FieldType::Text) return value.is_number();
-  if (type == FieldType::Long || type == FieldType::Double)
-    return value.type == Scalar::Type::String;
-  return false;
-}
-
-Scalar coerce(Scalar value, std::optional<FieldType> type) {
-  if (!type) return value;
-  if ((*type == FieldType::Keyword || *type == FieldType::Text) && value.is_number()) {
-    return Scalar::of_string(value.to_string());
+// Converts the value where Elasticsearch would for the field's type: a
+// number in a keyword field becomes a string, a numeric string in a numeric
+// field a number. Anything else is left as it is, untouched.
+void coerce(Scalar& value, FieldType type) {
+  if ((type == FieldType::Keyword || type == FieldType::Text) && value.is_number()) {
+    value = Scalar::of_string(value.to_string());
+    return;
   }
-  if ((*type == FieldType::Long || *type == FieldType::Double) &&
-      value.type == Scalar::Type::String) {
-    const std::string& text = value.string;
-    int64_t integer = 0;
-    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), integer);
-    if (error == std::errc() && end == text.data() + text.size()) return Scalar::of_long(integer);
-    double number = 0;
-    auto [end2, error2] = std::from_chars(text.data(), text.data() + text.size(), number);
-    if (error2 == std::errc() && end2 == text.data() + text.size())
-      return Scalar::of_double(number);
+  if ((type != FieldType::Long && type != FieldType::Double) || value.type != Scalar::Type::String)
+    return;
+  const std::string& text = value.string;
+  int64_t integer = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), integer);
+  if (error == std::errc() && end == text.data() + text.size()) {
+    value = Scalar::of_long(integer);
+    return;
   }
-  return value;
+  double number = 0;
+  auto [end2, error2] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (error2 == std::errc() && end2 == text.data() + text.size()) value = Scalar::of_double(number);
 }
 
 class Extractor {
@@ -233,8 +227,7 @@ class Extractor {
         break;
       default: return;
     }
-    if (schema.type && needs_coercion(*value, *schema.type))
-      *value = coerce(std::move(*value), schema.type);
+    if (schema.type) coerce(*value, *schema.type);
   }
 
   void visit_document(simdjson::dom::element document) { visit(document, 0); }

@@ -71,7 +71,7 @@ SourceKind detect_source(simdjson::dom::element record) {
   simdjson::dom::object object = record.get_object().value_unsafe();
   for (auto [key, value] : object) {
     for (const auto& [name, bit] : kKeys) {
-      if (key.size() == name.size() && key == name) {
+      if (key == name) {
         seen |= bit;
         break;
       }
