@@ -21,11 +21,16 @@ std::vector<EventPtr> generated_events(const FieldIndex& fields, const Schema& s
   simdjson::dom::parser parser;
   std::vector<EventPtr> events;
   for (size_t i = 0; i < count; ++i) {
-    std::string json =
-        fmt::format(R"({{"@timestamp":"2026-01-01T00:{:02}:{:02}Z","event":{{"category":"{}"}},)"
-                    R"("host":{{"id":"h{}"}},"process":{{"pid":{}}},"user":{{"name":"{}"}}}})",
-                    i / 60 % 60, i % 60, categories[random() % 3], random() % 3, random() % 4,
-                    users[random() % 4]);
+    // event.ingested: a second time field, two seconds late, missing from every seventh event.
+    std::string ingested = i % 7 == 3
+                               ? ""
+                               : fmt::format(R"("ingested":"2026-01-01T{:02}:{:02}:{:02}Z",)",
+                                             (i + 2) / 3600 % 24, (i + 2) / 60 % 60, (i + 2) % 60);
+    std::string json = fmt::format(
+        R"({{"@timestamp":"2026-01-01T{:02}:{:02}:{:02}Z","event":{{{}"category":"{}"}},)"
+        R"("host":{{"id":"h{}"}},"process":{{"pid":{}}},"user":{{"name":"{}"}}}})",
+        i / 3600 % 24, i / 60 % 60, i % 60, ingested, categories[random() % 3], random() % 3,
+        random() % 4, users[random() % 4]);
     auto event = std::make_shared<Event>();
     extract_fields(parser.parse(json).value(), fields, schema, *event);
     event->timestamp = 1'767'225'600'000'000'000 + static_cast<int64_t>(i) * 1'000'000'000;
@@ -61,14 +66,24 @@ const char* kQueries[] = {
     R"(sequence by host.id [network where true] [file where true] | head 4)",
 };
 
+// Sequences whose first stage is rare: they often wait for nothing.
+const char* kRarelyBegun[] = {
+    R"(sequence by host.id with maxspan=5s [process where user.name == "root" and process.pid == 0] [network where true] [file where true])",
+    R"(sequence by host.id with maxspan=5s [process where user.name == "eve" and process.pid == 1] ![network where user.name == "bob"] [file where true])",
+    R"(sequence by host.id, process.pid [process where user.name == "root" and process.pid == 2] [file where true] until [network where true])",
+    R"(sequence by host.id with maxspan=5s [process where user.name == "alice" and process.pid == 3] with runs=2 [file where true])",
+    R"(sequence by host.id with maxspan=5s ![network where user.name == "bob"] [process where user.name == "root" and process.pid == 0] [file where true])",
+    R"(sequence by host.id [network where user.name == "eve" and process.pid == 0] [file where user.name == "root"] | head 20)",
+};
+
 struct QueryRun {
   Schema schema;
   Parsed parsed;
   std::unique_ptr<QueryEngine> engine;
   std::vector<QueryResult> streamed;
-  explicit QueryRun(const char* query) : parsed(parse(query)) {
+  explicit QueryRun(const char* query, EngineOptions options = {}) : parsed(parse(query)) {
     EXPECT_TRUE(parsed.ok()) << query << "\n" << parsed.messages();
-    engine = std::make_unique<QueryEngine>(parsed.query(), schema, EngineOptions{});
+    engine = std::make_unique<QueryEngine>(parsed.query(), schema, options);
     engine->set_sink([this](QueryResult&& result) { streamed.push_back(std::move(result)); });
   }
   // Another partition of the same compiled query.
@@ -120,6 +135,64 @@ TEST(QueryState, ARestoredStateGoesOnAsIfNeverStopped) {
       }
     }
   }
+}
+
+// A sequence that waits for nothing lets the events its first stage does not
+// match pass over unread: what it gives and what it holds, counters and all,
+// are what pushing them would have left.
+TEST(QueryState, EventsPassedOverLeaveWhatPushingThemLeaves) {
+  size_t passed_over = 0;
+  for (bool own_time : {false, true}) {
+    EngineOptions options;
+    if (own_time) options.timestamp_field = "event.ingested";  // the query's own clock
+    for (const char* query : kRarelyBegun) {
+      QueryRun pushed(query, options), passing(query, options);
+      const std::vector<CompiledFilter>& filters = pushed.engine->filters();
+      ASSERT_LE(filters.size(), 32u);
+      std::vector<EventPtr> events =
+          generated_events(pushed.engine->fields(), pushed.schema, 20'000);
+      for (size_t i = 0; i < events.size(); ++i) {
+        uint32_t matched = 0;
+        for (size_t f = 0; f < filters.size(); ++f)
+          if (filters[f].matches(*events[i])) matched |= uint32_t{1} << f;
+        pushed.engine->push(events[i], matched);
+        if (passing.engine->pass_over(PackedEvent(*events[i]), matched))
+          ++passed_over;
+        else
+          passing.engine->push(events[i], matched);
+        if (i % 97 != 0) continue;
+        std::string expected, state;
+        pushed.engine->state().save(expected);
+        passing.engine->state().save(state);
+        ASSERT_EQ(state, expected) << query << " after " << i + 1 << " events";
+      }
+      const std::string expected = pushed.finish(*pushed.engine);
+      EXPECT_FALSE(expected.empty()) << query << ": the events must give results";
+      EXPECT_EQ(passing.finish(*passing.engine), expected) << query;
+    }
+  }
+  EXPECT_GT(passed_over, 10'000u) << "the events must test passing over";
+  // A leading missing step's events count before any sequence has begun.
+  QueryRun run(kRarelyBegun[4]);
+  const char* lines[] = {
+      R"({"event":{"category":"network"},"host":{"id":"h0"},"user":{"name":"bob"}})",
+      R"({"event":{"category":"process"},"host":{"id":"h0"},"process":{"pid":0},"user":{"name":"root"}})",
+      R"({"event":{"category":"file"},"host":{"id":"h0"}})",
+  };
+  simdjson::dom::parser parser;
+  for (size_t i = 0; i < std::size(lines); ++i) {
+    auto event = std::make_shared<Event>();
+    extract_fields(parser.parse(std::string(lines[i])).value(), run.engine->fields(), run.schema,
+                   *event);
+    event->timestamp = 1'767'225'600'000'000'000 + static_cast<int64_t>(i) * 1'000'000'000;
+    event->has_timestamp = true;
+    event->order = i;
+    uint32_t matched = 0;
+    for (size_t f = 0; f < run.engine->filters().size(); ++f)
+      if (run.engine->filters()[f].matches(*event)) matched |= uint32_t{1} << f;
+    if (!run.engine->pass_over(PackedEvent(*event), matched)) run.engine->push(event, matched);
+  }
+  EXPECT_EQ(run.finish(*run.engine), "") << "bob's connection came a second before";
 }
 
 TEST(QueryState, SavedEventsKeepTheirValuesAndDocument) {

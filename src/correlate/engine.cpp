@@ -401,6 +401,23 @@ std::optional<int64_t> QueryEngine::time_of(const Event& event) const {
   return query_->time_format->read(values.front());
 }
 
+bool QueryEngine::pass_over(const PackedEvent& event, uint32_t matched) {
+  if (query_->kind != eql::QueryKind::Sequence || query_->positive.empty()) return false;
+  // Events of a leading missing step are remembered even before any partial.
+  if (query_->stages.front().missing) return false;
+  if (state_.live_partials > 0 || !state_.completed_keys.empty()) return false;
+  const size_t first = query_->stages[query_->positive.front()].filter;
+  if (first >= 32 || (matched >> first & 1)) return false;
+  ++state_.stats.events;
+  std::optional<int64_t> time = event.timestamp();
+  if (query_->own_time) {
+    std::optional<Scalar> value = event.first_value(query_->timestamp_slot);
+    time = value ? query_->time_format->read(*value) : std::nullopt;
+  }
+  if (time) tick(*time);
+  return true;
+}
+
 void QueryEngine::push_sequence(const EventPtr& event) {
   const size_t stage_count = query_->positive.size();
   if (stage_count == 0) return;

@@ -16,6 +16,7 @@
 
 #include "eql/ast.h"
 #include "event/event.h"
+#include "event/packed_event.h"
 #include "match/expression.h"
 #include "match/predicates.h"
 
@@ -205,6 +206,10 @@ class QueryEngine {
   // `matched` says whether filters()[f] matches it (at most 32 filters), and
   // the caller checked the engine's index (index_filters) for it.
   void push(const EventPtr& event, uint32_t matched);
+  // Takes such an event without reading its values, when the engine can: a
+  // sequence that waits for nothing needs no event its first stage does not
+  // match. Its counters and clock move as push() moves them. True when taken.
+  bool pass_over(const PackedEvent& event, uint32_t matched);
   // Ends the input and returns the results, in Elasticsearch's order.
   std::vector<QueryResult> finish();
   const EngineStats& stats() const { return state_.stats; }

@@ -854,14 +854,23 @@ void QueryStream::release_earliest(bool early) {
     // With threads, the batch's workers unpack it.
     const bool in_heap = earliest_in_heap();
     Pending& head = const_cast<Pending&>(in_heap ? buffer_.top() : in_order_.front());
+    // Engines that need nothing of the event take it as it is; when none is
+    // left, it is not unpacked at all.
+    if (threads_ == 1)
+      std::erase_if(head.matches, [&](const Match& match) {
+        QueryEngine& engine = *engines_[match.engine];
+        return engine.done() || (engine.filters().size() <= kMaskedFilters &&
+                                 engine.pass_over(head.event, match.filters));
+      });
     // An event no engine kept is unpacked into again, with its storage.
-    std::shared_ptr<Event> event =
-        threads_ > 1 || !spare_event_ ? std::make_shared<Event>() : std::move(spare_event_);
+    std::shared_ptr<Event> event;
+    if (threads_ > 1 || !head.matches.empty())
+      event = threads_ > 1 || !spare_event_ ? std::make_shared<Event>() : std::move(spare_event_);
     Released released{std::move(event), std::move(head.matches), {}};
     const int64_t timestamp = head.timestamp;
     if (threads_ > 1)
       released.packed = std::move(head.event);
-    else
+    else if (released.event)
       head.event.unpack(*released.event);
     if (early) ++stats_.released_early;
     buffered_bytes_ -= std::min(buffered_bytes_, head.bytes);
@@ -869,13 +878,14 @@ void QueryStream::release_earliest(bool early) {
       buffer_.pop();
     else
       in_order_.pop_front();
-    released.event->order = order_++;
+    if (released.event) released.event->order = order_;
+    ++order_;
     released_ = std::max(released_, timestamp);
     ++stats_.events;
     if (threads_ > 1) {
       batch_.push_back(std::move(released));
       if (batch_.size() >= 4096) run_batch();
-    } else {
+    } else if (released.event) {
       for (const Match& match : released.matches) {
         if (!engines_[match.engine]->done()) push(match, released.event);
       }
