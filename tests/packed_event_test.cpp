@@ -123,6 +123,16 @@ TEST(PackedEvent, AnswersForOneSlotAndTakesNewTimesAndLines) {
   EXPECT_EQ(packed.first_value(0)->integer, 7);
   EXPECT_EQ(packed.first_value(1)->string, "p");
   EXPECT_FALSE(packed.first_value(2));
+  // Found past values of every type, each stepped over.
+  Extracted mixed({"a", "b", "c", "d", "e", "f"},
+                  R"({"a":["xy","z"],"b":[true,false],"c":[1.5,-2],"d":"last","f":[]})");
+  PackedEvent mixed_packed(mixed.event);
+  ASSERT_TRUE(mixed_packed.first_value(3));
+  EXPECT_EQ(mixed_packed.first_value(3)->string, "last");
+  EXPECT_EQ(mixed_packed.first_value(2)->number, 1.5);
+  EXPECT_TRUE(mixed_packed.first_value(1)->boolean);
+  EXPECT_FALSE(mixed_packed.first_value(4));
+  EXPECT_FALSE(mixed_packed.first_value(5));
   EXPECT_FALSE(packed.has_timestamp());
   packed.set_timestamp(5);
   packed.set_line(9);

@@ -69,6 +69,17 @@ void take_value(const std::byte*& at, Scalar& value) {
   }
 }
 
+// Steps over a value without reading it out.
+void skip_value(const std::byte*& at) {
+  switch (static_cast<Scalar::Type>(take<uint8_t>(at))) {
+    case Scalar::Type::Null: break;
+    case Scalar::Type::Bool: at += 1; break;
+    case Scalar::Type::Long:
+    case Scalar::Type::Double: at += 8; break;
+    case Scalar::Type::String: at += take<uint32_t>(at); break;
+  }
+}
+
 }  // namespace
 
 void pack_value(std::string& out, const Scalar& value) {
@@ -225,12 +236,13 @@ std::optional<Scalar> PackedEvent::first_value(uint32_t slot) const {
   for (uint32_t i = 0; i < head.slot_count; ++i) {
     uint32_t entry_slot = take<uint32_t>(table);
     uint32_t count = take<uint32_t>(table);
-    for (uint32_t v = 0; v < count; ++v) {
+    if (entry_slot == slot) {
+      if (count == 0) return std::nullopt;
       Scalar value;
       take_value(values, value);
-      if (entry_slot == slot) return value;
+      return value;
     }
-    if (entry_slot == slot) return std::nullopt;
+    for (uint32_t v = 0; v < count; ++v) skip_value(values);
   }
   return std::nullopt;
 }
