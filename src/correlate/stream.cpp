@@ -846,17 +846,9 @@ void QueryStream::release_rest_shared(size_t threads) {
     batch.clear();
     orders.clear();
     while (buffered() && batch.size() < 4096) {
-      const bool in_heap = earliest_in_heap();
-      Pending& head = const_cast<Pending&>(in_heap ? buffer_.top() : in_order_.front());
+      Pending head = take_earliest();
       batch.push_back({nullptr, std::move(head.matches), std::move(head.event)});
-      released_ = std::max(released_, head.timestamp);
-      buffered_bytes_ -= std::min(buffered_bytes_, head.bytes);
-      if (in_heap)
-        buffer_.pop();
-      else
-        in_order_.pop_front();
       orders.push_back(order_++);
-      ++stats_.events;
     }
     // An event is unpacked by the thread that first needs it: 0 packed, 1
     // being unpacked, 2 unpacked.
@@ -899,6 +891,19 @@ void QueryStream::release_rest_shared(size_t threads) {
   }
 }
 
+QueryStream::Pending QueryStream::take_earliest() {
+  const bool in_heap = earliest_in_heap();
+  Pending head = std::move(const_cast<Pending&>(in_heap ? buffer_.top() : in_order_.front()));
+  if (in_heap)
+    buffer_.pop();
+  else
+    in_order_.pop_front();
+  buffered_bytes_ -= std::min(buffered_bytes_, head.bytes);
+  released_ = std::max(released_, head.timestamp);
+  ++stats_.events;
+  return head;
+}
+
 // Whether the earliest buffered event is the heap's (else the queue's).
 bool QueryStream::earliest_in_heap() const {
   if (in_order_.empty()) return true;
@@ -916,10 +921,10 @@ void QueryStream::release(int64_t up_to) {
 
 void QueryStream::release_earliest(bool early) {
   {
-    // The event is unpacked, its engine list moved: ordering reads neither.
-    // With threads, the batch's workers unpack it.
-    const bool in_heap = earliest_in_heap();
-    Pending& head = const_cast<Pending&>(in_heap ? buffer_.top() : in_order_.front());
+    // The event is unpacked, its engine list moved; with threads, the
+    // batch's workers unpack it.
+    Pending head = take_earliest();
+    if (early) ++stats_.released_early;
     // Engines that need nothing of the event take it as it is; when none is
     // left, it is not unpacked at all.
     if (threads_ == 1)
@@ -933,21 +938,12 @@ void QueryStream::release_earliest(bool early) {
     if (threads_ > 1 || !head.matches.empty())
       event = threads_ > 1 || !spare_event_ ? std::make_shared<Event>() : std::move(spare_event_);
     Released released{std::move(event), std::move(head.matches), {}};
-    const int64_t timestamp = head.timestamp;
     if (threads_ > 1)
       released.packed = std::move(head.event);
     else if (released.event)
       head.event.unpack(*released.event);
-    if (early) ++stats_.released_early;
-    buffered_bytes_ -= std::min(buffered_bytes_, head.bytes);
-    if (in_heap)
-      buffer_.pop();
-    else
-      in_order_.pop_front();
     if (released.event) released.event->order = order_;
     ++order_;
-    released_ = std::max(released_, timestamp);
-    ++stats_.events;
     if (threads_ > 1) {
       batch_.push_back(std::move(released));
       if (batch_.size() >= 4096) run_batch();

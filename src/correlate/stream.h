@@ -216,6 +216,8 @@ class QueryStream {
       const std::vector<QueryEngine*>& engines);
   void release(int64_t up_to);
   void release_earliest(bool early);
+  // Out of the buffer, counted as released.
+  Pending take_earliest();
   void buffer_event(Pending&& pending);
   void admit_quarantined();
   static size_t buffered_size(const Pending& pending);
@@ -243,10 +245,9 @@ class QueryStream {
   size_t flush_threads_ = 1;  // that run engines over the buffer left at the end
   bool buffering_results_ = false;
   std::vector<Released> batch_;
-  std::shared_ptr<Event> spare_event_;  // released and held by no engine: unpacked into next
-  std::vector<Released> settling_;      // a batch's events, until their results are handled
-  std::unique_ptr<TaskPool>
-      batch_pool_;  // runs engines over batches, threads_ > 1 (or flush_threads_)
+  std::shared_ptr<Event> spare_event_;    // released and held by no engine: unpacked into next
+  std::vector<Released> settling_;        // a batch's events, until their results are handled
+  std::unique_ptr<TaskPool> batch_pool_;  // runs engines over batches (and the end's)
   // read_file's lanes: one per thread, each with its worker and reader.
   struct Lane {
     Worker worker;
