@@ -197,8 +197,6 @@ class QueryEngine {
   void set_sink(ResultSink sink);
   // True once a head limit is reached: later input cannot change the results.
   bool done() const { return streaming_ && state_.emitted >= limit_; }
-  // Whether it can be done before the end (a head limit).
-  bool limited() const { return streaming_ && limit_ != SIZE_MAX; }
   // Samples are unordered: they take events without a timestamp too.
   bool needs_time() const { return query_->kind != eql::QueryKind::Sample; }
 

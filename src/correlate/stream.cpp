@@ -773,7 +773,6 @@ void QueryStream::set_result_handler(ResultHandler handler, size_t threads) {
   // against 1.72x with engines split over two). Past two threads, engines
   // are split over half of them, in batches.
   threads_ = threads <= 2 ? 1 : std::max<size_t>(1, std::min(threads / 2, engines_.size()));
-  flush_threads_ = std::max<size_t>(1, std::min(threads, engines_.size()));
   buffered_.assign(engines_.size(), {});
   trigger_.assign(engines_.size(), 0);
   for (size_t i = 0; i < engines_.size(); ++i) {
@@ -782,7 +781,7 @@ void QueryStream::set_result_handler(ResultHandler handler, size_t threads) {
 }
 
 void QueryStream::deliver(size_t engine, QueryResult&& result) {
-  if (threads_ > 1 || buffering_results_) {
+  if (threads_ > 1) {
     buffered_[engine].push_back({trigger_[engine], std::move(result)});
   } else {
     handler_(engine, std::move(result));
@@ -816,17 +815,6 @@ void QueryStream::run_batch() {
   batch_pool_->run(work);
   settling_.swap(batch_);  // settled once their results are handled
   batch_.clear();
-  hand_on_buffered();
-  mark_kept();
-  std::function<void(size_t)> settle_share = [this](size_t worker) {
-    for (size_t i = worker; i < settling_.size(); i += threads_)
-      if (settling_[i].event.use_count() > 1) settle(*settling_[i].event);
-  };
-  batch_pool_->run(settle_share);
-  settling_.clear();
-}
-
-void QueryStream::hand_on_buffered() {
   std::vector<std::tuple<uint64_t, size_t, size_t>> order;  // trigger, engine, index
   for (size_t i = 0; i < buffered_.size(); ++i) {
     for (size_t j = 0; j < buffered_[i].size(); ++j)
@@ -836,72 +824,13 @@ void QueryStream::hand_on_buffered() {
   for (const auto& [trigger, engine, index] : order)
     handler_(engine, std::move(buffered_[engine][index].result));
   for (auto& results : buffered_) results.clear();
-}
-
-void QueryStream::release_rest_shared(size_t threads) {
-  if (!batch_pool_) batch_pool_ = std::make_unique<TaskPool>(threads);
-  std::vector<Released> batch;
-  std::vector<uint64_t> orders;
-  while (buffered()) {
-    batch.clear();
-    orders.clear();
-    while (buffered() && batch.size() < 4096) {
-      Pending head = take_earliest();
-      batch.push_back({nullptr, std::move(head.matches), std::move(head.event)});
-      orders.push_back(order_++);
-    }
-    // An event is unpacked by the thread that first needs it: 0 packed, 1
-    // being unpacked, 2 unpacked.
-    auto unpacked = std::make_unique<std::atomic<uint8_t>[]>(batch.size());
-    auto event_of = [&](size_t i) -> EventPtr {
-      uint8_t expected = 0;
-      if (unpacked[i].compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
-        auto event = std::make_shared<Event>();
-        batch[i].packed.unpack(*event);
-        event->order = orders[i];
-        batch[i].event = std::move(event);
-        unpacked[i].store(2, std::memory_order_release);
-      } else {
-        while (unpacked[i].load(std::memory_order_acquire) != 2) std::this_thread::yield();
-      }
-      return batch[i].event;
-    };
-    buffering_results_ = true;
-    batch_pool_->run([&](size_t worker) {
-      for (size_t i = 0; i < batch.size(); ++i) {
-        for (const Match& match : batch[i].matches) {
-          if (match.engine % threads != worker) continue;
-          QueryEngine& engine = *engines_[match.engine];
-          if (engine.done()) continue;
-          if (engine.filters().size() <= kMaskedFilters &&
-              engine.pass_over(batch[i].packed, match.filters))
-            continue;
-          trigger_[match.engine] = orders[i];
-          push(match, event_of(i));
-        }
-      }
-    });
-    buffering_results_ = false;
-    hand_on_buffered();
-    for (Released& released : batch) {
-      if (!released.event || released.event.use_count() == 1) continue;
-      mark_kept();
-      settle(*released.event);
-    }
-  }
-}
-
-QueryStream::Pending QueryStream::take_earliest() {
-  const bool in_heap = earliest_in_heap();
-  Pending head = std::move(const_cast<Pending&>(in_heap ? buffer_.top() : in_order_.front()));
-  if (in_heap)
-    buffer_.pop();
-  else
-    in_order_.pop_front();
-  buffered_bytes_ -= std::min(buffered_bytes_, head.bytes);
-  released_ = std::max(released_, head.timestamp);
-  ++stats_.events;
-  return head;
+  mark_kept();
+  std::function<void(size_t)> settle_share = [this](size_t worker) {
+    for (size_t i = worker; i < settling_.size(); i += threads_)
+      if (settling_[i].event.use_count() > 1) settle(*settling_[i].event);
+  };
+  batch_pool_->run(settle_share);
+  settling_.clear();
 }
 
 // Whether the earliest buffered event is the heap's (else the queue's).
@@ -917,6 +846,19 @@ const QueryStream::Pending& QueryStream::earliest() const {
 
 void QueryStream::release(int64_t up_to) {
   while (buffered() && earliest().timestamp <= up_to) release_earliest(false);
+}
+
+QueryStream::Pending QueryStream::take_earliest() {
+  const bool in_heap = earliest_in_heap();
+  Pending head = std::move(const_cast<Pending&>(in_heap ? buffer_.top() : in_order_.front()));
+  if (in_heap)
+    buffer_.pop();
+  else
+    in_order_.pop_front();
+  buffered_bytes_ -= std::min(buffered_bytes_, head.bytes);
+  released_ = std::max(released_, head.timestamp);
+  ++stats_.events;
+  return head;
 }
 
 void QueryStream::release_earliest(bool early) {
@@ -1007,16 +949,7 @@ void QueryStream::flush() {
     quarantine_.pop();
     buffer_event(std::move(pending));
   }
-  // Nothing is left to read for the threads: with one thread running the
-  // engines, they are shared out over all for the rest of the buffer. Not
-  // when a head limit can end the run early (one thread would stop at once).
-  const bool share = threads_ == 1 && flush_threads_ > 1 &&
-                     std::none_of(engines_.begin(), engines_.end(),
-                                  [](const QueryEngine* engine) { return engine->limited(); });
-  if (share)
-    release_rest_shared(flush_threads_);
-  else
-    release(std::numeric_limits<int64_t>::max());
+  release(std::numeric_limits<int64_t>::max());
   run_batch();
 }
 

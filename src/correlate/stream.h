@@ -222,11 +222,6 @@ class QueryStream {
   void admit_quarantined();
   static size_t buffered_size(const Pending& pending);
   void run_batch();
-  // At the end of the input: the rest of the buffer, its engines shared out
-  // over `threads` (see flush).
-  void release_rest_shared(size_t threads);
-  // Results buffered during a batch, handed on in the order one thread gives.
-  void hand_on_buffered();
   void deliver(size_t engine, QueryResult&& result);
   // Why the event is skipped: a value that is not of its field's type.
   // `stream_time_read`: the stream's time field was read as a date already.
@@ -241,13 +236,11 @@ class QueryStream {
   std::vector<QueryEngine*> engines_;
   QueryEngine& engine_;  // the first engine: fields, timestamp and tiebreaker
   ResultHandler handler_;
-  size_t threads_ = 1;        // that run engines
-  size_t flush_threads_ = 1;  // that run engines over the buffer left at the end
-  bool buffering_results_ = false;
+  size_t threads_ = 1;
   std::vector<Released> batch_;
   std::shared_ptr<Event> spare_event_;    // released and held by no engine: unpacked into next
   std::vector<Released> settling_;        // a batch's events, until their results are handled
-  std::unique_ptr<TaskPool> batch_pool_;  // runs engines over batches (and the end's)
+  std::unique_ptr<TaskPool> batch_pool_;  // runs engines over batches, threads_ > 1
   // read_file's lanes: one per thread, each with its worker and reader.
   struct Lane {
     Worker worker;
