@@ -333,9 +333,9 @@ bool QueryEngine::admits_uncached(const Event& event) const {
   return false;
 }
 
-void QueryEngine::tick(int64_t time) {
+void QueryEngine::tick(int64_t time, int64_t stream_time) {
   if (++state_.since_sweep >= state_.sweep_every) {
-    sweep(time);
+    sweep(time, stream_time);
     // Sweep again once as many events came as there are keys left: amortized O(1).
     state_.sweep_every =
         std::max<size_t>(8192, state_.sequences.size() + state_.missing_hits.size());
@@ -366,9 +366,19 @@ void QueryEngine::dispatch(const EventPtr& event) {
   }
 }
 
-void QueryEngine::sweep(int64_t now) {
+void QueryEngine::sweep(int64_t now, int64_t stream_now) {
   state_.since_sweep = 0;
   if (query_->maxspan <= 0) return;
+  // A candidate held for its missing steps is decided once no event to come
+  // can fall in its window (events come in stream time), before the
+  // missing-step events it is checked against are let go below.
+  std::erase_if(state_.completed, [&](const std::pair<QueryResult, std::vector<Scalar>>& held) {
+    const auto& events = held.first.events;
+    auto first = std::find_if(events.begin(), events.end(),
+                              [](const EventPtr& event) { return event != nullptr; });
+    return first != events.end() && elapsed((*first)->timestamp, stream_now) > query_->maxspan &&
+           !missing_ok(held.first, held.second);
+  });
   for (auto it = state_.sequences.begin(); it != state_.sequences.end();) {
     bool any = false;
     for (auto& partial : it->second.stages) {
@@ -381,12 +391,13 @@ void QueryEngine::sweep(int64_t now) {
     }
     it = any ? std::next(it) : state_.sequences.erase(it);
   }
-  // A missing-step event older than two maxspans can no longer fall in any window.
+  // A missing-step event older than two maxspans can no longer fall in the
+  // window of a candidate not yet decided.
   for (auto it = state_.missing_hits.begin(); it != state_.missing_hits.end();) {
     bool any = false;
     for (auto& hits : it->second) {
       std::erase_if(hits, [&](const EventPtr& hit) {
-        return elapsed(hit->timestamp, now) / 2 > query_->maxspan;
+        return elapsed(hit->timestamp, stream_now) / 2 > query_->maxspan;
       });
       any = any || !hits.empty();
     }
@@ -414,7 +425,7 @@ bool QueryEngine::pass_over(const PackedEvent& event, uint32_t matched) {
     std::optional<Scalar> value = event.first_value(query_->timestamp_slot);
     time = value ? query_->time_format->read(*value) : std::nullopt;
   }
-  if (time) tick(*time);
+  if (time) tick(*time, event.timestamp());
   return true;
 }
 
@@ -423,7 +434,7 @@ void QueryEngine::push_sequence(const EventPtr& event) {
   if (stage_count == 0) return;
   const std::optional<int64_t> time = time_of(*event);
   if (!time) return;  // no value in the query's own timestamp field
-  tick(*time);
+  tick(*time, event->timestamp);
   // Remember events of missing steps, per key, to check gaps later. Unless
   // the sequence starts with a missing step, an event of one is checked only
   // against candidates that had begun when it came: a live partial, or a

@@ -261,9 +261,11 @@ class QueryEngine {
   void complete(Partial partial, const std::vector<Scalar>& key);
   void add_result(QueryResult result, std::vector<Scalar> key);
   // Drops partials (and remembered missing-step events) that maxspan has put
-  // out of reach; runs every so often, amortized over the events.
-  void tick(int64_t time);  // counts an event; sweeps expired partials now and then
-  void sweep(int64_t now);
+  // out of reach, and decides the held candidates whose window has closed;
+  // runs every so often, amortized over the events. `time` is the query's
+  // clock (its own timestamp field), `stream_time` the stream's.
+  void tick(int64_t time, int64_t stream_time);  // counts an event; sweeps now and then
+  void sweep(int64_t now, int64_t stream_now);
   bool missing_ok(const QueryResult& candidate, const std::vector<Scalar>& key) const;
   std::vector<QueryResult> finish_samples();
   bool complete(const SampleKey& sample) const {

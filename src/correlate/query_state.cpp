@@ -17,7 +17,7 @@ namespace pickaxe {
 namespace {
 
 constexpr char kMagic[4] = {'P', 'X', 'Q', 'S'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
 constexpr uint32_t kNoEvent = UINT32_MAX;  // a missing-event step in a result
 
 template <typename T>
@@ -205,6 +205,8 @@ void QueryState::save(std::string& out) const {
   put(body, stats.expired);
   put(body, stats.peak_partials);
   put(body, static_cast<uint64_t>(emitted));
+  put(body, since_sweep);
+  put(body, sweep_every);
   writer.finish(body);
 }
 
@@ -291,7 +293,8 @@ bool QueryState::load(std::string_view in, std::string* error) {
   uint64_t emitted_count = 0;
   ok = ok && reader.get(state.stats.events) && reader.get(state.stats.state_evictions) &&
        reader.get(state.stats.expired) && reader.get(state.stats.peak_partials) &&
-       reader.get(emitted_count);
+       reader.get(emitted_count) && reader.get(state.since_sweep) &&
+       reader.get(state.sweep_every) && (state.sweep_every > 0 || reader.fail());
   state.emitted = emitted_count;
   if (!ok)
     return failed(
