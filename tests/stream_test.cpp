@@ -319,27 +319,26 @@ TEST(Stream, AMissingStepHoldsWhateverTheSweepsDo) {
   // bob's connection between h0's process and file rules the sequence out.
   // Then 9000 file events of h1 (past one sweep, at 8192 events, which lets
   // go of missing-step events older than two maxspans) before the end.
-  std::string input;
-  auto line = [&](int64_t ms, const char* category, const char* host, const char* user) {
-    input += fmt::format(
-        R"({{"@timestamp":{},"event":{{"category":"{}","sequence":{}}},"host":{{"name":"{}"}},"user":{{"name":"{}"}}}})"
-        "\n",
-        1'700'000'000'000 + ms, category, ms, host, user);
+  auto input = [](bool with_bob) {
+    std::string text;
+    auto line = [&](int64_t ms, const char* category, const char* host, const char* user) {
+      text += fmt::format(
+          R"({{"@timestamp":{},"event":{{"category":"{}","sequence":{}}},"host":{{"name":"{}"}},"user":{{"name":"{}"}}}})"
+          "\n",
+          1'700'000'000'000 + ms, category, ms, host, user);
+    };
+    line(0, "process", "h0", "alice");
+    if (with_bob) line(1000, "network", "h0", "bob");
+    line(2000, "file", "h0", "alice");
+    for (int i = 0; i < 9000; ++i) line(100'000 + i * 1000, "file", "h1", "alice");
+    return text;
   };
-  line(0, "process", "h0", "alice");
-  line(1000, "network", "h0", "bob");
-  line(2000, "file", "h0", "alice");
-  for (int i = 0; i < 9000; ++i) line(100'000 + i * 1000, "file", "h1", "alice");
   const std::string query =
       "sequence by host.name with maxspan=10s [process where true] "
       "![network where user.name == \"bob\"] [file where true]";
-  EXPECT_TRUE(run_stream(query, input).results.empty());
+  EXPECT_TRUE(run_stream(query, input(true)).results.empty());
   // Without bob's connection, h0's sequence is found.
-  std::string without = input;
-  without.erase(
-      without.find(R"({"@timestamp":1700000001000)"),
-      without.find('\n', without.find("bob")) + 1 - without.find(R"({"@timestamp":1700000001000)"));
-  EXPECT_EQ(run_stream(query, without).results.size(), 1u);
+  EXPECT_EQ(run_stream(query, input(false)).results.size(), 1u);
 }
 
 // ----- bad input through the command line ----------------------------------------------

@@ -372,12 +372,13 @@ void QueryEngine::sweep(int64_t now, int64_t stream_now) {
   // A candidate held for its missing steps is decided once no event to come
   // can fall in its window (events come in stream time), before the
   // missing-step events it is checked against are let go below.
-  std::erase_if(state_.completed, [&](const std::pair<QueryResult, std::vector<Scalar>>& held) {
-    const auto& events = held.first.events;
-    auto first = std::find_if(events.begin(), events.end(),
+  std::erase_if(state_.completed, [&](const auto& held) {
+    const auto& [candidate, key] = held;
+    auto first = std::find_if(candidate.events.begin(), candidate.events.end(),
                               [](const EventPtr& event) { return event != nullptr; });
-    return first != events.end() && elapsed((*first)->timestamp, stream_now) > query_->maxspan &&
-           !missing_ok(held.first, held.second);
+    return first != candidate.events.end() &&
+           elapsed((*first)->timestamp, stream_now) > query_->maxspan &&
+           !missing_ok(candidate, key);
   });
   for (auto it = state_.sequences.begin(); it != state_.sequences.end();) {
     bool any = false;
@@ -416,7 +417,7 @@ bool QueryEngine::pass_over(const PackedEvent& event, uint32_t matched) {
   if (query_->kind != eql::QueryKind::Sequence || query_->positive.empty()) return false;
   // Events of a leading missing step are remembered even before any partial.
   if (query_->stages.front().missing) return false;
-  if (state_.live_partials > 0 || !state_.completed_keys.empty()) return false;
+  if (anything_begun()) return false;
   const size_t first = query_->stages[query_->positive.front()].filter;
   if (first >= 32 || (matched >> first & 1)) return false;
   ++state_.stats.events;
@@ -440,7 +441,7 @@ void QueryEngine::push_sequence(const EventPtr& event) {
   // against candidates that had begun when it came: a live partial, or a
   // completed candidate waiting for its trailing gap.
   const bool leading_missing = query_->stages.front().missing;
-  const bool anything_begun = state_.live_partials > 0 || !state_.completed_keys.empty();
+  const bool anything_begun = this->anything_begun();
   for (size_t m = 0; m < query_->stages.size(); ++m) {
     if (!query_->stages[m].missing || (!leading_missing && !anything_begun)) continue;
     if (!matches(query_->stages[m].filter, *event)) continue;

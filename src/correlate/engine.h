@@ -257,6 +257,8 @@ class QueryEngine {
                const std::vector<Scalar>& key);
   // Whether the key has a live partial or a completed candidate.
   bool begun(const std::vector<Scalar>& key) const;
+  // Whether any key has.
+  bool anything_begun() const { return state_.live_partials > 0 || !state_.completed_keys.empty(); }
   void evict_oldest(const KeyState* keep);
   void complete(Partial partial, const std::vector<Scalar>& key);
   void add_result(QueryResult result, std::vector<Scalar> key);

@@ -890,9 +890,8 @@ void QueryStream::release_earliest(bool early) {
       batch_.push_back(std::move(released));
       if (batch_.size() >= 4096) run_batch();
     } else if (released.event) {
-      for (const Match& match : released.matches) {
-        if (!engines_[match.engine]->done()) push(match, released.event);
-      }
+      // Engines already done were left out above.
+      for (const Match& match : released.matches) push(match, released.event);
       if (released.event.use_count() > 1) {  // an engine holds it
         mark_kept();
         settle(*released.event);
