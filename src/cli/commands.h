@@ -34,6 +34,7 @@ void add_lint_command(CLI::App& app, std::function<int()>& run);
 void add_fmt_command(CLI::App& app, std::function<int()>& run);
 void add_query_command(CLI::App& app, std::function<int()>& run);
 void add_hunt_command(CLI::App& app, std::function<int()>& run);
+void add_watch_command(CLI::App& app, std::function<int()>& run);
 void add_validate_command(CLI::App& app, std::function<int()>& run);
 void add_convert_command(CLI::App& app, std::function<int()>& run);
 

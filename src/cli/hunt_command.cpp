@@ -1,5 +1,11 @@
 // `pickaxe hunt [--rules PATH...] [FILE...]`: run rules over events, print alerts.
+#include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
 
 #include <chrono>
 #include <filesystem>
@@ -12,6 +18,7 @@
 
 #include "cli/commands.h"
 #include "hunt/hunter.h"
+#include "ingest/follow.h"
 #include "rules/rule_loader.h"
 #include "util/output.h"
 #include "util/signals.h"
@@ -36,6 +43,10 @@ struct HuntCommandOptions {
   std::string suppress_window = "5m";
   bool fail_on_alert = false;
   bool skip_invalid = false;
+  // watch: follow the files instead of reading them once.
+  bool watch = false;
+  bool from_beginning = false;
+  std::string output;  // alerts go here instead of stdout
 };
 
 std::string now_iso() {
@@ -55,6 +66,89 @@ std::string clip(std::string text, size_t width) {
   return text.substr(0, width - 1) + "~";
 }
 
+// How often watch looks at its inputs and lets results out when nothing
+// wakes it: well inside the one second an alert may take.
+constexpr auto kWatchTick = std::chrono::milliseconds(100);
+// An input quiet this long has written its events whole: a text source's
+// open event (an auditd event still waiting for records) goes on.
+constexpr auto kQuietInput = std::chrono::milliseconds(500);
+
+// watch's loop: follows the files (and stdin for "-") until a stop signal,
+// feeding what they gain to the hunter; the stream's time moves with the
+// wall clock while it has no newer event, and results are written at once.
+// False when the output could not be written.
+bool watch_inputs(const HuntCommandOptions& options, Hunter& hunter, Output& out) {
+  std::vector<std::string> paths;
+  bool follow_stdin = options.files.empty();
+  for (const std::string& path : options.files) {
+    if (path == "-")
+      follow_stdin = true;
+    else
+      paths.push_back(path);
+  }
+  FileFollower follower(paths, options.from_beginning);
+  std::map<uint64_t, std::unique_ptr<LiveInput>> inputs;
+  FileFollower::Handler handler{
+      [&](uint64_t id, const std::string& path) {
+        auto input = std::make_unique<LiveInput>();
+        input->name = path;
+        inputs[id] = std::move(input);
+      },
+      [&](uint64_t id, std::string_view bytes) { hunter.feed(*inputs.at(id), bytes); },
+      [&](uint64_t id) {
+        hunter.end_input(*inputs.at(id));
+        inputs.erase(id);
+      },
+      [&](const std::string& path, const std::string& message) {
+        if (!options.stream.quiet) std::cerr << fmt::format("pickaxe: {}: {}\n", path, message);
+      }};
+  LiveInput standard_input;
+  standard_input.name = "-";
+  std::vector<char> stdin_buffer(follow_stdin ? 64 * 1024 : 0);
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point last_bytes = Clock::now(), newest_at = Clock::now();
+  int64_t newest = hunter.newest_time();
+  bool settled = true;
+  while (!stop_requested()) {
+    size_t got = follower.poll(handler);
+    if (follow_stdin) {
+      pollfd descriptor{STDIN_FILENO, POLLIN, 0};
+      if (::poll(&descriptor, 1, got > 0 ? 0 : static_cast<int>(kWatchTick.count())) > 0) {
+        ssize_t read = ::read(STDIN_FILENO, stdin_buffer.data(), stdin_buffer.size());
+        if (read > 0) {
+          hunter.feed(standard_input, std::string_view(stdin_buffer.data(), read));
+          got += static_cast<size_t>(read);
+        } else if (read == 0 || (errno != EINTR && errno != EAGAIN)) {
+          hunter.end_input(standard_input);  // stdin closed: watching it is over
+          follow_stdin = false;
+          if (paths.empty()) break;
+        }
+      }
+    }
+    const Clock::time_point now = Clock::now();
+    if (got > 0) {
+      last_bytes = now;
+      settled = false;
+    } else if (!settled && now - last_bytes >= kQuietInput) {
+      for (auto& [id, input] : inputs) hunter.settle_input(*input);
+      hunter.settle_input(standard_input);
+      settled = true;
+    }
+    if (hunter.newest_time() != newest) {
+      newest = hunter.newest_time();
+      newest_at = now;
+    }
+    hunter.advance_quiet(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now - newest_at).count());
+    hunter.drain();
+    if (!out.flush()) return false;
+    if (got == 0 && !follow_stdin) follower.wait(kWatchTick);
+  }
+  follower.end_all(handler);
+  if (follow_stdin) hunter.end_input(standard_input);
+  return true;
+}
+
 int run_hunt(const HuntCommandOptions& options) {
   std::vector<std::string> rule_paths =
       options.rules.empty() ? std::vector<std::string>{bundled_pack_dir()} : options.rules;
@@ -71,15 +165,18 @@ int run_hunt(const HuntCommandOptions& options) {
   std::optional<StreamOptions> stream_options = stream_options_of(options.stream);
   if (!stream_options) return kUsage;
   hunt_options.stream = *stream_options;
-  hunt_options.threads = options.threads;
-  hunt_options.detection_time = options.detection_time.empty() ? now_iso() : options.detection_time;
+  hunt_options.threads = options.watch ? 1 : options.threads;
+  // Watching, an alert is dated when it is raised.
+  hunt_options.detection_time =
+      options.detection_time.empty() && !options.watch ? now_iso() : options.detection_time;
   // A progress line on a terminal, when reading files.
   uint64_t total_bytes = 0;
   for (const std::string& file : options.files) {
     std::error_code error;
     if (file != "-") total_bytes += std::filesystem::file_size(file, error);
   }
-  bool show_progress = !options.stream.quiet && isatty(STDERR_FILENO) == 1 && total_bytes > 0;
+  bool show_progress =
+      !options.watch && !options.stream.quiet && isatty(STDERR_FILENO) == 1 && total_bytes > 0;
   if (show_progress) {
     hunt_options.stream.reader.on_progress = [total_bytes](uint64_t bytes) {
       std::cerr << fmt::format("\r  hunting: {:3.0f}%  {:.1f} of {:.1f} MB",
@@ -104,8 +201,18 @@ int run_hunt(const HuntCommandOptions& options) {
   }
   hunt_options.suppress_window = *window;
 
-  bool table = options.format == "table" || (options.format.empty() && stdout_is_terminal());
-  Output out;
+  bool table = !options.watch &&
+               (options.format == "table" || (options.format.empty() && stdout_is_terminal()));
+  int output_fd = STDOUT_FILENO;
+  if (!options.output.empty()) {
+    output_fd = ::open(options.output.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (output_fd < 0) {
+      std::cerr << fmt::format("pickaxe: --output {}: cannot open: {}\n", options.output,
+                               std::strerror(errno));
+      return kFindings;
+    }
+  }
+  Output out(output_fd);
   std::vector<Alert> shown;
   auto sink = [&](const Alert& alert) {
     if (table) {
@@ -127,13 +234,21 @@ int run_hunt(const HuntCommandOptions& options) {
 
   install_stop_signals();
   auto started = std::chrono::steady_clock::now();
-  bool unreadable = !read_inputs(
-      options.files, [&](std::istream& in, const std::string& name) { hunter->read(in, name); },
-      [] { return false; }, [&](const std::string& path) { return hunter->read_file(path); },
-      [&] {
-        hunter->drain();
-        out.flush();
-      });
+  bool unreadable = false;
+  if (options.watch) {
+    if (!watch_inputs(options, *hunter, out)) {
+      finish_output(out, "alerts");
+      return kFindings;
+    }
+  } else {
+    unreadable = !read_inputs(
+        options.files, [&](std::istream& in, const std::string& name) { hunter->read(in, name); },
+        [] { return false; }, [&](const std::string& path) { return hunter->read_file(path); },
+        [&] {
+          hunter->drain();
+          out.flush();
+        });
+  }
   hunter->finish();
   if (show_progress) std::cerr << "\r\x1b[K" << std::flush;
   double seconds =
@@ -154,8 +269,9 @@ int run_hunt(const HuntCommandOptions& options) {
   if (reported > 100)
     std::cerr << fmt::format("pickaxe: {} more input problems not shown\n", reported - 100);
   if (!options.stream.quiet) {
-    std::cerr << fmt::format("hunt: {} rules, {} events in {:.2f} s ({:.0f} events/s), {} alerts\n",
-                             hunter->rule_count(), stats.stream.events, seconds,
+    std::cerr << fmt::format("{}: {} rules, {} events in {:.2f} s ({:.0f} events/s), {} alerts\n",
+                             options.watch ? "watch" : "hunt", hunter->rule_count(),
+                             stats.stream.events, seconds,
                              seconds > 0 ? stats.stream.events / seconds : 0.0, stats.alerts);
     for (const auto& [rule, count] : stats.alerts_by_rule)
       std::cerr << fmt::format("  {:>6}  {}\n", count, rule);
@@ -181,6 +297,11 @@ int run_hunt(const HuntCommandOptions& options) {
   }
   leave_to_exit(std::move(hunter));
   if (!finish_output(out, table ? "table rows" : "alerts")) return kFindings;
+  if (stop_requested() && options.watch) {
+    if (!options.stream.quiet)
+      std::cerr << fmt::format("pickaxe: stopped by {}: results flushed\n", stop_signal_name());
+    return kSuccess;
+  }
   if (stop_requested()) {
     std::cerr << fmt::format("pickaxe: stopped by {}: the input read until then was hunted\n",
                              stop_signal_name());
@@ -194,6 +315,38 @@ int run_hunt(const HuntCommandOptions& options) {
   return kSuccess;
 }
 
+// The options hunt and watch share.
+void add_rule_options(CLI::App* command, HuntCommandOptions& options) {
+  command
+      ->add_option(
+          "--rules", options.rules,
+          "Rule files or directories (.eql, detection-rules .toml, rule pages); repeatable")
+      ->allow_extra_args(false);
+  command->add_option("--rule-id", options.rule_ids, "Run only this rule (repeatable)")
+      ->allow_extra_args(false);
+  command
+      ->add_option("--tag", options.tags, "Run only rules with this tag (repeatable: any of them)")
+      ->allow_extra_args(false);
+  command
+      ->add_option("--min-severity", options.min_severity,
+                   "Run only rules of this severity or higher")
+      ->check(CLI::IsMember({"low", "medium", "high", "critical"}));
+  add_sigma_mapping_option(*command, options.sigma_mapping);
+  command->add_option(
+      "--exceptions", options.exceptions,
+      "Exception items and value lists (YAML or JSON) that remove known false positives");
+  command
+      ->add_option("--suppress-by", options.suppress_by,
+                   "Suppress alerts of a rule that share this field's values (repeatable)")
+      ->allow_extra_args(false);
+  command
+      ->add_option("--suppress-window", options.suppress_window,
+                   "With --suppress-by: how long after a group's first alert others are suppressed")
+      ->default_str("5m");
+  command->add_flag("--skip-invalid", options.skip_invalid,
+                    "Leave out rules with errors (reported) instead of stopping");
+}
+
 }  // namespace
 
 void add_hunt_command(CLI::App& app, std::function<int()>& run) {
@@ -203,50 +356,47 @@ void add_hunt_command(CLI::App& app, std::function<int()>& run) {
                                          "or -) and print ECS alert documents. Without --rules "
                                          "it runs the bundled T1204.003 pack. Exits 0 whatever the "
                                          "number of alerts (see --fail-on-alert).");
-  command
-      ->add_option(
-          "--rules", options->rules,
-          "Rule files or directories (.eql, detection-rules .toml, rule pages); repeatable")
-      ->allow_extra_args(false);
+  add_rule_options(command, *options);
   command->add_option("files", options->files,
                       "Event files, or folders of them (read in path order); - is stdin");
   command
       ->add_option("--format", options->format,
                    "Output: ndjson (default when not a terminal) or table")
       ->check(CLI::IsMember({"ndjson", "table"}));
-  command->add_option("--rule-id", options->rule_ids, "Run only this rule (repeatable)")
-      ->allow_extra_args(false);
-  command
-      ->add_option("--tag", options->tags, "Run only rules with this tag (repeatable: any of them)")
-      ->allow_extra_args(false);
-  command
-      ->add_option("--min-severity", options->min_severity,
-                   "Run only rules of this severity or higher")
-      ->check(CLI::IsMember({"low", "medium", "high", "critical"}));
   command->add_option(
       "--detection-time", options->detection_time,
       "The alerts' @timestamp, ISO 8601 (default: now); fix it for reproducible output");
-  add_sigma_mapping_option(*command, options->sigma_mapping);
   command
       ->add_option(
           "--threads", options->threads,
           "Threads that run the rules (default: all cores); the alerts do not depend on it")
       ->check(CLI::Range(1, 256));
-  command->add_option(
-      "--exceptions", options->exceptions,
-      "Exception items and value lists (YAML or JSON) that remove known false positives");
-  command
-      ->add_option("--suppress-by", options->suppress_by,
-                   "Suppress alerts of a rule that share this field's values (repeatable)")
-      ->allow_extra_args(false);
-  command
-      ->add_option("--suppress-window", options->suppress_window,
-                   "With --suppress-by: how long after a group's first alert others are suppressed")
-      ->default_str("5m");
   command->add_flag("--fail-on-alert", options->fail_on_alert, "Exit 1 when any alert was raised");
-  command->add_flag("--skip-invalid", options->skip_invalid,
-                    "Leave out rules with errors (reported) instead of stopping");
   add_stream_flags(*command, options->stream, "No summary or input problems on stderr");
+  command->callback([options, &run] { run = [options] { return run_hunt(*options); }; });
+}
+
+void add_watch_command(CLI::App& app, std::function<int()>& run) {
+  auto options = std::make_shared<HuntCommandOptions>();
+  options->watch = true;
+  options->stream.max_lateness = "500ms";
+  CLI::App* command = app.add_subcommand(
+      "watch",
+      "Run detection rules continuously over files as they grow (tail -F: rotation, truncation "
+      "and new files are followed), writing each alert as NDJSON within a second. Stops, "
+      "flushing every final result, on SIGINT or SIGTERM.");
+  add_rule_options(command, *options);
+  command->add_option("paths", options->files,
+                      "Files, globs or folders to follow (files that appear later too); - is "
+                      "stdin, also the default");
+  command->add_flag("--from-beginning", options->from_beginning,
+                    "Read what the files hold already, not only what is appended");
+  command->add_option("--output", options->output,
+                      "Append alerts to this file instead of writing them to stdout");
+  command->add_option("--detection-time", options->detection_time,
+                      "The alerts' @timestamp, ISO 8601 (default: when each alert is raised)");
+  add_stream_flags(*command, options->stream, "No summary or input problems on stderr");
+  command->get_option("--max-lateness")->default_str("500ms");
   command->callback([options, &run] { run = [options] { return run_hunt(*options); }; });
 }
 

@@ -360,6 +360,7 @@ int main(int argc, char** argv) {
   add_fmt_command(app, run);
   add_query_command(app, run);
   add_hunt_command(app, run);
+  add_watch_command(app, run);
   add_validate_command(app, run);
   add_convert_command(app, run);
   try {

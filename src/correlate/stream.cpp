@@ -463,6 +463,146 @@ void QueryStream::read_text(std::istream& in, const std::string& name, SourceKin
   stats_.without_event += decoder->without_event();
 }
 
+void QueryStream::feed(LiveInput& input, std::string_view bytes) {
+  if (done() || bytes.empty()) return;
+  const size_t limit = reader_.options().max_line_bytes;
+  const size_t last_newline = bytes.rfind('\n');
+  if (input.overlong) {
+    // The rest of a line past the limit: counted, reported once it ends.
+    const size_t end = bytes.find('\n');
+    input.overlong_bytes += end == std::string_view::npos ? bytes.size() : end;
+    if (end == std::string_view::npos) return;
+    ++input.lines;
+    reader_.count_bytes(input.overlong_bytes + 1);
+    reader_.problem(input.name, input.lines, too_long(input.overlong_bytes, limit));
+    input.overlong = false;
+    bytes.remove_prefix(end + 1);
+    return feed(input, bytes);
+  }
+  if (last_newline == std::string_view::npos) {
+    input.tail.append(bytes);
+    if (input.tail.size() > limit) {
+      input.overlong = true;
+      input.overlong_bytes = input.tail.size();
+      input.tail.clear();
+      input.tail.shrink_to_fit();
+    }
+    return;
+  }
+  std::string text = std::move(input.tail);
+  text.append(bytes.substr(0, last_newline + 1));
+  input.tail.assign(bytes.substr(last_newline + 1));
+  read_live_lines(input, text);
+  if (input.tail.size() > limit) {
+    input.overlong = true;
+    input.overlong_bytes = input.tail.size();
+    input.tail.clear();
+  }
+}
+
+void QueryStream::read_live_lines(LiveInput& input, std::string_view text) {
+  if (input.lines == 0 && text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  if (!input.kind) {
+    // The first non-blank line decides between JSON and a text source.
+    size_t at = 0;
+    std::string_view first;
+    while (at < text.size()) {
+      size_t end = text.find('\n', at);
+      std::string_view line = text.substr(at, end - at);
+      if (line.find_first_not_of(" \t\r") != std::string_view::npos) {
+        first = line;
+        break;
+      }
+      at = end + 1;
+    }
+    if (first.empty()) {  // blank lines only, so far
+      input.lines += static_cast<uint64_t>(std::count(text.begin(), text.end(), '\n'));
+      reader_.count_bytes(text.size());
+      return;
+    }
+    std::optional<SourceKind> text_kind = detect_text_source(first);
+    const char opening = first[first.find_first_not_of(" \t\r")];
+    const bool json = opening == '{' || opening == '[';
+    if (options_.source == SourceKind::Auditd)
+      text_kind = SourceKind::Auditd;
+    else if (options_.source == SourceKind::Sysmon && !json)
+      text_kind = SourceKind::Sysmon;
+    else if (options_.source != SourceKind::Auto)
+      text_kind = std::nullopt;
+    input.kind = text_kind.value_or(SourceKind::Auto);
+    if (text_kind) {
+      input.decoder = make_text_decoder(
+          *text_kind,
+          [this, &input](std::string ecs, uint64_t at) {
+            if (!done()) commit(prepare_decoded(main_worker_, std::move(ecs), at), input.name);
+          },
+          [this, &input](uint64_t at, std::string message, bool skipped) {
+            if (skipped) ++stats_.malformed_records;
+            if (on_problem_) on_problem_({input.name, at, std::move(message)});
+          });
+    }
+  }
+  if (!input.decoder) {
+    reader_.read_lines(
+        text, input.lines, input.name,
+        [&](simdjson::dom::element document, std::string_view line_text, uint64_t at) {
+          commit(prepare(main_worker_, document, line_text, at, reader_.line_hits()), input.name);
+        },
+        nullptr);
+    return;
+  }
+  const size_t limit = reader_.options().max_line_bytes;
+  for (size_t at = 0; at < text.size() && !done();) {
+    size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(at, end - at);
+    at = end + 1;
+    ++input.lines;
+    reader_.count_bytes(line.size() + 1);
+    if (line.size() > limit) {
+      reader_.problem(input.name, input.lines, too_long(line.size(), limit));
+      continue;
+    }
+    input.decoder->add_line(line, input.lines);
+  }
+}
+
+void QueryStream::settle_input(LiveInput& input) {
+  if (input.decoder) input.decoder->finish();
+}
+
+void QueryStream::end_input(LiveInput& input) {
+  if (input.overlong) {
+    ++input.lines;
+    reader_.count_bytes(input.overlong_bytes);
+    reader_.problem(input.name, input.lines,
+                    too_long(input.overlong_bytes, reader_.options().max_line_bytes));
+    input.overlong = false;
+  }
+  if (!input.tail.empty()) {
+    std::string last = std::move(input.tail);
+    input.tail.clear();
+    last += '\n';
+    read_live_lines(input, last);
+  }
+  if (!input.decoder) return;
+  input.decoder->finish();
+  stats_.flawed_records += input.decoder->flawed();
+  stats_.without_eoe += input.decoder->without_end();
+  stats_.without_event += input.decoder->without_event();
+  input.decoder.reset();
+  input.kind.reset();
+}
+
+void QueryStream::advance_quiet(int64_t quiet) {
+  if (newest_ == std::numeric_limits<int64_t>::min() || quiet <= 0) return;
+  int64_t horizon;
+  if (__builtin_sub_overflow(newest_, options_.max_lateness, &horizon) ||
+      __builtin_add_overflow(horizon, quiet, &horizon))
+    return;
+  release(horizon);
+}
+
 const std::vector<SlotSchema>& QueryStream::slot_schema() const {
   // The engines' fields are fixed once they are compiled; describe them once.
   if (slot_schema_.size() != engine_.fields().size())

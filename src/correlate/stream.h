@@ -6,6 +6,8 @@
 #include <deque>
 #include <functional>
 #include <istream>
+#include <memory>
+#include <optional>
 #include <queue>
 #include <span>
 #include <string>
@@ -58,6 +60,20 @@ struct StreamStats {
   uint64_t rejected() const { return malformed + missing_timestamp + wrong_type; }
 };
 
+// An input read as it grows (a followed file): its bytes are fed as they
+// arrive; complete lines go on at once, a partial last line waits for the
+// rest. Text sources (auditd, Sysmon syslog) keep their decoder from feed to
+// feed, so an event whose records arrive in different reads is whole.
+struct LiveInput {
+  std::string name;
+  uint64_t lines = 0;     // complete lines read so far
+  std::string tail;       // a partial last line
+  bool overlong = false;  // the partial line passed max_line_bytes: skipped to its end
+  uint64_t overlong_bytes = 0;
+  std::optional<SourceKind> kind;  // decided by the first non-blank line (Auto: JSON)
+  std::unique_ptr<TextDecoder> decoder;
+};
+
 class QueryStream {
  public:
   QueryStream(QueryEngine& engine, const Schema& schema, StreamOptions options,
@@ -80,6 +96,19 @@ class QueryStream {
   // then go on in input order, so results are those of read(). Returns false,
   // having read nothing, for any other file (read it with read()).
   bool read_file(const std::string& path, size_t threads);
+  // Reads the complete lines `bytes` ends, with any partial line the input
+  // held; the rest waits. JSON inputs are NDJSON here: one event per line.
+  void feed(LiveInput& input, std::string_view bytes);
+  // The input is quiet: events a text decoder holds open (an auditd event
+  // still waiting for records) go on.
+  void settle_input(LiveInput& input);
+  // The input ended (or was replaced): a partial last line is read as a line.
+  void end_input(LiveInput& input);
+  // Input has been quiet for `quiet` nanoseconds of wall time: the stream's
+  // time moves on by as much, and events it passes leave the reorder buffer
+  // (see README, "Running continuously").
+  void advance_quiet(int64_t quiet);
+  int64_t newest_time() const { return newest_; }
   bool done() const;
   // Slots every candidate event keeps besides those its engines read (for
   // what is done with results: exceptions, suppression).
@@ -209,6 +238,7 @@ class QueryStream {
                         const LineHits* hits);
   // Counts, reports or buffers an outcome; `line_base` is added to its line.
   void commit(Outcome&& outcome, const std::string& name, uint64_t line_base = 0);
+  void read_live_lines(LiveInput& input, std::string_view text);
   void read_text(std::istream& in, const std::string& name, SourceKind kind, std::string line,
                  uint64_t number);
   ReaderOptions reader_options();  // with the prefilter of the engines' filters

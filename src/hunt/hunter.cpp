@@ -1,5 +1,7 @@
 #include "hunt/hunter.h"
 
+#include <chrono>
+
 #include <algorithm>
 #include <set>
 
@@ -224,7 +226,7 @@ void Hunter::emit_correlation(size_t index, CorrelationResult&& result) {
     summary.from = source::format_timestamp(result.from);
     summary.building_blocks = rule.correlation->type == RuleCorrelation::Type::Temporal ||
                               rule.correlation->type == RuleCorrelation::Type::TemporalOrdered;
-    AlertContext context{&rule, 0, options_.detection_time, &summary};
+    AlertContext context{&rule, 0, detection_time(), &summary};
     send(build_alerts(context, QueryResult{result.events, {}}, true));
   }
   feed(node.feeds, result.events);
@@ -308,8 +310,15 @@ void Hunter::alert(const Compiled& compiled, const QueryResult& result) {
     }
   }
   if (!under_max_signals(rule, result_time(result.events))) return;
-  AlertContext context{compiled.rule, compiled.alternative, options_.detection_time};
+  AlertContext context{compiled.rule, compiled.alternative, detection_time()};
   send(build_alerts(context, result, compiled.sequence));
+}
+
+std::string Hunter::detection_time() const {
+  if (!options_.detection_time.empty()) return options_.detection_time;
+  return source::format_timestamp(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
 }
 
 void Hunter::read(std::istream& in, const std::string& name) {

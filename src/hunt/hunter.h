@@ -31,7 +31,7 @@ struct HuntOptions {
   StreamOptions stream;
   size_t max_sequence_state = 1'000'000;
   size_t threads = 1;          // engines run in parallel; the alerts are the same for any number
-  std::string detection_time;  // the alerts' @timestamp
+  std::string detection_time;  // the alerts' @timestamp; empty: when each alert is raised
   const ExceptionSet* exceptions = nullptr;  // tuning; must outlive the hunter
   std::vector<std::string> suppress_by;      // alert suppression: group by these fields...
   int64_t suppress_window = 0;  // ...within this many nanoseconds of a group's first alert
@@ -64,6 +64,21 @@ class Hunter {
   // Results of the events released so far go out (input is quiet).
   void drain() {
     if (stream_) stream_->drain();
+  }
+  // Inputs read as they grow (see QueryStream::feed).
+  void feed(LiveInput& input, std::string_view bytes) {
+    if (stream_) stream_->feed(input, bytes);
+  }
+  void settle_input(LiveInput& input) {
+    if (stream_) stream_->settle_input(input);
+  }
+  void end_input(LiveInput& input) {
+    if (stream_) stream_->end_input(input);
+  }
+  // The newest event time the stream has seen (INT64_MIN: none yet).
+  int64_t newest_time() const { return stream_ ? stream_->newest_time() : INT64_MIN; }
+  void advance_quiet(int64_t quiet) {
+    if (stream_) stream_->advance_quiet(quiet);
   }
   // A plain NDJSON file, read by as many workers as threads (false: not such a file).
   bool read_file(const std::string& path);
@@ -102,6 +117,7 @@ class Hunter {
   // the end of this one).
   bool under_max_signals(const Rule& rule, int64_t time);
   void send(const std::vector<Alert>& alerts);  // to the sink, counted
+  std::string detection_time() const;
 
   HuntOptions options_;
   AlertSink sink_;

@@ -1,0 +1,84 @@
+// Following files as they grow, as `tail -F` and Filebeat do. Each path is a
+// file (followed once it exists), a glob, or a folder (its files, without
+// dot names); both are looked at again on every poll, so files that appear
+// later are read, from their start. A file replaced by another (rotation by
+// rename and create) is read to its end, then the new one from its start; a
+// file cut short (truncation, copytruncate) or whose first bytes changed is
+// read again from its start. inotify wakes the follower where it exists;
+// polling covers the rest.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pickaxe {
+
+class FileFollower {
+ public:
+  // One input per file identity: it starts when the file is opened and ends
+  // when the file is replaced, cut short, or gone. Ids are never reused.
+  struct Handler {
+    std::function<void(uint64_t id, const std::string& path)> start;
+    std::function<void(uint64_t id, std::string_view bytes)> bytes;
+    std::function<void(uint64_t id)> end;
+    std::function<void(const std::string& path, const std::string& message)> problem;
+  };
+
+  // `from_beginning`: files there at the start are read from their start,
+  // not only what is appended to them.
+  FileFollower(std::vector<std::string> paths, bool from_beginning);
+  ~FileFollower();
+  FileFollower(const FileFollower&) = delete;
+  FileFollower& operator=(const FileFollower&) = delete;
+
+  // Finds files and reads what they gained, at most `budget` bytes from each
+  // (memory stays bounded, and no file starves the others). Returns the
+  // bytes read.
+  size_t poll(const Handler& handler, size_t budget = size_t{1} << 20);
+  // Waits until a followed file or folder may have changed (inotify), or
+  // `timeout` has passed.
+  void wait(std::chrono::milliseconds timeout);
+  // Ends every input (at shutdown).
+  void end_all(const Handler& handler);
+  size_t followed() const { return files_.size(); }
+  // Bytes each followed file holds past what was read (for metrics).
+  uint64_t bytes_behind() const;
+
+ private:
+  struct Followed {
+    std::string path;
+    int fd = -1;
+    dev_t device = 0;
+    ino_t inode = 0;
+    uint64_t offset = 0;
+    uint64_t id = 0;
+    std::string fingerprint;  // the file's first bytes, once read
+  };
+  static constexpr size_t kFingerprintBytes = 64;
+  std::vector<std::string> expand() const;  // the regular files the paths name now
+  void open(const Handler& handler, const std::string& path, bool at_end);
+  void restart(const Handler& handler, Followed& file);  // from the start, as a new input
+  size_t read_new(const Handler& handler, Followed& file, size_t budget);
+  void watch_folders();
+  static std::string fmt_error(const char* what, int error);
+
+  std::vector<std::string> paths_;
+  bool from_beginning_;
+  bool first_poll_ = true;
+  std::map<std::pair<dev_t, ino_t>, Followed> files_;
+  std::set<std::string> reported_;  // paths whose problem was reported (once each)
+  uint64_t next_id_ = 1;
+  int inotify_ = -1;
+  std::set<std::string> watched_;  // folders inotify watches
+  std::vector<char> buffer_;
+};
+
+}  // namespace pickaxe

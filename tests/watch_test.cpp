@@ -1,0 +1,275 @@
+// `pickaxe watch` through the real binary: every alert within a second of
+// the line that triggers it (also after an idle gap), and every alert exactly
+// once across rotation by rename, copytruncate and truncation.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace {
+
+using pickaxe::testing::read_text;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::string now_iso() {
+  auto now = std::chrono::system_clock::now();
+  int64_t millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::time_t seconds = static_cast<std::time_t>(millis / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900,
+                     utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                     millis % 1000);
+}
+
+// Events named by a token that their alerts carry (as a quoted value).
+std::string miner(const std::string& token) {
+  return fmt::format(
+      R"({{"labels":{{"token":"{}"}},"@timestamp":"{}","event":{{"category":["process"],"type":["start"]}},"host":{{"name":"{}"}},"process":{{"name":"xmrig","entity_id":"{}"}}}})"
+      "\n",
+      token, now_iso(), token, token);
+}
+std::string curl(const std::string& token) {
+  return fmt::format(
+      R"({{"labels":{{"token":"{}-curl"}},"@timestamp":"{}","event":{{"category":["process"],"type":["start"]}},"host":{{"name":"{}"}},"process":{{"name":"curl"}}}})"
+      "\n",
+      token, now_iso(), token);
+}
+std::string pool(const std::string& token) {
+  return fmt::format(
+      R"({{"labels":{{"token":"{}-pool"}},"@timestamp":"{}","event":{{"category":["network"],"type":["connection"]}},"host":{{"name":"{}"}},"destination":{{"port":3333}}}})"
+      "\n",
+      token, now_iso(), token);
+}
+
+void append(const fs::path& file, const std::string& text) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  ASSERT_GE(fd, 0) << file;
+  ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  ::close(fd);
+}
+
+class Watch : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static int counter = 0;
+    dir_ = fs::temp_directory_path() / fmt::format("pickaxe-watch-{}-{}", ::getpid(), counter++);
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "rules");
+    fs::create_directories(dir_ / "logs");
+    std::ofstream(dir_ / "rules" / "miner.eql") << "process where process.name == \"xmrig\"\n";
+    std::ofstream(dir_ / "rules" / "pool.eql") << "sequence by host.name with maxspan=1m\n"
+                                                  "  [process where process.name == \"curl\"]\n"
+                                                  "  [network where destination.port == 3333]\n";
+  }
+  void TearDown() override {
+    stop();
+    fs::remove_all(dir_);
+  }
+
+  void start(const std::vector<std::string>& paths) {
+    std::vector<std::string> args = {PICKAXE_BINARY,
+                                     "watch",
+                                     "--from-beginning",
+                                     "--rules",
+                                     (dir_ / "rules").string(),
+                                     "--output",
+                                     (dir_ / "alerts.ndjson").string()};
+    args.insert(args.end(), paths.begin(), paths.end());
+    const std::string err = (dir_ / "err.txt").string();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int errfd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (errfd >= 0) ::dup2(errfd, 2);
+      int in = ::open("/dev/null", O_RDONLY);
+      if (in >= 0) ::dup2(in, 0);
+      std::vector<char*> argv;
+      for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    // The alerts file appears at once: then the follower is running.
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (!fs::exists(dir_ / "alerts.ndjson") && Clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // SIGTERM: watch flushes and exits 0.
+  int stop() {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  std::string err() const { return read_text((dir_ / "err.txt").string()); }
+
+  // Alert lines written since the last call, each with when it was seen.
+  std::vector<std::string> new_alerts() {
+    std::string text = read_text((dir_ / "alerts.ndjson").string());
+    std::vector<std::string> lines;
+    while (true) {
+      size_t end = text.find('\n', read_);
+      if (end == std::string::npos) break;
+      lines.push_back(text.substr(read_, end - read_));
+      read_ = end + 1;
+    }
+    return lines;
+  }
+  // Waits (at most `limit`) until `count` alerts in all have been written.
+  size_t wait_for_alerts(size_t count, std::vector<std::string>& seen,
+                         std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
+    const auto deadline = Clock::now() + limit;
+    while (seen.size() < count && Clock::now() < deadline) {
+      for (std::string& line : new_alerts()) seen.push_back(std::move(line));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return seen.size();
+  }
+
+  fs::path dir_;
+  pid_t pid_ = 0;
+  size_t read_ = 0;
+};
+
+// The token among `tokens` whose quoted value the alert holds.
+std::string token_of(const std::string& alert, const std::vector<std::string>& tokens) {
+  for (const std::string& token : tokens)
+    if (alert.find("\"" + token + "\"") != std::string::npos) return token;
+  return {};
+}
+
+TEST_F(Watch, EveryAlertComesWithinASecondOfItsLine) {
+  const fs::path log = dir_ / "logs" / "app.ndjson";
+  append(log, "");
+  start({log.string()});
+  ASSERT_GT(pid_, 0);
+
+  // A reader notes when each alert line appears; the writer when each
+  // triggering line was appended.
+  std::mutex mutex;
+  std::map<std::string, Clock::time_point> written;
+  std::vector<std::pair<std::string, Clock::time_point>> alerts;
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    while (!done) {
+      for (std::string& line : new_alerts()) {
+        std::lock_guard lock(mutex);
+        alerts.emplace_back(std::move(line), Clock::now());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  std::mt19937 random(7);
+  std::uniform_int_distribution<int> pause_ms(30, 700);
+  std::vector<std::string> tokens;
+  auto write = [&](const std::string& line, const std::string& token) {
+    append(log, line);
+    std::lock_guard lock(mutex);
+    written[token] = Clock::now();
+  };
+  auto burst = [&](int round) {
+    for (int i = 0; i < 6; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(random)));
+      std::string token = fmt::format("m{}-{}", round, i);
+      tokens.push_back(token);
+      write(miner(token), token);
+      if (i % 2 == 0) {  // a sequence: its alerts come with its last event
+        std::string sequence = fmt::format("s{}-{}", round, i);
+        tokens.push_back(sequence);
+        append(log, curl(sequence));
+        std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(random)));
+        write(pool(sequence), sequence);
+      }
+    }
+  };
+  burst(0);
+  // An idle gap: the watermark moves with the wall clock, nothing waits for input.
+  std::this_thread::sleep_for(std::chrono::seconds(10));
+  burst(1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  done = true;
+  reader.join();
+  EXPECT_EQ(stop(), 0) << err();
+
+  std::map<std::string, int> count;
+  long slowest = 0;
+  for (const auto& [alert, at] : alerts) {
+    std::string token = token_of(alert, tokens);
+    ASSERT_FALSE(token.empty()) << alert;
+    ++count[token];
+    const auto delay =
+        std::chrono::duration_cast<std::chrono::milliseconds>(at - written.at(token));
+    EXPECT_LT(delay.count(), 1000) << token << " alerted " << delay.count() << " ms after its line";
+    slowest = std::max<long>(slowest, delay.count());
+  }
+  std::cout << "slowest alert: " << slowest << " ms after its line\n";
+  for (const std::string& token : tokens) {
+    // An event alert; a sequence alert with its two building blocks.
+    EXPECT_EQ(count[token], token[0] == 'm' ? 1 : 3) << token << "\n" << err();
+  }
+}
+
+TEST_F(Watch, RotationAndTruncationRaiseEveryAlertOnce) {
+  const fs::path log = dir_ / "logs" / "app.log";
+  start({(dir_ / "logs" / "app*.log").string()});
+  ASSERT_GT(pid_, 0);
+  std::vector<std::string> tokens, seen;
+  int next = 0;
+  auto write_events = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      std::string token = fmt::format("r{}", next++);
+      tokens.push_back(token);
+      append(log, miner(token));
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  };
+  // A file that appears after the start is read from its beginning.
+  write_events(5);
+  ASSERT_EQ(wait_for_alerts(5, seen), 5u) << err();
+  // Rotation by rename and create: the old name leaves the glob.
+  fs::rename(log, dir_ / "logs" / "app.log.1");
+  write_events(5);
+  ASSERT_EQ(wait_for_alerts(10, seen), 10u) << err();
+  // copytruncate: copied away, then cut to nothing and written again.
+  fs::copy_file(log, dir_ / "logs" / "app.log.2");
+  fs::resize_file(log, 0);
+  write_events(5);
+  ASSERT_EQ(wait_for_alerts(15, seen), 15u) << err();
+  // Cut short in the middle of a stream that goes on: the new lines can
+  // outgrow the old length before the follower looks (its first bytes tell).
+  write_events(10);
+  ASSERT_EQ(wait_for_alerts(25, seen), 25u) << err();
+  fs::resize_file(log, 0);
+  write_events(30);
+  ASSERT_EQ(wait_for_alerts(55, seen), 55u) << err();
+  // Nothing comes twice, even given time.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  wait_for_alerts(56, seen, std::chrono::milliseconds(100));
+  EXPECT_EQ(stop(), 0) << err();
+  std::map<std::string, int> count;
+  for (const std::string& alert : seen) ++count[token_of(alert, tokens)];
+  for (const std::string& token : tokens) EXPECT_EQ(count[token], 1) << token;
+  EXPECT_EQ(seen.size(), tokens.size());
+  EXPECT_NE(err().find("cut short or rewritten"), std::string::npos) << err();
+}
+
+}  // namespace
