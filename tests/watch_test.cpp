@@ -6,8 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -84,7 +86,7 @@ class Watch : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  void start(const std::vector<std::string>& paths) {
+  void start(const std::vector<std::string>& paths, const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args = {PICKAXE_BINARY,
                                      "watch",
                                      "--from-beginning",
@@ -92,11 +94,12 @@ class Watch : public ::testing::Test {
                                      (dir_ / "rules").string(),
                                      "--output",
                                      (dir_ / "alerts.ndjson").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
     args.insert(args.end(), paths.begin(), paths.end());
     const std::string err = (dir_ / "err.txt").string();
     pid_ = ::fork();
     if (pid_ == 0) {
-      int errfd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      int errfd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
       if (errfd >= 0) ::dup2(errfd, 2);
       int in = ::open("/dev/null", O_RDONLY);
       if (in >= 0) ::dup2(in, 0);
@@ -112,9 +115,9 @@ class Watch : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   // SIGTERM: watch flushes and exits 0.
-  int stop() {
+  int stop(int signal = SIGTERM) {
     if (pid_ <= 0) return -1;
-    ::kill(pid_, SIGTERM);
+    ::kill(pid_, signal);
     int status = 0;
     ::waitpid(pid_, &status, 0);
     pid_ = 0;
@@ -270,6 +273,80 @@ TEST_F(Watch, RotationAndTruncationRaiseEveryAlertOnce) {
   for (const std::string& token : tokens) EXPECT_EQ(count[token], 1) << token;
   EXPECT_EQ(seen.size(), tokens.size());
   EXPECT_NE(err().find("cut short or rewritten"), std::string::npos) << err();
+}
+
+// Test 3 of issue-style acceptance: kill -9 at random moments, restarts from
+// the checkpoint, and the output is that of one uninterrupted hunt.
+TEST_F(Watch, KilledTwentyTimesItsOutputIsThatOfOneHunt) {
+  PICKAXE_REQUIRE_SHARED("tools/gen_ecs.py");
+  if (std::system("python3 --version > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "python3 is not installed";
+  const fs::path source = dir_ / "source.ndjson";
+  ASSERT_EQ(std::system(fmt::format("python3 {}/tools/gen_ecs.py --events 200000 --hosts 100 "
+                                    "--miners 20 > {}",
+                                    pickaxe::testing::shared_dir(), source.string())
+                            .c_str()),
+            0);
+  std::ofstream(dir_ / "rules" / "xmrig.eql")
+      << "sequence by host.name with maxspan=10m\n"
+         "  [process where process.name : \"xmrig*\"]\n"
+         "  [network where destination.port in (3333, 4444, 5555, 14444)]\n";
+  // The pack, a sequence; the generator's events are up to 2 s out of order.
+  const std::vector<std::string> options = {
+      "--rules",          std::string(PICKAXE_SOURCE_DIR) + "/rules",
+      "--detection-time", "2026-01-01T00:00:00Z",
+      "--max-lateness",   "5s"};
+  std::vector<std::string> hunt = {PICKAXE_BINARY, "hunt", "--rules", (dir_ / "rules").string()};
+  hunt.insert(hunt.end(), options.begin(), options.end());
+  hunt.push_back(source.string());
+  int exit_code = 0;
+  std::string hunt_err;
+  const std::string expected = pickaxe::testing::run_program(hunt, exit_code, &hunt_err);
+  ASSERT_EQ(exit_code, 0) << hunt_err;
+  ASSERT_GT(std::count(expected.begin(), expected.end(), '\n'), 200) << hunt_err;
+
+  std::vector<std::string> lines;
+  {
+    std::ifstream in(source);
+    for (std::string line; std::getline(in, line);) lines.push_back(line + "\n");
+  }
+  const fs::path log = dir_ / "logs" / "events.ndjson";
+  append(log, "");
+  std::vector<std::string> watch_options = options;
+  watch_options.insert(watch_options.end(), {"--state-dir", (dir_ / "state").string()});
+  start({log.string()}, watch_options);
+  // Bursts of lines, appended as a log grows.
+  std::atomic<bool> appended{false};
+  std::thread appender([&] {
+    std::mt19937 random(11);
+    std::uniform_int_distribution<size_t> burst(500, 4000);
+    std::uniform_int_distribution<int> pause_ms(5, 60);
+    for (size_t at = 0; at < lines.size();) {
+      std::string text;
+      for (size_t end = std::min(lines.size(), at + burst(random)); at < end; ++at)
+        text += lines[at];
+      append(log, text);
+      std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(random)));
+    }
+    appended = true;
+  });
+  std::mt19937 random(13);
+  std::uniform_int_distribution<int> run_ms(20, 600);
+  for (int kill = 0; kill < 20; ++kill) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(run_ms(random)));
+    stop(SIGKILL);
+    start({log.string()}, watch_options);
+  }
+  appender.join();
+  // Caught up: as many alerts as the hunt, then a while longer for any extra.
+  const size_t wanted = static_cast<size_t>(std::count(expected.begin(), expected.end(), '\n'));
+  std::vector<std::string> seen;
+  wait_for_alerts(wanted, seen, std::chrono::milliseconds(60000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(stop(), 0) << err();
+  const std::string got = read_text((dir_ / "alerts.ndjson").string());
+  EXPECT_EQ(std::count(got.begin(), got.end(), '\n'), static_cast<long>(wanted)) << err();
+  EXPECT_TRUE(got == expected) << "the output differs from one hunt's\n" << err();
 }
 
 }  // namespace

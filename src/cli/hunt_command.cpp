@@ -1,11 +1,9 @@
 // `pickaxe hunt [--rules PATH...] [FILE...]`: run rules over events, print alerts.
 #include <fcntl.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <map>
 
 #include <chrono>
 #include <filesystem>
@@ -17,8 +15,8 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/hunt_options.h"
 #include "hunt/hunter.h"
-#include "ingest/follow.h"
 #include "rules/rule_loader.h"
 #include "util/output.h"
 #include "util/signals.h"
@@ -26,28 +24,6 @@
 namespace pickaxe::cli {
 
 namespace {
-
-struct HuntCommandOptions {
-  std::vector<std::string> rules;
-  std::vector<std::string> files;
-  std::string format;  // empty: table on a terminal, ndjson otherwise
-  std::vector<std::string> rule_ids;
-  std::vector<std::string> tags;
-  std::string min_severity;
-  std::string detection_time;
-  StreamFlags stream;
-  size_t threads = std::max(1u, std::thread::hardware_concurrency());
-  std::string exceptions;
-  std::string sigma_mapping;
-  std::vector<std::string> suppress_by;
-  std::string suppress_window = "5m";
-  bool fail_on_alert = false;
-  bool skip_invalid = false;
-  // watch: follow the files instead of reading them once.
-  bool watch = false;
-  bool from_beginning = false;
-  std::string output;  // alerts go here instead of stdout
-};
 
 std::string now_iso() {
   auto now = std::chrono::system_clock::now();
@@ -64,89 +40,6 @@ std::string now_iso() {
 std::string clip(std::string text, size_t width) {
   if (text.size() <= width) return text;
   return text.substr(0, width - 1) + "~";
-}
-
-// How often watch looks at its inputs and lets results out when nothing
-// wakes it: well inside the one second an alert may take.
-constexpr auto kWatchTick = std::chrono::milliseconds(100);
-// An input quiet this long has written its events whole: a text source's
-// open event (an auditd event still waiting for records) goes on.
-constexpr auto kQuietInput = std::chrono::milliseconds(500);
-
-// watch's loop: follows the files (and stdin for "-") until a stop signal,
-// feeding what they gain to the hunter; the stream's time moves with the
-// wall clock while it has no newer event, and results are written at once.
-// False when the output could not be written.
-bool watch_inputs(const HuntCommandOptions& options, Hunter& hunter, Output& out) {
-  std::vector<std::string> paths;
-  bool follow_stdin = options.files.empty();
-  for (const std::string& path : options.files) {
-    if (path == "-")
-      follow_stdin = true;
-    else
-      paths.push_back(path);
-  }
-  FileFollower follower(paths, options.from_beginning);
-  std::map<uint64_t, std::unique_ptr<LiveInput>> inputs;
-  FileFollower::Handler handler{
-      [&](uint64_t id, const std::string& path) {
-        auto input = std::make_unique<LiveInput>();
-        input->name = path;
-        inputs[id] = std::move(input);
-      },
-      [&](uint64_t id, std::string_view bytes) { hunter.feed(*inputs.at(id), bytes); },
-      [&](uint64_t id) {
-        hunter.end_input(*inputs.at(id));
-        inputs.erase(id);
-      },
-      [&](const std::string& path, const std::string& message) {
-        if (!options.stream.quiet) std::cerr << fmt::format("pickaxe: {}: {}\n", path, message);
-      }};
-  LiveInput standard_input;
-  standard_input.name = "-";
-  std::vector<char> stdin_buffer(follow_stdin ? 64 * 1024 : 0);
-  using Clock = std::chrono::steady_clock;
-  Clock::time_point last_bytes = Clock::now(), newest_at = Clock::now();
-  int64_t newest = hunter.newest_time();
-  bool settled = true;
-  while (!stop_requested()) {
-    size_t got = follower.poll(handler);
-    if (follow_stdin) {
-      pollfd descriptor{STDIN_FILENO, POLLIN, 0};
-      if (::poll(&descriptor, 1, got > 0 ? 0 : static_cast<int>(kWatchTick.count())) > 0) {
-        ssize_t read = ::read(STDIN_FILENO, stdin_buffer.data(), stdin_buffer.size());
-        if (read > 0) {
-          hunter.feed(standard_input, std::string_view(stdin_buffer.data(), read));
-          got += static_cast<size_t>(read);
-        } else if (read == 0 || (errno != EINTR && errno != EAGAIN)) {
-          hunter.end_input(standard_input);  // stdin closed: watching it is over
-          follow_stdin = false;
-          if (paths.empty()) break;
-        }
-      }
-    }
-    const Clock::time_point now = Clock::now();
-    if (got > 0) {
-      last_bytes = now;
-      settled = false;
-    } else if (!settled && now - last_bytes >= kQuietInput) {
-      for (auto& [id, input] : inputs) hunter.settle_input(*input);
-      hunter.settle_input(standard_input);
-      settled = true;
-    }
-    if (hunter.newest_time() != newest) {
-      newest = hunter.newest_time();
-      newest_at = now;
-    }
-    hunter.advance_quiet(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(now - newest_at).count());
-    hunter.drain();
-    if (!out.flush()) return false;
-    if (got == 0 && !follow_stdin) follower.wait(kWatchTick);
-  }
-  follower.end_all(handler);
-  if (follow_stdin) hunter.end_input(standard_input);
-  return true;
 }
 
 int run_hunt(const HuntCommandOptions& options) {
@@ -235,10 +128,12 @@ int run_hunt(const HuntCommandOptions& options) {
   install_stop_signals();
   auto started = std::chrono::steady_clock::now();
   bool unreadable = false;
+  WatchEnd watched;
   if (options.watch) {
-    if (!watch_inputs(options, *hunter, out)) {
-      finish_output(out, "alerts");
-      return kFindings;
+    watched = watch_inputs(options, *hunter, out, output_fd);
+    if (watched.exit_code != kSuccess) {
+      leave_to_exit(std::move(hunter));
+      return watched.exit_code;
     }
   } else {
     unreadable = !read_inputs(
@@ -249,7 +144,7 @@ int run_hunt(const HuntCommandOptions& options) {
           out.flush();
         });
   }
-  hunter->finish();
+  if (watched.finish) hunter->finish();
   if (show_progress) std::cerr << "\r\x1b[K" << std::flush;
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -393,6 +288,11 @@ void add_watch_command(CLI::App& app, std::function<int()>& run) {
                     "Read what the files hold already, not only what is appended");
   command->add_option("--output", options->output,
                       "Append alerts to this file instead of writing them to stdout");
+  command->add_option("--state-dir", options->state_dir,
+                      "Keep checkpoints here: a restart goes on where the last one left off, "
+                      "and --output then holds each alert exactly once");
+  command->add_flag("--reset-state", options->reset_state,
+                    "With --state-dir: start afresh, forgetting the checkpoint");
   command->add_option("--detection-time", options->detection_time,
                       "The alerts' @timestamp, ISO 8601 (default: when each alert is raised)");
   add_stream_flags(*command, options->stream, "No summary or input problems on stderr");

@@ -109,6 +109,12 @@ class QueryStream {
   // (see README, "Running continuously").
   void advance_quiet(int64_t quiet);
   int64_t newest_time() const { return newest_; }
+  // The stream's state (its clock, counts, reorder buffer and engines), for
+  // a checkpoint; load() reads it into a stream of the same queries that has
+  // read nothing yet. False, with why, when the state cannot be read.
+  // Single-threaded streams only (results of a batch in flight are not held).
+  void save(std::string& out) const;
+  bool load(std::string_view in, std::string* error);
   bool done() const;
   // Slots every candidate event keeps besides those its engines read (for
   // what is done with results: exceptions, suppression).

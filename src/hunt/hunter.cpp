@@ -2,6 +2,10 @@
 
 #include <chrono>
 
+#include "eql/printer.h"
+#include "util/binary_io.h"
+#include "util/uuid.h"
+
 #include <algorithm>
 #include <set>
 
@@ -300,6 +304,16 @@ void Hunter::alert(const Compiled& compiled, const QueryResult& result) {
       for (const Scalar& value : first->fields[slot]) values += value.to_string() + "\x1f";
       group.push_back(values);
     }
+    // Groups whose window has passed long ago go, now and then: an endless
+    // stream of new values keeps memory bounded (a group that comes back
+    // later starts anew, as it would have anyway).
+    if (suppression_groups_.size() >= prune_groups_at_) {
+      const int64_t newest = first->timestamp;
+      std::erase_if(suppression_groups_, [&](const auto& entry) {
+        return newest - entry.second > 2 * options_.suppress_window;
+      });
+      prune_groups_at_ = std::max<size_t>(kPruneGroupsAt, 2 * suppression_groups_.size());
+    }
     auto [it, inserted] = suppression_groups_.try_emplace(group, first->timestamp);
     if (!inserted) {
       if (first->timestamp - it->second <= options_.suppress_window) {
@@ -312,6 +326,109 @@ void Hunter::alert(const Compiled& compiled, const QueryResult& result) {
   if (!under_max_signals(rule, result_time(result.events))) return;
   AlertContext context{compiled.rule, compiled.alternative, detection_time()};
   send(build_alerts(context, result, compiled.sequence));
+}
+
+std::string Hunter::rule_set_identity() const {
+  std::string text;
+  for (const auto& compiled : compiled_)
+    text += compiled->rule->rule_id + "\n" + std::to_string(compiled->alternative) + "\n" +
+            eql::print(compiled->rule->query) + "\n";
+  for (const auto& correlation : correlations_) text += correlation->rule->rule_id + "\n";
+  return stable_uuid(text);
+}
+
+namespace {
+constexpr char kHuntMagic[4] = {'P', 'X', 'H', 'S'};
+constexpr uint32_t kHuntVersion = 1;
+}  // namespace
+
+bool Hunter::save(std::string& out, std::string* error) const {
+  if (!correlations_.empty()) {
+    if (error) *error = "Sigma correlation rules cannot be checkpointed yet";
+    return false;
+  }
+  out.append(kHuntMagic, sizeof(kHuntMagic));
+  put(out, kHuntVersion);
+  put_bytes(out, rule_set_identity());
+  std::string stream;
+  if (stream_) stream_->save(stream);
+  put_bytes(out, stream);
+  put(out, alerts_);
+  put_counts(out, alerts_by_rule_);
+  put_counts(out, excepted_by_item_);
+  put_counts(out, suppressed_by_rule_);
+  put_counts(out, over_max_signals_);
+  put(out, static_cast<uint64_t>(suppression_groups_.size()));
+  for (const auto& [group, start] : suppression_groups_) {
+    put(out, static_cast<uint64_t>(group.size()));
+    for (const std::string& part : group) put_bytes(out, part);
+    put(out, start);
+  }
+  put(out, static_cast<uint64_t>(alerts_by_execution_.size()));
+  for (const auto& [rule, windows] : alerts_by_execution_) {
+    put_bytes(out, rule->rule_id);
+    put(out, static_cast<uint64_t>(windows.size()));
+    for (const auto& [window, count] : windows) {
+      put(out, window);
+      put(out, count);
+    }
+  }
+  return true;
+}
+
+bool Hunter::load(std::string_view in, std::string* error) {
+  auto failed = [&](const std::string& why) {
+    if (error) *error = why;
+    return false;
+  };
+  if (!in.starts_with(std::string_view(kHuntMagic, sizeof(kHuntMagic))))
+    return failed("not a pickaxe hunt state");
+  BinaryReader reader(in.substr(sizeof(kHuntMagic)));
+  uint32_t version = 0;
+  if (!reader.get(version) || version != kHuntVersion)
+    return failed(fmt::format("hunt state version {} is not {}", version, kHuntVersion));
+  std::string identity;
+  if (!reader.bytes(identity)) return failed("truncated");
+  if (identity != rule_set_identity())
+    return failed("it was taken with another rule set (rules added, removed or changed)");
+  std::string_view stream;
+  if (!reader.bytes(stream)) return failed("truncated");
+  if (stream_ && !stream_->load(stream, error)) return false;
+  if (!reader.get(alerts_) || !reader.counts(alerts_by_rule_) ||
+      !reader.counts(excepted_by_item_) || !reader.counts(suppressed_by_rule_) ||
+      !reader.counts(over_max_signals_))
+    return failed("truncated");
+  uint64_t groups = 0;
+  if (!reader.count(groups, 16)) return failed("truncated");
+  for (uint64_t i = 0; i < groups; ++i) {
+    uint64_t parts = 0;
+    if (!reader.count(parts, 8)) return failed("truncated");
+    std::vector<std::string> group(parts);
+    for (std::string& part : group)
+      if (!reader.bytes(part)) return failed("truncated");
+    int64_t start = 0;
+    if (!reader.get(start)) return failed("truncated");
+    suppression_groups_[std::move(group)] = start;
+  }
+  uint64_t rules = 0;
+  if (!reader.count(rules, 16)) return failed("truncated");
+  for (uint64_t i = 0; i < rules; ++i) {
+    std::string rule_id;
+    uint64_t windows = 0;
+    if (!reader.bytes(rule_id) || !reader.count(windows, 16)) return failed("truncated");
+    const Rule* rule = nullptr;
+    for (const auto& compiled : compiled_)
+      if (compiled->rule->rule_id == rule_id) rule = compiled->rule;
+    if (!rule) return failed("it names a rule that is not loaded: " + rule_id);
+    for (uint64_t j = 0; j < windows; ++j) {
+      int64_t window = 0;
+      uint64_t count = 0;
+      if (!reader.get(window) || !reader.get(count)) return failed("truncated");
+      alerts_by_execution_[rule][window] = count;
+    }
+  }
+  if (!reader.at_end()) return failed("trailing bytes");
+  return true;
 }
 
 std::string Hunter::detection_time() const {

@@ -84,6 +84,15 @@ class Hunter {
   bool read_file(const std::string& path);
   void finish();
   HuntStats stats() const;
+  // The hunt's state for a checkpoint: the stream's (see QueryStream::save),
+  // suppression groups, max_signals windows and the alert counts. load()
+  // reads it into a hunter of the same rules that has read nothing; false,
+  // with why, when it cannot (another rule set, a damaged state). Sigma
+  // correlations are not checkpointed: save() returns false with them.
+  bool save(std::string& out, std::string* error) const;
+  bool load(std::string_view in, std::string* error);
+  // Identifies the compiled rules: a checkpoint holds it.
+  std::string rule_set_identity() const;
 
  private:
   // Where results go besides alerts: (correlation, its input) pairs.
@@ -134,6 +143,8 @@ class Hunter {
   std::vector<uint32_t> suppress_slots_;
   std::map<std::vector<std::string>, int64_t>
       suppression_groups_;  // rule id + values -> group start
+  static constexpr size_t kPruneGroupsAt = 65536;
+  size_t prune_groups_at_ = kPruneGroupsAt;
   std::map<std::string, uint64_t> excepted_by_item_;
   std::map<std::string, uint64_t> suppressed_by_rule_;
   std::map<std::string, uint64_t> over_max_signals_;

@@ -172,7 +172,7 @@ size_t FileFollower::poll(const Handler& handler, size_t budget) {
                 info.st_ino == file.inode;
     struct stat own {};
     bool drained = ::fstat(file.fd, &own) == 0 && static_cast<uint64_t>(own.st_size) <= file.offset;
-    if (!same && drained) {
+    if ((!same || file.leaving) && drained) {
       handler.end(file.id);
       ::close(file.fd);
       it = files_.erase(it);
@@ -180,26 +180,30 @@ size_t FileFollower::poll(const Handler& handler, size_t budget) {
     }
     ++it;
   }
-  // Files not followed yet. Those there at the first poll start at their
-  // end unless from_beginning; later ones are new, read from their start.
+  if (first_poll_) start(handler);
+  // Files not followed yet: new, read from their start.
   for (const std::string& path : expand()) {
     struct stat info {};
     if (::stat(path.c_str(), &info) != 0) continue;
     if (files_.count({info.st_dev, info.st_ino})) continue;
-    open(handler, path, first_poll_ && !from_beginning_);
+    open(handler, path, false);
     auto it = files_.find({info.st_dev, info.st_ino});
     if (it != files_.end()) total += read_new(handler, it->second, budget);
   }
-  // Paths that name nothing yet are reported once, then followed when they appear.
-  if (first_poll_) {
-    for (const std::string& path : paths_) {
-      std::error_code error;
-      if (!has_glob(path) && !std::filesystem::exists(path, error))
-        handler.problem(path, "does not exist (yet): followed once it appears");
-    }
-  }
-  first_poll_ = false;
   return total;
+}
+
+void FileFollower::start(const Handler& handler) {
+  if (!first_poll_) return;
+  first_poll_ = false;
+  watch_folders();
+  for (const std::string& path : expand()) open(handler, path, !from_beginning_);
+  // Paths that name nothing yet are reported once, then followed when they appear.
+  for (const std::string& path : paths_) {
+    std::error_code error;
+    if (!has_glob(path) && !std::filesystem::exists(path, error))
+      handler.problem(path, "does not exist (yet): followed once it appears");
+  }
 }
 
 void FileFollower::wait(std::chrono::milliseconds timeout) {
@@ -214,6 +218,69 @@ void FileFollower::wait(std::chrono::milliseconds timeout) {
     while (::read(inotify_, events, sizeof(events)) > 0) {
     }
   }
+}
+
+std::vector<FileFollower::Position> FileFollower::positions() const {
+  std::vector<Position> positions;
+  for (const auto& [key, file] : files_)
+    positions.push_back({file.id, file.path, static_cast<uint64_t>(file.device),
+                         static_cast<uint64_t>(file.inode), file.fingerprint, file.offset});
+  return positions;
+}
+
+std::vector<uint64_t> FileFollower::restore(const Handler& handler,
+                                            const std::vector<Position>& positions) {
+  std::vector<uint64_t> ids;
+  for (const Position& position : positions) {
+    auto same_file = [&](const std::string& path) {
+      struct stat info {};
+      return ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
+             static_cast<uint64_t>(info.st_dev) == position.device &&
+             static_cast<uint64_t>(info.st_ino) == position.inode;
+    };
+    std::string path = position.path;
+    bool leaving = false;
+    if (!same_file(path)) {  // rotated while stopped: the same folder, another name
+      path.clear();
+      std::error_code error;
+      for (const auto& entry :
+           std::filesystem::directory_iterator(folder_of(position.path), error)) {
+        if (same_file(entry.path().string())) {
+          path = entry.path().string();
+          leaving = true;
+          break;
+        }
+      }
+    }
+    int fd = path.empty() ? -1 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    std::string head(position.fingerprint.size(), '\0');
+    if (fd >= 0 && (::pread(fd, head.data(), head.size(), 0) != static_cast<ssize_t>(head.size()) ||
+                    head != position.fingerprint)) {
+      ::close(fd);
+      fd = -1;
+    }
+    if (fd < 0) {
+      handler.problem(position.path,
+                      "gone, or rewritten, while watch was stopped: what it gained after the "
+                      "checkpoint was not read");
+      ids.push_back(0);
+      continue;
+    }
+    Followed file;
+    file.path = path;
+    file.fd = fd;
+    file.device = static_cast<dev_t>(position.device);
+    file.inode = static_cast<ino_t>(position.inode);
+    file.offset = position.offset;
+    file.fingerprint = position.fingerprint;
+    file.leaving = leaving;
+    file.id = next_id_++;
+    handler.start(file.id, position.path);
+    ids.push_back(file.id);
+    files_.emplace(std::make_pair(file.device, file.inode), std::move(file));
+  }
+  first_poll_ = false;
+  return ids;
 }
 
 void FileFollower::end_all(const Handler& handler) {

@@ -39,6 +39,9 @@ class FileFollower {
   FileFollower(const FileFollower&) = delete;
   FileFollower& operator=(const FileFollower&) = delete;
 
+  // Opens the files there at the start (at their end, unless
+  // from_beginning) without reading them; poll() does it when not called.
+  void start(const Handler& handler);
   // Finds files and reads what they gained, at most `budget` bytes from each
   // (memory stays bounded, and no file starves the others). Returns the
   // bytes read.
@@ -49,6 +52,23 @@ class FileFollower {
   // Ends every input (at shutdown).
   void end_all(const Handler& handler);
   size_t followed() const { return files_.size(); }
+
+  // Where each followed file is read up to, for a checkpoint.
+  struct Position {
+    uint64_t id = 0;
+    std::string path;
+    uint64_t device = 0, inode = 0;
+    std::string fingerprint;  // its first bytes
+    uint64_t offset = 0;
+  };
+  std::vector<Position> positions() const;
+  // Follows the files of a checkpoint again, each from its offset, before
+  // the first poll (files found later are then new: read from their start).
+  // A file is found by its path, or, when another file took that name
+  // (rotated while stopped), by its identity in the same folder; its first
+  // bytes must be the same. Returns the new input id of each position (0:
+  // the file is gone, reported).
+  std::vector<uint64_t> restore(const Handler& handler, const std::vector<Position>& positions);
   // Bytes each followed file holds past what was read (for metrics).
   uint64_t bytes_behind() const;
 
@@ -61,6 +81,7 @@ class FileFollower {
     uint64_t offset = 0;
     uint64_t id = 0;
     std::string fingerprint;  // the file's first bytes, once read
+    bool leaving = false;     // found under another name: ends once read to its end
   };
   static constexpr size_t kFingerprintBytes = 64;
   std::vector<std::string> expand() const;  // the regular files the paths name now

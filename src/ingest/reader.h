@@ -91,6 +91,7 @@ class JsonEventReader {
   // or null when the line was not scanned.
   const LineHits* line_hits() const { return line_hits_; }
   const ReaderStats& stats() const { return stats_; }
+  void restore_stats(const ReaderStats& stats) { stats_ = stats; }  // from a checkpoint
 
  private:
   bool parses(const std::string& line);

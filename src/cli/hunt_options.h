@@ -1,0 +1,54 @@
+// The options of hunt and watch (one command line, two ways of reading), and
+// watch's loop.
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/commands.h"
+#include "hunt/hunter.h"
+#include "util/output.h"
+
+namespace pickaxe::cli {
+
+struct HuntCommandOptions {
+  std::vector<std::string> rules;
+  std::vector<std::string> files;
+  std::string format;  // empty: table on a terminal, ndjson otherwise
+  std::vector<std::string> rule_ids;
+  std::vector<std::string> tags;
+  std::string min_severity;
+  std::string detection_time;
+  StreamFlags stream;
+  size_t threads = std::max(1u, std::thread::hardware_concurrency());
+  std::string exceptions;
+  std::string sigma_mapping;
+  std::vector<std::string> suppress_by;
+  std::string suppress_window = "5m";
+  bool fail_on_alert = false;
+  bool skip_invalid = false;
+  // watch: follow the files instead of reading them once.
+  bool watch = false;
+  bool from_beginning = false;
+  std::string output;     // alerts go here instead of stdout
+  std::string state_dir;  // checkpoints go here; empty: none
+  bool reset_state = false;
+};
+
+struct WatchEnd {
+  int exit_code = 0;
+  // The inputs ended (no checkpoint to resume from): results final only at
+  // the end of the input are due (Hunter::finish).
+  bool finish = true;
+};
+
+// Follows the inputs until a stop signal (or the end of stdin), feeding the
+// hunter; with a state folder, restores its checkpoint first and takes one
+// every few seconds and at the stop. `output_fd` is the file `out` writes
+// (the alerts' committed length is checkpointed when it is a file).
+WatchEnd watch_inputs(const HuntCommandOptions& options, Hunter& hunter, Output& out,
+                      int output_fd);
+
+}  // namespace pickaxe::cli

@@ -1,0 +1,372 @@
+// watch's loop: follow files (and stdin), feed what they gain to the hunter,
+// let results out as the stream's time moves with the wall clock, and keep
+// checkpoints from which a restart goes on with nothing lost or repeated.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "cli/hunt_options.h"
+#include "ingest/follow.h"
+#include "util/binary_io.h"
+#include "util/signals.h"
+
+namespace pickaxe::cli {
+
+namespace {
+
+// How often watch looks at its inputs and lets results out when nothing
+// wakes it: well inside the one second an alert may take.
+constexpr auto kWatchTick = std::chrono::milliseconds(100);
+// An input quiet this long has written its events whole: a text source's
+// open event (an auditd event still waiting for records) goes on.
+constexpr auto kQuietInput = std::chrono::milliseconds(500);
+// How often a checkpoint is taken (and at the stop).
+constexpr auto kCheckpointEvery = std::chrono::seconds(2);
+
+constexpr char kMagic[4] = {'P', 'X', 'W', 'S'};
+constexpr uint32_t kVersion = 1;
+
+// One file write, checked: the whole text, or why not.
+bool write_all(int fd, std::string_view text, std::string& error) {
+  while (!text.empty()) {
+    ssize_t wrote = ::write(fd, text.data(), text.size());
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote <= 0) {
+      error = std::strerror(errno);
+      return false;
+    }
+    text.remove_prefix(static_cast<size_t>(wrote));
+  }
+  return true;
+}
+
+// The checkpoint file: written whole to a temporary, synced, then renamed
+// over the last one (and the folder synced), so that a crash at any moment
+// leaves one complete checkpoint.
+class Checkpoints {
+ public:
+  explicit Checkpoints(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  ~Checkpoints() {
+    if (lock_ >= 0) ::close(lock_);
+  }
+  std::string path() const { return (dir_ / "checkpoint").string(); }
+
+  // Creates the folder and takes its lock: one watch per state folder.
+  bool open(std::string& error) {
+    std::error_code code;
+    std::filesystem::create_directories(dir_, code);
+    lock_ = ::open((dir_ / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_ < 0) {
+      error = fmt::format("cannot create {}: {}", (dir_ / "lock").string(), std::strerror(errno));
+      return false;
+    }
+    if (::flock(lock_, LOCK_EX | LOCK_NB) != 0) {
+      error = fmt::format("{} is in use by another watch", dir_.string());
+      return false;
+    }
+    return true;
+  }
+  bool write(std::string_view state, std::string& error) {
+    const std::string temporary = (dir_ / "checkpoint.tmp").string();
+    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      error = fmt::format("cannot write {}: {}", temporary, std::strerror(errno));
+      return false;
+    }
+    std::string why;
+    bool ok =
+        write_all(fd, state, why) && (::fsync(fd) == 0 || (why = std::strerror(errno), false));
+    ::close(fd);
+    if (ok && ::rename(temporary.c_str(), path().c_str()) != 0) {
+      why = std::strerror(errno);
+      ok = false;
+    }
+    if (!ok) {
+      ::unlink(temporary.c_str());
+      error = fmt::format("cannot write {}: {}", path(), why);
+      return false;
+    }
+    int folder = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (folder >= 0) {
+      ::fsync(folder);
+      ::close(folder);
+    }
+    return true;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  int lock_ = -1;
+};
+
+struct SavedInput {
+  FileFollower::Position position;
+  uint64_t lines = 0;
+  std::string tail;
+  bool overlong = false;
+  uint64_t overlong_bytes = 0;
+};
+
+// What a checkpoint holds besides the hunt's own state.
+struct Checkpoint {
+  std::string hunt;
+  uint64_t output_length = 0;
+  std::vector<SavedInput> inputs;
+};
+
+std::string encode(const Checkpoint& checkpoint) {
+  std::string out(kMagic, sizeof(kMagic));
+  put(out, kVersion);
+  put_bytes(out, checkpoint.hunt);
+  put(out, checkpoint.output_length);
+  put(out, static_cast<uint64_t>(checkpoint.inputs.size()));
+  for (const SavedInput& input : checkpoint.inputs) {
+    const FileFollower::Position& position = input.position;
+    put_bytes(out, position.path);
+    put(out, position.device);
+    put(out, position.inode);
+    put_bytes(out, position.fingerprint);
+    put(out, position.offset);
+    put(out, input.lines);
+    put_bytes(out, input.tail);
+    put(out, static_cast<uint8_t>(input.overlong));
+    put(out, input.overlong_bytes);
+  }
+  return out;
+}
+
+bool decode(std::string_view in, Checkpoint& checkpoint, std::string& error) {
+  if (!in.starts_with(std::string_view(kMagic, sizeof(kMagic)))) {
+    error = "not a pickaxe watch checkpoint";
+    return false;
+  }
+  BinaryReader reader(in.substr(sizeof(kMagic)));
+  uint32_t version = 0;
+  if (!reader.get(version) || version != kVersion) {
+    error = fmt::format("checkpoint version {} is not {}", version, kVersion);
+    return false;
+  }
+  uint64_t inputs = 0;
+  bool ok = reader.bytes(checkpoint.hunt) && reader.get(checkpoint.output_length) &&
+            reader.count(inputs, 48);
+  for (uint64_t i = 0; ok && i < inputs; ++i) {
+    SavedInput input;
+    FileFollower::Position& position = input.position;
+    uint8_t overlong = 0;
+    ok = reader.bytes(position.path) && reader.get(position.device) && reader.get(position.inode) &&
+         reader.bytes(position.fingerprint) && reader.get(position.offset) &&
+         reader.get(input.lines) && reader.bytes(input.tail) && reader.get(overlong) &&
+         reader.get(input.overlong_bytes);
+    input.overlong = overlong != 0;
+    checkpoint.inputs.push_back(std::move(input));
+  }
+  if (!ok || !reader.at_end()) {
+    error = fmt::format("damaged at byte {}", reader.failed_at() + sizeof(kMagic));
+    return false;
+  }
+  return true;
+}
+
+std::string read_whole(const std::string& path, bool& exists) {
+  std::string text;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  exists = fd >= 0;
+  if (fd < 0) return text;
+  char buffer[65536];
+  ssize_t got;
+  while ((got = ::read(fd, buffer, sizeof(buffer))) > 0) text.append(buffer, got);
+  ::close(fd);
+  return text;
+}
+
+}  // namespace
+
+WatchEnd watch_inputs(const HuntCommandOptions& options, Hunter& hunter, Output& out,
+                      int output_fd) {
+  auto fail = [&](const std::string& message) {
+    std::cerr << "pickaxe: " << message << "\n";
+    return WatchEnd{kFindings, false};
+  };
+  std::vector<std::string> paths;
+  bool follow_stdin = options.files.empty();
+  for (const std::string& path : options.files) {
+    if (path == "-")
+      follow_stdin = true;
+    else
+      paths.push_back(path);
+  }
+  FileFollower follower(paths, options.from_beginning);
+  std::map<uint64_t, std::unique_ptr<LiveInput>> inputs;
+  FileFollower::Handler handler{
+      [&](uint64_t id, const std::string& path) {
+        auto input = std::make_unique<LiveInput>();
+        input->name = path;
+        inputs[id] = std::move(input);
+      },
+      [&](uint64_t id, std::string_view bytes) { hunter.feed(*inputs.at(id), bytes); },
+      [&](uint64_t id) {
+        hunter.end_input(*inputs.at(id));
+        inputs.erase(id);
+      },
+      [&](const std::string& path, const std::string& message) {
+        if (!options.stream.quiet) std::cerr << fmt::format("pickaxe: {}: {}\n", path, message);
+      }};
+
+  // The checkpoint: restored first, then taken as the run goes.
+  std::unique_ptr<Checkpoints> checkpoints;
+  struct stat output_info {};
+  const bool output_is_file = ::fstat(output_fd, &output_info) == 0 &&
+                              S_ISREG(output_info.st_mode) && !options.output.empty();
+  if (!options.state_dir.empty()) {
+    checkpoints = std::make_unique<Checkpoints>(options.state_dir);
+    std::string error;
+    if (!checkpoints->open(error)) return fail(error);
+    std::string trial;
+    if (!hunter.save(trial, &error)) return fail(fmt::format("--state-dir: {}", error));
+    if (options.reset_state) std::filesystem::remove(checkpoints->path());
+    bool exists = false;
+    std::string text = read_whole(checkpoints->path(), exists);
+    if (exists) {
+      Checkpoint checkpoint;
+      if (!decode(text, checkpoint, error) || !hunter.load(checkpoint.hunt, &error))
+        return fail(fmt::format("{}: {}; --reset-state starts afresh", checkpoints->path(), error));
+      if (output_is_file) {
+        // Alerts written after the checkpoint come again: they go.
+        if (static_cast<uint64_t>(output_info.st_size) < checkpoint.output_length)
+          return fail(fmt::format(
+              "{} holds {} bytes, fewer than the {} its checkpoint counted: was it changed? "
+              "--reset-state starts afresh",
+              options.output, output_info.st_size, checkpoint.output_length));
+        if (::ftruncate(output_fd, static_cast<off_t>(checkpoint.output_length)) != 0)
+          return fail(fmt::format("cannot cut {} back to its checkpoint: {}", options.output,
+                                  std::strerror(errno)));
+      }
+      std::vector<FileFollower::Position> positions;
+      for (const SavedInput& input : checkpoint.inputs) positions.push_back(input.position);
+      std::vector<uint64_t> ids = follower.restore(handler, positions);
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (ids[i] == 0) continue;
+        LiveInput& input = *inputs.at(ids[i]);
+        input.lines = checkpoint.inputs[i].lines;
+        input.tail = checkpoint.inputs[i].tail;
+        input.overlong = checkpoint.inputs[i].overlong;
+        input.overlong_bytes = checkpoint.inputs[i].overlong_bytes;
+      }
+    }
+  }
+
+  LiveInput standard_input;
+  standard_input.name = "-";
+  std::vector<char> stdin_buffer(follow_stdin ? 64 * 1024 : 0);
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point last_bytes = Clock::now(), newest_at = Clock::now();
+  Clock::time_point checkpointed = Clock::now();
+  int64_t newest = hunter.newest_time();
+  bool settled = true;
+  // A checkpoint: results out and on disk first, then the state that follows them.
+  auto take_checkpoint = [&]() -> bool {
+    if (!out.flush()) return false;
+    Checkpoint checkpoint;
+    if (output_is_file) {
+      if (::fsync(output_fd) != 0) {
+        std::cerr << fmt::format("pickaxe: cannot sync {}: {}\n", options.output,
+                                 std::strerror(errno));
+        return false;
+      }
+      struct stat info {};
+      if (::fstat(output_fd, &info) == 0) checkpoint.output_length = info.st_size;
+    }
+    std::string error;
+    if (!hunter.save(checkpoint.hunt, &error)) {
+      std::cerr << "pickaxe: " << error << "\n";
+      return false;
+    }
+    for (const FileFollower::Position& position : follower.positions()) {
+      const LiveInput& input = *inputs.at(position.id);
+      checkpoint.inputs.push_back(
+          {position, input.lines, input.tail, input.overlong, input.overlong_bytes});
+    }
+    if (!checkpoints->write(encode(checkpoint), error)) {
+      std::cerr << "pickaxe: " << error
+                << "; watch stops (the last checkpoint is whole: it resumes from there)\n";
+      return false;
+    }
+    checkpointed = Clock::now();
+    return true;
+  };
+  // Text sources holding an open event are not checkpointed mid-event: the
+  // checkpoint waits until they are settled.
+  auto open_events = [&] {
+    if (settled) return false;
+    for (const auto& [id, input] : inputs)
+      if (input->decoder) return true;
+    return static_cast<bool>(standard_input.decoder);
+  };
+  // A first checkpoint before anything is read: a crash before the next one
+  // then goes back to here (the output's length as found, the files' starts).
+  follower.start(handler);
+  if (checkpoints && !take_checkpoint()) return WatchEnd{kFindings, false};
+  while (!stop_requested()) {
+    size_t got = follower.poll(handler);
+    if (follow_stdin) {
+      pollfd descriptor{STDIN_FILENO, POLLIN, 0};
+      if (::poll(&descriptor, 1, got > 0 ? 0 : static_cast<int>(kWatchTick.count())) > 0) {
+        ssize_t read = ::read(STDIN_FILENO, stdin_buffer.data(), stdin_buffer.size());
+        if (read > 0) {
+          hunter.feed(standard_input, std::string_view(stdin_buffer.data(), read));
+          got += static_cast<size_t>(read);
+        } else if (read == 0 || (errno != EINTR && errno != EAGAIN)) {
+          hunter.end_input(standard_input);  // stdin closed: watching it is over
+          follow_stdin = false;
+          if (paths.empty()) break;
+        }
+      }
+    }
+    const Clock::time_point now = Clock::now();
+    if (got > 0) {
+      last_bytes = now;
+      settled = false;
+    } else if (!settled && now - last_bytes >= kQuietInput) {
+      for (auto& [id, input] : inputs) hunter.settle_input(*input);
+      hunter.settle_input(standard_input);
+      settled = true;
+    }
+    if (hunter.newest_time() != newest) {
+      newest = hunter.newest_time();
+      newest_at = now;
+    }
+    hunter.advance_quiet(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now - newest_at).count());
+    hunter.drain();
+    if (!out.flush()) return fail(fmt::format("cannot write the alerts: {}", out.error()));
+    if (checkpoints && now - checkpointed >= kCheckpointEvery && !open_events() &&
+        !take_checkpoint())
+      return WatchEnd{kFindings, false};
+    if (got == 0 && !follow_stdin) follower.wait(kWatchTick);
+  }
+  if (checkpoints) {
+    // Stopped, to go on later: the inputs have not ended. Open text events
+    // are settled first (they would otherwise be lost with the process).
+    for (auto& [id, input] : inputs) hunter.settle_input(*input);
+    hunter.drain();
+    if (!take_checkpoint()) return WatchEnd{kFindings, false};
+    return WatchEnd{kSuccess, false};
+  }
+  follower.end_all(handler);
+  if (follow_stdin) hunter.end_input(standard_input);
+  return WatchEnd{kSuccess, true};
+}
+
+}  // namespace pickaxe::cli
