@@ -433,9 +433,11 @@ bool Hunter::load(std::string_view in, std::string* error) {
 
 std::string Hunter::detection_time() const {
   if (!options_.detection_time.empty()) return options_.detection_time;
-  return source::format_timestamp(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                      std::chrono::system_clock::now().time_since_epoch())
-                                      .count());
+  // In milliseconds, as Elastic dates alerts.
+  const int64_t millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  return source::format_timestamp(millis * 1'000'000);
 }
 
 void Hunter::read(std::istream& in, const std::string& name) {
