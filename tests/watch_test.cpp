@@ -3,6 +3,7 @@
 // once across rotation by rename, copytruncate and truncation.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -99,6 +100,10 @@ class Watch : public ::testing::Test {
     const std::string err = (dir_ / "err.txt").string();
     pid_ = ::fork();
     if (pid_ == 0) {
+      if (file_limit_ > 0) {  // as `ulimit -f`: writes past it fail, as on a full disk
+        rlimit limit{file_limit_, file_limit_};
+        ::setrlimit(RLIMIT_FSIZE, &limit);
+      }
       int errfd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
       if (errfd >= 0) ::dup2(errfd, 2);
       int in = ::open("/dev/null", O_RDONLY);
@@ -122,6 +127,42 @@ class Watch : public ::testing::Test {
     ::waitpid(pid_, &status, 0);
     pid_ = 0;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  // Waits (at most `limit`) for watch to exit by itself: its exit code, or -2.
+  int wait_exit(std::chrono::milliseconds limit) {
+    const auto deadline = Clock::now() + limit;
+    while (Clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = 0;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -2;
+  }
+  // What one hunt over `file` with the test's rules (and `more`) writes.
+  std::string hunt(const fs::path& file, const std::vector<std::string>& more = {}) {
+    std::vector<std::string> args = {PICKAXE_BINARY,     "hunt",
+                                     "--rules",          (dir_ / "rules").string(),
+                                     "--detection-time", "2026-01-01T00:00:00Z"};
+    args.insert(args.end(), more.begin(), more.end());
+    args.push_back(file.string());
+    int exit_code = 0;
+    std::string err;
+    std::string out = pickaxe::testing::run_program(args, exit_code, &err);
+    EXPECT_EQ(exit_code, 0) << err;
+    return out;
+  }
+  // Waits (at most `limit`) until the output is `expected`: a restarted
+  // watch first cuts what came after its checkpoint, then writes again.
+  std::string wait_for_output(const std::string& expected, std::chrono::milliseconds limit) {
+    const auto deadline = Clock::now() + limit;
+    std::string got;
+    while ((got = read_text((dir_ / "alerts.ndjson").string())) != expected &&
+           Clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return got;
   }
   std::string err() const { return read_text((dir_ / "err.txt").string()); }
 
@@ -150,6 +191,7 @@ class Watch : public ::testing::Test {
 
   fs::path dir_;
   pid_t pid_ = 0;
+  rlim_t file_limit_ = 0;
   size_t read_ = 0;
 };
 
@@ -338,15 +380,92 @@ TEST_F(Watch, KilledTwentyTimesItsOutputIsThatOfOneHunt) {
     start({log.string()}, watch_options);
   }
   appender.join();
-  // Caught up: as many alerts as the hunt, then a while longer for any extra.
-  const size_t wanted = static_cast<size_t>(std::count(expected.begin(), expected.end(), '\n'));
-  std::vector<std::string> seen;
-  wait_for_alerts(wanted, seen, std::chrono::milliseconds(60000));
+  // Caught up with the whole input: the output is the hunt's; a while longer
+  // shows that nothing more comes.
+  wait_for_output(expected, std::chrono::seconds(60));
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   EXPECT_EQ(stop(), 0) << err();
   const std::string got = read_text((dir_ / "alerts.ndjson").string());
-  EXPECT_EQ(std::count(got.begin(), got.end(), '\n'), static_cast<long>(wanted)) << err();
+  EXPECT_EQ(std::count(got.begin(), got.end(), '\n'),
+            std::count(expected.begin(), expected.end(), '\n'))
+      << err();
   EXPECT_TRUE(got == expected) << "the output differs from one hunt's\n" << err();
+}
+
+TEST_F(Watch, ADeletedFileIsSaidAndFollowedAgainWhenItComesBack) {
+  const fs::path log = dir_ / "logs" / "app.ndjson";
+  append(log, miner("d0"));
+  start({log.string()});
+  std::vector<std::string> seen;
+  ASSERT_EQ(wait_for_alerts(1, seen), 1u) << err();
+  fs::remove(log);
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (err().find("gone (deleted") == std::string::npos && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_NE(err().find(log.string() + ": gone (deleted, or renamed away)"), std::string::npos)
+      << err();
+  append(log, miner("d1"));
+  ASSERT_EQ(wait_for_alerts(2, seen), 2u) << err();
+  EXPECT_NE(seen[1].find("\"d1\""), std::string::npos);
+  EXPECT_EQ(stop(), 0) << err();
+}
+
+// Alerts that cannot be written (a full disk, here a file size limit) stop
+// watch with exit 1; the checkpoint stays whole, and a run with room goes on
+// from it to the output of one hunt.
+TEST_F(Watch, AFullOutputStopsItAndARestartGoesOn) {
+  const fs::path log = dir_ / "logs" / "app.ndjson";
+  std::string events;
+  for (int i = 0; i < 400; ++i) events += miner(fmt::format("f{}", i));
+  append(log, events);
+  const std::vector<std::string> options = {"--state-dir", (dir_ / "state").string(),
+                                            "--detection-time", "2026-01-01T00:00:00Z"};
+  file_limit_ = 64 * 1024;
+  start({log.string()}, options);
+  EXPECT_EQ(wait_exit(std::chrono::seconds(20)), 1) << err();
+  EXPECT_NE(err().find("cannot write the alerts: File too large"), std::string::npos) << err();
+  file_limit_ = 0;
+  start({log.string()}, options);
+  // max_signals (100 per 5-minute execution) caps them below 400.
+  const std::string expected = hunt(log);
+  EXPECT_GE(std::count(expected.begin(), expected.end(), '\n'), 100);
+  EXPECT_EQ(wait_for_output(expected, std::chrono::seconds(20)), expected) << err();
+  EXPECT_EQ(stop(), 0) << err();
+  EXPECT_EQ(read_text((dir_ / "alerts.ndjson").string()), expected) << err();
+}
+
+// The same when the checkpoint cannot be written: the one before stays.
+TEST_F(Watch, AFullStateFolderStopsItAndARestartGoesOn) {
+  fs::create_directories(dir_ / "holding");
+  // Partial sequences that never complete: the checkpoint grows, alerts do not.
+  std::ofstream(dir_ / "holding" / "held.eql") << "sequence by process.entity_id\n"
+                                                  "  [process where process.name == \"curl\"]\n"
+                                                  "  [network where destination.port == 1]\n";
+  const fs::path log = dir_ / "logs" / "app.ndjson";
+  std::string events;
+  for (int i = 0; i < 1500; ++i)
+    events += fmt::format(
+        R"({{"@timestamp":"{}","event":{{"category":["process"],"type":["start"]}},"host":{{"name":"h"}},"process":{{"name":"curl","entity_id":"c{}"}}}})"
+        "\n",
+        now_iso(), i);
+  for (int i = 0; i < 5; ++i) events += miner(fmt::format("g{}", i));
+  append(log, events);
+  const std::vector<std::string> options = {"--rules",          (dir_ / "holding").string(),
+                                            "--state-dir",      (dir_ / "state").string(),
+                                            "--detection-time", "2026-01-01T00:00:00Z"};
+  file_limit_ = 64 * 1024;
+  start({log.string()}, options);
+  EXPECT_EQ(wait_exit(std::chrono::seconds(20)), 1) << err();
+  EXPECT_NE(err().find("/checkpoint: File too large; watch stops"), std::string::npos) << err();
+  EXPECT_FALSE(fs::exists(dir_ / "state" / "checkpoint.tmp"));
+  file_limit_ = 0;
+  start({log.string()}, options);
+  const std::string expected = hunt(log, {"--rules", (dir_ / "holding").string()});
+  EXPECT_EQ(std::count(expected.begin(), expected.end(), '\n'), 5);
+  EXPECT_EQ(wait_for_output(expected, std::chrono::seconds(20)), expected) << err();
+  EXPECT_EQ(stop(), 0) << err();
+  EXPECT_EQ(err().find("--reset-state"), std::string::npos) << err();
+  EXPECT_EQ(read_text((dir_ / "alerts.ndjson").string()), expected) << err();
 }
 
 }  // namespace

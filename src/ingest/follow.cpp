@@ -168,11 +168,15 @@ size_t FileFollower::poll(const Handler& handler, size_t budget) {
     size_t got = read_new(handler, file, budget);
     total += got;
     struct stat info {};
-    bool same = ::stat(file.path.c_str(), &info) == 0 && info.st_dev == file.device &&
-                info.st_ino == file.inode;
+    const bool named = ::stat(file.path.c_str(), &info) == 0;
+    bool same = named && info.st_dev == file.device && info.st_ino == file.inode;
     struct stat own {};
     bool drained = ::fstat(file.fd, &own) == 0 && static_cast<uint64_t>(own.st_size) <= file.offset;
     if ((!same || file.leaving) && drained) {
+      if (!named && !file.leaving)
+        handler.problem(file.path,
+                        "gone (deleted, or renamed away): read to its end; followed again if it "
+                        "appears");
       handler.end(file.id);
       ::close(file.fd);
       it = files_.erase(it);

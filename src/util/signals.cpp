@@ -21,6 +21,9 @@ void install_stop_signals() {
   action.sa_flags = SA_RESETHAND;
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  // A file size limit (ulimit -f) makes writes fail with EFBIG, reported as
+  // a full disk is, instead of killing the process.
+  signal(SIGXFSZ, SIG_IGN);
 }
 
 bool stop_requested() {
