@@ -468,4 +468,52 @@ TEST_F(Watch, AFullStateFolderStopsItAndARestartGoesOn) {
   EXPECT_EQ(read_text((dir_ / "alerts.ndjson").string()), expected) << err();
 }
 
+// SIGHUP reloads the rule files: an unchanged rule keeps its partial
+// sequences, a changed or new one runs as it now reads, and rule files with
+// errors leave the rules running as they were.
+TEST_F(Watch, AReloadKeepsTheStateOfUnchangedRules) {
+  const fs::path log = dir_ / "logs" / "app.ndjson";
+  append(log, "");
+  start({log.string()});
+  std::vector<std::string> seen;
+  append(log, curl("s1") + miner("m1"));
+  ASSERT_EQ(wait_for_alerts(1, seen), 1u) << err();
+  auto wait_for_err = [&](const std::string& text) {
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (err().find(text) == std::string::npos && Clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return err().find(text) != std::string::npos;
+  };
+  std::ofstream(dir_ / "rules" / "miner.eql") << "process where process.name == \"xmrig-2\"\n";
+  std::ofstream(dir_ / "rules" / "nc.eql") << "process where process.name == \"nc\"\n";
+  ::kill(pid_, SIGHUP);
+  ASSERT_TRUE(wait_for_err("pickaxe: reloaded 3 rules; 1 query kept their state")) << err();
+  auto nc = [](const std::string& token) {
+    return fmt::format(
+        R"({{"labels":{{"token":"{}"}},"@timestamp":"{}","event":{{"category":["process"],"type":["start"]}},"host":{{"name":"h"}},"process":{{"name":"nc"}}}})"
+        "\n",
+        token, now_iso());
+  };
+  // The sequence begun before the reload completes; the changed rule no
+  // longer fires on xmrig; the new one fires.
+  append(log, pool("s1") + miner("m2") + nc("n1"));
+  ASSERT_EQ(wait_for_alerts(5, seen), 5u) << err();
+  std::ofstream(dir_ / "rules" / "broken.eql") << "process where process.name ==\n";
+  ::kill(pid_, SIGHUP);
+  ASSERT_TRUE(wait_for_err("pickaxe: reload failed")) << err();
+  append(log, nc("n2"));
+  ASSERT_EQ(wait_for_alerts(6, seen), 6u) << err();
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  wait_for_alerts(7, seen, std::chrono::milliseconds(100));
+  EXPECT_EQ(stop(), 0) << err();
+  std::map<std::string, int> count;
+  for (const std::string& alert : seen) ++count[token_of(alert, {"m1", "s1", "m2", "n1", "n2"})];
+  EXPECT_EQ(count["m1"], 1);
+  EXPECT_EQ(count["s1"], 3);  // the sequence and its two building blocks
+  EXPECT_EQ(count["m2"], 0);
+  EXPECT_EQ(count["n1"], 1);
+  EXPECT_EQ(count["n2"], 1);
+  EXPECT_EQ(seen.size(), 6u);
+}
+
 }  // namespace

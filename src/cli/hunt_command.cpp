@@ -47,9 +47,6 @@ int run_hunt(const HuntCommandOptions& options) {
       options.rules.empty() ? std::vector<std::string>{bundled_pack_dir()} : options.rules;
   std::optional<const sigma::Mapping*> sigma_mapping = load_sigma_mapping(options.sigma_mapping);
   if (!sigma_mapping) return kUsage;
-  std::optional<LoadResult> loaded =
-      load_rules_or_report(rule_paths, "hunt", options.skip_invalid, *sigma_mapping);
-  if (!loaded) return kFindings;
   Schema schema;
   if (!load_mappings(options.stream.mappings, schema)) return kFindings;
   HuntOptions hunt_options;
@@ -76,14 +73,6 @@ int run_hunt(const HuntCommandOptions& options) {
                                100.0 * bytes / total_bytes, bytes / 1e6, total_bytes / 1e6)
                 << std::flush;
     };
-  }
-  ExceptionSet exceptions;
-  if (!options.exceptions.empty()) {
-    Diagnostics exception_diagnostics;
-    exceptions = load_exceptions(options.exceptions, exception_diagnostics);
-    for (const Diagnostic& d : exception_diagnostics.items()) std::cerr << render_text(d);
-    if (exception_diagnostics.has_errors()) return kFindings;
-    hunt_options.exceptions = &exceptions;
   }
   hunt_options.suppress_by = options.suppress_by;
   auto window = parse_duration(options.suppress_window);
@@ -114,25 +103,49 @@ int run_hunt(const HuntCommandOptions& options) {
     }
     out.record(alert.json + '\n');
   };
+  // hunt shows the first 100 input problems; watch every one, as it comes.
   uint64_t reported = 0;
-  Diagnostics compile_diagnostics;
-  auto hunter = std::make_unique<Hunter>(
-      loaded->rules, schema, hunt_options, sink,
-      [&](const InputProblem& problem) {
-        if (!options.stream.quiet && ++reported <= 100) std::cerr << describe_problem(problem);
-      },
-      compile_diagnostics);
-  for (const Diagnostic& d : compile_diagnostics.items()) std::cerr << render_text(d);
-  if (compile_diagnostics.has_errors()) return kFindings;
+  auto on_problem = [&](const InputProblem& problem) {
+    if (!options.stream.quiet && (++reported <= 100 || options.watch))
+      std::cerr << describe_problem(problem);
+  };
+  const char* command = options.watch ? "watch" : "hunt";
+  HuntBuilder build = [&](const Hunter* previous) -> std::unique_ptr<HuntBuild> {
+    auto made = std::make_unique<HuntBuild>();
+    std::optional<LoadResult> loaded =
+        load_rules_or_report(rule_paths, command, options.skip_invalid, *sigma_mapping);
+    if (!loaded) return nullptr;
+    made->loaded = std::move(*loaded);
+    HuntOptions build_options = hunt_options;
+    if (!options.exceptions.empty()) {
+      Diagnostics exception_diagnostics;
+      made->exceptions = load_exceptions(options.exceptions, exception_diagnostics);
+      for (const Diagnostic& d : exception_diagnostics.items()) std::cerr << render_text(d);
+      if (exception_diagnostics.has_errors()) return nullptr;
+      build_options.exceptions = &made->exceptions;
+    }
+    build_options.base_fields = previous ? &previous->fields() : nullptr;
+    Diagnostics compile_diagnostics;
+    made->hunter = std::make_unique<Hunter>(made->loaded.rules, schema, build_options, sink,
+                                            on_problem, compile_diagnostics);
+    for (const Diagnostic& d : compile_diagnostics.items()) std::cerr << render_text(d);
+    if (compile_diagnostics.has_errors()) return nullptr;
+    return made;
+  };
+  std::unique_ptr<HuntBuild> current = build(nullptr);
+  if (!current) return kFindings;
+  Hunter* hunter = current->hunter.get();
 
   install_stop_signals();
+  if (options.watch) install_reload_signal();
   auto started = std::chrono::steady_clock::now();
   bool unreadable = false;
   WatchEnd watched;
   if (options.watch) {
-    watched = watch_inputs(options, *hunter, out, output_fd);
+    watched = watch_inputs(options, current, build, out, output_fd);
+    hunter = current->hunter.get();
     if (watched.exit_code != kSuccess) {
-      leave_to_exit(std::move(hunter));
+      leave_to_exit(std::move(current));
       return watched.exit_code;
     }
   } else {
@@ -190,7 +203,7 @@ int run_hunt(const HuntCommandOptions& options) {
     if (std::string note = hunter->prefilter_note(); !note.empty() && stats.stream.events > 0)
       std::cerr << "  every line parsed (prefilter off): " << note << "\n";
   }
-  leave_to_exit(std::move(hunter));
+  leave_to_exit(std::move(current));
   if (!finish_output(out, table ? "table rows" : "alerts")) return kFindings;
   if (stop_requested() && options.watch) {
     if (!options.stream.quiet)

@@ -3,11 +3,14 @@
 #pragma once
 
 #include <algorithm>
+#include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "cli/commands.h"
+#include "hunt/exceptions.h"
 #include "hunt/hunter.h"
 #include "util/output.h"
 
@@ -37,6 +40,16 @@ struct HuntCommandOptions {
   bool reset_state = false;
 };
 
+// A hunter with the rules and exceptions it points into.
+struct HuntBuild {
+  LoadResult loaded;
+  ExceptionSet exceptions;
+  std::unique_ptr<Hunter> hunter;  // last: it goes before what it points into
+};
+// Builds a hunter from the rule files as they are now, keeping the slots of
+// `previous` (a reload); null, with the problems printed, when they have errors.
+using HuntBuilder = std::function<std::unique_ptr<HuntBuild>(const Hunter* previous)>;
+
 struct WatchEnd {
   int exit_code = 0;
   // The inputs ended (no checkpoint to resume from): results final only at
@@ -46,9 +59,11 @@ struct WatchEnd {
 
 // Follows the inputs until a stop signal (or the end of stdin), feeding the
 // hunter; with a state folder, restores its checkpoint first and takes one
-// every few seconds and at the stop. `output_fd` is the file `out` writes
-// (the alerts' committed length is checkpointed when it is a file).
-WatchEnd watch_inputs(const HuntCommandOptions& options, Hunter& hunter, Output& out,
-                      int output_fd);
+// every few seconds and at the stop. SIGHUP rebuilds the hunter with
+// `build` and hands it the old one's state (`current` then holds the new
+// one). `output_fd` is the file `out` writes (the alerts' committed length
+// is checkpointed when it is a file).
+WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBuild>& current,
+                      const HuntBuilder& build, Output& out, int output_fd);
 
 }  // namespace pickaxe::cli

@@ -193,8 +193,9 @@ std::string read_whole(const std::string& path, bool& exists) {
 
 }  // namespace
 
-WatchEnd watch_inputs(const HuntCommandOptions& options, Hunter& hunter, Output& out,
-                      int output_fd) {
+WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBuild>& current,
+                      const HuntBuilder& build, Output& out, int output_fd) {
+  Hunter* hunter = current->hunter.get();
   auto fail = [&](const std::string& message) {
     std::cerr << "pickaxe: " << message << "\n";
     return WatchEnd{kFindings, false};
@@ -215,9 +216,9 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, Hunter& hunter, Output&
         input->name = path;
         inputs[id] = std::move(input);
       },
-      [&](uint64_t id, std::string_view bytes) { hunter.feed(*inputs.at(id), bytes); },
+      [&](uint64_t id, std::string_view bytes) { hunter->feed(*inputs.at(id), bytes); },
       [&](uint64_t id) {
-        hunter.end_input(*inputs.at(id));
+        hunter->end_input(*inputs.at(id));
         inputs.erase(id);
       },
       [&](const std::string& path, const std::string& message) {
@@ -234,13 +235,13 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, Hunter& hunter, Output&
     std::string error;
     if (!checkpoints->open(error)) return fail(error);
     std::string trial;
-    if (!hunter.save(trial, &error)) return fail(fmt::format("--state-dir: {}", error));
+    if (!hunter->save(trial, &error)) return fail(fmt::format("--state-dir: {}", error));
     if (options.reset_state) std::filesystem::remove(checkpoints->path());
     bool exists = false;
     std::string text = read_whole(checkpoints->path(), exists);
     if (exists) {
       Checkpoint checkpoint;
-      if (!decode(text, checkpoint, error) || !hunter.load(checkpoint.hunt, &error))
+      if (!decode(text, checkpoint, error) || !hunter->load(checkpoint.hunt, &error))
         return fail(fmt::format("{}: {}; --reset-state starts afresh", checkpoints->path(), error));
       if (output_is_file) {
         // Alerts written after the checkpoint come again: they go.
@@ -273,7 +274,7 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, Hunter& hunter, Output&
   using Clock = std::chrono::steady_clock;
   Clock::time_point last_bytes = Clock::now(), newest_at = Clock::now();
   Clock::time_point checkpointed = Clock::now();
-  int64_t newest = hunter.newest_time();
+  int64_t newest = hunter->newest_time();
   bool settled = true;
   // A checkpoint: results out and on disk first, then the state that follows them.
   auto take_checkpoint = [&]() -> bool {
@@ -289,7 +290,7 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, Hunter& hunter, Output&
       if (::fstat(output_fd, &info) == 0) checkpoint.output_length = info.st_size;
     }
     std::string error;
-    if (!hunter.save(checkpoint.hunt, &error)) {
+    if (!hunter->save(checkpoint.hunt, &error)) {
       std::cerr << "pickaxe: " << error << "\n";
       return false;
     }
@@ -325,10 +326,10 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, Hunter& hunter, Output&
       if (::poll(&descriptor, 1, got > 0 ? 0 : static_cast<int>(kWatchTick.count())) > 0) {
         ssize_t read = ::read(STDIN_FILENO, stdin_buffer.data(), stdin_buffer.size());
         if (read > 0) {
-          hunter.feed(standard_input, std::string_view(stdin_buffer.data(), read));
+          hunter->feed(standard_input, std::string_view(stdin_buffer.data(), read));
           got += static_cast<size_t>(read);
         } else if (read == 0 || (errno != EINTR && errno != EAGAIN)) {
-          hunter.end_input(standard_input);  // stdin closed: watching it is over
+          hunter->end_input(standard_input);  // stdin closed: watching it is over
           follow_stdin = false;
           if (paths.empty()) break;
         }
@@ -339,17 +340,37 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, Hunter& hunter, Output&
       last_bytes = now;
       settled = false;
     } else if (!settled && now - last_bytes >= kQuietInput) {
-      for (auto& [id, input] : inputs) hunter.settle_input(*input);
-      hunter.settle_input(standard_input);
+      for (auto& [id, input] : inputs) hunter->settle_input(*input);
+      hunter->settle_input(standard_input);
       settled = true;
     }
-    if (hunter.newest_time() != newest) {
-      newest = hunter.newest_time();
+    if (take_reload_request()) {
+      // Inputs close their text decoders (bound to the old stream) first.
+      for (auto& [id, input] : inputs) hunter->close_decoder(*input);
+      hunter->close_decoder(standard_input);
+      hunter->drain();
+      std::unique_ptr<HuntBuild> next = build(hunter);
+      if (!next) {
+        std::cerr << "pickaxe: reload failed: the rules above have errors; the rules loaded "
+                     "before keep running\n";
+      } else {
+        const size_t kept = next->hunter->adopt(*hunter);
+        std::cerr << fmt::format("pickaxe: reloaded {} rules; {} {} kept their state\n",
+                                 next->hunter->rule_count(), kept, kept == 1 ? "query" : "queries");
+        current = std::move(next);
+        hunter = current->hunter.get();
+        newest = hunter->newest_time();
+        // The checkpoint names the rule set: one of the new set, at once.
+        if (checkpoints && !take_checkpoint()) return WatchEnd{kFindings, false};
+      }
+    }
+    if (hunter->newest_time() != newest) {
+      newest = hunter->newest_time();
       newest_at = now;
     }
-    hunter.advance_quiet(
+    hunter->advance_quiet(
         std::chrono::duration_cast<std::chrono::nanoseconds>(now - newest_at).count());
-    hunter.drain();
+    hunter->drain();
     if (!out.flush()) return fail(fmt::format("cannot write the alerts: {}", out.error()));
     if (checkpoints && now - checkpointed >= kCheckpointEvery && !open_events() &&
         !take_checkpoint())
@@ -359,13 +380,13 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, Hunter& hunter, Output&
   if (checkpoints) {
     // Stopped, to go on later: the inputs have not ended. Open text events
     // are settled first (they would otherwise be lost with the process).
-    for (auto& [id, input] : inputs) hunter.settle_input(*input);
-    hunter.drain();
+    for (auto& [id, input] : inputs) hunter->settle_input(*input);
+    hunter->drain();
     if (!take_checkpoint()) return WatchEnd{kFindings, false};
     return WatchEnd{kSuccess, false};
   }
   follower.end_all(handler);
-  if (follow_stdin) hunter.end_input(standard_input);
+  if (follow_stdin) hunter->end_input(standard_input);
   return WatchEnd{kSuccess, true};
 }
 

@@ -585,6 +585,10 @@ void QueryStream::end_input(LiveInput& input) {
     last += '\n';
     read_live_lines(input, last);
   }
+  close_decoder(input);
+}
+
+void QueryStream::close_decoder(LiveInput& input) {
   if (!input.decoder) return;
   input.decoder->finish();
   stats_.flawed_records += input.decoder->flawed();
@@ -592,6 +596,32 @@ void QueryStream::end_input(LiveInput& input) {
   stats_.without_event += input.decoder->without_event();
   input.decoder.reset();
   input.kind.reset();
+}
+
+void QueryStream::adopt(QueryStream& previous) {
+  newest_ = previous.newest_;
+  released_ = previous.released_;
+  arrivals_ = previous.arrivals_;
+  order_ = previous.order_;
+  stats_ = previous.stats_;
+  reader_.restore_stats(previous.reader_.stats());
+  std::vector<Pending> waiting;
+  for (Pending& pending : previous.in_order_) waiting.push_back(std::move(pending));
+  previous.in_order_.clear();
+  for (auto* queue : {&previous.buffer_, &previous.quarantine_}) {
+    for (; !queue->empty(); queue->pop())
+      waiting.push_back(std::move(const_cast<Pending&>(queue->top())));
+  }
+  previous.buffered_bytes_ = 0;
+  std::sort(waiting.begin(), waiting.end(),
+            [](const Pending& a, const Pending& b) { return a.arrival < b.arrival; });
+  for (Pending& pending : waiting) {
+    Event event;
+    pending.event.unpack(event);
+    // Counted late once already, when it first came.
+    if (pending.timestamp < released_ && stats_.late > 0) --stats_.late;
+    commit(prepare_decoded(main_worker_, event.document(), event.line), "(reload)");
+  }
 }
 
 void QueryStream::advance_quiet(int64_t quiet) {

@@ -104,6 +104,14 @@ class QueryStream {
   void settle_input(LiveInput& input);
   // The input ended (or was replaced): a partial last line is read as a line.
   void end_input(LiveInput& input);
+  // Ends the input's text decoder (its open event goes on): the next line
+  // chooses one again, in whatever stream then reads the input.
+  void close_decoder(LiveInput& input);
+  // A reload: takes the time, counts and waiting events of `previous`, a
+  // stream of the same input over other rules (whose engines hold what they
+  // had). The waiting events are prepared again against these rules, in
+  // their arrival order; `previous` is left empty.
+  void adopt(QueryStream& previous);
   // Input has been quiet for `quiet` nanoseconds of wall time: the stream's
   // time moves on by as much, and events it passes leave the reorder buffer
   // (see README, "Running continuously").

@@ -41,6 +41,9 @@ bool RuleSelection::selects(const Rule& rule) const {
 Hunter::Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions options,
                AlertSink sink, JsonEventReader::ProblemHandler on_problem, Diagnostics& diagnostics)
     : options_(std::move(options)), sink_(std::move(sink)) {
+  if (options_.base_fields)
+    for (uint32_t slot = 0; slot < options_.base_fields->size(); ++slot)
+      fields_.add(options_.base_fields->path(slot));
   // Rules a selected correlation reads run too, and alert on their own only
   // when selected themselves and no correlation that reads them says
   // otherwise (Sigma's `generate`).
@@ -328,11 +331,43 @@ void Hunter::alert(const Compiled& compiled, const QueryResult& result) {
   send(build_alerts(context, result, compiled.sequence));
 }
 
+namespace {
+
+// What makes a compiled query the same query in another rule set.
+std::string identity_of(const Rule& rule, size_t alternative) {
+  return rule.rule_id + "\n" + std::to_string(alternative) + "\n" + eql::print(rule.query) + "\n" +
+         rule.timestamp_override + "\n";
+}
+
+}  // namespace
+
+size_t Hunter::adopt(Hunter& previous) {
+  std::map<std::string, const Compiled*> old;
+  for (const auto& compiled : previous.compiled_)
+    old.emplace(identity_of(*compiled->rule, compiled->alternative), compiled.get());
+  size_t kept = 0;
+  for (const auto& compiled : compiled_) {
+    auto it = old.find(identity_of(*compiled->rule, compiled->alternative));
+    if (it == old.end()) continue;
+    if (compiled->engine->restore(it->second->engine->state())) ++kept;
+  }
+  alerts_ = previous.alerts_;
+  alerts_by_rule_ = previous.alerts_by_rule_;
+  excepted_by_item_ = previous.excepted_by_item_;
+  suppressed_by_rule_ = previous.suppressed_by_rule_;
+  over_max_signals_ = previous.over_max_signals_;
+  suppression_groups_ = previous.suppression_groups_;
+  for (const auto& [rule, windows] : previous.alerts_by_execution_)
+    for (const auto& compiled : compiled_)
+      if (compiled->rule->rule_id == rule->rule_id) alerts_by_execution_[compiled->rule] = windows;
+  if (stream_ && previous.stream_) stream_->adopt(*previous.stream_);
+  return kept;
+}
+
 std::string Hunter::rule_set_identity() const {
   std::string text;
   for (const auto& compiled : compiled_)
-    text += compiled->rule->rule_id + "\n" + std::to_string(compiled->alternative) + "\n" +
-            eql::print(compiled->rule->query) + "\n";
+    text += identity_of(*compiled->rule, compiled->alternative);
   for (const auto& correlation : correlations_) text += correlation->rule->rule_id + "\n";
   return stable_uuid(text);
 }

@@ -35,6 +35,9 @@ struct HuntOptions {
   const ExceptionSet* exceptions = nullptr;  // tuning; must outlive the hunter
   std::vector<std::string> suppress_by;      // alert suppression: group by these fields...
   int64_t suppress_window = 0;  // ...within this many nanoseconds of a group's first alert
+  // A reload: the previous hunter's field slots keep their numbers, so that
+  // the events its state holds read the same in the new one.
+  const FieldIndex* base_fields = nullptr;
 };
 
 struct HuntStats {
@@ -75,6 +78,9 @@ class Hunter {
   void end_input(LiveInput& input) {
     if (stream_) stream_->end_input(input);
   }
+  void close_decoder(LiveInput& input) {
+    if (stream_) stream_->close_decoder(input);
+  }
   // The newest event time the stream has seen (INT64_MIN: none yet).
   int64_t newest_time() const { return stream_ ? stream_->newest_time() : INT64_MIN; }
   void advance_quiet(int64_t quiet) {
@@ -93,6 +99,15 @@ class Hunter {
   bool load(std::string_view in, std::string* error);
   // Identifies the compiled rules: a checkpoint holds it.
   std::string rule_set_identity() const;
+  const FieldIndex& fields() const { return fields_; }
+  // A reload: takes over the state of `previous` (built with base_fields =
+  // &previous.fields()), which must have no text input open (see
+  // QueryStream::close_decoders). Each query whose rule and text did not
+  // change keeps its partial sequences and samples; the stream's time and
+  // counts, suppression, max_signals windows and alert counts carry over;
+  // events waiting in the reorder buffer are evaluated again against the new
+  // rules. Returns how many queries kept their state.
+  size_t adopt(Hunter& previous);
 
  private:
   // Where results go besides alerts: (correlation, its input) pairs.

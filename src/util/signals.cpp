@@ -7,10 +7,28 @@ namespace pickaxe {
 namespace {
 volatile std::sig_atomic_t received = 0;
 
+volatile std::sig_atomic_t reload = 0;
+
 extern "C" void on_stop_signal(int signal) {
   received = signal;
 }
+extern "C" void on_reload_signal(int) {
+  reload = 1;
+}
 }  // namespace
+
+void install_reload_signal() {
+  struct sigaction action {};
+  action.sa_handler = on_reload_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGHUP, &action, nullptr);
+}
+
+bool take_reload_request() {
+  if (!reload) return false;
+  reload = 0;
+  return true;
+}
 
 void install_stop_signals() {
   struct sigaction action {};

@@ -10,4 +10,8 @@ bool stop_requested();
 int stop_signal();  // the signal received, or 0
 const char* stop_signal_name();
 
+// SIGHUP as a request to reload (watch): taken once each time it comes.
+void install_reload_signal();
+bool take_reload_request();
+
 }  // namespace pickaxe
