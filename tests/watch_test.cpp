@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -514,6 +515,79 @@ TEST_F(Watch, AReloadKeepsTheStateOfUnchangedRules) {
   EXPECT_EQ(count["n1"], 1);
   EXPECT_EQ(count["n2"], 1);
   EXPECT_EQ(seen.size(), 6u);
+}
+
+// The metrics endpoint, scraped with curl, gives the figures of the summary
+// printed at the stop.
+TEST_F(Watch, MetricsAreTheSummarysFigures) {
+  if (std::system("curl --version > /dev/null 2>&1") != 0) GTEST_SKIP() << "curl is not installed";
+  const fs::path events = dir_ / "logs" / "events.ndjson", audit = dir_ / "logs" / "audit.log";
+  append(events, "");
+  append(audit, "");
+  start({events.string(), audit.string()},
+        {"--rules", std::string(PICKAXE_SOURCE_DIR) + "/rules", "--metrics-addr", "127.0.0.1:0"});
+  std::string port;
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (port.empty() && Clock::now() < deadline) {
+    const std::string text = err();
+    const size_t at = text.find("metrics on http://127.0.0.1:");
+    if (at != std::string::npos) port = text.substr(at + 28, text.find('/', at + 28) - at - 28);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_FALSE(port.empty()) << err();
+  append(events,
+         read_text(std::string(PICKAXE_SOURCE_DIR) + "/examples/events.ndjson") + "{not json\n");
+  append(audit, read_text(std::string(PICKAXE_SOURCE_DIR) + "/examples/audit.log"));
+  std::vector<std::string> seen;
+  wait_for_alerts(9, seen, std::chrono::seconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // released, settled, published
+  int exit_code = 0;
+  const std::string metrics = pickaxe::testing::run_command(
+      fmt::format("curl -s http://127.0.0.1:{}/metrics", port), exit_code);
+  ASSERT_EQ(exit_code, 0);
+  const std::string health = pickaxe::testing::run_command(
+      fmt::format("curl -s -w ' %{{http_code}}' http://127.0.0.1:{}/healthz", port), exit_code);
+  EXPECT_EQ(health, "ok\n 200");
+  EXPECT_EQ(stop(), 0) << err();
+  const std::string summary = err();
+
+  auto value = [&](const std::string& series) -> long {
+    const size_t at = metrics.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stol(metrics.substr(at + series.size() + 2));
+  };
+  long events_total = 0;
+  for (const char* source : {"ecs", "cloudtrail", "docker", "auditd", "sysmon"})
+    events_total += value(fmt::format("pickaxe_events_total{{source=\"{}\"}}", source));
+  long rules = -1, events_read = -1, alerts = -1;
+  const size_t line = summary.find("watch: ");
+  ASSERT_NE(line, std::string::npos) << summary;
+  std::sscanf(summary.c_str() + line, "watch: %ld rules, %ld events", &rules, &events_read);
+  const std::string first_line = summary.substr(line, summary.find('\n', line) - line);
+  std::sscanf(first_line.c_str() + first_line.rfind(", "), ", %ld alert", &alerts);
+  EXPECT_EQ(events_total, events_read) << metrics << summary;
+  EXPECT_GT(value("pickaxe_events_total{source=\"auditd\"}"), 0) << metrics;
+  long malformed = -1;
+  const size_t skipped = summary.find("skipped ");
+  ASSERT_NE(skipped, std::string::npos) << summary;
+  std::sscanf(summary.c_str() + skipped, "skipped %ld malformed", &malformed);
+  EXPECT_EQ(value("pickaxe_events_skipped_total{reason=\"malformed\"}"), malformed) << metrics;
+  EXPECT_EQ(malformed, 1);
+  // Every rule's count in the summary is its series.
+  long alerts_total = 0;
+  std::istringstream lines(summary.substr(line));
+  std::string text;
+  std::getline(lines, text);
+  // "  {count:>6}  {rule}" lines, until the next kind of line.
+  while (std::getline(lines, text) && text.size() > 10 && std::isdigit(text[7]) &&
+         text.substr(8, 2) == "  " && text.find("  ", 10) == std::string::npos) {
+    const long count = std::stol(text);
+    const std::string rule = text.substr(10);
+    EXPECT_EQ(value(fmt::format("pickaxe_alerts_total{{rule=\"{}\"}}", rule)), count) << rule;
+    alerts_total += count;
+  }
+  EXPECT_EQ(alerts_total, alerts) << summary;
+  EXPECT_GT(alerts_total, 0);
 }
 
 }  // namespace

@@ -306,6 +306,9 @@ void add_watch_command(CLI::App& app, std::function<int()>& run) {
                       "and --output then holds each alert exactly once");
   command->add_flag("--reset-state", options->reset_state,
                     "With --state-dir: start afresh, forgetting the checkpoint");
+  command->add_option("--metrics-addr", options->metrics_address,
+                      "Serve Prometheus metrics on http://HOST:PORT/metrics and a health check "
+                      "on /healthz (port 0: any free one, said on stderr)");
   command->add_option("--detection-time", options->detection_time,
                       "The alerts' @timestamp, ISO 8601 (default: when each alert is raised)");
   add_stream_flags(*command, options->stream, "No summary or input problems on stderr");

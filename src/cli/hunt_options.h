@@ -38,6 +38,7 @@ struct HuntCommandOptions {
   std::string output;     // alerts go here instead of stdout
   std::string state_dir;  // checkpoints go here; empty: none
   bool reset_state = false;
+  std::string metrics_address;  // HOST:PORT; empty: no metrics endpoint
 };
 
 // A hunter with the rules and exceptions it points into.

@@ -14,10 +14,12 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "cli/hunt_options.h"
+#include "cli/metrics.h"
 #include "ingest/follow.h"
 #include "util/binary_io.h"
 #include "util/signals.h"
@@ -32,6 +34,8 @@ constexpr auto kWatchTick = std::chrono::milliseconds(100);
 // An input quiet this long has written its events whole: a text source's
 // open event (an auditd event still waiting for records) goes on.
 constexpr auto kQuietInput = std::chrono::milliseconds(500);
+// How often the metrics and the status line are brought up to date.
+constexpr auto kPublishEvery = std::chrono::milliseconds(250);
 // How often a checkpoint is taken (and at the stop).
 constexpr auto kCheckpointEvery = std::chrono::seconds(2);
 
@@ -191,6 +195,93 @@ std::string read_whole(const std::string& path, bool& exists) {
   return text;
 }
 
+// A Prometheus label value: backslashes, quotes and newlines escaped.
+std::string label(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+// What watch is doing, for the metrics endpoint and the status line.
+struct Figures {
+  HuntStats stats;
+  uint64_t partial_sequences = 0;
+  std::vector<std::pair<std::string, uint64_t>> behind;
+  std::optional<double> lag;  // seconds: the wall clock past the watermark
+  std::optional<double> checkpoint_age, checkpoint_seconds;
+  uint64_t reloads = 0, failed_reloads = 0;
+};
+
+std::string metrics_text(const Figures& figures) {
+  std::string out;
+  auto metric = [&](std::string_view name, std::string_view type, std::string_view help) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  };
+  const StreamStats& stream = figures.stats.stream;
+  metric("pickaxe_events_total", "counter", "Events that went to the rules, by source.");
+  for (SourceKind kind : {SourceKind::Ecs, SourceKind::CloudTrail, SourceKind::Docker,
+                          SourceKind::Auditd, SourceKind::Sysmon})
+    out += fmt::format("pickaxe_events_total{{source=\"{}\"}} {}\n", source_kind_name(kind),
+                       stream.events_by_source[static_cast<size_t>(kind)]);
+  metric("pickaxe_events_skipped_total", "counter", "Lines and events skipped, by reason.");
+  out += fmt::format("pickaxe_events_skipped_total{{reason=\"malformed\"}} {}\n", stream.malformed);
+  out += fmt::format("pickaxe_events_skipped_total{{reason=\"missing_timestamp\"}} {}\n",
+                     stream.missing_timestamp);
+  out +=
+      fmt::format("pickaxe_events_skipped_total{{reason=\"wrong_type\"}} {}\n", stream.wrong_type);
+  metric("pickaxe_events_prefiltered_total", "counter",
+         "NDJSON lines holding none of the rules' literals, not parsed (counted as ECS events).");
+  out += fmt::format("pickaxe_events_prefiltered_total {}\n", stream.prefiltered);
+  metric("pickaxe_events_late_total", "counter",
+         "Events later than --max-lateness, processed out of order.");
+  out += fmt::format("pickaxe_events_late_total {}\n", stream.late);
+  metric("pickaxe_bytes_read_total", "counter", "Bytes of input read.");
+  out += fmt::format("pickaxe_bytes_read_total {}\n", stream.bytes);
+  metric("pickaxe_alerts_total", "counter",
+         "Alerts raised, by rule (building blocks not counted).");
+  for (const auto& [rule, count] : figures.stats.alerts_by_rule)
+    out += fmt::format("pickaxe_alerts_total{{rule=\"{}\"}} {}\n", label(rule), count);
+  metric("pickaxe_input_lag_seconds", "gauge",
+         "Wall clock minus the watermark (the stream's time less --max-lateness).");
+  if (figures.lag) out += fmt::format("pickaxe_input_lag_seconds {:.3f}\n", *figures.lag);
+  metric("pickaxe_bytes_behind", "gauge", "Bytes a followed file holds past what was read.");
+  for (const auto& [file, bytes] : figures.behind)
+    out += fmt::format("pickaxe_bytes_behind{{file=\"{}\"}} {}\n", label(file), bytes);
+  metric("pickaxe_files_followed", "gauge", "Files followed now.");
+  out += fmt::format("pickaxe_files_followed {}\n", figures.behind.size());
+  metric("pickaxe_partial_sequences", "gauge", "Partial sequences held, over all rules.");
+  out += fmt::format("pickaxe_partial_sequences {}\n", figures.partial_sequences);
+  if (figures.checkpoint_age) {
+    metric("pickaxe_checkpoint_age_seconds", "gauge", "Time since the last checkpoint.");
+    out += fmt::format("pickaxe_checkpoint_age_seconds {:.3f}\n", *figures.checkpoint_age);
+    metric("pickaxe_checkpoint_duration_seconds", "gauge", "How long the last checkpoint took.");
+    out += fmt::format("pickaxe_checkpoint_duration_seconds {:.6f}\n",
+                       figures.checkpoint_seconds.value_or(0));
+  }
+  metric("pickaxe_rule_reloads_total", "counter", "Rule reloads (SIGHUP), by result.");
+  out += fmt::format("pickaxe_rule_reloads_total{{result=\"ok\"}} {}\n", figures.reloads);
+  out +=
+      fmt::format("pickaxe_rule_reloads_total{{result=\"failed\"}} {}\n", figures.failed_reloads);
+  return out;
+}
+
+std::string status_line(const Figures& figures) {
+  std::string line = fmt::format("  watching {} files: {} events, {} alerts, {} partial sequences",
+                                 figures.behind.size(), figures.stats.stream.events,
+                                 figures.stats.alerts, figures.partial_sequences);
+  if (figures.lag) line += fmt::format(", lag {:.1f} s", *figures.lag);
+  if (figures.checkpoint_age)
+    line += fmt::format(", checkpoint {:.0f} s ago", *figures.checkpoint_age);
+  return line;
+}
+
 }  // namespace
 
 WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBuild>& current,
@@ -268,16 +359,33 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
     }
   }
 
+  std::unique_ptr<MetricsServer> metrics;
+  if (!options.metrics_address.empty()) {
+    metrics = std::make_unique<MetricsServer>();
+    std::string error;
+    if (!metrics->start(options.metrics_address, error)) return fail(error);
+    if (!options.stream.quiet) {
+      const std::string host =
+          options.metrics_address.substr(0, options.metrics_address.rfind(':'));
+      std::cerr << fmt::format("pickaxe: metrics on http://{}:{}/metrics\n", host, metrics->port());
+    }
+  }
+  const bool show_status = !options.stream.quiet && ::isatty(STDERR_FILENO) == 1;
+  const int64_t lateness = parse_duration(options.stream.max_lateness).value_or(0);
+  uint64_t reloads = 0, failed_reloads = 0;
+  std::optional<double> checkpoint_seconds;
+
   LiveInput standard_input;
   standard_input.name = "-";
   std::vector<char> stdin_buffer(follow_stdin ? 64 * 1024 : 0);
   using Clock = std::chrono::steady_clock;
   Clock::time_point last_bytes = Clock::now(), newest_at = Clock::now();
-  Clock::time_point checkpointed = Clock::now();
+  Clock::time_point checkpointed = Clock::now(), published;
   int64_t newest = hunter->newest_time();
   bool settled = true;
   // A checkpoint: results out and on disk first, then the state that follows them.
   auto take_checkpoint = [&]() -> bool {
+    const Clock::time_point began = Clock::now();
     if (!out.flush()) return false;
     Checkpoint checkpoint;
     if (output_is_file) {
@@ -305,7 +413,29 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
       return false;
     }
     checkpointed = Clock::now();
+    checkpoint_seconds = std::chrono::duration<double>(checkpointed - began).count();
     return true;
+  };
+  auto figures = [&](Clock::time_point now) {
+    Figures figures;
+    figures.stats = hunter->stats();
+    figures.partial_sequences = hunter->partial_sequences();
+    figures.behind = follower.bytes_behind();
+    if (newest != INT64_MIN) {
+      const int64_t wall = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+      const int64_t quiet =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now - newest_at).count();
+      figures.lag = static_cast<double>(wall - (newest + quiet - lateness)) / 1e9;
+    }
+    if (checkpoints) {
+      figures.checkpoint_age = std::chrono::duration<double>(now - checkpointed).count();
+      figures.checkpoint_seconds = checkpoint_seconds;
+    }
+    figures.reloads = reloads;
+    figures.failed_reloads = failed_reloads;
+    return figures;
   };
   // Text sources holding an open event are not checkpointed mid-event: the
   // checkpoint waits until they are settled.
@@ -351,9 +481,11 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
       hunter->drain();
       std::unique_ptr<HuntBuild> next = build(hunter);
       if (!next) {
+        ++failed_reloads;
         std::cerr << "pickaxe: reload failed: the rules above have errors; the rules loaded "
                      "before keep running\n";
       } else {
+        ++reloads;
         const size_t kept = next->hunter->adopt(*hunter);
         std::cerr << fmt::format("pickaxe: reloaded {} rules; {} {} kept their state\n",
                                  next->hunter->rule_count(), kept, kept == 1 ? "query" : "queries");
@@ -375,8 +507,15 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
     if (checkpoints && now - checkpointed >= kCheckpointEvery && !open_events() &&
         !take_checkpoint())
       return WatchEnd{kFindings, false};
+    if ((metrics || show_status) && now - published >= kPublishEvery) {
+      published = now;
+      Figures current = figures(now);
+      if (metrics) metrics->publish(metrics_text(current), true, "ok\n");
+      if (show_status) std::cerr << "\r\x1b[K" << status_line(current) << std::flush;
+    }
     if (got == 0 && !follow_stdin) follower.wait(kWatchTick);
   }
+  if (show_status) std::cerr << "\r\x1b[K" << std::flush;
   if (checkpoints) {
     // Stopped, to go on later: the inputs have not ended. Open text events
     // are settled first (they would otherwise be lost with the process).

@@ -435,7 +435,7 @@ void QueryStream::read_text(std::istream& in, const std::string& name, SourceKin
   auto decoder = make_text_decoder(
       kind,
       [&](std::string ecs, uint64_t at) {
-        if (!done()) commit(prepare_decoded(main_worker_, std::move(ecs), at), name);
+        if (!done()) commit(prepare_decoded(main_worker_, std::move(ecs), at, kind), name);
       },
       [&](uint64_t at, std::string message, bool skipped) {
         if (skipped) {
@@ -533,8 +533,9 @@ void QueryStream::read_live_lines(LiveInput& input, std::string_view text) {
     if (text_kind) {
       input.decoder = make_text_decoder(
           *text_kind,
-          [this, &input](std::string ecs, uint64_t at) {
-            if (!done()) commit(prepare_decoded(main_worker_, std::move(ecs), at), input.name);
+          [this, &input, kind = *text_kind](std::string ecs, uint64_t at) {
+            if (!done())
+              commit(prepare_decoded(main_worker_, std::move(ecs), at, kind), input.name);
           },
           [this, &input](uint64_t at, std::string message, bool skipped) {
             if (skipped) ++stats_.malformed_records;
@@ -620,7 +621,10 @@ void QueryStream::adopt(QueryStream& previous) {
     pending.event.unpack(event);
     // Counted late once already, when it first came.
     if (pending.timestamp < released_ && stats_.late > 0) --stats_.late;
-    commit(prepare_decoded(main_worker_, event.document(), event.line), "(reload)");
+    // Counted by source once already, too.
+    Outcome outcome = prepare_decoded(main_worker_, event.document(), event.line);
+    outcome.counted = true;
+    commit(std::move(outcome), "(reload)");
   }
 }
 
@@ -717,13 +721,16 @@ QueryStream::Outcome QueryStream::prepare(Worker& worker, simdjson::dom::element
       return outcome;
     }
     extract_fields(ecs, engine_.fields(), slot_schema(), event);
-    return prepare_event(worker, line, {}, std::move(decoded), nullptr);
+    Outcome outcome = prepare_event(worker, line, {}, std::move(decoded), nullptr);
+    outcome.source = kind;
+    return outcome;
   }
   extract_fields(document, engine_.fields(), slot_schema(), event);
   return prepare_event(worker, line, text, {}, hits);
 }
 
-QueryStream::Outcome QueryStream::prepare_decoded(Worker& worker, std::string ecs, uint64_t line) {
+QueryStream::Outcome QueryStream::prepare_decoded(Worker& worker, std::string ecs, uint64_t line,
+                                                  SourceKind source) {
   simdjson::dom::element document;
   if (worker.decoded_parser.parse(ecs).get(document)) {
     Outcome outcome{Outcome::Kind::BadRecord, line};
@@ -731,7 +738,9 @@ QueryStream::Outcome QueryStream::prepare_decoded(Worker& worker, std::string ec
     return outcome;
   }
   extract_fields(document, engine_.fields(), slot_schema(), worker.scratch);
-  return prepare_event(worker, line, {}, std::move(ecs), nullptr);
+  Outcome outcome = prepare_event(worker, line, {}, std::move(ecs), nullptr);
+  outcome.source = source;
+  return outcome;
 }
 
 QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
@@ -860,6 +869,9 @@ void QueryStream::commit(Outcome&& outcome, const std::string& name, uint64_t li
   auto report = [&] {
     if (on_problem_) on_problem_({name, line, std::move(outcome.problem)});
   };
+  if (!outcome.counted &&
+      (outcome.kind == Outcome::Kind::Inert || outcome.kind == Outcome::Kind::Candidate))
+    ++stats_.events_by_source[static_cast<size_t>(outcome.source)];
   switch (outcome.kind) {
     case Outcome::Kind::Inert: ++stats_.events; return;
     case Outcome::Kind::MissingTimestamp: ++stats_.missing_timestamp; return report();
@@ -1133,6 +1145,7 @@ StreamStats QueryStream::stats() const {
   stats.prefiltered = reader_.stats().skipped;
   stats.unscanned_inputs = reader_.stats().unscanned;
   stats.events += stats.prefiltered;
+  stats.events_by_source[static_cast<size_t>(SourceKind::Ecs)] += stats.prefiltered;
   stats.bytes = reader_.stats().bytes;
   if (spool_) {
     stats.spooled = spool_->stored();

@@ -3,6 +3,7 @@
 // lateness, and feed the engine. Bad events are reported and skipped.
 #pragma once
 
+#include <array>
 #include <deque>
 #include <functional>
 #include <istream>
@@ -57,6 +58,9 @@ struct StreamStats {
   uint64_t spool_failures = 0;     // ... kept in memory instead: the spool could not take them
   std::string spool_error;         // why, the last time
   uint64_t bytes = 0;
+  // Events that went to the rules, by how they were read (SourceKind), as
+  // they arrive; lines the prefilter skipped are ECS (stats() adds them).
+  std::array<uint64_t, 6> events_by_source{};
   uint64_t rejected() const { return malformed + missing_timestamp + wrong_type; }
 };
 
@@ -217,7 +221,9 @@ class QueryStream {
     uint64_t line = 0;
     PackedEvent event;
     std::vector<Match> matches;
-    std::string problem;  // a Candidate's: skipped by the engines that need a time
+    std::string problem;                  // a Candidate's: skipped by the engines that need a time
+    SourceKind source = SourceKind::Ecs;  // how the record was read
+    bool counted = false;                 // counted by source already (a reload)
   };
   // The state one thread needs to prepare events.
   struct Worker {
@@ -241,7 +247,8 @@ class QueryStream {
   Outcome prepare(Worker& worker, simdjson::dom::element document, std::string_view text,
                   uint64_t line, const LineHits* hits);
   // For an ECS document a source decoder wrote.
-  Outcome prepare_decoded(Worker& worker, std::string ecs, uint64_t line);
+  Outcome prepare_decoded(Worker& worker, std::string ecs, uint64_t line,
+                          SourceKind source = SourceKind::Ecs);
   // Checks an event and finds the engines whose filters match it. Its
   // document (`owned`, else `text`: a view when it lies in the worker's
   // mapped input, a copy otherwise) is kept only when one does.

@@ -21,6 +21,7 @@ void put_stats(std::string& out, const StreamStats& stats) {
         stats.released_early, stats.seconds_like, stats.spooled, stats.spool_failures, stats.bytes})
     put(out, count);
   put_bytes(out, stats.spool_error);
+  for (uint64_t count : stats.events_by_source) put(out, count);
 }
 
 bool get_stats(BinaryReader& in, StreamStats& stats) {
@@ -30,7 +31,10 @@ bool get_stats(BinaryReader& in, StreamStats& stats) {
                           &stats.wrong_type, &stats.late, &stats.held_ahead, &stats.released_early,
                           &stats.seconds_like, &stats.spooled, &stats.spool_failures, &stats.bytes})
     if (!in.get(*count)) return false;
-  return in.bytes(stats.spool_error);
+  if (!in.bytes(stats.spool_error)) return false;
+  for (uint64_t& count : stats.events_by_source)
+    if (!in.get(count)) return false;
+  return true;
 }
 
 // A priority queue's elements, in no order (their order is the queue's to

@@ -341,6 +341,12 @@ std::string identity_of(const Rule& rule, size_t alternative) {
 
 }  // namespace
 
+uint64_t Hunter::partial_sequences() const {
+  uint64_t partials = 0;
+  for (const auto& compiled : compiled_) partials += compiled->engine->state().live_partials;
+  return partials;
+}
+
 size_t Hunter::adopt(Hunter& previous) {
   std::map<std::string, const Compiled*> old;
   for (const auto& compiled : previous.compiled_)

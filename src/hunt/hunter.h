@@ -100,6 +100,8 @@ class Hunter {
   // Identifies the compiled rules: a checkpoint holds it.
   std::string rule_set_identity() const;
   const FieldIndex& fields() const { return fields_; }
+  // Partial sequences held now, over all queries.
+  uint64_t partial_sequences() const;
   // A reload: takes over the state of `previous` (built with base_fields =
   // &previous.fields()), which must have no text input open (see
   // QueryStream::close_decoders). Each query whose rule and text did not

@@ -295,12 +295,12 @@ void FileFollower::end_all(const Handler& handler) {
   files_.clear();
 }
 
-uint64_t FileFollower::bytes_behind() const {
-  uint64_t behind = 0;
+std::vector<std::pair<std::string, uint64_t>> FileFollower::bytes_behind() const {
+  std::vector<std::pair<std::string, uint64_t>> behind;
   for (const auto& [key, file] : files_) {
     struct stat info {};
-    if (::fstat(file.fd, &info) == 0 && static_cast<uint64_t>(info.st_size) > file.offset)
-      behind += static_cast<uint64_t>(info.st_size) - file.offset;
+    uint64_t size = ::fstat(file.fd, &info) == 0 ? static_cast<uint64_t>(info.st_size) : 0;
+    behind.emplace_back(file.path, size > file.offset ? size - file.offset : 0);
   }
   return behind;
 }

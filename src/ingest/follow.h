@@ -69,8 +69,8 @@ class FileFollower {
   // bytes must be the same. Returns the new input id of each position (0:
   // the file is gone, reported).
   std::vector<uint64_t> restore(const Handler& handler, const std::vector<Position>& positions);
-  // Bytes each followed file holds past what was read (for metrics).
-  uint64_t bytes_behind() const;
+  // Per followed file: the bytes it holds past what was read (for metrics).
+  std::vector<std::pair<std::string, uint64_t>> bytes_behind() const;
 
  private:
   struct Followed {

@@ -1,0 +1,61 @@
+#include "cli/metrics.h"
+
+#include <httplib.h>
+
+#include <fmt/format.h>
+
+namespace pickaxe::cli {
+
+MetricsServer::MetricsServer() : server_(std::make_unique<httplib::Server>()) {}
+
+MetricsServer::~MetricsServer() {
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool MetricsServer::start(const std::string& address, std::string& error) {
+  const size_t colon = address.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos) {
+    try {
+      size_t used = 0;
+      port = std::stoi(address.substr(colon + 1), &used);
+      if (used != address.size() - colon - 1) port = -1;
+    } catch (const std::exception&) {
+      port = -1;
+    }
+  }
+  if (colon == std::string::npos || port < 0 || port > 65535) {
+    error = fmt::format("--metrics-addr: '{}' is not HOST:PORT (e.g. 127.0.0.1:9464)", address);
+    return false;
+  }
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
+    std::lock_guard lock(mutex_);
+    response.set_content(metrics_, "text/plain; version=0.0.4");
+  });
+  server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& response) {
+    std::lock_guard lock(mutex_);
+    response.status = healthy_ ? 200 : 503;
+    response.set_content(health_, "text/plain");
+  });
+  port_ =
+      port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
+  if (port_ <= 0) {
+    error = fmt::format("--metrics-addr: cannot listen on {}", address);
+    return false;
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return true;
+}
+
+void MetricsServer::publish(std::string metrics, bool healthy, std::string health) {
+  std::lock_guard lock(mutex_);
+  metrics_ = std::move(metrics);
+  healthy_ = healthy;
+  health_ = std::move(health);
+}
+
+}  // namespace pickaxe::cli

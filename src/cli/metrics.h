@@ -1,0 +1,40 @@
+// watch's metrics endpoint: the Prometheus text format on /metrics and a
+// health check on /healthz, served by cpp-httplib on a thread of its own.
+// The watch loop publishes a new text now and then; the server only hands
+// out the last one (it never reads the hunter).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace httplib {
+class Server;
+}
+
+namespace pickaxe::cli {
+
+class MetricsServer {
+ public:
+  MetricsServer();
+  ~MetricsServer();
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+
+  // Listens on HOST:PORT (port 0: any free one); false, with why, when it cannot.
+  bool start(const std::string& address, std::string& error);
+  int port() const { return port_; }
+  void publish(std::string metrics, bool healthy, std::string health);
+
+ private:
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::string metrics_;
+  bool healthy_ = true;
+  std::string health_ = "ok\n";
+  int port_ = 0;
+};
+
+}  // namespace pickaxe::cli
