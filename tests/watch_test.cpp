@@ -430,9 +430,13 @@ TEST_F(Watch, AFullOutputStopsItAndARestartGoesOn) {
   // max_signals (100 per 5-minute execution) caps them below 400.
   const std::string expected = hunt(log);
   EXPECT_GE(std::count(expected.begin(), expected.end(), '\n'), 100);
-  EXPECT_EQ(wait_for_output(expected, std::chrono::seconds(20)), expected) << err();
+  EXPECT_TRUE(wait_for_output(expected, std::chrono::seconds(20)) == expected)
+      << "the alerts differ from a hunt's\n"
+      << err();
   EXPECT_EQ(stop(), 0) << err();
-  EXPECT_EQ(read_text((dir_ / "alerts.ndjson").string()), expected) << err();
+  EXPECT_TRUE(read_text((dir_ / "alerts.ndjson").string()) == expected)
+      << "the alerts differ from a hunt's\n"
+      << err();
 }
 
 // The same when the checkpoint cannot be written: the one before stays.
@@ -463,10 +467,14 @@ TEST_F(Watch, AFullStateFolderStopsItAndARestartGoesOn) {
   start({log.string()}, options);
   const std::string expected = hunt(log, {"--rules", (dir_ / "holding").string()});
   EXPECT_EQ(std::count(expected.begin(), expected.end(), '\n'), 5);
-  EXPECT_EQ(wait_for_output(expected, std::chrono::seconds(20)), expected) << err();
+  EXPECT_TRUE(wait_for_output(expected, std::chrono::seconds(20)) == expected)
+      << "the alerts differ from a hunt's\n"
+      << err();
   EXPECT_EQ(stop(), 0) << err();
   EXPECT_EQ(err().find("--reset-state"), std::string::npos) << err();
-  EXPECT_EQ(read_text((dir_ / "alerts.ndjson").string()), expected) << err();
+  EXPECT_TRUE(read_text((dir_ / "alerts.ndjson").string()) == expected)
+      << "the alerts differ from a hunt's\n"
+      << err();
 }
 
 // SIGHUP reloads the rule files: an unchanged rule keeps its partial
@@ -588,6 +596,108 @@ TEST_F(Watch, MetricsAreTheSummarysFigures) {
   }
   EXPECT_EQ(alerts_total, alerts) << summary;
   EXPECT_GT(alerts_total, 0);
+}
+
+// Raw auditd records of one event that arrive in different writes (a
+// partial line among them) make one event, as when read whole.
+TEST_F(Watch, AnAuditdEventWrittenInPiecesIsOneEvent) {
+  const std::string audit = read_text(std::string(PICKAXE_SOURCE_DIR) + "/examples/audit.log");
+  const fs::path whole = dir_ / "whole.log";
+  append(whole, audit);
+  const std::string expected = hunt(whole, {"--rules", std::string(PICKAXE_SOURCE_DIR) + "/rules"});
+  ASSERT_GT(std::count(expected.begin(), expected.end(), '\n'), 0);
+  const fs::path log = dir_ / "logs" / "audit.log";
+  append(log, "");
+  start({log.string()}, {"--rules", std::string(PICKAXE_SOURCE_DIR) + "/rules", "--detection-time",
+                         "2026-01-01T00:00:00Z"});
+  // Cut mid-line and between the records of the first event.
+  for (size_t at = 0; at < audit.size(); at += 150) {
+    append(log, audit.substr(at, 150));
+    std::this_thread::sleep_for(std::chrono::milliseconds(120));
+  }
+  EXPECT_TRUE(wait_for_output(expected, std::chrono::seconds(10)) == expected)
+      << "the alerts differ from a hunt's over the whole file\n"
+      << err();
+  EXPECT_EQ(stop(), 0) << err();
+}
+
+// stdin ("-") is followed as it comes; its end ends watch.
+TEST_F(Watch, StdinIsFollowedUntilItEnds) {
+  const std::string command = fmt::format(
+      "(cat {0}/examples/events.ndjson; sleep 1) | {1} watch --rules {3} "
+      "--rules {0}/rules --detection-time 2026-01-01T00:00:00Z - 2>{2}",
+      PICKAXE_SOURCE_DIR, PICKAXE_BINARY, (dir_ / "err.txt").string(), (dir_ / "rules").string());
+  const auto began = Clock::now();
+  int exit_code = 0;
+  const std::string out = pickaxe::testing::run_command(command, exit_code);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began);
+  EXPECT_EQ(exit_code, 0) << err();
+  const std::string expected = hunt(std::string(PICKAXE_SOURCE_DIR) + "/examples/events.ndjson",
+                                    {"--rules", std::string(PICKAXE_SOURCE_DIR) + "/rules"});
+  EXPECT_TRUE(out == expected) << "stdin's alerts differ from a hunt's\n" << err();
+  EXPECT_GT(std::count(out.begin(), out.end(), '\n'), 5);
+  EXPECT_LT(took.count(), 5000);
+}
+
+// A checkpoint of other rules, or a damaged one, is refused with a clear
+// error; --reset-state starts afresh.
+TEST_F(Watch, ACheckpointOfOtherRulesOrDamagedIsRefused) {
+  const fs::path log = dir_ / "logs" / "app.ndjson";
+  append(log, miner("c0"));
+  const std::vector<std::string> state = {"--state-dir", (dir_ / "state").string()};
+  start({log.string()}, state);
+  std::vector<std::string> seen;
+  ASSERT_EQ(wait_for_alerts(1, seen), 1u) << err();
+  EXPECT_EQ(stop(), 0) << err();
+  // Another rule set.
+  std::ofstream(dir_ / "rules" / "nc.eql") << "process where process.name == \"nc\"\n";
+  start({log.string()}, state);
+  EXPECT_EQ(wait_exit(std::chrono::seconds(10)), 1);
+  EXPECT_NE(err().find("/state/checkpoint: it was taken with another rule set (rules added, "
+                       "removed or changed); --reset-state starts afresh"),
+            std::string::npos)
+      << err();
+  // Damaged.
+  fs::remove(dir_ / "rules" / "nc.eql");
+  {
+    std::string text = read_text((dir_ / "state" / "checkpoint").string());
+    text.resize(text.size() / 2);
+    std::ofstream(dir_ / "state" / "checkpoint", std::ios::binary) << text;
+  }
+  start({log.string()}, state);
+  EXPECT_EQ(wait_exit(std::chrono::seconds(10)), 1);
+  EXPECT_NE(err().find("/state/checkpoint: "), std::string::npos) << err();
+  // Foreign.
+  std::ofstream(dir_ / "state" / "checkpoint") << "{\"not\": \"a checkpoint\"}\n";
+  start({log.string()}, state);
+  EXPECT_EQ(wait_exit(std::chrono::seconds(10)), 1);
+  EXPECT_NE(err().find("/state/checkpoint: not a pickaxe watch checkpoint"), std::string::npos)
+      << err();
+  // Afresh: the file is read again from its start.
+  std::vector<std::string> reset = state;
+  reset.push_back("--reset-state");
+  start({log.string()}, reset);
+  ASSERT_EQ(wait_for_alerts(2, seen), 2u) << err();
+  EXPECT_EQ(stop(), 0) << err();
+}
+
+// A file watch cannot open is said once, by name and reason, and the run goes on.
+TEST_F(Watch, AnUnreadableFileIsSaidOnce) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads every file: permissions cannot be tested";
+  const fs::path locked = dir_ / "logs" / "locked.ndjson", open = dir_ / "logs" / "open.ndjson";
+  append(locked, miner("u0"));
+  append(open, "");
+  fs::permissions(locked, fs::perms::none);
+  start({locked.string(), open.string()});
+  append(open, miner("u1"));
+  std::vector<std::string> seen;
+  ASSERT_EQ(wait_for_alerts(1, seen), 1u) << err();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(stop(), 0) << err();
+  const std::string text = err();
+  const std::string said = locked.string() + ": cannot open: Permission denied";
+  EXPECT_NE(text.find(said), std::string::npos) << text;
+  EXPECT_EQ(text.find(said), text.rfind(said)) << text;
 }
 
 }  // namespace
