@@ -47,6 +47,7 @@ def main():
     parser.add_argument("--events", type=Path, required=True, help="NDJSON lines to append, cycled")
     parser.add_argument("--rate", type=int, default=20_000, help="events per second")
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--max-lateness", default="500ms", help="watch's reorder window")
     args = parser.parse_args()
 
     # Each line becomes {"bench_seq":N,"@timestamp":"<now>", + the rest of it.
@@ -66,7 +67,8 @@ def main():
     log, alerts = work / "events.ndjson", work / "alerts.ndjson"
     log.touch()
     watch = subprocess.Popen(
-        [str(Path(args.build) / "pickaxe"), "watch", "--quiet", "--output", str(alerts), str(log)],
+        [str(Path(args.build) / "pickaxe"), "watch", "--quiet", "--max-lateness", args.max_lateness,
+         "--output", str(alerts), str(log)],
         stderr=subprocess.PIPE)
     while not alerts.exists():
         time.sleep(0.01)
