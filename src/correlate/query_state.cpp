@@ -11,6 +11,7 @@
 
 #include "correlate/engine.h"
 #include "event/packed_event.h"
+#include "util/binary_io.h"
 
 namespace pickaxe {
 
@@ -20,19 +21,9 @@ constexpr char kMagic[4] = {'P', 'X', 'Q', 'S'};
 constexpr uint32_t kVersion = 2;
 constexpr uint32_t kNoEvent = UINT32_MAX;  // a missing-event step in a result
 
-template <typename T>
-void put(std::string& out, const T& value) {
-  out.append(reinterpret_cast<const char*>(&value), sizeof(T));
-}
-
 void put_key(std::string& out, const std::vector<Scalar>& key) {
   put(out, static_cast<uint32_t>(key.size()));
   for (const Scalar& value : key) pack_value(out, value);
-}
-
-void put_bytes(std::string& out, std::string_view bytes) {
-  put(out, static_cast<uint64_t>(bytes.size()));
-  out.append(bytes);
 }
 
 class Writer {
@@ -62,44 +53,36 @@ class Writer {
 };
 
 // Reads fields from the front of the checkpoint; the first failure sticks.
-class Reader {
+class Reader : public BinaryReader {
  public:
-  explicit Reader(std::string_view in) : in_(in), size_(in.size()) {}
-  template <typename T>
-  bool get(T& value) {
-    if (failed_ || in_.size() < sizeof(T)) return fail();
-    std::memcpy(&value, in_.data(), sizeof(T));
-    in_.remove_prefix(sizeof(T));
-    return true;
-  }
-  // A count of items each at least `least` bytes long: no more than could fit.
-  bool count(uint64_t& value, size_t least) {
-    return get(value) && (value <= in_.size() / std::max<size_t>(least, 1) || fail());
-  }
+  using BinaryReader::BinaryReader;
+  using BinaryReader::count;
   bool count(uint32_t& value, size_t least) {
-    return get(value) && (value <= in_.size() / std::max<size_t>(least, 1) || fail());
+    return get(value) && (value <= rest().size() / std::max<size_t>(least, 1) || fail());
   }
   bool key(std::vector<Scalar>& key) {
     uint32_t size = 0;
     if (!count(size, 1)) return false;
     key.clear();
     for (uint32_t i = 0; i < size; ++i) {
-      std::optional<Scalar> value = unpack_value(in_);
+      std::string_view in = rest();
+      const size_t before = in.size();
+      std::optional<Scalar> value = unpack_value(in);
       // Keys come from JSON values, never NaN (which no ordering could hold).
       if (!value || (value->type == Scalar::Type::Double && std::isnan(value->number)))
         return fail();
+      skip(before - in.size());
       key.push_back(std::move(*value));
     }
     return true;
   }
-  bool bytes(std::string& out) {
-    uint64_t size = 0;
-    if (!get(size) || size > in_.size()) return fail();
-    out.assign(in_.substr(0, size));
-    in_.remove_prefix(size);
+  bool event(Event& event) {
+    std::string_view in = rest();
+    const size_t before = in.size();
+    if (failed() || !read_event(in, event)) return fail();
+    skip(before - in.size());
     return true;
   }
-  bool event(Event& event) { return (!failed_ && read_event(in_, event)) || fail(); }
   bool events(const std::vector<EventPtr>& table, std::vector<EventPtr>& out) {
     uint32_t size = 0;
     if (!count(size, sizeof(uint32_t))) return false;
@@ -117,20 +100,6 @@ class Reader {
     }
     return true;
   }
-  bool at_end() const { return !failed_ && in_.empty(); }
-  size_t offset() const { return size_ - in_.size(); }
-  bool fail() {
-    if (!failed_) failed_at_ = offset();
-    failed_ = true;
-    return false;
-  }
-  size_t failed_at() const { return failed_at_; }
-
- private:
-  std::string_view in_;
-  size_t size_;
-  bool failed_ = false;
-  size_t failed_at_ = 0;
 };
 
 }  // namespace

@@ -224,20 +224,20 @@ void QueryStream::read(std::istream& in, const std::string& name) {
   }
   if (line.find_first_not_of(" \t\r") == std::string::npos) return;
   // The first line decides between JSON and a line-oriented source.
-  std::optional<SourceKind> text_kind = detect_text_source(line);
-  char first = line[line.find_first_not_of(" \t\r")];
-  bool json = first == '{' || first == '[';
-  if (options_.source == SourceKind::Auditd)
-    text_kind = SourceKind::Auditd;
-  else if (options_.source == SourceKind::Sysmon && !json)
-    text_kind = SourceKind::Sysmon;
-  else if (options_.source != SourceKind::Auto)
-    text_kind = std::nullopt;
-  if (text_kind) {
+  if (std::optional<SourceKind> text_kind = text_source_of(line)) {
     read_text(in, name, *text_kind, std::move(line), number);
     return;
   }
   reader_.read_from(in, name, on_document, std::move(line), number);
+}
+
+std::optional<SourceKind> QueryStream::text_source_of(std::string_view first_line) const {
+  const char opening = first_line[first_line.find_first_not_of(" \t\r")];
+  const bool json = opening == '{' || opening == '[';
+  if (options_.source == SourceKind::Auditd) return SourceKind::Auditd;
+  if (options_.source == SourceKind::Sysmon && !json) return SourceKind::Sysmon;
+  if (options_.source != SourceKind::Auto) return std::nullopt;
+  return detect_text_source(first_line);
 }
 
 namespace {
@@ -520,15 +520,7 @@ void QueryStream::read_live_lines(LiveInput& input, std::string_view text) {
       reader_.count_bytes(text.size());
       return;
     }
-    std::optional<SourceKind> text_kind = detect_text_source(first);
-    const char opening = first[first.find_first_not_of(" \t\r")];
-    const bool json = opening == '{' || opening == '[';
-    if (options_.source == SourceKind::Auditd)
-      text_kind = SourceKind::Auditd;
-    else if (options_.source == SourceKind::Sysmon && !json)
-      text_kind = SourceKind::Sysmon;
-    else if (options_.source != SourceKind::Auto)
-      text_kind = std::nullopt;
+    std::optional<SourceKind> text_kind = text_source_of(first);
     input.kind = text_kind.value_or(SourceKind::Auto);
     if (text_kind) {
       input.decoder = make_text_decoder(

@@ -260,6 +260,9 @@ class QueryStream {
   // Counts, reports or buffers an outcome; `line_base` is added to its line.
   void commit(Outcome&& outcome, const std::string& name, uint64_t line_base = 0);
   void read_live_lines(LiveInput& input, std::string_view text);
+  // The text source an input whose first non-blank line is this is read
+  // as (auditd, Sysmon syslog), or nullopt for JSON.
+  std::optional<SourceKind> text_source_of(std::string_view first_line) const;
   void read_text(std::istream& in, const std::string& name, SourceKind kind, std::string line,
                  uint64_t number);
   ReaderOptions reader_options();  // with the prefilter of the engines' filters
