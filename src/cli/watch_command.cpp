@@ -325,8 +325,6 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
     checkpoints = std::make_unique<Checkpoints>(options.state_dir);
     std::string error;
     if (!checkpoints->open(error)) return fail(error);
-    std::string trial;
-    if (!hunter->save(trial, &error)) return fail(fmt::format("--state-dir: {}", error));
     if (options.reset_state) std::filesystem::remove(checkpoints->path());
     bool exists = false;
     std::string text = read_whole(checkpoints->path(), exists);

@@ -1,5 +1,12 @@
 #include "correlate/correlation.h"
 
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "event/packed_event.h"
+#include "util/binary_io.h"
+
 #include <algorithm>
 #include <limits>
 #include <set>
@@ -191,6 +198,151 @@ void CorrelationEngine::push(size_t input, const CorrelationHit& hit) {
 void CorrelationEngine::finish() {
   if (!sliding_) close_before(0, true);
   windows_.clear();
+}
+
+namespace {
+
+constexpr char kCorrelationMagic[4] = {'P', 'X', 'C', 'S'};
+constexpr uint32_t kCorrelationVersion = 1;
+
+}  // namespace
+
+void CorrelationEngine::save(std::string& out) const {
+  // The events the windows hold, once each, then the windows referring to them.
+  std::unordered_map<const Event*, uint32_t> ids;
+  std::vector<const Event*> table;
+  std::string body;
+  auto put_entries = [&](const std::vector<Entry>& entries) {
+    put(body, static_cast<uint64_t>(entries.size()));
+    for (const Entry& entry : entries) {
+      put(body, entry.time);
+      put(body, static_cast<uint64_t>(entry.input));
+      put_bytes(body, entry.value);
+      put(body, static_cast<uint64_t>(entry.events.size()));
+      for (const EventPtr& event : entry.events) {
+        uint32_t id = UINT32_MAX;
+        if (event) {
+          auto [it, added] = ids.try_emplace(event.get(), static_cast<uint32_t>(table.size()));
+          if (added) table.push_back(event.get());
+          id = it->second;
+        }
+        put(body, id);
+      }
+    }
+  };
+  put(body, static_cast<uint64_t>(windows_.size()));
+  for (const auto& [group, window] : windows_) {
+    put(body, static_cast<uint64_t>(group.size()));
+    for (const std::string& part : group) put_bytes(body, part);
+    put(body, window.start);
+    put_entries(window.entries);
+    put(body, static_cast<uint64_t>(window.stages.size()));
+    for (const auto& stage : window.stages) {
+      put(body, static_cast<uint8_t>(stage.has_value()));
+      if (stage) put_entries(*stage);
+    }
+  }
+  put(body, static_cast<uint64_t>(starts_.size()));
+  for (const auto& [time, group] : starts_) {
+    put(body, time);
+    put(body, static_cast<uint64_t>(group.size()));
+    for (const std::string& part : group) put_bytes(body, part);
+  }
+  put(body, ungrouped_);
+  put(body, since_sweep_);
+  out.append(kCorrelationMagic, sizeof(kCorrelationMagic));
+  put(out, kCorrelationVersion);
+  put(out, static_cast<uint64_t>(table.size()));
+  for (const Event* event : table) write_event(out, *event);
+  out.append(body);
+}
+
+bool CorrelationEngine::load(std::string_view in, std::string* error) {
+  auto failed = [&](const std::string& why) {
+    if (error) *error = "correlation state: " + why;
+    return false;
+  };
+  if (!in.starts_with(std::string_view(kCorrelationMagic, sizeof(kCorrelationMagic))))
+    return failed("not a pickaxe correlation state");
+  BinaryReader reader(in.substr(sizeof(kCorrelationMagic)));
+  uint32_t version = 0;
+  if (!reader.get(version) || version != kCorrelationVersion)
+    return failed(fmt::format("version {} is not {}", version, kCorrelationVersion));
+  uint64_t count = 0;
+  if (!reader.count(count, 1)) return failed("truncated");
+  std::vector<EventPtr> table;
+  for (uint64_t i = 0; i < count; ++i) {
+    auto event = std::make_shared<Event>();
+    std::string_view rest = reader.rest();
+    const size_t before = rest.size();
+    if (!read_event(rest, *event)) return failed(fmt::format("event {} is damaged", i));
+    reader.skip(before - rest.size());
+    table.push_back(std::move(event));
+  }
+  auto get_group = [&](Group& group) {
+    uint64_t parts = 0;
+    if (!reader.count(parts, 8)) return false;
+    group.resize(parts);
+    for (std::string& part : group)
+      if (!reader.bytes(part)) return false;
+    return true;
+  };
+  auto get_entries = [&](std::vector<Entry>& entries) {
+    uint64_t size = 0;
+    if (!reader.count(size, 32)) return false;
+    for (uint64_t i = 0; i < size; ++i) {
+      Entry entry;
+      uint64_t input = 0, events = 0;
+      if (!reader.get(entry.time) || !reader.get(input) || input >= inputs_.size() ||
+          !reader.bytes(entry.value) || !reader.count(events, sizeof(uint32_t)))
+        return reader.fail();
+      entry.input = input;
+      for (uint64_t j = 0; j < events; ++j) {
+        uint32_t id = 0;
+        if (!reader.get(id) || (id != UINT32_MAX && id >= table.size())) return reader.fail();
+        entry.events.push_back(id == UINT32_MAX ? nullptr : table[id]);
+      }
+      entries.push_back(std::move(entry));
+    }
+    return true;
+  };
+  std::map<Group, Window> windows;
+  bool ok = reader.count(count, 8);
+  for (uint64_t i = 0; ok && i < count; ++i) {
+    Group group;
+    Window window;
+    uint64_t stages = 0;
+    ok = get_group(group) && reader.get(window.start) && get_entries(window.entries) &&
+         reader.count(stages, 1);
+    for (uint64_t j = 0; ok && j < stages; ++j) {
+      uint8_t present = 0;
+      ok = reader.get(present);
+      window.stages.emplace_back();
+      if (ok && present) {
+        window.stages.back().emplace();
+        ok = get_entries(*window.stages.back());
+      }
+    }
+    if (ok) windows[std::move(group)] = std::move(window);
+  }
+  std::multimap<int64_t, Group> starts;
+  ok = ok && reader.count(count, 16);
+  for (uint64_t i = 0; ok && i < count; ++i) {
+    int64_t time = 0;
+    Group group;
+    ok = reader.get(time) && get_group(group);
+    if (ok) starts.emplace(time, std::move(group));
+  }
+  uint64_t ungrouped = 0, since_sweep = 0;
+  ok = ok && reader.get(ungrouped) && reader.get(since_sweep);
+  if (!ok || !reader.at_end())
+    return failed(
+        fmt::format("damaged at byte {}", reader.failed_at() + sizeof(kCorrelationMagic)));
+  windows_ = std::move(windows);
+  starts_ = std::move(starts);
+  ungrouped_ = ungrouped;
+  since_sweep_ = since_sweep;
+  return true;
 }
 
 }  // namespace pickaxe

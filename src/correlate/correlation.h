@@ -44,6 +44,11 @@ class CorrelationEngine {
   // Ends the input: windows still open are decided.
   void finish();
   uint64_t ungrouped() const { return ungrouped_; }  // hits without a group-by value
+  // The open windows, for a checkpoint (events written once each); load()
+  // reads them into an engine of the same correlation that has seen
+  // nothing. False, with why, when the state cannot be read.
+  void save(std::string& out) const;
+  bool load(std::string_view in, std::string* error);
 
  private:
   struct Entry {

@@ -339,6 +339,11 @@ std::string identity_of(const Rule& rule, size_t alternative) {
          rule.timestamp_override + "\n";
 }
 
+// ... and a correlation the same correlation (its YAML as written).
+std::string identity_of_correlation(const Rule& rule) {
+  return rule.rule_id + "\n" + (rule.sigma_source ? rule.sigma_source->text() : "") + "\n";
+}
+
 }  // namespace
 
 uint64_t Hunter::partial_sequences() const {
@@ -366,6 +371,15 @@ size_t Hunter::adopt(Hunter& previous) {
   for (const auto& [rule, windows] : previous.alerts_by_execution_)
     for (const auto& compiled : compiled_)
       if (compiled->rule->rule_id == rule->rule_id) alerts_by_execution_[compiled->rule] = windows;
+  for (const auto& node : correlations_) {
+    for (const auto& old_node : previous.correlations_) {
+      if (identity_of_correlation(*old_node->rule) != identity_of_correlation(*node->rule))
+        continue;
+      std::string state;
+      old_node->engine->save(state);
+      if (node->engine->load(state, nullptr)) ++kept;
+    }
+  }
   if (stream_ && previous.stream_) stream_->adopt(*previous.stream_);
   return kept;
 }
@@ -374,7 +388,7 @@ std::string Hunter::rule_set_identity() const {
   std::string text;
   for (const auto& compiled : compiled_)
     text += identity_of(*compiled->rule, compiled->alternative);
-  for (const auto& correlation : correlations_) text += correlation->rule->rule_id + "\n";
+  for (const auto& correlation : correlations_) text += identity_of_correlation(*correlation->rule);
   return stable_uuid(text);
 }
 
@@ -384,10 +398,6 @@ constexpr uint32_t kHuntVersion = 1;
 }  // namespace
 
 bool Hunter::save(std::string& out, std::string* error) const {
-  if (!correlations_.empty()) {
-    if (error) *error = "Sigma correlation rules cannot be checkpointed yet";
-    return false;
-  }
   out.append(kHuntMagic, sizeof(kHuntMagic));
   put(out, kHuntVersion);
   put_bytes(out, rule_set_identity());
@@ -414,6 +424,14 @@ bool Hunter::save(std::string& out, std::string* error) const {
       put(out, count);
     }
   }
+  put(out, static_cast<uint64_t>(correlations_.size()));
+  std::string correlation;
+  for (const auto& node : correlations_) {
+    correlation.clear();
+    node->engine->save(correlation);
+    put_bytes(out, correlation);
+  }
+  if (error) error->clear();
   return true;
 }
 
@@ -467,6 +485,13 @@ bool Hunter::load(std::string_view in, std::string* error) {
       if (!reader.get(window) || !reader.get(count)) return failed("truncated");
       alerts_by_execution_[rule][window] = count;
     }
+  }
+  uint64_t correlations = 0;
+  if (!reader.get(correlations) || correlations != correlations_.size()) return failed("truncated");
+  for (const auto& node : correlations_) {
+    std::string_view bytes;
+    if (!reader.bytes(bytes)) return failed("truncated");
+    if (!node->engine->load(bytes, error)) return false;
   }
   if (!reader.at_end()) return failed("trailing bytes");
   return true;

@@ -91,10 +91,11 @@ class Hunter {
   void finish();
   HuntStats stats() const;
   // The hunt's state for a checkpoint: the stream's (see QueryStream::save),
-  // suppression groups, max_signals windows and the alert counts. load()
+  // correlations' windows, suppression groups, max_signals windows and the
+  // alert counts. load()
   // reads it into a hunter of the same rules that has read nothing; false,
   // with why, when it cannot (another rule set, a damaged state). Sigma
-  // correlations are not checkpointed: save() returns false with them.
+  // correlations' open windows are part of it.
   bool save(std::string& out, std::string* error) const;
   bool load(std::string_view in, std::string* error);
   // Identifies the compiled rules: a checkpoint holds it.
@@ -108,7 +109,7 @@ class Hunter {
   // change keeps its partial sequences and samples; the stream's time and
   // counts, suppression, max_signals windows and alert counts carry over;
   // events waiting in the reorder buffer are evaluated again against the new
-  // rules. Returns how many queries kept their state.
+  // rules. Returns how many queries (and correlations) kept their state.
   size_t adopt(Hunter& previous);
 
  private:

@@ -21,6 +21,13 @@ bool has_glob(const std::string& path) {
   return path.find_first_of("*?[") != std::string::npos;
 }
 
+// Rotated logs compressed by logrotate: not lines to follow.
+bool compressed(std::string_view name) {
+  for (std::string_view suffix : {".gz", ".zst", ".bz2", ".xz", ".zip", ".lz4"})
+    if (name.ends_with(suffix)) return true;
+  return false;
+}
+
 // The folder inotify must watch to see `path` appear, change or go.
 std::string folder_of(const std::string& path) {
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
@@ -52,7 +59,8 @@ std::vector<std::string> FileFollower::expand() const {
       std::vector<std::string> names;
       for (const auto& entry : std::filesystem::directory_iterator(path, error)) {
         std::string name = entry.path().filename().string();
-        if (!name.empty() && name[0] != '.') names.push_back(entry.path().string());
+        if (!name.empty() && name[0] != '.' && !compressed(name))
+          names.push_back(entry.path().string());
       }
       std::sort(names.begin(), names.end());
       for (const std::string& name : names) add_if_file(name);
@@ -103,6 +111,17 @@ void FileFollower::open(const Handler& handler, const std::string& path, bool at
   file.device = info.st_dev;
   file.inode = info.st_ino;
   file.offset = at_end ? static_cast<uint64_t>(info.st_size) : 0;
+  // Followed before, left, and named again: on from where it was left, if
+  // its first bytes are still those read then.
+  if (auto ended = ended_.find(key); ended != ended_.end()) {
+    const auto& [fingerprint, offset] = ended->second;
+    std::string head(fingerprint.size(), '\0');
+    if (offset <= static_cast<uint64_t>(info.st_size) &&
+        ::pread(fd, head.data(), head.size(), 0) == static_cast<ssize_t>(head.size()) &&
+        head == fingerprint)
+      file.offset = offset;
+    ended_.erase(ended);
+  }
   file.id = next_id_++;
   if (file.offset > 0) {  // its first bytes, to see it replaced in place
     file.fingerprint.resize(std::min<uint64_t>(kFingerprintBytes, file.offset));
@@ -159,42 +178,68 @@ size_t FileFollower::read_new(const Handler& handler, Followed& file, size_t bud
 
 size_t FileFollower::poll(const Handler& handler, size_t budget) {
   watch_folders();
-  size_t total = 0;
-  // Files followed already: what they gained; then whether their path still
-  // names them. One that another file replaced, or that is gone, ends once
-  // read to its end.
-  for (auto it = files_.begin(); it != files_.end();) {
-    Followed& file = it->second;
-    size_t got = read_new(handler, file, budget);
-    total += got;
-    struct stat info {};
-    const bool named = ::stat(file.path.c_str(), &info) == 0;
-    bool same = named && info.st_dev == file.device && info.st_ino == file.inode;
-    struct stat own {};
-    bool drained = ::fstat(file.fd, &own) == 0 && static_cast<uint64_t>(own.st_size) <= file.offset;
-    if ((!same || file.leaving) && drained) {
-      if (!named && !file.leaving)
-        handler.problem(file.path,
-                        "gone (deleted, or renamed away): read to its end; followed again if it "
-                        "appears");
-      handler.end(file.id);
-      ::close(file.fd);
-      it = files_.erase(it);
-      continue;
-    }
-    ++it;
-  }
   if (first_poll_) start(handler);
-  // Files not followed yet: new, read from their start.
+  size_t total = 0;
+  // The files the paths name now, by identity.
+  std::map<std::pair<dev_t, ino_t>, std::string> named;
   for (const std::string& path : expand()) {
     struct stat info {};
-    if (::stat(path.c_str(), &info) != 0) continue;
-    if (files_.count({info.st_dev, info.st_ino})) continue;
+    if (::stat(path.c_str(), &info) == 0)
+      named.emplace(std::make_pair(info.st_dev, info.st_ino), path);
+  }
+  const auto now = std::chrono::steady_clock::now();
+  // Files followed already: what they gained. One the paths name under
+  // another name (rotated within them) goes on under it; one they no longer
+  // name (renamed away, deleted) is read for a while longer, as its writer
+  // may still add to it, then left.
+  for (auto it = files_.begin(); it != files_.end();) {
+    Followed& file = it->second;
+    const size_t got = read_new(handler, file, budget);
+    total += got;
+    auto name = named.find(it->first);
+    if (name != named.end()) {
+      file.path = name->second;
+      file.leaving = false;
+      ++it;
+      continue;
+    }
+    if (!file.leaving || got > 0) {
+      file.leaving = true;
+      file.last_growth = now;
+    }
+    if (now - file.last_growth < kLinger) {
+      ++it;
+      continue;
+    }
+    struct stat info {};
+    if (::stat(file.path.c_str(), &info) != 0)
+      handler.problem(file.path,
+                      "gone (deleted, or renamed away): read to its end; followed again if it "
+                      "appears");
+    remember_ended(file);
+    handler.end(file.id);
+    ::close(file.fd);
+    it = files_.erase(it);
+  }
+  // Files not followed yet: new, read from their start (or, one followed
+  // before that the paths name again, from where it was left).
+  for (const auto& [key, path] : named) {
+    if (files_.count(key)) continue;
     open(handler, path, false);
-    auto it = files_.find({info.st_dev, info.st_ino});
+    auto it = files_.find(key);
     if (it != files_.end()) total += read_new(handler, it->second, budget);
   }
   return total;
+}
+
+void FileFollower::remember_ended(const Followed& file) {
+  const auto key = std::make_pair(file.device, file.inode);
+  if (!ended_.count(key)) ended_order_.push_back(key);
+  ended_[key] = {file.fingerprint, file.offset};
+  while (ended_order_.size() > kEndedRemembered) {
+    ended_.erase(ended_order_.front());
+    ended_order_.pop_front();
+  }
 }
 
 void FileFollower::start(const Handler& handler) {
@@ -243,7 +288,6 @@ std::vector<uint64_t> FileFollower::restore(const Handler& handler,
              static_cast<uint64_t>(info.st_ino) == position.inode;
     };
     std::string path = position.path;
-    bool leaving = false;
     if (!same_file(path)) {  // rotated while stopped: the same folder, another name
       path.clear();
       std::error_code error;
@@ -251,7 +295,6 @@ std::vector<uint64_t> FileFollower::restore(const Handler& handler,
            std::filesystem::directory_iterator(folder_of(position.path), error)) {
         if (same_file(entry.path().string())) {
           path = entry.path().string();
-          leaving = true;
           break;
         }
       }
@@ -277,7 +320,6 @@ std::vector<uint64_t> FileFollower::restore(const Handler& handler,
     file.inode = static_cast<ino_t>(position.inode);
     file.offset = position.offset;
     file.fingerprint = position.fingerprint;
-    file.leaving = leaving;
     file.id = next_id_++;
     handler.start(file.id, position.path);
     ids.push_back(file.id);

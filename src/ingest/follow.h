@@ -1,8 +1,10 @@
 // Following files as they grow, as `tail -F` and Filebeat do. Each path is a
 // file (followed once it exists), a glob, or a folder (its files, without
-// dot names); both are looked at again on every poll, so files that appear
-// later are read, from their start. A file replaced by another (rotation by
-// rename and create) is read to its end, then the new one from its start; a
+// dot names, nor compressed ones: .gz, .zst, ...); both are looked at again
+// on every poll, so files that appear later are read, from their start. A
+// file renamed to another name the paths match goes on under it; one they no
+// longer name (rotation by rename and create, deletion) is read until it has
+// not grown for 5 s, then left, and the new one is read from its start; a
 // file cut short (truncation, copytruncate) or whose first bytes changed is
 // read again from its start. inotify wakes the follower where it exists;
 // polling covers the rest.
@@ -12,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <set>
@@ -81,8 +84,17 @@ class FileFollower {
     uint64_t offset = 0;
     uint64_t id = 0;
     std::string fingerprint;  // the file's first bytes, once read
-    bool leaving = false;     // found under another name: ends once read to its end
+    bool leaving = false;     // the paths no longer name it: read until it stops growing
+    std::chrono::steady_clock::time_point last_growth;
   };
+  // How long a file the paths no longer name is still read after it last grew.
+  static constexpr auto kLinger = std::chrono::seconds(5);
+  // Files left, by identity: their first bytes and where reading stopped,
+  // so that one named again is not read again from its start.
+  void remember_ended(const Followed& file);
+  static constexpr size_t kEndedRemembered = 4096;
+  std::map<std::pair<dev_t, ino_t>, std::pair<std::string, uint64_t>> ended_;
+  std::deque<std::pair<dev_t, ino_t>> ended_order_;
   static constexpr size_t kFingerprintBytes = 64;
   std::vector<std::string> expand() const;  // the regular files the paths name now
   void open(const Handler& handler, const std::string& path, bool at_end);
