@@ -773,4 +773,35 @@ TEST_F(Watch, RotationInsideAFollowedFolderReadsNothingTwice) {
   EXPECT_EQ(seen.size(), tokens.size());
 }
 
+// A checkpoint taken after a reload that added a field: the restarted watch
+// numbers its fields as the reloaded one did, so the events it restores read
+// right (here: the suppression group of a sequence begun before the kill).
+TEST_F(Watch, ACheckpointAfterAReloadRestoresItsEventsFields) {
+  const fs::path log = dir_ / "logs" / "app.ndjson";
+  append(log, "");
+  const std::vector<std::string> options = {"--state-dir",       (dir_ / "state").string(),
+                                            "--suppress-by",     "host.name",
+                                            "--suppress-window", "1h"};
+  start({log.string()}, options);
+  append(log, curl("s1"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  std::ofstream(dir_ / "rules" / "a_user.eql") << "process where user.name == \"mallory\"\n";
+  ::kill(pid_, SIGHUP);
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (err().find("reloaded") == std::string::npos && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_NE(err().find("reloaded 3 rules"), std::string::npos) << err();
+  stop(SIGKILL);
+  start({log.string()}, options);
+  // The sequence completes; a second one on the same host is suppressed.
+  append(log, pool("s1"));
+  std::vector<std::string> seen;
+  ASSERT_EQ(wait_for_alerts(3, seen), 3u) << err();
+  append(log, curl("s1") + pool("s1"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  wait_for_alerts(6, seen, std::chrono::milliseconds(100));
+  EXPECT_EQ(stop(), 0) << err();
+  EXPECT_EQ(seen.size(), 3u) << err();
+}
+
 }  // namespace

@@ -110,7 +110,7 @@ int run_hunt(const HuntCommandOptions& options) {
       std::cerr << describe_problem(problem);
   };
   const char* command = options.watch ? "watch" : "hunt";
-  HuntBuilder build = [&](const Hunter* previous) -> std::unique_ptr<HuntBuild> {
+  HuntBuilder build = [&](const FieldIndex* base) -> std::unique_ptr<HuntBuild> {
     auto made = std::make_unique<HuntBuild>();
     std::optional<LoadResult> loaded =
         load_rules_or_report(rule_paths, command, options.skip_invalid, *sigma_mapping);
@@ -124,7 +124,7 @@ int run_hunt(const HuntCommandOptions& options) {
       if (exception_diagnostics.has_errors()) return nullptr;
       build_options.exceptions = &made->exceptions;
     }
-    build_options.base_fields = previous ? &previous->fields() : nullptr;
+    build_options.base_fields = base;
     Diagnostics compile_diagnostics;
     made->hunter = std::make_unique<Hunter>(made->loaded.rules, schema, build_options, sink,
                                             on_problem, compile_diagnostics);

@@ -47,9 +47,10 @@ struct HuntBuild {
   ExceptionSet exceptions;
   std::unique_ptr<Hunter> hunter;  // last: it goes before what it points into
 };
-// Builds a hunter from the rule files as they are now, keeping the slots of
-// `previous` (a reload); null, with the problems printed, when they have errors.
-using HuntBuilder = std::function<std::unique_ptr<HuntBuild>(const Hunter* previous)>;
+// Builds a hunter from the rule files as they are now, its fields numbered
+// from `base` first (the hunter before a reload, or a checkpoint's); null,
+// with the problems printed, when they have errors.
+using HuntBuilder = std::function<std::unique_ptr<HuntBuild>(const FieldIndex* base)>;
 
 struct WatchEnd {
   int exit_code = 0;

@@ -183,6 +183,13 @@ bool decode(std::string_view in, Checkpoint& checkpoint, std::string& error) {
   return true;
 }
 
+bool same_fields(const FieldIndex& a, const FieldIndex& b) {
+  if (a.size() != b.size()) return false;
+  for (uint32_t slot = 0; slot < a.size(); ++slot)
+    if (a.path(slot) != b.path(slot)) return false;
+  return true;
+}
+
 std::string read_whole(const std::string& path, bool& exists) {
   std::string text;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -330,7 +337,18 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
     std::string text = read_whole(checkpoints->path(), exists);
     if (exists) {
       Checkpoint checkpoint;
-      if (!decode(text, checkpoint, error) || !hunter->load(checkpoint.hunt, &error))
+      if (!decode(text, checkpoint, error))
+        return fail(fmt::format("{}: {}; --reset-state starts afresh", checkpoints->path(), error));
+      // Taken after a reload, its events number their fields as the hunter
+      // before it did: the hunter is built again so.
+      if (std::optional<FieldIndex> fields = Hunter::saved_fields(checkpoint.hunt);
+          fields && !same_fields(*fields, hunter->fields())) {
+        std::unique_ptr<HuntBuild> rebuilt = build(&*fields);
+        if (!rebuilt) return fail("the rules have errors");
+        current = std::move(rebuilt);
+        hunter = current->hunter.get();
+      }
+      if (!hunter->load(checkpoint.hunt, &error))
         return fail(fmt::format("{}: {}; --reset-state starts afresh", checkpoints->path(), error));
       if (output_is_file) {
         // Alerts written after the checkpoint come again: they go.
@@ -477,7 +495,7 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
       for (auto& [id, input] : inputs) hunter->close_decoder(*input);
       hunter->close_decoder(standard_input);
       hunter->drain();
-      std::unique_ptr<HuntBuild> next = build(hunter);
+      std::unique_ptr<HuntBuild> next = build(&hunter->fields());
       if (!next) {
         ++failed_reloads;
         std::cerr << "pickaxe: reload failed: the rules above have errors; the rules loaded "

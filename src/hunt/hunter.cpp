@@ -401,6 +401,10 @@ bool Hunter::save(std::string& out, std::string* error) const {
   out.append(kHuntMagic, sizeof(kHuntMagic));
   put(out, kHuntVersion);
   put_bytes(out, rule_set_identity());
+  // The field slots the state's events use: a hunter of the same rules
+  // numbers them otherwise after a reload (see saved_fields).
+  put(out, static_cast<uint64_t>(fields_.size()));
+  for (uint32_t slot = 0; slot < fields_.size(); ++slot) put_bytes(out, fields_.path(slot));
   std::string stream;
   if (stream_) stream_->save(stream);
   put_bytes(out, stream);
@@ -450,6 +454,14 @@ bool Hunter::load(std::string_view in, std::string* error) {
   if (!reader.bytes(identity)) return failed("truncated");
   if (identity != rule_set_identity())
     return failed("it was taken with another rule set (rules added, removed or changed)");
+  uint64_t slots = 0;
+  if (!reader.count(slots, 8) || slots != fields_.size())
+    return failed("its events number their fields otherwise");
+  for (uint32_t slot = 0; slot < slots; ++slot) {
+    std::string path;
+    if (!reader.bytes(path)) return failed("truncated");
+    if (path != fields_.path(slot)) return failed("its events number their fields otherwise");
+  }
   std::string_view stream;
   if (!reader.bytes(stream)) return failed("truncated");
   if (stream_ && !stream_->load(stream, error)) return false;
@@ -495,6 +507,24 @@ bool Hunter::load(std::string_view in, std::string* error) {
   }
   if (!reader.at_end()) return failed("trailing bytes");
   return true;
+}
+
+std::optional<FieldIndex> Hunter::saved_fields(std::string_view in) {
+  if (!in.starts_with(std::string_view(kHuntMagic, sizeof(kHuntMagic)))) return std::nullopt;
+  BinaryReader reader(in.substr(sizeof(kHuntMagic)));
+  uint32_t version = 0;
+  std::string identity;
+  uint64_t slots = 0;
+  if (!reader.get(version) || version != kHuntVersion || !reader.bytes(identity) ||
+      !reader.count(slots, 8))
+    return std::nullopt;
+  FieldIndex fields;
+  for (uint64_t slot = 0; slot < slots; ++slot) {
+    std::string path;
+    if (!reader.bytes(path)) return std::nullopt;
+    fields.add(path);
+  }
+  return fields;
 }
 
 std::string Hunter::detection_time() const {

@@ -98,6 +98,9 @@ class Hunter {
   // correlations' open windows are part of it.
   bool save(std::string& out, std::string* error) const;
   bool load(std::string_view in, std::string* error);
+  // The field slots a saved state's events use, to build the hunter that
+  // loads it with (HuntOptions::base_fields); nullopt when it is no state.
+  static std::optional<FieldIndex> saved_fields(std::string_view state);
   // Identifies the compiled rules: a checkpoint holds it.
   std::string rule_set_identity() const;
   const FieldIndex& fields() const { return fields_; }
