@@ -804,4 +804,33 @@ TEST_F(Watch, ACheckpointAfterAReloadRestoresItsEventsFields) {
   EXPECT_EQ(seen.size(), 3u) << err();
 }
 
+// An auditd event whose records are cut by a stop and restart is whole: the
+// checkpoint holds the decoder's open event.
+TEST_F(Watch, AnAuditdEventCutByARestartIsWhole) {
+  const std::string audit = read_text(std::string(PICKAXE_SOURCE_DIR) + "/examples/audit.log");
+  const fs::path log = dir_ / "logs" / "audit.log";
+  append(log, audit);
+  const std::string rules = std::string(PICKAXE_SOURCE_DIR) + "/rules";
+  const std::string expected = hunt(log, {"--rules", rules});
+  fs::remove(log);
+  append(log, "");
+  const std::vector<std::string> options = {"--rules",          rules,
+                                            "--state-dir",      (dir_ / "state").string(),
+                                            "--detection-time", "2026-01-01T00:00:00Z"};
+  start({log.string()}, options);
+  // The first event's SYSCALL and EXECVE, then a stop before it is whole.
+  size_t cut = 0;
+  for (int line = 0; line < 2; ++line) cut = audit.find('\n', cut) + 1;
+  append(log, audit.substr(0, cut));
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  EXPECT_EQ(stop(), 0) << err();
+  start({log.string()}, options);
+  append(log, audit.substr(cut));
+  EXPECT_TRUE(wait_for_output(expected, std::chrono::seconds(10)) == expected)
+      << "the alerts differ from a hunt's\n"
+      << err();
+  EXPECT_EQ(stop(), 0) << err();
+  EXPECT_EQ(err().find("without"), std::string::npos) << err();
+}
+
 }  // namespace

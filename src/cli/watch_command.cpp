@@ -40,7 +40,7 @@ constexpr auto kPublishEvery = std::chrono::milliseconds(250);
 constexpr auto kCheckpointEvery = std::chrono::seconds(2);
 
 constexpr char kMagic[4] = {'P', 'X', 'W', 'S'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
 
 // One file write, checked: the whole text, or why not.
 bool write_all(int fd, std::string_view text, std::string& error) {
@@ -121,6 +121,8 @@ struct SavedInput {
   std::string tail;
   bool overlong = false;
   uint64_t overlong_bytes = 0;
+  std::optional<SourceKind> kind;  // decided by its first line
+  std::string decoder;             // a text source's decoder (open events)
 };
 
 // What a checkpoint holds besides the hunt's own state.
@@ -147,6 +149,8 @@ std::string encode(const Checkpoint& checkpoint) {
     put_bytes(out, input.tail);
     put(out, static_cast<uint8_t>(input.overlong));
     put(out, input.overlong_bytes);
+    put(out, static_cast<uint8_t>(input.kind ? static_cast<uint8_t>(*input.kind) + 1 : 0));
+    put_bytes(out, input.decoder);
   }
   return out;
 }
@@ -168,12 +172,14 @@ bool decode(std::string_view in, Checkpoint& checkpoint, std::string& error) {
   for (uint64_t i = 0; ok && i < inputs; ++i) {
     SavedInput input;
     FileFollower::Position& position = input.position;
-    uint8_t overlong = 0;
+    uint8_t overlong = 0, kind = 0;
     ok = reader.bytes(position.path) && reader.get(position.device) && reader.get(position.inode) &&
          reader.bytes(position.fingerprint) && reader.get(position.offset) &&
          reader.get(input.lines) && reader.bytes(input.tail) && reader.get(overlong) &&
-         reader.get(input.overlong_bytes);
+         reader.get(input.overlong_bytes) && reader.get(kind) &&
+         kind <= static_cast<uint8_t>(SourceKind::Sysmon) + 1 && reader.bytes(input.decoder);
     input.overlong = overlong != 0;
+    if (kind > 0) input.kind = static_cast<SourceKind>(kind - 1);
     checkpoint.inputs.push_back(std::move(input));
   }
   if (!ok || !reader.at_end()) {
@@ -308,20 +314,25 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
   }
   FileFollower follower(paths, options.from_beginning);
   std::map<uint64_t, std::unique_ptr<LiveInput>> inputs;
-  FileFollower::Handler handler{
-      [&](uint64_t id, const std::string& path) {
-        auto input = std::make_unique<LiveInput>();
-        input->name = path;
-        inputs[id] = std::move(input);
-      },
-      [&](uint64_t id, std::string_view bytes) { hunter->feed(*inputs.at(id), bytes); },
-      [&](uint64_t id) {
-        hunter->end_input(*inputs.at(id));
-        inputs.erase(id);
-      },
-      [&](const std::string& path, const std::string& message) {
-        if (!options.stream.quiet) std::cerr << fmt::format("pickaxe: {}: {}\n", path, message);
-      }};
+  std::map<uint64_t, std::chrono::steady_clock::time_point> fed_at;  // when each last gave bytes
+  FileFollower::Handler handler{[&](uint64_t id, const std::string& path) {
+                                  auto input = std::make_unique<LiveInput>();
+                                  input->name = path;
+                                  inputs[id] = std::move(input);
+                                },
+                                [&](uint64_t id, std::string_view bytes) {
+                                  fed_at[id] = std::chrono::steady_clock::now();
+                                  hunter->feed(*inputs.at(id), bytes);
+                                },
+                                [&](uint64_t id) {
+                                  hunter->end_input(*inputs.at(id));
+                                  inputs.erase(id);
+                                  fed_at.erase(id);
+                                },
+                                [&](const std::string& path, const std::string& message) {
+                                  if (!options.stream.quiet)
+                                    std::cerr << fmt::format("pickaxe: {}: {}\n", path, message);
+                                }};
 
   // The checkpoint: restored first, then taken as the run goes.
   std::unique_ptr<Checkpoints> checkpoints;
@@ -371,6 +382,10 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
         input.tail = checkpoint.inputs[i].tail;
         input.overlong = checkpoint.inputs[i].overlong;
         input.overlong_bytes = checkpoint.inputs[i].overlong_bytes;
+        if (checkpoint.inputs[i].kind &&
+            !hunter->restore_input(input, *checkpoint.inputs[i].kind, checkpoint.inputs[i].decoder))
+          return fail(fmt::format("{}: the state of {} is damaged; --reset-state starts afresh",
+                                  checkpoints->path(), input.name));
       }
     }
   }
@@ -398,7 +413,6 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
   Clock::time_point last_bytes = Clock::now(), newest_at = Clock::now();
   Clock::time_point checkpointed = Clock::now(), published;
   int64_t newest = hunter->newest_time();
-  bool settled = true;
   // A checkpoint: results out and on disk first, then the state that follows them.
   auto take_checkpoint = [&]() -> bool {
     const Clock::time_point began = Clock::now();
@@ -420,8 +434,10 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
     }
     for (const FileFollower::Position& position : follower.positions()) {
       const LiveInput& input = *inputs.at(position.id);
-      checkpoint.inputs.push_back(
-          {position, input.lines, input.tail, input.overlong, input.overlong_bytes});
+      SavedInput saved{position,   input.lines, input.tail, input.overlong, input.overlong_bytes,
+                       input.kind, {}};
+      if (input.decoder) input.decoder->save(saved.decoder);
+      checkpoint.inputs.push_back(std::move(saved));
     }
     if (!checkpoints->write(encode(checkpoint), error)) {
       std::cerr << "pickaxe: " << error
@@ -453,14 +469,6 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
     figures.failed_reloads = failed_reloads;
     return figures;
   };
-  // Text sources holding an open event are not checkpointed mid-event: the
-  // checkpoint waits until they are settled.
-  auto open_events = [&] {
-    if (settled) return false;
-    for (const auto& [id, input] : inputs)
-      if (input->decoder) return true;
-    return static_cast<bool>(standard_input.decoder);
-  };
   // A first checkpoint before anything is read: a crash before the next one
   // then goes back to here (the output's length as found, the files' starts).
   follower.start(handler);
@@ -482,14 +490,15 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
       }
     }
     const Clock::time_point now = Clock::now();
-    if (got > 0) {
-      last_bytes = now;
-      settled = false;
-    } else if (!settled && now - last_bytes >= kQuietInput) {
-      for (auto& [id, input] : inputs) hunter->settle_input(*input);
-      hunter->settle_input(standard_input);
-      settled = true;
+    if (got > 0) last_bytes = now;
+    // An input quiet for a while has written its open text event whole.
+    for (auto& [id, input] : inputs) {
+      if (input->decoder && input->decoder->open_event() && now - fed_at[id] >= kQuietInput)
+        hunter->settle_input(*input);
     }
+    if (standard_input.decoder && standard_input.decoder->open_event() &&
+        now - last_bytes >= kQuietInput)
+      hunter->settle_input(standard_input);
     if (take_reload_request()) {
       // Inputs close their text decoders (bound to the old stream) first.
       for (auto& [id, input] : inputs) hunter->close_decoder(*input);
@@ -520,8 +529,7 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
         std::chrono::duration_cast<std::chrono::nanoseconds>(now - newest_at).count());
     hunter->drain();
     if (!out.flush()) return fail(fmt::format("cannot write the alerts: {}", out.error()));
-    if (checkpoints && now - checkpointed >= kCheckpointEvery && !open_events() &&
-        !take_checkpoint())
+    if (checkpoints && now - checkpointed >= kCheckpointEvery && !take_checkpoint())
       return WatchEnd{kFindings, false};
     if ((metrics || show_status) && now - published >= kPublishEvery) {
       published = now;
@@ -533,9 +541,8 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
   }
   if (show_status) std::cerr << "\r\x1b[K" << std::flush;
   if (checkpoints) {
-    // Stopped, to go on later: the inputs have not ended. Open text events
-    // are settled first (they would otherwise be lost with the process).
-    for (auto& [id, input] : inputs) hunter->settle_input(*input);
+    // Stopped, to go on later: the inputs have not ended (open text events
+    // are in the checkpoint, with their decoders).
     hunter->drain();
     if (!take_checkpoint()) return WatchEnd{kFindings, false};
     return WatchEnd{kSuccess, false};

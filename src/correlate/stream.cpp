@@ -521,19 +521,7 @@ void QueryStream::read_live_lines(LiveInput& input, std::string_view text) {
       return;
     }
     std::optional<SourceKind> text_kind = text_source_of(first);
-    input.kind = text_kind.value_or(SourceKind::Auto);
-    if (text_kind) {
-      input.decoder = make_text_decoder(
-          *text_kind,
-          [this, &input, kind = *text_kind](std::string ecs, uint64_t at) {
-            if (!done())
-              commit(prepare_decoded(main_worker_, std::move(ecs), at, kind), input.name);
-          },
-          [this, &input](uint64_t at, std::string message, bool skipped) {
-            if (skipped) ++stats_.malformed_records;
-            if (on_problem_) on_problem_({input.name, at, std::move(message)});
-          });
-    }
+    restore_input(input, text_kind.value_or(SourceKind::Auto), {});
   }
   if (!input.decoder) {
     reader_.read_lines(
@@ -558,6 +546,22 @@ void QueryStream::read_live_lines(LiveInput& input, std::string_view text) {
     }
     input.decoder->add_line(line, input.lines);
   }
+}
+
+bool QueryStream::restore_input(LiveInput& input, SourceKind kind, std::string_view decoder) {
+  input.kind = kind;
+  input.decoder.reset();
+  if (kind != SourceKind::Auditd && kind != SourceKind::Sysmon) return decoder.empty();
+  input.decoder = make_text_decoder(
+      kind,
+      [this, &input, kind](std::string ecs, uint64_t at) {
+        if (!done()) commit(prepare_decoded(main_worker_, std::move(ecs), at, kind), input.name);
+      },
+      [this, &input](uint64_t at, std::string message, bool skipped) {
+        if (skipped) ++stats_.malformed_records;
+        if (on_problem_) on_problem_({input.name, at, std::move(message)});
+      });
+  return decoder.empty() || input.decoder->load(decoder);
 }
 
 void QueryStream::settle_input(LiveInput& input) {

@@ -106,6 +106,9 @@ class QueryStream {
   // The input is quiet: events a text decoder holds open (an auditd event
   // still waiting for records) go on.
   void settle_input(LiveInput& input);
+  // Sets how the input is read (a checkpoint's): its source and, for a text
+  // source, its decoder's saved state. False when the state cannot be read.
+  bool restore_input(LiveInput& input, SourceKind kind, std::string_view decoder);
   // The input ended (or was replaced): a partial last line is read as a line.
   void end_input(LiveInput& input);
   // Ends the input's text decoder (its open event goes on): the next line

@@ -81,6 +81,9 @@ class Hunter {
   void close_decoder(LiveInput& input) {
     if (stream_) stream_->close_decoder(input);
   }
+  bool restore_input(LiveInput& input, SourceKind kind, std::string_view decoder) {
+    return !stream_ || stream_->restore_input(input, kind, decoder);
+  }
   // The newest event time the stream has seen (INT64_MIN: none yet).
   int64_t newest_time() const { return stream_ ? stream_->newest_time() : INT64_MIN; }
   void advance_quiet(int64_t quiet) {

@@ -54,6 +54,12 @@ class TextDecoder {
   virtual uint64_t without_end() const { return 0; }
   // Lines of the source that carry no event (Sysmon's start-up banner).
   virtual uint64_t without_event() const { return 0; }
+  // Whether an event is open, waiting for more lines (auditd).
+  virtual bool open_event() const { return false; }
+  // The decoder's state (open events, counts), for a checkpoint; load()
+  // reads it into a decoder that has read nothing, false when it cannot.
+  virtual void save(std::string& out) const = 0;
+  virtual bool load(std::string_view in) = 0;
 };
 
 // A decoder for `kind` (Auditd or Sysmon); nullptr for JSON sources.

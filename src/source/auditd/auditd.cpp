@@ -11,6 +11,7 @@
 
 #include "event/patterns.h"
 #include "source/common.h"
+#include "util/binary_io.h"
 #include "util/strings.h"
 
 namespace pickaxe::source {
@@ -918,6 +919,79 @@ void AuditdDecoder::finish() {
     arrival_.pop_front();
     complete(key, false);
   }
+}
+
+void AuditdDecoder::save(std::string& out) const {
+  auto put_key = [&](const Key& key) {
+    put_bytes(out, std::get<0>(key));
+    put(out, std::get<1>(key));
+    put(out, std::get<2>(key));
+  };
+  put(out, static_cast<uint64_t>(pending_.size()));
+  for (const auto& [key, event] : pending_) {
+    put_key(key);
+    put(out, static_cast<uint64_t>(event.records.size()));
+    for (const AuditRecord& record : event.records) {
+      put_bytes(out, record.type);
+      put_bytes(out, record.node);
+      put(out, record.nanos);
+      put(out, record.serial);
+      put(out, record.line);
+      put(out, static_cast<uint64_t>(record.fields.size()));
+      for (const auto& [name, value] : record.fields) {
+        put_bytes(out, name);
+        put_bytes(out, value);
+      }
+    }
+  }
+  put(out, static_cast<uint64_t>(arrival_.size()));
+  for (const Key& key : arrival_) put_key(key);
+  put(out, newest_);
+  put(out, flawed_);
+  put(out, without_eoe_);
+}
+
+bool AuditdDecoder::load(std::string_view in) {
+  BinaryReader reader(in);
+  auto get_key = [&](Key& key) {
+    return reader.bytes(std::get<0>(key)) && reader.get(std::get<1>(key)) &&
+           reader.get(std::get<2>(key));
+  };
+  std::map<Key, Pending> pending;
+  uint64_t events = 0;
+  if (!reader.count(events, 24)) return false;
+  for (uint64_t i = 0; i < events; ++i) {
+    Key key;
+    uint64_t records = 0;
+    if (!get_key(key) || !reader.count(records, 48)) return false;
+    Pending& event = pending[key];
+    for (uint64_t j = 0; j < records; ++j) {
+      AuditRecord record;
+      uint64_t fields = 0;
+      if (!reader.bytes(record.type) || !reader.bytes(record.node) || !reader.get(record.nanos) ||
+          !reader.get(record.serial) || !reader.get(record.line) || !reader.count(fields, 16))
+        return false;
+      for (uint64_t k = 0; k < fields; ++k) {
+        std::string name, value;
+        if (!reader.bytes(name) || !reader.bytes(value)) return false;
+        record.fields.emplace_back(std::move(name), std::move(value));
+      }
+      event.records.push_back(std::move(record));
+    }
+  }
+  std::deque<Key> arrival;
+  uint64_t keys = 0;
+  if (!reader.count(keys, 24)) return false;
+  for (uint64_t i = 0; i < keys; ++i) {
+    Key key;
+    if (!get_key(key)) return false;
+    arrival.push_back(std::move(key));
+  }
+  if (!reader.get(newest_) || !reader.get(flawed_) || !reader.get(without_eoe_) || !reader.at_end())
+    return false;
+  pending_ = std::move(pending);
+  arrival_ = std::move(arrival);
+  return true;
 }
 
 }  // namespace pickaxe::source

@@ -57,6 +57,9 @@ class AuditdDecoder : public TextDecoder {
   uint64_t flawed() const override { return flawed_; }
   // Multi-record syscall events that ended without their EOE record.
   uint64_t without_end() const override { return without_eoe_; }
+  bool open_event() const override { return !pending_.empty(); }
+  void save(std::string& out) const override;
+  bool load(std::string_view in) override;
 
  private:
   struct Pending {

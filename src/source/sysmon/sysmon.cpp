@@ -7,6 +7,7 @@
 
 #include "event/schema.h"
 #include "source/common.h"
+#include "util/binary_io.h"
 
 namespace pickaxe::source {
 
@@ -495,6 +496,15 @@ bool decode_sysmon_record(simdjson::dom::element record, std::string& out, std::
   }
   out = sysmon_to_ecs(event);
   return true;
+}
+
+void SysmonDecoder::save(std::string& out) const {
+  put(out, without_event_);
+}
+
+bool SysmonDecoder::load(std::string_view in) {
+  BinaryReader reader(in);
+  return reader.get(without_event_) && reader.at_end();
 }
 
 }  // namespace pickaxe::source

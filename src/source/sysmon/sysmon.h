@@ -47,6 +47,8 @@ class SysmonDecoder : public TextDecoder {
   uint64_t flawed() const override { return 0; }
   // Syslog lines of Sysmon without an event (its start-up banner).
   uint64_t without_event() const override { return without_event_; }
+  void save(std::string& out) const override;
+  bool load(std::string_view in) override;
 
  private:
   Emit emit_;
