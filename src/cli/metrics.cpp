@@ -38,6 +38,15 @@ bool MetricsServer::start(const std::string& address, std::string& error) {
   });
   server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& response) {
     std::lock_guard lock(mutex_);
+    // The loop publishes every 250 ms: silence means it is stuck.
+    const double silent =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - published_).count();
+    if (silent > kStale) {
+      response.status = 503;
+      response.set_content(
+          fmt::format("stalled: no news from the watch loop for {:.0f} s\n", silent), "text/plain");
+      return;
+    }
     response.status = healthy_ ? 200 : 503;
     response.set_content(health_, "text/plain");
   });
@@ -48,12 +57,16 @@ bool MetricsServer::start(const std::string& address, std::string& error) {
     return false;
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // Running before start() returns: a stop() before would not stop it.
+  for (int wait = 0; wait < 1000 && !server_->is_running(); ++wait)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return true;
 }
 
 void MetricsServer::publish(std::string metrics, bool healthy, std::string health) {
   std::lock_guard lock(mutex_);
   metrics_ = std::move(metrics);
+  published_ = std::chrono::steady_clock::now();
   healthy_ = healthy;
   health_ = std::move(health);
 }

@@ -4,6 +4,7 @@
 // out the last one (it never reads the hunter).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,6 +35,8 @@ class MetricsServer {
   std::string metrics_;
   bool healthy_ = true;
   std::string health_ = "ok\n";
+  std::chrono::steady_clock::time_point published_ = std::chrono::steady_clock::now();
+  static constexpr double kStale = 5;  // seconds without a publish: unhealthy
   int port_ = 0;
 };
 

@@ -409,6 +409,7 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
   LiveInput standard_input;
   standard_input.name = "-";
   std::vector<char> stdin_buffer(follow_stdin ? 64 * 1024 : 0);
+  bool ended = false;  // stdin, the only input, ended: so does the run
   using Clock = std::chrono::steady_clock;
   Clock::time_point last_bytes = Clock::now(), newest_at = Clock::now();
   Clock::time_point checkpointed = Clock::now(), published;
@@ -416,7 +417,10 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
   // A checkpoint: results out and on disk first, then the state that follows them.
   auto take_checkpoint = [&]() -> bool {
     const Clock::time_point began = Clock::now();
-    if (!out.flush()) return false;
+    if (!out.flush()) {
+      std::cerr << fmt::format("pickaxe: cannot write the alerts: {}\n", out.error());
+      return false;
+    }
     Checkpoint checkpoint;
     if (output_is_file) {
       if (::fsync(output_fd) != 0) {
@@ -485,7 +489,10 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
         } else if (read == 0 || (errno != EINTR && errno != EAGAIN)) {
           hunter->end_input(standard_input);  // stdin closed: watching it is over
           follow_stdin = false;
-          if (paths.empty()) break;
+          if (paths.empty()) {
+            ended = true;
+            break;
+          }
         }
       }
     }
@@ -540,7 +547,7 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
     if (got == 0 && !follow_stdin) follower.wait(kWatchTick);
   }
   if (show_status) std::cerr << "\r\x1b[K" << std::flush;
-  if (checkpoints) {
+  if (checkpoints && !ended) {
     // Stopped, to go on later: the inputs have not ended (open text events
     // are in the checkpoint, with their decoders).
     hunter->drain();

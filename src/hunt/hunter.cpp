@@ -368,6 +368,7 @@ size_t Hunter::adopt(Hunter& previous) {
   suppressed_by_rule_ = previous.suppressed_by_rule_;
   over_max_signals_ = previous.over_max_signals_;
   suppression_groups_ = previous.suppression_groups_;
+  prune_groups_at_ = previous.prune_groups_at_;
   for (const auto& [rule, windows] : previous.alerts_by_execution_)
     for (const auto& compiled : compiled_)
       if (compiled->rule->rule_id == rule->rule_id) alerts_by_execution_[compiled->rule] = windows;
@@ -413,6 +414,7 @@ bool Hunter::save(std::string& out, std::string* error) const {
   put_counts(out, excepted_by_item_);
   put_counts(out, suppressed_by_rule_);
   put_counts(out, over_max_signals_);
+  put(out, static_cast<uint64_t>(prune_groups_at_));
   put(out, static_cast<uint64_t>(suppression_groups_.size()));
   for (const auto& [group, start] : suppression_groups_) {
     put(out, static_cast<uint64_t>(group.size()));
@@ -469,8 +471,9 @@ bool Hunter::load(std::string_view in, std::string* error) {
       !reader.counts(excepted_by_item_) || !reader.counts(suppressed_by_rule_) ||
       !reader.counts(over_max_signals_))
     return failed("truncated");
-  uint64_t groups = 0;
-  if (!reader.count(groups, 16)) return failed("truncated");
+  uint64_t groups = 0, prune_at = 0;
+  if (!reader.get(prune_at) || !reader.count(groups, 16)) return failed("truncated");
+  prune_groups_at_ = std::max<size_t>(kPruneGroupsAt, prune_at);
   for (uint64_t i = 0; i < groups; ++i) {
     uint64_t parts = 0;
     if (!reader.count(parts, 8)) return failed("truncated");
