@@ -833,4 +833,41 @@ TEST_F(Watch, AnAuditdEventCutByARestartIsWhole) {
   EXPECT_EQ(err().find("without"), std::string::npos) << err();
 }
 
+// copytruncate into a followed folder: the copy is not read again (it is
+// known by its first bytes), during a run and across a stop.
+TEST_F(Watch, CopytruncateInsideAFollowedFolderReadsNothingTwice) {
+  const fs::path logs = dir_ / "logs", log = logs / "app.log";
+  append(log, "");
+  start({logs.string()}, {"--state-dir", (dir_ / "state").string()});
+  std::vector<std::string> tokens, seen;
+  auto write = [&](int from, int count) {
+    for (int i = from; i < from + count; ++i) {
+      tokens.push_back(fmt::format("t{}", i));
+      append(log, miner(tokens.back()));
+    }
+  };
+  write(0, 3);
+  ASSERT_EQ(wait_for_alerts(3, seen), 3u) << err();
+  fs::copy_file(log, logs / "app.log.1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the copy is seen first
+  fs::resize_file(log, 0);
+  write(3, 2);
+  ASSERT_EQ(wait_for_alerts(5, seen), 5u) << err();
+  // Stopped: lines come, the file is copied and cut, more come.
+  EXPECT_EQ(stop(), 0) << err();
+  write(5, 2);
+  fs::copy_file(log, logs / "app.log.2");
+  fs::resize_file(log, 0);
+  write(7, 1);
+  start({logs.string()}, {"--state-dir", (dir_ / "state").string()});
+  ASSERT_EQ(wait_for_alerts(8, seen), 8u) << err();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  wait_for_alerts(9, seen, std::chrono::milliseconds(100));
+  EXPECT_EQ(stop(), 0) << err();
+  std::map<std::string, int> count;
+  for (const std::string& alert : seen) ++count[token_of(alert, tokens)];
+  for (const std::string& token : tokens) EXPECT_EQ(count[token], 1) << token;
+  EXPECT_EQ(seen.size(), tokens.size()) << err();
+}
+
 }  // namespace

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 namespace pickaxe {
@@ -110,7 +111,8 @@ void FileFollower::open(const Handler& handler, const std::string& path, bool at
   file.fd = fd;
   file.device = info.st_dev;
   file.inode = info.st_ino;
-  file.offset = at_end ? static_cast<uint64_t>(info.st_size) : 0;
+  file.offset = at_end ? static_cast<uint64_t>(info.st_size)
+                       : copied_offset(handler, path, fd, info.st_size, info.st_ino);
   // Followed before, left, and named again: on from where it was left, if
   // its first bytes are still those read then.
   if (auto ended = ended_.find(key); ended != ended_.end()) {
@@ -136,7 +138,33 @@ std::string FileFollower::fmt_error(const char* what, int error) {
   return std::string(what) + ": " + std::strerror(error);
 }
 
+void FileFollower::remember_cut(const std::string& fingerprint, uint64_t offset) {
+  if (fingerprint.size() < kFingerprintBytes) return;
+  cut_.emplace_back(fingerprint, offset);
+  if (cut_.size() > kCutRemembered) cut_.pop_front();
+}
+
+uint64_t FileFollower::copied_offset(const Handler& handler, const std::string& path, int fd,
+                                     uint64_t size, ino_t inode) {
+  std::string head(kFingerprintBytes, '\0');
+  if (::pread(fd, head.data(), head.size(), 0) != static_cast<ssize_t>(head.size())) return 0;
+  std::optional<uint64_t> offset;
+  for (const auto& [key, file] : files_)
+    if (key.second != inode && file.fingerprint == head) offset = file.offset;
+  for (auto it = cut_.begin(); !offset && it != cut_.end(); ++it) {
+    if (it->first != head) continue;
+    offset = it->second;
+    cut_.erase(it);
+    break;
+  }
+  if (!offset) return 0;
+  handler.problem(path,
+                  "a copy of a followed file (copytruncate): read on from where that file was");
+  return std::min(*offset, size);
+}
+
 void FileFollower::restart(const Handler& handler, Followed& file) {
+  remember_cut(file.fingerprint, file.offset);
   handler.end(file.id);
   file.id = next_id_++;
   file.offset = 0;
@@ -307,9 +335,12 @@ std::vector<uint64_t> FileFollower::restore(const Handler& handler,
       fd = -1;
     }
     if (fd < 0) {
+      // Cut short (copytruncate): a copy among the paths goes on from here.
+      remember_cut(position.fingerprint, position.offset);
       handler.problem(position.path,
-                      "gone, or rewritten, while watch was stopped: what it gained after the "
-                      "checkpoint was not read");
+                      "gone, or rewritten, while watch was stopped: read again from its start; "
+                      "what it gained after the checkpoint is read only from a copy among the "
+                      "paths");
       ids.push_back(0);
       continue;
     }

@@ -94,6 +94,14 @@ class FileFollower {
   void remember_ended(const Followed& file);
   static constexpr size_t kEndedRemembered = 4096;
   std::map<std::pair<dev_t, ino_t>, std::pair<std::string, uint64_t>> ended_;
+  // Files cut short (copytruncate): their first bytes and where reading had
+  // got. A new file starting with the same bytes, or with those of a file
+  // followed now, is its copy: read on from there, not again from its start.
+  void remember_cut(const std::string& fingerprint, uint64_t offset);
+  uint64_t copied_offset(const Handler& handler, const std::string& path, int fd, uint64_t size,
+                         ino_t inode);
+  static constexpr size_t kCutRemembered = 64;
+  std::deque<std::pair<std::string, uint64_t>> cut_;
   std::deque<std::pair<dev_t, ino_t>> ended_order_;
   static constexpr size_t kFingerprintBytes = 64;
   std::vector<std::string> expand() const;  // the regular files the paths name now
