@@ -16,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "cli/hunt_options.h"
+#include "cli/metrics.h"
 #include "hunt/hunter.h"
 #include "rules/rule_loader.h"
 #include "util/output.h"
@@ -57,8 +58,27 @@ int run_hunt(const HuntCommandOptions& options) {
   hunt_options.stream = *stream_options;
   hunt_options.threads = options.watch ? 1 : options.threads;
   // Watching, an alert is dated when it is raised.
+  if (!options.detection_time.empty() && !parse_iso8601(options.detection_time)) {
+    std::cerr << fmt::format(
+        "pickaxe: --detection-time: '{}' is not an ISO 8601 time (e.g. 2026-01-01T00:00:00Z)\n",
+        options.detection_time);
+    return kUsage;
+  }
   hunt_options.detection_time =
       options.detection_time.empty() && !options.watch ? now_iso() : options.detection_time;
+  if (options.watch) {
+    if (options.reset_state && options.state_dir.empty()) {
+      std::cerr << "pickaxe: --reset-state needs --state-dir\n";
+      return kUsage;
+    }
+    if (!options.metrics_address.empty() || options.metrics_address_given) {
+      std::string error;
+      if (!MetricsServer::valid_address(options.metrics_address, error)) {
+        std::cerr << "pickaxe: " << error << "\n";
+        return kUsage;
+      }
+    }
+  }
   // A progress line on a terminal, when reading files.
   uint64_t total_bytes = 0;
   for (const std::string& file : options.files) {
@@ -177,10 +197,11 @@ int run_hunt(const HuntCommandOptions& options) {
   if (reported > 100)
     std::cerr << fmt::format("pickaxe: {} more input problems not shown\n", reported - 100);
   if (!options.stream.quiet) {
-    std::cerr << fmt::format("{}: {} rules, {} events in {:.2f} s ({:.0f} events/s), {} alerts\n",
-                             options.watch ? "watch" : "hunt", hunter->rule_count(),
-                             stats.stream.events, seconds,
-                             seconds > 0 ? stats.stream.events / seconds : 0.0, stats.alerts);
+    std::cerr << fmt::format(
+        "{}: {} rules, {} events in {:.2f} s ({:.0f} events/s), {} alerts\n",
+        options.watch ? "watch" : "hunt", hunter->rule_count(), stats.stream.events, seconds,
+        seconds > 0 ? (stats.stream.events - watched.restored_events) / seconds : 0.0,
+        stats.alerts);
     for (const auto& [rule, count] : stats.alerts_by_rule)
       std::cerr << fmt::format("  {:>6}  {}\n", count, rule);
     for (const auto& [item, count] : stats.excepted_by_item)
@@ -228,7 +249,8 @@ void add_rule_options(CLI::App* command, HuntCommandOptions& options) {
   command
       ->add_option(
           "--rules", options.rules,
-          "Rule files or directories (.eql, detection-rules .toml, rule pages); repeatable")
+          "Rule files or directories (.eql, detection-rules .toml, rule pages, Sigma .yml); "
+          "repeatable")
       ->allow_extra_args(false);
   command->add_option("--rule-id", options.rule_ids, "Run only this rule (repeatable)")
       ->allow_extra_args(false);
@@ -306,9 +328,11 @@ void add_watch_command(CLI::App& app, std::function<int()>& run) {
                       "and --output then holds each alert exactly once");
   command->add_flag("--reset-state", options->reset_state,
                     "With --state-dir: start afresh, forgetting the checkpoint");
-  command->add_option("--metrics-addr", options->metrics_address,
-                      "Serve Prometheus metrics on http://HOST:PORT/metrics and a health check "
-                      "on /healthz (port 0: any free one, said on stderr)");
+  command
+      ->add_option("--metrics-addr", options->metrics_address,
+                   "Serve Prometheus metrics on http://HOST:PORT/metrics and a health check "
+                   "on /healthz (port 0: any free one, said on stderr)")
+      ->each([options](const std::string&) { options->metrics_address_given = true; });
   command->add_option("--detection-time", options->detection_time,
                       "The alerts' @timestamp, ISO 8601 (default: when each alert is raised)");
   add_stream_flags(*command, options->stream, "No summary or input problems on stderr");

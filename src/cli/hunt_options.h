@@ -39,6 +39,7 @@ struct HuntCommandOptions {
   std::string state_dir;  // checkpoints go here; empty: none
   bool reset_state = false;
   std::string metrics_address;  // HOST:PORT; empty: no metrics endpoint
+  bool metrics_address_given = false;
 };
 
 // A hunter with the rules and exceptions it points into.
@@ -57,6 +58,7 @@ struct WatchEnd {
   // The inputs ended (no checkpoint to resume from): results final only at
   // the end of the input are due (Hunter::finish).
   bool finish = true;
+  uint64_t restored_events = 0;  // counted by the runs before (a checkpoint)
 };
 
 // Follows the inputs until a stop signal (or the end of stdin), feeding the

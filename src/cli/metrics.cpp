@@ -2,6 +2,10 @@
 
 #include <httplib.h>
 
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
 #include <fmt/format.h>
 
 namespace pickaxe::cli {
@@ -11,6 +15,35 @@ MetricsServer::MetricsServer() : server_(std::make_unique<httplib::Server>()) {}
 MetricsServer::~MetricsServer() {
   server_->stop();
   if (thread_.joinable()) thread_.join();
+}
+
+namespace {
+
+// HOST and PORT of HOST:PORT ([IPv6]:PORT too); nullopt when it is not that.
+std::optional<std::pair<std::string, int>> split_address(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  int port = -1;
+  try {
+    size_t used = 0;
+    port = std::stoi(address.substr(colon + 1), &used);
+    if (used != address.size() - colon - 1) return std::nullopt;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (port < 0 || port > 65535) return std::nullopt;
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return std::make_pair(host, port);
+}
+
+}  // namespace
+
+bool MetricsServer::valid_address(const std::string& address, std::string& error) {
+  if (split_address(address)) return true;
+  error = fmt::format("--metrics-addr: '{}' is not HOST:PORT (e.g. 127.0.0.1:9464)", address);
+  return false;
 }
 
 bool MetricsServer::start(const std::string& address, std::string& error) {
@@ -50,10 +83,15 @@ bool MetricsServer::start(const std::string& address, std::string& error) {
     response.status = healthy_ ? 200 : 503;
     response.set_content(health_, "text/plain");
   });
+  // One request per connection: an idle client does not hold up the stop.
+  server_->set_keep_alive_max_count(1);
+  server_->set_read_timeout(1, 0);
+  errno = 0;
   port_ =
       port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
   if (port_ <= 0) {
-    error = fmt::format("--metrics-addr: cannot listen on {}", address);
+    error = fmt::format("--metrics-addr: cannot listen on {}{}", address,
+                        errno != 0 ? fmt::format(": {}", std::strerror(errno)) : "");
     return false;
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });

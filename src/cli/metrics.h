@@ -23,6 +23,8 @@ class MetricsServer {
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
 
+  // Whether `address` reads as HOST:PORT; why not, when it does not.
+  static bool valid_address(const std::string& address, std::string& error);
   // Listens on HOST:PORT (port 0: any free one); false, with why, when it cannot.
   bool start(const std::string& address, std::string& error);
   int port() const { return port_; }

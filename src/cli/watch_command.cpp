@@ -285,11 +285,21 @@ std::string metrics_text(const Figures& figures) {
   return out;
 }
 
+// Seconds as people read them: 0.4 s, 12 s, 3 min, 5 h, 34 d.
+std::string duration(double seconds) {
+  if (seconds < 10) return fmt::format("{:.1f} s", seconds);
+  if (seconds < 120) return fmt::format("{:.0f} s", seconds);
+  if (seconds < 7200) return fmt::format("{:.0f} min", seconds / 60);
+  if (seconds < 172800) return fmt::format("{:.0f} h", seconds / 3600);
+  return fmt::format("{:.0f} d", seconds / 86400);
+}
+
 std::string status_line(const Figures& figures) {
-  std::string line = fmt::format("  watching {} files: {} events, {} alerts, {} partial sequences",
-                                 figures.behind.size(), figures.stats.stream.events,
-                                 figures.stats.alerts, figures.partial_sequences);
-  if (figures.lag) line += fmt::format(", lag {:.1f} s", *figures.lag);
+  std::string line =
+      fmt::format("  watching {} file{}: {} events, {} alerts, {} partial sequences",
+                  figures.behind.size(), figures.behind.size() == 1 ? "" : "s",
+                  figures.stats.stream.events, figures.stats.alerts, figures.partial_sequences);
+  if (figures.lag) line += ", lag " + duration(*figures.lag);
   if (figures.checkpoint_age)
     line += fmt::format(", checkpoint {:.0f} s ago", *figures.checkpoint_age);
   return line;
@@ -342,7 +352,10 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
   if (!options.state_dir.empty()) {
     checkpoints = std::make_unique<Checkpoints>(options.state_dir);
     std::string error;
-    if (!checkpoints->open(error)) return fail(error);
+    if (!checkpoints->open(error)) return fail("--state-dir: " + error);
+    if (follow_stdin && !options.stream.quiet)
+      std::cerr << "pickaxe: --state-dir: stdin's position is not checkpointed (a pipe cannot "
+                   "be read again)\n";
     if (options.reset_state) std::filesystem::remove(checkpoints->path());
     bool exists = false;
     std::string text = read_whole(checkpoints->path(), exists);
@@ -406,6 +419,7 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
   uint64_t reloads = 0, failed_reloads = 0;
   std::optional<double> checkpoint_seconds;
 
+  const uint64_t restored_events = hunter->stats().stream.events;  // read by earlier runs
   LiveInput standard_input;
   standard_input.name = "-";
   std::vector<char> stdin_buffer(follow_stdin ? 64 * 1024 : 0);
@@ -514,8 +528,8 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
       std::unique_ptr<HuntBuild> next = build(&hunter->fields());
       if (!next) {
         ++failed_reloads;
-        std::cerr << "pickaxe: reload failed: the rules above have errors; the rules loaded "
-                     "before keep running\n";
+        std::cerr << "pickaxe: reload failed: the rules or exceptions above have errors; the "
+                     "rules loaded before keep running\n";
       } else {
         ++reloads;
         const size_t kept = next->hunter->adopt(*hunter);
@@ -552,11 +566,11 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
     // are in the checkpoint, with their decoders).
     hunter->drain();
     if (!take_checkpoint()) return WatchEnd{kFindings, false};
-    return WatchEnd{kSuccess, false};
+    return WatchEnd{kSuccess, false, restored_events};
   }
   follower.end_all(handler);
   if (follow_stdin) hunter->end_input(standard_input);
-  return WatchEnd{kSuccess, true};
+  return WatchEnd{kSuccess, true, restored_events};
 }
 
 }  // namespace pickaxe::cli

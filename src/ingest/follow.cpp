@@ -1,6 +1,7 @@
 #include "ingest/follow.h"
 
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <glob.h>
 #include <poll.h>
 #include <sys/inotify.h>
@@ -48,7 +49,7 @@ FileFollower::~FileFollower() {
   if (inotify_ >= 0) ::close(inotify_);
 }
 
-std::vector<std::string> FileFollower::expand() const {
+std::vector<std::string> FileFollower::expand(std::vector<std::string>* problems) const {
   std::vector<std::string> found;
   auto add_if_file = [&](const std::string& path) {
     struct stat info {};
@@ -58,7 +59,10 @@ std::vector<std::string> FileFollower::expand() const {
     std::error_code error;
     if (std::filesystem::is_directory(path, error)) {
       std::vector<std::string> names;
-      for (const auto& entry : std::filesystem::directory_iterator(path, error)) {
+      std::filesystem::directory_iterator entries(path, error);
+      if (error && problems)
+        problems->push_back(path + "\n" + fmt_error("cannot read the folder", error.value()));
+      for (const auto& entry : entries) {
         std::string name = entry.path().filename().string();
         if (!name.empty() && name[0] != '.' && !compressed(name))
           names.push_back(entry.path().string());
@@ -274,11 +278,26 @@ void FileFollower::start(const Handler& handler) {
   if (!first_poll_) return;
   first_poll_ = false;
   watch_folders();
-  for (const std::string& path : expand()) open(handler, path, !from_beginning_);
+  std::vector<std::string> problems;
+  const std::vector<std::string> found = expand(&problems);
+  for (const std::string& path : found) open(handler, path, !from_beginning_);
+  for (const std::string& problem : problems) {
+    const size_t cut = problem.find('\n');
+    handler.problem(problem.substr(0, cut), problem.substr(cut + 1));
+  }
   // Paths that name nothing yet are reported once, then followed when they appear.
   for (const std::string& path : paths_) {
     std::error_code error;
-    if (!has_glob(path) && !std::filesystem::exists(path, error))
+    const bool exists = std::filesystem::exists(path, error);
+    if (error && error != std::errc::no_such_file_or_directory)
+      handler.problem(path,
+                      fmt_error("cannot be looked at", error.value()) + "; followed once it can");
+    else if (has_glob(path) &&
+             std::none_of(found.begin(), found.end(), [&](const std::string& file) {
+               return ::fnmatch(path.c_str(), file.c_str(), FNM_PATHNAME) == 0;
+             }))
+      handler.problem(path, "matches no file (yet): files that appear are followed");
+    else if (!has_glob(path) && !exists)
       handler.problem(path, "does not exist (yet): followed once it appears");
   }
 }

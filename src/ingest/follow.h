@@ -104,7 +104,9 @@ class FileFollower {
   std::deque<std::pair<std::string, uint64_t>> cut_;
   std::deque<std::pair<dev_t, ino_t>> ended_order_;
   static constexpr size_t kFingerprintBytes = 64;
-  std::vector<std::string> expand() const;  // the regular files the paths name now
+  // The regular files the paths name now; folders that cannot be read add
+  // "path\nwhy" to `problems`.
+  std::vector<std::string> expand(std::vector<std::string>* problems = nullptr) const;
   void open(const Handler& handler, const std::string& path, bool at_end);
   void restart(const Handler& handler, Followed& file);  // from the start, as a new input
   size_t read_new(const Handler& handler, Followed& file, size_t budget);
