@@ -80,8 +80,7 @@ bool MetricsServer::start(const std::string& address, std::string& error) {
           fmt::format("stalled: no news from the watch loop for {:.0f} s\n", silent), "text/plain");
       return;
     }
-    response.status = healthy_ ? 200 : 503;
-    response.set_content(health_, "text/plain");
+    response.set_content("ok\n", "text/plain");
   });
   // One request per connection: an idle client does not hold up the stop.
   server_->set_keep_alive_max_count(1);
@@ -101,12 +100,10 @@ bool MetricsServer::start(const std::string& address, std::string& error) {
   return true;
 }
 
-void MetricsServer::publish(std::string metrics, bool healthy, std::string health) {
+void MetricsServer::publish(std::string metrics) {
   std::lock_guard lock(mutex_);
   metrics_ = std::move(metrics);
   published_ = std::chrono::steady_clock::now();
-  healthy_ = healthy;
-  health_ = std::move(health);
 }
 
 }  // namespace pickaxe::cli

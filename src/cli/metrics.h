@@ -28,15 +28,15 @@ class MetricsServer {
   // Listens on HOST:PORT (port 0: any free one); false, with why, when it cannot.
   bool start(const std::string& address, std::string& error);
   int port() const { return port_; }
-  void publish(std::string metrics, bool healthy, std::string health);
+  // The metrics text to serve from now on; /healthz answers 503 once none
+  // has come for kStale seconds.
+  void publish(std::string metrics);
 
  private:
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   std::mutex mutex_;
   std::string metrics_;
-  bool healthy_ = true;
-  std::string health_ = "ok\n";
   std::chrono::steady_clock::time_point published_ = std::chrono::steady_clock::now();
   static constexpr double kStale = 5;  // seconds without a publish: unhealthy
   int port_ = 0;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -39,22 +40,7 @@ constexpr auto kPublishEvery = std::chrono::milliseconds(250);
 // How often a checkpoint is taken (and at the stop).
 constexpr auto kCheckpointEvery = std::chrono::seconds(2);
 
-constexpr char kMagic[4] = {'P', 'X', 'W', 'S'};
-constexpr uint32_t kVersion = 2;
-
-// One file write, checked: the whole text, or why not.
-bool write_all(int fd, std::string_view text, std::string& error) {
-  while (!text.empty()) {
-    ssize_t wrote = ::write(fd, text.data(), text.size());
-    if (wrote < 0 && errno == EINTR) continue;
-    if (wrote <= 0) {
-      error = std::strerror(errno);
-      return false;
-    }
-    text.remove_prefix(static_cast<size_t>(wrote));
-  }
-  return true;
-}
+constexpr StateHeader kHeader{"PXWS", 2, "watch checkpoint"};
 
 // The checkpoint file: written whole to a temporary, synced, then renamed
 // over the last one (and the folder synced), so that a crash at any moment
@@ -90,8 +76,13 @@ class Checkpoints {
       return false;
     }
     std::string why;
-    bool ok =
-        write_all(fd, state, why) && (::fsync(fd) == 0 || (why = std::strerror(errno), false));
+    bool ok;
+    {
+      Output file(fd);  // checked writes
+      file.write(state);
+      ok = file.flush() && (::fsync(fd) == 0 || (why = std::strerror(errno), false));
+      if (file.failed()) why = file.error();
+    }
     ::close(fd);
     if (ok && ::rename(temporary.c_str(), path().c_str()) != 0) {
       why = std::strerror(errno);
@@ -133,8 +124,8 @@ struct Checkpoint {
 };
 
 std::string encode(const Checkpoint& checkpoint) {
-  std::string out(kMagic, sizeof(kMagic));
-  put(out, kVersion);
+  std::string out;
+  kHeader.put(out);
   put_bytes(out, checkpoint.hunt);
   put(out, checkpoint.output_length);
   put(out, static_cast<uint64_t>(checkpoint.inputs.size()));
@@ -156,16 +147,8 @@ std::string encode(const Checkpoint& checkpoint) {
 }
 
 bool decode(std::string_view in, Checkpoint& checkpoint, std::string& error) {
-  if (!in.starts_with(std::string_view(kMagic, sizeof(kMagic)))) {
-    error = "not a pickaxe watch checkpoint";
-    return false;
-  }
-  BinaryReader reader(in.substr(sizeof(kMagic)));
-  uint32_t version = 0;
-  if (!reader.get(version) || version != kVersion) {
-    error = fmt::format("checkpoint version {} is not {}", version, kVersion);
-    return false;
-  }
+  if (!kHeader.get(in, &error)) return false;
+  BinaryReader reader(in);
   uint64_t inputs = 0;
   bool ok = reader.bytes(checkpoint.hunt) && reader.get(checkpoint.output_length) &&
             reader.count(inputs, 48);
@@ -183,7 +166,7 @@ bool decode(std::string_view in, Checkpoint& checkpoint, std::string& error) {
     checkpoint.inputs.push_back(std::move(input));
   }
   if (!ok || !reader.at_end()) {
-    error = fmt::format("damaged at byte {}", reader.failed_at() + sizeof(kMagic));
+    error = fmt::format("damaged at byte {}", reader.failed_at() + StateHeader::kSize);
     return false;
   }
   return true;
@@ -197,15 +180,9 @@ bool same_fields(const FieldIndex& a, const FieldIndex& b) {
 }
 
 std::string read_whole(const std::string& path, bool& exists) {
-  std::string text;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  exists = fd >= 0;
-  if (fd < 0) return text;
-  char buffer[65536];
-  ssize_t got;
-  while ((got = ::read(fd, buffer, sizeof(buffer))) > 0) text.append(buffer, got);
-  ::close(fd);
-  return text;
+  std::ifstream in(path, std::ios::binary);
+  exists = static_cast<bool>(in);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 // A Prometheus label value: backslashes, quotes and newlines escaped.
@@ -329,6 +306,8 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
                                   auto input = std::make_unique<LiveInput>();
                                   input->name = path;
                                   inputs[id] = std::move(input);
+                                  // An open event restored with it waits its quiet too.
+                                  fed_at[id] = std::chrono::steady_clock::now();
                                 },
                                 [&](uint64_t id, std::string_view bytes) {
                                   fed_at[id] = std::chrono::steady_clock::now();
@@ -415,17 +394,21 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
     }
   }
   const bool show_status = !options.stream.quiet && ::isatty(STDERR_FILENO) == 1;
-  const int64_t lateness = parse_duration(options.stream.max_lateness).value_or(0);
   uint64_t reloads = 0, failed_reloads = 0;
   std::optional<double> checkpoint_seconds;
 
   const uint64_t restored_events = hunter->stats().stream.events;  // read by earlier runs
-  LiveInput standard_input;
-  standard_input.name = "-";
+  // stdin is an input like the files, with an id the follower never gives.
+  constexpr uint64_t kStdin = 0;
+  if (follow_stdin) {
+    inputs[kStdin] = std::make_unique<LiveInput>();
+    inputs[kStdin]->name = "-";
+    fed_at[kStdin] = std::chrono::steady_clock::now();
+  }
   std::vector<char> stdin_buffer(follow_stdin ? 64 * 1024 : 0);
   bool ended = false;  // stdin, the only input, ended: so does the run
   using Clock = std::chrono::steady_clock;
-  Clock::time_point last_bytes = Clock::now(), newest_at = Clock::now();
+  Clock::time_point newest_at = Clock::now();
   Clock::time_point checkpointed = Clock::now(), published;
   int64_t newest = hunter->newest_time();
   // A checkpoint: results out and on disk first, then the state that follows them.
@@ -445,11 +428,8 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
       struct stat info {};
       if (::fstat(output_fd, &info) == 0) checkpoint.output_length = info.st_size;
     }
+    hunter->save(checkpoint.hunt);
     std::string error;
-    if (!hunter->save(checkpoint.hunt, &error)) {
-      std::cerr << "pickaxe: " << error << "\n";
-      return false;
-    }
     for (const FileFollower::Position& position : follower.positions()) {
       const LiveInput& input = *inputs.at(position.id);
       SavedInput saved{position,   input.lines, input.tail, input.overlong, input.overlong_bytes,
@@ -471,13 +451,12 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
     figures.stats = hunter->stats();
     figures.partial_sequences = hunter->partial_sequences();
     figures.behind = follower.bytes_behind();
-    if (newest != INT64_MIN) {
+    if (std::optional<int64_t> watermark = hunter->watermark(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(now - newest_at).count())) {
       const int64_t wall = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
-      const int64_t quiet =
-          std::chrono::duration_cast<std::chrono::nanoseconds>(now - newest_at).count();
-      figures.lag = static_cast<double>(wall - (newest + quiet - lateness)) / 1e9;
+      figures.lag = static_cast<double>(wall - *watermark) / 1e9;
     }
     if (checkpoints) {
       figures.checkpoint_age = std::chrono::duration<double>(now - checkpointed).count();
@@ -498,10 +477,12 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
       if (::poll(&descriptor, 1, got > 0 ? 0 : static_cast<int>(kWatchTick.count())) > 0) {
         ssize_t read = ::read(STDIN_FILENO, stdin_buffer.data(), stdin_buffer.size());
         if (read > 0) {
-          hunter->feed(standard_input, std::string_view(stdin_buffer.data(), read));
+          fed_at[kStdin] = Clock::now();
+          hunter->feed(*inputs.at(kStdin), std::string_view(stdin_buffer.data(), read));
           got += static_cast<size_t>(read);
         } else if (read == 0 || (errno != EINTR && errno != EAGAIN)) {
-          hunter->end_input(standard_input);  // stdin closed: watching it is over
+          hunter->end_input(*inputs.at(kStdin));  // stdin closed: watching it is over
+          inputs.erase(kStdin);
           follow_stdin = false;
           if (paths.empty()) {
             ended = true;
@@ -511,19 +492,14 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
       }
     }
     const Clock::time_point now = Clock::now();
-    if (got > 0) last_bytes = now;
     // An input quiet for a while has written its open text event whole.
     for (auto& [id, input] : inputs) {
       if (input->decoder && input->decoder->open_event() && now - fed_at[id] >= kQuietInput)
         hunter->settle_input(*input);
     }
-    if (standard_input.decoder && standard_input.decoder->open_event() &&
-        now - last_bytes >= kQuietInput)
-      hunter->settle_input(standard_input);
     if (take_reload_request()) {
       // Inputs close their text decoders (bound to the old stream) first.
       for (auto& [id, input] : inputs) hunter->close_decoder(*input);
-      hunter->close_decoder(standard_input);
       hunter->drain();
       std::unique_ptr<HuntBuild> next = build(&hunter->fields());
       if (!next) {
@@ -555,7 +531,7 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
     if ((metrics || show_status) && now - published >= kPublishEvery) {
       published = now;
       Figures current = figures(now);
-      if (metrics) metrics->publish(metrics_text(current), true, "ok\n");
+      if (metrics) metrics->publish(metrics_text(current));
       if (show_status) std::cerr << "\r\x1b[K" << status_line(current) << std::flush;
     }
     if (got == 0 && !follow_stdin) follower.wait(kWatchTick);
@@ -569,7 +545,7 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
     return WatchEnd{kSuccess, false, restored_events};
   }
   follower.end_all(handler);
-  if (follow_stdin) hunter->end_input(standard_input);
+  if (inputs.count(kStdin)) hunter->end_input(*inputs.at(kStdin));
   return WatchEnd{kSuccess, true, restored_events};
 }
 

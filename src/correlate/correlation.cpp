@@ -202,8 +202,7 @@ void CorrelationEngine::finish() {
 
 namespace {
 
-constexpr char kCorrelationMagic[4] = {'P', 'X', 'C', 'S'};
-constexpr uint32_t kCorrelationVersion = 1;
+constexpr StateHeader kCorrelationHeader{"PXCS", 1, "correlation state"};
 
 }  // namespace
 
@@ -250,8 +249,7 @@ void CorrelationEngine::save(std::string& out) const {
   }
   put(body, ungrouped_);
   put(body, since_sweep_);
-  out.append(kCorrelationMagic, sizeof(kCorrelationMagic));
-  put(out, kCorrelationVersion);
+  kCorrelationHeader.put(out);
   put(out, static_cast<uint64_t>(table.size()));
   for (const Event* event : table) write_event(out, *event);
   out.append(body);
@@ -262,12 +260,8 @@ bool CorrelationEngine::load(std::string_view in, std::string* error) {
     if (error) *error = "correlation state: " + why;
     return false;
   };
-  if (!in.starts_with(std::string_view(kCorrelationMagic, sizeof(kCorrelationMagic))))
-    return failed("not a pickaxe correlation state");
-  BinaryReader reader(in.substr(sizeof(kCorrelationMagic)));
-  uint32_t version = 0;
-  if (!reader.get(version) || version != kCorrelationVersion)
-    return failed(fmt::format("version {} is not {}", version, kCorrelationVersion));
+  if (!kCorrelationHeader.get(in, error)) return false;
+  BinaryReader reader(in);
   uint64_t count = 0;
   if (!reader.count(count, 1)) return failed("truncated");
   std::vector<EventPtr> table;
@@ -336,8 +330,7 @@ bool CorrelationEngine::load(std::string_view in, std::string* error) {
   uint64_t ungrouped = 0, since_sweep = 0;
   ok = ok && reader.get(ungrouped) && reader.get(since_sweep);
   if (!ok || !reader.at_end())
-    return failed(
-        fmt::format("damaged at byte {}", reader.failed_at() + sizeof(kCorrelationMagic)));
+    return failed(fmt::format("damaged at byte {}", reader.failed_at() + StateHeader::kSize));
   windows_ = std::move(windows);
   starts_ = std::move(starts);
   ungrouped_ = ungrouped;

@@ -17,8 +17,7 @@ namespace pickaxe {
 
 namespace {
 
-constexpr char kMagic[4] = {'P', 'X', 'Q', 'S'};
-constexpr uint32_t kVersion = 2;
+constexpr StateHeader kHeader{"PXQS", 2, "query state"};
 constexpr uint32_t kNoEvent = UINT32_MAX;  // a missing-event step in a result
 
 void put_key(std::string& out, const std::vector<Scalar>& key) {
@@ -119,8 +118,7 @@ std::vector<const QueryState::Sequence*> QueryState::sequences_in_order() const 
 }
 
 void QueryState::save(std::string& out) const {
-  out.append(kMagic, sizeof(kMagic));
-  put(out, kVersion);
+  kHeader.put(out);
   Writer writer(out);
   std::string body;
   put(body, static_cast<uint64_t>(sequences.size()));
@@ -184,13 +182,8 @@ bool QueryState::load(std::string_view in, std::string* error) {
     if (error) *error = why;
     return false;
   };
-  if (in.size() < sizeof(kMagic) || in.substr(0, sizeof(kMagic)) != std::string_view(kMagic, 4))
-    return failed("not a pickaxe query state");
-  in.remove_prefix(sizeof(kMagic));
+  if (!kHeader.get(in, error)) return false;
   Reader reader(in);
-  uint32_t version = 0;
-  if (!reader.get(version) || version != kVersion)
-    return failed(fmt::format("query state version {} is not {}", version, kVersion));
   QueryState state;
   uint64_t count = 0;
   std::vector<EventPtr> table;
@@ -199,7 +192,7 @@ bool QueryState::load(std::string_view in, std::string* error) {
     auto event = std::make_shared<Event>();
     if (!reader.event(*event))
       return failed(
-          fmt::format("event {} is damaged (byte {})", i, reader.failed_at() + sizeof(kMagic)));
+          fmt::format("event {} is damaged (byte {})", i, reader.failed_at() + StateHeader::kSize));
     table.push_back(std::move(event));
   }
   bool ok = reader.count(count, 1);
@@ -267,7 +260,7 @@ bool QueryState::load(std::string_view in, std::string* error) {
   state.emitted = emitted_count;
   if (!ok)
     return failed(
-        fmt::format("query state is damaged at byte {}", reader.failed_at() + sizeof(kMagic)));
+        fmt::format("query state is damaged at byte {}", reader.failed_at() + StateHeader::kSize));
   if (!reader.at_end()) return failed("query state has bytes after its end");
   *this = std::move(state);
   return true;

@@ -432,17 +432,7 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
 
 void QueryStream::read_text(std::istream& in, const std::string& name, SourceKind kind,
                             std::string line, uint64_t number) {
-  auto decoder = make_text_decoder(
-      kind,
-      [&](std::string ecs, uint64_t at) {
-        if (!done()) commit(prepare_decoded(main_worker_, std::move(ecs), at, kind), name);
-      },
-      [&](uint64_t at, std::string message, bool skipped) {
-        if (skipped) {
-          ++stats_.malformed_records;
-        }
-        if (on_problem_) on_problem_({name, at, std::move(message)});
-      });
+  auto decoder = text_decoder(kind, name);
   const size_t limit = reader_.options().max_line_bytes;
   uint64_t length = line.size();
   LineRead got = LineRead::Line;
@@ -481,22 +471,18 @@ void QueryStream::feed(LiveInput& input, std::string_view bytes) {
   }
   if (last_newline == std::string_view::npos) {
     input.tail.append(bytes);
-    if (input.tail.size() > limit) {
-      input.overlong = true;
-      input.overlong_bytes = input.tail.size();
-      input.tail.clear();
-      input.tail.shrink_to_fit();
-    }
-    return;
+  } else {
+    std::string text = std::move(input.tail);
+    text.append(bytes.substr(0, last_newline + 1));
+    input.tail.assign(bytes.substr(last_newline + 1));
+    read_live_lines(input, text);
   }
-  std::string text = std::move(input.tail);
-  text.append(bytes.substr(0, last_newline + 1));
-  input.tail.assign(bytes.substr(last_newline + 1));
-  read_live_lines(input, text);
+  // A partial line past the limit is not kept: its rest is counted as it comes.
   if (input.tail.size() > limit) {
     input.overlong = true;
     input.overlong_bytes = input.tail.size();
     input.tail.clear();
+    input.tail.shrink_to_fit();
   }
 }
 
@@ -552,16 +538,20 @@ bool QueryStream::restore_input(LiveInput& input, SourceKind kind, std::string_v
   input.kind = kind;
   input.decoder.reset();
   if (kind != SourceKind::Auditd && kind != SourceKind::Sysmon) return decoder.empty();
-  input.decoder = make_text_decoder(
-      kind,
-      [this, &input, kind](std::string ecs, uint64_t at) {
-        if (!done()) commit(prepare_decoded(main_worker_, std::move(ecs), at, kind), input.name);
-      },
-      [this, &input](uint64_t at, std::string message, bool skipped) {
-        if (skipped) ++stats_.malformed_records;
-        if (on_problem_) on_problem_({input.name, at, std::move(message)});
-      });
+  input.decoder = text_decoder(kind, input.name);
   return decoder.empty() || input.decoder->load(decoder);
+}
+
+std::unique_ptr<TextDecoder> QueryStream::text_decoder(SourceKind kind, const std::string& name) {
+  return make_text_decoder(
+      kind,
+      [this, &name, kind](std::string ecs, uint64_t at) {
+        if (!done()) commit(prepare_decoded(main_worker_, std::move(ecs), at, kind), name);
+      },
+      [this, &name](uint64_t at, std::string message, bool skipped) {
+        if (skipped) ++stats_.malformed_records;
+        if (on_problem_) on_problem_({name, at, std::move(message)});
+      });
 }
 
 void QueryStream::settle_input(LiveInput& input) {
@@ -612,25 +602,35 @@ void QueryStream::adopt(QueryStream& previous) {
   previous.buffered_bytes_ = 0;
   std::sort(waiting.begin(), waiting.end(),
             [](const Pending& a, const Pending& b) { return a.arrival < b.arrival; });
+  // They were counted, and their problems said, when they first came: only
+  // the counts of what happens to them now (released, or matching no rule
+  // any more) are kept.
+  const StreamStats counted = stats_;
+  auto on_problem = std::exchange(on_problem_, nullptr);
   for (Pending& pending : waiting) {
     Event event;
     pending.event.unpack(event);
-    // Counted late once already, when it first came.
-    if (pending.timestamp < released_ && stats_.late > 0) --stats_.late;
-    // Counted by source once already, too.
-    Outcome outcome = prepare_decoded(main_worker_, event.document(), event.line);
-    outcome.counted = true;
-    commit(std::move(outcome), "(reload)");
+    commit(prepare_decoded(main_worker_, event.document(), event.line), "");
   }
+  on_problem_ = std::move(on_problem);
+  const uint64_t events = stats_.events, released_early = stats_.released_early;
+  stats_ = counted;
+  stats_.events = events;
+  stats_.released_early = released_early;
+}
+
+std::optional<int64_t> QueryStream::watermark(int64_t quiet) const {
+  int64_t horizon;
+  if (newest_ == std::numeric_limits<int64_t>::min() ||
+      __builtin_sub_overflow(newest_, options_.max_lateness, &horizon) ||
+      __builtin_add_overflow(horizon, std::max<int64_t>(quiet, 0), &horizon))
+    return std::nullopt;
+  return horizon;
 }
 
 void QueryStream::advance_quiet(int64_t quiet) {
-  if (newest_ == std::numeric_limits<int64_t>::min() || quiet <= 0) return;
-  int64_t horizon;
-  if (__builtin_sub_overflow(newest_, options_.max_lateness, &horizon) ||
-      __builtin_add_overflow(horizon, quiet, &horizon))
-    return;
-  release(horizon);
+  if (quiet <= 0) return;
+  if (std::optional<int64_t> horizon = watermark(quiet)) release(*horizon);
 }
 
 const std::vector<SlotSchema>& QueryStream::slot_schema() const {
@@ -865,8 +865,7 @@ void QueryStream::commit(Outcome&& outcome, const std::string& name, uint64_t li
   auto report = [&] {
     if (on_problem_) on_problem_({name, line, std::move(outcome.problem)});
   };
-  if (!outcome.counted &&
-      (outcome.kind == Outcome::Kind::Inert || outcome.kind == Outcome::Kind::Candidate))
+  if (outcome.kind == Outcome::Kind::Inert || outcome.kind == Outcome::Kind::Candidate)
     ++stats_.events_by_source[static_cast<size_t>(outcome.source)];
   switch (outcome.kind) {
     case Outcome::Kind::Inert: ++stats_.events; return;

@@ -124,6 +124,10 @@ class QueryStream {
   // (see README, "Running continuously").
   void advance_quiet(int64_t quiet);
   int64_t newest_time() const { return newest_; }
+  // The stream's time less --max-lateness, after `quiet` nanoseconds of
+  // wall time without a newer event: events before it have gone on.
+  // nullopt before any event (or with unbounded lateness).
+  std::optional<int64_t> watermark(int64_t quiet) const;
   // The stream's state (its clock, counts, reorder buffer and engines), for
   // a checkpoint; load() reads it into a stream of the same queries that has
   // read nothing yet. False, with why, when the state cannot be read.
@@ -226,7 +230,6 @@ class QueryStream {
     std::vector<Match> matches;
     std::string problem;                  // a Candidate's: skipped by the engines that need a time
     SourceKind source = SourceKind::Ecs;  // how the record was read
-    bool counted = false;                 // counted by source already (a reload)
   };
   // The state one thread needs to prepare events.
   struct Worker {
@@ -263,6 +266,9 @@ class QueryStream {
   // Counts, reports or buffers an outcome; `line_base` is added to its line.
   void commit(Outcome&& outcome, const std::string& name, uint64_t line_base = 0);
   void read_live_lines(LiveInput& input, std::string_view text);
+  // A text source's decoder, feeding this stream; `name` (the input's) must
+  // outlive it.
+  std::unique_ptr<TextDecoder> text_decoder(SourceKind kind, const std::string& name);
   // The text source an input whose first non-blank line is this is read
   // as (auditd, Sysmon syslog), or nullopt for JSON.
   std::optional<SourceKind> text_source_of(std::string_view first_line) const;

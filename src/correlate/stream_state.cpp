@@ -10,8 +10,7 @@ namespace pickaxe {
 
 namespace {
 
-constexpr char kMagic[4] = {'P', 'X', 'S', 'S'};
-constexpr uint32_t kVersion = 1;
+constexpr StateHeader kHeader{"PXSS", 1, "stream state"};
 
 void put_stats(std::string& out, const StreamStats& stats) {
   for (uint64_t count :
@@ -52,8 +51,7 @@ const typename Queue::container_type& elements_of(const Queue& queue) {
 }  // namespace
 
 void QueryStream::save(std::string& out) const {
-  out.append(kMagic, sizeof(kMagic));
-  put(out, kVersion);
+  kHeader.put(out);
   put(out, static_cast<uint64_t>(engines_.size()));
   std::string engine_state;
   for (const QueryEngine* engine : engines_) {
@@ -98,12 +96,8 @@ bool QueryStream::load(std::string_view in, std::string* error) {
     if (error) *error = why;
     return false;
   };
-  if (!in.starts_with(std::string_view(kMagic, sizeof(kMagic))))
-    return failed("not a pickaxe stream state");
-  BinaryReader reader(in.substr(sizeof(kMagic)));
-  uint32_t version = 0;
-  if (!reader.get(version) || version != kVersion)
-    return failed(fmt::format("stream state version {} is not {}", version, kVersion));
+  if (!kHeader.get(in, error)) return false;
+  BinaryReader reader(in);
   uint64_t engines = 0;
   if (!reader.get(engines) || engines != engines_.size())
     return failed(fmt::format("the state is of {} queries, not {}", engines, engines_.size()));

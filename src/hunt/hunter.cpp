@@ -394,13 +394,29 @@ std::string Hunter::rule_set_identity() const {
 }
 
 namespace {
-constexpr char kHuntMagic[4] = {'P', 'X', 'H', 'S'};
-constexpr uint32_t kHuntVersion = 1;
+
+constexpr StateHeader kHuntHeader{"PXHS", 1, "hunt state"};
+
+// The front of a hunt state: its header, the rule set's identity and the
+// field slots its events use.
+bool read_front(BinaryReader& reader, std::string_view& in, std::string& identity,
+                FieldIndex& fields, std::string* error) {
+  if (!kHuntHeader.get(in, error)) return false;
+  reader = BinaryReader(in);
+  uint64_t slots = 0;
+  if (!reader.bytes(identity) || !reader.count(slots, 8)) return false;
+  for (uint64_t slot = 0; slot < slots; ++slot) {
+    std::string path;
+    if (!reader.bytes(path)) return false;
+    fields.add(path);
+  }
+  return true;
+}
+
 }  // namespace
 
-bool Hunter::save(std::string& out, std::string* error) const {
-  out.append(kHuntMagic, sizeof(kHuntMagic));
-  put(out, kHuntVersion);
+void Hunter::save(std::string& out) const {
+  kHuntHeader.put(out);
   put_bytes(out, rule_set_identity());
   // The field slots the state's events use: a hunter of the same rules
   // numbers them otherwise after a reload (see saved_fields).
@@ -437,8 +453,6 @@ bool Hunter::save(std::string& out, std::string* error) const {
     node->engine->save(correlation);
     put_bytes(out, correlation);
   }
-  if (error) error->clear();
-  return true;
 }
 
 bool Hunter::load(std::string_view in, std::string* error) {
@@ -446,24 +460,17 @@ bool Hunter::load(std::string_view in, std::string* error) {
     if (error) *error = why;
     return false;
   };
-  if (!in.starts_with(std::string_view(kHuntMagic, sizeof(kHuntMagic))))
-    return failed("not a pickaxe hunt state");
-  BinaryReader reader(in.substr(sizeof(kHuntMagic)));
-  uint32_t version = 0;
-  if (!reader.get(version) || version != kHuntVersion)
-    return failed(fmt::format("hunt state version {} is not {}", version, kHuntVersion));
-  std::string identity;
-  if (!reader.bytes(identity)) return failed("truncated");
+  BinaryReader reader(in);
+  std::string identity, why;
+  FieldIndex fields;
+  if (!read_front(reader, in, identity, fields, &why))
+    return failed(why.empty() ? "truncated" : why);
   if (identity != rule_set_identity())
     return failed("it was taken with another rule set (rules added, removed or changed)");
-  uint64_t slots = 0;
-  if (!reader.count(slots, 8) || slots != fields_.size())
-    return failed("its events number their fields otherwise");
-  for (uint32_t slot = 0; slot < slots; ++slot) {
-    std::string path;
-    if (!reader.bytes(path)) return failed("truncated");
-    if (path != fields_.path(slot)) return failed("its events number their fields otherwise");
-  }
+  bool same_fields = fields.size() == fields_.size();
+  for (uint32_t slot = 0; same_fields && slot < fields.size(); ++slot)
+    same_fields = fields.path(slot) == fields_.path(slot);
+  if (!same_fields) return failed("its events number their fields otherwise");
   std::string_view stream;
   if (!reader.bytes(stream)) return failed("truncated");
   if (stream_ && !stream_->load(stream, error)) return false;
@@ -513,20 +520,10 @@ bool Hunter::load(std::string_view in, std::string* error) {
 }
 
 std::optional<FieldIndex> Hunter::saved_fields(std::string_view in) {
-  if (!in.starts_with(std::string_view(kHuntMagic, sizeof(kHuntMagic)))) return std::nullopt;
-  BinaryReader reader(in.substr(sizeof(kHuntMagic)));
-  uint32_t version = 0;
+  BinaryReader reader(in);
   std::string identity;
-  uint64_t slots = 0;
-  if (!reader.get(version) || version != kHuntVersion || !reader.bytes(identity) ||
-      !reader.count(slots, 8))
-    return std::nullopt;
   FieldIndex fields;
-  for (uint64_t slot = 0; slot < slots; ++slot) {
-    std::string path;
-    if (!reader.bytes(path)) return std::nullopt;
-    fields.add(path);
-  }
+  if (!read_front(reader, in, identity, fields, nullptr)) return std::nullopt;
   return fields;
 }
 

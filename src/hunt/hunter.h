@@ -86,6 +86,9 @@ class Hunter {
   }
   // The newest event time the stream has seen (INT64_MIN: none yet).
   int64_t newest_time() const { return stream_ ? stream_->newest_time() : INT64_MIN; }
+  std::optional<int64_t> watermark(int64_t quiet) const {
+    return stream_ ? stream_->watermark(quiet) : std::nullopt;
+  }
   void advance_quiet(int64_t quiet) {
     if (stream_) stream_->advance_quiet(quiet);
   }
@@ -94,12 +97,11 @@ class Hunter {
   void finish();
   HuntStats stats() const;
   // The hunt's state for a checkpoint: the stream's (see QueryStream::save),
-  // correlations' windows, suppression groups, max_signals windows and the
-  // alert counts. load()
-  // reads it into a hunter of the same rules that has read nothing; false,
-  // with why, when it cannot (another rule set, a damaged state). Sigma
-  // correlations' open windows are part of it.
-  bool save(std::string& out, std::string* error) const;
+  // Sigma correlations' open windows, suppression groups, max_signals
+  // windows and the alert counts. load() reads it into a hunter of the same
+  // rules that has read nothing; false, with why, when it cannot (another
+  // rule set, a damaged state).
+  void save(std::string& out) const;
   bool load(std::string_view in, std::string* error);
   // The field slots a saved state's events use, to build the hunter that
   // loads it with (HuntOptions::base_fields); nullopt when it is no state.

@@ -30,6 +30,13 @@ bool compressed(std::string_view name) {
   return false;
 }
 
+// Whether the file's first bytes are `bytes`.
+bool begins_with(int fd, std::string_view bytes) {
+  std::string head(bytes.size(), '\0');
+  return ::pread(fd, head.data(), head.size(), 0) == static_cast<ssize_t>(head.size()) &&
+         head == bytes;
+}
+
 // The folder inotify must watch to see `path` appear, change or go.
 std::string folder_of(const std::string& path) {
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
@@ -49,11 +56,14 @@ FileFollower::~FileFollower() {
   if (inotify_ >= 0) ::close(inotify_);
 }
 
-std::vector<std::string> FileFollower::expand(std::vector<std::string>* problems) const {
-  std::vector<std::string> found;
+FileFollower::Named FileFollower::expand(Problems* problems) const {
+  Named found;
+  std::set<Identity> seen;
   auto add_if_file = [&](const std::string& path) {
     struct stat info {};
-    if (::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode)) found.push_back(path);
+    if (::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
+        seen.insert({info.st_dev, info.st_ino}).second)
+      found.emplace_back(Identity{info.st_dev, info.st_ino}, path);
   };
   for (const std::string& path : paths_) {
     std::error_code error;
@@ -61,7 +71,7 @@ std::vector<std::string> FileFollower::expand(std::vector<std::string>* problems
       std::vector<std::string> names;
       std::filesystem::directory_iterator entries(path, error);
       if (error && problems)
-        problems->push_back(path + "\n" + fmt_error("cannot read the folder", error.value()));
+        problems->emplace_back(path, fmt_error("cannot read the folder", error.value()));
       for (const auto& entry : entries) {
         std::string name = entry.path().filename().string();
         if (!name.empty() && name[0] != '.' && !compressed(name))
@@ -115,19 +125,18 @@ void FileFollower::open(const Handler& handler, const std::string& path, bool at
   file.fd = fd;
   file.device = info.st_dev;
   file.inode = info.st_ino;
-  file.offset = at_end ? static_cast<uint64_t>(info.st_size)
-                       : copied_offset(handler, path, fd, info.st_size, info.st_ino);
   // Followed before, left, and named again: on from where it was left, if
-  // its first bytes are still those read then.
-  if (auto ended = ended_.find(key); ended != ended_.end()) {
-    const auto& [fingerprint, offset] = ended->second;
-    std::string head(fingerprint.size(), '\0');
-    if (offset <= static_cast<uint64_t>(info.st_size) &&
-        ::pread(fd, head.data(), head.size(), 0) == static_cast<ssize_t>(head.size()) &&
-        head == fingerprint)
-      file.offset = offset;
-    ended_.erase(ended);
-  }
+  // its first bytes are still those read then. Else from its end (there at
+  // the start), or from its start, or, a copy, from where its original was.
+  if (auto ended = ended_.find(key); ended != ended_.end() &&
+                                     ended->second.second <= static_cast<uint64_t>(info.st_size) &&
+                                     begins_with(fd, ended->second.first))
+    file.offset = ended->second.second;
+  else if (at_end)
+    file.offset = static_cast<uint64_t>(info.st_size);
+  else
+    file.offset = copied_offset(handler, path, fd, info.st_size, info.st_ino);
+  ended_.erase(key);
   file.id = next_id_++;
   if (file.offset > 0) {  // its first bytes, to see it replaced in place
     file.fingerprint.resize(std::min<uint64_t>(kFingerprintBytes, file.offset));
@@ -181,12 +190,7 @@ size_t FileFollower::read_new(const Handler& handler, Followed& file, size_t bud
   if (::fstat(file.fd, &info) != 0) return 0;
   const uint64_t size = static_cast<uint64_t>(info.st_size);
   // Cut short, or rewritten from its start: read again from the start.
-  bool replaced = size < file.offset;
-  if (!replaced && !file.fingerprint.empty()) {
-    std::string head(file.fingerprint.size(), '\0');
-    ssize_t got = ::pread(file.fd, head.data(), head.size(), 0);
-    replaced = got != static_cast<ssize_t>(head.size()) || head != file.fingerprint;
-  }
+  const bool replaced = size < file.offset || !begins_with(file.fd, file.fingerprint);
   if (replaced) {
     handler.problem(file.path, "cut short or rewritten: read again from its start");
     restart(handler, file);
@@ -212,13 +216,8 @@ size_t FileFollower::poll(const Handler& handler, size_t budget) {
   watch_folders();
   if (first_poll_) start(handler);
   size_t total = 0;
-  // The files the paths name now, by identity.
-  std::map<std::pair<dev_t, ino_t>, std::string> named;
-  for (const std::string& path : expand()) {
-    struct stat info {};
-    if (::stat(path.c_str(), &info) == 0)
-      named.emplace(std::make_pair(info.st_dev, info.st_ino), path);
-  }
+  const Named in_order = expand();  // what the paths name now
+  const std::map<Identity, std::string> named(in_order.begin(), in_order.end());
   const auto now = std::chrono::steady_clock::now();
   // Files followed already: what they gained. One the paths name under
   // another name (rotated within them) goes on under it; one they no longer
@@ -255,7 +254,7 @@ size_t FileFollower::poll(const Handler& handler, size_t budget) {
   }
   // Files not followed yet: new, read from their start (or, one followed
   // before that the paths name again, from where it was left).
-  for (const auto& [key, path] : named) {
+  for (const auto& [key, path] : in_order) {
     if (files_.count(key)) continue;
     open(handler, path, false);
     auto it = files_.find(key);
@@ -278,13 +277,10 @@ void FileFollower::start(const Handler& handler) {
   if (!first_poll_) return;
   first_poll_ = false;
   watch_folders();
-  std::vector<std::string> problems;
-  const std::vector<std::string> found = expand(&problems);
-  for (const std::string& path : found) open(handler, path, !from_beginning_);
-  for (const std::string& problem : problems) {
-    const size_t cut = problem.find('\n');
-    handler.problem(problem.substr(0, cut), problem.substr(cut + 1));
-  }
+  Problems problems;
+  const Named found = expand(&problems);
+  for (const auto& [key, path] : found) open(handler, path, !from_beginning_);
+  for (const auto& [path, why] : problems) handler.problem(path, why);
   // Paths that name nothing yet are reported once, then followed when they appear.
   for (const std::string& path : paths_) {
     std::error_code error;
@@ -292,9 +288,8 @@ void FileFollower::start(const Handler& handler) {
     if (error && error != std::errc::no_such_file_or_directory)
       handler.problem(path,
                       fmt_error("cannot be looked at", error.value()) + "; followed once it can");
-    else if (has_glob(path) &&
-             std::none_of(found.begin(), found.end(), [&](const std::string& file) {
-               return ::fnmatch(path.c_str(), file.c_str(), FNM_PATHNAME) == 0;
+    else if (has_glob(path) && std::none_of(found.begin(), found.end(), [&](const auto& file) {
+               return ::fnmatch(path.c_str(), file.second.c_str(), FNM_PATHNAME) == 0;
              }))
       handler.problem(path, "matches no file (yet): files that appear are followed");
     else if (!has_glob(path) && !exists)
@@ -347,9 +342,7 @@ std::vector<uint64_t> FileFollower::restore(const Handler& handler,
       }
     }
     int fd = path.empty() ? -1 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    std::string head(position.fingerprint.size(), '\0');
-    if (fd >= 0 && (::pread(fd, head.data(), head.size(), 0) != static_cast<ssize_t>(head.size()) ||
-                    head != position.fingerprint)) {
+    if (fd >= 0 && !begins_with(fd, position.fingerprint)) {
       ::close(fd);
       fd = -1;
     }

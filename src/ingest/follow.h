@@ -104,9 +104,12 @@ class FileFollower {
   std::deque<std::pair<std::string, uint64_t>> cut_;
   std::deque<std::pair<dev_t, ino_t>> ended_order_;
   static constexpr size_t kFingerprintBytes = 64;
-  // The regular files the paths name now; folders that cannot be read add
-  // "path\nwhy" to `problems`.
-  std::vector<std::string> expand(std::vector<std::string>* problems = nullptr) const;
+  // The regular files the paths name now, in path order, each with its
+  // identity (once); folders that cannot be read add (path, why) to `problems`.
+  using Identity = std::pair<dev_t, ino_t>;
+  using Named = std::vector<std::pair<Identity, std::string>>;
+  using Problems = std::vector<std::pair<std::string, std::string>>;
+  Named expand(Problems* problems = nullptr) const;
   void open(const Handler& handler, const std::string& path, bool at_end);
   void restart(const Handler& handler, Followed& file);  // from the start, as a new input
   size_t read_new(const Handler& handler, Followed& file, size_t budget);

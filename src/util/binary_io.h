@@ -11,6 +11,8 @@
 #include <string_view>
 #include <type_traits>
 
+#include <fmt/format.h>
+
 namespace pickaxe {
 
 template <typename T>
@@ -31,6 +33,35 @@ inline void put_counts(std::string& out, const std::map<std::string, uint64_t>& 
     put(out, count);
   }
 }
+
+// The front of each kind of saved state: four magic bytes and a version.
+struct StateHeader {
+  std::string_view magic;  // four bytes
+  uint32_t version;
+  std::string_view what;  // the kind, in messages: "query state"
+  static constexpr size_t kSize = 4 + sizeof(uint32_t);
+
+  void put(std::string& out) const {
+    out.append(magic);
+    pickaxe::put(out, version);
+  }
+  // Takes the header off the front of `in`; false, with why, when `in` is
+  // not of this kind and version.
+  bool get(std::string_view& in, std::string* error) const {
+    uint32_t found = 0;
+    if (!in.starts_with(magic)) {
+      if (error) *error = fmt::format("not a pickaxe {}", what);
+      return false;
+    }
+    if (in.size() < kSize ||
+        (std::memcpy(&found, in.data() + 4, sizeof(found)), found != version)) {
+      if (error) *error = fmt::format("{} version {} is not {}", what, found, version);
+      return false;
+    }
+    in.remove_prefix(kSize);
+    return true;
+  }
+};
 
 class BinaryReader {
  public:
