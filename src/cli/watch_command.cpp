@@ -398,6 +398,9 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
   std::optional<double> checkpoint_seconds;
 
   const uint64_t restored_events = hunter->stats().stream.events;  // read by earlier runs
+  if (checkpoints && restored_events > 0 && !options.stream.quiet)
+    std::cerr << fmt::format("pickaxe: resumed from {} ({} events read before)\n",
+                             checkpoints->path(), restored_events);
   // stdin is an input like the files, with an id the follower never gives.
   constexpr uint64_t kStdin = 0;
   if (follow_stdin) {
@@ -412,10 +415,21 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
   Clock::time_point checkpointed = Clock::now(), published;
   int64_t newest = hunter->newest_time();
   // A checkpoint: results out and on disk first, then the state that follows them.
+  // The alerts could not be written: said with where, how many, and what next.
+  auto cannot_write = [&] {
+    std::cerr << fmt::format(
+        "pickaxe: cannot write the alerts: {} ({}); {} of {} alerts were not written{}\n",
+        out.error(), options.output.empty() ? "stdout" : "--output " + options.output, out.lost(),
+        out.records(),
+        checkpoints ? "; watch stops (the last checkpoint is whole: a restart with room goes on "
+                      "from it)"
+                    : "");
+    return WatchEnd{kFindings, false};
+  };
   auto take_checkpoint = [&]() -> bool {
     const Clock::time_point began = Clock::now();
     if (!out.flush()) {
-      std::cerr << fmt::format("pickaxe: cannot write the alerts: {}\n", out.error());
+      cannot_write();
       return false;
     }
     Checkpoint checkpoint;
@@ -525,7 +539,7 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
     hunter->advance_quiet(
         std::chrono::duration_cast<std::chrono::nanoseconds>(now - newest_at).count());
     hunter->drain();
-    if (!out.flush()) return fail(fmt::format("cannot write the alerts: {}", out.error()));
+    if (!out.flush()) return cannot_write();
     if (checkpoints && now - checkpointed >= kCheckpointEvery && !take_checkpoint())
       return WatchEnd{kFindings, false};
     if ((metrics || show_status) && now - published >= kPublishEvery) {
