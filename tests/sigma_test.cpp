@@ -436,9 +436,9 @@ TEST(Sigma, SigmaHQMinerRulesHuntTheEmulations) {
     ASSERT_EQ(authors.size(), 1u);
     EXPECT_EQ(authors.at(0).get_string().value(), "Florian Roth (Nextron Systems)") << name;
   }
-  // Test 1 (a miner in a container) on two hosts, fp-1 and fp-3; test 2's pool lookup and
-  // connection; fp-1's pool lookup.
-  EXPECT_EQ(rules_alerted.count("Linux Crypto Mining Indicators"), 4u) << out;
+  // Test 1 (a miner in a container) on three hosts (auditd's command line is joined from
+  // EXECVE), fp-1 and fp-3; test 2's pool lookup and connection; fp-1's pool lookup.
+  EXPECT_EQ(rules_alerted.count("Linux Crypto Mining Indicators"), 5u) << out;
   EXPECT_EQ(rules_alerted.count("Monero Crypto Coin Mining Pool Lookup"), 2u) << out;
   EXPECT_EQ(rules_alerted.count("Linux Crypto Mining Pool Connections"), 1u) << out;
 }

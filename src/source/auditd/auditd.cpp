@@ -659,6 +659,13 @@ std::string audit_event_to_ecs(const std::vector<AuditRecord>& records) {
     json.key("args").begin_array();
     for (const auto& [index, value] : args) json.value(valid_utf8(value));
     json.end_array();
+    // The command line as Elastic Defend gives it: the arguments joined by spaces.
+    std::string command_line;
+    for (const auto& [index, value] : args) {
+      if (!command_line.empty()) command_line += ' ';
+      command_line += value;
+    }
+    json.key("command_line").value(valid_utf8(command_line));
     const std::string* argc = execve->find("argc");
     int64_t count = argc && to_int(*argc) ? *to_int(*argc) : static_cast<int64_t>(args.size());
     json.key("args_count").value(count);
@@ -671,6 +678,7 @@ std::string audit_event_to_ecs(const std::vector<AuditRecord>& records) {
       start = end + 1;
     }
     json.end_array();
+    json.key("command_line").value(valid_utf8(*cmd));
   }
   if (proctitle) {
     if (const std::string* title = proctitle->find("proctitle")) {
