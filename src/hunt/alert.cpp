@@ -97,6 +97,7 @@ void write_rule_fields(JsonWriter& json, const Rule& rule) {
     for (const std::string& reference : rule.references) json.value(reference);
     json.end_array();
   }
+  if (!rule.note.empty()) json.key("kibana.alert.rule.note").value(rule.note);
   json.key("kibana.alert.rule.threat");
   write_threat(json, rule.threats);
   json.key("kibana.alert.severity").value(rule.severity);

@@ -62,6 +62,7 @@ struct Rule {
   std::vector<std::string> index;
   std::vector<std::string> tags;
   std::vector<std::string> false_positives;
+  std::string note;  // the investigation guide (Markdown), as detection-rules writes it
   std::vector<std::string> author;  // kept on every alert (the Detection Rule License asks it)
   std::vector<std::string> references;
   std::string timestamp_override;

@@ -186,6 +186,7 @@ void load_toml(const std::string& path, std::string text, LoadResult& result) {
   rule.index = string_array(rule_table->get("index"));
   rule.tags = string_array(rule_table->get("tags"));
   rule.false_positives = string_array(rule_table->get("false_positives"));
+  rule.note = std::string(trim((*rule_table)["note"].value_or(std::string{})));
   rule.author = string_array(rule_table->get("author"));
   rule.references = string_array(rule_table->get("references"));
   if (const toml::array* tests = document["pickaxe"]["validates"].as_array()) {
