@@ -9,6 +9,7 @@ form it takes there, and the end of the list:
 Forms:
   strings      "a", "b"                    quoted values
   domains      "a.com", "*.a.com"          each domain and its subdomains
+  domain-args  "a.com", "*.a.com:*", ...     a domain in an argument (host, host:port, URL)
   ports        3333, 4444                  numbers
   algo-options "--algo=rx/0", "-a=rx/0"    a miner's algorithm given inline
   registries   "ghcr.io/*", "ghcr.io:*"    images from these registries
@@ -95,6 +96,10 @@ def render(name, form):
         return quoted(values)
     if form == "domains":
         return quoted(v for d in values for v in (d, f"*.{d}"))
+    if form == "domain-args":
+        # A pool in an argument: the host alone, host:port, or inside a URL.
+        return quoted(v for d in values for v in (d, f"*.{d}", f"{d}:*", f"*.{d}:*", f"*.{d}/*", f"*/{d}",
+                                                      f"*/{d}:*", f"*/{d}/*"))
     if form == "ports":
         return ", ".join(values)
     if form == "algo-options":
