@@ -461,6 +461,19 @@ VARIATIONS = [
     ("denied-gpu-burst", M, "cloudtrail",
      "Stolen keys trying GPU instances: three denied launches in a minute.", "stratus-gpu",
      [denied("p3.2xlarge"), denied("p3.8xlarge"), denied("g4dn.12xlarge", "RequestSpotInstances")]),
+    # Known blind spots: kept in the corpus so that the figures say what the rules cannot see.
+    ("blind-miner-like-an-app", M, "endpoint",
+     "Blind spot: a miner named node in /usr/local/bin, its pool in a config file, reached by IP with TLS "
+     "on 443 from a container. Nothing in its name, arguments, path or port is a miner's.", "teamtnt",
+     [proc("node", "/usr/local/bin/node", ["node", "server.js"], container=C),
+      net("node", "/usr/local/bin/node", "198.51.100.200", 443, container=C)]),
+    ("blind-sdk-credential-theft", M, "auditd",
+     "Blind spot: a script file using the AWS SDK to read the instance role's credentials: no URL on any "
+     "command line.", "teamtnt-aws",
+     [proc("python3", "/usr/bin/python3.11", ["python3", "/app/collect.py"], cwd="/app")]),
+    ("blind-two-edit-typosquat", M, "docker",
+     "Blind spot: a typosquat two edits away (ngiinxx for nginx).", "aqua-images",
+     [pull("ngiinxx:latest")]),
     ("community-ami-run", M, "cloudtrail",
      "An instance run from a public community AMI.", "stratus-gpu",
      [run_instances("ami-0badc0de0badc0de0")]),

@@ -15,10 +15,15 @@ namespace pickaxe::cli {
 
 namespace {
 
+// The seed rule, as the bundled pack ships it: the baseline the rules are measured against.
+constexpr const char* kSeedRuleId = "3c0f5d0e-6a51-4c1b-9e1e-0f2d1c7a5e01";
+constexpr const char* kSeedRuleFile = "seed_detect_malicious_image.toml";
+
 struct ValidateOptions {
   std::vector<std::string> rules;
   std::string format = "table";
   std::string emulations;
+  std::string variations;
   std::string exceptions;
   std::string sigma_mapping;
 };
@@ -57,8 +62,28 @@ int run_validate(const ValidateOptions& options) {
     if (emulations.empty()) std::cerr << fmt::format("pickaxe: {}: no emulations found\n", dir);
     return kFindings;
   }
-  ValidationReport report = validate_rules(loaded->rules, emulations,
-                                           tuning_path.empty() ? nullptr : &tuning, diagnostics);
+  const ExceptionSet* tuned = tuning_path.empty() ? nullptr : &tuning;
+  ValidationReport report = validate_rules(loaded->rules, emulations, tuned, diagnostics);
+  // The variation corpus: the rules, the seed rule apart, against the seed rule alone.
+  std::string corpus = options.variations.empty()
+                           ? bundled_dir("tests/data/rules/variations", PICKAXE_VARIATIONS_DIR)
+                           : options.variations;
+  if (!options.variations.empty() || std::filesystem::exists(corpus + "/manifest.toml")) {
+    std::vector<Variation> variations = load_variations(corpus, diagnostics);
+    if (diagnostics.has_errors()) {
+      for (const Diagnostic& d : diagnostics.items()) std::cerr << "pickaxe: " << d.message << "\n";
+      return kFindings;
+    }
+    std::vector<Rule> rules, seed;
+    for (Rule& rule : loaded->rules)
+      (rule.rule_id == kSeedRuleId ? seed : rules).push_back(std::move(rule));
+    if (seed.empty() && std::filesystem::exists(pack + "/" + kSeedRuleFile)) {
+      std::optional<LoadResult> bundled =
+          load_rules_or_report({pack + "/" + kSeedRuleFile}, "validate", false, *sigma_mapping);
+      if (bundled) seed = std::move(bundled->rules);
+    }
+    report.quality = measure_quality(rules, seed, variations, corpus, tuned, diagnostics);
+  }
   for (const Diagnostic& d : diagnostics.items()) std::cerr << "pickaxe: " << d.message << "\n";
   Output out;
   out.record(options.format == "json" ? render_validation_json(report)
@@ -83,6 +108,9 @@ void add_validate_command(CLI::App& app, std::function<int()>& run) {
   add_sigma_mapping_option(*command, options->sigma_mapping);
   command->add_option("--emulations", options->emulations,
                       "Folder of emulations, one sub-folder per test (default: the bundled ones)");
+  command->add_option("--variations", options->variations,
+                      "Variation corpus: a folder with a manifest.toml (default: the bundled "
+                      "tests/data/rules/variations)");
   command->add_option("--exceptions", options->exceptions,
                       "Tuning applied to every run (default: the pack's tuning/exceptions.yaml "
                       "when validating the bundled pack)");

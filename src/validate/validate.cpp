@@ -43,7 +43,7 @@ struct Run {
 
 // Hunts through one file with every rule, and keeps the documents as decoded.
 Run run_file(const std::vector<Rule>& rules, const std::string& path, const ExceptionSet* tuning,
-             std::vector<std::string>& problems) {
+             std::vector<std::string>& problems, bool keep_documents = true) {
   Run run;
   Schema schema;
   HuntOptions options;
@@ -65,6 +65,7 @@ Run run_file(const std::vector<Rule>& rules, const std::string& path, const Exce
     hunter.read(in, path);
     hunter.finish();
   }
+  if (!keep_documents) return run;
   // The same file once more, to see the documents the decoders wrote.
   auto source = std::make_shared<SourceFile>("capture", "any where true");
   Diagnostics query_diagnostics(source);
@@ -363,6 +364,100 @@ std::vector<Emulation> load_emulations(const std::string& dir, Diagnostics& diag
   return emulations;
 }
 
+std::vector<Variation> load_variations(const std::string& dir, Diagnostics& diagnostics) {
+  std::vector<Variation> variations;
+  const std::string manifest = dir + "/manifest.toml";
+  toml::table table;
+  try {
+    table = toml::parse_file(manifest);
+  } catch (const toml::parse_error& problem) {
+    diagnostics.error("variations-toml", {0, 0},
+                      fmt::format("{}:{}:{}: {}", manifest, problem.source().begin.line,
+                                  problem.source().begin.column, problem.description()));
+    return variations;
+  }
+  const toml::array* items = table["variation"].as_array();
+  if (!items) {
+    diagnostics.error("variations-empty", {0, 0},
+                      fmt::format("{}: no [[variation]] tables", manifest));
+    return variations;
+  }
+  for (const toml::node& node : *items) {
+    const toml::table* item = node.as_table();
+    if (!item) continue;
+    Variation variation;
+    variation.id = (*item)["id"].value_or(std::string{});
+    std::string kind = (*item)["kind"].value_or(std::string{});
+    variation.malicious = kind == "malicious";
+    variation.source = (*item)["source"].value_or(std::string{});
+    variation.story = (*item)["story"].value_or(std::string{});
+    variation.reference = (*item)["reference"].value_or(std::string{});
+    std::string file = (*item)["file"].value_or(std::string{});
+    variation.path = dir + "/" + file;
+    const auto line = node.source().begin.line;
+    auto wrong = [&](std::string what) {
+      diagnostics.error(
+          "variation-field", {0, 0},
+          fmt::format("{}:{}: variation \"{}\": {}", manifest, line, variation.id, what));
+    };
+    if (variation.id.empty() || file.empty()) {
+      wrong("needs an id and a file");
+    } else if (kind != "malicious" && kind != "benign") {
+      wrong(fmt::format("kind is \"{}\"; use malicious or benign", kind));
+    } else if (std::find(kValidationSources.begin(), kValidationSources.end(), variation.source) ==
+               kValidationSources.end()) {
+      wrong(fmt::format("source is \"{}\"; use one of {}", variation.source,
+                        fmt::join(kValidationSources, ", ")));
+    } else if (!std::filesystem::exists(variation.path)) {
+      wrong(fmt::format("{} does not exist", variation.path));
+    } else {
+      variations.push_back(std::move(variation));
+    }
+  }
+  return variations;
+}
+
+size_t QualityReport::count(bool malicious, std::string_view source) const {
+  return std::count_if(results.begin(), results.end(), [&](const VariationResult& result) {
+    return result.variation.malicious == malicious &&
+           (source.empty() || result.variation.source == source);
+  });
+}
+
+size_t QualityReport::alerted(bool malicious, bool by_seed, std::string_view source) const {
+  return std::count_if(results.begin(), results.end(), [&](const VariationResult& result) {
+    return result.variation.malicious == malicious &&
+           (source.empty() || result.variation.source == source) &&
+           (by_seed ? result.seed : !result.rules.empty());
+  });
+}
+
+QualityReport measure_quality(const std::vector<Rule>& rules, const std::vector<Rule>& seed,
+                              const std::vector<Variation>& variations, const std::string& corpus,
+                              const ExceptionSet* tuning, Diagnostics& diagnostics) {
+  QualityReport report;
+  report.corpus = corpus;
+  for (const Rule& rule : rules)
+    if (rule.loaded()) report.rules.push_back(rule.name);
+  if (!seed.empty()) report.seed_name = seed.front().name;
+  std::vector<std::string> problems;
+  for (const Variation& variation : variations) {
+    VariationResult result;
+    result.variation = variation;
+    std::set<std::string> names;
+    for (const auto& [rule, alternative] :
+         run_file(rules, variation.path, tuning, problems, false).alerts)
+      names.insert(rule->name);
+    result.rules.assign(names.begin(), names.end());
+    if (!seed.empty())
+      result.seed = !run_file(seed, variation.path, tuning, problems, false).alerts.empty();
+    report.results.push_back(std::move(result));
+  }
+  for (const std::string& problem : problems)
+    diagnostics.add(Severity::Warning, "variation-input", {0, 0}, problem);
+  return report;
+}
+
 uint64_t ValidationReport::benign_alerts() const {
   uint64_t total = 0;
   for (const BaselineResult& baseline : baselines) total += baseline.alerts;
@@ -475,6 +570,112 @@ ValidationReport validate_rules(const std::vector<Rule>& rules,
   return report;
 }
 
+namespace {
+
+std::string share(size_t part, size_t whole) {
+  if (whole == 0) return "-";
+  return fmt::format("{} ({}%)", part, (part * 100 + whole / 2) / whole);
+}
+
+// Per rule: the malicious variations it caught and the benign ones it alerted on.
+std::map<std::string, std::pair<size_t, size_t>> by_rule(const QualityReport& report) {
+  std::map<std::string, std::pair<size_t, size_t>> counts;
+  for (const std::string& rule : report.rules) counts[rule];
+  for (const VariationResult& result : report.results)
+    for (const std::string& rule : result.rules)
+      (result.variation.malicious ? counts[rule].first : counts[rule].second)++;
+  return counts;
+}
+
+std::string render_quality_table(const QualityReport& report) {
+  const size_t malicious = report.count(true), benign = report.count(false);
+  std::string out =
+      fmt::format("\nDetection quality: {} malicious variations and {} benign near-misses ({})\n",
+                  malicious, benign, report.corpus);
+  const bool seed = !report.seed_name.empty();
+  out += fmt::format("{:<12}{:>10}  {:<12}{}{:>8}  {:<17}{}\n", "SOURCE", "MALICIOUS", "CAUGHT",
+                     seed ? fmt::format("{:<14}", "SEED CAUGHT") : "", "BENIGN", "FALSE POSITIVES",
+                     seed ? "SEED FALSE POSITIVES" : "");
+  auto row = [&](std::string_view name, std::string_view source) {
+    const size_t bad = report.count(true, source), good = report.count(false, source);
+    out += fmt::format(
+        "{:<12}{:>10}  {:<12}{}{:>8}  {:<17}{}\n", name, bad,
+        share(report.alerted(true, false, source), bad),
+        seed ? fmt::format("{:<14}", share(report.alerted(true, true, source), bad)) : "", good,
+        good ? fmt::format("{}", report.alerted(false, false, source)) : "-",
+        seed && good ? fmt::format("{}", report.alerted(false, true, source)) : "");
+  };
+  for (const std::string& source : kValidationSources)
+    if (report.count(true, source) + report.count(false, source) > 0) row(source, source);
+  row("all", "");
+  out += fmt::format("\n{:<64}{:>8}  {}\n", "RULE", "CAUGHT", "FALSE POSITIVES");
+  for (const auto& [rule, counts] : by_rule(report))
+    out += fmt::format("{:<64}{:>8}  {}\n", rule.substr(0, 63), counts.first, counts.second);
+  if (seed) {
+    out += fmt::format("{:<64}{:>8}  {}\n", ("seed: " + report.seed_name).substr(0, 63),
+                       report.alerted(true, true), report.alerted(false, true));
+  }
+  for (const VariationResult& result : report.results) {
+    const Variation& variation = result.variation;
+    if (variation.malicious && result.rules.empty())
+      out += fmt::format("missed: {} ({}): {}\n", variation.id, variation.source, variation.story);
+    if (!variation.malicious && !result.rules.empty())
+      out += fmt::format("false positive: {} ({}) by {}\n", variation.id, variation.source,
+                         fmt::join(result.rules, ", "));
+  }
+  return out;
+}
+
+void write_quality_json(JsonWriter& json, const QualityReport& report) {
+  auto figures = [&](std::string_view source) {
+    json.key("malicious").value(static_cast<int64_t>(report.count(true, source)));
+    json.key("caught").value(static_cast<int64_t>(report.alerted(true, false, source)));
+    json.key("benign").value(static_cast<int64_t>(report.count(false, source)));
+    json.key("false_positives").value(static_cast<int64_t>(report.alerted(false, false, source)));
+    if (!report.seed_name.empty()) {
+      json.key("seed_caught").value(static_cast<int64_t>(report.alerted(true, true, source)));
+      json.key("seed_false_positives")
+          .value(static_cast<int64_t>(report.alerted(false, true, source)));
+    }
+  };
+  json.begin_object();
+  json.key("corpus").value(report.corpus);
+  figures("");
+  if (!report.seed_name.empty()) json.key("seed").value(report.seed_name);
+  json.key("by_source").begin_object();
+  for (const std::string& source : kValidationSources) {
+    if (report.count(true, source) + report.count(false, source) == 0) continue;
+    json.key(source).begin_object();
+    figures(source);
+    json.end_object();
+  }
+  json.end_object();
+  json.key("by_rule").begin_object();
+  for (const auto& [rule, counts] : by_rule(report)) {
+    json.key(rule).begin_object();
+    json.key("caught").value(static_cast<int64_t>(counts.first));
+    json.key("false_positives").value(static_cast<int64_t>(counts.second));
+    json.end_object();
+  }
+  json.end_object();
+  json.key("variations").begin_array();
+  for (const VariationResult& result : report.results) {
+    json.begin_object();
+    json.key("id").value(result.variation.id);
+    json.key("kind").value(result.variation.malicious ? "malicious" : "benign");
+    json.key("source").value(result.variation.source);
+    json.key("rules").begin_array();
+    for (const std::string& rule : result.rules) json.value(rule);
+    json.end_array();
+    if (!report.seed_name.empty()) json.key("seed").value(result.seed);
+    json.end_object();
+  }
+  json.end_array();
+  json.end_object();
+}
+
+}  // namespace
+
 std::string render_validation_table(const ValidationReport& report) {
   std::string out = fmt::format("{:<40}", "TEST");
   for (const std::string& source : kValidationSources) out += fmt::format("  {:<10}", source);
@@ -535,8 +736,16 @@ std::string render_validation_table(const ValidationReport& report) {
       out += fmt::format("  {:<44}   {} from {}\n", "", count, rule);
   }
   for (const std::string& claim : report.broken_claims) out += "\nbroken claim: " + claim + "\n";
-  out += fmt::format("\n{} of {} tests caught; {} alerts on benign baselines; {}\n", caught_tests,
-                     report.tests.size(), report.benign_alerts(),
+  std::string quality;
+  if (report.quality) {
+    out += render_quality_table(*report.quality);
+    const QualityReport& q = *report.quality;
+    quality =
+        fmt::format("; variations: {} of {} caught, {} false positives of {}",
+                    q.alerted(true, false), q.count(true), q.alerted(false, false), q.count(false));
+  }
+  out += fmt::format("\n{} of {} tests caught; {} alerts on benign baselines{}; {}\n", caught_tests,
+                     report.tests.size(), report.benign_alerts(), quality,
                      report.passed() ? "passed" : "FAILED");
   return out;
 }
@@ -599,6 +808,10 @@ std::string render_validation_json(const ValidationReport& report) {
   json.key("broken_claims").begin_array();
   for (const std::string& claim : report.broken_claims) json.value(claim);
   json.end_array();
+  if (report.quality) {
+    json.key("quality");
+    write_quality_json(json, *report.quality);
+  }
   json.key("passed").value(report.passed());
   json.end_object();
   return json.str() + "\n";

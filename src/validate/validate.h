@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,13 +60,55 @@ struct BaselineResult {
   uint64_t untuned_alerts = 0;  // false positives: without their tuning
 };
 
+// One story of the variation corpus (its manifest.toml): a way campaigns vary
+// a behaviour (malicious), or the benign activity closest to one.
+struct Variation {
+  std::string id;
+  bool malicious = true;
+  std::string source;  // one of kValidationSources
+  std::string path;
+  std::string story;
+  std::string reference;
+};
+
+// Reads `dir`/manifest.toml.
+std::vector<Variation> load_variations(const std::string& dir, Diagnostics& diagnostics);
+
+struct VariationResult {
+  Variation variation;
+  std::vector<std::string> rules;  // the rules (the seed apart) that alerted
+  bool seed = false;               // the seed rule alerted
+};
+
+// How the rules and the seed rule fare on the variation corpus.
+struct QualityReport {
+  std::string corpus;              // the folder
+  std::string seed_name;           // empty: no seed rule to compare with
+  std::vector<std::string> rules;  // the rules measured (the seed apart), in order
+  std::vector<VariationResult> results;
+  // Variations of a kind (in a source; "" for all).
+  size_t count(bool malicious, std::string_view source = "") const;
+  // Of those, how many raised an alert: by the rules, or by the seed rule.
+  size_t alerted(bool malicious, bool by_seed, std::string_view source = "") const;
+  bool passed() const { return alerted(false, false) == 0; }
+};
+
+// Hunts through every variation with `rules` and, apart, with `seed` (the
+// seed rule: may be empty), both with `tuning`.
+QualityReport measure_quality(const std::vector<Rule>& rules, const std::vector<Rule>& seed,
+                              const std::vector<Variation>& variations, const std::string& corpus,
+                              const ExceptionSet* tuning, Diagnostics& diagnostics);
+
 struct ValidationReport {
+  std::optional<QualityReport> quality;
   std::vector<TestResult> tests;
   std::vector<BaselineResult> baselines;
   std::vector<std::string> broken_claims;  // rules that miss a test they declare
   std::vector<std::string> legend;         // rule queries by the fields they read
   uint64_t benign_alerts() const;
-  bool passed() const { return benign_alerts() == 0 && broken_claims.empty(); }
+  bool passed() const {
+    return benign_alerts() == 0 && broken_claims.empty() && (!quality || quality->passed());
+  }
 };
 
 // Replays every emulation through the source decoders and the rules.
