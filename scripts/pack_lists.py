@@ -25,7 +25,7 @@ import re
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PACK = ROOT / "rules" / "t1204_003"
+PACK = ROOT / "rules" / "t1204_003"  # --pack DIR: another copy of the pack
 MARK = re.compile(r"/\* list: ([a-z-]+) as ([a-z-]+) \*/(.*?)/\* end list \*/", re.S)
 NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-"
 
@@ -137,7 +137,11 @@ def update(text):
 
 
 def main():
-    check = "--check" in sys.argv[1:]
+    global PACK
+    arguments = sys.argv[1:]
+    check = "--check" in arguments
+    if "--pack" in arguments:
+        PACK = pathlib.Path(arguments[arguments.index("--pack") + 1]).resolve()
     stale = []
     for path in sorted(PACK.glob("*.toml")):
         text = path.read_text()
@@ -147,7 +151,7 @@ def main():
             if not check:
                 path.write_text(new)
     for path in stale:
-        print(f"{path.relative_to(ROOT)}: {'not up to date with its lists' if check else 'updated'}")
+        print(f"{path}: {'not up to date with its lists' if check else 'updated'}")
     if check and stale:
         print("run scripts/pack_lists.py to write the lists into the rules", file=sys.stderr)
         return 1

@@ -259,7 +259,7 @@ TEST(Auditd, SharedFieldsAgreeWithFilebeatsPerLineModule) {
 TEST(Auditd, CoalescedFixturesEqualElasticsExpectedOutput) {
   PICKAXE_REQUIRE_SHARED("corpus/auditd/test-coalesced-network-events.json");
   std::string dir = shared_dir() + "/corpus/auditd/";
-  int compared = 0, events = 0;
+  int compared = 0, events = 0, command_lines = 0;
   for (std::string name :
        {"test-coalesced-syscall-execve-events.json", "test-coalesced-network-events.json"}) {
     simdjson::dom::parser input_parser, expected_parser;
@@ -319,6 +319,15 @@ TEST(Auditd, CoalescedFixturesEqualElasticsExpectedOutput) {
       }
       EXPECT_EQ(parse_timestamp(value_at(ours, "@timestamp")),
                 parse_timestamp(value_at(want, "@timestamp")));
+      // process.command_line: the fixture's arguments joined by spaces.
+      simdjson::dom::array args;
+      if (want.at_pointer("/process/args").get(args) == simdjson::SUCCESS) {
+        std::string joined;
+        for (auto arg : args)
+          joined += (joined.empty() ? "" : " ") + std::string(arg.get_string().value());
+        EXPECT_EQ(value_at(ours, "process.command_line"), joined) << name;
+        ++command_lines;
+      }
       // Deviation: hostname= names the peer (with addr= and rport=), not this host.
       if (std::string domain = value_at(want, "destination.domain"); !domain.empty()) {
         EXPECT_EQ(value_at(ours, "source.domain"), domain);
@@ -327,6 +336,7 @@ TEST(Auditd, CoalescedFixturesEqualElasticsExpectedOutput) {
   }
   EXPECT_EQ(events, 2);
   EXPECT_GT(compared, 40);
+  EXPECT_EQ(command_lines, 1);
 }
 
 // go-libaudit's per-record parse goldens: every value both parsers keep
@@ -428,6 +438,8 @@ TEST(Auditd, ExecveArgumentsAreReassembledAndDecoded) {
   EXPECT_EQ(value_at(ours, "process.args"), R"(["xmrig","--url=pool.x","a b c"])");
   EXPECT_EQ(value_at(ours, "process.args_count"), "3");
   EXPECT_EQ(value_at(ours, "process.title"), "xmrig --url=pool.x");
+  // As Elastic Defend gives it: the arguments joined by spaces (rules read it).
+  EXPECT_EQ(value_at(ours, "process.command_line"), "xmrig --url=pool.x a b c");
   EXPECT_EQ(value_at(ours, "process.executable"), "/tmp/xmrig");
   EXPECT_EQ(value_at(ours, "event.action"), "executed");
   EXPECT_EQ(value_at(ours, "event.type"), R"(["start"])");

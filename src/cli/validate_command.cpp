@@ -77,7 +77,9 @@ int run_validate(const ValidateOptions& options) {
     std::vector<Rule> rules, seed;
     for (Rule& rule : loaded->rules)
       (rule.rule_id == kSeedRuleId ? seed : rules).push_back(std::move(rule));
-    if (seed.empty() && std::filesystem::exists(pack + "/" + kSeedRuleFile)) {
+    if (rules.empty()) {
+      std::swap(rules, seed);  // the seed rule alone: nothing to compare it with
+    } else if (seed.empty() && std::filesystem::exists(pack + "/" + kSeedRuleFile)) {
       std::optional<LoadResult> bundled =
           load_rules_or_report({pack + "/" + kSeedRuleFile}, "validate", false, *sigma_mapping);
       if (bundled) seed = std::move(bundled->rules);
