@@ -15,6 +15,18 @@ namespace pickaxe::sigma {
 
 namespace {
 
+// A Lucene regexp operator with no PCRE form (@ & ~ < > # "), unescaped: `\@` is a plain @.
+bool has_lucene_only_operator(std::string_view regex) {
+  for (size_t i = 0; i < regex.size(); ++i) {
+    if (regex[i] == '\\') {
+      ++i;
+      continue;
+    }
+    if (std::string_view("@&~<>#\"").find(regex[i]) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
 using eql::Expr;
 using eql::ExprKind;
 
@@ -283,7 +295,7 @@ class Detection {
             item.values.push_back(yaml_quote(escape_pattern(text)));
             continue;
           }
-          if (text.find_first_of("@&~<>#\"") != std::string::npos) {
+          if (has_lucene_only_operator(text)) {
             fail(arg, "a Lucene-only regexp operator (@ & ~ < > # \") has no PCRE form");
             return std::nullopt;
           }

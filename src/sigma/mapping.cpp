@@ -318,8 +318,11 @@ const LogsourceMapping* Mapping::find(const Logsource& logsource) const {
 
 FieldMapping Mapping::field(const LogsourceMapping& entry, const std::string& sigma_field) const {
   if (auto it = entry.fields.find(sigma_field); it != entry.fields.end()) return it->second;
-  // An ECS name is itself, whatever the entry puts before unmapped names.
-  const bool ecs = FieldTypes::ecs().find(sigma_field).has_value();
+  // An ECS name is itself, whatever the entry puts before unmapped names; so is a
+  // name already under that prefix (aws.cloudtrail.flattened.request_parameters.*).
+  const bool ecs =
+      FieldTypes::ecs().find(sigma_field).has_value() ||
+      (!entry.unmapped_prefix.empty() && sigma_field.starts_with(entry.unmapped_prefix));
   // Entries for the same logsource further down the list (the built-in ones).
   bool past = false;
   for (const LogsourceMapping& other : entries_) {
