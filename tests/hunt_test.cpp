@@ -95,13 +95,13 @@ TEST(Hunt, BundledPackRaisesSchemaValidAlerts) {
     simdjson::dom::element category;
     EXPECT_EQ(alert["kibana.alert.original_event.category"].get(category), simdjson::SUCCESS);
   }
-  EXPECT_EQ(rules, (std::multiset<std::string>{"Container Image with a Miner Name Pulled or Run",
-                                               "Cryptocurrency Miner Command Line",
-                                               "Cryptocurrency Miner Process Started",
-                                               "Cryptocurrency Miner Started in a Container",
-                                               "Detect Malicious Image (seed, as published)",
-                                               "Outbound Connection to a Mining Pool Port",
-                                               "DNS Lookup of a Mining Pool Domain"}));
+  EXPECT_EQ(
+      rules,
+      (std::multiset<std::string>{
+          "Container Image with a Miner Name Pulled or Run", "Cryptocurrency Miner Command Line",
+          "Cryptocurrency Miner Process Started", "Cryptocurrency Miner Started in a Container",
+          "Detect Malicious Image (seed, as published)",
+          "Outbound Connection to a Mining Pool Port", "DNS Lookup of a Mining Pool Domain"}));
   EXPECT_NE(run.err.find("hunt: 19 rules, 5 events"), std::string::npos) << run.err;
   // Deterministic: the same input gives byte-identical alerts.
   EXPECT_EQ(hunt(source("examples/events.ndjson")).lines, run.lines);

@@ -88,8 +88,16 @@ const FieldTypes& FieldTypes::ecs() {
 
 std::optional<FieldType> FieldTypes::find(std::string_view field) const {
   auto it = types_.find(std::string(field));
-  if (it == types_.end()) return std::nullopt;
-  return it->second;
+  if (it != types_.end()) return it->second;
+  // A key inside a flattened field is a keyword, as Elasticsearch indexes it.
+  for (size_t dot = field.rfind('.'); dot != std::string_view::npos && dot > 0;
+       dot = field.rfind('.', dot - 1)) {
+    auto parent = types_.find(std::string(field.substr(0, dot)));
+    if (parent != types_.end())
+      return parent->second == FieldType::Flattened ? std::optional(FieldType::Keyword)
+                                                    : std::nullopt;
+  }
+  return std::nullopt;
 }
 
 }  // namespace pickaxe
