@@ -88,10 +88,21 @@ def main():
             seen = time.monotonic()
             rest += chunk
             *complete, rest = rest.split("\n")
+            # A sequence's alerts (one per event, sharing a group id) are timed
+            # from the append of its newest event: the one that completed it.
+            groups = {}
             for line in complete:
-                seq = json.loads(line).get("bench_seq")
-                if seq is not None and seq in appended:
+                alert = json.loads(line)
+                seq = alert.get("bench_seq")
+                if seq is None or seq not in appended:
+                    continue
+                group = alert.get("kibana.alert.group.id")
+                if group is None:
                     latencies.append(seen - appended[seq])
+                else:
+                    groups[group] = max(groups.get(group, 0), appended[seq])
+            for newest in groups.values():
+                latencies.append(seen - newest)
             if done.is_set() and not chunk:
                 return
             time.sleep(0.005)

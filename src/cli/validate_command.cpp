@@ -84,7 +84,11 @@ int run_validate(const ValidateOptions& options) {
           load_rules_or_report({pack + "/" + kSeedRuleFile}, "validate", false, *sigma_mapping);
       if (bundled) seed = std::move(bundled->rules);
     }
-    report.quality = measure_quality(rules, seed, variations, corpus, tuned, diagnostics);
+    // Named as the user would: relative to the working folder when inside it.
+    std::error_code error;
+    std::string shown = std::filesystem::relative(corpus, error).string();
+    if (error || shown.empty() || shown.starts_with("..")) shown = corpus;
+    report.quality = measure_quality(rules, seed, variations, shown, tuned, diagnostics);
   }
   for (const Diagnostic& d : diagnostics.items()) std::cerr << "pickaxe: " << d.message << "\n";
   Output out;

@@ -608,11 +608,11 @@ std::string render_quality_table(const QualityReport& report) {
   for (const std::string& source : kValidationSources)
     if (report.count(true, source) + report.count(false, source) > 0) row(source, source);
   row("all", "");
-  out += fmt::format("\n{:<64}{:>8}  {}\n", "RULE", "CAUGHT", "FALSE POSITIVES");
+  out += fmt::format("\n{:<70}{:>8}  {}\n", "RULE", "CAUGHT", "FALSE POSITIVES");
   for (const auto& [rule, counts] : by_rule(report))
-    out += fmt::format("{:<64}{:>8}  {}\n", rule.substr(0, 63), counts.first, counts.second);
+    out += fmt::format("{:<70}{:>8}  {}\n", rule.substr(0, 69), counts.first, counts.second);
   if (seed) {
-    out += fmt::format("{:<64}{:>8}  {}\n", ("seed: " + report.seed_name).substr(0, 63),
+    out += fmt::format("{:<70}{:>8}  {}\n", ("seed: " + report.seed_name).substr(0, 69),
                        report.alerted(true, true), report.alerted(false, true));
   }
   for (const VariationResult& result : report.results) {
