@@ -2,6 +2,9 @@
 // alone, both output formats, and the exit code.
 #include <filesystem>
 #include <fstream>
+#include <ranges>
+#include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -275,6 +278,71 @@ TEST(Validate, AVariationFalsePositiveOrABrokenManifestFails) {
             std::string::npos)
       << err;
   fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace pickaxe::testing
+
+namespace pickaxe::testing {
+namespace {
+
+// The README's detection-quality table is what validate prints.
+TEST(Validate, TheReadmeTableIsTheValidateOutput) {
+  int code = 0;
+  std::string out = run_command(
+      fmt::format("cd {} && {} validate 2>/dev/null", PICKAXE_SOURCE_DIR, PICKAXE_BINARY), code);
+  EXPECT_EQ(code, 0);
+  auto table_of = [](const std::string& text) {
+    size_t begin = text.find("Detection quality:");
+    size_t end = text.find("\n\nRULE", begin);
+    return begin == std::string::npos || end == std::string::npos ? std::string()
+                                                                  : text.substr(begin, end - begin);
+  };
+  std::string shown = table_of(read_text(std::string(PICKAXE_SOURCE_DIR) + "/README.md"));
+  std::string printed;
+  for (std::string_view line :
+       std::views::split(table_of(out), '\n') | std::views::transform([](auto range) {
+         return std::string_view(range.begin(), range.end());
+       })) {
+    while (!line.empty() && line.back() == ' ') line.remove_suffix(1);
+    printed += std::string(line) + "\n";
+  }
+  ASSERT_FALSE(shown.empty());
+  EXPECT_EQ(shown + "\n", printed) << out;
+}
+
+// Over generated Endpoint telemetry with planted miners, the pack alerts on
+// the planted events only: their processes are the generator's miners.
+TEST(Validate, ThePackAlertsOnlyOnTheGeneratorsMaliciousEvents) {
+  PICKAXE_REQUIRE_SHARED("tools/gen_ecs.py");
+  namespace fs = std::filesystem;
+  fs::path file = fs::temp_directory_path() / fmt::format("pickaxe-gen-{}.ndjson", ::getpid());
+  int code = 0;
+  run_command(fmt::format("python3 {}/tools/gen_ecs.py --events 60000 --hosts 300 --miners 12 > {}",
+                          shared_dir(), file.string()),
+              code);
+  ASSERT_EQ(code, 0);
+  std::string alerts = run_command(
+      fmt::format("{} hunt --format ndjson --detection-time 2026-01-01T00:00:00Z --exceptions "
+                  "{}/rules/t1204_003/tuning/exceptions.yaml {} 2>/dev/null",
+                  PICKAXE_BINARY, PICKAXE_SOURCE_DIR, file.string()),
+      code);
+  EXPECT_EQ(code, 0);
+  fs::remove(file);
+  simdjson::dom::parser parser;
+  size_t on_miners = 0;
+  std::set<std::string> rules;
+  std::istringstream in(alerts);
+  for (std::string line; std::getline(in, line);) {
+    simdjson::dom::element alert = parser.parse(line).value();
+    std::string_view process;
+    if (alert["process"]["name"].get(process) != simdjson::SUCCESS) process = "";
+    EXPECT_TRUE(process == "xmrig" || process == "minerd" || process == "kworkerds") << line;
+    on_miners += process == "xmrig" || process == "minerd" || process == "kworkerds";
+    rules.emplace(alert["kibana.alert.rule.name"].get_string().value());
+  }
+  EXPECT_GE(on_miners, 12u * 3);  // every planted process, connection and lookup
+  EXPECT_GE(rules.size(), 6u) << alerts;
 }
 
 }  // namespace
