@@ -12,9 +12,9 @@ Forms:
   domain-args  "a.com", "*.a.com:*", ...     a domain in an argument (host, host:port, URL)
   ports        3333, 4444                  numbers
   algo-options "--algo=rx/0", "-a=rx/0"    a miner's algorithm given inline
-  registries   "ghcr.io/*", "ghcr.io:*"    images from these registries
+  registries   "ghcr.io/*"                 images from these registries
   typosquats   "<regex>", ...              image names one edit from each target
-  officials    "<regex>"                   image names that are official images
+  officials    "<regex>"                   image names that are official images or targets
   namespaced   "<regex>"                   official names under a Docker Hub namespace
   verified     "<regex>"                   the same, under a namespace of the list
 
@@ -74,7 +74,7 @@ def one_edit(name, edits):
 
 def eql_string(regex):
     """A regular expression as an EQL string: backslashes doubled."""
-    return '"' + regex.replace("\\", "\\\\") + '"'
+    return '"' + regex.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def render(name, form):
@@ -83,7 +83,10 @@ def render(name, form):
         return ", ".join(eql_string(image_regex(sorted(one_edit(target, edits=len(target) > 5))))
                          for target in read_list(name))
     if form == "officials":
-        return eql_string(image_regex([lucene(n) for n in read_list(name)]))
+        # The official images, and the typosquat targets themselves (a replaced
+        # letter can be the same letter: jenkins is one "edit" from jenkins).
+        names = sorted(set(read_list(name)) | set(read_list("typosquat-targets")))
+        return eql_string(image_regex([lucene(n) for n in names]))
     if form in ("namespaced", "verified"):
         # An official name under a Docker Hub namespace (no registry host, or
         # docker.io's): every one ("namespaced"), or those of verified namespaces.

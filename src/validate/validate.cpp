@@ -377,7 +377,7 @@ std::vector<Variation> load_variations(const std::string& dir, Diagnostics& diag
     return variations;
   }
   const toml::array* items = table["variation"].as_array();
-  if (!items) {
+  if (!items || items->empty()) {
     diagnostics.error("variations-empty", {0, 0},
                       fmt::format("{}: no [[variation]] tables", manifest));
     return variations;
@@ -603,7 +603,7 @@ std::string render_quality_table(const QualityReport& report) {
         share(report.alerted(true, false, source), bad),
         seed ? fmt::format("{:<14}", share(report.alerted(true, true, source), bad)) : "", good,
         good ? fmt::format("{}", report.alerted(false, false, source)) : "-",
-        seed && good ? fmt::format("{}", report.alerted(false, true, source)) : "");
+        seed ? (good ? fmt::format("{}", report.alerted(false, true, source)) : "-") : "");
   };
   for (const std::string& source : kValidationSources)
     if (report.count(true, source) + report.count(false, source) > 0) row(source, source);
