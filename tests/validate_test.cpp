@@ -266,6 +266,22 @@ TEST(Validate, AVariationFalsePositiveOrABrokenManifestFails) {
   EXPECT_NE(table.find("false positive: said-benign (endpoint) by Cryptocurrency Miner"),
             std::string::npos)
       << table;
+  // A corpus line that cannot be read fails too: its figures would mean nothing.
+  std::ofstream(dir / "broken.ndjson") << "{\"@timestamp\": \n";
+  std::ofstream(dir / "manifest.toml")
+      << "[[variation]]\nid = \"broken\"\nkind = \"benign\"\nsource = \"endpoint\"\n"
+         "file = \"broken.ndjson\"\n";
+  table = run_command(
+      fmt::format("{} validate --variations {} 2>/dev/null", PICKAXE_BINARY, dir.string()), code);
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(table.find("input problem: " + (dir / "broken.ndjson").string() + ":1:"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("0 false positives of 1, 1 input problems; FAILED"), std::string::npos)
+      << table;
+  std::ofstream(dir / "manifest.toml")
+      << "[[variation]]\nid = \"said-benign\"\nkind = \"benign\"\nsource = \"endpoint\"\n"
+         "file = \"miner.ndjson\"\nstory = \"a miner called benign\"\nreference = \"https://x\"\n";
   std::ofstream(dir / "manifest.toml", std::ios::app)
       << "\n[[variation]]\nid = \"odd\"\nkind = \"curious\"\nsource = \"endpoint\"\n"
          "file = \"miner.ndjson\"\n";
@@ -273,8 +289,8 @@ TEST(Validate, AVariationFalsePositiveOrABrokenManifestFails) {
       fmt::format("{} validate --variations {} 2>&1 >/dev/null", PICKAXE_BINARY, dir.string()),
       code);
   EXPECT_EQ(code, 1);
-  EXPECT_NE(err.find("manifest.toml:9: variation \"odd\": kind is \"curious\"; use malicious or "
-                     "benign"),
+  EXPECT_NE(err.find("manifest.toml:11: variation \"odd\": kind is \"curious\"; use \"malicious\" "
+                     "or \"benign\""),
             std::string::npos)
       << err;
   fs::remove_all(dir);

@@ -367,6 +367,13 @@ std::vector<Emulation> load_emulations(const std::string& dir, Diagnostics& diag
 std::vector<Variation> load_variations(const std::string& dir, Diagnostics& diagnostics) {
   std::vector<Variation> variations;
   const std::string manifest = dir + "/manifest.toml";
+  if (!std::filesystem::is_regular_file(manifest)) {
+    diagnostics.error("variations-manifest", {0, 0},
+                      fmt::format("{}: no such file; a variation corpus is a folder with a "
+                                  "manifest.toml of [[variation]] tables (see README, validate)",
+                                  manifest));
+    return variations;
+  }
   toml::table table;
   try {
     table = toml::parse_file(manifest);
@@ -394,7 +401,12 @@ std::vector<Variation> load_variations(const std::string& dir, Diagnostics& diag
     variation.reference = (*item)["reference"].value_or(std::string{});
     std::string file = (*item)["file"].value_or(std::string{});
     variation.path = dir + "/" + file;
-    const auto line = node.source().begin.line;
+    // Problems are placed at the key they are about, else at the table.
+    auto line_of = [&](std::string_view key) {
+      const toml::node* value = item->get(key);
+      return value ? value->source().begin.line : node.source().begin.line;
+    };
+    auto line = node.source().begin.line;
     auto wrong = [&](std::string what) {
       diagnostics.error(
           "variation-field", {0, 0},
@@ -402,13 +414,20 @@ std::vector<Variation> load_variations(const std::string& dir, Diagnostics& diag
     };
     if (variation.id.empty() || file.empty()) {
       wrong("needs an id and a file");
+    } else if (std::any_of(variations.begin(), variations.end(),
+                           [&](const Variation& other) { return other.id == variation.id; })) {
+      wrong("the id is given twice; ids name variations in the report");
     } else if (kind != "malicious" && kind != "benign") {
-      wrong(fmt::format("kind is \"{}\"; use malicious or benign", kind));
+      line = line_of("kind");
+      wrong(fmt::format("kind is {}; use \"malicious\" or \"benign\"",
+                        (*item)["kind"].is_string() ? "\"" + kind + "\"" : "not a string"));
     } else if (std::find(kValidationSources.begin(), kValidationSources.end(), variation.source) ==
                kValidationSources.end()) {
+      line = line_of("source");
       wrong(fmt::format("source is \"{}\"; use one of {}", variation.source,
                         fmt::join(kValidationSources, ", ")));
     } else if (!std::filesystem::exists(variation.path)) {
+      line = line_of("file");
       wrong(fmt::format("{} does not exist", variation.path));
     } else {
       variations.push_back(std::move(variation));
@@ -440,21 +459,20 @@ QualityReport measure_quality(const std::vector<Rule>& rules, const std::vector<
   for (const Rule& rule : rules)
     if (rule.loaded()) report.rules.push_back(rule.name);
   if (!seed.empty()) report.seed_name = seed.front().name;
-  std::vector<std::string> problems;
+  std::vector<std::string> seed_problems;  // the same lines again: said once
   for (const Variation& variation : variations) {
     VariationResult result;
     result.variation = variation;
     std::set<std::string> names;
     for (const auto& [rule, alternative] :
-         run_file(rules, variation.path, tuning, problems, false).alerts)
+         run_file(rules, variation.path, tuning, report.problems, false).alerts)
       names.insert(rule->name);
     result.rules.assign(names.begin(), names.end());
     if (!seed.empty())
-      result.seed = !run_file(seed, variation.path, tuning, problems, false).alerts.empty();
+      result.seed = !run_file(seed, variation.path, tuning, seed_problems, false).alerts.empty();
     report.results.push_back(std::move(result));
   }
-  for (const std::string& problem : problems)
-    diagnostics.add(Severity::Warning, "variation-input", {0, 0}, problem);
+  (void)diagnostics;
   return report;
 }
 
@@ -623,6 +641,7 @@ std::string render_quality_table(const QualityReport& report) {
       out += fmt::format("false positive: {} ({}) by {}\n", variation.id, variation.source,
                          fmt::join(result.rules, ", "));
   }
+  for (const std::string& problem : report.problems) out += "input problem: " + problem + "\n";
   return out;
 }
 
@@ -658,6 +677,9 @@ void write_quality_json(JsonWriter& json, const QualityReport& report) {
     json.end_object();
   }
   json.end_object();
+  json.key("problems").begin_array();
+  for (const std::string& problem : report.problems) json.value(problem);
+  json.end_array();
   json.key("variations").begin_array();
   for (const VariationResult& result : report.results) {
     json.begin_object();
@@ -743,6 +765,7 @@ std::string render_validation_table(const ValidationReport& report) {
     quality =
         fmt::format("; variations: {} of {} caught, {} false positives of {}",
                     q.alerted(true, false), q.count(true), q.alerted(false, false), q.count(false));
+    if (!q.problems.empty()) quality += fmt::format(", {} input problems", q.problems.size());
   }
   out += fmt::format("\n{} of {} tests caught; {} alerts on benign baselines{}; {}\n", caught_tests,
                      report.tests.size(), report.benign_alerts(), quality,

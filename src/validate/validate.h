@@ -86,11 +86,14 @@ struct QualityReport {
   std::string seed_name;           // empty: no seed rule to compare with
   std::vector<std::string> rules;  // the rules measured (the seed apart), in order
   std::vector<VariationResult> results;
+  // Lines of the corpus that could not be read (file:line: why): a broken
+  // corpus gives figures that mean nothing, so validate fails.
+  std::vector<std::string> problems;
   // Variations of a kind (in a source; "" for all).
   size_t count(bool malicious, std::string_view source = "") const;
   // Of those, how many raised an alert: by the rules, or by the seed rule.
   size_t alerted(bool malicious, bool by_seed, std::string_view source = "") const;
-  bool passed() const { return alerted(false, false) == 0; }
+  bool passed() const { return alerted(false, false) == 0 && problems.empty(); }
 };
 
 // Hunts through every variation with `rules` and, apart, with `seed` (the
