@@ -82,6 +82,20 @@ Run run_file(const std::vector<Rule>& rules, const std::string& path, const Exce
   return run;
 }
 
+// A TOML file, or an error at the place toml++ stopped, with a hint.
+std::optional<toml::table> read_toml(const std::string& path, std::string_view code,
+                                     Diagnostics& diagnostics) {
+  try {
+    return toml::parse_file(path);
+  } catch (const toml::parse_error& problem) {
+    diagnostics.error(std::string(code), {0, 0},
+                      fmt::format("{}:{}:{}: {} (check the quotes and brackets up to there)", path,
+                                  problem.source().begin.line, problem.source().begin.column,
+                                  problem.description()));
+    return std::nullopt;
+  }
+}
+
 std::string data_stream_of(simdjson::dom::element document) {
   auto text = [&](const char* pointer) -> std::string {
     std::string_view value;
@@ -325,15 +339,9 @@ std::vector<Emulation> load_emulations(const std::string& dir, Diagnostics& diag
   std::sort(folders.begin(), folders.end());
   for (const auto& folder : folders) {
     std::string manifest = (folder / "test.toml").string();
-    toml::table table;
-    try {
-      table = toml::parse_file(manifest);
-    } catch (const toml::parse_error& problem) {
-      diagnostics.error("emulation-toml", {0, 0},
-                        fmt::format("{}:{}:{}: {}", manifest, problem.source().begin.line,
-                                    problem.source().begin.column, problem.description()));
-      continue;
-    }
+    std::optional<toml::table> parsed = read_toml(manifest, "emulation-toml", diagnostics);
+    if (!parsed) continue;
+    const toml::table& table = *parsed;
     Emulation emulation;
     emulation.folder = folder.string();
     emulation.name = table["name"].value_or(folder.filename().string());
@@ -374,16 +382,9 @@ std::vector<Variation> load_variations(const std::string& dir, Diagnostics& diag
                                   manifest));
     return variations;
   }
-  toml::table table;
-  try {
-    table = toml::parse_file(manifest);
-  } catch (const toml::parse_error& problem) {
-    diagnostics.error("variations-toml", {0, 0},
-                      fmt::format("{}:{}:{}: {}", manifest, problem.source().begin.line,
-                                  problem.source().begin.column, problem.description()));
-    return variations;
-  }
-  const toml::array* items = table["variation"].as_array();
+  std::optional<toml::table> table = read_toml(manifest, "variations-toml", diagnostics);
+  if (!table) return variations;
+  const toml::array* items = (*table)["variation"].as_array();
   if (!items || items->empty()) {
     diagnostics.error("variations-empty", {0, 0},
                       fmt::format("{}: no [[variation]] tables", manifest));
