@@ -88,7 +88,7 @@ int run_validate(const ValidateOptions& options) {
     std::error_code error;
     std::string shown = std::filesystem::relative(corpus, error).string();
     if (error || shown.empty() || shown.starts_with("..")) shown = corpus;
-    report.quality = measure_quality(rules, seed, variations, shown, tuned, diagnostics);
+    report.quality = measure_quality(rules, seed, variations, shown, tuned);
   }
   for (const Diagnostic& d : diagnostics.items()) std::cerr << "pickaxe: " << d.message << "\n";
   Output out;

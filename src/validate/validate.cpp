@@ -454,7 +454,7 @@ size_t QualityReport::alerted(bool malicious, bool by_seed, std::string_view sou
 
 QualityReport measure_quality(const std::vector<Rule>& rules, const std::vector<Rule>& seed,
                               const std::vector<Variation>& variations, const std::string& corpus,
-                              const ExceptionSet* tuning, Diagnostics& diagnostics) {
+                              const ExceptionSet* tuning) {
   QualityReport report;
   report.corpus = corpus;
   for (const Rule& rule : rules)
@@ -473,7 +473,6 @@ QualityReport measure_quality(const std::vector<Rule>& rules, const std::vector<
       result.seed = !run_file(seed, variation.path, tuning, seed_problems, false).alerts.empty();
     report.results.push_back(std::move(result));
   }
-  (void)diagnostics;
   return report;
 }
 

@@ -100,7 +100,7 @@ struct QualityReport {
 // seed rule: may be empty), both with `tuning`.
 QualityReport measure_quality(const std::vector<Rule>& rules, const std::vector<Rule>& seed,
                               const std::vector<Variation>& variations, const std::string& corpus,
-                              const ExceptionSet* tuning, Diagnostics& diagnostics);
+                              const ExceptionSet* tuning);
 
 struct ValidationReport {
   std::optional<QualityReport> quality;
