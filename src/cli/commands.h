@@ -37,6 +37,9 @@ void add_hunt_command(CLI::App& app, std::function<int()>& run);
 void add_watch_command(CLI::App& app, std::function<int()>& run);
 void add_validate_command(CLI::App& app, std::function<int()>& run);
 void add_convert_command(CLI::App& app, std::function<int()>& run);
+void add_ship_command(CLI::App& app, std::function<int()>& run);
+void add_serve_command(CLI::App& app, std::function<int()>& run);
+void add_alerts_command(CLI::App& app, std::function<int()>& run);
 
 // Reads each file (or stdin for "-"; stdin alone when there are none; a
 // folder's files in path order, without dot names) with `read`, until `done`

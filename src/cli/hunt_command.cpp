@@ -244,7 +244,8 @@ int run_hunt(const HuntCommandOptions& options) {
   return kSuccess;
 }
 
-// The options hunt and watch share.
+}  // namespace
+
 void add_rule_options(CLI::App* command, HuntCommandOptions& options) {
   command
       ->add_option(
@@ -276,8 +277,6 @@ void add_rule_options(CLI::App* command, HuntCommandOptions& options) {
   command->add_flag("--skip-invalid", options.skip_invalid,
                     "Leave out rules with errors (reported) instead of stopping");
 }
-
-}  // namespace
 
 void add_hunt_command(CLI::App& app, std::function<int()>& run) {
   auto options = std::make_shared<HuntCommandOptions>();

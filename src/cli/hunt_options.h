@@ -53,6 +53,9 @@ struct HuntBuild {
 // with the problems printed, when they have errors.
 using HuntBuilder = std::function<std::unique_ptr<HuntBuild>(const FieldIndex* base)>;
 
+// The options of rule selection and tuning hunt, watch and serve share.
+void add_rule_options(CLI::App* command, HuntCommandOptions& options);
+
 struct WatchEnd {
   int exit_code = 0;
   // The inputs ended (no checkpoint to resume from): results final only at

@@ -361,6 +361,9 @@ int main(int argc, char** argv) {
   add_query_command(app, run);
   add_hunt_command(app, run);
   add_watch_command(app, run);
+  add_ship_command(app, run);
+  add_serve_command(app, run);
+  add_alerts_command(app, run);
   add_validate_command(app, run);
   add_convert_command(app, run);
   try {

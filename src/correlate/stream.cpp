@@ -456,51 +456,19 @@ void QueryStream::read_text(std::istream& in, const std::string& name, SourceKin
 void QueryStream::feed(LiveInput& input, std::string_view bytes) {
   if (done() || bytes.empty()) return;
   const size_t limit = reader_.options().max_line_bytes;
-  const size_t last_newline = bytes.rfind('\n');
-  if (input.overlong) {
-    // The rest of a line past the limit: counted, reported once it ends.
-    const size_t end = bytes.find('\n');
-    input.overlong_bytes += end == std::string_view::npos ? bytes.size() : end;
-    if (end == std::string_view::npos) return;
-    ++input.lines;
-    reader_.count_bytes(input.overlong_bytes + 1);
-    reader_.problem(input.name, input.lines, too_long(input.overlong_bytes, limit));
-    input.overlong = false;
-    bytes.remove_prefix(end + 1);
-    return feed(input, bytes);
-  }
-  if (last_newline == std::string_view::npos) {
-    input.tail.append(bytes);
-  } else {
-    std::string text = std::move(input.tail);
-    text.append(bytes.substr(0, last_newline + 1));
-    input.tail.assign(bytes.substr(last_newline + 1));
-    read_live_lines(input, text);
-  }
-  // A partial line past the limit is not kept: its rest is counted as it comes.
-  if (input.tail.size() > limit) {
-    input.overlong = true;
-    input.overlong_bytes = input.tail.size();
-    input.tail.clear();
-    input.tail.shrink_to_fit();
-  }
+  split_live_lines(
+      input, bytes, limit, [&](std::string_view text) { read_live_lines(input, text); },
+      [&](uint64_t line, uint64_t length) {
+        reader_.count_bytes(length + 1);
+        reader_.problem(input.name, line, too_long(length, limit));
+      });
 }
 
 void QueryStream::read_live_lines(LiveInput& input, std::string_view text) {
   if (input.lines == 0 && text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   if (!input.kind) {
     // The first non-blank line decides between JSON and a text source.
-    size_t at = 0;
-    std::string_view first;
-    while (at < text.size()) {
-      size_t end = text.find('\n', at);
-      std::string_view line = text.substr(at, end - at);
-      if (line.find_first_not_of(" \t\r") != std::string_view::npos) {
-        first = line;
-        break;
-      }
-      at = end + 1;
-    }
+    std::string_view first = first_nonblank_line(text);
     if (first.empty()) {  // blank lines only, so far
       input.lines += static_cast<uint64_t>(std::count(text.begin(), text.end(), '\n'));
       reader_.count_bytes(text.size());

@@ -19,6 +19,7 @@
 #include "event/packed_event.h"
 #include "ingest/reader.h"
 #include "match/literals.h"
+#include "source/live_input.h"
 #include "source/source.h"
 
 namespace pickaxe {
@@ -62,20 +63,6 @@ struct StreamStats {
   // they arrive; lines the prefilter skipped are ECS (stats() adds them).
   std::array<uint64_t, 6> events_by_source{};
   uint64_t rejected() const { return malformed + missing_timestamp + wrong_type; }
-};
-
-// An input read as it grows (a followed file): its bytes are fed as they
-// arrive; complete lines go on at once, a partial last line waits for the
-// rest. Text sources (auditd, Sysmon syslog) keep their decoder from feed to
-// feed, so an event whose records arrive in different reads is whole.
-struct LiveInput {
-  std::string name;
-  uint64_t lines = 0;     // complete lines read so far
-  std::string tail;       // a partial last line
-  bool overlong = false;  // the partial line passed max_line_bytes: skipped to its end
-  uint64_t overlong_bytes = 0;
-  std::optional<SourceKind> kind;  // decided by the first non-blank line (Auto: JSON)
-  std::unique_ptr<TextDecoder> decoder;
 };
 
 class QueryStream {

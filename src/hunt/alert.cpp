@@ -199,6 +199,7 @@ Alert event_alert(const AlertContext& context, simdjson::dom::element document,
   json.end_object();
   Alert alert;
   alert.json = json.str();
+  alert.uuid = uuid;
   alert.time = text_at(document, "@timestamp");
   alert.rule_name = rule.name;
   alert.rule = &rule;
@@ -300,6 +301,7 @@ std::vector<Alert> build_alerts(const AlertContext& context, const QueryResult& 
   json.end_object();
   Alert shell;
   shell.json = json.str();
+  shell.uuid = uuid;
   shell.time = documents.empty() ? "" : text_at(documents[0], "@timestamp");
   shell.rule_name = context.rule->name;
   shell.rule = context.rule;

@@ -29,6 +29,7 @@ struct AlertContext {
 
 struct Alert {
   std::string json;  // the document, one line
+  std::string uuid;  // kibana.alert.uuid: the same for the same rule and events
   std::string time;  // the original event time
   std::string rule_name;
   const Rule* rule = nullptr;

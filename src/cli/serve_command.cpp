@@ -1,0 +1,634 @@
+// `pickaxe serve`: a fleet worker. Takes a fair share of the partitions by
+// lease, reads each one's events from its durable consumer, runs the rules
+// with a hunter per partition, publishes alerts to PICKAXE_ALERTS, and
+// checkpoints each partition's state with the stream sequence it covers;
+// messages are acknowledged once a checkpoint covers them.
+#include <unistd.h>
+
+#include <charconv>
+#include <chrono>
+#include <climits>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/hunt_options.h"
+#include "cli/metrics.h"
+#include "fleet/checkpoint.h"
+#include "fleet/fleet.h"
+#include "fleet/leases.h"
+#include "util/signals.h"
+
+namespace pickaxe::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr const char* kGlobal = "global";
+
+struct ServeOptions {
+  HuntCommandOptions hunt;
+  std::string nats = "nats://127.0.0.1:4222";
+  std::string lease_ttl = "10s";
+  std::string checkpoint_interval = "2s";
+  std::string worker;
+  size_t batch = 1000;
+};
+
+// One partition this worker owns (or the global one): its reader, its
+// hunter, and how far it has read and checkpointed.
+struct Unit {
+  std::string name;     // p3, global
+  std::string subject;  // pickaxe.events.3, pickaxe.events.>
+  std::optional<uint32_t> partition;
+  std::unique_ptr<Hunter> hunter;
+  LiveInput input;
+  std::unique_ptr<fleet::StreamReader> reader;
+  uint64_t sequence = 0;      // the last stream sequence read
+  uint64_t checkpointed = 0;  // the last one a checkpoint covers
+  uint64_t state_revision = 0;
+  bool state_exists = false;
+  int64_t newest = INT64_MIN;
+  Clock::time_point newest_at = Clock::now();
+  uint64_t dead_letters = 0;
+  uint64_t lag = 0;
+  size_t checkpoint_bytes = 0;
+  bool too_big_said = false;
+};
+
+std::string default_worker_name() {
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  std::string name;
+  for (char c : std::string(host))
+    name += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
+  std::random_device random;
+  return fmt::format("{}-{}-{:04x}", name.empty() ? "worker" : name, ::getpid(), random() & 0xffff);
+}
+
+// The partition a subject names (pickaxe.events.N), if it is one of the fleet's.
+std::optional<uint32_t> partition_of_subject(std::string_view subject, uint32_t partitions) {
+  constexpr std::string_view prefix = "pickaxe.events.";
+  if (!subject.starts_with(prefix)) return std::nullopt;
+  subject.remove_prefix(prefix.size());
+  uint32_t partition = 0;
+  auto [end, error] = std::from_chars(subject.data(), subject.data() + subject.size(), partition);
+  if (error != std::errc() || end != subject.data() + subject.size() || partition >= partitions)
+    return std::nullopt;
+  return partition;
+}
+
+class Worker {
+ public:
+  Worker(const ServeOptions& options, fleet::Transport& transport, const fleet::Layout& layout,
+         const LoadResult& loaded, const ExceptionSet* exceptions, const Schema& schema,
+         HuntOptions hunt_options, std::vector<std::string> exact, std::vector<std::string> global)
+      : options_(options),
+        transport_(transport),
+        layout_(layout),
+        loaded_(loaded),
+        exceptions_(exceptions),
+        schema_(schema),
+        hunt_options_(std::move(hunt_options)),
+        exact_(std::move(exact)),
+        global_(std::move(global)) {}
+
+  int run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::string& worker,
+          std::chrono::nanoseconds checkpoint_every, MetricsServer* metrics);
+
+ private:
+  std::unique_ptr<Unit> open(const std::string& name, fleet::Bucket& state,
+                             const std::string& worker);
+  void process(Unit& unit, const fleet::Record& record);
+  std::string check(const Unit& unit, const fleet::Record& record, bool& dead_letter);
+  // Publishes, waiting for a server that is away (a stop signal ends the wait).
+  bool publish(const std::string& subject, std::string_view data, const std::string& id,
+               const fleet::Headers& headers);
+  // False when the partition was taken over (its state is then dropped).
+  bool checkpoint(Unit& unit, fleet::Bucket& state);
+  std::string metrics_text(const fleet::Leases& leases) const;
+
+  const ServeOptions& options_;
+  fleet::Transport& transport_;
+  const fleet::Layout& layout_;
+  const LoadResult& loaded_;
+  const ExceptionSet* exceptions_;
+  const Schema& schema_;
+  HuntOptions hunt_options_;
+  std::vector<std::string> exact_, global_;
+  std::map<std::string, std::unique_ptr<Unit>> units_;
+  simdjson::dom::parser parser_;
+  std::string line_;
+  uint64_t acquired_ = 0, lost_ = 0, released_ = 0, dead_letters_ = 0, skipped_ = 0;
+  uint64_t publish_failures_ = 0;
+  const bool quiet_ = options_.hunt.stream.quiet;
+};
+
+bool Worker::publish(const std::string& subject, std::string_view data, const std::string& id,
+                     const fleet::Headers& headers) {
+  std::string why;
+  for (int attempt = 0;; ++attempt) {
+    fleet::Status status = transport_.publish(subject, data, id, headers, why);
+    if (status == fleet::Status::Ok) return true;
+    if (status != fleet::Status::Unavailable || stop_requested()) {
+      ++publish_failures_;
+      std::cerr << fmt::format("pickaxe: cannot publish to {}: {}\n", subject, why);
+      return false;
+    }
+    if (attempt % 20 == 0 && !quiet_)
+      std::cerr << fmt::format("pickaxe: cannot publish: {}; retrying\n", why);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
+std::unique_ptr<Unit> Worker::open(const std::string& name, fleet::Bucket& state,
+                                   const std::string& worker) {
+  auto unit = std::make_unique<Unit>();
+  unit->name = name;
+  unit->input.name = name == kGlobal ? "pickaxe.events.>" : "pickaxe.events." + name.substr(1);
+  unit->subject = unit->input.name;
+  if (name != kGlobal) unit->partition = static_cast<uint32_t>(std::stoul(name.substr(1)));
+  HuntOptions hunt_options = hunt_options_;
+  hunt_options.selection = {name == kGlobal ? global_ : exact_, {}, {}};
+  hunt_options.exceptions = exceptions_;
+  Unit* raw = unit.get();
+  auto sink = [this, raw](const Alert& alert) {
+    publish(fleet::alerts_subject(alert.rule ? alert.rule->rule_id : ""), alert.json, alert.uuid,
+            {{"Pickaxe-Partition", raw->name}});
+  };
+  auto on_problem = [this](const InputProblem& problem) {
+    if (!quiet_) std::cerr << describe_problem(problem);
+  };
+  Diagnostics diagnostics;
+  unit->hunter = std::make_unique<Hunter>(loaded_.rules, schema_, hunt_options, sink, on_problem,
+                                          diagnostics);
+  for (const Diagnostic& d : diagnostics.items()) std::cerr << render_text(d);
+  // The checkpoint: the state and the sequence it covers.
+  std::string bytes, why;
+  fleet::Status status = state.get(name, bytes, unit->state_revision, why);
+  if (status == fleet::Status::Ok) {
+    unit->state_exists = true;
+    fleet::PartitionCheckpoint saved;
+    std::string error;
+    if (!fleet::decode_checkpoint(bytes, saved, error)) {
+      std::cerr << fmt::format("pickaxe: the checkpoint of {} cannot be read ({}); it resumes at "
+                               "sequence {} with a fresh state\n",
+                               name, error, saved.sequence + 1);
+    } else if (saved.rule_set != unit->hunter->rule_set_identity()) {
+      std::cerr << fmt::format("pickaxe: the checkpoint of {} is of other rules; it resumes at "
+                               "sequence {} with a fresh state\n",
+                               name, saved.sequence + 1);
+    } else if (!unit->hunter->load(saved.hunt, &error)) {
+      std::cerr << fmt::format("pickaxe: the checkpoint of {}: {}; it resumes at sequence {} "
+                               "with a fresh state\n",
+                               name, error, saved.sequence + 1);
+    } else {
+      unit->dead_letters = saved.dead_letters;
+    }
+    unit->sequence = unit->checkpointed = saved.sequence;
+    unit->newest = unit->hunter->newest_time();
+  } else if (status != fleet::Status::NotFound) {
+    std::cerr << fmt::format("pickaxe: cannot read the checkpoint of {}: {}\n", name, why);
+    return nullptr;
+  }
+  const std::string prefix = fmt::format("pickaxe-{}-", name);
+  transport_.remove_readers(fleet::kEventsStream, prefix, why);
+  unit->reader = transport_.open_reader(fleet::kEventsStream, unit->subject, prefix + worker,
+                                        unit->sequence + 1, 0, why);
+  if (!unit->reader) {
+    std::cerr << "pickaxe: " << why << "\n";
+    return nullptr;
+  }
+  if (!quiet_)
+    std::cerr << fmt::format("pickaxe: took {} from sequence {}\n", name, unit->sequence + 1);
+  return unit;
+}
+
+// Why the message cannot be read as an event of this unit; empty when it can.
+std::string Worker::check(const Unit& unit, const fleet::Record& record, bool& dead_letter) {
+  std::optional<uint32_t> partition = unit.partition;
+  if (!partition) {
+    // The global partition reads every subject: messages of a partition are
+    // dead-lettered by its owner; those of no partition, here.
+    partition = partition_of_subject(record.subject, layout_.partitions);
+    dead_letter = !partition;
+    if (!partition)
+      return fmt::format("the subject is not pickaxe.events.<0..{}>", layout_.partitions - 1);
+  } else {
+    dead_letter = true;
+  }
+  const size_t limit = options_.hunt.stream.max_line_bytes;
+  if (record.data.size() > limit)
+    return fmt::format("message of {} bytes is larger than --max-line-bytes {}",
+                       record.data.size(), limit);
+  simdjson::dom::element document;
+  if (auto error = parser_.parse(record.data.data(), record.data.size()).get(document))
+    return fmt::format("not JSON: {}", simdjson::error_message(error));
+  if (!document.is_object()) return "not a JSON object";
+  std::optional<fleet::KeyValue> key = fleet::partition_key_of(document, layout_.key);
+  if (!key) {
+    if (*partition == 0) return {};
+    return fmt::format("no partition key ({}); events without one belong to partition 0",
+                       fmt::join(layout_.key, ", "));
+  }
+  const uint32_t expected = fleet::partition_of(key->value, layout_.partitions);
+  if (expected != *partition)
+    return fmt::format("{} \"{}\" belongs to partition {}", key->field, key->value, expected);
+  return {};
+}
+
+void Worker::process(Unit& unit, const fleet::Record& record) {
+  if (record.sequence <= unit.sequence) return;  // delivered again: read already
+  unit.sequence = record.sequence;
+  bool dead_letter = false;
+  std::string reason = check(unit, record, dead_letter);
+  if (!reason.empty()) {
+    if (!dead_letter) {
+      ++skipped_;
+      return;
+    }
+    ++unit.dead_letters;
+    ++dead_letters_;
+    if (!quiet_)
+      std::cerr << fmt::format("pickaxe: {} {}:{}: {}; sent to {}\n", fleet::kEventsStream,
+                               record.subject, record.sequence, reason,
+                               fleet::kDeadLetterStream);
+    publish(fleet::dead_letter_subject(unit.name), record.data,
+            fmt::format("{}-{}", fleet::kEventsStream, record.sequence),
+            {{"Pickaxe-Reason", reason},
+             {"Pickaxe-Subject", std::string(record.subject)},
+             {"Pickaxe-Sequence", std::to_string(record.sequence)}});
+    return;
+  }
+  // Problems name the stream sequence as the line.
+  unit.input.lines = record.sequence - 1;
+  line_.assign(record.data);
+  line_ += '\n';
+  unit.hunter->feed(unit.input, line_);
+}
+
+bool Worker::checkpoint(Unit& unit, fleet::Bucket& state) {
+  if (unit.sequence == unit.checkpointed && unit.state_exists) return true;
+  fleet::PartitionCheckpoint saved;
+  saved.sequence = unit.sequence;
+  saved.rule_set = unit.hunter->rule_set_identity();
+  saved.dead_letters = unit.dead_letters;
+  unit.hunter->save(saved.hunt);
+  const std::string bytes = fleet::encode_checkpoint(saved);
+  unit.checkpoint_bytes = bytes.size();
+  if (bytes.size() + 1024 > transport_.max_message_bytes()) {
+    if (!unit.too_big_said)
+      std::cerr << fmt::format(
+          "pickaxe: the checkpoint of {} is {} bytes, more than the server takes ({} bytes): "
+          "raise the server's max_payload or lower --max-sequence-state; its messages stay "
+          "unacknowledged until one fits\n",
+          unit.name, bytes.size(), transport_.max_message_bytes());
+    unit.too_big_said = true;
+    return true;
+  }
+  unit.too_big_said = false;
+  std::string why;
+  fleet::Status status = unit.state_exists
+                             ? state.update(unit.name, bytes, unit.state_revision, why)
+                             : state.create(unit.name, bytes, unit.state_revision, why);
+  if (status == fleet::Status::Conflict) {
+    std::cerr << fmt::format("pickaxe: {} was checkpointed by another worker: it is theirs now\n",
+                             unit.name);
+    return false;
+  }
+  if (status != fleet::Status::Ok) {
+    std::cerr << fmt::format("pickaxe: cannot checkpoint {}: {}\n", unit.name, why);
+    return true;
+  }
+  unit.state_exists = true;
+  unit.checkpointed = unit.sequence;
+  if (unit.reader->commit(unit.sequence, why) != fleet::Status::Ok && !quiet_)
+    std::cerr << fmt::format("pickaxe: cannot acknowledge {} up to {}: {}\n", unit.name,
+                             unit.sequence, why);
+  return true;
+}
+
+std::string Worker::metrics_text(const fleet::Leases& leases) const {
+  std::string out;
+  auto metric = [&](std::string_view name, std::string_view type, std::string_view help) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  };
+  uint64_t events = 0, alerts = 0, malformed = 0;
+  for (const auto& [name, unit] : units_) {
+    HuntStats stats = unit->hunter->stats();
+    events += stats.stream.events;
+    alerts += stats.alerts;
+    malformed += stats.stream.rejected();
+  }
+  metric("pickaxe_events_total", "counter", "Events read by the partitions owned now.");
+  out += fmt::format("pickaxe_events_total {}\n", events);
+  metric("pickaxe_events_skipped_total", "counter", "Events skipped: malformed, no time, wrong type.");
+  out += fmt::format("pickaxe_events_skipped_total {}\n", malformed);
+  metric("pickaxe_alerts_total", "counter", "Alerts raised by the partitions owned now.");
+  out += fmt::format("pickaxe_alerts_total {}\n", alerts);
+  metric("pickaxe_fleet_partitions_owned", "gauge", "Partitions this worker holds a lease on.");
+  out += fmt::format("pickaxe_fleet_partitions_owned {}\n", leases.owned().size());
+  metric("pickaxe_fleet_workers", "gauge", "Workers alive, as the leases bucket shows.");
+  out += fmt::format("pickaxe_fleet_workers {}\n", leases.live_workers());
+  metric("pickaxe_fleet_consumer_lag", "gauge", "Messages of a partition not yet read.");
+  for (const auto& [name, unit] : units_)
+    out += fmt::format("pickaxe_fleet_consumer_lag{{partition=\"{}\"}} {}\n", name, unit->lag);
+  metric("pickaxe_fleet_checkpoint_bytes", "gauge", "Size of a partition's last checkpoint.");
+  for (const auto& [name, unit] : units_)
+    out += fmt::format("pickaxe_fleet_checkpoint_bytes{{partition=\"{}\"}} {}\n", name,
+                       unit->checkpoint_bytes);
+  metric("pickaxe_fleet_lease_changes_total", "counter", "Leases taken, lost and given back.");
+  out += fmt::format("pickaxe_fleet_lease_changes_total{{change=\"acquired\"}} {}\n", acquired_);
+  out += fmt::format("pickaxe_fleet_lease_changes_total{{change=\"lost\"}} {}\n", lost_);
+  out += fmt::format("pickaxe_fleet_lease_changes_total{{change=\"released\"}} {}\n", released_);
+  metric("pickaxe_fleet_dead_letters_total", "counter",
+         "Messages sent to PICKAXE_DEAD_LETTER (not JSON, no partition key, too large...).");
+  out += fmt::format("pickaxe_fleet_dead_letters_total {}\n", dead_letters_);
+  return out;
+}
+
+int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::string& worker,
+                std::chrono::nanoseconds checkpoint_every, MetricsServer* metrics) {
+  std::vector<std::string> names;
+  if (!exact_.empty())
+    for (uint32_t p = 0; p < layout_.partitions; ++p) names.push_back(fmt::format("p{}", p));
+  if (!global_.empty()) names.push_back(kGlobal);
+  fleet::Leases leases(leases_bucket, worker, names);
+  const auto heartbeat_every = leases_bucket.ttl() / 3;
+  Clock::time_point heartbeat_at{}, checkpointed = Clock::now(), published{};
+  std::vector<fleet::Record> records;
+  std::string problem_said;
+  // Checkpoints every unit: alerts acknowledged by the server first.
+  auto checkpoint_all = [&] {
+    for (auto& [name, unit] : units_) unit->hunter->drain();
+    std::string why;
+    if (transport_.flush(std::chrono::seconds(30), why) != fleet::Status::Ok) {
+      std::cerr << "pickaxe: " << why << "; the checkpoint waits\n";
+      return;
+    }
+    for (auto it = units_.begin(); it != units_.end();) {
+      if (checkpoint(*it->second, state)) {
+        ++it;
+        continue;
+      }
+      ++lost_;
+      leases.release(it->first);
+      it = units_.erase(it);
+    }
+  };
+  while (!stop_requested()) {
+    const Clock::time_point now = Clock::now();
+    if (now - heartbeat_at >= heartbeat_every) {
+      heartbeat_at = now;
+      std::string problem;
+      fleet::Leases::Changes changes = leases.heartbeat(problem);
+      if (!problem.empty() && problem != problem_said) std::cerr << "pickaxe: " << problem << "\n";
+      problem_said = problem;
+      for (const std::string& name : changes.lost) {
+        ++lost_;
+        std::cerr << fmt::format("pickaxe: lost the lease of {}: another worker goes on from its "
+                                 "last checkpoint\n",
+                                 name);
+        units_.erase(name);
+      }
+      for (const std::string& name : changes.surplus) {
+        if (auto it = units_.find(name); it != units_.end()) {
+          it->second->hunter->drain();
+          std::string why;
+          if (transport_.flush(std::chrono::seconds(30), why) != fleet::Status::Ok) continue;
+          checkpoint(*it->second, state);
+          units_.erase(it);
+        }
+        leases.release(name);
+        ++released_;
+        if (!quiet_) std::cerr << fmt::format("pickaxe: gave {} back (a fair share)\n", name);
+      }
+      for (const std::string& name : changes.acquired) {
+        std::unique_ptr<Unit> unit = open(name, state, worker);
+        if (!unit) {
+          leases.release(name);
+          continue;
+        }
+        ++acquired_;
+        units_[name] = std::move(unit);
+      }
+      for (auto& [name, unit] : units_) {
+        std::string why;
+        uint64_t pending = 0;
+        if (unit->reader->pending(pending, why) == fleet::Status::Ok) unit->lag = pending;
+      }
+    }
+    size_t got = 0;
+    for (auto& [name, unit] : units_) {
+      std::string why;
+      if (unit->reader->fetch(options_.batch, std::chrono::milliseconds(0), records, why) !=
+          fleet::Status::Ok) {
+        if (!quiet_ && why != problem_said) std::cerr << "pickaxe: " << name << ": " << why << "\n";
+        problem_said = why;
+        continue;
+      }
+      got += records.size();
+      for (const fleet::Record& record : records) process(*unit, record);
+      Hunter& hunter = *unit->hunter;
+      const Clock::time_point at = Clock::now();
+      if (hunter.newest_time() != unit->newest) {
+        unit->newest = hunter.newest_time();
+        unit->newest_at = at;
+      }
+      hunter.advance_quiet(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(at - unit->newest_at).count());
+      hunter.drain();
+    }
+    if (Clock::now() - checkpointed >= checkpoint_every) {
+      checkpoint_all();
+      checkpointed = Clock::now();
+    }
+    if (metrics && Clock::now() - published >= std::chrono::milliseconds(250)) {
+      published = Clock::now();
+      metrics->publish(metrics_text(leases));
+    }
+    if (got == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // A clean stop: everything checkpointed, the leases given back at once.
+  checkpoint_all();
+  leases.release_all();
+  uint64_t events = 0, alerts = 0;
+  for (const auto& [name, unit] : units_) {
+    events += unit->hunter->stats().stream.events;
+    alerts += unit->hunter->stats().alerts;
+  }
+  if (!quiet_)
+    std::cerr << fmt::format(
+        "serve: stopped by {}; {} partitions checkpointed and given back ({} events, {} alerts "
+        "since taken; {} dead letters)\n",
+        stop_signal_name(), units_.size(), events, alerts, dead_letters_);
+  return publish_failures_ > 0 ? kFindings : kSuccess;
+}
+
+int run_serve(ServeOptions& options) {
+  HuntCommandOptions& hunt = options.hunt;
+  std::optional<int64_t> ttl = parse_duration(options.lease_ttl);
+  std::optional<int64_t> every = parse_duration(options.checkpoint_interval);
+  if (!ttl || *ttl < 1'000'000'000) {
+    std::cerr << fmt::format("pickaxe: --lease-ttl: '{}' is not a duration of 1s or more\n",
+                             options.lease_ttl);
+    return kUsage;
+  }
+  if (!every || *every <= 0) {
+    std::cerr << fmt::format("pickaxe: --checkpoint-interval: '{}' is not a duration\n",
+                             options.checkpoint_interval);
+    return kUsage;
+  }
+  if (!hunt.metrics_address.empty() || hunt.metrics_address_given) {
+    std::string error;
+    if (!MetricsServer::valid_address(hunt.metrics_address, error)) {
+      std::cerr << "pickaxe: " << error << "\n";
+      return kUsage;
+    }
+  }
+  std::optional<const sigma::Mapping*> sigma_mapping = load_sigma_mapping(hunt.sigma_mapping);
+  if (!sigma_mapping) return kUsage;
+  Schema schema;
+  if (!load_mappings(hunt.stream.mappings, schema)) return kFindings;
+  std::optional<StreamOptions> stream_options = stream_options_of(hunt.stream);
+  if (!stream_options) return kUsage;
+  std::optional<int64_t> window = parse_duration(hunt.suppress_window);
+  if (!window) {
+    std::cerr << fmt::format("pickaxe: --suppress-window: '{}' is not a duration\n",
+                             hunt.suppress_window);
+    return kUsage;
+  }
+  if (!hunt.detection_time.empty() && !parse_iso8601(hunt.detection_time)) {
+    std::cerr << fmt::format("pickaxe: --detection-time: '{}' is not an ISO 8601 time\n",
+                             hunt.detection_time);
+    return kUsage;
+  }
+  std::vector<std::string> rule_paths =
+      hunt.rules.empty() ? std::vector<std::string>{bundled_pack_dir()} : hunt.rules;
+  std::optional<LoadResult> loaded =
+      load_rules_or_report(rule_paths, "serve", hunt.skip_invalid, *sigma_mapping);
+  if (!loaded) return kFindings;
+  ExceptionSet exceptions;
+  if (!hunt.exceptions.empty()) {
+    Diagnostics diagnostics;
+    exceptions = load_exceptions(hunt.exceptions, diagnostics);
+    for (const Diagnostic& d : diagnostics.items()) std::cerr << render_text(d);
+    if (diagnostics.has_errors()) return kFindings;
+  }
+
+  fleet::ConnectOptions connect;
+  connect.url = options.nats;
+  connect.name = "pickaxe serve";
+  connect.on_connection_event = [&](const std::string& message) {
+    std::cerr << "pickaxe: " << message << "\n";
+  };
+  std::string error;
+  std::unique_ptr<fleet::Transport> transport = fleet::connect_nats(connect, error);
+  fleet::Layout layout;
+  if (!transport || !fleet::set_up(*transport, fleet::Layout{}, false, layout, error)) {
+    std::cerr << "pickaxe: " << error << "\n";
+    return kFindings;
+  }
+  // Rules whose events may span partitions run on the global one.
+  RuleSelection selection{hunt.rule_ids, hunt.tags, hunt.min_severity};
+  std::vector<std::string> exact, global;
+  std::string inexact_list;
+  size_t selected = 0;
+  for (const Rule& rule : loaded->rules) {
+    if (!rule.loaded() || !selection.selects(rule)) continue;
+    ++selected;
+    fleet::Exactness exactness =
+        fleet::partition_exactness(rule, layout.key, hunt.suppress_by);
+    (exactness.exact ? exact : global).push_back(rule.rule_id);
+    if (!exactness.exact)
+      inexact_list += fmt::format("  {} ({}): {}\n", rule.name, rule.rule_id, exactness.reason);
+  }
+  if (selected == 0) {
+    std::cerr << "pickaxe: serve: no rule is selected\n";
+    return kUsage;
+  }
+  const std::string worker = options.worker.empty() ? default_worker_name() : options.worker;
+  std::cerr << fmt::format("pickaxe: serve as {}: {} rules over {} partitions keyed by {}\n",
+                           worker, selected, layout.partitions, fmt::join(layout.key, ", "));
+  if (!global.empty())
+    std::cerr << fmt::format(
+        "pickaxe: {} {} not partition-exact: run on the global partition (exact, not scaled):\n{}",
+        global.size(), global.size() == 1 ? "rule is" : "rules are", inexact_list);
+
+  std::unique_ptr<fleet::Bucket> leases =
+      transport->bucket(fleet::kLeaseBucket, std::chrono::nanoseconds(*ttl), error);
+  std::unique_ptr<fleet::Bucket> state =
+      leases ? transport->bucket(fleet::kStateBucket, std::chrono::nanoseconds(0), error) : nullptr;
+  if (!leases || !state) {
+    std::cerr << "pickaxe: " << error << "\n";
+    return kFindings;
+  }
+  if (std::chrono::nanoseconds(*ttl) != leases->ttl())
+    std::cerr << fmt::format("pickaxe: the fleet's leases last {} s (the bucket's TTL), not "
+                             "--lease-ttl\n",
+                             std::chrono::duration<double>(leases->ttl()).count());
+  std::unique_ptr<MetricsServer> metrics;
+  if (!hunt.metrics_address.empty()) {
+    metrics = std::make_unique<MetricsServer>();
+    if (!metrics->start(hunt.metrics_address, error)) {
+      std::cerr << "pickaxe: " << error << "\n";
+      return kFindings;
+    }
+    std::cerr << fmt::format("pickaxe: metrics on http://{}:{}/metrics\n",
+                             hunt.metrics_address.substr(0, hunt.metrics_address.rfind(':')),
+                             metrics->port());
+  }
+  HuntOptions hunt_options;
+  hunt_options.stream = *stream_options;
+  hunt_options.max_sequence_state = hunt.stream.max_sequence_state;
+  hunt_options.detection_time = hunt.detection_time;
+  hunt_options.suppress_by = hunt.suppress_by;
+  hunt_options.suppress_window = *window;
+  install_stop_signals();
+  Worker serving(options, *transport, layout, *loaded, hunt.exceptions.empty() ? nullptr : &exceptions,
+                 schema, hunt_options, exact, global);
+  return serving.run(*leases, *state, worker, std::chrono::nanoseconds(*every), metrics.get());
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, std::function<int()>& run) {
+  auto options = std::make_shared<ServeOptions>();
+  options->hunt.stream.max_lateness = "500ms";
+  CLI::App* command = app.add_subcommand(
+      "serve",
+      "Run as a fleet worker: share the partitions of PICKAXE_EVENTS with the other workers "
+      "(leases in NATS KV), run the rules over each one's events and publish alerts to "
+      "PICKAXE_ALERTS. Stops, checkpointing and giving its partitions back, on SIGINT or "
+      "SIGTERM.");
+  add_rule_options(command, options->hunt);
+  command->add_option("--nats", options->nats, "The NATS server's URL")
+      ->default_str("nats://127.0.0.1:4222");
+  command->add_option("--lease-ttl", options->lease_ttl,
+                      "How long a dead worker's partitions wait before others take them over")
+      ->default_str("10s");
+  command->add_option("--checkpoint-interval", options->checkpoint_interval,
+                      "How often each partition's state is checkpointed (and its messages "
+                      "acknowledged)")
+      ->default_str("2s");
+  command->add_option("--worker-name", options->worker,
+                      "This worker's name in leases and consumers (default: host-pid-random)");
+  command->add_option("--batch", options->batch, "Messages fetched at once per partition")
+      ->check(CLI::Range(1, 100000));
+  command->add_option("--detection-time", options->hunt.detection_time,
+                      "The alerts' @timestamp, ISO 8601 (default: when each alert is raised)");
+  command
+      ->add_option("--metrics-addr", options->hunt.metrics_address,
+                   "Serve Prometheus metrics on http://HOST:PORT/metrics and /healthz")
+      ->each([options](const std::string&) { options->hunt.metrics_address_given = true; });
+  add_stream_flags(*command, options->hunt.stream, "No input problems or partition changes on stderr");
+  command->get_option("--max-lateness")->default_str("500ms");
+  command->callback([options, &run] { run = [options] { return run_serve(*options); }; });
+}
+
+}  // namespace pickaxe::cli

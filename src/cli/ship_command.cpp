@@ -1,0 +1,364 @@
+// `pickaxe ship`: the fleet's producer. Reads files (once, or followed) and
+// stdin as watch reads them, decodes each event to ECS and publishes it to
+// PICKAXE_EVENTS on its partition's subject, with an id that lets the
+// server drop a publish made twice.
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/state_dir.h"
+#include "fleet/fleet.h"
+#include "ingest/follow.h"
+#include "source/documents.h"
+#include "util/signals.h"
+#include "util/uuid.h"
+
+namespace pickaxe::cli {
+
+namespace {
+
+constexpr auto kCheckpointEvery = std::chrono::seconds(2);
+constexpr auto kQuietInput = std::chrono::milliseconds(500);
+
+struct ShipOptions {
+  std::string nats = "nats://127.0.0.1:4222";
+  std::vector<std::string> paths;
+  uint32_t partitions = 16;
+  std::vector<std::string> partition_key;
+  std::string source = "auto";
+  bool follow = false;
+  std::string state_dir;
+  bool reset_state = false;
+  size_t max_line_bytes = 4 * 1024 * 1024;
+  size_t in_flight = 4096;
+  bool quiet = false;
+};
+
+// Where an input's events come from, for their message ids: the file's path
+// and identity (a rotated file is another source), or this run's stdin.
+std::string source_id(const std::string& path) {
+  struct stat info {};
+  if (path == "-" || ::stat(path.c_str(), &info) != 0) {
+    std::random_device random;
+    return stable_uuid(fmt::format("stdin\n{}\n{}", ::getpid(), random())).substr(0, 18);
+  }
+  return stable_uuid(fmt::format("{}\n{}\n{}", path, info.st_dev, info.st_ino)).substr(0, 18);
+}
+
+int run_ship(const ShipOptions& options) {
+  std::optional<SourceKind> source = source_kind_from_name(options.source);
+  if (!source) {
+    std::cerr << fmt::format("pickaxe: --source: '{}' is not a source\n", options.source);
+    return kUsage;
+  }
+  if (options.reset_state && options.state_dir.empty()) {
+    std::cerr << "pickaxe: --reset-state needs --state-dir\n";
+    return kUsage;
+  }
+  std::vector<std::string> paths;
+  bool read_stdin = options.paths.empty();
+  for (const std::string& path : options.paths) {
+    if (path == "-") {
+      read_stdin = true;
+      continue;
+    }
+    // Read once, every named file must be there (followed, it may come later).
+    std::error_code code;
+    if (!options.follow && !std::filesystem::exists(path, code) &&
+        path.find_first_of("*?[") == std::string::npos) {
+      std::cerr << fmt::format("pickaxe: {}: no such file or folder\n", path);
+      return kFindings;
+    }
+    paths.push_back(path);
+  }
+  fleet::Layout wanted;
+  wanted.partitions = options.partitions;
+  if (!options.partition_key.empty()) wanted.key = options.partition_key;
+  const bool insist = options.partitions != 16 || !options.partition_key.empty();
+
+  fleet::ConnectOptions connect;
+  connect.url = options.nats;
+  connect.name = "pickaxe ship";
+  connect.in_flight = options.in_flight;
+  connect.on_connection_event = [&](const std::string& message) {
+    if (!options.quiet) std::cerr << "pickaxe: " << message << "\n";
+  };
+  std::string error;
+  std::unique_ptr<fleet::Transport> transport = fleet::connect_nats(connect, error);
+  fleet::Layout layout;
+  if (!transport || !fleet::set_up(*transport, wanted, insist, layout, error)) {
+    std::cerr << "pickaxe: " << error << "\n";
+    return kFindings;
+  }
+  const size_t max_message = transport->max_message_bytes();
+
+  std::unique_ptr<Checkpoints> checkpoints;
+  Checkpoint restored;
+  if (!options.state_dir.empty()) {
+    checkpoints = std::make_unique<Checkpoints>(options.state_dir);
+    if (!checkpoints->open(error)) {
+      std::cerr << "pickaxe: --state-dir: " << error << "\n";
+      return kFindings;
+    }
+    if (options.reset_state) std::filesystem::remove(checkpoints->path());
+    bool exists = false;
+    std::string text = read_whole(checkpoints->path(), exists);
+    if (exists && !decode(text, restored, error)) {
+      std::cerr << fmt::format("pickaxe: {}: {}; --reset-state starts afresh\n",
+                               checkpoints->path(), error);
+      return kFindings;
+    }
+  }
+
+  // Each event: its partition from its key, its id from its source and place.
+  uint64_t published = 0, unkeyed = 0, oversized = 0, problems = 0;
+  std::map<uint64_t, std::unique_ptr<LiveInput>> inputs;
+  std::map<uint64_t, std::string> source_ids;
+  std::map<uint64_t, std::chrono::steady_clock::time_point> fed_at;
+  uint64_t current = 0;  // the input whose bytes are being read
+  simdjson::dom::parser parser;
+  bool failed = false;
+  auto on_problem = [&](const InputProblem& problem) {
+    ++problems;
+    if (!options.quiet) std::cerr << describe_problem(problem);
+  };
+  DocumentReader reader(
+      *source, options.max_line_bytes,
+      [&](std::string_view ecs, uint64_t line, uint32_t index, SourceKind) {
+        if (failed) return;
+        const LiveInput& input = *inputs.at(current);
+        if (ecs.size() > max_message) {
+          ++oversized;
+          on_problem({input.name, line,
+                      fmt::format("event of {} bytes is larger than the server takes ({} "
+                                  "bytes, max_payload); skipped",
+                                  ecs.size(), max_message)});
+          return;
+        }
+        uint32_t partition = 0;  // events without a key all go to partition 0
+        simdjson::dom::element document;
+        if (!parser.parse(ecs.data(), ecs.size()).get(document)) {
+          if (auto key = fleet::partition_key_of(document, layout.key))
+            partition = fleet::partition_of(key->value, layout.partitions);
+          else
+            ++unkeyed;
+        }
+        const std::string id = fmt::format("{}:{}:{}", source_ids.at(current), line, index);
+        std::string why;
+        fleet::Status status;
+        // The server away: publishing waits for it (a stop signal ends the wait).
+        for (int attempt = 0; (status = transport->publish(fleet::events_subject(partition), ecs,
+                                                           id, {}, why)) ==
+                                  fleet::Status::Unavailable &&
+                              !stop_requested();
+             ++attempt) {
+          if (attempt % 20 == 0 && !options.quiet)
+            std::cerr << fmt::format("pickaxe: cannot publish: {}; retrying\n", why);
+          std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        }
+        if (status == fleet::Status::Ok) {
+          ++published;
+        } else if (status != fleet::Status::Unavailable) {
+          std::cerr << fmt::format("pickaxe: {}:{}: cannot publish: {}\n", input.name, line, why);
+          failed = true;
+        }
+      },
+      on_problem);
+
+  std::vector<std::string> follow_paths = paths;
+  FileFollower follower(follow_paths, /*from_beginning=*/true);
+  FileFollower::Handler handler{[&](uint64_t id, const std::string& path) {
+                                  auto input = std::make_unique<LiveInput>();
+                                  input->name = path;
+                                  inputs[id] = std::move(input);
+                                  source_ids[id] = source_id(path);
+                                  fed_at[id] = std::chrono::steady_clock::now();
+                                },
+                                [&](uint64_t id, std::string_view bytes) {
+                                  current = id;
+                                  fed_at[id] = std::chrono::steady_clock::now();
+                                  reader.feed(*inputs.at(id), bytes);
+                                },
+                                [&](uint64_t id) {
+                                  current = id;
+                                  reader.end(*inputs.at(id));
+                                  inputs.erase(id);
+                                  fed_at.erase(id);
+                                },
+                                [&](const std::string& path, const std::string& message) {
+                                  if (!options.quiet)
+                                    std::cerr << fmt::format("pickaxe: {}: {}\n", path, message);
+                                }};
+  if (!restored.inputs.empty()) {
+    std::vector<FileFollower::Position> positions;
+    for (const SavedInput& input : restored.inputs) positions.push_back(input.position);
+    std::vector<uint64_t> ids = follower.restore(handler, positions);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i] == 0) continue;
+      LiveInput& input = *inputs.at(ids[i]);
+      const SavedInput& saved = restored.inputs[i];
+      input.lines = saved.lines;
+      input.tail = saved.tail;
+      input.overlong = saved.overlong;
+      input.overlong_bytes = saved.overlong_bytes;
+      current = ids[i];
+      if (saved.kind && !reader.restore(input, *saved.kind, saved.decoder)) {
+        std::cerr << fmt::format("pickaxe: {}: the state of {} is damaged; --reset-state starts "
+                                 "afresh\n",
+                                 checkpoints->path(), input.name);
+        return kFindings;
+      }
+    }
+    if (!options.quiet)
+      std::cerr << fmt::format("pickaxe: resumed from {}\n", checkpoints->path());
+  }
+  constexpr uint64_t kStdin = 0;
+  if (read_stdin) {
+    inputs[kStdin] = std::make_unique<LiveInput>();
+    inputs[kStdin]->name = "-";
+    source_ids[kStdin] = source_id("-");
+    fed_at[kStdin] = std::chrono::steady_clock::now();
+  }
+
+  // A checkpoint covers only what the server acknowledged.
+  auto checkpoint = [&]() -> bool {
+    std::string why;
+    if (transport->flush(std::chrono::seconds(30), why) != fleet::Status::Ok) {
+      std::cerr << "pickaxe: " << why << "; the checkpoint waits\n";
+      return false;
+    }
+    if (!checkpoints) return true;
+    Checkpoint state;
+    for (const FileFollower::Position& position : follower.positions()) {
+      const LiveInput& input = *inputs.at(position.id);
+      SavedInput saved{position,   input.lines, input.tail, input.overlong, input.overlong_bytes,
+                       input.kind, {}};
+      if (input.decoder) input.decoder->save(saved.decoder);
+      state.inputs.push_back(std::move(saved));
+    }
+    if (!checkpoints->write(encode(state), why)) {
+      std::cerr << "pickaxe: " << why << "\n";
+      return false;
+    }
+    return true;
+  };
+
+  install_stop_signals();
+  const auto started = std::chrono::steady_clock::now();
+  auto checkpointed = started;
+  std::vector<char> buffer(64 * 1024);
+  follower.start(handler);
+  while (!stop_requested() && !failed) {
+    size_t got = follower.poll(handler);
+    if (read_stdin) {
+      pollfd descriptor{STDIN_FILENO, POLLIN, 0};
+      ssize_t read = -1;
+      errno = EAGAIN;
+      if (::poll(&descriptor, 1, got > 0 ? 0 : 100) > 0)
+        read = ::read(STDIN_FILENO, buffer.data(), buffer.size());
+      if (read > 0) {
+        current = kStdin;
+        fed_at[kStdin] = std::chrono::steady_clock::now();
+        reader.feed(*inputs.at(kStdin), std::string_view(buffer.data(), read));
+        got += static_cast<size_t>(read);
+      } else if (read == 0 || (errno != EINTR && errno != EAGAIN)) {
+        current = kStdin;
+        reader.end(*inputs.at(kStdin));
+        inputs.erase(kStdin);
+        read_stdin = false;
+      }
+    }
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& [id, input] : inputs) {
+      if (input->decoder && input->decoder->open_event() && now - fed_at[id] >= kQuietInput) {
+        current = id;
+        reader.settle(*input);
+      }
+    }
+    if (now - checkpointed >= kCheckpointEvery) {
+      if (checkpoint()) checkpointed = now;
+    }
+    // Read once, the run ends when every file was read to its end.
+    if (got == 0 && !read_stdin && !options.follow) break;
+    if (got == 0 && !read_stdin) follower.wait(std::chrono::milliseconds(100));
+  }
+  if (!options.follow && !stop_requested() && !failed) {
+    follower.end_all(handler);
+  }
+  const bool saved = !failed && checkpoint();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const DocumentStats stats = reader.stats();
+  if (!options.quiet) {
+    std::cerr << fmt::format(
+        "ship: {} events published to {} partitions of {} in {:.2f} s ({:.0f} events/s)\n",
+        published, layout.partitions, fleet::kEventsStream, seconds,
+        seconds > 0 ? published / seconds : 0.0);
+    if (unkeyed > 0)
+      std::cerr << fmt::format("  {} without a partition key ({}): sent to partition 0\n", unkeyed,
+                               fmt::join(layout.key, ", "));
+    if (stats.malformed > 0 || oversized > 0)
+      std::cerr << fmt::format("  skipped {} malformed, {} larger than the server takes\n",
+                               stats.malformed, oversized);
+  }
+  if (stop_requested()) {
+    if (!options.quiet)
+      std::cerr << fmt::format("pickaxe: stopped by {}: {}\n", stop_signal_name(),
+                               saved ? "every event read was published" : "not all published");
+    return saved ? kSuccess : kFindings;
+  }
+  return saved && !failed ? kSuccess : kFindings;
+}
+
+}  // namespace
+
+void add_ship_command(CLI::App& app, std::function<int()>& run) {
+  auto options = std::make_shared<ShipOptions>();
+  CLI::App* command = app.add_subcommand(
+      "ship",
+      "Publish events to a fleet: read files (or stdin), decode each event to ECS and publish it "
+      "to the NATS JetStream stream PICKAXE_EVENTS, on the subject of its partition "
+      "(pickaxe.events.N). `pickaxe serve` workers run the rules over them.");
+  command->add_option("paths", options->paths,
+                      "Files, globs or folders to read; - is stdin, also the default");
+  command->add_option("--nats", options->nats, "The NATS server's URL")
+      ->default_str("nats://127.0.0.1:4222");
+  command->add_option("--partitions", options->partitions, "Partitions of the fleet")
+      ->default_str("16")
+      ->check(CLI::Range(1, 4096));
+  command
+      ->add_option("--partition-key", options->partition_key,
+                   "The fields that place an event, the first it holds deciding (repeatable; "
+                   "default: host.id, host.name, cloud.account.id, container.id)")
+      ->allow_extra_args(false);
+  command->add_option("--source", options->source,
+                      "How to read records: auto, ecs, cloudtrail, docker, auditd, sysmon")
+      ->default_str("auto");
+  command->add_flag("--follow", options->follow,
+                    "Keep following the files as they grow (tail -F), until a stop signal");
+  command->add_option("--state-dir", options->state_dir,
+                      "Keep the files' positions here: a restart neither skips nor repeats");
+  command->add_flag("--reset-state", options->reset_state,
+                    "With --state-dir: start afresh, forgetting the positions");
+  command->add_option("--max-line-bytes", options->max_line_bytes,
+                      "Longer lines are reported and skipped");
+  command->add_option("--in-flight", options->in_flight,
+                      "Publishes awaiting the server's acknowledgement, at most")
+      ->check(CLI::Range(1, 1 << 20));
+  command->add_flag("--quiet", options->quiet, "No summary or input problems on stderr");
+  command->callback([options, &run] { run = [options] { return run_ship(*options); }; });
+}
+
+}  // namespace pickaxe::cli

@@ -1,0 +1,489 @@
+// The fleet's transport on NATS JetStream (the C client, libnats).
+#include <nats/nats.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "fleet/transport.h"
+
+namespace pickaxe::fleet {
+
+namespace {
+
+std::string describe(natsStatus status, jsErrCode code = static_cast<jsErrCode>(0)) {
+  const char* last = nats_GetLastError(nullptr);
+  std::string text = last && *last ? last : natsStatus_GetText(status);
+  if (code != 0) text += fmt::format(" (JetStream error {})", static_cast<int>(code));
+  return text;
+}
+
+bool unavailable(natsStatus status) {
+  return status == NATS_CONNECTION_CLOSED || status == NATS_NO_SERVER ||
+         status == NATS_STALE_CONNECTION || status == NATS_CONNECTION_DISCONNECTED ||
+         status == NATS_NOT_YET_CONNECTED || status == NATS_TIMEOUT ||
+         status == NATS_NO_RESPONDERS || status == NATS_IO_ERROR;
+}
+
+Status status_of(natsStatus status, std::string& error, jsErrCode code = static_cast<jsErrCode>(0)) {
+  if (status == NATS_OK) return Status::Ok;
+  error = describe(status, code);
+  if (status == NATS_NOT_FOUND) return Status::NotFound;
+  if (code == JSStreamWrongLastSequenceErr || error.find("wrong last sequence") != std::string::npos)
+    return Status::Conflict;
+  if (unavailable(status)) return Status::Unavailable;
+  return Status::Failed;
+}
+
+class NatsReader : public StreamReader {
+ public:
+  NatsReader(jsCtx* js, natsSubscription* subscription, std::string stream, std::string name)
+      : js_(js), subscription_(subscription), stream_(std::move(stream)), name_(std::move(name)) {}
+  ~NatsReader() override {
+    natsMsgList_Destroy(&batch_);
+    if (last_) natsMsg_Destroy(last_);
+    // The durable consumer stays on the server: the next owner replaces it.
+    natsSubscription_Destroy(subscription_);
+  }
+
+  Status fetch(size_t max, std::chrono::milliseconds wait, std::vector<Record>& out,
+               std::string& error) override {
+    out.clear();
+    natsMsgList_Destroy(&batch_);
+    batch_ = {};
+    jsFetchRequest request;
+    jsFetchRequest_Init(&request);
+    request.Batch = static_cast<int>(max);
+    request.NoWait = wait.count() == 0;
+    request.Expires = std::chrono::nanoseconds(std::max(wait, std::chrono::milliseconds(1))).count();
+    natsStatus status = natsSubscription_FetchRequest(&batch_, subscription_, &request);
+    if (status == NATS_TIMEOUT || status == NATS_NOT_FOUND) return Status::Ok;  // none yet
+    if (status != NATS_OK) return status_of(status, error);
+    for (int i = 0; i < batch_.Count; ++i) {
+      natsMsg* message = batch_.Msgs[i];
+      jsMsgMetaData* meta = nullptr;
+      if (natsMsg_GetMetaData(&meta, message) != NATS_OK) continue;  // not a stream message
+      Record record;
+      record.sequence = meta->Sequence.Stream;
+      jsMsgMetaData_Destroy(meta);
+      record.subject = natsMsg_GetSubject(message);
+      record.data = std::string_view(natsMsg_GetData(message),
+                                     static_cast<size_t>(natsMsg_GetDataLength(message)));
+      out.push_back(record);
+    }
+    if (batch_.Count > 0) {
+      // The last message is kept to acknowledge the batch with (AckAll).
+      if (last_) natsMsg_Destroy(last_);
+      last_ = batch_.Msgs[batch_.Count - 1];
+      batch_.Msgs[batch_.Count - 1] = nullptr;
+      last_sequence_ = out.empty() ? 0 : out.back().sequence;
+    }
+    return Status::Ok;
+  }
+
+  Status commit(uint64_t sequence, std::string& error) override {
+    if (!last_ || last_sequence_ > sequence) return Status::Ok;
+    natsStatus status = natsMsg_Ack(last_, nullptr);
+    if (status != NATS_OK) return status_of(status, error);
+    natsMsg_Destroy(last_);
+    last_ = nullptr;
+    return Status::Ok;
+  }
+
+  Status pending(uint64_t& messages, std::string& error) override {
+    jsConsumerInfo* info = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    natsStatus status = js_GetConsumerInfo(&info, js_, stream_.c_str(), name_.c_str(), nullptr,
+                                           &code);
+    if (status != NATS_OK) return status_of(status, error, code);
+    messages = info->NumPending;
+    jsConsumerInfo_Destroy(info);
+    return Status::Ok;
+  }
+
+ private:
+  jsCtx* js_;
+  natsSubscription* subscription_;
+  std::string stream_, name_;
+  natsMsgList batch_{};
+  natsMsg* last_ = nullptr;
+  uint64_t last_sequence_ = 0;
+};
+
+class NatsBucket : public Bucket {
+ public:
+  NatsBucket(kvStore* kv, std::chrono::nanoseconds ttl) : kv_(kv), ttl_(ttl) {}
+  ~NatsBucket() override { kvStore_Destroy(kv_); }
+
+  Status create(const std::string& key, std::string_view value, uint64_t& revision,
+                std::string& error) override {
+    return status_of(kvStore_Create(&revision, kv_, key.c_str(), value.data(),
+                                    static_cast<int>(value.size())),
+                     error);
+  }
+  Status update(const std::string& key, std::string_view value, uint64_t& revision,
+                std::string& error) override {
+    uint64_t next = 0;
+    Status status = status_of(kvStore_Update(&next, kv_, key.c_str(), value.data(),
+                                             static_cast<int>(value.size()), revision),
+                              error);
+    if (status == Status::Ok) revision = next;
+    return status;
+  }
+  Status put(const std::string& key, std::string_view value, std::string& error) override {
+    uint64_t revision = 0;
+    return status_of(kvStore_Put(&revision, kv_, key.c_str(), value.data(),
+                                 static_cast<int>(value.size())),
+                     error);
+  }
+  Status get(const std::string& key, std::string& value, uint64_t& revision,
+             std::string& error) override {
+    kvEntry* entry = nullptr;
+    natsStatus status = kvStore_Get(&entry, kv_, key.c_str());
+    if (status != NATS_OK) return status_of(status, error);
+    value.assign(static_cast<const char*>(kvEntry_Value(entry)),
+                 static_cast<size_t>(kvEntry_ValueLen(entry)));
+    revision = kvEntry_Revision(entry);
+    kvEntry_Destroy(entry);
+    return Status::Ok;
+  }
+  Status erase(const std::string& key, std::string& error) override {
+    return status_of(kvStore_Delete(kv_, key.c_str()), error);
+  }
+  Status keys(std::vector<std::string>& out, std::string& error) override {
+    out.clear();
+    kvKeysList list{};
+    natsStatus status = kvStore_Keys(&list, kv_, nullptr);
+    if (status == NATS_NOT_FOUND) return Status::Ok;  // an empty bucket
+    if (status != NATS_OK) return status_of(status, error);
+    for (int i = 0; i < list.Count; ++i) out.emplace_back(list.Keys[i]);
+    kvKeysList_Destroy(&list);
+    return Status::Ok;
+  }
+  std::chrono::nanoseconds ttl() const override { return ttl_; }
+
+ private:
+  kvStore* kv_;
+  std::chrono::nanoseconds ttl_;
+};
+
+// A publish to send again: its acknowledgement was an error, or never came.
+struct Unsent {
+  std::string subject, data, id;
+  Headers headers;
+};
+
+class NatsTransport : public Transport {
+ public:
+  ~NatsTransport() override {
+    closing_ = true;  // the disconnection that follows is ours
+    if (js_) jsCtx_Destroy(js_);
+    if (connection_) natsConnection_Destroy(connection_);
+    if (options_) natsOptions_Destroy(options_);
+  }
+
+  bool connect(const ConnectOptions& options, std::string& error) {
+    on_event_ = options.on_connection_event;
+    natsStatus status = natsOptions_Create(&options_);
+    if (status == NATS_OK) status = natsOptions_SetURL(options_, options.url.c_str());
+    if (status == NATS_OK) status = natsOptions_SetName(options_, options.name.c_str());
+    if (status == NATS_OK) status = natsOptions_SetMaxReconnect(options_, -1);
+    if (status == NATS_OK) status = natsOptions_SetReconnectWait(options_, 500);
+    if (status == NATS_OK) status = natsOptions_SetReconnectBufSize(options_, 64 << 20);
+    if (status == NATS_OK)
+      status = natsOptions_SetRetryOnFailedConnect(options_, true, &NatsTransport::on_connected,
+                                                   this);
+    if (status == NATS_OK)
+      status = natsOptions_SetDisconnectedCB(options_, &NatsTransport::on_disconnected, this);
+    if (status == NATS_OK)
+      status = natsOptions_SetReconnectedCB(options_, &NatsTransport::on_reconnected, this);
+    if (status != NATS_OK) {
+      error = fmt::format("--nats {}: {}", options.url, describe(status));
+      return false;
+    }
+    status = natsConnection_Connect(&connection_, options_);
+    if (status == NATS_NOT_YET_CONNECTED) {
+      if (on_event_) on_event_(fmt::format("{} is not reachable yet; retrying", options.url));
+    } else if (status != NATS_OK) {
+      error = fmt::format("--nats {}: {}", options.url, describe(status));
+      return false;
+    }
+    jsOptions js_options;
+    jsOptions_Init(&js_options);
+    js_options.Wait = 5000;
+    js_options.PublishAsync.MaxPending = static_cast<int64_t>(options.in_flight);
+    js_options.PublishAsync.ErrHandler = &NatsTransport::on_publish_error;
+    js_options.PublishAsync.ErrHandlerClosure = this;
+    js_options.PublishAsync.StallWait = 1000;
+    status = natsConnection_JetStream(&js_, connection_, &js_options);
+    if (status != NATS_OK) {
+      error = fmt::format("--nats {}: {}", options.url, describe(status));
+      return false;
+    }
+    return true;
+  }
+
+  Status ensure_stream(const StreamSpec& spec, std::string& error) override {
+    jsStreamConfig config;
+    jsStreamConfig_Init(&config);
+    std::vector<const char*> subjects;
+    for (const std::string& subject : spec.subjects) subjects.push_back(subject.c_str());
+    config.Name = spec.name.c_str();
+    config.Subjects = subjects.data();
+    config.SubjectsLen = static_cast<int>(subjects.size());
+    config.Storage = js_FileStorage;
+    config.Duplicates = spec.duplicate_window.count();
+    config.MaxAge = spec.max_age.count();
+    config.MaxBytes = spec.max_bytes;
+    jsStreamInfo* info = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    natsStatus status = js_GetStreamInfo(&info, js_, spec.name.c_str(), nullptr, &code);
+    if (status == NATS_OK) {
+      jsStreamInfo_Destroy(info);
+      return Status::Ok;  // kept as its operator configured it
+    }
+    if (status != NATS_NOT_FOUND && code != JSStreamNotFoundErr)
+      return status_of(status, error, code);
+    status = js_AddStream(&info, js_, &config, nullptr, &code);
+    if (status == NATS_OK) jsStreamInfo_Destroy(info);
+    // Another process created it meanwhile: as good.
+    if (status != NATS_OK && code == JSStreamNameExistErr) return Status::Ok;
+    return status_of(status, error, code);
+  }
+
+  Status publish(std::string_view subject, std::string_view data, std::string_view id,
+                 const Headers& headers, std::string& error) override {
+    if (Status status = send_again(error); status != Status::Ok) return status;
+    return send(std::string(subject), data, std::string(id), headers, error);
+  }
+
+  Status flush(std::chrono::milliseconds wait, std::string& error) override {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (true) {
+      if (Status status = send_again(error); status != Status::Ok && status != Status::Unavailable)
+        return status;
+      jsPubOptions options;
+      jsPubOptions_Init(&options);
+      options.MaxWait = 2000;
+      natsStatus status = js_PublishAsyncComplete(js_, &options);
+      {
+        std::lock_guard lock(mutex_);
+        if (status == NATS_OK && unsent_.empty()) return Status::Ok;
+      }
+      if (status == NATS_TIMEOUT) {
+        // Publishes the server never acknowledged (it was down): sent again,
+        // their ids letting it drop those it had stored.
+        natsMsgList pending{};
+        if (js_PublishAsyncGetPendingList(&pending, js_) == NATS_OK) {
+          std::lock_guard lock(mutex_);
+          for (int i = 0; i < pending.Count; ++i) unsent_.push_back(unsent_of(pending.Msgs[i]));
+          natsMsgList_Destroy(&pending);
+        }
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        error = "the server did not acknowledge every publish in time";
+        return Status::Unavailable;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+
+  std::unique_ptr<StreamReader> open_reader(const std::string& stream, const std::string& subject,
+                                            const std::string& name, uint64_t from,
+                                            int64_t from_time, std::string& error) override {
+    jsErrCode code = static_cast<jsErrCode>(0);
+    js_DeleteConsumer(js_, stream.c_str(), name.c_str(), nullptr, &code);
+    jsConsumerConfig config;
+    jsConsumerConfig_Init(&config);
+    config.Durable = name.c_str();
+    config.FilterSubject = subject.c_str();
+    config.AckPolicy = js_AckAll;
+    if (from_time > 0) {
+      config.DeliverPolicy = js_DeliverByStartTime;
+      config.OptStartTime = from_time;
+    } else {
+      config.DeliverPolicy = js_DeliverByStartSequence;
+      config.OptStartSeq = std::max<uint64_t>(from, 1);
+    }
+    config.InactiveThreshold = std::chrono::nanoseconds(std::chrono::hours(1)).count();
+    // Acknowledged at each checkpoint: the wait covers several, and the
+    // window of unacknowledged messages is wide enough for a fast reader.
+    config.AckWait = std::chrono::nanoseconds(std::chrono::minutes(5)).count();
+    config.MaxAckPending = 1 << 20;
+    config.MaxRequestBatch = 0;
+    jsConsumerInfo* info = nullptr;
+    code = static_cast<jsErrCode>(0);
+    natsStatus status = js_AddConsumer(&info, js_, stream.c_str(), &config, nullptr, &code);
+    if (status != NATS_OK) {
+      error = fmt::format("cannot create the consumer {} of {}: {}", name, stream,
+                          describe(status, code));
+      return nullptr;
+    }
+    jsConsumerInfo_Destroy(info);
+    jsSubOptions sub_options;
+    jsSubOptions_Init(&sub_options);
+    sub_options.Stream = stream.c_str();
+    sub_options.Consumer = name.c_str();
+    sub_options.ManualAck = true;
+    natsSubscription* subscription = nullptr;
+    status = js_PullSubscribe(&subscription, js_, subject.c_str(), name.c_str(), nullptr,
+                              &sub_options, &code);
+    if (status != NATS_OK) {
+      error = fmt::format("cannot read the consumer {} of {}: {}", name, stream,
+                          describe(status, code));
+      return nullptr;
+    }
+    return std::make_unique<NatsReader>(js_, subscription, stream, name);
+  }
+
+  Status remove_readers(const std::string& stream, const std::string& prefix,
+                        std::string& error) override {
+    jsConsumerNamesList* names = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    natsStatus status = js_ConsumerNames(&names, js_, stream.c_str(), nullptr, &code);
+    if (status == NATS_NOT_FOUND) return Status::Ok;
+    if (status != NATS_OK) return status_of(status, error, code);
+    Status result = Status::Ok;
+    for (int i = 0; i < names->Count; ++i) {
+      std::string_view name = names->List[i];
+      if (!name.starts_with(prefix)) continue;
+      status = js_DeleteConsumer(js_, stream.c_str(), names->List[i], nullptr, &code);
+      if (status != NATS_OK && status != NATS_NOT_FOUND) result = status_of(status, error, code);
+    }
+    jsConsumerNamesList_Destroy(names);
+    return result;
+  }
+
+  std::unique_ptr<Bucket> bucket(const std::string& name, std::chrono::nanoseconds ttl,
+                                 std::string& error) override {
+    kvStore* kv = nullptr;
+    natsStatus status = js_KeyValue(&kv, js_, name.c_str());
+    if (status != NATS_OK && !unavailable(status)) {  // no such bucket yet
+      kvConfig config;
+      kvConfig_Init(&config);
+      config.Bucket = name.c_str();
+      config.History = 1;
+      config.TTL = ttl.count();  // nanoseconds
+      config.StorageType = js_FileStorage;
+      status = js_CreateKeyValue(&kv, js_, &config);
+      // Created by another process meanwhile.
+      if (status != NATS_OK) status = js_KeyValue(&kv, js_, name.c_str());
+    }
+    if (status != NATS_OK) {
+      error = fmt::format("cannot open the bucket {}: {}", name, describe(status));
+      return nullptr;
+    }
+    // The bucket's own TTL counts (another process may have created it).
+    kvStatus* kv_status = nullptr;
+    if (kvStore_Status(&kv_status, kv) == NATS_OK) {
+      ttl = std::chrono::nanoseconds(kvStatus_TTL(kv_status));
+      kvStatus_Destroy(kv_status);
+    }
+    return std::make_unique<NatsBucket>(kv, ttl);
+  }
+
+  size_t max_message_bytes() const override {
+    int64_t payload = natsConnection_GetMaxPayload(connection_);
+    return payload > 0 ? static_cast<size_t>(payload) : size_t{1} << 20;
+  }
+
+ private:
+  Status send(const std::string& subject, std::string_view data, const std::string& id,
+              const Headers& headers, std::string& error) {
+    natsMsg* message = nullptr;
+    natsStatus status = natsMsg_Create(&message, subject.c_str(), nullptr, data.data(),
+                                       static_cast<int>(data.size()));
+    if (status == NATS_OK && !id.empty()) status = natsMsgHeader_Set(message, "Nats-Msg-Id", id.c_str());
+    for (const auto& [key, value] : headers)
+      if (status == NATS_OK) status = natsMsgHeader_Set(message, key.c_str(), value.c_str());
+    // Past the in-flight bound the call waits (StallWait) and times out:
+    // waited again, as long as acknowledgements come.
+    for (int attempt = 0; status == NATS_OK || status == NATS_TIMEOUT; ++attempt) {
+      status = js_PublishMsgAsync(js_, &message, nullptr);
+      if (status != NATS_TIMEOUT || attempt >= 30) break;
+    }
+    if (message) natsMsg_Destroy(message);
+    return status_of(status, error);
+  }
+
+  // Sends again what failed; kept for later while the server is away.
+  Status send_again(std::string& error) {
+    std::vector<Unsent> unsent;
+    {
+      std::lock_guard lock(mutex_);
+      if (unsent_.empty()) return Status::Ok;
+      unsent.swap(unsent_);
+    }
+    for (size_t i = 0; i < unsent.size(); ++i) {
+      Status status = send(unsent[i].subject, unsent[i].data, unsent[i].id, unsent[i].headers,
+                           error);
+      if (status == Status::Ok) continue;
+      std::lock_guard lock(mutex_);
+      unsent_.insert(unsent_.end(), std::make_move_iterator(unsent.begin() + i),
+                     std::make_move_iterator(unsent.end()));
+      return status;
+    }
+    return Status::Ok;
+  }
+
+  static Unsent unsent_of(natsMsg* message) {
+    Unsent unsent;
+    unsent.subject = natsMsg_GetSubject(message);
+    unsent.data.assign(natsMsg_GetData(message), static_cast<size_t>(natsMsg_GetDataLength(message)));
+    const char** keys = nullptr;
+    int count = 0;
+    if (natsMsgHeader_Keys(message, &keys, &count) == NATS_OK) {
+      for (int i = 0; i < count; ++i) {
+        const char* value = nullptr;
+        if (natsMsgHeader_Get(message, keys[i], &value) != NATS_OK) continue;
+        if (std::string_view(keys[i]) == "Nats-Msg-Id")
+          unsent.id = value;
+        else
+          unsent.headers.emplace_back(keys[i], value);
+      }
+      std::free(static_cast<void*>(keys));
+    }
+    return unsent;
+  }
+
+  static void on_publish_error(jsCtx*, jsPubAckErr* failure, void* closure) {
+    auto* self = static_cast<NatsTransport*>(closure);
+    std::lock_guard lock(self->mutex_);
+    self->unsent_.push_back(unsent_of(failure->Msg));
+  }
+  static void on_disconnected(natsConnection*, void* closure) {
+    auto* self = static_cast<NatsTransport*>(closure);
+    if (self->on_event_ && !self->closing_) self->on_event_("disconnected from NATS; reconnecting");
+  }
+  static void on_reconnected(natsConnection*, void* closure) {
+    auto* self = static_cast<NatsTransport*>(closure);
+    if (self->on_event_) self->on_event_("reconnected to NATS");
+  }
+  static void on_connected(natsConnection*, void* closure) {
+    auto* self = static_cast<NatsTransport*>(closure);
+    if (self->on_event_) self->on_event_("connected to NATS");
+  }
+
+  natsOptions* options_ = nullptr;
+  natsConnection* connection_ = nullptr;
+  jsCtx* js_ = nullptr;
+  std::function<void(const std::string&)> on_event_;
+  std::mutex mutex_;
+  std::vector<Unsent> unsent_;
+  std::atomic<bool> closing_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> connect_nats(const ConnectOptions& options, std::string& error) {
+  auto transport = std::make_unique<NatsTransport>();
+  if (!transport->connect(options, error)) return nullptr;
+  return transport;
+}
+
+}  // namespace pickaxe::fleet

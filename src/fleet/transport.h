@@ -1,0 +1,119 @@
+// The distributed log the fleet runs on, behind one small interface:
+// streams to publish to and read from, and a key-value bucket for leases
+// and checkpoints. NATS JetStream implements it (nats_transport.cpp); another
+// log (Kafka: topics, consumer offsets, a compacted topic for the bucket)
+// would be one more file.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace pickaxe::fleet {
+
+// Error codes for the calls made per message or per heartbeat.
+enum class Status {
+  Ok,
+  NotFound,     // no such key, stream or consumer
+  Conflict,     // the key exists, or changed since the revision given
+  Unavailable,  // the server cannot be reached now: retried later
+  Failed,       // anything else (the error says what)
+};
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// A message read from a stream. Its data lives until the next fetch.
+struct Record {
+  uint64_t sequence = 0;  // in its stream
+  std::string_view subject;
+  std::string_view data;
+  Headers headers;
+};
+
+struct StreamSpec {
+  std::string name;
+  std::vector<std::string> subjects;
+  std::chrono::nanoseconds duplicate_window{std::chrono::minutes(2)};
+  std::chrono::nanoseconds max_age{0};  // 0: kept until max_bytes
+  int64_t max_bytes = -1;               // -1: unlimited
+};
+
+// A durable reader of one stream's subjects from a sequence on.
+class StreamReader {
+ public:
+  virtual ~StreamReader() = default;
+  // Up to `max` records, waiting at most `wait` for the first; an empty
+  // batch when there are none.
+  virtual Status fetch(size_t max, std::chrono::milliseconds wait, std::vector<Record>& out,
+                       std::string& error) = 0;
+  // Everything read up to `sequence` is done with (acknowledged).
+  virtual Status commit(uint64_t sequence, std::string& error) = 0;
+  // Messages the stream holds past what was read.
+  virtual Status pending(uint64_t& messages, std::string& error) = 0;
+};
+
+class Bucket {
+ public:
+  virtual ~Bucket() = default;
+  // Creates the key; Conflict when it holds a value.
+  virtual Status create(const std::string& key, std::string_view value, uint64_t& revision,
+                        std::string& error) = 0;
+  // Replaces the value at `revision` (then the new one); Conflict when it changed.
+  virtual Status update(const std::string& key, std::string_view value, uint64_t& revision,
+                        std::string& error) = 0;
+  virtual Status put(const std::string& key, std::string_view value, std::string& error) = 0;
+  virtual Status get(const std::string& key, std::string& value, uint64_t& revision,
+                     std::string& error) = 0;
+  virtual Status erase(const std::string& key, std::string& error) = 0;
+  virtual Status keys(std::vector<std::string>& out, std::string& error) = 0;
+  virtual std::chrono::nanoseconds ttl() const = 0;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // Creates the stream, or checks that the one there takes its subjects.
+  virtual Status ensure_stream(const StreamSpec& spec, std::string& error) = 0;
+  // Publishes without waiting for the acknowledgement; at most `in_flight`
+  // (see connect) wait at once, past which publish waits. A retried publish
+  // of the same id is dropped by the log within its duplicate window.
+  virtual Status publish(std::string_view subject, std::string_view data, std::string_view id,
+                         const Headers& headers, std::string& error) = 0;
+  // Waits until every publish is acknowledged, publishing again those that
+  // failed; Unavailable when the server does not answer within `wait`.
+  virtual Status flush(std::chrono::milliseconds wait, std::string& error) = 0;
+  // A durable reader named `name` of `subject` in `stream`, from sequence
+  // `from` on, or from the messages stored at `from_time` (nanoseconds since
+  // the epoch) on when it is not 0. A reader of that name is replaced; one
+  // unused for an hour is removed by the log.
+  virtual std::unique_ptr<StreamReader> open_reader(const std::string& stream,
+                                                    const std::string& subject,
+                                                    const std::string& name, uint64_t from,
+                                                    int64_t from_time, std::string& error) = 0;
+  // Removes the durable readers of `stream` whose names start with `prefix`.
+  virtual Status remove_readers(const std::string& stream, const std::string& prefix,
+                                std::string& error) = 0;
+  // The bucket, created with `ttl` (0: values kept) when it does not exist.
+  virtual std::unique_ptr<Bucket> bucket(const std::string& name, std::chrono::nanoseconds ttl,
+                                         std::string& error) = 0;
+  // The largest message the server takes.
+  virtual size_t max_message_bytes() const = 0;
+};
+
+struct ConnectOptions {
+  std::string url = "nats://127.0.0.1:4222";
+  std::string name = "pickaxe";  // the client's name, in the server's monitoring
+  size_t in_flight = 4096;       // asynchronous publishes awaiting acknowledgement
+  // Called (from the client's thread) on disconnection and reconnection.
+  std::function<void(const std::string& message)> on_connection_event;
+};
+// Connects to NATS (retrying in the background when the server is not up);
+// null, with why, when the URL cannot be used or JetStream is not enabled.
+std::unique_ptr<Transport> connect_nats(const ConnectOptions& options, std::string& error);
+
+}  // namespace pickaxe::fleet
