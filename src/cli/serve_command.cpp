@@ -428,7 +428,7 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
       std::string why;
       if (unit->reader->fetch(options_.batch, std::chrono::milliseconds(0), records, why) !=
           fleet::Status::Ok) {
-        if (!quiet_ && why != problem_said) std::cerr << "pickaxe: " << name << ": " << why << "\n";
+        if (why != problem_said) std::cerr << "pickaxe: " << name << ": " << why << "\n";
         problem_said = why;
         continue;
       }

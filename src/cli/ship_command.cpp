@@ -127,7 +127,12 @@ int run_ship(const ShipOptions& options) {
   std::map<uint64_t, std::unique_ptr<LiveInput>> inputs;
   std::map<uint64_t, std::string> source_ids;
   std::map<uint64_t, std::chrono::steady_clock::time_point> fed_at;
-  uint64_t current = 0;  // the input whose bytes are being read
+  std::string current_source, current_name;  // the input being read
+  // The followed input whose bytes are being read.
+  auto set_current = [&](uint64_t id) {
+    current_source = source_ids.at(id);
+    current_name = inputs.at(id)->name;
+  };
   simdjson::dom::parser parser;
   bool failed = false;
   auto on_problem = [&](const InputProblem& problem) {
@@ -138,10 +143,9 @@ int run_ship(const ShipOptions& options) {
       *source, options.max_line_bytes,
       [&](std::string_view ecs, uint64_t line, uint32_t index, SourceKind) {
         if (failed) return;
-        const LiveInput& input = *inputs.at(current);
         if (ecs.size() > max_message) {
           ++oversized;
-          on_problem({input.name, line,
+          on_problem({current_name, line,
                       fmt::format("event of {} bytes is larger than the server takes ({} "
                                   "bytes, max_payload); skipped",
                                   ecs.size(), max_message)});
@@ -155,7 +159,7 @@ int run_ship(const ShipOptions& options) {
           else
             ++unkeyed;
         }
-        const std::string id = fmt::format("{}:{}:{}", source_ids.at(current), line, index);
+        const std::string id = fmt::format("{}:{}:{}", current_source, line, index);
         std::string why;
         fleet::Status status;
         // The server away: publishing waits for it (a stop signal ends the wait).
@@ -171,11 +175,55 @@ int run_ship(const ShipOptions& options) {
         if (status == fleet::Status::Ok) {
           ++published;
         } else if (status != fleet::Status::Unavailable) {
-          std::cerr << fmt::format("pickaxe: {}:{}: cannot publish: {}\n", input.name, line, why);
+          std::cerr << fmt::format("pickaxe: {}:{}: cannot publish: {}\n", current_name, line, why);
           failed = true;
         }
       },
       on_problem);
+
+  install_stop_signals();
+  const auto started = std::chrono::steady_clock::now();
+  auto summary = [&](bool saved) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const DocumentStats stats = reader.stats();
+    if (!options.quiet) {
+      std::cerr << fmt::format(
+          "ship: {} events published to {} partitions of {} in {:.2f} s ({:.0f} events/s)\n",
+          published, layout.partitions, fleet::kEventsStream, seconds,
+          seconds > 0 ? published / seconds : 0.0);
+      if (unkeyed > 0)
+        std::cerr << fmt::format("  {} without a partition key ({}): sent to partition 0\n",
+                                 unkeyed, fmt::join(layout.key, ", "));
+      if (stats.malformed > 0 || oversized > 0)
+        std::cerr << fmt::format("  skipped {} malformed, {} larger than the server takes\n",
+                                 stats.malformed, oversized);
+    }
+    if (stop_requested()) {
+      if (!options.quiet)
+        std::cerr << fmt::format("pickaxe: stopped by {}: {}\n", stop_signal_name(),
+                                 saved ? "every event read was published" : "not all published");
+      return saved ? kSuccess : kFindings;
+    }
+    return saved && !failed ? kSuccess : kFindings;
+  };
+  if (!options.follow && !checkpoints) {
+    // Read once, as hunt reads: any format, compressed or not. A run made
+    // again within the duplicate window publishes nothing twice.
+    bool readable = read_inputs(
+        options.paths,
+        [&](std::istream& in, const std::string& name) {
+          current_source = source_id(name == "<stdin>" ? "-" : name);
+          current_name = name;
+          reader.read(in, name);
+        },
+        [&] { return failed; });
+    std::string why;
+    const bool flushed = !failed && transport->flush(std::chrono::seconds(30), why) == fleet::Status::Ok;
+    if (!flushed && !failed) std::cerr << "pickaxe: " << why << "\n";
+    const int code = summary(flushed);
+    return readable ? code : kFindings;
+  }
 
   std::vector<std::string> follow_paths = paths;
   FileFollower follower(follow_paths, /*from_beginning=*/true);
@@ -187,12 +235,12 @@ int run_ship(const ShipOptions& options) {
                                   fed_at[id] = std::chrono::steady_clock::now();
                                 },
                                 [&](uint64_t id, std::string_view bytes) {
-                                  current = id;
+                                  set_current(id);
                                   fed_at[id] = std::chrono::steady_clock::now();
                                   reader.feed(*inputs.at(id), bytes);
                                 },
                                 [&](uint64_t id) {
-                                  current = id;
+                                  set_current(id);
                                   reader.end(*inputs.at(id));
                                   inputs.erase(id);
                                   fed_at.erase(id);
@@ -213,7 +261,7 @@ int run_ship(const ShipOptions& options) {
       input.tail = saved.tail;
       input.overlong = saved.overlong;
       input.overlong_bytes = saved.overlong_bytes;
-      current = ids[i];
+      set_current(ids[i]);
       if (saved.kind && !reader.restore(input, *saved.kind, saved.decoder)) {
         std::cerr << fmt::format("pickaxe: {}: the state of {} is damaged; --reset-state starts "
                                  "afresh\n",
@@ -255,8 +303,6 @@ int run_ship(const ShipOptions& options) {
     return true;
   };
 
-  install_stop_signals();
-  const auto started = std::chrono::steady_clock::now();
   auto checkpointed = started;
   std::vector<char> buffer(64 * 1024);
   follower.start(handler);
@@ -269,12 +315,12 @@ int run_ship(const ShipOptions& options) {
       if (::poll(&descriptor, 1, got > 0 ? 0 : 100) > 0)
         read = ::read(STDIN_FILENO, buffer.data(), buffer.size());
       if (read > 0) {
-        current = kStdin;
+        set_current(kStdin);
         fed_at[kStdin] = std::chrono::steady_clock::now();
         reader.feed(*inputs.at(kStdin), std::string_view(buffer.data(), read));
         got += static_cast<size_t>(read);
       } else if (read == 0 || (errno != EINTR && errno != EAGAIN)) {
-        current = kStdin;
+        set_current(kStdin);
         reader.end(*inputs.at(kStdin));
         inputs.erase(kStdin);
         read_stdin = false;
@@ -283,7 +329,7 @@ int run_ship(const ShipOptions& options) {
     const auto now = std::chrono::steady_clock::now();
     for (auto& [id, input] : inputs) {
       if (input->decoder && input->decoder->open_event() && now - fed_at[id] >= kQuietInput) {
-        current = id;
+        set_current(id);
         reader.settle(*input);
       }
     }
@@ -298,28 +344,7 @@ int run_ship(const ShipOptions& options) {
     follower.end_all(handler);
   }
   const bool saved = !failed && checkpoint();
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  const DocumentStats stats = reader.stats();
-  if (!options.quiet) {
-    std::cerr << fmt::format(
-        "ship: {} events published to {} partitions of {} in {:.2f} s ({:.0f} events/s)\n",
-        published, layout.partitions, fleet::kEventsStream, seconds,
-        seconds > 0 ? published / seconds : 0.0);
-    if (unkeyed > 0)
-      std::cerr << fmt::format("  {} without a partition key ({}): sent to partition 0\n", unkeyed,
-                               fmt::join(layout.key, ", "));
-    if (stats.malformed > 0 || oversized > 0)
-      std::cerr << fmt::format("  skipped {} malformed, {} larger than the server takes\n",
-                               stats.malformed, oversized);
-  }
-  if (stop_requested()) {
-    if (!options.quiet)
-      std::cerr << fmt::format("pickaxe: stopped by {}: {}\n", stop_signal_name(),
-                               saved ? "every event read was published" : "not all published");
-    return saved ? kSuccess : kFindings;
-  }
-  return saved && !failed ? kSuccess : kFindings;
+  return summary(saved);
 }
 
 }  // namespace

@@ -59,8 +59,9 @@ class NatsReader : public StreamReader {
     jsFetchRequest request;
     jsFetchRequest_Init(&request);
     request.Batch = static_cast<int>(max);
+    // Without a wait, the server answers with what it has (none: at once).
     request.NoWait = wait.count() == 0;
-    request.Expires = std::chrono::nanoseconds(std::max(wait, std::chrono::milliseconds(1))).count();
+    if (wait.count() > 0) request.Expires = std::chrono::nanoseconds(wait).count();
     natsStatus status = natsSubscription_FetchRequest(&batch_, subscription_, &request);
     if (status == NATS_TIMEOUT || status == NATS_NOT_FOUND) return Status::Ok;  // none yet
     if (status != NATS_OK) return status_of(status, error);

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <istream>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -31,6 +33,11 @@ class DocumentReader {
   DocumentReader(SourceKind source, size_t max_line_bytes, Emit emit,
                  JsonEventReader::ProblemHandler on_problem);
 
+  // Reads a whole input (a file, read once): NDJSON, a JSON array or
+  // document (CloudTrail's {"Records": [...]}, pretty-printed or not), or
+  // text lines.
+  void read(std::istream& in, const std::string& name);
+  // Reads what a growing input gained: JSON is NDJSON here (one event per line).
   void feed(LiveInput& input, std::string_view bytes);
   // The input is quiet: an event a text decoder holds open goes on.
   void settle(LiveInput& input);
@@ -42,6 +49,12 @@ class DocumentReader {
 
  private:
   void read_lines(LiveInput& input, std::string_view text);
+  // One JSON document of an input: ECS as it is, other sources decoded.
+  void document(simdjson::dom::element document, std::string_view text, uint64_t line,
+                const std::string& name, const void* input);
+  std::unique_ptr<TextDecoder> text_decoder(SourceKind kind, const std::string* name);
+  // The text source an input whose first non-blank line is `first` is read as.
+  std::optional<SourceKind> text_source_of(std::string_view first) const;
   void problem(const std::string& name, uint64_t line, std::string message);
 
   SourceKind source_;
@@ -54,7 +67,7 @@ class DocumentReader {
   // Documents of one line (Records) are numbered.
   uint64_t last_line_ = 0;
   uint32_t index_in_line_ = 0;
-  const LiveInput* last_input_ = nullptr;
+  const void* last_input_ = nullptr;
 };
 
 }  // namespace pickaxe
