@@ -38,6 +38,8 @@ struct ServeOptions {
   std::string checkpoint_interval = "2s";
   std::string worker;
   size_t batch = 1000;
+  uint32_t partitions = 16;
+  std::vector<std::string> partition_key;
 };
 
 // One partition this worker owns (or the global one): its reader, its
@@ -53,8 +55,7 @@ struct Unit {
   uint64_t checkpointed = 0;  // the last one a checkpoint covers
   uint64_t state_revision = 0;
   bool state_exists = false;
-  int64_t newest = INT64_MIN;
-  Clock::time_point newest_at = Clock::now();
+  std::optional<Clock::time_point> caught_up_at;  // when it last read all there was
   uint64_t dead_letters = 0;
   uint64_t lag = 0;
   size_t checkpoint_bytes = 0;
@@ -191,7 +192,6 @@ std::unique_ptr<Unit> Worker::open(const std::string& name, fleet::Bucket& state
       unit->dead_letters = saved.dead_letters;
     }
     unit->sequence = unit->checkpointed = saved.sequence;
-    unit->newest = unit->hunter->newest_time();
   } else if (status != fleet::Status::NotFound) {
     std::cerr << fmt::format("pickaxe: cannot read the checkpoint of {}: {}\n", name, why);
     return nullptr;
@@ -434,14 +434,19 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
       }
       got += records.size();
       for (const fleet::Record& record : records) process(*unit, record);
+      // A partition is quiet once it has read all its stream holds (a
+      // backlog, or a pause of the server, is not quiet): from then on its
+      // time moves with the wall clock, as watch's does.
       Hunter& hunter = *unit->hunter;
       const Clock::time_point at = Clock::now();
-      if (hunter.newest_time() != unit->newest) {
-        unit->newest = hunter.newest_time();
-        unit->newest_at = at;
+      if (!records.empty()) {
+        unit->caught_up_at.reset();
+      } else {
+        if (!unit->caught_up_at) unit->caught_up_at = at;
+        hunter.advance_quiet(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(at - *unit->caught_up_at)
+                .count());
       }
-      hunter.advance_quiet(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(at - unit->newest_at).count());
       hunter.drain();
     }
     if (Clock::now() - checkpointed >= checkpoint_every) {
@@ -530,7 +535,11 @@ int run_serve(ServeOptions& options) {
   std::string error;
   std::unique_ptr<fleet::Transport> transport = fleet::connect_nats(connect, error);
   fleet::Layout layout;
-  if (!transport || !fleet::set_up(*transport, fleet::Layout{}, false, layout, error)) {
+  fleet::Layout wanted;
+  wanted.partitions = options.partitions;
+  if (!options.partition_key.empty()) wanted.key = options.partition_key;
+  const bool insist = options.partitions != 16 || !options.partition_key.empty();
+  if (!transport || !fleet::set_up(*transport, wanted, insist, layout, error)) {
     std::cerr << "pickaxe: " << error << "\n";
     return kFindings;
   }
@@ -618,6 +627,16 @@ void add_serve_command(CLI::App& app, std::function<int()>& run) {
       ->default_str("2s");
   command->add_option("--worker-name", options->worker,
                       "This worker's name in leases and consumers (default: host-pid-random)");
+  command
+      ->add_option("--partitions", options->partitions,
+                   "Partitions of the fleet, when this worker is the first (else it must match)")
+      ->default_str("16")
+      ->check(CLI::Range(1, 4096));
+  command
+      ->add_option("--partition-key", options->partition_key,
+                   "The fields that place an event, the first it holds deciding (repeatable; "
+                   "default: host.id, host.name, cloud.account.id, container.id)")
+      ->allow_extra_args(false);
   command->add_option("--batch", options->batch, "Messages fetched at once per partition")
       ->check(CLI::Range(1, 100000));
   command->add_option("--detection-time", options->hunt.detection_time,

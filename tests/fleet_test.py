@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""The fleet through the real binaries and a real nats-server.
+
+1. Equivalence: `pickaxe ship` publishes generated events (gen_ecs.py: hosts
+   with planted miners) and the emulations' telemetry; three `pickaxe serve`
+   workers run the pack plus a sequence joined by host.name and one rule that
+   partitioning cannot make exact. The multiset of (rule, alert kind, event
+   ids) read back with `pickaxe alerts` equals `pickaxe hunt`'s over the same
+   files, as do the alerts' uuids.
+2. Faults: the same with one worker killed (SIGKILL) halfway, nats-server
+   restarted once on the same store, and a fourth worker started later; the
+   result is still equal and no kibana.alert.uuid comes twice. Messages of a
+   foreign producer (not JSON, no partition key, misplaced, too large) are
+   each sent to PICKAXE_DEAD_LETTER once, reported with subject and sequence.
+
+Exits 77 (skipped, with why) without nats-server or ../shared's generator.
+"""
+import argparse
+import collections
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+SKIP = 77
+DETECTION_TIME = "2026-12-01T00:00:00.000Z"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class NatsServer:
+    def __init__(self, store):
+        self.store = store
+        self.port = free_port()
+        self.monitor = free_port()
+        self.process = None
+        self.log = open(os.path.join(store, "nats-server.log"), "ab")
+
+    @property
+    def url(self):
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.process = subprocess.Popen(
+            ["nats-server", "-js", "-a", "127.0.0.1", "-p", str(self.port), "-m",
+             str(self.monitor), "-sd", os.path.join(self.store, "jetstream")],
+            stdout=self.log, stderr=self.log)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("nats-server did not start")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+    def stream_messages(self, name):
+        with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.monitor}/jsz?streams=true", timeout=5) as reply:
+            info = json.load(reply)
+        for account in info.get("account_details", []):
+            for stream in account.get("stream_detail", []) or []:
+                if stream["name"] == name:
+                    return stream["state"]["messages"]
+        return 0
+
+    def publish_raw(self, subject, payload):
+        """A foreign producer: core NATS, no pickaxe involved."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.recv(4096)  # INFO
+            s.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\n')
+            s.sendall(f"PUB {subject} {len(payload)}\r\n".encode() + payload + b"\r\nPING\r\n")
+            reply = b""
+            while b"PONG" not in reply:
+                chunk = s.recv(4096)
+                if not chunk:
+                    raise RuntimeError("nats-server closed the connection")
+                reply += chunk
+
+
+def identities(lines):
+    """(rule_id, alert or building block, event ids) and the uuids."""
+    alerts, uuids = collections.Counter(), collections.Counter()
+    for line in lines:
+        alert = json.loads(line)
+        event = alert.get("event", {})
+        event_id = event.get("id") if isinstance(event, dict) else None
+        if event_id is None:
+            event_id = alert.get("event.id") or alert.get("kibana.alert.original_time")
+        kind = "building block" if "kibana.alert.building_block_type" in alert else "alert"
+        alerts[(alert["kibana.alert.rule.rule_id"], kind, str(event_id))] += 1
+        uuids[alert["kibana.alert.uuid"]] += 1
+    return alerts, uuids
+
+
+class Fleet:
+    def __init__(self, args, work, rules, nats):
+        self.args, self.work, self.rules, self.nats = args, work, rules, nats
+        self.workers = []
+
+    def rule_flags(self):
+        flags = []
+        for path in self.rules:
+            flags += ["--rules", path]
+        return flags + ["--max-lateness", "2s", "--detection-time", DETECTION_TIME]
+
+    def ship(self, inputs, background=False):
+        command = [self.args.pickaxe, "ship", "--nats", self.nats.url, "--partition-key",
+                   "host.name", *inputs]
+        log = open(os.path.join(self.work, "ship.log"), "ab")
+        if background:
+            return subprocess.Popen(command, stdout=log, stderr=log)
+        subprocess.run(command, stdout=log, stderr=log, check=True, timeout=600)
+
+    def start_worker(self):
+        index = len(self.workers)
+        log = open(os.path.join(self.work, f"worker-{index}.log"), "wb")
+        process = subprocess.Popen(
+            [self.args.pickaxe, "serve", "--nats", self.nats.url, "--lease-ttl", "3s",
+             "--checkpoint-interval", "1s", "--max-line-bytes", "65536",
+             "--worker-name", f"w{index}", "--partition-key", "host.name",
+             *self.rule_flags()],
+            stdout=log, stderr=log)
+        self.workers.append(process)
+        return process
+
+    def alerts(self):
+        done = subprocess.run(
+            [self.args.pickaxe, "alerts", "--nats", self.nats.url, "--format", "ndjson"],
+            capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            return None
+        return done.stdout.splitlines()
+
+    def wait_for(self, expected, timeout):
+        """Until the fleet has raised `expected` alerts and nothing more came for 4 s."""
+        deadline = time.time() + timeout
+        last, stable_since = -1, time.time()
+        while time.time() < deadline:
+            lines = self.alerts()
+            count = len(lines) if lines is not None else -1
+            if count != last:
+                last, stable_since = count, time.time()
+            if count >= expected and time.time() - stable_since >= 4:
+                return lines
+            time.sleep(1)
+        return self.alerts() or []
+
+    def stop_workers(self):
+        codes = []
+        for process in self.workers:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.workers:
+            try:
+                codes.append(process.wait(timeout=60))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                codes.append("hung")
+        return codes
+
+
+def compare(name, expected, got):
+    want, want_uuids = identities(expected)
+    have, have_uuids = identities(got)
+    problems = []
+    if want != have:
+        missing = want - have
+        extra = have - want
+        problems.append(f"{name}: hunt raised {sum(want.values())} alerts, the fleet "
+                        f"{sum(have.values())}; missing {sorted(missing.items())[:5]}, extra "
+                        f"{sorted(extra.items())[:5]}")
+    repeated = [uuid for uuid, count in have_uuids.items() if count > 1]
+    if repeated:
+        problems.append(f"{name}: {len(repeated)} kibana.alert.uuid values come twice, e.g. "
+                        f"{repeated[:3]}")
+    if want_uuids != have_uuids and not repeated:
+        problems.append(f"{name}: the alerts' uuids differ from hunt's")
+    rules = {rule for rule, _, _ in have}
+    print(f"{name}: {sum(have.values())} alerts of {len(rules)} rules; "
+          f"{'equal to hunt' if not problems else 'DIFFERENT'}")
+    return problems
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pickaxe", required=True)
+    parser.add_argument("--source-dir", required=True)
+    parser.add_argument("--shared", required=True)
+    parser.add_argument("--events", type=int, default=300000)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args()
+    if shutil.which("nats-server") is None:
+        print("skipped: nats-server is not installed (Debian package nats-server)")
+        return SKIP
+    generator = os.path.join(args.shared, "tools", "gen_ecs.py")
+    if not os.path.exists(generator):
+        print(f"skipped: {generator} is absent (the shared data folder)")
+        return SKIP
+
+    work = tempfile.mkdtemp(prefix="pickaxe-fleet-")
+    problems = []
+    try:
+        events = os.path.join(work, "events.ndjson")
+        with open(events, "wb") as out:
+            subprocess.run([sys.executable, generator, "--events", str(args.events), "--hosts",
+                            "500", "--miners", "40"], stdout=out, check=True)
+        emulations = os.path.join(args.source_dir, "emulations")
+        telemetry = sorted(
+            os.path.join(root, name) for root, _, names in os.walk(emulations) for name in names
+            if name.endswith((".ndjson", ".log", ".json")))
+        inputs = telemetry + [events]
+        rules = [os.path.join(args.source_dir, "rules", "t1204_003"),
+                 os.path.join(args.source_dir, "tests", "data", "fleet")]
+        hunt_flags = []
+        for path in rules:
+            hunt_flags += ["--rules", path]
+        hunt = subprocess.run(
+            [args.pickaxe, "hunt", "--quiet", "--format", "ndjson", *hunt_flags,
+             "--max-lateness", "2s", "--detection-time", DETECTION_TIME, *inputs],
+            capture_output=True, text=True, check=True, timeout=600)
+        expected = hunt.stdout.splitlines()
+        print(f"hunt: {len(expected)} alerts over {len(inputs)} files")
+
+        # 1. Equivalence.
+        store = os.path.join(work, "nats-1")
+        os.makedirs(store)
+        nats = NatsServer(store)
+        nats.start()
+        fleet = Fleet(args, work, rules, nats)
+        try:
+            fleet.ship(inputs)
+            for _ in range(3):
+                fleet.start_worker()
+            got = fleet.wait_for(len(expected), timeout=300)
+            problems += compare("equivalence", expected, got)
+            codes = fleet.stop_workers()
+            if any(code != 0 for code in codes):
+                problems.append(f"equivalence: workers exited with {codes}")
+        finally:
+            fleet.stop_workers()
+            nats.stop()
+
+        # 2. Faults: a worker killed, the server restarted, a worker added.
+        store = os.path.join(work, "nats-2")
+        os.makedirs(store)
+        nats = NatsServer(store)
+        nats.start()
+        fleet = Fleet(args, work, rules, nats)
+        try:
+            for _ in range(3):
+                fleet.start_worker()
+            shipping = fleet.ship(inputs, background=True)
+            foreign = [
+                ("pickaxe.events.3", b"this is not JSON"),
+                ("pickaxe.events.5", json.dumps({"@timestamp": DETECTION_TIME, "event": {
+                    "category": ["process"]}}).encode()),
+                ("pickaxe.events.7", json.dumps({"@timestamp": DETECTION_TIME, "host": {
+                    "name": "x" * 100000}}).encode()),
+            ]
+            for subject, payload in foreign:
+                nats.publish_raw(subject, payload)
+            deadline = time.time() + 300
+            while time.time() < deadline:
+                lines = fleet.alerts() or []
+                if len(lines) >= len(expected) // 2:
+                    break
+                time.sleep(0.5)
+            fleet.workers[0].kill()  # SIGKILL: no checkpoint, no lease given back
+            print(f"faults: worker 0 killed at {len(lines)} alerts")
+            nats.stop()
+            time.sleep(1)
+            nats.start()
+            print("faults: nats-server restarted")
+            time.sleep(2)
+            fleet.start_worker()
+            if shipping.wait(timeout=600) != 0:
+                problems.append("faults: ship failed across the server's restart (see ship.log)")
+            got = fleet.wait_for(len(expected), timeout=300)
+            problems += compare("faults", expected, got)
+            dead = nats.stream_messages("PICKAXE_DEAD_LETTER")
+            if dead != len(foreign):
+                problems.append(f"faults: {dead} dead letters, not {len(foreign)}")
+            codes = fleet.stop_workers()
+            if any(code != 0 for code in codes[1:]):
+                problems.append(f"faults: workers exited with {codes}")
+            reports = []
+            for index in range(len(fleet.workers)):
+                with open(os.path.join(work, f"worker-{index}.log"), errors="replace") as log:
+                    reports += [line for line in log if "sent to PICKAXE_DEAD_LETTER" in line]
+            for subject, _ in foreign:
+                said = [line for line in reports if f"{subject}:" in line]
+                if len(said) != 1:
+                    problems.append(f"faults: the bad message on {subject} was reported "
+                                    f"{len(said)} times: {said}")
+            print(f"faults: {dead} dead letters; " + "; ".join(line.strip() for line in reports))
+        finally:
+            fleet.stop_workers()
+            nats.stop()
+    finally:
+        if args.keep or problems:
+            print(f"work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    for problem in problems:
+        print("FAILED: " + problem)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
