@@ -273,6 +273,10 @@ def main():
                 ("pickaxe.events.7", json.dumps({"@timestamp": DETECTION_TIME, "host": {
                     "name": "x" * 100000}}).encode()),
             ]
+            # Into the stream the workers created (a publish before it would be lost).
+            deadline = time.time() + 60
+            while nats.stream_messages("PICKAXE_EVENTS") == 0 and time.time() < deadline:
+                time.sleep(0.1)
             for subject, payload in foreign:
                 nats.publish_raw(subject, payload)
             deadline = time.time() + 300
