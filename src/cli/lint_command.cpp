@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "fleet/partitioning.h"
 #include "lint/linter.h"
 #include "rules/rule_loader.h"
 #include "util/json_writer.h"
@@ -20,6 +21,8 @@ struct LintOptions {
   std::string color = "auto";
   bool strict = false;
   std::string sigma_mapping;
+  bool fleet = false;
+  std::vector<std::string> partition_key;
 };
 
 void write_diagnostic_json(JsonWriter& json, const Diagnostic& d) {
@@ -47,6 +50,23 @@ int run_lint(const LintOptions& options) {
   LoadResult result = load_rules(options.paths, *sigma_mapping);
   for (Rule& rule : result.rules) {
     if (!rule.diagnostics.has_errors()) lint(rule.query, FieldTypes::ecs(), rule.diagnostics);
+    if (options.fleet && rule.loaded()) {
+      // Where `serve` runs the rule: a note for each one partitioning cannot make exact.
+      const std::vector<std::string> key =
+          options.partition_key.empty() ? fleet::default_partition_key() : options.partition_key;
+      fleet::Exactness exactness = fleet::partition_exactness(rule, key, {});
+      if (!exactness.exact) {
+        const Span span = rule.query.alternatives.empty() ? Span{} : rule.query.alternatives[0].span;
+        rule.diagnostics.add(
+            Severity::Note, "fleet-global-partition", span,
+            fmt::format("not partition-exact ({}): `serve` runs it on the global partition, "
+                        "exact but not scaled",
+                        exactness.reason),
+            fmt::format("join it by {} too, or key the fleet by the field it joins on "
+                        "(--partition-key)",
+                        key.front()));
+      }
+    }
     if (options.strict) {
       for (Diagnostic& d : rule.diagnostics.items()) {
         if (d.severity == Severity::Warning) d.severity = Severity::Error;
@@ -134,6 +154,13 @@ void add_lint_command(CLI::App& app, std::function<int()>& run) {
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->default_str("auto");
   command->add_flag("--strict", options->strict, "Treat warnings as errors");
+  command->add_flag("--fleet", options->fleet,
+                    "Note the rules a fleet (pickaxe serve) cannot run partitioned");
+  command
+      ->add_option("--partition-key", options->partition_key,
+                   "With --fleet: the fleet's partition key fields (default: host.id, host.name, "
+                   "cloud.account.id, container.id)")
+      ->allow_extra_args(false);
   add_sigma_mapping_option(*command, options->sigma_mapping);
   command->callback([options, &run] { run = [options] { return run_lint(*options); }; });
 }

@@ -5,6 +5,7 @@
 // messages are acknowledged once a checkpoint covers them.
 #include <unistd.h>
 
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <climits>
@@ -56,6 +57,7 @@ struct Unit {
   uint64_t state_revision = 0;
   bool state_exists = false;
   std::optional<Clock::time_point> caught_up_at;  // when it last read all there was
+  std::optional<Clock::time_point> idle_until;    // not asked again before
   uint64_t dead_letters = 0;
   uint64_t lag = 0;
   size_t checkpoint_bytes = 0;
@@ -127,11 +129,26 @@ class Worker {
   std::string line_;
   uint64_t acquired_ = 0, lost_ = 0, released_ = 0, dead_letters_ = 0, skipped_ = 0;
   uint64_t publish_failures_ = 0;
+  // Where the time goes, for the metrics and the bench.
+  enum Stage { kFetch, kCheck, kMatch, kPublish, kCheckpoint, kStages };
+  std::array<double, kStages> seconds_{};
+  static constexpr std::array<const char*, kStages> kStageNames = {"fetch", "check", "match",
+                                                                   "publish", "checkpoint"};
+  class Timed {
+   public:
+    Timed(double& total) : total_(total), began_(Clock::now()) {}
+    ~Timed() { total_ += std::chrono::duration<double>(Clock::now() - began_).count(); }
+
+   private:
+    double& total_;
+    Clock::time_point began_;
+  };
   const bool quiet_ = options_.hunt.stream.quiet;
 };
 
 bool Worker::publish(const std::string& subject, std::string_view data, const std::string& id,
                      const fleet::Headers& headers) {
+  Timed timed(seconds_[kPublish]);
   std::string why;
   for (int attempt = 0;; ++attempt) {
     fleet::Status status = transport_.publish(subject, data, id, headers, why);
@@ -204,6 +221,7 @@ std::unique_ptr<Unit> Worker::open(const std::string& name, fleet::Bucket& state
     std::cerr << "pickaxe: " << why << "\n";
     return nullptr;
   }
+  unit->reader->pending(unit->lag, why);
   if (!quiet_)
     std::cerr << fmt::format("pickaxe: took {} from sequence {}\n", name, unit->sequence + 1);
   return unit;
@@ -246,7 +264,11 @@ void Worker::process(Unit& unit, const fleet::Record& record) {
   if (record.sequence <= unit.sequence) return;  // delivered again: read already
   unit.sequence = record.sequence;
   bool dead_letter = false;
-  std::string reason = check(unit, record, dead_letter);
+  std::string reason;
+  {
+    Timed timed(seconds_[kCheck]);
+    reason = check(unit, record, dead_letter);
+  }
   if (!reason.empty()) {
     if (!dead_letter) {
       ++skipped_;
@@ -269,6 +291,7 @@ void Worker::process(Unit& unit, const fleet::Record& record) {
   unit.input.lines = record.sequence - 1;
   line_.assign(record.data);
   line_ += '\n';
+  Timed timed(seconds_[kMatch]);
   unit.hunter->feed(unit.input, line_);
 }
 
@@ -349,6 +372,12 @@ std::string Worker::metrics_text(const fleet::Leases& leases) const {
   metric("pickaxe_fleet_dead_letters_total", "counter",
          "Messages sent to PICKAXE_DEAD_LETTER (not JSON, no partition key, too large...).");
   out += fmt::format("pickaxe_fleet_dead_letters_total {}\n", dead_letters_);
+  metric("pickaxe_fleet_seconds_total", "counter",
+         "Time spent by stage: fetch, check (JSON and partition key), match (the rules), "
+         "publish (alerts, dead letters), checkpoint.");
+  for (size_t stage = 0; stage < kStages; ++stage)
+    out += fmt::format("pickaxe_fleet_seconds_total{{stage=\"{}\"}} {:.3f}\n",
+                       kStageNames[stage], seconds_[stage]);
   return out;
 }
 
@@ -365,6 +394,7 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
   std::string problem_said;
   // Checkpoints every unit: alerts acknowledged by the server first.
   auto checkpoint_all = [&] {
+    Timed timed(seconds_[kCheckpoint]);
     for (auto& [name, unit] : units_) unit->hunter->drain();
     std::string why;
     if (transport_.flush(std::chrono::seconds(30), why) != fleet::Status::Ok) {
@@ -417,22 +447,28 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
         ++acquired_;
         units_[name] = std::move(unit);
       }
-      for (auto& [name, unit] : units_) {
-        std::string why;
-        uint64_t pending = 0;
-        if (unit->reader->pending(pending, why) == fleet::Status::Ok) unit->lag = pending;
-      }
     }
     size_t got = 0;
     for (auto& [name, unit] : units_) {
+      // A partition that had nothing is asked again a little later.
+      if (unit->idle_until && Clock::now() < *unit->idle_until) continue;
       std::string why;
-      if (unit->reader->fetch(options_.batch, std::chrono::milliseconds(0), records, why) !=
-          fleet::Status::Ok) {
+      fleet::Status fetched;
+      {
+        Timed timed(seconds_[kFetch]);
+        fetched = unit->reader->fetch(options_.batch, std::chrono::milliseconds(0), records, why);
+      }
+      if (fetched != fleet::Status::Ok) {
         if (why != problem_said) std::cerr << "pickaxe: " << name << ": " << why << "\n";
         problem_said = why;
         continue;
       }
       got += records.size();
+      unit->lag = unit->reader->last_pending();
+      if (records.empty())
+        unit->idle_until = Clock::now() + std::chrono::milliseconds(50);
+      else
+        unit->idle_until.reset();
       for (const fleet::Record& record : records) process(*unit, record);
       // A partition is quiet once it has read all its stream holds (a
       // backlog, or a pause of the server, is not quiet): from then on its
@@ -457,7 +493,7 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
       published = Clock::now();
       metrics->publish(metrics_text(leases));
     }
-    if (got == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (got == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   // A clean stop: everything checkpointed, the leases given back at once.
   checkpoint_all();
@@ -539,7 +575,7 @@ int run_serve(ServeOptions& options) {
   wanted.partitions = options.partitions;
   if (!options.partition_key.empty()) wanted.key = options.partition_key;
   const bool insist = options.partitions != 16 || !options.partition_key.empty();
-  if (!transport || !fleet::set_up(*transport, wanted, insist, layout, error)) {
+  if (!transport || !fleet::set_up(*transport, wanted, insist, layout, error, connect.on_connection_event)) {
     std::cerr << "pickaxe: " << error << "\n";
     return kFindings;
   }

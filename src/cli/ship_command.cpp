@@ -98,7 +98,7 @@ int run_ship(const ShipOptions& options) {
   std::string error;
   std::unique_ptr<fleet::Transport> transport = fleet::connect_nats(connect, error);
   fleet::Layout layout;
-  if (!transport || !fleet::set_up(*transport, wanted, insist, layout, error)) {
+  if (!transport || !fleet::set_up(*transport, wanted, insist, layout, error, connect.on_connection_event)) {
     std::cerr << "pickaxe: " << error << "\n";
     return kFindings;
   }
@@ -124,6 +124,7 @@ int run_ship(const ShipOptions& options) {
 
   // Each event: its partition from its key, its id from its source and place.
   uint64_t published = 0, unkeyed = 0, oversized = 0, problems = 0;
+  std::chrono::steady_clock::duration publishing{};  // in publish calls and the last flush
   std::map<uint64_t, std::unique_ptr<LiveInput>> inputs;
   std::map<uint64_t, std::string> source_ids;
   std::map<uint64_t, std::chrono::steady_clock::time_point> fed_at;
@@ -162,6 +163,7 @@ int run_ship(const ShipOptions& options) {
         const std::string id = fmt::format("{}:{}:{}", current_source, line, index);
         std::string why;
         fleet::Status status;
+        const auto publish_began = std::chrono::steady_clock::now();
         // The server away: publishing waits for it (a stop signal ends the wait).
         for (int attempt = 0; (status = transport->publish(fleet::events_subject(partition), ecs,
                                                            id, {}, why)) ==
@@ -172,6 +174,7 @@ int run_ship(const ShipOptions& options) {
             std::cerr << fmt::format("pickaxe: cannot publish: {}; retrying\n", why);
           std::this_thread::sleep_for(std::chrono::milliseconds(250));
         }
+        publishing += std::chrono::steady_clock::now() - publish_began;
         if (status == fleet::Status::Ok) {
           ++published;
         } else if (status != fleet::Status::Unavailable) {
@@ -189,9 +192,11 @@ int run_ship(const ShipOptions& options) {
     const DocumentStats stats = reader.stats();
     if (!options.quiet) {
       std::cerr << fmt::format(
-          "ship: {} events published to {} partitions of {} in {:.2f} s ({:.0f} events/s)\n",
+          "ship: {} events published to {} partitions of {} in {:.2f} s ({:.0f} events/s; "
+          "{:.2f} s publishing)\n",
           published, layout.partitions, fleet::kEventsStream, seconds,
-          seconds > 0 ? published / seconds : 0.0);
+          seconds > 0 ? published / seconds : 0.0,
+          std::chrono::duration<double>(publishing).count());
       if (unkeyed > 0)
         std::cerr << fmt::format("  {} without a partition key ({}): sent to partition 0\n",
                                  unkeyed, fmt::join(layout.key, ", "));
@@ -219,7 +224,9 @@ int run_ship(const ShipOptions& options) {
         },
         [&] { return failed; });
     std::string why;
+    const auto flush_began = std::chrono::steady_clock::now();
     const bool flushed = !failed && transport->flush(std::chrono::seconds(30), why) == fleet::Status::Ok;
+    publishing += std::chrono::steady_clock::now() - flush_began;
     if (!flushed && !failed) std::cerr << "pickaxe: " << why << "\n";
     const int code = summary(flushed);
     return readable ? code : kFindings;

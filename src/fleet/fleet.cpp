@@ -1,6 +1,11 @@
 #include "fleet/fleet.h"
 
+#include <algorithm>
+#include <thread>
+
 #include <fmt/format.h>
+
+#include "util/signals.h"
 
 namespace pickaxe::fleet {
 
@@ -24,7 +29,7 @@ std::string alerts_subject(std::string_view rule_id) { return "pickaxe.alerts." 
 std::string dead_letter_subject(std::string_view unit) { return "pickaxe.dead." + token(unit); }
 
 bool set_up(Transport& transport, const Layout& wanted, bool insist, Layout& agreed,
-            std::string& error) {
+            std::string& error, const std::function<void(const std::string&)>& on_wait) {
   const StreamSpec streams[] = {
       {kEventsStream, {"pickaxe.events.>"}, kEventDuplicateWindow},
       {kAlertsStream, {"pickaxe.alerts.>"}, kAlertDuplicateWindow},
@@ -32,7 +37,15 @@ bool set_up(Transport& transport, const Layout& wanted, bool insist, Layout& agr
   };
   for (const StreamSpec& stream : streams) {
     std::string why;
-    if (transport.ensure_stream(stream, why) != Status::Ok) {
+    Status status;
+    // A server not up yet (or restarting) is waited for, said once.
+    for (int attempt = 0;
+         (status = transport.ensure_stream(stream, why)) == Status::Unavailable && !stop_requested();
+         ++attempt) {
+      if (attempt == 0 && on_wait) on_wait(fmt::format("waiting for the NATS server ({})", why));
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(250 << std::min(attempt, 5), 5000)));
+    }
+    if (status != Status::Ok) {
       error = fmt::format("cannot set up the stream {}: {}", stream.name, why);
       return false;
     }

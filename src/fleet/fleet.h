@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "fleet/partitioning.h"
@@ -31,7 +32,9 @@ std::string dead_letter_subject(std::string_view unit);  // pickaxe.dead.<unit>
 // fleet holds, else `wanted` (written for the others). With `insist`, a
 // fleet holding another layout is an error (its events were partitioned
 // otherwise). Returns false, with why.
+// A server not reachable yet is waited for (until a stop signal), said
+// once through `on_wait`.
 bool set_up(Transport& transport, const Layout& wanted, bool insist, Layout& agreed,
-            std::string& error);
+            std::string& error, const std::function<void(const std::string&)>& on_wait = nullptr);
 
 }  // namespace pickaxe::fleet

@@ -56,14 +56,31 @@ class NatsReader : public StreamReader {
     out.clear();
     natsMsgList_Destroy(&batch_);
     batch_ = {};
-    jsFetchRequest request;
-    jsFetchRequest_Init(&request);
-    request.Batch = static_cast<int>(max);
-    // Without a wait, the server answers with what it has (none: at once).
-    request.NoWait = wait.count() == 0;
-    if (wait.count() > 0) request.Expires = std::chrono::nanoseconds(wait).count();
-    natsStatus status = natsSubscription_FetchRequest(&batch_, subscription_, &request);
-    if (status == NATS_TIMEOUT || status == NATS_NOT_FOUND) return Status::Ok;  // none yet
+    natsStatus status;
+    if (wait.count() == 0) {
+      // Asked only for what the server holds for this reader, which comes at
+      // once: the count is the last message's (or, when that said none, the
+      // consumer's, one small request). A request for more would wait, and
+      // one given up before its answer would stay open on the server, which
+      // would go on sending past what was asked.
+      if (pending_ == 0) {
+        uint64_t pending = 0;
+        if (Status asked = this->pending(pending, error); asked != Status::Ok) return asked;
+        if (pending == 0) return Status::Ok;
+      }
+      jsFetchRequest request;
+      jsFetchRequest_Init(&request);
+      request.Batch = static_cast<int>(std::min<uint64_t>(max, pending_));
+      request.Expires = std::chrono::nanoseconds(std::chrono::seconds(2)).count();
+      status = natsSubscription_FetchRequest(&batch_, subscription_, &request);
+    } else {
+      status = natsSubscription_Fetch(&batch_, subscription_, static_cast<int>(max),
+                                      static_cast<int64_t>(wait.count()), nullptr);
+    }
+    if (status == NATS_TIMEOUT || status == NATS_NOT_FOUND) {  // none now
+      pending_ = 0;
+      return Status::Ok;
+    }
     if (status != NATS_OK) return status_of(status, error);
     for (int i = 0; i < batch_.Count; ++i) {
       natsMsg* message = batch_.Msgs[i];
@@ -71,6 +88,7 @@ class NatsReader : public StreamReader {
       if (natsMsg_GetMetaData(&meta, message) != NATS_OK) continue;  // not a stream message
       Record record;
       record.sequence = meta->Sequence.Stream;
+      pending_ = meta->NumPending;  // what the stream holds past this message, for this reader
       jsMsgMetaData_Destroy(meta);
       record.subject = natsMsg_GetSubject(message);
       record.data = std::string_view(natsMsg_GetData(message),
@@ -96,13 +114,15 @@ class NatsReader : public StreamReader {
     return Status::Ok;
   }
 
+  uint64_t last_pending() const override { return pending_; }
+
   Status pending(uint64_t& messages, std::string& error) override {
     jsConsumerInfo* info = nullptr;
     jsErrCode code = static_cast<jsErrCode>(0);
     natsStatus status = js_GetConsumerInfo(&info, js_, stream_.c_str(), name_.c_str(), nullptr,
                                            &code);
     if (status != NATS_OK) return status_of(status, error, code);
-    messages = info->NumPending;
+    messages = pending_ = info->NumPending;
     jsConsumerInfo_Destroy(info);
     return Status::Ok;
   }
@@ -114,6 +134,7 @@ class NatsReader : public StreamReader {
   natsMsgList batch_{};
   natsMsg* last_ = nullptr;
   uint64_t last_sequence_ = 0;
+  uint64_t pending_ = 0;
 };
 
 class NatsBucket : public Bucket {
@@ -194,7 +215,9 @@ class NatsTransport : public Transport {
     if (status == NATS_OK) status = natsOptions_SetURL(options_, options.url.c_str());
     if (status == NATS_OK) status = natsOptions_SetName(options_, options.name.c_str());
     if (status == NATS_OK) status = natsOptions_SetMaxReconnect(options_, -1);
-    if (status == NATS_OK) status = natsOptions_SetReconnectWait(options_, 500);
+    // Reconnection with backoff: 250 ms doubling to 8 s (with jitter).
+    if (status == NATS_OK)
+      status = natsOptions_SetCustomReconnectDelay(options_, &NatsTransport::reconnect_delay, this);
     if (status == NATS_OK) status = natsOptions_SetReconnectBufSize(options_, 64 << 20);
     if (status == NATS_OK)
       status = natsOptions_SetRetryOnFailedConnect(options_, true, &NatsTransport::on_connected,
@@ -457,7 +480,12 @@ class NatsTransport : public Transport {
     std::lock_guard lock(self->mutex_);
     self->unsent_.push_back(unsent_of(failure->Msg));
   }
+  static int64_t reconnect_delay(natsConnection*, int attempts, void*) {
+    const int64_t delay = int64_t{250} << std::min(attempts, 5);
+    return delay + static_cast<int64_t>(std::rand() % 100);
+  }
   static void on_disconnected(natsConnection*, void* closure) {
+
     auto* self = static_cast<NatsTransport*>(closure);
     if (self->on_event_ && !self->closing_) self->on_event_("disconnected from NATS; reconnecting");
   }

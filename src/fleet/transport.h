@@ -53,8 +53,10 @@ class StreamReader {
                        std::string& error) = 0;
   // Everything read up to `sequence` is done with (acknowledged).
   virtual Status commit(uint64_t sequence, std::string& error) = 0;
-  // Messages the stream holds past what was read.
+  // Messages the stream holds past what was read (asks the server).
   virtual Status pending(uint64_t& messages, std::string& error) = 0;
+  // The same, as the last fetch saw it (no request).
+  virtual uint64_t last_pending() const = 0;
 };
 
 class Bucket {
