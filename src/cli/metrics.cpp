@@ -106,4 +106,75 @@ void MetricsServer::publish(std::string metrics) {
   published_ = std::chrono::steady_clock::now();
 }
 
+namespace {
+
+// A Prometheus label value: backslashes, quotes and newlines escaped.
+std::string label(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string metrics_text(const Figures& figures) {
+  std::string out;
+  auto metric = [&](std::string_view name, std::string_view type, std::string_view help) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  };
+  const StreamStats& stream = figures.stats.stream;
+  metric("pickaxe_events_total", "counter", "Events that went to the rules, by source.");
+  for (SourceKind kind : {SourceKind::Ecs, SourceKind::CloudTrail, SourceKind::Docker,
+                          SourceKind::Auditd, SourceKind::Sysmon})
+    out += fmt::format("pickaxe_events_total{{source=\"{}\"}} {}\n", source_kind_name(kind),
+                       stream.events_by_source[static_cast<size_t>(kind)]);
+  metric("pickaxe_events_skipped_total", "counter", "Lines and events skipped, by reason.");
+  out += fmt::format("pickaxe_events_skipped_total{{reason=\"malformed\"}} {}\n", stream.malformed);
+  out += fmt::format("pickaxe_events_skipped_total{{reason=\"missing_timestamp\"}} {}\n",
+                     stream.missing_timestamp);
+  out +=
+      fmt::format("pickaxe_events_skipped_total{{reason=\"wrong_type\"}} {}\n", stream.wrong_type);
+  metric("pickaxe_events_prefiltered_total", "counter",
+         "NDJSON lines holding none of the rules' literals, not parsed (counted as ECS events).");
+  out += fmt::format("pickaxe_events_prefiltered_total {}\n", stream.prefiltered);
+  metric("pickaxe_events_late_total", "counter",
+         "Events later than --max-lateness, processed out of order.");
+  out += fmt::format("pickaxe_events_late_total {}\n", stream.late);
+  metric("pickaxe_bytes_read_total", "counter", "Bytes of input read.");
+  out += fmt::format("pickaxe_bytes_read_total {}\n", stream.bytes);
+  metric("pickaxe_alerts_total", "counter",
+         "Alerts raised, by rule (building blocks not counted).");
+  for (const auto& [rule, count] : figures.stats.alerts_by_rule)
+    out += fmt::format("pickaxe_alerts_total{{rule=\"{}\"}} {}\n", label(rule), count);
+  metric("pickaxe_input_lag_seconds", "gauge",
+         "Wall clock minus the watermark (the stream's time less --max-lateness).");
+  if (figures.lag) out += fmt::format("pickaxe_input_lag_seconds {:.3f}\n", *figures.lag);
+  metric("pickaxe_bytes_behind", "gauge", "Bytes a followed file holds past what was read.");
+  for (const auto& [file, bytes] : figures.behind)
+    out += fmt::format("pickaxe_bytes_behind{{file=\"{}\"}} {}\n", label(file), bytes);
+  metric("pickaxe_files_followed", "gauge", "Files followed now.");
+  out += fmt::format("pickaxe_files_followed {}\n", figures.behind.size());
+  metric("pickaxe_partial_sequences", "gauge", "Partial sequences held, over all rules.");
+  out += fmt::format("pickaxe_partial_sequences {}\n", figures.partial_sequences);
+  if (figures.checkpoint_age) {
+    metric("pickaxe_checkpoint_age_seconds", "gauge", "Time since the last checkpoint.");
+    out += fmt::format("pickaxe_checkpoint_age_seconds {:.3f}\n", *figures.checkpoint_age);
+    metric("pickaxe_checkpoint_duration_seconds", "gauge", "How long the last checkpoint took.");
+    out += fmt::format("pickaxe_checkpoint_duration_seconds {:.6f}\n",
+                       figures.checkpoint_seconds.value_or(0));
+  }
+  metric("pickaxe_rule_reloads_total", "counter", "Rule reloads (SIGHUP), by result.");
+  out += fmt::format("pickaxe_rule_reloads_total{{result=\"ok\"}} {}\n", figures.reloads);
+  out +=
+      fmt::format("pickaxe_rule_reloads_total{{result=\"failed\"}} {}\n", figures.failed_reloads);
+  return out;
+}
+
 }  // namespace pickaxe::cli

@@ -7,8 +7,13 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
+
+#include "hunt/hunter.h"
 
 namespace httplib {
 class Server;
@@ -41,5 +46,18 @@ class MetricsServer {
   static constexpr double kStale = 5;  // seconds without a publish: unhealthy
   int port_ = 0;
 };
+
+// What watch is doing, for the metrics endpoint and the status line.
+struct Figures {
+  HuntStats stats;
+  uint64_t partial_sequences = 0;
+  std::vector<std::pair<std::string, uint64_t>> behind;
+  std::optional<double> lag;  // seconds: the wall clock past the watermark
+  std::optional<double> checkpoint_age, checkpoint_seconds;
+  uint64_t reloads = 0, failed_reloads = 0;
+};
+
+// The Prometheus text of watch's figures (serve's, summed over its partitions).
+std::string metrics_text(const Figures& figures);
 
 }  // namespace pickaxe::cli

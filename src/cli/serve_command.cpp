@@ -129,6 +129,8 @@ class Worker {
   std::string line_;
   uint64_t acquired_ = 0, lost_ = 0, released_ = 0, dead_letters_ = 0, skipped_ = 0;
   uint64_t publish_failures_ = 0;
+  Clock::time_point checkpointed_ = Clock::now();
+  double checkpoint_seconds_ = 0;
   // Where the time goes, for the metrics and the bench.
   enum Stage { kFetch, kCheck, kMatch, kPublish, kCheckpoint, kStages };
   std::array<double, kStages> seconds_{};
@@ -337,23 +339,31 @@ bool Worker::checkpoint(Unit& unit, fleet::Bucket& state) {
 }
 
 std::string Worker::metrics_text(const fleet::Leases& leases) const {
-  std::string out;
+  // watch's figures, summed over the partitions owned now.
+  Figures figures;
+  HuntStats& sum = figures.stats;
+  for (const auto& [name, unit] : units_) {
+    const HuntStats stats = unit->hunter->stats();
+    StreamStats& stream = sum.stream;
+    for (size_t i = 0; i < stream.events_by_source.size(); ++i)
+      stream.events_by_source[i] += stats.stream.events_by_source[i];
+    stream.events += stats.stream.events;
+    stream.malformed += stats.stream.malformed;
+    stream.missing_timestamp += stats.stream.missing_timestamp;
+    stream.wrong_type += stats.stream.wrong_type;
+    stream.prefiltered += stats.stream.prefiltered;
+    stream.late += stats.stream.late;
+    stream.bytes += stats.stream.bytes;
+    sum.alerts += stats.alerts;
+    for (const auto& [rule, count] : stats.alerts_by_rule) sum.alerts_by_rule[rule] += count;
+    figures.partial_sequences += unit->hunter->partial_sequences();
+  }
+  figures.checkpoint_age = std::chrono::duration<double>(Clock::now() - checkpointed_).count();
+  figures.checkpoint_seconds = checkpoint_seconds_;
+  std::string out = cli::metrics_text(figures);
   auto metric = [&](std::string_view name, std::string_view type, std::string_view help) {
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
   };
-  uint64_t events = 0, alerts = 0, malformed = 0;
-  for (const auto& [name, unit] : units_) {
-    HuntStats stats = unit->hunter->stats();
-    events += stats.stream.events;
-    alerts += stats.alerts;
-    malformed += stats.stream.rejected();
-  }
-  metric("pickaxe_events_total", "counter", "Events read by the partitions owned now.");
-  out += fmt::format("pickaxe_events_total {}\n", events);
-  metric("pickaxe_events_skipped_total", "counter", "Events skipped: malformed, no time, wrong type.");
-  out += fmt::format("pickaxe_events_skipped_total {}\n", malformed);
-  metric("pickaxe_alerts_total", "counter", "Alerts raised by the partitions owned now.");
-  out += fmt::format("pickaxe_alerts_total {}\n", alerts);
   metric("pickaxe_fleet_partitions_owned", "gauge", "Partitions this worker holds a lease on.");
   out += fmt::format("pickaxe_fleet_partitions_owned {}\n", leases.owned().size());
   metric("pickaxe_fleet_workers", "gauge", "Workers alive, as the leases bucket shows.");
@@ -395,6 +405,7 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
   // Checkpoints every unit: alerts acknowledged by the server first.
   auto checkpoint_all = [&] {
     Timed timed(seconds_[kCheckpoint]);
+    const Clock::time_point began = Clock::now();
     for (auto& [name, unit] : units_) unit->hunter->drain();
     std::string why;
     if (transport_.flush(std::chrono::seconds(30), why) != fleet::Status::Ok) {
@@ -410,6 +421,8 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
       leases.release(it->first);
       it = units_.erase(it);
     }
+    checkpointed_ = Clock::now();
+    checkpoint_seconds_ = std::chrono::duration<double>(checkpointed_ - began).count();
   };
   while (!stop_requested()) {
     const Clock::time_point now = Clock::now();
