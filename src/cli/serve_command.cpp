@@ -41,6 +41,7 @@ struct ServeOptions {
   size_t batch = 1000;
   uint32_t partitions = 16;
   std::vector<std::string> partition_key;
+  int replicas = 1;
 };
 
 // One partition this worker owns (or the global one): its reader, its
@@ -224,8 +225,6 @@ std::unique_ptr<Unit> Worker::open(const std::string& name, fleet::Bucket& state
     return nullptr;
   }
   unit->reader->pending(unit->lag, why);
-  if (!quiet_)
-    std::cerr << fmt::format("pickaxe: took {} from sequence {}\n", name, unit->sequence + 1);
   return unit;
 }
 
@@ -451,6 +450,7 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
         ++released_;
         if (!quiet_) std::cerr << fmt::format("pickaxe: gave {} back (a fair share)\n", name);
       }
+      std::vector<std::string> taken;
       for (const std::string& name : changes.acquired) {
         std::unique_ptr<Unit> unit = open(name, state, worker);
         if (!unit) {
@@ -458,8 +458,13 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
           continue;
         }
         ++acquired_;
+        taken.push_back(fmt::format("{} (from {})", name, unit->sequence + 1));
         units_[name] = std::move(unit);
       }
+      if (!taken.empty() && !quiet_)
+        std::cerr << fmt::format("pickaxe: took {} partition{} (stream sequence): {}\n",
+                                 taken.size(), taken.size() == 1 ? "" : "s",
+                                 fmt::join(taken, ", "));
     }
     size_t got = 0;
     for (auto& [name, unit] : units_) {
@@ -578,6 +583,7 @@ int run_serve(ServeOptions& options) {
   fleet::ConnectOptions connect;
   connect.url = options.nats;
   connect.name = "pickaxe serve";
+  connect.replicas = options.replicas;
   connect.on_connection_event = [&](const std::string& message) {
     std::cerr << "pickaxe: " << message << "\n";
   };
@@ -686,6 +692,12 @@ void add_serve_command(CLI::App& app, std::function<int()>& run) {
                    "The fields that place an event, the first it holds deciding (repeatable; "
                    "default: host.id, host.name, cloud.account.id, container.id)")
       ->allow_extra_args(false);
+  command
+      ->add_option("--replicas", options->replicas,
+                   "Replicas of the streams and buckets, when this creates them (3 on a 3-node "
+                   "cluster)")
+      ->default_str("1")
+      ->check(CLI::Range(1, 5));
   command->add_option("--batch", options->batch, "Messages fetched at once per partition")
       ->check(CLI::Range(1, 100000));
   command->add_option("--detection-time", options->hunt.detection_time,

@@ -43,6 +43,7 @@ struct ShipOptions {
   bool reset_state = false;
   size_t max_line_bytes = 4 * 1024 * 1024;
   size_t in_flight = 4096;
+  int replicas = 1;
   bool quiet = false;
 };
 
@@ -92,6 +93,7 @@ int run_ship(const ShipOptions& options) {
   connect.url = options.nats;
   connect.name = "pickaxe ship";
   connect.in_flight = options.in_flight;
+  connect.replicas = options.replicas;
   connect.on_connection_event = [&](const std::string& message) {
     if (!options.quiet) std::cerr << "pickaxe: " << message << "\n";
   };
@@ -389,6 +391,12 @@ void add_ship_command(CLI::App& app, std::function<int()>& run) {
   command->add_option("--in-flight", options->in_flight,
                       "Publishes awaiting the server's acknowledgement, at most")
       ->check(CLI::Range(1, 1 << 20));
+  command
+      ->add_option("--replicas", options->replicas,
+                   "Replicas of the streams and buckets, when this creates them (3 on a 3-node "
+                   "cluster)")
+      ->default_str("1")
+      ->check(CLI::Range(1, 5));
   command->add_flag("--quiet", options->quiet, "No summary or input problems on stderr");
   command->callback([options, &run] { run = [options] { return run_ship(*options); }; });
 }

@@ -211,6 +211,7 @@ class NatsTransport : public Transport {
 
   bool connect(const ConnectOptions& options, std::string& error) {
     on_event_ = options.on_connection_event;
+    replicas_ = options.replicas;
     natsStatus status = natsOptions_Create(&options_);
     if (status == NATS_OK) status = natsOptions_SetURL(options_, options.url.c_str());
     if (status == NATS_OK) status = natsOptions_SetName(options_, options.name.c_str());
@@ -261,6 +262,7 @@ class NatsTransport : public Transport {
     config.Subjects = subjects.data();
     config.SubjectsLen = static_cast<int>(subjects.size());
     config.Storage = js_FileStorage;
+    config.Replicas = replicas_;
     config.Duplicates = spec.duplicate_window.count();
     config.MaxAge = spec.max_age.count();
     config.MaxBytes = spec.max_bytes;
@@ -394,6 +396,7 @@ class NatsTransport : public Transport {
       config.History = 1;
       config.TTL = ttl.count();  // nanoseconds
       config.StorageType = js_FileStorage;
+      config.Replicas = replicas_;
       status = js_CreateKeyValue(&kv, js_, &config);
       // Created by another process meanwhile.
       if (status != NATS_OK) status = js_KeyValue(&kv, js_, name.c_str());
@@ -505,6 +508,7 @@ class NatsTransport : public Transport {
   std::mutex mutex_;
   std::vector<Unsent> unsent_;
   std::atomic<bool> closing_ = false;
+  int replicas_ = 1;
 };
 
 }  // namespace
