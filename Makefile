@@ -40,14 +40,17 @@ sanitize: deps
 
 # Micro-benchmarks, then hunt end to end against the parse limit (1 M events,
 # generated once into bench/data/; BENCH_EVENTS and BENCH_RUNS change that),
-# then watch under 20 k events/s appended for WATCH_SECONDS.
+# then watch under 20 k events/s appended for WATCH_SECONDS, then the fleet
+# (ship, 1 and 2 serve workers, a local nats-server) over FLEET_EVENTS.
 BENCH_EVENTS ?= 1000000
 BENCH_RUNS ?= 3
 WATCH_SECONDS ?= 60
+FLEET_EVENTS ?= 300000
 bench: build
 	./$(BUILD_DIR)/pickaxe_bench --benchmark_counters_tabular=true
 	python3 bench/run_bench.py --build $(BUILD_DIR) --events $(BENCH_EVENTS) --runs $(BENCH_RUNS)
 	python3 bench/watch_bench.py --build $(BUILD_DIR) --events bench/data/events-$(BENCH_EVENTS).ndjson --seconds $(WATCH_SECONDS)
+	python3 bench/fleet_bench.py --build $(BUILD_DIR) --events bench/data/events-$(BENCH_EVENTS).ndjson --count $(FLEET_EVENTS)
 
 # libFuzzer with ASan+UBSan: the EQL parser for FUZZ_SECONDS seconds, then the
 # rule-file loader and the event pipeline for a third of that each. New inputs go to a scratch folder; the
