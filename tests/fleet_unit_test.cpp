@@ -80,8 +80,7 @@ TEST(FleetPartitioning, OnlyJoinsOnTheKeysFirstFieldAreExact) {
   const std::vector<std::string> by_host_id = default_partition_key();
   const std::vector<std::string> by_host_name = {"host.name"};
   EXPECT_TRUE(exactness_of("process where process.name == \"xmrig\"", by_host_id).exact);
-  const std::string by_name =
-      "sequence by host.name [process where true] [network where true]";
+  const std::string by_name = "sequence by host.name [process where true] [network where true]";
   EXPECT_TRUE(exactness_of(by_name, by_host_name).exact);
   // host.id decides where an event holding it goes: host.name does not.
   Exactness later_field = exactness_of(by_name, by_host_id);
@@ -99,9 +98,9 @@ TEST(FleetPartitioning, OnlyJoinsOnTheKeysFirstFieldAreExact) {
   EXPECT_FALSE(exactness_of("sequence by ?host.name [process where true] [network where true]",
                             by_host_name)
                    .exact);  // an optional key joins nulls
-  EXPECT_FALSE(exactness_of("sample by user.name [process where true] [network where true]",
-                            by_host_name)
-                   .exact);
+  EXPECT_FALSE(
+      exactness_of("sample by user.name [process where true] [network where true]", by_host_name)
+          .exact);
   EXPECT_FALSE(exactness_of("process where true | head 5", by_host_name).exact);
   Exactness suppressed =
       exactness_of("process where true", by_host_name, std::vector<std::string>{"user.name"});

@@ -69,8 +69,9 @@ int run_alerts(const AlertsOptions& options) {
                              fleet::kAlertsStream, error);
     return kFindings;
   }
-  const std::string subject =
-      options.rule_ids.size() == 1 ? fleet::alerts_subject(options.rule_ids[0]) : "pickaxe.alerts.>";
+  const std::string subject = options.rule_ids.size() == 1
+                                  ? fleet::alerts_subject(options.rule_ids[0])
+                                  : "pickaxe.alerts.>";
   std::random_device random;
   const std::string name = fmt::format("pickaxe-alerts-{}-{:04x}", ::getpid(), random() & 0xffff);
   std::unique_ptr<fleet::StreamReader> reader =
@@ -112,7 +113,8 @@ int run_alerts(const AlertsOptions& options) {
       if (parser.parse(record.data.data(), record.data.size()).get(alert)) continue;
       if (!field(alert, "kibana.alert.building_block_type").empty()) continue;
       out.record(fmt::format(
-          "{:<24}  {:<8}  {:<40}  {:<16}  {}\n", clip(field(alert, "kibana.alert.original_time"), 24),
+          "{:<24}  {:<8}  {:<40}  {:<16}  {}\n",
+          clip(field(alert, "kibana.alert.original_time"), 24),
           field(alert, "kibana.alert.severity"), clip(field(alert, "kibana.alert.rule.name"), 40),
           clip(field(alert, "host.name"), 16), clip(field(alert, "kibana.alert.reason"), 80)));
     }

@@ -56,7 +56,8 @@ int run_lint(const LintOptions& options) {
           options.partition_key.empty() ? fleet::default_partition_key() : options.partition_key;
       fleet::Exactness exactness = fleet::partition_exactness(rule, key, {});
       if (!exactness.exact) {
-        const Span span = rule.query.alternatives.empty() ? Span{} : rule.query.alternatives[0].span;
+        const Span span =
+            rule.query.alternatives.empty() ? Span{} : rule.query.alternatives[0].span;
         rule.diagnostics.add(
             Severity::Note, "fleet-global-partition", span,
             fmt::format("not partition-exact ({}): `serve` runs it on the global partition, "

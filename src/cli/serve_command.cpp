@@ -186,8 +186,8 @@ std::unique_ptr<Unit> Worker::open(const std::string& name, fleet::Bucket& state
     if (!quiet_) std::cerr << describe_problem(problem);
   };
   Diagnostics diagnostics;
-  unit->hunter = std::make_unique<Hunter>(loaded_.rules, schema_, hunt_options, sink, on_problem,
-                                          diagnostics);
+  unit->hunter =
+      std::make_unique<Hunter>(loaded_.rules, schema_, hunt_options, sink, on_problem, diagnostics);
   for (const Diagnostic& d : diagnostics.items()) std::cerr << render_text(d);
   // The checkpoint: the state and the sequence it covers.
   std::string bytes, why;
@@ -197,17 +197,20 @@ std::unique_ptr<Unit> Worker::open(const std::string& name, fleet::Bucket& state
     fleet::PartitionCheckpoint saved;
     std::string error;
     if (!fleet::decode_checkpoint(bytes, saved, error)) {
-      std::cerr << fmt::format("pickaxe: the checkpoint of {} cannot be read ({}); it resumes at "
-                               "sequence {} with a fresh state\n",
-                               name, error, saved.sequence + 1);
+      std::cerr << fmt::format(
+          "pickaxe: the checkpoint of {} cannot be read ({}); it resumes at "
+          "sequence {} with a fresh state\n",
+          name, error, saved.sequence + 1);
     } else if (saved.rule_set != unit->hunter->rule_set_identity()) {
-      std::cerr << fmt::format("pickaxe: the checkpoint of {} is of other rules; it resumes at "
-                               "sequence {} with a fresh state\n",
-                               name, saved.sequence + 1);
+      std::cerr << fmt::format(
+          "pickaxe: the checkpoint of {} is of other rules; it resumes at "
+          "sequence {} with a fresh state\n",
+          name, saved.sequence + 1);
     } else if (!unit->hunter->load(saved.hunt, &error)) {
-      std::cerr << fmt::format("pickaxe: the checkpoint of {}: {}; it resumes at sequence {} "
-                               "with a fresh state\n",
-                               name, error, saved.sequence + 1);
+      std::cerr << fmt::format(
+          "pickaxe: the checkpoint of {}: {}; it resumes at sequence {} "
+          "with a fresh state\n",
+          name, error, saved.sequence + 1);
     } else {
       unit->dead_letters = saved.dead_letters;
     }
@@ -243,8 +246,8 @@ std::string Worker::check(const Unit& unit, const fleet::Record& record, bool& d
   }
   const size_t limit = options_.hunt.stream.max_line_bytes;
   if (record.data.size() > limit)
-    return fmt::format("message of {} bytes is larger than --max-line-bytes {}",
-                       record.data.size(), limit);
+    return fmt::format("message of {} bytes is larger than --max-line-bytes {}", record.data.size(),
+                       limit);
   simdjson::dom::element document;
   if (auto error = parser_.parse(record.data.data(), record.data.size()).get(document))
     return fmt::format("not JSON: {}", simdjson::error_message(error));
@@ -279,8 +282,7 @@ void Worker::process(Unit& unit, const fleet::Record& record) {
     ++dead_letters_;
     if (!quiet_)
       std::cerr << fmt::format("pickaxe: {} {}:{}: {}; sent to {}\n", fleet::kEventsStream,
-                               record.subject, record.sequence, reason,
-                               fleet::kDeadLetterStream);
+                               record.subject, record.sequence, reason, fleet::kDeadLetterStream);
     publish(fleet::dead_letter_subject(unit.name), record.data,
             fmt::format("{}-{}", fleet::kEventsStream, record.sequence),
             {{"Pickaxe-Reason", reason},
@@ -385,8 +387,8 @@ std::string Worker::metrics_text(const fleet::Leases& leases) const {
          "Time spent by stage: fetch, check (JSON and partition key), match (the rules), "
          "publish (alerts, dead letters), checkpoint.");
   for (size_t stage = 0; stage < kStages; ++stage)
-    out += fmt::format("pickaxe_fleet_seconds_total{{stage=\"{}\"}} {:.3f}\n",
-                       kStageNames[stage], seconds_[stage]);
+    out += fmt::format("pickaxe_fleet_seconds_total{{stage=\"{}\"}} {:.3f}\n", kStageNames[stage],
+                       seconds_[stage]);
   return out;
 }
 
@@ -433,9 +435,10 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
       problem_said = problem;
       for (const std::string& name : changes.lost) {
         ++lost_;
-        std::cerr << fmt::format("pickaxe: lost the lease of {}: another worker goes on from its "
-                                 "last checkpoint\n",
-                                 name);
+        std::cerr << fmt::format(
+            "pickaxe: lost the lease of {}: another worker goes on from its "
+            "last checkpoint\n",
+            name);
         units_.erase(name);
       }
       for (const std::string& name : changes.surplus) {
@@ -498,8 +501,7 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
       } else {
         if (!unit->caught_up_at) unit->caught_up_at = at;
         hunter.advance_quiet(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(at - *unit->caught_up_at)
-                .count());
+            std::chrono::duration_cast<std::chrono::nanoseconds>(at - *unit->caught_up_at).count());
       }
       hunter.drain();
     }
@@ -594,7 +596,8 @@ int run_serve(ServeOptions& options) {
   wanted.partitions = options.partitions;
   if (!options.partition_key.empty()) wanted.key = options.partition_key;
   const bool insist = options.partitions != 16 || !options.partition_key.empty();
-  if (!transport || !fleet::set_up(*transport, wanted, insist, layout, error, connect.on_connection_event)) {
+  if (!transport ||
+      !fleet::set_up(*transport, wanted, insist, layout, error, connect.on_connection_event)) {
     std::cerr << "pickaxe: " << error << "\n";
     return kFindings;
   }
@@ -606,8 +609,7 @@ int run_serve(ServeOptions& options) {
   for (const Rule& rule : loaded->rules) {
     if (!rule.loaded() || !selection.selects(rule)) continue;
     ++selected;
-    fleet::Exactness exactness =
-        fleet::partition_exactness(rule, layout.key, hunt.suppress_by);
+    fleet::Exactness exactness = fleet::partition_exactness(rule, layout.key, hunt.suppress_by);
     (exactness.exact ? exact : global).push_back(rule.rule_id);
     if (!exactness.exact)
       inexact_list += fmt::format("  {} ({}): {}\n", rule.name, rule.rule_id, exactness.reason);
@@ -633,9 +635,10 @@ int run_serve(ServeOptions& options) {
     return kFindings;
   }
   if (std::chrono::nanoseconds(*ttl) != leases->ttl())
-    std::cerr << fmt::format("pickaxe: the fleet's leases last {} s (the bucket's TTL), not "
-                             "--lease-ttl\n",
-                             std::chrono::duration<double>(leases->ttl()).count());
+    std::cerr << fmt::format(
+        "pickaxe: the fleet's leases last {} s (the bucket's TTL), not "
+        "--lease-ttl\n",
+        std::chrono::duration<double>(leases->ttl()).count());
   std::unique_ptr<MetricsServer> metrics;
   if (!hunt.metrics_address.empty()) {
     metrics = std::make_unique<MetricsServer>();
@@ -654,8 +657,9 @@ int run_serve(ServeOptions& options) {
   hunt_options.suppress_by = hunt.suppress_by;
   hunt_options.suppress_window = *window;
   install_stop_signals();
-  Worker serving(options, *transport, layout, *loaded, hunt.exceptions.empty() ? nullptr : &exceptions,
-                 schema, hunt_options, exact, global);
+  Worker serving(options, *transport, layout, *loaded,
+                 hunt.exceptions.empty() ? nullptr : &exceptions, schema, hunt_options, exact,
+                 global);
   return serving.run(*leases, *state, worker, std::chrono::nanoseconds(*every), metrics.get());
 }
 
@@ -673,12 +677,14 @@ void add_serve_command(CLI::App& app, std::function<int()>& run) {
   add_rule_options(command, options->hunt);
   command->add_option("--nats", options->nats, "The NATS server's URL")
       ->default_str("nats://127.0.0.1:4222");
-  command->add_option("--lease-ttl", options->lease_ttl,
-                      "How long a dead worker's partitions wait before others take them over")
+  command
+      ->add_option("--lease-ttl", options->lease_ttl,
+                   "How long a dead worker's partitions wait before others take them over")
       ->default_str("10s");
-  command->add_option("--checkpoint-interval", options->checkpoint_interval,
-                      "How often each partition's state is checkpointed (and its messages "
-                      "acknowledged)")
+  command
+      ->add_option("--checkpoint-interval", options->checkpoint_interval,
+                   "How often each partition's state is checkpointed (and its messages "
+                   "acknowledged)")
       ->default_str("2s");
   command->add_option("--worker-name", options->worker,
                       "This worker's name in leases and consumers (default: host-pid-random)");
@@ -706,7 +712,8 @@ void add_serve_command(CLI::App& app, std::function<int()>& run) {
       ->add_option("--metrics-addr", options->hunt.metrics_address,
                    "Serve Prometheus metrics on http://HOST:PORT/metrics and /healthz")
       ->each([options](const std::string&) { options->hunt.metrics_address_given = true; });
-  add_stream_flags(*command, options->hunt.stream, "No input problems or partition changes on stderr");
+  add_stream_flags(*command, options->hunt.stream,
+                   "No input problems or partition changes on stderr");
   command->get_option("--max-lateness")->default_str("500ms");
   command->callback([options, &run] { run = [options] { return run_serve(*options); }; });
 }

@@ -100,7 +100,8 @@ int run_ship(const ShipOptions& options) {
   std::string error;
   std::unique_ptr<fleet::Transport> transport = fleet::connect_nats(connect, error);
   fleet::Layout layout;
-  if (!transport || !fleet::set_up(*transport, wanted, insist, layout, error, connect.on_connection_event)) {
+  if (!transport ||
+      !fleet::set_up(*transport, wanted, insist, layout, error, connect.on_connection_event)) {
     std::cerr << "pickaxe: " << error << "\n";
     return kFindings;
   }
@@ -167,10 +168,10 @@ int run_ship(const ShipOptions& options) {
         fleet::Status status;
         const auto publish_began = std::chrono::steady_clock::now();
         // The server away: publishing waits for it (a stop signal ends the wait).
-        for (int attempt = 0; (status = transport->publish(fleet::events_subject(partition), ecs,
-                                                           id, {}, why)) ==
-                                  fleet::Status::Unavailable &&
-                              !stop_requested();
+        for (int attempt = 0;
+             (status = transport->publish(fleet::events_subject(partition), ecs, id, {}, why)) ==
+                 fleet::Status::Unavailable &&
+             !stop_requested();
              ++attempt) {
           if (attempt % 20 == 0 && !options.quiet)
             std::cerr << fmt::format("pickaxe: cannot publish: {}; retrying\n", why);
@@ -227,7 +228,8 @@ int run_ship(const ShipOptions& options) {
         [&] { return failed; });
     std::string why;
     const auto flush_began = std::chrono::steady_clock::now();
-    const bool flushed = !failed && transport->flush(std::chrono::seconds(30), why) == fleet::Status::Ok;
+    const bool flushed =
+        !failed && transport->flush(std::chrono::seconds(30), why) == fleet::Status::Ok;
     publishing += std::chrono::steady_clock::now() - flush_began;
     if (!flushed && !failed) std::cerr << "pickaxe: " << why << "\n";
     const int code = summary(flushed);
@@ -272,14 +274,14 @@ int run_ship(const ShipOptions& options) {
       input.overlong_bytes = saved.overlong_bytes;
       set_current(ids[i]);
       if (saved.kind && !reader.restore(input, *saved.kind, saved.decoder)) {
-        std::cerr << fmt::format("pickaxe: {}: the state of {} is damaged; --reset-state starts "
-                                 "afresh\n",
-                                 checkpoints->path(), input.name);
+        std::cerr << fmt::format(
+            "pickaxe: {}: the state of {} is damaged; --reset-state starts "
+            "afresh\n",
+            checkpoints->path(), input.name);
         return kFindings;
       }
     }
-    if (!options.quiet)
-      std::cerr << fmt::format("pickaxe: resumed from {}\n", checkpoints->path());
+    if (!options.quiet) std::cerr << fmt::format("pickaxe: resumed from {}\n", checkpoints->path());
   }
   constexpr uint64_t kStdin = 0;
   if (read_stdin) {
@@ -377,8 +379,9 @@ void add_ship_command(CLI::App& app, std::function<int()>& run) {
                    "The fields that place an event, the first it holds deciding (repeatable; "
                    "default: host.id, host.name, cloud.account.id, container.id)")
       ->allow_extra_args(false);
-  command->add_option("--source", options->source,
-                      "How to read records: auto, ecs, cloudtrail, docker, auditd, sysmon")
+  command
+      ->add_option("--source", options->source,
+                   "How to read records: auto, ecs, cloudtrail, docker, auditd, sysmon")
       ->default_str("auto");
   command->add_flag("--follow", options->follow,
                     "Keep following the files as they grow (tail -F), until a stop signal");
@@ -388,8 +391,9 @@ void add_ship_command(CLI::App& app, std::function<int()>& run) {
                     "With --state-dir: start afresh, forgetting the positions");
   command->add_option("--max-line-bytes", options->max_line_bytes,
                       "Longer lines are reported and skipped");
-  command->add_option("--in-flight", options->in_flight,
-                      "Publishes awaiting the server's acknowledgement, at most")
+  command
+      ->add_option("--in-flight", options->in_flight,
+                   "Publishes awaiting the server's acknowledgement, at most")
       ->check(CLI::Range(1, 1 << 20));
   command
       ->add_option("--replicas", options->replicas,

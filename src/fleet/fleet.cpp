@@ -25,8 +25,12 @@ std::string token(std::string_view text) {
 
 }  // namespace
 
-std::string alerts_subject(std::string_view rule_id) { return "pickaxe.alerts." + token(rule_id); }
-std::string dead_letter_subject(std::string_view unit) { return "pickaxe.dead." + token(unit); }
+std::string alerts_subject(std::string_view rule_id) {
+  return "pickaxe.alerts." + token(rule_id);
+}
+std::string dead_letter_subject(std::string_view unit) {
+  return "pickaxe.dead." + token(unit);
+}
 
 bool set_up(Transport& transport, const Layout& wanted, bool insist, Layout& agreed,
             std::string& error, const std::function<void(const std::string&)>& on_wait) {
@@ -39,18 +43,20 @@ bool set_up(Transport& transport, const Layout& wanted, bool insist, Layout& agr
     std::string why;
     Status status;
     // A server not up yet (or restarting) is waited for, said once.
-    for (int attempt = 0;
-         (status = transport.ensure_stream(stream, why)) == Status::Unavailable && !stop_requested();
+    for (int attempt = 0; (status = transport.ensure_stream(stream, why)) == Status::Unavailable &&
+                          !stop_requested();
          ++attempt) {
       if (attempt == 0 && on_wait) on_wait(fmt::format("waiting for the NATS server ({})", why));
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(250 << std::min(attempt, 5), 5000)));
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(std::min(250 << std::min(attempt, 5), 5000)));
     }
     if (status != Status::Ok) {
       error = fmt::format("cannot set up the stream {}: {}", stream.name, why);
       return false;
     }
   }
-  std::unique_ptr<Bucket> bucket = transport.bucket(kFleetBucket, std::chrono::nanoseconds(0), error);
+  std::unique_ptr<Bucket> bucket =
+      transport.bucket(kFleetBucket, std::chrono::nanoseconds(0), error);
   if (!bucket) return false;
   std::string text, why;
   uint64_t revision = 0;

@@ -24,8 +24,8 @@ inline constexpr std::chrono::minutes kAlertDuplicateWindow{10};
 // A producer restarted without its checkpoint repeats at most this long back.
 inline constexpr std::chrono::minutes kEventDuplicateWindow{10};
 
-std::string events_subject(uint32_t partition);  // pickaxe.events.<partition>
-std::string alerts_subject(std::string_view rule_id);  // pickaxe.alerts.<rule_id, made a token>
+std::string events_subject(uint32_t partition);          // pickaxe.events.<partition>
+std::string alerts_subject(std::string_view rule_id);    // pickaxe.alerts.<rule_id, made a token>
 std::string dead_letter_subject(std::string_view unit);  // pickaxe.dead.<unit>
 
 // Creates the streams when absent, and agrees on the layout: the one the

@@ -8,8 +8,12 @@ namespace pickaxe::fleet {
 
 namespace {
 
-std::string lease_key(const std::string& unit) { return "lease." + unit; }
-std::string worker_key(const std::string& worker) { return "worker." + worker; }
+std::string lease_key(const std::string& unit) {
+  return "lease." + unit;
+}
+std::string worker_key(const std::string& worker) {
+  return "worker." + worker;
+}
 
 }  // namespace
 
@@ -61,8 +65,7 @@ Leases::Changes Leases::heartbeat(std::string& problem) {
   const size_t share = (units_.size() + live_workers_ - 1) / live_workers_;
   for (const std::string& unit : units_) {
     if (owned_.size() >= share) break;
-    if (owned_.count(unit) || std::find(taken.begin(), taken.end(), unit) != taken.end())
-      continue;
+    if (owned_.count(unit) || std::find(taken.begin(), taken.end(), unit) != taken.end()) continue;
     uint64_t revision = 0;
     if (bucket_.create(lease_key(unit), worker_, revision, error) == Status::Ok) {
       owned_[unit] = revision;

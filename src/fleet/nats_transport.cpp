@@ -30,11 +30,13 @@ bool unavailable(natsStatus status) {
          status == NATS_NO_RESPONDERS || status == NATS_IO_ERROR;
 }
 
-Status status_of(natsStatus status, std::string& error, jsErrCode code = static_cast<jsErrCode>(0)) {
+Status status_of(natsStatus status, std::string& error,
+                 jsErrCode code = static_cast<jsErrCode>(0)) {
   if (status == NATS_OK) return Status::Ok;
   error = describe(status, code);
   if (status == NATS_NOT_FOUND) return Status::NotFound;
-  if (code == JSStreamWrongLastSequenceErr || error.find("wrong last sequence") != std::string::npos)
+  if (code == JSStreamWrongLastSequenceErr ||
+      error.find("wrong last sequence") != std::string::npos)
     return Status::Conflict;
   if (unavailable(status)) return Status::Unavailable;
   return Status::Failed;
@@ -119,8 +121,8 @@ class NatsReader : public StreamReader {
   Status pending(uint64_t& messages, std::string& error) override {
     jsConsumerInfo* info = nullptr;
     jsErrCode code = static_cast<jsErrCode>(0);
-    natsStatus status = js_GetConsumerInfo(&info, js_, stream_.c_str(), name_.c_str(), nullptr,
-                                           &code);
+    natsStatus status =
+        js_GetConsumerInfo(&info, js_, stream_.c_str(), name_.c_str(), nullptr, &code);
     if (status != NATS_OK) return status_of(status, error, code);
     messages = pending_ = info->NumPending;
     jsConsumerInfo_Destroy(info);
@@ -144,9 +146,9 @@ class NatsBucket : public Bucket {
 
   Status create(const std::string& key, std::string_view value, uint64_t& revision,
                 std::string& error) override {
-    return status_of(kvStore_Create(&revision, kv_, key.c_str(), value.data(),
-                                    static_cast<int>(value.size())),
-                     error);
+    return status_of(
+        kvStore_Create(&revision, kv_, key.c_str(), value.data(), static_cast<int>(value.size())),
+        error);
   }
   Status update(const std::string& key, std::string_view value, uint64_t& revision,
                 std::string& error) override {
@@ -159,9 +161,9 @@ class NatsBucket : public Bucket {
   }
   Status put(const std::string& key, std::string_view value, std::string& error) override {
     uint64_t revision = 0;
-    return status_of(kvStore_Put(&revision, kv_, key.c_str(), value.data(),
-                                 static_cast<int>(value.size())),
-                     error);
+    return status_of(
+        kvStore_Put(&revision, kv_, key.c_str(), value.data(), static_cast<int>(value.size())),
+        error);
   }
   Status get(const std::string& key, std::string& value, uint64_t& revision,
              std::string& error) override {
@@ -221,8 +223,8 @@ class NatsTransport : public Transport {
       status = natsOptions_SetCustomReconnectDelay(options_, &NatsTransport::reconnect_delay, this);
     if (status == NATS_OK) status = natsOptions_SetReconnectBufSize(options_, 64 << 20);
     if (status == NATS_OK)
-      status = natsOptions_SetRetryOnFailedConnect(options_, true, &NatsTransport::on_connected,
-                                                   this);
+      status =
+          natsOptions_SetRetryOnFailedConnect(options_, true, &NatsTransport::on_connected, this);
     if (status == NATS_OK)
       status = natsOptions_SetDisconnectedCB(options_, &NatsTransport::on_disconnected, this);
     if (status == NATS_OK)
@@ -425,7 +427,8 @@ class NatsTransport : public Transport {
     natsMsg* message = nullptr;
     natsStatus status = natsMsg_Create(&message, subject.c_str(), nullptr, data.data(),
                                        static_cast<int>(data.size()));
-    if (status == NATS_OK && !id.empty()) status = natsMsgHeader_Set(message, "Nats-Msg-Id", id.c_str());
+    if (status == NATS_OK && !id.empty())
+      status = natsMsgHeader_Set(message, "Nats-Msg-Id", id.c_str());
     for (const auto& [key, value] : headers)
       if (status == NATS_OK) status = natsMsgHeader_Set(message, key.c_str(), value.c_str());
     // Past the in-flight bound the call waits (StallWait) and times out:
@@ -447,8 +450,8 @@ class NatsTransport : public Transport {
       unsent.swap(unsent_);
     }
     for (size_t i = 0; i < unsent.size(); ++i) {
-      Status status = send(unsent[i].subject, unsent[i].data, unsent[i].id, unsent[i].headers,
-                           error);
+      Status status =
+          send(unsent[i].subject, unsent[i].data, unsent[i].id, unsent[i].headers, error);
       if (status == Status::Ok) continue;
       std::lock_guard lock(mutex_);
       unsent_.insert(unsent_.end(), std::make_move_iterator(unsent.begin() + i),
@@ -461,7 +464,8 @@ class NatsTransport : public Transport {
   static Unsent unsent_of(natsMsg* message) {
     Unsent unsent;
     unsent.subject = natsMsg_GetSubject(message);
-    unsent.data.assign(natsMsg_GetData(message), static_cast<size_t>(natsMsg_GetDataLength(message)));
+    unsent.data.assign(natsMsg_GetData(message),
+                       static_cast<size_t>(natsMsg_GetDataLength(message)));
     const char** keys = nullptr;
     int count = 0;
     if (natsMsgHeader_Keys(message, &keys, &count) == NATS_OK) {
@@ -488,7 +492,6 @@ class NatsTransport : public Transport {
     return delay + static_cast<int64_t>(std::rand() % 100);
   }
   static void on_disconnected(natsConnection*, void* closure) {
-
     auto* self = static_cast<NatsTransport*>(closure);
     if (self->on_event_ && !self->closing_) self->on_event_("disconnected from NATS; reconnecting");
   }

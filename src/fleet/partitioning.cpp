@@ -54,20 +54,16 @@ std::optional<simdjson::dom::element> find(simdjson::dom::element at, std::strin
 
 std::optional<std::string> scalar_text(simdjson::dom::element value) {
   switch (value.type()) {
-    case simdjson::dom::element_type::STRING:
-      return std::string(value.get_string().value());
-    case simdjson::dom::element_type::INT64:
-      return std::to_string(value.get_int64().value());
-    case simdjson::dom::element_type::UINT64:
-      return std::to_string(value.get_uint64().value());
+    case simdjson::dom::element_type::STRING: return std::string(value.get_string().value());
+    case simdjson::dom::element_type::INT64: return std::to_string(value.get_int64().value());
+    case simdjson::dom::element_type::UINT64: return std::to_string(value.get_uint64().value());
     case simdjson::dom::element_type::ARRAY: {
       // A keyword field written as a one-value array reads as that value.
       simdjson::dom::array array = value.get_array().value();
       if (array.size() == 1) return scalar_text(array.at(0).value());
       return std::nullopt;
     }
-    default:
-      return std::nullopt;
+    default: return std::nullopt;
   }
 }
 
@@ -135,9 +131,9 @@ Exactness partition_exactness(const Rule& rule, const std::vector<std::string>& 
     if (!query.pipes.empty()) return {false, "a head or tail pipe counts over the whole input"};
     if (query.kind == eql::QueryKind::Event || query.is_single_step_sequence()) continue;
     if (!joins_on(query, first))
-      return {false, fmt::format("a {} not joined by {}",
-                                 query.kind == eql::QueryKind::Sample ? "sample" : "sequence",
-                                 first)};
+      return {false,
+              fmt::format("a {} not joined by {}",
+                          query.kind == eql::QueryKind::Sample ? "sample" : "sequence", first)};
   }
   return {};
 }

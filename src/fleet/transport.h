@@ -111,7 +111,7 @@ struct ConnectOptions {
   std::string url = "nats://127.0.0.1:4222";
   std::string name = "pickaxe";  // the client's name, in the server's monitoring
   size_t in_flight = 4096;       // asynchronous publishes awaiting acknowledgement
-  int replicas = 1;  // of the streams and buckets it creates (3 on a 3-node cluster)
+  int replicas = 1;              // of the streams and buckets it creates (3 on a 3-node cluster)
   // Called (from the client's thread) on disconnection and reconnection.
   std::function<void(const std::string& message)> on_connection_event;
 };

@@ -101,8 +101,8 @@ void DocumentReader::read(std::istream& in, const std::string& name) {
   reader_.read_from(in, name, on_document, std::move(line), number);
 }
 
-void DocumentReader::document(simdjson::dom::element document, std::string_view text,
-                              uint64_t line, const std::string& name, const void* input) {
+void DocumentReader::document(simdjson::dom::element document, std::string_view text, uint64_t line,
+                              const std::string& name, const void* input) {
   if (input != last_input_ || line != last_line_) index_in_line_ = 0;
   last_input_ = input;
   last_line_ = line;
@@ -180,6 +180,8 @@ void DocumentReader::end(LiveInput& input) {
   }
 }
 
-DocumentStats DocumentReader::stats() const { return stats_; }
+DocumentStats DocumentReader::stats() const {
+  return stats_;
+}
 
 }  // namespace pickaxe

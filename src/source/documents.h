@@ -27,8 +27,8 @@ class DocumentReader {
  public:
   // An ECS document; `line` is the input's line that completed it, and
   // `index` tells apart documents of one line (CloudTrail's Records).
-  using Emit = std::function<void(std::string_view ecs, uint64_t line, uint32_t index,
-                                  SourceKind source)>;
+  using Emit =
+      std::function<void(std::string_view ecs, uint64_t line, uint32_t index, SourceKind source)>;
 
   DocumentReader(SourceKind source, size_t max_line_bytes, Emit emit,
                  JsonEventReader::ProblemHandler on_problem);
