@@ -688,22 +688,7 @@ void add_serve_command(CLI::App& app, std::function<int()>& run) {
       ->default_str("2s");
   command->add_option("--worker-name", options->worker,
                       "This worker's name in leases and consumers (default: host-pid-random)");
-  command
-      ->add_option("--partitions", options->partitions,
-                   "Partitions of the fleet, when this worker is the first (else it must match)")
-      ->default_str("16")
-      ->check(CLI::Range(1, 4096));
-  command
-      ->add_option("--partition-key", options->partition_key,
-                   "The fields that place an event, the first it holds deciding (repeatable; "
-                   "default: host.id, host.name, cloud.account.id, container.id)")
-      ->allow_extra_args(false);
-  command
-      ->add_option("--replicas", options->replicas,
-                   "Replicas of the streams and buckets, when this creates them (3 on a 3-node "
-                   "cluster)")
-      ->default_str("1")
-      ->check(CLI::Range(1, 5));
+  add_layout_options(command, options->partitions, options->partition_key, options->replicas);
   command->add_option("--batch", options->batch, "Messages fetched at once per partition")
       ->check(CLI::Range(1, 100000));
   command->add_option("--detection-time", options->hunt.detection_time,

@@ -261,25 +261,16 @@ int run_ship(const ShipOptions& options) {
                                     std::cerr << fmt::format("pickaxe: {}: {}\n", path, message);
                                 }};
   if (!restored.inputs.empty()) {
-    std::vector<FileFollower::Position> positions;
-    for (const SavedInput& input : restored.inputs) positions.push_back(input.position);
-    std::vector<uint64_t> ids = follower.restore(handler, positions);
-    for (size_t i = 0; i < ids.size(); ++i) {
-      if (ids[i] == 0) continue;
-      LiveInput& input = *inputs.at(ids[i]);
-      const SavedInput& saved = restored.inputs[i];
-      input.lines = saved.lines;
-      input.tail = saved.tail;
-      input.overlong = saved.overlong;
-      input.overlong_bytes = saved.overlong_bytes;
-      set_current(ids[i]);
-      if (saved.kind && !reader.restore(input, *saved.kind, saved.decoder)) {
-        std::cerr << fmt::format(
-            "pickaxe: {}: the state of {} is damaged; --reset-state starts "
-            "afresh\n",
-            checkpoints->path(), input.name);
-        return kFindings;
-      }
+    if (std::optional<std::string> damaged =
+            restore_inputs(follower, handler, restored.inputs, inputs,
+                           [&](uint64_t id, LiveInput& input, const SavedInput& saved) {
+                             set_current(id);
+                             return reader.restore(input, *saved.kind, saved.decoder);
+                           })) {
+      std::cerr << fmt::format(
+          "pickaxe: {}: the state of {} is damaged; --reset-state starts afresh\n",
+          checkpoints->path(), *damaged);
+      return kFindings;
     }
     if (!options.quiet) std::cerr << fmt::format("pickaxe: resumed from {}\n", checkpoints->path());
   }
@@ -300,13 +291,7 @@ int run_ship(const ShipOptions& options) {
     }
     if (!checkpoints) return true;
     Checkpoint state;
-    for (const FileFollower::Position& position : follower.positions()) {
-      const LiveInput& input = *inputs.at(position.id);
-      SavedInput saved{position,   input.lines, input.tail, input.overlong, input.overlong_bytes,
-                       input.kind, {}};
-      if (input.decoder) input.decoder->save(saved.decoder);
-      state.inputs.push_back(std::move(saved));
-    }
+    state.inputs = save_inputs(follower, inputs);
     if (!checkpoints->write(encode(state), why)) {
       std::cerr << "pickaxe: " << why << "\n";
       return false;
@@ -351,14 +336,38 @@ int run_ship(const ShipOptions& options) {
     if (got == 0 && !read_stdin && !options.follow) break;
     if (got == 0 && !read_stdin) follower.wait(std::chrono::milliseconds(100));
   }
-  if (!options.follow && !stop_requested() && !failed) {
-    follower.end_all(handler);
+  // The files do not end here: their positions go in the checkpoint, and a
+  // last line without its newline waits for it (as watch's stop does). An
+  // event a text decoder holds open goes now.
+  for (auto& [id, input] : inputs) {
+    set_current(id);
+    reader.settle(*input);
   }
   const bool saved = !failed && checkpoint();
   return summary(saved);
 }
 
 }  // namespace
+
+void add_layout_options(CLI::App* command, uint32_t& partitions,
+                        std::vector<std::string>& partition_key, int& replicas) {
+  command
+      ->add_option("--partitions", partitions,
+                   "Partitions of the fleet, when it has no layout yet (else it must match)")
+      ->default_str("16")
+      ->check(CLI::Range(1, 4096));
+  command
+      ->add_option("--partition-key", partition_key,
+                   "The fields that place an event, the first it holds deciding (repeatable; "
+                   "default: host.id, host.name, cloud.account.id, container.id)")
+      ->allow_extra_args(false);
+  command
+      ->add_option("--replicas", replicas,
+                   "Replicas of the streams and buckets, when this creates them (3 on a 3-node "
+                   "cluster)")
+      ->default_str("1")
+      ->check(CLI::Range(1, 5));
+}
 
 void add_ship_command(CLI::App& app, std::function<int()>& run) {
   auto options = std::make_shared<ShipOptions>();
@@ -371,14 +380,7 @@ void add_ship_command(CLI::App& app, std::function<int()>& run) {
                       "Files, globs or folders to read; - is stdin, also the default");
   command->add_option("--nats", options->nats, "The NATS server's URL")
       ->default_str("nats://127.0.0.1:4222");
-  command->add_option("--partitions", options->partitions, "Partitions of the fleet")
-      ->default_str("16")
-      ->check(CLI::Range(1, 4096));
-  command
-      ->add_option("--partition-key", options->partition_key,
-                   "The fields that place an event, the first it holds deciding (repeatable; "
-                   "default: host.id, host.name, cloud.account.id, container.id)")
-      ->allow_extra_args(false);
+  add_layout_options(command, options->partitions, options->partition_key, options->replicas);
   command
       ->add_option("--source", options->source,
                    "How to read records: auto, ecs, cloudtrail, docker, auditd, sysmon")
@@ -395,12 +397,6 @@ void add_ship_command(CLI::App& app, std::function<int()>& run) {
       ->add_option("--in-flight", options->in_flight,
                    "Publishes awaiting the server's acknowledgement, at most")
       ->check(CLI::Range(1, 1 << 20));
-  command
-      ->add_option("--replicas", options->replicas,
-                   "Replicas of the streams and buckets, when this creates them (3 on a 3-node "
-                   "cluster)")
-      ->default_str("1")
-      ->check(CLI::Range(1, 5));
   command->add_flag("--quiet", options->quiet, "No summary or input problems on stderr");
   command->callback([options, &run] { run = [options] { return run_ship(*options); }; });
 }

@@ -13,7 +13,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +25,7 @@
 #include <fmt/format.h>
 
 #include "ingest/follow.h"
+#include "source/live_input.h"
 #include "source/source.h"
 #include "util/binary_io.h"
 #include "util/output.h"
@@ -110,6 +114,44 @@ struct Checkpoint {
   uint64_t output_length = 0;
   std::vector<SavedInput> inputs;
 };
+
+// Where each followed input was read up to, with its partial line and its
+// text decoder's open events.
+inline std::vector<SavedInput> save_inputs(
+    const FileFollower& follower, const std::map<uint64_t, std::unique_ptr<LiveInput>>& inputs) {
+  std::vector<SavedInput> saved;
+  for (const FileFollower::Position& position : follower.positions()) {
+    const LiveInput& input = *inputs.at(position.id);
+    SavedInput one{position,   input.lines, input.tail, input.overlong, input.overlong_bytes,
+                   input.kind, {}};
+    if (input.decoder) input.decoder->save(one.decoder);
+    saved.push_back(std::move(one));
+  }
+  return saved;
+}
+
+// Follows a checkpoint's files again from their positions; `restore_decoder`
+// sets each input's source and decoder state (false: damaged). Returns the
+// name of an input whose state is damaged, nullopt when all were restored.
+inline std::optional<std::string> restore_inputs(
+    FileFollower& follower, const FileFollower::Handler& handler,
+    const std::vector<SavedInput>& saved,
+    const std::map<uint64_t, std::unique_ptr<LiveInput>>& inputs,
+    const std::function<bool(uint64_t id, LiveInput&, const SavedInput&)>& restore_decoder) {
+  std::vector<FileFollower::Position> positions;
+  for (const SavedInput& input : saved) positions.push_back(input.position);
+  std::vector<uint64_t> ids = follower.restore(handler, positions);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] == 0) continue;
+    LiveInput& input = *inputs.at(ids[i]);
+    input.lines = saved[i].lines;
+    input.tail = saved[i].tail;
+    input.overlong = saved[i].overlong;
+    input.overlong_bytes = saved[i].overlong_bytes;
+    if (saved[i].kind && !restore_decoder(ids[i], input, saved[i])) return input.name;
+  }
+  return std::nullopt;
+}
 
 inline std::string encode(const Checkpoint& checkpoint) {
   std::string out;

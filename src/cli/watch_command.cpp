@@ -149,21 +149,13 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
           return fail(fmt::format("cannot cut {} back to its checkpoint: {}", options.output,
                                   std::strerror(errno)));
       }
-      std::vector<FileFollower::Position> positions;
-      for (const SavedInput& input : checkpoint.inputs) positions.push_back(input.position);
-      std::vector<uint64_t> ids = follower.restore(handler, positions);
-      for (size_t i = 0; i < ids.size(); ++i) {
-        if (ids[i] == 0) continue;
-        LiveInput& input = *inputs.at(ids[i]);
-        input.lines = checkpoint.inputs[i].lines;
-        input.tail = checkpoint.inputs[i].tail;
-        input.overlong = checkpoint.inputs[i].overlong;
-        input.overlong_bytes = checkpoint.inputs[i].overlong_bytes;
-        if (checkpoint.inputs[i].kind &&
-            !hunter->restore_input(input, *checkpoint.inputs[i].kind, checkpoint.inputs[i].decoder))
-          return fail(fmt::format("{}: the state of {} is damaged; --reset-state starts afresh",
-                                  checkpoints->path(), input.name));
-      }
+      if (std::optional<std::string> damaged =
+              restore_inputs(follower, handler, checkpoint.inputs, inputs,
+                             [&](uint64_t, LiveInput& input, const SavedInput& saved) {
+                               return hunter->restore_input(input, *saved.kind, saved.decoder);
+                             }))
+        return fail(fmt::format("{}: the state of {} is damaged; --reset-state starts afresh",
+                                checkpoints->path(), *damaged));
     }
   }
 
@@ -229,13 +221,7 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
     }
     hunter->save(checkpoint.hunt);
     std::string error;
-    for (const FileFollower::Position& position : follower.positions()) {
-      const LiveInput& input = *inputs.at(position.id);
-      SavedInput saved{position,   input.lines, input.tail, input.overlong, input.overlong_bytes,
-                       input.kind, {}};
-      if (input.decoder) input.decoder->save(saved.decoder);
-      checkpoint.inputs.push_back(std::move(saved));
-    }
+    checkpoint.inputs = save_inputs(follower, inputs);
     if (!checkpoints->write(encode(checkpoint), error)) {
       std::cerr << "pickaxe: " << error
                 << "; watch stops (the last checkpoint is whole: it resumes from there)\n";
