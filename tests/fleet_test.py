@@ -198,37 +198,59 @@ def compare(name, expected, got):
 
 
 def producer_restarts(args, work, nats, events):
-    """ship --state-dir over a growing file, once killed (SIGKILL) while
-    following it: the stream ends with each line once."""
+    """ship --state-dir over a growing file: killed (SIGKILL) while following
+    it, then restarted; then following it while nats-server restarts. The
+    stream ends with each line once."""
     problems = []
     growing = os.path.join(work, "growing.ndjson")
     state = os.path.join(work, "ship-state")
     with open(events) as source:
         lines = source.readlines()
-    third = len(lines) // 3
+    quarter = len(lines) // 4
     ship = [args.pickaxe, "ship", "--nats", nats.url, "--state-dir", state, growing]
+    follow = ship[:2] + ["--follow"] + ship[2:]
     log = open(os.path.join(work, "ship-restarts.log"), "ab")
+
+    def wait_for(count, timeout=120):
+        deadline = time.time() + timeout
+        while nats.stream_messages("PICKAXE_EVENTS") < count and time.time() < deadline:
+            time.sleep(0.05)
+        return nats.stream_messages("PICKAXE_EVENTS")
+
     with open(growing, "w") as out:
-        out.writelines(lines[:third])
+        out.writelines(lines[:quarter])
     subprocess.run(ship, stdout=log, stderr=log, check=True, timeout=300)
     first = nats.stream_messages("PICKAXE_EVENTS")
     with open(growing, "a") as out:
-        out.writelines(lines[third:])
-    following = subprocess.Popen(ship[:2] + ["--follow"] + ship[2:], stdout=log, stderr=log)
-    deadline = time.time() + 120
-    while nats.stream_messages("PICKAXE_EVENTS") < first + third and time.time() < deadline:
-        time.sleep(0.05)
+        out.writelines(lines[quarter:3 * quarter])
+    following = subprocess.Popen(follow, stdout=log, stderr=log)
+    wait_for(first + quarter)
     following.kill()
     following.wait()
     killed_at = nats.stream_messages("PICKAXE_EVENTS")
     subprocess.run(ship, stdout=log, stderr=log, check=True, timeout=300)
     subprocess.run(ship, stdout=log, stderr=log, check=True, timeout=300)  # nothing new
+    restarted = nats.stream_messages("PICKAXE_EVENTS")
+    # Following while the server restarts: ship waits for it and goes on.
+    following = subprocess.Popen(follow, stdout=log, stderr=log)
+    time.sleep(1)
+    with open(growing, "a") as out:
+        out.writelines(lines[3 * quarter:])
+    wait_for(restarted + quarter // 4)
+    nats.stop()
+    time.sleep(1)
+    nats.start()
+    final = wait_for(len(lines))
+    time.sleep(2)
+    following.send_signal(signal.SIGTERM)
+    code = following.wait(timeout=60)
     final = nats.stream_messages("PICKAXE_EVENTS")
-    print(f"producer: {first} events, then killed at {killed_at} of {len(lines)}, "
-          f"then {final} after two restarts")
-    if first != third or final != len(lines):
+    print(f"producer: {first} events, killed at {killed_at}, {restarted} after two restarts, "
+          f"{final} of {len(lines)} after following across a server restart (exit {code})")
+    if first != quarter or restarted != 3 * quarter or final != len(lines) or code != 0:
         problems.append(f"producer: the stream holds {final} events of {len(lines)} lines "
-                        f"({first} after the first run, of {third})")
+                        f"({first} after the first run, of {quarter}; {restarted} after the "
+                        f"restarts, of {3 * quarter}); ship exited {code}")
     return problems
 
 

@@ -126,7 +126,14 @@ TEST(FleetCheckpoint, RoundTripsAndRefusesDamage) {
     EXPECT_FALSE(decode_checkpoint(bytes.substr(0, cut), partial, error)) << cut;
   }
   EXPECT_FALSE(decode_checkpoint("PXWS\x02\0\0\0", back, error));
-  EXPECT_EQ(error, "not a pickaxe fleet checkpoint");
+  EXPECT_EQ(back.sequence, 0u);
+  // Another version: refused, but its sequence is still known.
+  std::string newer = bytes;
+  newer[newer.find("PXFC") + 4] = 2;
+  PartitionCheckpoint other;
+  EXPECT_FALSE(decode_checkpoint(newer, other, error));
+  EXPECT_EQ(error, "fleet checkpoint version 2 is not 1");
+  EXPECT_EQ(other.sequence, 12345u);
 }
 
 struct Emitted {

@@ -64,7 +64,8 @@ int run_alerts(const AlertsOptions& options) {
     return kFindings;
   }
   fleet::StreamSpec spec{fleet::kAlertsStream, {"pickaxe.alerts.>"}, fleet::kAlertDuplicateWindow};
-  if (transport->ensure_stream(spec, error) != fleet::Status::Ok) {
+  std::string note;
+  if (transport->ensure_stream(spec, note, error) != fleet::Status::Ok) {
     std::cerr << fmt::format("pickaxe: --nats {}: cannot read {}: {}\n", options.nats,
                              fleet::kAlertsStream, error);
     return kFindings;

@@ -41,9 +41,9 @@ void add_ship_command(CLI::App& app, std::function<int()>& run);
 void add_serve_command(CLI::App& app, std::function<int()>& run);
 void add_alerts_command(CLI::App& app, std::function<int()>& run);
 // The fleet's layout options of ship and serve: --partitions,
-// --partition-key, --replicas.
+// --partition-key (`given` is set when either is), --replicas.
 void add_layout_options(CLI::App* command, uint32_t& partitions,
-                        std::vector<std::string>& partition_key, int& replicas);
+                        std::vector<std::string>& partition_key, int& replicas, bool& given);
 
 // Reads each file (or stdin for "-"; stdin alone when there are none; a
 // folder's files in path order, without dot names) with `read`, until `done`

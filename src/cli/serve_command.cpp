@@ -42,6 +42,7 @@ struct ServeOptions {
   uint32_t partitions = 16;
   std::vector<std::string> partition_key;
   int replicas = 1;
+  bool layout_given = false;  // --partitions or --partition-key given: the fleet must match
 };
 
 // One partition this worker owns (or the global one): its reader, its
@@ -63,6 +64,9 @@ struct Unit {
   uint64_t lag = 0;
   size_t checkpoint_bytes = 0;
   bool too_big_said = false;
+  // An alert or dead letter could not be published before a stop: no
+  // checkpoint may cover its event (the next owner reads it again).
+  bool unpublished = false;
 };
 
 std::string default_worker_name() {
@@ -110,9 +114,16 @@ class Worker {
                              const std::string& worker);
   void process(Unit& unit, const fleet::Record& record);
   std::string check(const Unit& unit, const fleet::Record& record, bool& dead_letter);
-  // Publishes, waiting for a server that is away (a stop signal ends the wait).
-  bool publish(const std::string& subject, std::string_view data, const std::string& id,
+  // Publishes for the unit, waiting for a server that is away; a stop signal
+  // ends the wait (the unit is then not checkpointed past it). What the
+  // server refuses for good is reported and counted.
+  void publish(Unit& unit, const std::string& subject, std::string_view data, const std::string& id,
                const fleet::Headers& headers);
+  // Reports publishes the server refused since the last call.
+  void report_refused();
+  // Writes the unit's state by compare-and-set; Conflict when another
+  // worker wrote it since (the partition is theirs).
+  fleet::Status write_state(Unit& unit, fleet::Bucket& state);
   // False when the partition was taken over (its state is then dropped).
   bool checkpoint(Unit& unit, fleet::Bucket& state);
   std::string metrics_text(const fleet::Leases& leases) const;
@@ -149,21 +160,36 @@ class Worker {
   const bool quiet_ = options_.hunt.stream.quiet;
 };
 
-bool Worker::publish(const std::string& subject, std::string_view data, const std::string& id,
-                     const fleet::Headers& headers) {
+void Worker::publish(Unit& unit, const std::string& subject, std::string_view data,
+                     const std::string& id, const fleet::Headers& headers) {
   Timed timed(seconds_[kPublish]);
   std::string why;
   for (int attempt = 0;; ++attempt) {
     fleet::Status status = transport_.publish(subject, data, id, headers, why);
-    if (status == fleet::Status::Ok) return true;
-    if (status != fleet::Status::Unavailable || stop_requested()) {
+    if (status == fleet::Status::Ok) return;
+    if (status == fleet::Status::Unavailable && stop_requested()) {
+      unit.unpublished = true;
+      std::cerr << fmt::format(
+          "pickaxe: cannot publish to {} before stopping: {}; {} is not checkpointed past it\n",
+          subject, why, unit.name);
+      return;
+    }
+    if (status != fleet::Status::Unavailable) {
       ++publish_failures_;
-      std::cerr << fmt::format("pickaxe: cannot publish to {}: {}\n", subject, why);
-      return false;
+      std::cerr << fmt::format("pickaxe: the server refused message {} on {}: {}; skipped\n", id,
+                               subject, why);
+      return;
     }
     if (attempt % 20 == 0 && !quiet_)
       std::cerr << fmt::format("pickaxe: cannot publish: {}; retrying\n", why);
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
+void Worker::report_refused() {
+  for (const std::string& refused : transport_.take_refused()) {
+    ++publish_failures_;
+    std::cerr << fmt::format("pickaxe: the server refused {}; skipped\n", refused);
   }
 }
 
@@ -179,8 +205,8 @@ std::unique_ptr<Unit> Worker::open(const std::string& name, fleet::Bucket& state
   hunt_options.exceptions = exceptions_;
   Unit* raw = unit.get();
   auto sink = [this, raw](const Alert& alert) {
-    publish(fleet::alerts_subject(alert.rule ? alert.rule->rule_id : ""), alert.json, alert.uuid,
-            {{"Pickaxe-Partition", raw->name}});
+    publish(*raw, fleet::alerts_subject(alert.rule ? alert.rule->rule_id : ""), alert.json,
+            alert.uuid, {{"Pickaxe-Partition", raw->name}});
   };
   auto on_problem = [this](const InputProblem& problem) {
     if (!quiet_) std::cerr << describe_problem(problem);
@@ -192,33 +218,50 @@ std::unique_ptr<Unit> Worker::open(const std::string& name, fleet::Bucket& state
   // The checkpoint: the state and the sequence it covers.
   std::string bytes, why;
   fleet::Status status = state.get(name, bytes, unit->state_revision, why);
-  if (status == fleet::Status::Ok) {
-    unit->state_exists = true;
+  if (status != fleet::Status::Ok && status != fleet::Status::NotFound) {
+    std::cerr << fmt::format("pickaxe: cannot read the checkpoint of {}: {}\n", name, why);
+    return nullptr;
+  }
+  unit->state_exists = status == fleet::Status::Ok;
+  if (unit->state_exists) {
     fleet::PartitionCheckpoint saved;
     std::string error;
-    if (!fleet::decode_checkpoint(bytes, saved, error)) {
+    const bool readable = fleet::decode_checkpoint(bytes, saved, error);
+    uint64_t last = 0;
+    const bool recreated =
+        transport_.last_sequence(fleet::kEventsStream, last, why) == fleet::Status::Ok &&
+        saved.sequence > last;
+    if (recreated) {
       std::cerr << fmt::format(
-          "pickaxe: the checkpoint of {} cannot be read ({}); it resumes at "
-          "sequence {} with a fresh state\n",
+          "pickaxe: the checkpoint of {} covers sequence {}, past the {} that {} holds (was the "
+          "stream made anew?): {} starts afresh from sequence 1\n",
+          name, saved.sequence, last, fleet::kEventsStream, name);
+      saved.sequence = 0;
+    } else if (!readable) {
+      std::cerr << fmt::format(
+          "pickaxe: the checkpoint of {} cannot be read ({}); it resumes at sequence {} with a "
+          "fresh state\n",
           name, error, saved.sequence + 1);
     } else if (saved.rule_set != unit->hunter->rule_set_identity()) {
       std::cerr << fmt::format(
-          "pickaxe: the checkpoint of {} is of other rules; it resumes at "
-          "sequence {} with a fresh state\n",
+          "pickaxe: the checkpoint of {} is of other rules; it resumes at sequence {} with a "
+          "fresh state\n",
           name, saved.sequence + 1);
     } else if (!unit->hunter->load(saved.hunt, &error)) {
       std::cerr << fmt::format(
-          "pickaxe: the checkpoint of {}: {}; it resumes at sequence {} "
-          "with a fresh state\n",
-          name, error, saved.sequence + 1);
+          "pickaxe: the checkpoint of {}: {}; it resumes at sequence {} with a fresh state\n", name,
+          error, saved.sequence + 1);
+      unit->hunter = std::make_unique<Hunter>(loaded_.rules, schema_, hunt_options, sink,
+                                              on_problem, diagnostics);
     } else {
       unit->dead_letters = saved.dead_letters;
     }
     unit->sequence = unit->checkpointed = saved.sequence;
-  } else if (status != fleet::Status::NotFound) {
-    std::cerr << fmt::format("pickaxe: cannot read the checkpoint of {}: {}\n", name, why);
-    return nullptr;
   }
+  // Taking the partition writes its checkpoint again, by compare-and-set:
+  // a previous owner that has not noticed its lease is gone can no longer
+  // write one.
+  if (write_state(*unit, state) != fleet::Status::Ok) return nullptr;
   const std::string prefix = fmt::format("pickaxe-{}-", name);
   transport_.remove_readers(fleet::kEventsStream, prefix, why);
   unit->reader = transport_.open_reader(fleet::kEventsStream, unit->subject, prefix + worker,
@@ -238,7 +281,8 @@ std::string Worker::check(const Unit& unit, const fleet::Record& record, bool& d
     // The global partition reads every subject: messages of a partition are
     // dead-lettered by its owner; those of no partition, here.
     partition = partition_of_subject(record.subject, layout_.partitions);
-    dead_letter = !partition;
+    // With no rule run partitioned, nobody reads the partitions: here, then.
+    dead_letter = !partition || exact_.empty();
     if (!partition)
       return fmt::format("the subject is not pickaxe.events.<0..{}>", layout_.partitions - 1);
   } else {
@@ -283,7 +327,7 @@ void Worker::process(Unit& unit, const fleet::Record& record) {
     if (!quiet_)
       std::cerr << fmt::format("pickaxe: {} {}:{}: {}; sent to {}\n", fleet::kEventsStream,
                                record.subject, record.sequence, reason, fleet::kDeadLetterStream);
-    publish(fleet::dead_letter_subject(unit.name), record.data,
+    publish(unit, fleet::dead_letter_subject(unit.name), record.data,
             fmt::format("{}-{}", fleet::kEventsStream, record.sequence),
             {{"Pickaxe-Reason", reason},
              {"Pickaxe-Subject", std::string(record.subject)},
@@ -298,8 +342,7 @@ void Worker::process(Unit& unit, const fleet::Record& record) {
   unit.hunter->feed(unit.input, line_);
 }
 
-bool Worker::checkpoint(Unit& unit, fleet::Bucket& state) {
-  if (unit.sequence == unit.checkpointed && unit.state_exists) return true;
+fleet::Status Worker::write_state(Unit& unit, fleet::Bucket& state) {
   fleet::PartitionCheckpoint saved;
   saved.sequence = unit.sequence;
   saved.rule_set = unit.hunter->rule_set_identity();
@@ -315,7 +358,7 @@ bool Worker::checkpoint(Unit& unit, fleet::Bucket& state) {
           "unacknowledged until one fits\n",
           unit.name, bytes.size(), transport_.max_message_bytes());
     unit.too_big_said = true;
-    return true;
+    return fleet::Status::Failed;
   }
   unit.too_big_said = false;
   std::string why;
@@ -325,14 +368,21 @@ bool Worker::checkpoint(Unit& unit, fleet::Bucket& state) {
   if (status == fleet::Status::Conflict) {
     std::cerr << fmt::format("pickaxe: {} was checkpointed by another worker: it is theirs now\n",
                              unit.name);
-    return false;
-  }
-  if (status != fleet::Status::Ok) {
+  } else if (status != fleet::Status::Ok) {
     std::cerr << fmt::format("pickaxe: cannot checkpoint {}: {}\n", unit.name, why);
-    return true;
+  } else {
+    unit.state_exists = true;
   }
-  unit.state_exists = true;
+  return status;
+}
+
+bool Worker::checkpoint(Unit& unit, fleet::Bucket& state) {
+  if (unit.sequence == unit.checkpointed || unit.unpublished) return true;
+  fleet::Status status = write_state(unit, state);
+  if (status == fleet::Status::Conflict) return false;
+  if (status != fleet::Status::Ok) return true;  // tried again at the next interval
   unit.checkpointed = unit.sequence;
+  std::string why;
   if (unit.reader->commit(unit.sequence, why) != fleet::Status::Ok && !quiet_)
     std::cerr << fmt::format("pickaxe: cannot acknowledge {} up to {}: {}\n", unit.name,
                              unit.sequence, why);
@@ -366,7 +416,7 @@ std::string Worker::metrics_text(const fleet::Leases& leases) const {
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
   };
   metric("pickaxe_fleet_partitions_owned", "gauge", "Partitions this worker holds a lease on.");
-  out += fmt::format("pickaxe_fleet_partitions_owned {}\n", leases.owned().size());
+  out += fmt::format("pickaxe_fleet_partitions_owned {}\n", leases.owned_count());
   metric("pickaxe_fleet_workers", "gauge", "Workers alive, as the leases bucket shows.");
   out += fmt::format("pickaxe_fleet_workers {}\n", leases.live_workers());
   metric("pickaxe_fleet_consumer_lag", "gauge", "Messages of a partition not yet read.");
@@ -400,6 +450,8 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
   if (!global_.empty()) names.push_back(kGlobal);
   fleet::Leases leases(leases_bucket, worker, names);
   const auto heartbeat_every = leases_bucket.ttl() / 3;
+  // Waits for the server stay within a heartbeat, so that leases are renewed.
+  const auto flush_wait = std::chrono::duration_cast<std::chrono::milliseconds>(heartbeat_every);
   Clock::time_point heartbeat_at{}, checkpointed = Clock::now(), published{};
   std::vector<fleet::Record> records;
   std::string problem_said;
@@ -409,7 +461,9 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
     const Clock::time_point began = Clock::now();
     for (auto& [name, unit] : units_) unit->hunter->drain();
     std::string why;
-    if (transport_.flush(std::chrono::seconds(30), why) != fleet::Status::Ok) {
+    const fleet::Status flushed = transport_.flush(flush_wait, why);
+    report_refused();
+    if (flushed != fleet::Status::Ok) {
       std::cerr << "pickaxe: " << why << "; the checkpoint waits\n";
       return;
     }
@@ -419,7 +473,7 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
         continue;
       }
       ++lost_;
-      leases.release(it->first);
+      leases.forget(it->first);
       it = units_.erase(it);
     }
     checkpointed_ = Clock::now();
@@ -445,8 +499,14 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
         if (auto it = units_.find(name); it != units_.end()) {
           it->second->hunter->drain();
           std::string why;
-          if (transport_.flush(std::chrono::seconds(30), why) != fleet::Status::Ok) continue;
-          checkpoint(*it->second, state);
+          if (transport_.flush(flush_wait, why) != fleet::Status::Ok) continue;
+          report_refused();
+          if (!checkpoint(*it->second, state)) {
+            // Taken over meanwhile: the lease is no longer ours to give back.
+            leases.forget(name);
+            units_.erase(it);
+            continue;
+          }
           units_.erase(it);
         }
         leases.release(name);
@@ -545,6 +605,14 @@ int run_serve(ServeOptions& options) {
                              options.checkpoint_interval);
     return kUsage;
   }
+  if (options.worker.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789-_") != std::string::npos) {
+    std::cerr << fmt::format(
+        "pickaxe: --worker-name: '{}' may hold only letters, digits, - and _ (it names "
+        "consumers and keys)\n",
+        options.worker);
+    return kUsage;
+  }
   if (!hunt.metrics_address.empty() || hunt.metrics_address_given) {
     std::string error;
     if (!MetricsServer::valid_address(hunt.metrics_address, error)) {
@@ -595,7 +663,7 @@ int run_serve(ServeOptions& options) {
   fleet::Layout wanted;
   wanted.partitions = options.partitions;
   if (!options.partition_key.empty()) wanted.key = options.partition_key;
-  const bool insist = options.partitions != 16 || !options.partition_key.empty();
+  const bool insist = options.layout_given;
   if (!transport ||
       !fleet::set_up(*transport, wanted, insist, layout, error, connect.on_connection_event)) {
     std::cerr << "pickaxe: " << error << "\n";
@@ -688,7 +756,8 @@ void add_serve_command(CLI::App& app, std::function<int()>& run) {
       ->default_str("2s");
   command->add_option("--worker-name", options->worker,
                       "This worker's name in leases and consumers (default: host-pid-random)");
-  add_layout_options(command, options->partitions, options->partition_key, options->replicas);
+  add_layout_options(command, options->partitions, options->partition_key, options->replicas,
+                     options->layout_given);
   command->add_option("--batch", options->batch, "Messages fetched at once per partition")
       ->check(CLI::Range(1, 100000));
   command->add_option("--detection-time", options->hunt.detection_time,

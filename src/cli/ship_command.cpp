@@ -44,6 +44,7 @@ struct ShipOptions {
   size_t max_line_bytes = 4 * 1024 * 1024;
   size_t in_flight = 4096;
   int replicas = 1;
+  bool layout_given = false;  // --partitions or --partition-key given: the fleet must match
   bool quiet = false;
 };
 
@@ -87,7 +88,7 @@ int run_ship(const ShipOptions& options) {
   fleet::Layout wanted;
   wanted.partitions = options.partitions;
   if (!options.partition_key.empty()) wanted.key = options.partition_key;
-  const bool insist = options.partitions != 16 || !options.partition_key.empty();
+  const bool insist = options.layout_given;
 
   fleet::ConnectOptions connect;
   connect.url = options.nats;
@@ -126,7 +127,7 @@ int run_ship(const ShipOptions& options) {
   }
 
   // Each event: its partition from its key, its id from its source and place.
-  uint64_t published = 0, unkeyed = 0, oversized = 0, problems = 0;
+  uint64_t published = 0, unkeyed = 0, oversized = 0, refused = 0, problems = 0;
   std::chrono::steady_clock::duration publishing{};  // in publish calls and the last flush
   std::map<uint64_t, std::unique_ptr<LiveInput>> inputs;
   std::map<uint64_t, std::string> source_ids;
@@ -147,11 +148,14 @@ int run_ship(const ShipOptions& options) {
       *source, options.max_line_bytes,
       [&](std::string_view ecs, uint64_t line, uint32_t index, SourceKind) {
         if (failed) return;
-        if (ecs.size() > max_message) {
+        const std::string id = fmt::format("{}:{}:{}", current_source, line, index);
+        // The server counts the headers too (the message id's, with its framing).
+        const size_t size = ecs.size() + id.size() + 64;
+        if (size > max_message) {
           ++oversized;
           on_problem({current_name, line,
                       fmt::format("event of {} bytes is larger than the server takes ({} "
-                                  "bytes, max_payload); skipped",
+                                  "bytes with its headers, max_payload); skipped",
                                   ecs.size(), max_message)});
           return;
         }
@@ -163,7 +167,6 @@ int run_ship(const ShipOptions& options) {
           else
             ++unkeyed;
         }
-        const std::string id = fmt::format("{}:{}:{}", current_source, line, index);
         std::string why;
         fleet::Status status;
         const auto publish_began = std::chrono::steady_clock::now();
@@ -180,13 +183,26 @@ int run_ship(const ShipOptions& options) {
         publishing += std::chrono::steady_clock::now() - publish_began;
         if (status == fleet::Status::Ok) {
           ++published;
-        } else if (status != fleet::Status::Unavailable) {
-          std::cerr << fmt::format("pickaxe: {}:{}: cannot publish: {}\n", current_name, line, why);
+        } else if (status == fleet::Status::Unavailable) {
+          // Stopped while the server was away: no checkpoint may pass this event.
+          std::cerr << fmt::format("pickaxe: {}:{}: not published before stopping: {}\n",
+                                   current_name, line, why);
           failed = true;
+        } else {
+          ++refused;
+          on_problem({current_name, line, fmt::format("the server refused it: {}; skipped", why)});
         }
       },
       on_problem);
 
+  // Events the server refused after taking them in flight (a stream limit).
+  auto report_refused = [&] {
+    for (const std::string& message : transport->take_refused()) {
+      ++refused;
+      on_problem({"<" + std::string(fleet::kEventsStream) + ">", 0,
+                  fmt::format("the server refused {}; skipped", message)});
+    }
+  };
   install_stop_signals();
   const auto started = std::chrono::steady_clock::now();
   auto summary = [&](bool saved) {
@@ -203,9 +219,10 @@ int run_ship(const ShipOptions& options) {
       if (unkeyed > 0)
         std::cerr << fmt::format("  {} without a partition key ({}): sent to partition 0\n",
                                  unkeyed, fmt::join(layout.key, ", "));
-      if (stats.malformed > 0 || oversized > 0)
-        std::cerr << fmt::format("  skipped {} malformed, {} larger than the server takes\n",
-                                 stats.malformed, oversized);
+      if (stats.malformed > 0 || oversized > 0 || refused > 0)
+        std::cerr << fmt::format(
+            "  skipped {} malformed, {} larger than the server takes, {} refused by it\n",
+            stats.malformed, oversized, refused);
     }
     if (stop_requested()) {
       if (!options.quiet)
@@ -230,6 +247,7 @@ int run_ship(const ShipOptions& options) {
     const auto flush_began = std::chrono::steady_clock::now();
     const bool flushed =
         !failed && transport->flush(std::chrono::seconds(30), why) == fleet::Status::Ok;
+    report_refused();
     publishing += std::chrono::steady_clock::now() - flush_began;
     if (!flushed && !failed) std::cerr << "pickaxe: " << why << "\n";
     const int code = summary(flushed);
@@ -285,7 +303,9 @@ int run_ship(const ShipOptions& options) {
   // A checkpoint covers only what the server acknowledged.
   auto checkpoint = [&]() -> bool {
     std::string why;
-    if (transport->flush(std::chrono::seconds(30), why) != fleet::Status::Ok) {
+    const fleet::Status flushed = transport->flush(std::chrono::seconds(30), why);
+    report_refused();
+    if (flushed != fleet::Status::Ok) {
       std::cerr << "pickaxe: " << why << "; the checkpoint waits\n";
       return false;
     }
@@ -350,17 +370,19 @@ int run_ship(const ShipOptions& options) {
 }  // namespace
 
 void add_layout_options(CLI::App* command, uint32_t& partitions,
-                        std::vector<std::string>& partition_key, int& replicas) {
+                        std::vector<std::string>& partition_key, int& replicas, bool& given) {
   command
       ->add_option("--partitions", partitions,
                    "Partitions of the fleet, when it has no layout yet (else it must match)")
       ->default_str("16")
-      ->check(CLI::Range(1, 4096));
+      ->check(CLI::Range(1, 4096))
+      ->each([&given](const std::string&) { given = true; });
   command
       ->add_option("--partition-key", partition_key,
                    "The fields that place an event, the first it holds deciding (repeatable; "
                    "default: host.id, host.name, cloud.account.id, container.id)")
-      ->allow_extra_args(false);
+      ->allow_extra_args(false)
+      ->each([&given](const std::string&) { given = true; });
   command
       ->add_option("--replicas", replicas,
                    "Replicas of the streams and buckets, when this creates them (3 on a 3-node "
@@ -380,7 +402,8 @@ void add_ship_command(CLI::App& app, std::function<int()>& run) {
                       "Files, globs or folders to read; - is stdin, also the default");
   command->add_option("--nats", options->nats, "The NATS server's URL")
       ->default_str("nats://127.0.0.1:4222");
-  add_layout_options(command, options->partitions, options->partition_key, options->replicas);
+  add_layout_options(command, options->partitions, options->partition_key, options->replicas,
+                     options->layout_given);
   command
       ->add_option("--source", options->source,
                    "How to read records: auto, ecs, cloudtrail, docker, auditd, sysmon")

@@ -18,8 +18,9 @@ struct PartitionCheckpoint {
 };
 
 std::string encode_checkpoint(const PartitionCheckpoint& checkpoint);
-// False, with why, when `in` is not a checkpoint this build can read; the
-// sequence is read whenever the front of it is whole (see above).
+// False, with why, when `in` is not a checkpoint this build can read; its
+// sequence (a first line of text) is read whenever that line is whole, 0
+// when it is not.
 bool decode_checkpoint(std::string_view in, PartitionCheckpoint& checkpoint, std::string& error);
 
 }  // namespace pickaxe::fleet

@@ -40,11 +40,12 @@ bool set_up(Transport& transport, const Layout& wanted, bool insist, Layout& agr
       {kDeadLetterStream, {"pickaxe.dead.>"}, std::chrono::minutes(2)},
   };
   for (const StreamSpec& stream : streams) {
-    std::string why;
+    std::string why, note;
     Status status;
     // A server not up yet (or restarting) is waited for, said once.
-    for (int attempt = 0; (status = transport.ensure_stream(stream, why)) == Status::Unavailable &&
-                          !stop_requested();
+    for (int attempt = 0;
+         (status = transport.ensure_stream(stream, note, why)) == Status::Unavailable &&
+         !stop_requested();
          ++attempt) {
       if (attempt == 0 && on_wait) on_wait(fmt::format("waiting for the NATS server ({})", why));
       std::this_thread::sleep_for(
@@ -54,6 +55,7 @@ bool set_up(Transport& transport, const Layout& wanted, bool insist, Layout& agr
       error = fmt::format("cannot set up the stream {}: {}", stream.name, why);
       return false;
     }
+    if (!note.empty() && on_wait) on_wait(note);
   }
   std::unique_ptr<Bucket> bucket =
       transport.bucket(kFleetBucket, std::chrono::nanoseconds(0), error);
@@ -81,9 +83,9 @@ bool set_up(Transport& transport, const Layout& wanted, bool insist, Layout& agr
   if (insist && !(*found == wanted)) {
     error = fmt::format(
         "the fleet is partitioned as {} (partitions, key), not {}: its events were placed so. "
-        "Drop --partitions/--partition-key to join it, or remove the streams and {} to start "
-        "over",
-        found->encode(), wanted.encode(), kFleetBucket);
+        "Drop --partitions/--partition-key to join it, or remove the streams and the buckets "
+        "{}, {} and {} to start over",
+        found->encode(), wanted.encode(), kFleetBucket, kLeaseBucket, kStateBucket);
     return false;
   }
   agreed = *found;

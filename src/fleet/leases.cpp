@@ -31,17 +31,25 @@ Leases::Changes Leases::heartbeat(std::string& problem) {
   Changes changes;
   std::string error;
   const auto now = std::chrono::steady_clock::now();
+  // A lease not renewed for a whole TTL (the server away) may be another's now.
+  auto expire = [&] {
+    for (auto it = owned_.begin(); it != owned_.end();) {
+      if (now - it->second.renewed < bucket_.ttl()) {
+        ++it;
+        continue;
+      }
+      changes.lost.push_back(it->first);
+      it = owned_.erase(it);
+    }
+  };
   if (bucket_.put(worker_key(worker_), worker_, error) != Status::Ok) {
     problem = "cannot heartbeat: " + error;
-    // Unrenewed for a whole TTL, our leases may be another's now.
-    if (now - renewed_ >= bucket_.ttl()) {
-      for (const auto& [unit, revision] : owned_) changes.lost.push_back(unit);
-      owned_.clear();
-    }
+    expire();
     return changes;
   }
   for (auto it = owned_.begin(); it != owned_.end();) {
-    Status status = bucket_.update(lease_key(it->first), worker_, it->second, error);
+    Status status = bucket_.update(lease_key(it->first), worker_, it->second.revision, error);
+    if (status == Status::Ok) it->second.renewed = now;
     if (status == Status::Ok || status == Status::Unavailable) {
       ++it;
       continue;
@@ -49,7 +57,7 @@ Leases::Changes Leases::heartbeat(std::string& problem) {
     changes.lost.push_back(it->first);
     it = owned_.erase(it);
   }
-  renewed_ = now;
+  expire();
   std::vector<std::string> keys;
   if (bucket_.keys(keys, error) != Status::Ok) {
     problem = "cannot list the leases: " + error;
@@ -68,7 +76,7 @@ Leases::Changes Leases::heartbeat(std::string& problem) {
     if (owned_.count(unit) || std::find(taken.begin(), taken.end(), unit) != taken.end()) continue;
     uint64_t revision = 0;
     if (bucket_.create(lease_key(unit), worker_, revision, error) == Status::Ok) {
-      owned_[unit] = revision;
+      owned_[unit] = Lease{revision, now};
       changes.acquired.push_back(unit);
     }
   }
@@ -76,7 +84,7 @@ Leases::Changes Leases::heartbeat(std::string& problem) {
   // partition last.
   if (owned_.size() > share) {
     std::vector<std::string> mine;
-    for (const auto& [unit, revision] : owned_) mine.push_back(unit);
+    for (const auto& [unit, lease] : owned_) mine.push_back(unit);
     std::stable_partition(mine.begin(), mine.end(),
                           [](const std::string& unit) { return unit != "global"; });
     for (size_t i = 0; i < owned_.size() - share; ++i) changes.surplus.push_back(mine[i]);
@@ -91,7 +99,7 @@ void Leases::release(const std::string& unit) {
 
 void Leases::release_all() {
   std::string error;
-  for (const auto& [unit, revision] : owned_) bucket_.erase(lease_key(unit), error);
+  for (const auto& [unit, lease] : owned_) bucket_.erase(lease_key(unit), error);
   owned_.clear();
   bucket_.erase(worker_key(worker_), error);
 }

@@ -32,19 +32,25 @@ class Leases {
   Changes heartbeat(std::string& problem);
   // Gives a lease back (after its partition's last checkpoint).
   void release(const std::string& unit);
+  // Stops renewing a lease that is another's now (its key is left to
+  // expire, or to its new owner).
+  void forget(const std::string& unit) { owned_.erase(unit); }
   // Gives every lease back and removes the worker's key (a clean stop).
   void release_all();
   bool owns(const std::string& unit) const { return owned_.count(unit) > 0; }
-  const std::map<std::string, uint64_t>& owned() const { return owned_; }
+  size_t owned_count() const { return owned_.size(); }
   size_t live_workers() const { return live_workers_; }
 
  private:
   Bucket& bucket_;
   std::string worker_;
   std::vector<std::string> units_;
-  std::map<std::string, uint64_t> owned_;  // unit -> the lease's revision
+  struct Lease {
+    uint64_t revision = 0;
+    std::chrono::steady_clock::time_point renewed;  // last renewed (or taken)
+  };
+  std::map<std::string, Lease> owned_;
   size_t live_workers_ = 1;
-  std::chrono::steady_clock::time_point renewed_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace pickaxe::fleet

@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -206,6 +208,13 @@ class NatsTransport : public Transport {
  public:
   ~NatsTransport() override {
     closing_ = true;  // the disconnection that follows is ours
+    if (connection_) {
+      // The client calls back from its own thread: those calls are over
+      // once it says the connection is closed.
+      natsConnection_Close(connection_);
+      std::unique_lock lock(mutex_);
+      closed_signal_.wait_for(lock, std::chrono::seconds(5), [&] { return closed_; });
+    }
     if (js_) jsCtx_Destroy(js_);
     if (connection_) natsConnection_Destroy(connection_);
     if (options_) natsOptions_Destroy(options_);
@@ -229,6 +238,8 @@ class NatsTransport : public Transport {
       status = natsOptions_SetDisconnectedCB(options_, &NatsTransport::on_disconnected, this);
     if (status == NATS_OK)
       status = natsOptions_SetReconnectedCB(options_, &NatsTransport::on_reconnected, this);
+    if (status == NATS_OK)
+      status = natsOptions_SetClosedCB(options_, &NatsTransport::on_closed, this);
     if (status != NATS_OK) {
       error = fmt::format("--nats {}: {}", options.url, describe(status));
       return false;
@@ -255,7 +266,7 @@ class NatsTransport : public Transport {
     return true;
   }
 
-  Status ensure_stream(const StreamSpec& spec, std::string& error) override {
+  Status ensure_stream(const StreamSpec& spec, std::string& note, std::string& error) override {
     jsStreamConfig config;
     jsStreamConfig_Init(&config);
     std::vector<const char*> subjects;
@@ -272,8 +283,25 @@ class NatsTransport : public Transport {
     jsErrCode code = static_cast<jsErrCode>(0);
     natsStatus status = js_GetStreamInfo(&info, js_, spec.name.c_str(), nullptr, &code);
     if (status == NATS_OK) {
+      // Kept as its operator configured it; said where that matters.
+      const jsStreamConfig* found = info->Config;
+      if (found && found->Duplicates < spec.duplicate_window.count())
+        note = fmt::format(
+            "the stream {} drops duplicates within {} s, less than the {} s pickaxe "
+            "counts on (messages sent again may come twice)",
+            spec.name, found->Duplicates / 1'000'000'000,
+            spec.duplicate_window.count() / 1'000'000'000);
+      bool subjects = found != nullptr;
+      for (const std::string& subject : spec.subjects) {
+        bool there = false;
+        for (int i = 0; found && i < found->SubjectsLen; ++i)
+          there = there || subject == found->Subjects[i];
+        subjects = subjects && there;
+      }
+      if (!subjects)
+        note = fmt::format("the stream {} does not take {}", spec.name, spec.subjects.front());
       jsStreamInfo_Destroy(info);
-      return Status::Ok;  // kept as its operator configured it
+      return Status::Ok;
     }
     if (status != NATS_NOT_FOUND && code != JSStreamNotFoundErr)
       return status_of(status, error, code);
@@ -416,6 +444,21 @@ class NatsTransport : public Transport {
     return std::make_unique<NatsBucket>(kv, ttl);
   }
 
+  std::vector<std::string> take_refused() override {
+    std::lock_guard lock(mutex_);
+    return std::exchange(refused_, {});
+  }
+
+  Status last_sequence(const std::string& stream, uint64_t& sequence, std::string& error) override {
+    jsStreamInfo* info = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    natsStatus status = js_GetStreamInfo(&info, js_, stream.c_str(), nullptr, &code);
+    if (status != NATS_OK) return status_of(status, error, code);
+    sequence = info->State.LastSeq;
+    jsStreamInfo_Destroy(info);
+    return Status::Ok;
+  }
+
   size_t max_message_bytes() const override {
     int64_t payload = natsConnection_GetMaxPayload(connection_);
     return payload > 0 ? static_cast<size_t>(payload) : size_t{1} << 20;
@@ -433,8 +476,13 @@ class NatsTransport : public Transport {
       if (status == NATS_OK) status = natsMsgHeader_Set(message, key.c_str(), value.c_str());
     // Past the in-flight bound the call waits (StallWait) and times out:
     // waited again, as long as acknowledgements come.
+    // An acknowledgement that does not come in time (the server went away)
+    // is an error the handler keeps the message for, to send again.
+    jsPubOptions options;
+    jsPubOptions_Init(&options);
+    options.MaxWait = 10000;
     for (int attempt = 0; status == NATS_OK || status == NATS_TIMEOUT; ++attempt) {
-      status = js_PublishMsgAsync(js_, &message, nullptr);
+      status = js_PublishMsgAsync(js_, &message, &options);
       if (status != NATS_TIMEOUT || attempt >= 30) break;
     }
     if (message) natsMsg_Destroy(message);
@@ -484,8 +532,17 @@ class NatsTransport : public Transport {
 
   static void on_publish_error(jsCtx*, jsPubAckErr* failure, void* closure) {
     auto* self = static_cast<NatsTransport*>(closure);
+    Unsent unsent = unsent_of(failure->Msg);
     std::lock_guard lock(self->mutex_);
-    self->unsent_.push_back(unsent_of(failure->Msg));
+    // The server away, or no acknowledgement in time: sent again. Anything
+    // else the server said is final.
+    if (unavailable(failure->Err) && failure->ErrCode == 0) {
+      self->unsent_.push_back(std::move(unsent));
+      return;
+    }
+    self->refused_.push_back(
+        fmt::format("{} (message {}): {}", unsent.subject, unsent.id,
+                    failure->ErrText ? failure->ErrText : natsStatus_GetText(failure->Err)));
   }
   static int64_t reconnect_delay(natsConnection*, int attempts, void*) {
     const int64_t delay = int64_t{250} << std::min(attempts, 5);
@@ -494,6 +551,12 @@ class NatsTransport : public Transport {
   static void on_disconnected(natsConnection*, void* closure) {
     auto* self = static_cast<NatsTransport*>(closure);
     if (self->on_event_ && !self->closing_) self->on_event_("disconnected from NATS; reconnecting");
+  }
+  static void on_closed(natsConnection*, void* closure) {
+    auto* self = static_cast<NatsTransport*>(closure);
+    std::lock_guard lock(self->mutex_);
+    self->closed_ = true;
+    self->closed_signal_.notify_all();
   }
   static void on_reconnected(natsConnection*, void* closure) {
     auto* self = static_cast<NatsTransport*>(closure);
@@ -511,6 +574,9 @@ class NatsTransport : public Transport {
   std::mutex mutex_;
   std::vector<Unsent> unsent_;
   std::atomic<bool> closing_ = false;
+  bool closed_ = false;
+  std::condition_variable closed_signal_;
+  std::vector<std::string> refused_;
   int replicas_ = 1;
 };
 

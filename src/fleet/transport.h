@@ -79,16 +79,25 @@ class Bucket {
 class Transport {
  public:
   virtual ~Transport() = default;
-  // Creates the stream, or checks that the one there takes its subjects.
-  virtual Status ensure_stream(const StreamSpec& spec, std::string& error) = 0;
+  // Creates the stream when absent. One there already is kept as it is;
+  // `note` says where it differs from `spec` in a way that matters (its
+  // subjects, a shorter duplicate window).
+  virtual Status ensure_stream(const StreamSpec& spec, std::string& note, std::string& error) = 0;
+  // The stream's last sequence (0 when it is empty).
+  virtual Status last_sequence(const std::string& stream, uint64_t& sequence,
+                               std::string& error) = 0;
   // Publishes without waiting for the acknowledgement; at most `in_flight`
   // (see connect) wait at once, past which publish waits. A retried publish
   // of the same id is dropped by the log within its duplicate window.
   virtual Status publish(std::string_view subject, std::string_view data, std::string_view id,
                          const Headers& headers, std::string& error) = 0;
   // Waits until every publish is acknowledged, publishing again those that
-  // failed; Unavailable when the server does not answer within `wait`.
+  // failed for a while (the server away, no acknowledgement in time);
+  // Unavailable when the server does not answer within `wait`.
   virtual Status flush(std::chrono::milliseconds wait, std::string& error) = 0;
+  // Publishes the server refused for good (too large for it, a stream's
+  // limit), since the last call: each described with its subject and id.
+  virtual std::vector<std::string> take_refused() = 0;
   // A durable reader named `name` of `subject` in `stream`, from sequence
   // `from` on, or from the messages stored at `from_time` (nanoseconds since
   // the epoch) on when it is not 0. A reader of that name is replaced; one
