@@ -119,7 +119,7 @@ int run_alerts(const AlertsOptions& options) {
           field(alert, "kibana.alert.severity"), clip(field(alert, "kibana.alert.rule.name"), 40),
           clip(field(alert, "host.name"), 16), clip(field(alert, "kibana.alert.reason"), 80)));
     }
-    if (!records.empty()) reader->commit(records.back().sequence, error);
+    if (!records.empty()) reader->acknowledge(records.back().sequence, error);
     out.flush();
     if (records.empty() && !options.follow) {
       uint64_t pending = 0;

@@ -55,7 +55,7 @@ struct Unit {
   LiveInput input;
   std::unique_ptr<fleet::StreamReader> reader;
   uint64_t sequence = 0;      // the last stream sequence read
-  uint64_t checkpointed = 0;  // the last one a checkpoint covers
+  uint64_t checkpointed_sequence = 0;  // the last one a checkpoint covers
   uint64_t state_revision = 0;
   bool state_exists = false;
   std::optional<Clock::time_point> caught_up_at;  // when it last read all there was
@@ -256,7 +256,7 @@ std::unique_ptr<Unit> Worker::open(const std::string& name, fleet::Bucket& state
     } else {
       unit->dead_letters = saved.dead_letters;
     }
-    unit->sequence = unit->checkpointed = saved.sequence;
+    unit->sequence = unit->checkpointed_sequence = saved.sequence;
   }
   // Taking the partition writes its checkpoint again, by compare-and-set:
   // a previous owner that has not noticed its lease is gone can no longer
@@ -377,13 +377,13 @@ fleet::Status Worker::write_state(Unit& unit, fleet::Bucket& state) {
 }
 
 bool Worker::checkpoint(Unit& unit, fleet::Bucket& state) {
-  if (unit.sequence == unit.checkpointed || unit.unpublished) return true;
+  if (unit.sequence == unit.checkpointed_sequence || unit.unpublished) return true;
   fleet::Status status = write_state(unit, state);
   if (status == fleet::Status::Conflict) return false;
   if (status != fleet::Status::Ok) return true;  // tried again at the next interval
-  unit.checkpointed = unit.sequence;
+  unit.checkpointed_sequence = unit.sequence;
   std::string why;
-  if (unit.reader->commit(unit.sequence, why) != fleet::Status::Ok && !quiet_)
+  if (unit.reader->acknowledge(unit.sequence, why) != fleet::Status::Ok && !quiet_)
     std::cerr << fmt::format("pickaxe: cannot acknowledge {} up to {}: {}\n", unit.name,
                              unit.sequence, why);
   return true;
@@ -452,7 +452,7 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
   const auto heartbeat_every = leases_bucket.ttl() / 3;
   // Waits for the server stay within a heartbeat, so that leases are renewed.
   const auto flush_wait = std::chrono::duration_cast<std::chrono::milliseconds>(heartbeat_every);
-  Clock::time_point heartbeat_at{}, checkpointed = Clock::now(), published{};
+  Clock::time_point heartbeat_at{}, checkpoint_tried_at = Clock::now(), published{};
   std::vector<fleet::Record> records;
   std::string problem_said;
   // Checkpoints every unit: alerts acknowledged by the server first.
@@ -565,9 +565,9 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
       }
       hunter.drain();
     }
-    if (Clock::now() - checkpointed >= checkpoint_every) {
+    if (Clock::now() - checkpoint_tried_at >= checkpoint_every) {
       checkpoint_all();
-      checkpointed = Clock::now();
+      checkpoint_tried_at = Clock::now();
     }
     if (metrics && Clock::now() - published >= std::chrono::milliseconds(250)) {
       published = Clock::now();

@@ -109,7 +109,7 @@ class NatsReader : public StreamReader {
     return Status::Ok;
   }
 
-  Status commit(uint64_t sequence, std::string& error) override {
+  Status acknowledge(uint64_t sequence, std::string& error) override {
     if (!last_ || last_sequence_ > sequence) return Status::Ok;
     natsStatus status = natsMsg_Ack(last_, nullptr);
     if (status != NATS_OK) return status_of(status, error);

@@ -52,7 +52,7 @@ class StreamReader {
   virtual Status fetch(size_t max, std::chrono::milliseconds wait, std::vector<Record>& out,
                        std::string& error) = 0;
   // Everything read up to `sequence` is done with (acknowledged).
-  virtual Status commit(uint64_t sequence, std::string& error) = 0;
+  virtual Status acknowledge(uint64_t sequence, std::string& error) = 0;
   // Messages the stream holds past what was read (asks the server).
   virtual Status pending(uint64_t& messages, std::string& error) = 0;
   // The same, as the last fetch saw it (no request).
