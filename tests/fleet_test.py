@@ -368,9 +368,13 @@ def main():
             for index in range(len(fleet.workers)):
                 with open(os.path.join(work, f"worker-{index}.log"), errors="replace") as log:
                     reports += [line for line in log if "sent to PICKAXE_DEAD_LETTER" in line]
+            # Each is reported by the worker that read it; a worker killed
+            # before its checkpoint covered one leaves it to the next owner,
+            # which reports it again (the dead letter itself is dropped as a
+            # duplicate: the count above). Never more.
             for subject, _ in foreign:
                 said = [line for line in reports if f"{subject}:" in line]
-                if len(said) != 1:
+                if not 1 <= len(said) <= 2:
                     problems.append(f"faults: the bad message on {subject} was reported "
                                     f"{len(said)} times: {said}")
             print(f"faults: {dead} dead letters; " + "; ".join(line.strip() for line in reports))
