@@ -21,6 +21,7 @@ namespace {
 
 struct AlertsOptions {
   std::string nats = "nats://127.0.0.1:4222";
+  std::string nats_creds, nats_ca;
   std::string format;  // empty: table on a terminal, ndjson otherwise
   bool follow = false;
   std::vector<std::string> rule_ids;
@@ -56,6 +57,8 @@ int run_alerts(const AlertsOptions& options) {
   }
   fleet::ConnectOptions connect;
   connect.url = options.nats;
+  connect.credentials = options.nats_creds;
+  connect.ca = options.nats_ca;
   connect.name = "pickaxe alerts";
   std::string error;
   std::unique_ptr<fleet::Transport> transport = fleet::connect_nats(connect, error);
@@ -66,8 +69,8 @@ int run_alerts(const AlertsOptions& options) {
   fleet::StreamSpec spec{fleet::kAlertsStream, {"pickaxe.alerts.>"}, fleet::kAlertDuplicateWindow};
   std::string note;
   if (transport->ensure_stream(spec, note, error) != fleet::Status::Ok) {
-    std::cerr << fmt::format("pickaxe: --nats {}: cannot read {}: {}\n", options.nats,
-                             fleet::kAlertsStream, error);
+    std::cerr << fmt::format("pickaxe: --nats {}: cannot read {}: {}\n",
+                             fleet::redacted(options.nats), fleet::kAlertsStream, error);
     return kFindings;
   }
   const std::string subject = options.rule_ids.size() == 1
@@ -140,8 +143,7 @@ void add_alerts_command(CLI::App& app, std::function<int()>& run) {
       "alerts",
       "Print the alerts a fleet of `pickaxe serve` workers raised (the stream PICKAXE_ALERTS): "
       "all of them, then exit, or keep following with --follow.");
-  command->add_option("--nats", options->nats, "The NATS server's URL")
-      ->default_str("nats://127.0.0.1:4222");
+  add_nats_options(command, options->nats, options->nats_creds, options->nats_ca);
   command
       ->add_option("--format", options->format,
                    "Output: ndjson (default when not a terminal) or table")

@@ -147,6 +147,10 @@ std::string metrics_text(const Figures& figures) {
   metric("pickaxe_events_late_total", "counter",
          "Events later than --max-lateness, processed out of order.");
   out += fmt::format("pickaxe_events_late_total {}\n", stream.late);
+  metric("pickaxe_events_held_ahead_total", "counter",
+         "Events dated over an hour ahead of the stream, held apart until its time caught up "
+         "(or 16 agreed).");
+  out += fmt::format("pickaxe_events_held_ahead_total {}\n", stream.held_ahead);
   metric("pickaxe_bytes_read_total", "counter", "Bytes of input read.");
   out += fmt::format("pickaxe_bytes_read_total {}\n", stream.bytes);
   metric("pickaxe_alerts_total", "counter",

@@ -9,7 +9,9 @@
 #include <charconv>
 #include <chrono>
 #include <climits>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <random>
@@ -20,10 +22,12 @@
 #include "cli/commands.h"
 #include "cli/hunt_options.h"
 #include "cli/metrics.h"
+#include "eql/printer.h"
 #include "fleet/checkpoint.h"
 #include "fleet/fleet.h"
 #include "fleet/leases.h"
 #include "util/signals.h"
+#include "util/uuid.h"
 
 namespace pickaxe::cli {
 
@@ -35,6 +39,7 @@ constexpr const char* kGlobal = "global";
 struct ServeOptions {
   HuntCommandOptions hunt;
   std::string nats = "nats://127.0.0.1:4222";
+  std::string nats_creds, nats_ca;
   std::string lease_ttl = "10s";
   std::string checkpoint_interval = "2s";
   std::string worker;
@@ -43,6 +48,8 @@ struct ServeOptions {
   std::vector<std::string> partition_key;
   int replicas = 1;
   bool layout_given = false;  // --partitions or --partition-key given: the fleet must match
+  bool lease_ttl_given = false;
+  bool new_rules = false;  // --new-rules: this worker's rules become the fleet's
 };
 
 // One partition this worker owns (or the global one): its reader, its
@@ -54,7 +61,7 @@ struct Unit {
   std::unique_ptr<Hunter> hunter;
   LiveInput input;
   std::unique_ptr<fleet::StreamReader> reader;
-  uint64_t sequence = 0;      // the last stream sequence read
+  uint64_t sequence = 0;               // the last stream sequence read
   uint64_t checkpointed_sequence = 0;  // the last one a checkpoint covers
   uint64_t state_revision = 0;
   bool state_exists = false;
@@ -67,6 +74,7 @@ struct Unit {
   // An alert or dead letter could not be published before a stop: no
   // checkpoint may cover its event (the next owner reads it again).
   bool unpublished = false;
+  uint64_t held_ahead_said = 0;  // events held apart, as last said
 };
 
 std::string default_worker_name() {
@@ -106,7 +114,10 @@ class Worker {
         exact_(std::move(exact)),
         global_(std::move(global)) {}
 
-  int run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::string& worker,
+  // `fleet_bucket` holds the fleet's rule set (key `rules`): a worker whose
+  // rules are no longer the fleet's stops, as at a stop signal.
+  int run(fleet::Bucket& leases_bucket, fleet::Bucket& state, fleet::Bucket& fleet_bucket,
+          const std::string& rules, const std::string& worker,
           std::chrono::nanoseconds checkpoint_every, MetricsServer* metrics);
 
  private:
@@ -404,6 +415,7 @@ std::string Worker::metrics_text(const fleet::Leases& leases) const {
     stream.wrong_type += stats.stream.wrong_type;
     stream.prefiltered += stats.stream.prefiltered;
     stream.late += stats.stream.late;
+    stream.held_ahead += stats.stream.held_ahead;
     stream.bytes += stats.stream.bytes;
     sum.alerts += stats.alerts;
     for (const auto& [rule, count] : stats.alerts_by_rule) sum.alerts_by_rule[rule] += count;
@@ -442,7 +454,8 @@ std::string Worker::metrics_text(const fleet::Leases& leases) const {
   return out;
 }
 
-int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::string& worker,
+int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, fleet::Bucket& fleet_bucket,
+                const std::string& rules, const std::string& worker,
                 std::chrono::nanoseconds checkpoint_every, MetricsServer* metrics) {
   std::vector<std::string> names;
   if (!exact_.empty())
@@ -479,11 +492,21 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
     checkpointed_ = Clock::now();
     checkpoint_seconds_ = std::chrono::duration<double>(checkpointed_ - began).count();
   };
-  while (!stop_requested()) {
+  bool replaced = false;  // the fleet's rules changed: this worker stops
+  while (!stop_requested() && !replaced) {
     const Clock::time_point now = Clock::now();
     if (now - heartbeat_at >= heartbeat_every) {
       heartbeat_at = now;
       std::string problem;
+      std::string fleet_rules, why;
+      uint64_t revision = 0;
+      if (fleet_bucket.get("rules", fleet_rules, revision, why) == fleet::Status::Ok &&
+          fleet_rules != rules) {
+        std::cerr << "pickaxe: the fleet's rules changed (a worker started with --new-rules): "
+                     "this worker checkpoints, gives its partitions back and stops\n";
+        replaced = true;
+        break;
+      }
       fleet::Leases::Changes changes = leases.heartbeat(problem);
       if (!problem.empty() && problem != problem_said) std::cerr << "pickaxe: " << problem << "\n";
       problem_said = problem;
@@ -556,6 +579,17 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
       // time moves with the wall clock, as watch's does.
       Hunter& hunter = *unit->hunter;
       const Clock::time_point at = Clock::now();
+      // Events far ahead of a partition's time wait apart (a clock error
+      // must not move it): said, since their alerts wait with them.
+      if (!records.empty()) {
+        const uint64_t held = hunter.stats().stream.held_ahead;
+        if (held > unit->held_ahead_said && !quiet_)
+          std::cerr << fmt::format(
+              "pickaxe: {}: {} events dated over an hour ahead of the partition's time, held "
+              "apart until its time catches up or 16 agree (its older events came first)\n",
+              name, held);
+        unit->held_ahead_said = held;
+      }
       if (!records.empty()) {
         unit->caught_up_at.reset();
       } else {
@@ -569,6 +603,9 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
       checkpoint_all();
       checkpoint_tried_at = Clock::now();
     }
+    if (take_reload_request())
+      std::cerr << "pickaxe: SIGHUP: serve does not reload its rules; to change them, see "
+                   "docs/FLEET.md (\"Changing the rules\")\n";
     if (metrics && Clock::now() - published >= std::chrono::milliseconds(250)) {
       published = Clock::now();
       metrics->publish(metrics_text(leases));
@@ -585,9 +622,11 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, const std::s
   }
   if (!quiet_)
     std::cerr << fmt::format(
-        "serve: stopped by {}; {} partitions checkpointed and given back ({} events, {} alerts "
-        "since taken; {} dead letters)\n",
-        stop_signal_name(), units_.size(), events, alerts, dead_letters_);
+        "serve: {}; {} partitions checkpointed and given back (their counts, earlier owners' "
+        "included: {} events, {} alerts; {} dead letters here)\n",
+        replaced ? std::string("stopped: the fleet's rules changed")
+                 : std::string("stopped by ") + stop_signal_name(),
+        units_.size(), events, alerts, dead_letters_);
   return publish_failures_ > 0 ? kFindings : kSuccess;
 }
 
@@ -601,10 +640,15 @@ int run_serve(ServeOptions& options) {
     return kUsage;
   }
   if (!every || *every <= 0) {
-    std::cerr << fmt::format("pickaxe: --checkpoint-interval: '{}' is not a duration\n",
+    std::cerr << fmt::format("pickaxe: --checkpoint-interval: '{}' is not a duration above 0\n",
                              options.checkpoint_interval);
     return kUsage;
   }
+  if (std::chrono::nanoseconds(*every + *ttl) * 2 > fleet::kAlertDuplicateWindow)
+    std::cerr << fmt::format(
+        "pickaxe: --checkpoint-interval plus --lease-ttl is more than half the {} min in which "
+        "PICKAXE_ALERTS drops duplicates: alerts raised again after a takeover may come twice\n",
+        fleet::kAlertDuplicateWindow.count());
   if (options.worker.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                        "0123456789-_") != std::string::npos) {
     std::cerr << fmt::format(
@@ -652,6 +696,8 @@ int run_serve(ServeOptions& options) {
 
   fleet::ConnectOptions connect;
   connect.url = options.nats;
+  connect.credentials = options.nats_creds;
+  connect.ca = options.nats_ca;
   connect.name = "pickaxe serve";
   connect.replicas = options.replicas;
   connect.on_connection_event = [&](const std::string& message) {
@@ -687,6 +733,19 @@ int run_serve(ServeOptions& options) {
     return kUsage;
   }
   const std::string worker = options.worker.empty() ? default_worker_name() : options.worker;
+  // Every worker must run the same rules and tuning (their checkpoints are
+  // each other's): the fleet keeps the first one's, and --new-rules changes it.
+  std::string rules_text =
+      fmt::format("{}\n{}\n", fmt::join(hunt.suppress_by, ","), hunt.suppress_window);
+  for (const Rule& rule : loaded->rules) {
+    if (!rule.loaded() || !selection.selects(rule)) continue;
+    rules_text += fmt::format("{}\n{}\n{}\n", rule.rule_id, rule.name, eql::print(rule.query));
+  }
+  if (!hunt.exceptions.empty()) {
+    std::ifstream in(hunt.exceptions, std::ios::binary);
+    rules_text.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::string rules_identity = stable_uuid(rules_text);
   std::cerr << fmt::format("pickaxe: serve as {}: {} rules over {} partitions keyed by {}\n",
                            worker, selected, layout.partitions, fmt::join(layout.key, ", "));
   if (!global.empty())
@@ -698,11 +757,41 @@ int run_serve(ServeOptions& options) {
       transport->bucket(fleet::kLeaseBucket, std::chrono::nanoseconds(*ttl), error);
   std::unique_ptr<fleet::Bucket> state =
       leases ? transport->bucket(fleet::kStateBucket, std::chrono::nanoseconds(0), error) : nullptr;
-  if (!leases || !state) {
+  std::unique_ptr<fleet::Bucket> fleet_bucket =
+      state ? transport->bucket(fleet::kFleetBucket, std::chrono::nanoseconds(0), error) : nullptr;
+  if (!leases || !state || !fleet_bucket) {
     std::cerr << "pickaxe: " << error << "\n";
     return kFindings;
   }
-  if (std::chrono::nanoseconds(*ttl) != leases->ttl())
+  {
+    std::string fleet_rules, why;
+    uint64_t revision = 0;
+    fleet::Status status = fleet_bucket->get("rules", fleet_rules, revision, why);
+    if (status == fleet::Status::NotFound)
+      status = fleet_bucket->create("rules", rules_identity, revision, why);
+    if (status == fleet::Status::Conflict)
+      status = fleet_bucket->get("rules", fleet_rules, revision, why);
+    if (status == fleet::Status::Ok && !fleet_rules.empty() && fleet_rules != rules_identity) {
+      if (!options.new_rules) {
+        std::cerr << "pickaxe: the fleet's workers run other rules or tuning than this one "
+                     "(--rules, --rule-id, --tag, --min-severity, --exceptions, --suppress-by): "
+                     "every worker must run the same. To change them, start one worker with "
+                     "the new rules and --new-rules: the others stop (docs/FLEET.md, \"Changing "
+                     "the rules\")\n";
+        return kFindings;
+      }
+      status = fleet_bucket->put("rules", rules_identity, why);
+      if (status == fleet::Status::Ok)
+        std::cerr << "pickaxe: this worker's rules are the fleet's now: workers running others "
+                     "stop at their next heartbeat\n";
+    }
+    if (status != fleet::Status::Ok) {
+      std::cerr << fmt::format("pickaxe: cannot read the fleet's rules from {}: {}\n",
+                               fleet::kFleetBucket, why);
+      return kFindings;
+    }
+  }
+  if (options.lease_ttl_given && std::chrono::nanoseconds(*ttl) != leases->ttl())
     std::cerr << fmt::format(
         "pickaxe: the fleet's leases last {} s (the bucket's TTL), not "
         "--lease-ttl\n",
@@ -725,10 +814,12 @@ int run_serve(ServeOptions& options) {
   hunt_options.suppress_by = hunt.suppress_by;
   hunt_options.suppress_window = *window;
   install_stop_signals();
+  install_reload_signal();  // SIGHUP is said, not fatal: rules change by restarting workers
   Worker serving(options, *transport, layout, *loaded,
                  hunt.exceptions.empty() ? nullptr : &exceptions, schema, hunt_options, exact,
                  global);
-  return serving.run(*leases, *state, worker, std::chrono::nanoseconds(*every), metrics.get());
+  return serving.run(*leases, *state, *fleet_bucket, rules_identity, worker,
+                     std::chrono::nanoseconds(*every), metrics.get());
 }
 
 }  // namespace
@@ -743,12 +834,15 @@ void add_serve_command(CLI::App& app, std::function<int()>& run) {
       "PICKAXE_ALERTS. Stops, checkpointing and giving its partitions back, on SIGINT or "
       "SIGTERM.");
   add_rule_options(command, options->hunt);
-  command->add_option("--nats", options->nats, "The NATS server's URL")
-      ->default_str("nats://127.0.0.1:4222");
+  add_nats_options(command, options->nats, options->nats_creds, options->nats_ca);
   command
       ->add_option("--lease-ttl", options->lease_ttl,
                    "How long a dead worker's partitions wait before others take them over")
-      ->default_str("10s");
+      ->default_str("10s")
+      ->each([options](const std::string&) { options->lease_ttl_given = true; });
+  command->add_flag("--new-rules", options->new_rules,
+                    "Make this worker's rules the fleet's (after stopping the workers that run "
+                    "others); without it, a worker whose rules differ from the fleet's stops");
   command
       ->add_option("--checkpoint-interval", options->checkpoint_interval,
                    "How often each partition's state is checkpointed (and its messages "

@@ -34,6 +34,7 @@ constexpr auto kQuietInput = std::chrono::milliseconds(500);
 
 struct ShipOptions {
   std::string nats = "nats://127.0.0.1:4222";
+  std::string nats_creds, nats_ca;
   std::vector<std::string> paths;
   uint32_t partitions = 16;
   std::vector<std::string> partition_key;
@@ -76,9 +77,11 @@ int run_ship(const ShipOptions& options) {
       read_stdin = true;
       continue;
     }
-    // Read once, every named file must be there (followed, it may come later).
+    // Read once with a state folder, every named file must be there
+    // (followed, it may come later; read once without one, it is reported
+    // as hunt reports it, and the others are read).
     std::error_code code;
-    if (!options.follow && !std::filesystem::exists(path, code) &&
+    if (!options.follow && !options.state_dir.empty() && !std::filesystem::exists(path, code) &&
         path.find_first_of("*?[") == std::string::npos) {
       std::cerr << fmt::format("pickaxe: {}: no such file or folder\n", path);
       return kFindings;
@@ -92,6 +95,8 @@ int run_ship(const ShipOptions& options) {
 
   fleet::ConnectOptions connect;
   connect.url = options.nats;
+  connect.credentials = options.nats_creds;
+  connect.ca = options.nats_ca;
   connect.name = "pickaxe ship";
   connect.in_flight = options.in_flight;
   connect.replicas = options.replicas;
@@ -204,6 +209,7 @@ int run_ship(const ShipOptions& options) {
     }
   };
   install_stop_signals();
+  install_reload_signal();  // SIGHUP is not fatal (log rotation tools send it)
   const auto started = std::chrono::steady_clock::now();
   auto summary = [&](bool saved) {
     const double seconds =
@@ -369,6 +375,24 @@ int run_ship(const ShipOptions& options) {
 
 }  // namespace
 
+void add_nats_options(CLI::App* command, std::string& url, std::string& credentials,
+                      std::string& ca) {
+  command
+      ->add_option("--nats", url,
+                   "The NATS servers' URL (several: comma-separated; user:password@ or a token "
+                   "may be in it)")
+      ->default_str("nats://127.0.0.1:4222");
+  command
+      ->add_option("--nats-creds", credentials,
+                   "A NATS credentials file (user JWT and NKey seed) to connect with")
+      ->check(CLI::ExistingFile);
+  command
+      ->add_option("--nats-ca", ca,
+                   "CA certificates (PEM) to check the servers' TLS certificates with; connects "
+                   "with TLS")
+      ->check(CLI::ExistingFile);
+}
+
 void add_layout_options(CLI::App* command, uint32_t& partitions,
                         std::vector<std::string>& partition_key, int& replicas, bool& given) {
   command
@@ -400,8 +424,7 @@ void add_ship_command(CLI::App& app, std::function<int()>& run) {
       "(pickaxe.events.N). `pickaxe serve` workers run the rules over them.");
   command->add_option("paths", options->paths,
                       "Files, globs or folders to read; - is stdin, also the default");
-  command->add_option("--nats", options->nats, "The NATS server's URL")
-      ->default_str("nats://127.0.0.1:4222");
+  add_nats_options(command, options->nats, options->nats_creds, options->nats_ca);
   add_layout_options(command, options->partitions, options->partition_key, options->replicas,
                      options->layout_given);
   command

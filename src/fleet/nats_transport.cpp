@@ -241,14 +241,27 @@ class NatsTransport : public Transport {
     if (status == NATS_OK)
       status = natsOptions_SetClosedCB(options_, &NatsTransport::on_closed, this);
     if (status != NATS_OK) {
-      error = fmt::format("--nats {}: {}", options.url, describe(status));
+      error = fmt::format("--nats {}: {}", redacted(options.url), describe(status));
+      return false;
+    }
+    if (status == NATS_OK && !options.credentials.empty())
+      status =
+          natsOptions_SetUserCredentialsFromFiles(options_, options.credentials.c_str(), nullptr);
+    if (status == NATS_OK && !options.ca.empty()) {
+      status = natsOptions_SetSecure(options_, true);
+      if (status == NATS_OK)
+        status = natsOptions_LoadCATrustedCertificates(options_, options.ca.c_str());
+    }
+    if (status != NATS_OK) {
+      error = fmt::format("--nats {}: {}", redacted(options.url), describe(status));
       return false;
     }
     status = natsConnection_Connect(&connection_, options_);
     if (status == NATS_NOT_YET_CONNECTED) {
-      if (on_event_) on_event_(fmt::format("{} is not reachable yet; retrying", options.url));
+      if (on_event_)
+        on_event_(fmt::format("{} is not reachable yet; retrying", redacted(options.url)));
     } else if (status != NATS_OK) {
-      error = fmt::format("--nats {}: {}", options.url, describe(status));
+      error = fmt::format("--nats {}: {}", redacted(options.url), describe(status));
       return false;
     }
     jsOptions js_options;
@@ -260,7 +273,7 @@ class NatsTransport : public Transport {
     js_options.PublishAsync.StallWait = 1000;
     status = natsConnection_JetStream(&js_, connection_, &js_options);
     if (status != NATS_OK) {
-      error = fmt::format("--nats {}: {}", options.url, describe(status));
+      error = fmt::format("--nats {}: {}", redacted(options.url), describe(status));
       return false;
     }
     return true;
@@ -581,6 +594,18 @@ class NatsTransport : public Transport {
 };
 
 }  // namespace
+
+// A URL as said in messages: without a password or token (user:secret@).
+std::string redacted(std::string_view urls) {
+  std::string out(urls);
+  for (size_t at = out.find('@'); at != std::string::npos; at = out.find('@', at + 1)) {
+    const size_t scheme = out.rfind("://", at);
+    const size_t from = scheme == std::string::npos ? 0 : scheme + 3;
+    out.replace(from, at - from, "***");
+    at = from + 3;
+  }
+  return out;
+}
 
 std::unique_ptr<Transport> connect_nats(const ConnectOptions& options, std::string& error) {
   auto transport = std::make_unique<NatsTransport>();

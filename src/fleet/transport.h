@@ -121,9 +121,14 @@ struct ConnectOptions {
   std::string name = "pickaxe";  // the client's name, in the server's monitoring
   size_t in_flight = 4096;       // asynchronous publishes awaiting acknowledgement
   int replicas = 1;              // of the streams and buckets it creates (3 on a 3-node cluster)
+  std::string credentials;       // a NATS credentials file (user JWT and NKey seed); empty: none
+  std::string ca;                // trusted CA certificates (PEM): TLS, the server's name checked
   // Called (from the client's thread) on disconnection and reconnection.
   std::function<void(const std::string& message)> on_connection_event;
 };
+// URLs as said in messages: passwords and tokens (user:secret@) starred.
+std::string redacted(std::string_view urls);
+
 // Connects to NATS (retrying in the background when the server is not up);
 // null, with why, when the URL cannot be used or JetStream is not enabled.
 std::unique_ptr<Transport> connect_nats(const ConnectOptions& options, std::string& error);
