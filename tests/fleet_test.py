@@ -10,8 +10,10 @@
 2. Faults: the same with one worker killed (SIGKILL) halfway, nats-server
    restarted once on the same store, and a fourth worker started later; the
    result is still equal and no kibana.alert.uuid comes twice. Messages of a
-   foreign producer (not JSON, no partition key, misplaced, too large) are
-   each sent to PICKAXE_DEAD_LETTER once, reported with subject and sequence.
+   foreign producer (not JSON, no partition key, too large) are each in
+   PICKAXE_DEAD_LETTER once, reported with subject and sequence.
+3. A producer killed and restarted, then following a file across a server
+   restart: each line is in the stream once.
 
 Exits 77 (skipped, with why) without nats-server or ../shared's generator.
 """
