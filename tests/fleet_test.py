@@ -95,6 +95,15 @@ class NatsServer:
                 reply += chunk
 
 
+def fresh_server(work, name):
+    """A nats-server started on a store of its own under `work`."""
+    store = os.path.join(work, name)
+    os.makedirs(store)
+    server = NatsServer(store)
+    server.start()
+    return server
+
+
 def identities(lines):
     """(rule_id, alert or building block, event ids) and the uuids."""
     alerts, uuids = collections.Counter(), collections.Counter()
@@ -301,10 +310,7 @@ def main():
             problems.append("hunt: a rule reached max_signals; use fewer miners per event")
 
         # 1. Equivalence.
-        store = os.path.join(work, "nats-1")
-        os.makedirs(store)
-        nats = NatsServer(store)
-        nats.start()
+        nats = fresh_server(work, "nats-1")
         fleet = Fleet(args, work, rules, nats)
         try:
             fleet.ship(inputs)
@@ -320,10 +326,7 @@ def main():
             nats.stop()
 
         # 2. Faults: a worker killed, the server restarted, a worker added.
-        store = os.path.join(work, "nats-2")
-        os.makedirs(store)
-        nats = NatsServer(store)
-        nats.start()
+        nats = fresh_server(work, "nats-2")
         fleet = Fleet(args, work, rules, nats)
         try:
             for _ in range(3):
@@ -385,10 +388,7 @@ def main():
             nats.stop()
 
         # 3. A producer killed and restarted neither skips nor repeats.
-        store = os.path.join(work, "nats-3")
-        os.makedirs(store)
-        nats = NatsServer(store)
-        nats.start()
+        nats = fresh_server(work, "nats-3")
         try:
             problems += producer_restarts(args, work, nats, events)
         finally:

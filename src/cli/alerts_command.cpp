@@ -20,9 +20,8 @@ namespace pickaxe::cli {
 namespace {
 
 struct AlertsOptions {
-  std::string nats = "nats://127.0.0.1:4222";
-  std::string nats_creds, nats_ca;
-  std::string format;  // empty: table on a terminal, ndjson otherwise
+  fleet::ConnectOptions connect;  // --nats, --nats-creds, --nats-ca
+  std::string format;             // empty: table on a terminal, ndjson otherwise
   bool follow = false;
   std::vector<std::string> rule_ids;
   std::string since;
@@ -55,10 +54,7 @@ int run_alerts(const AlertsOptions& options) {
       return kUsage;
     }
   }
-  fleet::ConnectOptions connect;
-  connect.url = options.nats;
-  connect.credentials = options.nats_creds;
-  connect.ca = options.nats_ca;
+  fleet::ConnectOptions connect = options.connect;
   connect.name = "pickaxe alerts";
   std::string error;
   std::unique_ptr<fleet::Transport> transport = fleet::connect_nats(connect, error);
@@ -70,7 +66,7 @@ int run_alerts(const AlertsOptions& options) {
   std::string note;
   if (transport->ensure_stream(spec, note, error) != fleet::Status::Ok) {
     std::cerr << fmt::format("pickaxe: --nats {}: cannot read {}: {}\n",
-                             fleet::redacted(options.nats), fleet::kAlertsStream, error);
+                             fleet::redacted(options.connect.url), fleet::kAlertsStream, error);
     return kFindings;
   }
   const std::string subject = options.rule_ids.size() == 1
@@ -143,7 +139,7 @@ void add_alerts_command(CLI::App& app, std::function<int()>& run) {
       "alerts",
       "Print the alerts a fleet of `pickaxe serve` workers raised (the stream PICKAXE_ALERTS): "
       "all of them, then exit, or keep following with --follow.");
-  add_nats_options(command, options->nats, options->nats_creds, options->nats_ca);
+  add_nats_options(command, options->connect);
   command
       ->add_option("--format", options->format,
                    "Output: ndjson (default when not a terminal) or table")

@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "correlate/stream.h"
+#include "fleet/transport.h"
 #include "rules/rule_loader.h"
 
 namespace pickaxe::cli {
@@ -41,8 +42,7 @@ void add_ship_command(CLI::App& app, std::function<int()>& run);
 void add_serve_command(CLI::App& app, std::function<int()>& run);
 void add_alerts_command(CLI::App& app, std::function<int()>& run);
 // The options that reach the fleet's NATS servers: --nats, --nats-creds, --nats-ca.
-void add_nats_options(CLI::App* command, std::string& url, std::string& credentials,
-                      std::string& ca);
+void add_nats_options(CLI::App* command, fleet::ConnectOptions& connect);
 // The fleet's layout options of ship and serve: --partitions,
 // --partition-key (`given` is set when either is), --replicas.
 void add_layout_options(CLI::App* command, uint32_t& partitions,

@@ -8,7 +8,6 @@
 #include <array>
 #include <charconv>
 #include <chrono>
-#include <climits>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -38,8 +37,7 @@ constexpr const char* kGlobal = "global";
 
 struct ServeOptions {
   HuntCommandOptions hunt;
-  std::string nats = "nats://127.0.0.1:4222";
-  std::string nats_creds, nats_ca;
+  fleet::ConnectOptions connect;  // --nats, --nats-creds, --nats-ca
   std::string lease_ttl = "10s";
   std::string checkpoint_interval = "2s";
   std::string worker;
@@ -694,10 +692,7 @@ int run_serve(ServeOptions& options) {
     if (diagnostics.has_errors()) return kFindings;
   }
 
-  fleet::ConnectOptions connect;
-  connect.url = options.nats;
-  connect.credentials = options.nats_creds;
-  connect.ca = options.nats_ca;
+  fleet::ConnectOptions connect = options.connect;
   connect.name = "pickaxe serve";
   connect.replicas = options.replicas;
   connect.on_connection_event = [&](const std::string& message) {
@@ -834,7 +829,7 @@ void add_serve_command(CLI::App& app, std::function<int()>& run) {
       "PICKAXE_ALERTS. Stops, checkpointing and giving its partitions back, on SIGINT or "
       "SIGTERM.");
   add_rule_options(command, options->hunt);
-  add_nats_options(command, options->nats, options->nats_creds, options->nats_ca);
+  add_nats_options(command, options->connect);
   command
       ->add_option("--lease-ttl", options->lease_ttl,
                    "How long a dead worker's partitions wait before others take them over")

@@ -33,8 +33,7 @@ constexpr auto kCheckpointEvery = std::chrono::seconds(2);
 constexpr auto kQuietInput = std::chrono::milliseconds(500);
 
 struct ShipOptions {
-  std::string nats = "nats://127.0.0.1:4222";
-  std::string nats_creds, nats_ca;
+  fleet::ConnectOptions connect;  // --nats, --nats-creds, --nats-ca
   std::vector<std::string> paths;
   uint32_t partitions = 16;
   std::vector<std::string> partition_key;
@@ -93,10 +92,7 @@ int run_ship(const ShipOptions& options) {
   if (!options.partition_key.empty()) wanted.key = options.partition_key;
   const bool insist = options.layout_given;
 
-  fleet::ConnectOptions connect;
-  connect.url = options.nats;
-  connect.credentials = options.nats_creds;
-  connect.ca = options.nats_ca;
+  fleet::ConnectOptions connect = options.connect;
   connect.name = "pickaxe ship";
   connect.in_flight = options.in_flight;
   connect.replicas = options.replicas;
@@ -375,19 +371,18 @@ int run_ship(const ShipOptions& options) {
 
 }  // namespace
 
-void add_nats_options(CLI::App* command, std::string& url, std::string& credentials,
-                      std::string& ca) {
+void add_nats_options(CLI::App* command, fleet::ConnectOptions& connect) {
   command
-      ->add_option("--nats", url,
+      ->add_option("--nats", connect.url,
                    "The NATS servers' URL (several: comma-separated; user:password@ or a token "
                    "may be in it)")
       ->default_str("nats://127.0.0.1:4222");
   command
-      ->add_option("--nats-creds", credentials,
+      ->add_option("--nats-creds", connect.credentials,
                    "A NATS credentials file (user JWT and NKey seed) to connect with")
       ->check(CLI::ExistingFile);
   command
-      ->add_option("--nats-ca", ca,
+      ->add_option("--nats-ca", connect.ca,
                    "CA certificates (PEM) to check the servers' TLS certificates with; connects "
                    "with TLS")
       ->check(CLI::ExistingFile);
@@ -424,7 +419,7 @@ void add_ship_command(CLI::App& app, std::function<int()>& run) {
       "(pickaxe.events.N). `pickaxe serve` workers run the rules over them.");
   command->add_option("paths", options->paths,
                       "Files, globs or folders to read; - is stdin, also the default");
-  add_nats_options(command, options->nats, options->nats_creds, options->nats_ca);
+  add_nats_options(command, options->connect);
   add_layout_options(command, options->partitions, options->partition_key, options->replicas,
                      options->layout_given);
   command
