@@ -141,9 +141,11 @@ int run_ship(const ShipOptions& options) {
   };
   simdjson::dom::parser parser;
   bool failed = false;
+  // The first 100 input problems are shown, as hunt shows them (--follow: all).
   auto on_problem = [&](const InputProblem& problem) {
     ++problems;
-    if (!options.quiet) std::cerr << describe_problem(problem);
+    if (!options.quiet && (problems <= 100 || options.follow))
+      std::cerr << describe_problem(problem);
   };
   DocumentReader reader(
       *source, options.max_line_bytes,
@@ -221,6 +223,8 @@ int run_ship(const ShipOptions& options) {
       if (unkeyed > 0)
         std::cerr << fmt::format("  {} without a partition key ({}): sent to partition 0\n",
                                  unkeyed, fmt::join(layout.key, ", "));
+      if (problems > 100 && !options.follow)
+        std::cerr << fmt::format("pickaxe: {} more input problems not shown\n", problems - 100);
       if (stats.malformed > 0 || oversized > 0 || refused > 0)
         std::cerr << fmt::format(
             "  skipped {} malformed, {} larger than the server takes, {} refused by it\n",
