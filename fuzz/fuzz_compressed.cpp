@@ -60,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const std::string path =
           "/tmp/pickaxe-fuzz-" + std::to_string(::getpid()) + (data[0] % 5 == 1 ? ".zst" : ".gz");
       std::ofstream(path, std::ios::binary) << (data[0] % 5 == 2 ? gzip(payload) : payload);
-      DecompressingBuffer buffer(path);
+      DecompressingBuffer buffer(path, compression_of_file(path));
       if (buffer.ok()) {
         std::istream in(&buffer);
         read(in);

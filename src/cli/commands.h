@@ -1,5 +1,6 @@
 // pickaxe's subcommands. Each registers its options on the CLI11 app and
-// returns the process exit code: 0 success, 1 findings or input errors, 2 usage.
+// returns the process exit code: 0 success, 1 findings or input errors, 2
+// usage, 3 alerts raised (with --fail-on-alert).
 #pragma once
 
 #include <cstdint>
@@ -18,7 +19,7 @@
 
 namespace pickaxe::cli {
 
-enum ExitCode { kSuccess = 0, kFindings = 1, kUsage = 2 };
+enum ExitCode { kSuccess = 0, kFindings = 1, kUsage = 2, kAlerts = 3 };
 
 // Freeing a compiled rule set and its engines' state takes longer than
 // exiting, and the process ends right after a command: the object is left
@@ -41,6 +42,9 @@ void add_convert_command(CLI::App& app, std::function<int()>& run);
 void add_ship_command(CLI::App& app, std::function<int()>& run);
 void add_serve_command(CLI::App& app, std::function<int()>& run);
 void add_alerts_command(CLI::App& app, std::function<int()>& run);
+void add_rules_command(CLI::App& app, std::function<int()>& run);
+void add_completion_command(CLI::App& app, std::function<int()>& run);
+void add_man_command(CLI::App& app, std::function<int()>& run);
 // The options that reach the fleet's NATS servers: --nats, --nats-creds, --nats-ca.
 void add_nats_options(CLI::App* command, fleet::ConnectOptions& connect);
 // The fleet's layout options of ship and serve: --partitions,
@@ -100,6 +104,7 @@ struct StreamFlags {
   bool no_prefilter = false;
   bool strict = false;
   bool quiet = false;
+  bool allow_empty = false;  // a file that yields no event is no problem
 };
 // Registers them; `quiet_help` says what --quiet leaves out.
 void add_stream_flags(CLI::App& command, StreamFlags& flags, const std::string& quiet_help);

@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <charconv>
+#include <limits>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/alert_output.h"
 #include "cli/commands.h"
 #include "cli/hunt_options.h"
 #include "cli/metrics.h"
@@ -38,9 +41,55 @@ std::string now_iso() {
                      millis % 1000);
 }
 
-std::string clip(std::string text, size_t width) {
-  if (text.size() <= width) return text;
-  return text.substr(0, width - 1) + "~";
+// One alert as a row of the table, CSV and timeline, and of the summary.
+AlertRow row_of(const Alert& alert) {
+  AlertRow row;
+  row.time = alert.time;
+  row.severity = alert.severity;
+  row.rule = alert.rule_name;
+  row.host = alert.host;
+  row.match = alert.summary;
+  row.reason = alert.reason;
+  row.uuid = alert.uuid;
+  if (alert.rule) {
+    row.rule_id = alert.rule->rule_id;
+    row.risk_score = alert.rule->risk_score;
+    std::vector<std::string> ids;
+    for (const Threat& threat : alert.rule->threats)
+      for (const ThreatTechnique& technique : threat.techniques) {
+        if (technique.subtechniques.empty()) ids.push_back(technique.id);
+        for (const ThreatTechnique& sub : technique.subtechniques) ids.push_back(sub.id);
+      }
+    row.techniques = fmt::format("{}", fmt::join(ids, ";"));
+  }
+  return row;
+}
+
+// "1:05" or "1:02:03".
+std::string clock_time(double seconds) {
+  auto whole = static_cast<uint64_t>(std::max(0.0, seconds));
+  if (whole >= 3600)
+    return fmt::format("{}:{:02}:{:02}", whole / 3600, whole / 60 % 60, whole % 60);
+  return fmt::format("{}:{:02}", whole / 60, whole % 60);
+}
+
+std::string rate(double per_second) {
+  if (per_second >= 1e6) return fmt::format("{:.1f} M", per_second / 1e6);
+  if (per_second >= 1e3) return fmt::format("{:.0f} k", per_second / 1e3);
+  return fmt::format("{:.0f} ", per_second);
+}
+
+// An ISO 8601 bound of --from or --to, in nanoseconds.
+bool parse_time_bound(const std::string& text, const char* option, int64_t& bound) {
+  if (text.empty()) return true;
+  if (std::optional<int64_t> time = parse_iso8601(text)) {
+    bound = *time;
+    return true;
+  }
+  std::cerr << fmt::format(
+      "pickaxe: {}: '{}' is not an ISO 8601 time (e.g. 2026-01-01T00:00:00Z or 2026-01-01)\n",
+      option, text);
+  return false;
 }
 
 int run_hunt(const HuntCommandOptions& options) {
@@ -53,9 +102,17 @@ int run_hunt(const HuntCommandOptions& options) {
   HuntOptions hunt_options;
   hunt_options.selection = {options.rule_ids, options.tags, options.min_severity};
   hunt_options.max_sequence_state = options.stream.max_sequence_state;
+  if (!parse_max_signals(options.max_signals, hunt_options.max_signals)) return kUsage;
   std::optional<StreamOptions> stream_options = stream_options_of(options.stream);
   if (!stream_options) return kUsage;
   hunt_options.stream = *stream_options;
+  if (!parse_time_bound(options.from, "--from", hunt_options.stream.from) ||
+      !parse_time_bound(options.to, "--to", hunt_options.stream.to))
+    return kUsage;
+  if (hunt_options.stream.from > hunt_options.stream.to) {
+    std::cerr << fmt::format("pickaxe: --from {} is after --to {}\n", options.from, options.to);
+    return kUsage;
+  }
   hunt_options.threads = options.watch ? 1 : options.threads;
   // Watching, an alert is dated when it is raised.
   if (!options.detection_time.empty() && !parse_iso8601(options.detection_time)) {
@@ -79,21 +136,6 @@ int run_hunt(const HuntCommandOptions& options) {
       }
     }
   }
-  // A progress line on a terminal, when reading files.
-  uint64_t total_bytes = 0;
-  for (const std::string& file : options.files) {
-    std::error_code error;
-    if (file != "-") total_bytes += std::filesystem::file_size(file, error);
-  }
-  bool show_progress =
-      !options.watch && !options.stream.quiet && isatty(STDERR_FILENO) == 1 && total_bytes > 0;
-  if (show_progress) {
-    hunt_options.stream.reader.on_progress = [total_bytes](uint64_t bytes) {
-      std::cerr << fmt::format("\r  hunting: {:3.0f}%  {:.1f} of {:.1f} MB",
-                               100.0 * bytes / total_bytes, bytes / 1e6, total_bytes / 1e6)
-                << std::flush;
-    };
-  }
   hunt_options.suppress_by = options.suppress_by;
   auto window = parse_duration(options.suppress_window);
   if (!window) {
@@ -103,31 +145,77 @@ int run_hunt(const HuntCommandOptions& options) {
   }
   hunt_options.suppress_window = *window;
 
-  bool table = !options.watch &&
-               (options.format == "table" || (options.format.empty() && stdout_is_terminal()));
+  // hunt's output: -o FILE (replaced) or stdout; watch appends to --output.
   int output_fd = STDOUT_FILENO;
   if (!options.output.empty()) {
-    output_fd = ::open(options.output.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    const int mode = options.watch ? O_APPEND : O_TRUNC;
+    output_fd = ::open(options.output.c_str(), O_WRONLY | O_CREAT | mode | O_CLOEXEC, 0644);
     if (output_fd < 0) {
       std::cerr << fmt::format("pickaxe: --output {}: cannot open: {}\n", options.output,
                                std::strerror(errno));
       return kFindings;
     }
   }
+  const bool output_is_terminal = isatty(output_fd) == 1;
+  AlertWriterOptions writer_options;
+  writer_options.format = options.format.empty()
+                              ? (output_is_terminal && !options.watch ? AlertFormat::Table
+                                                                      : AlertFormat::Ndjson)
+                              : *alert_format_from_name(options.format);
+  writer_options.nested = options.nested;
+  writer_options.color = use_color(options.color, output_fd);
+  writer_options.width = terminal_width(output_fd);
+  writer_options.flush_rows = output_is_terminal;
+  const bool show_summary = !options.stream.quiet;
+
+  // A progress line on a terminal, when reading files.
+  uint64_t total_bytes = 0;
+  for (const std::string& file : options.files) {
+    std::error_code error;
+    if (file != "-") total_bytes += std::filesystem::file_size(file, error);
+  }
+  const bool show_progress =
+      !options.watch && !options.stream.quiet && isatty(STDERR_FILENO) == 1 && total_bytes > 0;
+  Hunter* hunter = nullptr;
+  bool progress_shown = false;
+  const auto started = std::chrono::steady_clock::now();
+  if (show_progress) {
+    hunt_options.stream.reader.on_progress = [&, total_bytes](uint64_t bytes) {
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      if (seconds < 0.5 || !hunter) return;
+      const uint64_t events = hunter->stats().stream.events;
+      const double fraction = std::min(1.0, static_cast<double>(bytes) / total_bytes);
+      const double left = fraction > 0 ? seconds * (1 - fraction) / fraction : 0;
+      std::cerr << fmt::format("\r\x1b[K  hunting: {:3.0f}%  {:.1f} of {:.1f} MB  {}events/s  ETA {}",
+                               100.0 * fraction, bytes / 1e6, total_bytes / 1e6,
+                               rate(events / seconds), clock_time(left))
+                << std::flush;
+      progress_shown = true;
+    };
+  }
+
   Output out(output_fd);
-  std::vector<Alert> shown;
+  std::unique_ptr<AlertWriter> writer;
+  ResultsSummary summary;
   auto sink = [&](const Alert& alert) {
-    if (table) {
-      if (!alert.building_block) shown.push_back(alert);
-      return;
+    AlertRow row = row_of(alert);
+    if (!alert.building_block) summary.add(row);
+    // A table row on the terminal: the progress line makes way.
+    if (progress_shown && writer->table() && writer_options.flush_rows) {
+      std::cerr << "\r\x1b[K" << std::flush;
+      progress_shown = false;
     }
-    out.record(alert.json + '\n');
+    writer->write(row, alert.json, alert.building_block);
   };
   // hunt shows the first 100 input problems; watch every one, as it comes.
   uint64_t reported = 0;
   auto on_problem = [&](const InputProblem& problem) {
-    if (!options.stream.quiet && (++reported <= 100 || options.watch))
+    if (!options.stream.quiet && (++reported <= 100 || options.watch)) {
+      if (progress_shown) std::cerr << "\r\x1b[K";
+      progress_shown = false;
       std::cerr << describe_problem(problem);
+    }
   };
   const char* command = options.watch ? "watch" : "hunt";
   HuntBuilder build = [&](const FieldIndex* base) -> std::unique_ptr<HuntBuild> {
@@ -154,13 +242,28 @@ int run_hunt(const HuntCommandOptions& options) {
   };
   std::unique_ptr<HuntBuild> current = build(nullptr);
   if (!current) return kFindings;
-  Hunter* hunter = current->hunter.get();
+  if (!check_selection(current->loaded.rules, hunt_options.selection, command)) {
+    leave_to_exit(std::move(current));
+    return kUsage;
+  }
+  hunter = current->hunter.get();
+  for (const Rule& rule : current->loaded.rules)
+    if (rule.loaded() && hunt_options.selection.selects(rule))
+      writer_options.longest_rule = std::max(writer_options.longest_rule, rule.name.size());
+  writer = std::make_unique<AlertWriter>(out, writer_options);
+  writer->begin();
 
   install_stop_signals();
   if (options.watch) install_reload_signal();
-  auto started = std::chrono::steady_clock::now();
   bool unreadable = false;
   WatchEnd watched;
+  // Files that yielded no event at all (hunt): named at the end.
+  std::vector<std::string> empty_inputs;
+  auto count_events = [&](const std::string& name, const std::function<void()>& read) {
+    const uint64_t before = hunter->stats().stream.events;
+    read();
+    if (hunter->stats().stream.events == before && !stop_requested()) empty_inputs.push_back(name);
+  };
   if (options.watch) {
     watched = watch_inputs(options, current, build, out, output_fd);
     hunter = current->hunter.get();
@@ -170,38 +273,46 @@ int run_hunt(const HuntCommandOptions& options) {
     }
   } else {
     unreadable = !read_inputs(
-        options.files, [&](std::istream& in, const std::string& name) { hunter->read(in, name); },
-        [] { return false; }, [&](const std::string& path) { return hunter->read_file(path); },
+        options.files,
+        [&](std::istream& in, const std::string& name) {
+          count_events(name, [&] { hunter->read(in, name); });
+        },
+        [] { return false; },
+        [&](const std::string& path) {
+          bool taken = false;
+          count_events(path, [&] { taken = hunter->read_file(path); });
+          if (!taken) empty_inputs.erase(std::remove(empty_inputs.begin(), empty_inputs.end(), path),
+                                         empty_inputs.end());
+          return taken;
+        },
         [&] {
           hunter->drain();
           out.flush();
         });
   }
   if (watched.finish) hunter->finish();
-  if (show_progress) std::cerr << "\r\x1b[K" << std::flush;
+  if (progress_shown) std::cerr << "\r\x1b[K" << std::flush;
+  hunter->drain();
+  writer->end();
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-
-  if (table) {
-    out.write(fmt::format("{:<24}  {:<8}  {:<40}  {:<16}  {}\n", "TIME", "SEVERITY", "RULE", "HOST",
-                          "MATCH"));
-    for (const Alert& alert : shown) {
-      out.record(fmt::format("{:<24}  {:<8}  {:<40}  {:<16}  {}\n", clip(alert.time, 24),
-                             alert.severity, clip(alert.rule_name, 40), clip(alert.host, 16),
-                             clip(alert.summary, 60)));
-    }
-  }
-  out.flush();
 
   HuntStats stats = hunter->stats();
   if (reported > 100)
     std::cerr << fmt::format("pickaxe: {} more input problems not shown\n", reported - 100);
-  if (!options.stream.quiet) {
+  if (!options.stream.allow_empty)
+    for (const std::string& name : empty_inputs)
+      std::cerr << fmt::format(
+          "pickaxe: {}: no event read: the input is empty or in no format pickaxe reads (see "
+          "`pickaxe hunt --help`); --allow-empty accepts this\n",
+          name);
+  if (show_summary) {
     std::cerr << fmt::format(
         "{}: {} rules, {} events in {:.2f} s ({:.0f} events/s), {} alerts\n",
         options.watch ? "watch" : "hunt", hunter->rule_count(), stats.stream.events, seconds,
         seconds > 0 ? (stats.stream.events - watched.restored_events) / seconds : 0.0,
         stats.alerts);
+    std::cerr << summary.text();
     for (const auto& [rule, count] : stats.alerts_by_rule)
       std::cerr << fmt::format("  {:>6}  {}\n", count, rule);
     for (const auto& [item, count] : stats.excepted_by_item)
@@ -209,8 +320,12 @@ int run_hunt(const HuntCommandOptions& options) {
     for (const auto& [rule, count] : stats.suppressed_by_rule)
       std::cerr << fmt::format("  {:>6}  suppressed for {}\n", count, rule);
     for (const auto& [rule, count] : stats.over_max_signals)
-      std::cerr << fmt::format("  {:>6}  past max_signals in their execution for {}\n", count,
-                               rule);
+      std::cerr << fmt::format(
+          "  {:>6}  past max_signals in their execution for {} (--max-signals raises it)\n", count,
+          rule);
+    if (stats.stream.outside_range > 0)
+      std::cerr << fmt::format("  {:>6}  events outside --from/--to passed over\n",
+                               stats.stream.outside_range);
     if (stats.stream.rejected() > 0 || stats.stream.late > 0 || stats.state_evictions > 0) {
       std::cerr << fmt::format(
           "  skipped {} malformed, {} without a timestamp, {} with a wrong-typed field; {} late; "
@@ -225,7 +340,7 @@ int run_hunt(const HuntCommandOptions& options) {
       std::cerr << "  every line parsed (prefilter off): " << note << "\n";
   }
   leave_to_exit(std::move(current));
-  if (!finish_output(out, table ? "table rows" : "alerts")) return kFindings;
+  if (!finish_output(out, writer->table() ? "table rows" : "alerts")) return kFindings;
   if (stop_requested() && options.watch) {
     if (!options.stream.quiet)
       std::cerr << fmt::format("pickaxe: stopped by {}: results flushed\n", stop_signal_name());
@@ -237,19 +352,66 @@ int run_hunt(const HuntCommandOptions& options) {
     return 128 + stop_signal();
   }
   if (unreadable) return kFindings;
+  if (!empty_inputs.empty() && !options.stream.allow_empty) return kFindings;
   if (options.stream.strict &&
       (stats.stream.rejected() > 0 || stats.stream.late > 0 || stats.state_evictions > 0))
     return kFindings;
-  if (options.fail_on_alert && stats.alerts > 0) return kFindings;
+  if (options.fail_on_alert && stats.alerts > 0) return kAlerts;
   return kSuccess;
 }
 
 }  // namespace
 
+bool parse_max_signals(const std::string& text, std::optional<uint64_t>& cap) {
+  cap.reset();
+  if (text.empty()) return true;
+  if (text == "unlimited") {
+    cap = std::numeric_limits<uint64_t>::max();
+    return true;
+  }
+  uint64_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error == std::errc() && end == text.data() + text.size() && value > 0) {
+    cap = value;
+    return true;
+  }
+  std::cerr << fmt::format(
+      "pickaxe: --max-signals: '{}' is neither a positive count nor 'unlimited'\n", text);
+  return false;
+}
+
+bool check_selection(const std::vector<Rule>& rules, const RuleSelection& selection,
+                     std::string_view command) {
+  std::vector<std::string> unmatched;
+  for (const std::string& id : selection.rule_ids)
+    if (std::none_of(rules.begin(), rules.end(),
+                     [&](const Rule& rule) { return rule.rule_id == id; }))
+      unmatched.push_back(fmt::format("--rule-id {}: no rule has this id", id));
+  for (const std::string& tag : selection.tags)
+    if (std::none_of(rules.begin(), rules.end(), [&](const Rule& rule) {
+          return std::find(rule.tags.begin(), rule.tags.end(), tag) != rule.tags.end();
+        }))
+      unmatched.push_back(fmt::format("--tag {}: no rule has this tag", tag));
+  const bool any = std::any_of(rules.begin(), rules.end(), [&](const Rule& rule) {
+    return rule.loaded() && selection.selects(rule);
+  });
+  if (unmatched.empty() && any) return true;
+  for (const std::string& line : unmatched)
+    std::cerr << fmt::format("pickaxe: {}: {}\n", command, line);
+  if (unmatched.empty())
+    std::cerr << fmt::format(
+        "pickaxe: {}: no rule is selected by --rule-id, --tag and --min-severity together\n",
+        command);
+  std::cerr << fmt::format(
+      "pickaxe: {}: `pickaxe rules` lists the rules with their ids, tags and severities\n",
+      command);
+  return false;
+}
+
 void add_rule_options(CLI::App* command, HuntCommandOptions& options) {
   command
       ->add_option(
-          "--rules", options.rules,
+          "-r,--rules", options.rules,
           "Rule files or directories (.eql, detection-rules .toml, rule pages, Sigma .yml); "
           "repeatable")
       ->allow_extra_args(false);
@@ -276,6 +438,9 @@ void add_rule_options(CLI::App* command, HuntCommandOptions& options) {
       ->default_str("5m");
   command->add_flag("--skip-invalid", options.skip_invalid,
                     "Leave out rules with errors (reported) instead of stopping");
+  command->add_option("--max-signals", options.max_signals,
+                      "Alerts per rule execution (interval) for every rule, in place of each "
+                      "rule's max_signals (default 100, as Kibana): a count, or unlimited");
 }
 
 void add_hunt_command(CLI::App& app, std::function<int()>& run) {
@@ -283,15 +448,32 @@ void add_hunt_command(CLI::App& app, std::function<int()>& run) {
   CLI::App* command = app.add_subcommand("hunt",
                                          "Run detection rules over JSON events (stdin when no FILE "
                                          "or -) and print ECS alert documents. Without --rules "
-                                         "it runs the bundled T1204.003 pack. Exits 0 whatever the "
-                                         "number of alerts (see --fail-on-alert).");
+                                         "it runs the bundled T1204.003 pack. Exit codes: 0 done, "
+                                         "1 errors in rules or input, 2 usage, 3 alerts raised "
+                                         "with --fail-on-alert.");
   add_rule_options(command, *options);
   command->add_option("files", options->files,
-                      "Event files, or folders of them (read in path order); - is stdin");
+                      "Event files (NDJSON, JSON arrays, CloudTrail, auditd, Sysmon syslog, "
+                      "Docker events; .gz and .zst too), or folders of them (read in path order, "
+                      "documents and rule files passed over); - is stdin");
   command
       ->add_option("--format", options->format,
-                   "Output: ndjson (default when not a terminal) or table")
-      ->check(CLI::IsMember({"ndjson", "table"}));
+                   "Output: ndjson (default when not a terminal), json (one array), csv, "
+                   "timeline (Hayabusa-style CSV: time, host, severity, rule, details) or table "
+                   "(default on a terminal)")
+      ->check(CLI::IsMember(kAlertFormatNames));
+  command->add_option("-o,--output", options->output,
+                      "Write the alerts to this file (replaced) instead of stdout");
+  command->add_flag("--nested", options->nested,
+                    "JSON output with nested objects (jq .kibana.alert.rule.name) instead of "
+                    "Elastic's dotted keys");
+  command->add_option("--color", options->color, "Colour severities in the table")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->default_str("auto");
+  command->add_option("--from", options->from,
+                      "Only events at or after this time (ISO 8601: 2026-01-01 or "
+                      "2026-01-01T10:00:00Z)");
+  command->add_option("--to", options->to, "Only events at or before this time (ISO 8601)");
   command->add_option(
       "--detection-time", options->detection_time,
       "The alerts' @timestamp, ISO 8601 (default: now); fix it for reproducible output");
@@ -300,7 +482,8 @@ void add_hunt_command(CLI::App& app, std::function<int()>& run) {
           "--threads", options->threads,
           "Threads that run the rules (default: all cores); the alerts do not depend on it")
       ->check(CLI::Range(1, 256));
-  command->add_flag("--fail-on-alert", options->fail_on_alert, "Exit 1 when any alert was raised");
+  command->add_flag("--fail-on-alert", options->fail_on_alert,
+                    "Exit 3 when any alert was raised (1 stays for errors)");
   add_stream_flags(*command, options->stream, "No summary or input problems on stderr");
   command->callback([options, &run] { run = [options] { return run_hunt(*options); }; });
 }
@@ -320,7 +503,7 @@ void add_watch_command(CLI::App& app, std::function<int()>& run) {
                       "stdin, also the default");
   command->add_flag("--from-beginning", options->from_beginning,
                     "Read what the files hold already, not only what is appended");
-  command->add_option("--output", options->output,
+  command->add_option("-o,--output", options->output,
                       "Append alerts to this file instead of writing them to stdout");
   command->add_option("--state-dir", options->state_dir,
                       "Keep checkpoints here: a restart goes on where the last one left off, "
@@ -335,6 +518,7 @@ void add_watch_command(CLI::App& app, std::function<int()>& run) {
   command->add_option("--detection-time", options->detection_time,
                       "The alerts' @timestamp, ISO 8601 (default: when each alert is raised)");
   add_stream_flags(*command, options->stream, "No summary or input problems on stderr");
+  command->remove_option(command->get_option("--allow-empty"));  // files to follow may be empty
   command->get_option("--max-lateness")->default_str("500ms");
   command->callback([options, &run] { run = [options] { return run_hunt(*options); }; });
 }

@@ -32,6 +32,11 @@ struct HuntCommandOptions {
   std::string suppress_window = "5m";
   bool fail_on_alert = false;
   bool skip_invalid = false;
+  std::string max_signals;  // N or "unlimited"; empty: each rule's own
+  // hunt: event-time bounds (ISO 8601), the JSON output nested, table colour.
+  std::string from, to;
+  bool nested = false;
+  std::string color = "auto";
   // watch: follow the files instead of reading them once.
   bool watch = false;
   bool from_beginning = false;
@@ -55,6 +60,14 @@ using HuntBuilder = std::function<std::unique_ptr<HuntBuild>(const FieldIndex* b
 
 // The options of rule selection and tuning hunt, watch and serve share.
 void add_rule_options(CLI::App* command, HuntCommandOptions& options);
+// The selection's filters, checked against the loaded rules: a filter that
+// selects no rule is reported (naming it), and false returned.
+bool check_selection(const std::vector<Rule>& rules, const RuleSelection& selection,
+                     std::string_view command);
+// --max-signals: nullopt (reported) when it is neither a count nor
+// "unlimited"; in `cap`, the count, UINT64_MAX for unlimited, nothing for
+// each rule's own.
+bool parse_max_signals(const std::string& text, std::optional<uint64_t>& cap);
 
 struct WatchEnd {
   int exit_code = 0;

@@ -11,8 +11,15 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <hs/hs.h>
+#include <simdjson.h>
+#include <toml++/toml.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "cli/commands.h"
+#include "cli/config.h"
+#include "cli/git_commit.h"
 #include "ingest/compressed.h"
 #include "ingest/fd_input.h"
 #include "util/signals.h"
@@ -135,7 +142,10 @@ void add_stream_flags(CLI::App& command, StreamFlags& flags, const std::string& 
   command.add_flag("--strict", flags.strict,
                    "Exit 1 when input was skipped, arrived too late, or state overflowed (checks "
                    "every line: implies --no-prefilter)");
-  command.add_flag("--quiet", flags.quiet, quiet_help);
+  command.add_flag("-q,--quiet", flags.quiet, quiet_help);
+  command.add_flag("--allow-empty", flags.allow_empty,
+                   "A file that yields no event (empty, or in no format pickaxe reads) is no "
+                   "error");
 }
 
 std::optional<StreamOptions> stream_options_of(const StreamFlags& flags) {
@@ -230,6 +240,45 @@ std::string describe_source_notes(const StreamStats& stats) {
   return fmt::format("{}\n", fmt::join(notes, "; "));
 }
 
+namespace {
+
+// What a folder holds that is no log: documents and rule files.
+bool document_or_rule_name(const std::filesystem::path& path) {
+  static const std::vector<std::string> kExtensions{
+      ".md",  ".rst", ".toml", ".yml", ".yaml", ".eql", ".html", ".pdf", ".py", ".sh",
+      ".cfg", ".ini", ".conf", ".png", ".jpg",  ".svg", ".tar",  ".zip", ".xml"};
+  std::string extension = path.extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (std::find(kExtensions.begin(), kExtensions.end(), extension) != kExtensions.end())
+    return true;
+  std::string stem = path.stem().string();
+  for (const char* name : {"README", "LICENSE", "LICENCE", "NOTICE", "CHANGELOG", "Makefile"})
+    if (stem == name) return true;
+  return false;
+}
+
+// The file's first 4 KiB hold a NUL byte (and it is not compressed).
+bool binary_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return false;
+  char head[4096];
+  ssize_t n = ::pread(fd, head, sizeof head, 0);
+  ::close(fd);
+  if (n <= 0) return false;
+  std::string_view text(head, static_cast<size_t>(n));
+  return compression_of_bytes(text) == Compression::None &&
+         text.find('\0') != std::string_view::npos;
+}
+
+void hint_on_terminal_stdin() {
+  if (isatty(STDIN_FILENO) == 1)
+    std::cerr << "pickaxe: reading events from the terminal (stdin): paste or type them, end with "
+                 "Ctrl-D; or name files to read\n";
+}
+
+}  // namespace
+
 bool read_inputs(const std::vector<std::string>& files,
                  const std::function<void(std::istream&, const std::string&)>& read,
                  const std::function<bool()>& done,
@@ -245,7 +294,7 @@ bool read_inputs(const std::vector<std::string>& files,
       inputs.push_back(file);
       continue;
     }
-    std::vector<std::string> found;
+    std::vector<std::string> found, passed_over;
     // Folder by folder, so that one that cannot be read is reported and the
     // others are still read.
     std::vector<std::filesystem::path> folders{file};
@@ -260,8 +309,13 @@ bool read_inputs(const std::vector<std::string>& files,
         std::error_code entry_error;
         if (it->is_directory(entry_error))
           folders.push_back(it->path());
-        else if (it->is_regular_file(entry_error))
-          found.push_back(it->path().string());
+        else if (it->is_regular_file(entry_error)) {
+          // Documents, rule files and binaries beside the logs are passed over.
+          if (document_or_rule_name(it->path()) || binary_file(it->path().string()))
+            passed_over.push_back(it->path().lexically_relative(file).string());
+          else
+            found.push_back(it->path().string());
+        }
       }
       if (list_error) {
         std::cerr << "pickaxe: " << folder.string()
@@ -269,8 +323,18 @@ bool read_inputs(const std::vector<std::string>& files,
         readable = false;
       }
     }
+    if (!passed_over.empty()) {
+      std::sort(passed_over.begin(), passed_over.end());
+      const size_t shown = std::min<size_t>(passed_over.size(), 5);
+      std::cerr << fmt::format(
+          "pickaxe: {}: {} passed over, documents, rule files or binaries, not logs ({}{}); "
+          "name a file to read it anyway\n",
+          file, passed_over.size() == 1 ? "1 file" : fmt::format("{} files", passed_over.size()),
+          fmt::join(passed_over.begin(), passed_over.begin() + static_cast<long>(shown), ", "),
+          passed_over.size() > shown ? ", ..." : "");
+    }
     if (found.empty()) {
-      std::cerr << "pickaxe: " << file << ": the folder holds no files\n";
+      std::cerr << "pickaxe: " << file << ": the folder holds no log files\n";
       readable = false;
     }
     std::sort(found.begin(), found.end());
@@ -279,19 +343,33 @@ bool read_inputs(const std::vector<std::string>& files,
   for (const std::string& file : inputs) {
     if (done() || stop_requested()) break;
     if (file == "-") {
+      hint_on_terminal_stdin();
       FdInputBuffer buffer(STDIN_FILENO, before_wait);
-      std::istream in(&buffer);
-      read(in, "<stdin>");
+      // gzip or zstd piped in, told by its first bytes.
+      std::string_view head = buffer.peek_head(1);
+      if (head == "\x1f" || head == "\x28") head = buffer.peek_head(head == "\x1f" ? 2 : 4);
+      if (Compression compression = compression_of_bytes(head); compression != Compression::None) {
+        DecompressingBuffer decompressed(buffer, compression);
+        std::istream in(&decompressed);
+        read(in, "<stdin>");
+        if (!decompressed.ok()) {
+          std::cerr << "pickaxe: <stdin>: " << decompressed.error() << "\n";
+          readable = false;
+        }
+      } else {
+        std::istream in(&buffer);
+        read(in, "<stdin>");
+      }
       if (!buffer.error().empty()) {
         std::cerr << "pickaxe: <stdin>: cannot read: " << buffer.error() << "\n";
         readable = false;
       }
       continue;
     }
-    if (is_compressed(file)) {
+    if (Compression compression = compression_of_file(file); compression != Compression::None) {
       // Decompressed as it is read; when the archive is cut short or
       // corrupt, what came before it has been read, and the rest is reported.
-      DecompressingBuffer buffer(file);
+      DecompressingBuffer buffer(file, compression);
       if (buffer.ok()) {
         std::istream in(&buffer);
         read(in, file);
@@ -300,6 +378,12 @@ bool read_inputs(const std::vector<std::string>& files,
         std::cerr << "pickaxe: " << file << ": " << buffer.error() << "\n";
         readable = false;
       }
+      continue;
+    }
+    if (binary_file(file)) {
+      std::cerr << "pickaxe: " << file
+                << ": a binary file (it holds NUL bytes), not a log; passed over\n";
+      readable = false;
       continue;
     }
     if (read_file && read_file(file)) continue;
@@ -344,17 +428,126 @@ bool read_inputs(const std::vector<std::string>& files,
 }
 }  // namespace pickaxe::cli
 
+namespace {
+
+using namespace pickaxe::cli;
+
+std::string vectorscan_version() {
+  std::string version = hs_version();
+  return version.substr(0, version.find(' '));
+}
+
+std::string version_text() {
+  return fmt::format(
+      "pickaxe {} (commit {})\nsimdjson {}.{}.{}, Vectorscan {}, RE2 {}, CLI11 {}, fmt {}.{}.{}, "
+      "yaml-cpp {}, toml++ {}.{}.{}, zlib {}, zstd {}",
+      PICKAXE_VERSION, PICKAXE_GIT_COMMIT, int(simdjson::SIMDJSON_VERSION_MAJOR),
+      int(simdjson::SIMDJSON_VERSION_MINOR), int(simdjson::SIMDJSON_VERSION_REVISION), vectorscan_version(),
+      PICKAXE_RE2_VERSION, CLI11_VERSION, FMT_VERSION / 10000, FMT_VERSION / 100 % 100,
+      FMT_VERSION % 100, PICKAXE_YAML_CPP_VERSION, TOML_LIB_MAJOR, TOML_LIB_MINOR, TOML_LIB_PATCH,
+      zlibVersion(), ZSTD_versionString());
+}
+
+std::vector<std::string> command_names(const CLI::App& app) {
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    names.push_back(sub->get_name());
+  return names;
+}
+
+CLI::App* find_command(CLI::App& app, const std::string& name) {
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+    if (sub->get_name() == name) return sub;
+  return nullptr;
+}
+
+int usage_error(const std::string& message, const std::string& hint) {
+  std::cerr << "pickaxe: " << message << "\n";
+  if (!hint.empty()) std::cerr << "  = hint: " << hint << "\n";
+  return kUsage;
+}
+
+int unknown_command(const CLI::App& app, const std::string& word) {
+  std::string guess = nearest(word, command_names(app));
+  return usage_error(
+      fmt::format("'{}' is not a command{}", word,
+                  guess.empty() ? "" : fmt::format("; did you mean '{}'?", guess)),
+      fmt::format("the commands are {}; `pickaxe help COMMAND` shows one",
+                  fmt::join(command_names(app), ", ")));
+}
+
+// A parse error, said as pickaxe says errors: the first option the command
+// does not know, with the nearest one it does; else CLI11's message.
+int parse_error(const CLI::App* command, const std::vector<std::string>& args,
+                const CLI::ParseError& error) {
+  const std::string where = command ? command->get_name() : "";
+  const std::string help = command ? "pickaxe " + command->get_name() + " --help" : "pickaxe help";
+  auto located = [&](const std::string& message) {
+    return where.empty() ? message : where + ": " + message;
+  };
+  // A value not among the choices: the nearest one.
+  const std::string text = error.what();
+  if (size_t open = text.find(" not in {"); open != std::string::npos && text.ends_with("}")) {
+    size_t colon = text.find(": ");
+    if (colon != std::string::npos && colon < open) {
+      std::string value = text.substr(colon + 2, open - colon - 2);
+      std::vector<std::string> choices;
+      std::string list = text.substr(open + 9, text.size() - open - 10);
+      for (size_t start = 0; start <= list.size();) {
+        size_t comma = list.find(',', start);
+        if (comma == std::string::npos) comma = list.size();
+        choices.push_back(list.substr(start, comma - start));
+        start = comma + 1;
+      }
+      std::string guess = nearest(value, choices);
+      return usage_error(
+          located(fmt::format("{}: '{}' is not one of {}{}", text.substr(0, colon), value,
+                              fmt::join(choices, ", "),
+                              guess.empty() ? "" : fmt::format("; did you mean '{}'?", guess))),
+          fmt::format("`{}` lists its options", help));
+    }
+  }
+  if (command && (dynamic_cast<const CLI::ExtrasError*>(&error) ||
+                  dynamic_cast<const CLI::ArgumentMismatch*>(&error) == nullptr)) {
+    std::vector<std::string> names;
+    for (const CLI::Option* option : command->get_options()) {
+      for (const std::string& name : option->get_lnames()) names.push_back("--" + name);
+      for (const std::string& name : option->get_snames()) names.push_back("-" + name);
+    }
+    for (const std::string& arg : args) {
+      if (arg == "--") break;
+      if (!arg.starts_with("-") || arg == "-") continue;
+      std::string name = arg.substr(0, arg.find('='));
+      if (std::find(names.begin(), names.end(), name) != names.end()) continue;
+      if (!name.starts_with("--") && name.size() > 2) continue;  // -5 or a value
+      std::string guess = nearest(name, names);
+      return usage_error(
+          located(fmt::format("unknown option '{}'{}", name,
+                              guess.empty() ? "" : fmt::format("; did you mean '{}'?", guess))),
+          fmt::format("`{}` lists its options", help));
+    }
+  }
+  if (dynamic_cast<const CLI::ConfigError*>(&error))
+    return usage_error(error.what(), "`pickaxe help config` shows the file's shape");
+  return usage_error(located(error.what()), fmt::format("`{}` lists its options", help));
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  using namespace pickaxe::cli;
   std::ios::sync_with_stdio(false);  // C++ streams only: stdin and stdout in large reads and writes
   CLI::App app{
       "pickaxe: a standalone engine for Elastic Security EQL detection rules.\n"
-      "Reads EQL, Elastic detection-rules TOML and published rule pages, and explains what is "
-      "wrong with them.",
+      "Reads EQL, Elastic detection-rules TOML, Sigma and published rule pages, explains what is "
+      "wrong with them, and runs them over security telemetry.\n"
+      "Exit codes: 0 done, 1 errors in rules or input, 2 usage, 3 alerts raised with "
+      "--fail-on-alert.\n"
+      "Options' defaults can be set in pickaxe.toml (`pickaxe help config`).",
       "pickaxe"};
-  app.set_version_flag("--version", "pickaxe 0.1.0");
-  app.require_subcommand(1);
+  app.set_version_flag("-V,--version", version_text());
+  app.require_subcommand(0, 1);
   app.fallthrough(false);
+  app.option_defaults()->always_capture_default();
   std::function<int()> run;
   add_lint_command(app, run);
   add_fmt_command(app, run);
@@ -366,6 +559,57 @@ int main(int argc, char** argv) {
   add_alerts_command(app, run);
   add_validate_command(app, run);
   add_convert_command(app, run);
+  add_rules_command(app, run);
+  add_completion_command(app, run);
+  add_man_command(app, run);
+  // Every command takes --config FILE and --print-config.
+  std::string config_named;
+  bool print = false;
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    sub->add_option("--config", config_named,
+                    "Read option defaults from this file (default: ./pickaxe.toml, else "
+                    "~/.config/pickaxe/pickaxe.toml)")
+        ->configurable(false);
+    sub->add_flag("--print-config", print,
+                  "Print the options as they are (command line, then the file, then defaults) as "
+                  "a pickaxe.toml section, and exit")
+        ->configurable(false);
+  }
+
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::cerr << app.help();
+    return usage_error("a command is required",
+                       fmt::format("e.g. `pickaxe hunt examples/events.ndjson`; the commands are {}",
+                                   fmt::join(command_names(app), ", ")));
+  }
+  if (args[0] == "help") {
+    if (args.size() == 1) {
+      std::cout << app.help();
+      return kSuccess;
+    }
+    if (args[1] == "config") {
+      std::cout << config_help();
+      return kSuccess;
+    }
+    CLI::App* command = find_command(app, args[1]);
+    if (!command) return unknown_command(app, args[1]);
+    std::cout << command->help();
+    return kSuccess;
+  }
+  CLI::App* command = args[0].starts_with("-") ? nullptr : find_command(app, args[0]);
+  if (!command && !args[0].starts_with("-")) return unknown_command(app, args[0]);
+  bool config_given = false;
+  const std::string config_path = find_config(args, config_given);
+  if (command && !config_path.empty()) {
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(config_path, error))
+      return usage_error(fmt::format("{}: the configuration file cannot be read", config_path),
+                         "--config names a pickaxe.toml; $PICKAXE_CONFIG too");
+    app.set_config("--pickaxe-config-file", config_path, "", true);
+    app.get_config_ptr()->group("");  // not shown: --config on each command says it
+    app.config_formatter(make_config_reader(app, command->get_name(), config_path));
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -375,8 +619,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return kUsage;
+    return parse_error(command, args, e);
+  }
+  if (print && command) {
+    std::cout << "# pickaxe " << command->get_name()
+              << (config_path.empty() ? "" : ", with " + config_path) << "\n"
+              << print_config(*command);
+    return kSuccess;
   }
   try {
     return run ? run() : kUsage;

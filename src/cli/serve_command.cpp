@@ -684,6 +684,10 @@ int run_serve(ServeOptions& options) {
   std::optional<LoadResult> loaded =
       load_rules_or_report(rule_paths, "serve", hunt.skip_invalid, *sigma_mapping);
   if (!loaded) return kFindings;
+  if (!check_selection(loaded->rules, {hunt.rule_ids, hunt.tags, hunt.min_severity}, "serve"))
+    return kUsage;
+  std::optional<uint64_t> max_signals;
+  if (!parse_max_signals(hunt.max_signals, max_signals)) return kUsage;
   ExceptionSet exceptions;
   if (!hunt.exceptions.empty()) {
     Diagnostics diagnostics;
@@ -723,15 +727,12 @@ int run_serve(ServeOptions& options) {
     if (!exactness.exact)
       inexact_list += fmt::format("  {} ({}): {}\n", rule.name, rule.rule_id, exactness.reason);
   }
-  if (selected == 0) {
-    std::cerr << "pickaxe: serve: no rule is selected\n";
-    return kUsage;
-  }
   const std::string worker = options.worker.empty() ? default_worker_name() : options.worker;
   // Every worker must run the same rules and tuning (their checkpoints are
   // each other's): the fleet keeps the first one's, and --new-rules changes it.
   std::string rules_text =
       fmt::format("{}\n{}\n", fmt::join(hunt.suppress_by, ","), hunt.suppress_window);
+  if (max_signals) rules_text += fmt::format("max_signals {}\n", *max_signals);
   for (const Rule& rule : loaded->rules) {
     if (!rule.loaded() || !selection.selects(rule)) continue;
     rules_text += fmt::format("{}\n{}\n{}\n", rule.rule_id, rule.name, eql::print(rule.query));
@@ -808,6 +809,7 @@ int run_serve(ServeOptions& options) {
   hunt_options.detection_time = hunt.detection_time;
   hunt_options.suppress_by = hunt.suppress_by;
   hunt_options.suppress_window = *window;
+  hunt_options.max_signals = max_signals;
   install_stop_signals();
   install_reload_signal();  // SIGHUP is said, not fatal: rules change by restarting workers
   Worker serving(options, *transport, layout, *loaded,

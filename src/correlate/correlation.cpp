@@ -148,7 +148,10 @@ void CorrelationEngine::push(size_t input, const CorrelationHit& hit) {
     for (const EventPtr& event : hit.events) {
       if (!event || event->fields[slot].empty()) continue;
       for (const Scalar& scalar : event->fields[slot])
-        value += (value.empty() ? "" : ",") + scalar.to_string();
+      {
+        if (!value.empty()) value += ',';
+        value += scalar.to_string();
+      }
       break;
     }
     if (value.empty()) {  // no value to group by: as a terms aggregation, left out

@@ -849,6 +849,12 @@ void QueryStream::commit(Outcome&& outcome, const std::string& name, uint64_t li
     ++stats_.missing_timestamp;  // skipped by the engines that need a time
     report();
   }
+  if (event.has_timestamp() &&
+      (event.timestamp() < options_.from || event.timestamp() > options_.to)) {
+    ++stats_.events;
+    ++stats_.outside_range;
+    return;
+  }
   // An event without a time (for samples only) keeps its place in the input.
   if (!event.has_timestamp()) event.set_timestamp(std::max(newest_, released_));
   const int64_t timestamp = event.timestamp();

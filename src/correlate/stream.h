@@ -11,6 +11,7 @@
 #include <optional>
 #include <queue>
 #include <span>
+#include <limits>
 #include <string>
 #include <unordered_map>
 
@@ -37,6 +38,10 @@ struct StreamOptions {
   // The reorder buffer's budget (its events' text and values, estimated);
   // past it, the earliest events go on early, counted.
   size_t max_buffer_bytes = size_t{256} << 20;
+  // Events dated outside [from, to] (nanoseconds, both ends included) are
+  // passed over, counted; events without a time are kept.
+  int64_t from = std::numeric_limits<int64_t>::min();
+  int64_t to = std::numeric_limits<int64_t>::max();
   ReaderOptions reader;
 };
 
@@ -55,6 +60,7 @@ struct StreamStats {
   uint64_t held_ahead = 0;         // events dated past future_limit, held apart (not dropped)
   uint64_t released_early = 0;     // events let out of a full reorder buffer before their time
   uint64_t seconds_like = 0;       // events dated 1970-01-02..1973-03-03: epoch seconds as ms?
+  uint64_t outside_range = 0;      // events dated outside [from, to], passed over (hunt only)
   uint64_t spooled = 0;            // documents of held events moved to disk (unmapped input)
   uint64_t spool_failures = 0;     // ... kept in memory instead: the spool could not take them
   std::string spool_error;         // why, the last time

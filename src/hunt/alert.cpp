@@ -207,6 +207,7 @@ Alert event_alert(const AlertContext& context, simdjson::dom::element document,
   alert.severity = rule.severity;
   alert.host = text_at(document, "host.name");
   alert.summary = summary_of(document);
+  alert.reason = std::move(reason_text);
   alert.building_block = group_id != nullptr;
   return alert;
 }
@@ -225,7 +226,8 @@ std::vector<Alert> build_alerts(const AlertContext& context, const QueryResult& 
       sources.push_back(event->document());
       if (!event->mapped_source.empty()) let_go_of_pages_around(event->mapped_source);
     }
-    identity += "\n" + (event ? sources.back() : std::string("null"));
+    identity += '\n';
+    identity += event ? sources.back() : std::string_view("null");
   }
   std::string uuid = stable_uuid(identity);
   if (!sequence) {
@@ -291,9 +293,10 @@ std::vector<Alert> build_alerts(const AlertContext& context, const QueryResult& 
     json.key("from").value(correlation->from);
     json.end_object();
   }
-  json.key("kibana.alert.reason")
-      .value(fmt::format("{}{} created {} alert {}.", what, host.empty() ? "" : " on " + host,
-                         context.rule->severity, context.rule->name));
+  std::string reason_text = fmt::format("{}{} created {} alert {}.", what,
+                                        host.empty() ? "" : " on " + host, context.rule->severity,
+                                        context.rule->name);
+  json.key("kibana.alert.reason").value(reason_text);
   json.key("kibana.alert.uuid").value(uuid);
   json.key("kibana.alert.depth").value(int64_t{2});
   if (!correlation || correlation->building_blocks)
@@ -309,6 +312,7 @@ std::vector<Alert> build_alerts(const AlertContext& context, const QueryResult& 
   shell.severity = context.rule->severity;
   shell.host = host;
   shell.summary = what;
+  shell.reason = std::move(reason_text);
   alerts.push_back(std::move(shell));
   if (correlation && !correlation->building_blocks) return alerts;
   for (size_t i = 0; i < documents.size(); ++i) {

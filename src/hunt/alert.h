@@ -37,6 +37,7 @@ struct Alert {
   std::string severity;
   std::string host;
   std::string summary;  // what matched, for the table
+  std::string reason;   // kibana.alert.reason
   bool building_block = false;
 };
 

@@ -245,11 +245,13 @@ void Hunter::emit_correlation(size_t index, CorrelationResult&& result) {
 // counts against the window of its last event, or, when that one is full
 // and the result lies in the next window's look-back, against the next.
 bool Hunter::under_max_signals(const Rule& rule, int64_t time) {
+  if (options_.max_signals == std::numeric_limits<uint64_t>::max()) return true;
   const int64_t interval = std::max<int64_t>(1, rule.interval);
   int64_t into = time % interval;  // how far into its window, in [0, interval)
   if (into < 0) into += interval;
   const int64_t window = time / interval - (time % interval < 0 ? 1 : 0);
-  const uint64_t cap = static_cast<uint64_t>(std::max(0, rule.max_signals));
+  const uint64_t cap =
+      options_.max_signals.value_or(static_cast<uint64_t>(std::max(0, rule.max_signals)));
   std::map<int64_t, uint64_t>& windows = alerts_by_execution_[&rule];
   auto take = [&](int64_t at) {
     uint64_t& alerted = windows[at];

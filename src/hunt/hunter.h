@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -35,6 +36,9 @@ struct HuntOptions {
   const ExceptionSet* exceptions = nullptr;  // tuning; must outlive the hunter
   std::vector<std::string> suppress_by;      // alert suppression: group by these fields...
   int64_t suppress_window = 0;  // ...within this many nanoseconds of a group's first alert
+  // Alerts per rule execution for every rule, in place of each rule's
+  // max_signals; UINT64_MAX: no cap.
+  std::optional<uint64_t> max_signals;
   // A reload: the previous hunter's field slots keep their numbers, so that
   // the events its state holds read the same in the new one.
   const FieldIndex* base_fields = nullptr;

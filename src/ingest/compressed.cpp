@@ -12,8 +12,22 @@
 
 namespace pickaxe {
 
-bool is_compressed(const std::string& path) {
-  return path.ends_with(".gz") || path.ends_with(".zst");
+Compression compression_of_bytes(std::string_view head) {
+  if (head.starts_with("\x1f\x8b")) return Compression::Gzip;
+  if (head.starts_with("\x28\xb5\x2f\xfd")) return Compression::Zstd;
+  return Compression::None;
+}
+
+Compression compression_of_file(const std::string& path) {
+  if (path.ends_with(".gz")) return Compression::Gzip;
+  if (path.ends_with(".zst")) return Compression::Zstd;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return Compression::None;
+  char head[4];
+  ssize_t n = ::pread(fd, head, sizeof head, 0);
+  ::close(fd);
+  return n > 0 ? compression_of_bytes(std::string_view(head, static_cast<size_t>(n)))
+               : Compression::None;
 }
 
 struct DecompressingBuffer::Codec {
@@ -35,16 +49,22 @@ std::string megabytes(uint64_t bytes) {
 }
 }  // namespace
 
-DecompressingBuffer::DecompressingBuffer(const std::string& path)
-    : gzip_(path.ends_with(".gz")),
+DecompressingBuffer::DecompressingBuffer(const std::string& path, Compression compression)
+    : DecompressingBuffer(compression) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) error_ = fmt::format("cannot open the file ({})", std::strerror(errno));
+}
+
+DecompressingBuffer::DecompressingBuffer(std::streambuf& source, Compression compression)
+    : DecompressingBuffer(compression) {
+  source_ = &source;
+}
+
+DecompressingBuffer::DecompressingBuffer(Compression compression)
+    : gzip_(compression == Compression::Gzip),
       codec_(std::make_unique<Codec>()),
       input_(kInput),
       output_(kOutput) {
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) {
-    error_ = fmt::format("cannot open the file ({})", std::strerror(errno));
-    return;
-  }
   if (gzip_) {
     // 15 + 32: a gzip or zlib header, told apart by the data.
     if (inflateInit2(&codec_->zlib, 15 + 32) != Z_OK) {
@@ -66,7 +86,9 @@ bool DecompressingBuffer::fill_input() {
   if (input_pos_ < input_end_) return true;
   if (input_done_) return false;
   while (true) {
-    ssize_t n = ::read(fd_, input_.data(), input_.size());
+    ssize_t n = source_ ? static_cast<ssize_t>(source_->sgetn(
+                              input_.data(), static_cast<std::streamsize>(input_.size())))
+                        : ::read(fd_, input_.data(), input_.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       error_ = fmt::format("cannot read the file ({}) after {} decompressed", std::strerror(errno),

@@ -7,11 +7,16 @@
 #include <memory>
 #include <streambuf>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pickaxe {
 
-bool is_compressed(const std::string& path);  // by extension: .gz, .zst
+enum class Compression { None, Gzip, Zstd };
+// By the first bytes: gzip's 1f 8b, zstd's 28 b5 2f fd.
+Compression compression_of_bytes(std::string_view head);
+// By extension (.gz, .zst), else by the file's first bytes.
+Compression compression_of_file(const std::string& path);
 
 // A stream buffer over a compressed file. When the data is corrupt or cut
 // short, what came before it has been read and error() says what went
@@ -19,7 +24,9 @@ bool is_compressed(const std::string& path);  // by extension: .gz, .zst
 class DecompressingBuffer : public std::streambuf {
  public:
   // Opens `path`; ok() is false (with error()) when it cannot.
-  explicit DecompressingBuffer(const std::string& path);
+  DecompressingBuffer(const std::string& path, Compression compression);
+  // Reads the compressed bytes from `source` (stdin), which must outlive it.
+  DecompressingBuffer(std::streambuf& source, Compression compression);
   ~DecompressingBuffer() override;
   DecompressingBuffer(const DecompressingBuffer&) = delete;
   DecompressingBuffer& operator=(const DecompressingBuffer&) = delete;
@@ -32,11 +39,13 @@ class DecompressingBuffer : public std::streambuf {
   int_type underflow() override;
 
  private:
+  explicit DecompressingBuffer(Compression compression);
   bool fill_input();  // false at the end of the file
   bool inflate_some();
   struct Codec;
 
   int fd_ = -1;
+  std::streambuf* source_ = nullptr;
   bool gzip_ = true;
   std::unique_ptr<Codec> codec_;
   std::vector<char> input_;

@@ -24,6 +24,20 @@ FdInputBuffer::int_type FdInputBuffer::underflow() {
   return traits_type::eof();
 }
 
+std::string_view FdInputBuffer::peek_head(size_t count) {
+  size_t have = static_cast<size_t>(egptr() - eback());
+  count = std::min(count, buffer_.size());
+  while (have < count && !stop_requested()) {
+    ssize_t n = ::read(fd_, buffer_.data() + have, count - have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) error_ = std::strerror(errno);
+    if (n <= 0) break;
+    have += static_cast<size_t>(n);
+  }
+  setg(buffer_.data(), buffer_.data(), buffer_.data() + have);
+  return std::string_view(buffer_.data(), have);
+}
+
 std::streamsize FdInputBuffer::xsgetn(char* out, std::streamsize count) {
   if (count <= 0) return 0;
   if (gptr() == egptr() && underflow() == traits_type::eof()) return 0;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <streambuf>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pickaxe {
@@ -19,6 +20,9 @@ class FdInputBuffer : public std::streambuf {
     setg(buffer_.data(), buffer_.data(), buffer_.data());
   }
   const std::string& error() const { return error_; }  // a read error, with its reason
+  // The first `count` bytes (fewer at the end of the input), read but not
+  // taken; only before anything was taken.
+  std::string_view peek_head(size_t count);
 
  protected:
   int_type underflow() override;
