@@ -6,24 +6,48 @@ FUZZ_SECONDS ?= 60
 
 ASAN_DIR    ?= build-asan
 
-.PHONY: all deps build run test sanitize bench fuzz format clean
+.PHONY: all deps build program install deb deb-test run test sanitize bench fuzz format clean
 
 all: build
 
 deps:
 	@bash scripts/install-deps.sh
 
+# WERROR=ON makes compiler warnings errors (CI sets it).
+WERROR      ?= OFF
+PREFIX      ?= /usr/local
+
 $(BUILD_DIR)/build.ninja: CMakeLists.txt | deps
-	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DPICKAXE_WERROR=$(WERROR)
 
 build: deps $(BUILD_DIR)/build.ninja
+	cmake -S . -B $(BUILD_DIR) -DPICKAXE_WERROR=$(WERROR) > /dev/null
 	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# The program alone (what `make run` needs).
+program: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target pickaxe
+
+# The program, its rules, examples, man pages and completions under PREFIX.
+install: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target pickaxe pickaxe_docs
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+# A Debian package (CPack) in $(BUILD_DIR): pickaxe_VERSION_ARCH.deb.
+deb: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target pickaxe pickaxe_docs
+	cd $(BUILD_DIR) && cpack -G DEB
+
+# The package installed with apt in a fresh Debian bookworm chroot (debootstrap;
+# needs root and the Debian mirror), where it hunts the bundled examples.
+deb-test: deb
+	bash tests/deb_test.sh $(BUILD_DIR)
 
 # The main job on bundled data: lint the bundled rule packs, hunt with them
 # (the EQL pack, then its Sigma rules) through the sample events and show the
 # alerts in a table, then replay the seed's five tests and the benign
 # baselines (pickaxe validate).
-run: build
+run: program
 	./$(BUILD_DIR)/pickaxe lint rules
 	./$(BUILD_DIR)/pickaxe hunt --format table examples/events.ndjson examples/audit.log examples/sysmon.log
 	./$(BUILD_DIR)/pickaxe hunt --rules rules/sigma --format table examples/events.ndjson examples/audit.log examples/sysmon.log

@@ -66,8 +66,9 @@ bool read_inputs(const std::vector<std::string>& files,
                  const std::function<bool(const std::string&)>& read_file = nullptr,
                  const std::function<void()>& before_wait = nullptr);
 
-// A folder shipped with pickaxe (rules, emulations): beside the binary when
-// installed (../NAME or NAME), else `fallback` in the source tree.
+// A folder shipped with pickaxe (rules, emulations, variations): installed
+// in ../share/pickaxe/NAME beside the binary, or ../NAME or NAME, else
+// `fallback` in the source tree.
 std::string bundled_dir(const std::string& name, const std::string& fallback);
 // The bundled T1204.003 rule pack.
 std::string bundled_pack_dir();
@@ -88,6 +89,11 @@ void add_sigma_mapping_option(CLI::App& command, std::string& path);
 std::optional<const sigma::Mapping*> load_sigma_mapping(const std::string& path);
 // What the source decoders noticed without skipping anything; "" when nothing.
 std::string describe_source_notes(const StreamStats& stats);
+
+// Inputs that yielded no event at all (empty, or in no format pickaxe
+// reads), each said on stderr unless `allow_empty`; true when that makes the
+// run fail (exit 1).
+bool report_empty_inputs(const std::vector<std::string>& names, bool allow_empty);
 
 // "pickaxe: file:line: message\n" (no line when it is 0: the whole file).
 std::string describe_problem(const InputProblem& problem);

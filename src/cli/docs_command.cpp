@@ -319,6 +319,7 @@ int run_man(const CLI::App& app, const std::string& name, const std::string& dir
 
 void add_completion_command(CLI::App& app, std::function<int()>& run) {
   auto shell = std::make_shared<std::string>();
+  auto output = std::make_shared<std::string>();
   CLI::App* command = app.add_subcommand(
       "completion",
       "Print a shell completion script: bash (source it, or put it in "
@@ -327,13 +328,23 @@ void add_completion_command(CLI::App& app, std::function<int()>& run) {
   command->add_option("shell", *shell, "bash, zsh or fish")
       ->required()
       ->check(CLI::IsMember({"bash", "zsh", "fish"}));
-  command->callback([shell, &run, &app] {
-    run = [shell, &app] {
-      std::cout << (*shell == "bash"  ? bash_completion(app)
-                    : *shell == "zsh" ? zsh_completion(app)
-                                      : fish_completion(app));
-      std::cout.flush();
-      return std::cout ? kSuccess : kFindings;
+  command->add_option("-o,--output", *output, "Write the script to this file instead of stdout");
+  command->callback([shell, output, &run, &app] {
+    run = [shell, output, &app] {
+      const std::string script = *shell == "bash"  ? bash_completion(app)
+                                 : *shell == "zsh" ? zsh_completion(app)
+                                                   : fish_completion(app);
+      if (output->empty()) {
+        std::cout << script;
+        std::cout.flush();
+        return std::cout ? kSuccess : kFindings;
+      }
+      std::ofstream out(*output, std::ios::binary | std::ios::trunc);
+      out << script;
+      out.flush();
+      if (out) return kSuccess;
+      std::cerr << fmt::format("pickaxe: {}: cannot write the completion script\n", *output);
+      return kFindings;
     };
   });
 }

@@ -300,12 +300,7 @@ int run_hunt(const HuntCommandOptions& options) {
   HuntStats stats = hunter->stats();
   if (reported > 100)
     std::cerr << fmt::format("pickaxe: {} more input problems not shown\n", reported - 100);
-  if (!options.stream.allow_empty)
-    for (const std::string& name : empty_inputs)
-      std::cerr << fmt::format(
-          "pickaxe: {}: no event read: the input is empty or in no format pickaxe reads (see "
-          "`pickaxe hunt --help`); --allow-empty accepts this\n",
-          name);
+  const bool empty_failed = report_empty_inputs(empty_inputs, options.stream.allow_empty);
   if (show_summary) {
     std::cerr << fmt::format(
         "{}: {} rules, {} events in {:.2f} s ({:.0f} events/s), {} alerts\n",
@@ -352,7 +347,7 @@ int run_hunt(const HuntCommandOptions& options) {
     return 128 + stop_signal();
   }
   if (unreadable) return kFindings;
-  if (!empty_inputs.empty() && !options.stream.allow_empty) return kFindings;
+  if (empty_failed) return kFindings;
   if (options.stream.strict &&
       (stats.stream.rejected() > 0 || stats.stream.late > 0 || stats.state_evictions > 0))
     return kFindings;

@@ -135,6 +135,14 @@ int run_lint(const LintOptions& options) {
                            skipped ? fmt::format(", {} Sigma rules skipped", skipped) : ""));
   }
   if (!finish_output(out, "diagnostics and summary lines")) return kFindings;
+  if (result.files_read == 0) {
+    // As hunt on a folder of no logs: nothing to check is an error.
+    std::cerr << fmt::format(
+        "pickaxe: lint: no rule file in {} (.eql, detection-rules .toml, Sigma .yml, rule pages "
+        ".txt)\n",
+        fmt::join(options.paths, ", "));
+    return kFindings;
+  }
   return errors > 0 ? kFindings : kSuccess;
 }
 

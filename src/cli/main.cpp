@@ -33,7 +33,11 @@ std::string bundled_dir(const std::string& name, const std::string& fallback) {
   std::error_code error;
   std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
   if (!error) {
-    for (auto candidate : {exe.parent_path().parent_path() / name, exe.parent_path() / name})
+    // Installed (PREFIX/bin/pickaxe, PREFIX/share/pickaxe/NAME), or a build
+    // folder beside the sources.
+    const std::filesystem::path bin = exe.parent_path();
+    for (auto candidate : {bin.parent_path() / "share" / "pickaxe" / name,
+                           bin.parent_path() / name, bin / name})
       if (std::filesystem::is_directory(candidate, error)) return candidate.string();
   }
   return fallback;
@@ -68,6 +72,16 @@ std::optional<const sigma::Mapping*> load_sigma_mapping(const std::string& path)
     return std::nullopt;
   }
   return &mapping;
+}
+
+bool report_empty_inputs(const std::vector<std::string>& names, bool allow_empty) {
+  if (allow_empty) return false;
+  for (const std::string& name : names)
+    std::cerr << fmt::format(
+        "pickaxe: {}: no event read: the input is empty or in no format pickaxe reads (NDJSON, "
+        "JSON, CloudTrail, auditd, Sysmon syslog, Docker events); --allow-empty accepts this\n",
+        name);
+  return !names.empty();
 }
 
 std::string describe_problem(const InputProblem& problem) {
@@ -603,7 +617,8 @@ int main(int argc, char** argv) {
   const std::string config_path = find_config(args, config_given);
   if (command && !config_path.empty()) {
     std::error_code error;
-    if (!std::filesystem::is_regular_file(config_path, error))
+    if (!std::filesystem::exists(config_path, error) ||
+        std::filesystem::is_directory(config_path, error))
       return usage_error(fmt::format("{}: the configuration file cannot be read", config_path),
                          "--config names a pickaxe.toml; $PICKAXE_CONFIG too");
     app.set_config("--pickaxe-config-file", config_path, "", true);

@@ -116,8 +116,15 @@ int run_query(const QueryOptions& options) {
   };
   engine->set_sink(write_result);
   install_stop_signals();
+  std::vector<std::string> empty_inputs;
   bool unreadable = !read_inputs(
-      options.files, [&](std::istream& in, const std::string& name) { stream.read(in, name); },
+      options.files,
+      [&](std::istream& in, const std::string& name) {
+        const uint64_t before = stream.stats().events;
+        stream.read(in, name);
+        if (stream.stats().events == before && !stream.done() && !stop_requested())
+          empty_inputs.push_back(name);
+      },
       [&] { return stream.done(); }, nullptr, [&] { out.flush(); });
   std::vector<QueryResult> results = stream.finish();
   for (QueryResult& result : results) write_result(std::move(result));
@@ -138,13 +145,14 @@ int run_query(const QueryOptions& options) {
   }
   if (std::string notes = describe_source_notes(stats); !options.stream.quiet && !notes.empty())
     std::cerr << "pickaxe: " << notes;
+  const bool empty_failed = report_empty_inputs(empty_inputs, options.stream.allow_empty);
   if (!finish_output(out, "results")) return kFindings;
   if (stop_requested()) {
     std::cerr << fmt::format("pickaxe: stopped by {}: the input read until then was queried\n",
                              stop_signal_name());
     return 128 + stop_signal();
   }
-  if (unreadable) return kFindings;
+  if (unreadable || empty_failed) return kFindings;
   if (options.stream.strict &&
       (stats.rejected() > 0 || stats.late > 0 || engine_stats.state_evictions > 0))
     return kFindings;

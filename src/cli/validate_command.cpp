@@ -66,7 +66,7 @@ int run_validate(const ValidateOptions& options) {
   ValidationReport report = validate_rules(loaded->rules, emulations, tuned, diagnostics);
   // The variation corpus: the rules, the seed rule apart, against the seed rule alone.
   std::string corpus = options.variations.empty()
-                           ? bundled_dir("tests/data/rules/variations", PICKAXE_VARIATIONS_DIR)
+                           ? bundled_dir("variations", PICKAXE_VARIATIONS_DIR)
                            : options.variations;
   if (!options.variations.empty() || std::filesystem::exists(corpus + "/manifest.toml")) {
     std::vector<Variation> variations = load_variations(corpus, diagnostics);

@@ -102,7 +102,38 @@ std::string render_text(const Diagnostic& d, bool color) {
     out = fmt::format("{}:{}:{}: {}[{}]: {}\n", d.source->path(), begin.line, begin.column,
                       paint(severity_color, severity_name(d.severity)), d.code,
                       paint("1", d.message));
-    std::string_view line = d.source->line_text(begin.line);
+    std::string_view full_line = d.source->line_text(begin.line);
+    // A long line (minified JSON, a binary) is shown as a window around the
+    // caret; control characters as spaces.
+    constexpr uint32_t kShown = 120;
+    std::string window;
+    uint32_t skipped = 0;
+    if (count_code_points(full_line) > kShown + 40 ||
+        std::any_of(full_line.begin(), full_line.end(), [](char c) {
+          return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f;
+        })) {
+      skipped = begin.column > 41 ? begin.column - 41 : 0;
+      uint32_t index = 0;
+      if (skipped > 0) window = "...";
+      for (size_t i = 0; i < full_line.size(); ++i) {
+        if (!is_continuation_byte(full_line[i])) ++index;
+        if (index <= skipped) continue;
+        if (index > skipped + kShown) {
+          window += "...";
+          break;
+        }
+        char c = full_line[i];
+        window += (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f ? ' ' : c;
+      }
+    } else {
+      window = std::string(full_line);
+    }
+    std::string_view line = window;
+    if (skipped > 0) {
+      begin.column = begin.column - skipped + 3;  // after "..."
+      if (end.line == begin.line) end.column = end.column - skipped + 3;
+    }
+    if (end.line == begin.line) end.column = std::min(end.column, count_code_points(line) + 1);
     std::string gutter = fmt::format("{}", begin.line);
     std::string pad(gutter.size(), ' ');
     // Keep tabs so the caret lines up under the source text.

@@ -1,5 +1,6 @@
 #include "sigma/sigma.h"
 
+#include <optional>
 #include <regex>
 #include <set>
 
@@ -375,11 +376,90 @@ std::optional<Rule> read_document(const YAML::Node& document, Reader& reader,
 
 }  // namespace
 
+namespace {
+
+// Where a quoted scalar opens that its line does not close, when the next
+// line reads as a YAML key: YAML would take the following lines into the
+// string (a runaway quote), and report nothing until a later key is missing.
+std::optional<size_t> runaway_quote(std::string_view text) {
+  size_t line_start = 0;
+  while (line_start < text.size()) {
+    size_t line_end = text.find('\n', line_start);
+    if (line_end == std::string_view::npos) line_end = text.size();
+    std::string_view line = text.substr(line_start, line_end - line_start);
+    char quote = 0;
+    size_t opened = 0;
+    char previous = ' ';  // the last character outside spaces, before this one
+    bool at_token_start = true;
+    for (size_t i = 0; i < line.size(); ++i) {
+      char c = line[i];
+      if (quote) {
+        if (quote == '"' && c == '\\') {
+          ++i;
+        } else if (c == quote) {
+          if (quote == '\'' && i + 1 < line.size() && line[i + 1] == '\'') {
+            ++i;
+          } else {
+            quote = 0;
+            previous = c;
+          }
+        }
+        continue;
+      }
+      if (c == '#' && (i == 0 || line[i - 1] == ' ')) break;  // a comment
+      at_token_start = i == 0 || previous == ':' || previous == '-' || previous == '[' ||
+                       previous == ',' || previous == '{' || previous == '?';
+      if ((c == '"' || c == '\'') && at_token_start && (i == 0 || line[i - 1] == ' ' ||
+                                                       line[i - 1] == '[' || line[i - 1] == '{')) {
+        quote = c;
+        opened = line_start + i;
+        continue;
+      }
+      if (c != ' ' && c != '\t' && c != '\r') previous = c;
+    }
+    size_t next = line_end + 1;
+    if (quote && next < text.size()) {
+      // The next line that is not blank.
+      while (next < text.size()) {
+        size_t end = text.find('\n', next);
+        if (end == std::string_view::npos) end = text.size();
+        std::string_view following = text.substr(next, end - next);
+        size_t first = following.find_first_not_of(" \t\r");
+        if (first == std::string_view::npos) {
+          next = end + 1;
+          continue;
+        }
+        following.remove_prefix(first);
+        if (following.starts_with("- ")) following.remove_prefix(2);
+        size_t colon = following.find(':');
+        bool key = colon != std::string_view::npos && colon > 0 &&
+                   (colon + 1 == following.size() || following[colon + 1] == ' ' ||
+                    following[colon + 1] == '\r') &&
+                   following.substr(0, colon).find_first_of(" \"'") == std::string_view::npos;
+        if (key) return opened;
+        break;
+      }
+    }
+    line_start = line_end + 1;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::vector<Rule> parse_rules(const std::shared_ptr<const SourceFile>& source,
                               Diagnostics& diagnostics) {
   std::vector<Rule> rules;
   std::vector<std::pair<size_t, YAML::Node>> documents;
   for (auto [offset, text] : documents_of(source->text())) {
+    if (std::optional<size_t> quote = runaway_quote(text)) {
+      const uint32_t at = static_cast<uint32_t>(offset + *quote);
+      diagnostics.error("yaml-unclosed-quote", {at, at + 1},
+                        "this quoted string is not closed on its line: YAML reads on through "
+                        "the lines after it, taking them into the string",
+                        "close the quote on this line");
+      return rules;
+    }
     try {
       YAML::Node document = YAML::Load(std::string(text));
       if (!document.IsNull()) documents.emplace_back(offset, document);
