@@ -219,7 +219,8 @@ TEST_F(Faults, CompressedInputStreamsAndKeepsWhatCameBeforeACut) {
   std::string bomb = write("bomb.gz", gzip(std::string(200'000'000, '\0')));
   std::string good = write("good.ndjson", miners(200));
   Child child = run(hunt({bomb, good}));
-  EXPECT_EQ(child.exit_code, 0) << child.err;
+  EXPECT_EQ(child.exit_code, 1) << child.err;  // the bomb yields no event: said, and exit 1
+  EXPECT_NE(child.err.find("bomb.gz: no event read"), std::string::npos) << child.err;
   EXPECT_EQ(child.lines(), 200u) << child.err;
   EXPECT_RSS_BELOW(child, 100'000);
   EXPECT_NE(child.err.find("bomb.gz:1: line of 200000000 bytes is longer than the limit"),

@@ -45,8 +45,9 @@ bool use_color(std::string_view choice, int fd) {
 namespace {
 
 size_t code_points(std::string_view text) {
-  return static_cast<size_t>(std::count_if(
-      text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+  return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
 }
 
 // The byte offset after the first `count` code points.
@@ -188,8 +189,7 @@ std::string nest_json(std::string_view json) {
   return out;
 }
 
-AlertWriter::AlertWriter(Output& out, AlertWriterOptions options)
-    : out_(out), options_(options) {
+AlertWriter::AlertWriter(Output& out, AlertWriterOptions options) : out_(out), options_(options) {
   if (!table()) return;
   // TIME and SEVERITY are fixed; RULE, HOST and MATCH share the rest.
   constexpr size_t kFixed = 24 + 2 + 8 + 2 + 2 + 2;

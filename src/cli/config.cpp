@@ -126,14 +126,15 @@ class TomlConfig : public CLI::ConfigTOML {
           for (const CLI::App* sub : app_.get_subcommands([](const CLI::App*) { return true; }))
             for (const std::string& name : option_names(*sub)) all.push_back(name);
           std::string hint = nearest(key, all);
-          problems.push_back(fmt::format("{}: no command has an option --{}{}", at(written.source()), key,
-                                         hint.empty() ? "" : fmt::format("; did you mean {}?", hint)));
+          problems.push_back(
+              fmt::format("{}: no command has an option --{}{}", at(written.source()), key,
+                          hint.empty() ? "" : fmt::format("; did you mean {}?", hint)));
           return;
         }
         std::string hint = active ? nearest(key, option_names(*active)) : "";
-        problems.push_back(fmt::format("{}: `pickaxe {}` has no option --{}{}", at(written.source()),
-                                       command_, key,
-                                       hint.empty() ? "" : fmt::format("; did you mean {}?", hint)));
+        problems.push_back(
+            fmt::format("{}: `pickaxe {}` has no option --{}{}", at(written.source()), command_,
+                        key, hint.empty() ? "" : fmt::format("; did you mean {}?", hint)));
         return;
       }
       CLI::ConfigItem item;
@@ -159,8 +160,8 @@ class TomlConfig : public CLI::ConfigTOML {
       } else if (std::optional<std::string> text = scalar(value)) {
         item.inputs.push_back(*text);
       } else {
-        problems.push_back(fmt::format("{}: --{} takes a string, number, boolean or array",
-                                       where(value), key));
+        problems.push_back(
+            fmt::format("{}: --{} takes a string, number, boolean or array", where(value), key));
         return;
       }
       if (option->get_expected_max() == 0 && item.inputs.size() != 1) {
@@ -174,13 +175,13 @@ class TomlConfig : public CLI::ConfigTOML {
       if (const toml::table* section = value.as_table()) {
         if (std::find(commands.begin(), commands.end(), name) == commands.end()) {
           std::string hint = nearest(name, commands);
-          problems.push_back(fmt::format("{}: [{}] is no command{}", at(key.source()), name,
-                                         hint.empty() ? "" : fmt::format("; did you mean [{}]?", hint)));
+          problems.push_back(
+              fmt::format("{}: [{}] is no command{}", at(key.source()), name,
+                          hint.empty() ? "" : fmt::format("; did you mean [{}]?", hint)));
           continue;
         }
         if (name != command_) continue;
-        for (const auto& [option, option_value] : *section)
-          take(option, option_value, false);
+        for (const auto& [option, option_value] : *section) take(option, option_value, false);
         continue;
       }
       take(key, value, true);
@@ -252,7 +253,7 @@ and column.
 }
 
 std::shared_ptr<CLI::Config> make_config_reader(const CLI::App& app, std::string command,
-                                               std::string path) {
+                                                std::string path) {
   return std::make_shared<TomlConfig>(app, std::move(command), std::move(path));
 }
 

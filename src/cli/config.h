@@ -23,7 +23,7 @@ std::string find_config(const std::vector<std::string>& args, bool& named);
 // and values of the wrong shape, are errors naming file:line:col, with the
 // nearest name as a hint.
 std::shared_ptr<CLI::Config> make_config_reader(const CLI::App& app, std::string command,
-                                               std::string path);
+                                                std::string path);
 
 // The options of `command` as they are after parsing (command line over
 // file over default), as a pickaxe.toml section.

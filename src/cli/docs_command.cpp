@@ -203,13 +203,12 @@ std::string fish_completion(const CLI::App& app) {
                        command.name, quoted(first_sentence(command.description)).substr(0, 70));
   for (const CommandInfo& command : commands)
     for (const OptionInfo& option : command.options) {
-      std::string line = fmt::format("complete -c pickaxe -n '__fish_seen_subcommand_from {}'",
-                                     command.name);
+      std::string line =
+          fmt::format("complete -c pickaxe -n '__fish_seen_subcommand_from {}'", command.name);
       for (const std::string& name : option.short_names) line += " -s " + name;
       for (const std::string& name : option.long_names) line += " -l " + name;
       if (!option.flag) line += option.choices.empty() ? " -r" : " -x";
-      if (!option.choices.empty())
-        line += fmt::format(" -a '{}'", fmt::join(option.choices, " "));
+      if (!option.choices.empty()) line += fmt::format(" -a '{}'", fmt::join(option.choices, " "));
       line += fmt::format(" -d '{}'\n", quoted(first_sentence(option.description)).substr(0, 80));
       out += line;
     }
@@ -255,12 +254,15 @@ std::string man_page(const CLI::App& app, const CommandInfo* command) {
     out += "\n.SH DESCRIPTION\n" + roff(command->description) + "\n.SH OPTIONS\n";
     for (const OptionInfo& option : command->options) {
       std::vector<std::string> names;
-      for (const std::string& name : option.short_names) names.push_back("\\fB\\-" + roff(name) + "\\fR");
-      for (const std::string& name : option.long_names) names.push_back("\\fB\\-\\-" + roff(name) + "\\fR");
+      for (const std::string& name : option.short_names)
+        names.push_back("\\fB\\-" + roff(name) + "\\fR");
+      for (const std::string& name : option.long_names)
+        names.push_back("\\fB\\-\\-" + roff(name) + "\\fR");
       out += ".TP\n" + fmt::format("{}", fmt::join(names, ", "));
       if (!option.flag)
         out += " \\fI" +
-               roff(option.choices.empty() ? option.type : fmt::format("{}", fmt::join(option.choices, "|"))) +
+               roff(option.choices.empty() ? option.type
+                                           : fmt::format("{}", fmt::join(option.choices, "|"))) +
                "\\fR";
       out += "\n" + roff(option.description);
       if (!option.flag && !option.default_value.empty() && option.default_value != "[]")
@@ -356,9 +358,8 @@ void add_man_command(CLI::App& app, std::function<int()>& run) {
       "man", "Print the man page of pickaxe, or of one command (roff: pipe it to `man -l -`).");
   command->add_option("command", *name, "The command (default: pickaxe itself)");
   command->add_option("--dir", *dir, "Write every page (pickaxe.1, pickaxe-COMMAND.1) into DIR");
-  command->callback([name, dir, &run, &app] {
-    run = [name, dir, &app] { return run_man(app, *name, *dir); };
-  });
+  command->callback(
+      [name, dir, &run, &app] { run = [name, dir, &app] { return run_man(app, *name, *dir); }; });
 }
 
 }  // namespace pickaxe::cli

@@ -6,11 +6,11 @@
 #include <cstring>
 
 #include <charconv>
-#include <limits>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <thread>
 
@@ -158,10 +158,10 @@ int run_hunt(const HuntCommandOptions& options) {
   }
   const bool output_is_terminal = isatty(output_fd) == 1;
   AlertWriterOptions writer_options;
-  writer_options.format = options.format.empty()
-                              ? (output_is_terminal && !options.watch ? AlertFormat::Table
-                                                                      : AlertFormat::Ndjson)
-                              : *alert_format_from_name(options.format);
+  writer_options.format =
+      options.format.empty()
+          ? (output_is_terminal && !options.watch ? AlertFormat::Table : AlertFormat::Ndjson)
+          : *alert_format_from_name(options.format);
   writer_options.nested = options.nested;
   writer_options.color = use_color(options.color, output_fd);
   writer_options.width = terminal_width(output_fd);
@@ -187,9 +187,10 @@ int run_hunt(const HuntCommandOptions& options) {
       const uint64_t events = hunter->stats().stream.events;
       const double fraction = std::min(1.0, static_cast<double>(bytes) / total_bytes);
       const double left = fraction > 0 ? seconds * (1 - fraction) / fraction : 0;
-      std::cerr << fmt::format("\r\x1b[K  hunting: {:3.0f}%  {:.1f} of {:.1f} MB  {}events/s  ETA {}",
-                               100.0 * fraction, bytes / 1e6, total_bytes / 1e6,
-                               rate(events / seconds), clock_time(left))
+      std::cerr << fmt::format(
+                       "\r\x1b[K  hunting: {:3.0f}%  {:.1f} of {:.1f} MB  {}events/s  ETA {}",
+                       100.0 * fraction, bytes / 1e6, total_bytes / 1e6, rate(events / seconds),
+                       clock_time(left))
                 << std::flush;
       progress_shown = true;
     };
@@ -260,9 +261,10 @@ int run_hunt(const HuntCommandOptions& options) {
   // Files that yielded no event at all (hunt): named at the end.
   std::vector<std::string> empty_inputs;
   auto count_events = [&](const std::string& name, const std::function<void()>& read) {
-    const uint64_t before = hunter->stats().stream.events;
+    const uint64_t before = hunter->stats().stream.arrived();
     read();
-    if (hunter->stats().stream.events == before && !stop_requested()) empty_inputs.push_back(name);
+    if (hunter->stats().stream.arrived() == before && !stop_requested())
+      empty_inputs.push_back(name);
   };
   if (options.watch) {
     watched = watch_inputs(options, current, build, out, output_fd);
@@ -281,8 +283,9 @@ int run_hunt(const HuntCommandOptions& options) {
         [&](const std::string& path) {
           bool taken = false;
           count_events(path, [&] { taken = hunter->read_file(path); });
-          if (!taken) empty_inputs.erase(std::remove(empty_inputs.begin(), empty_inputs.end(), path),
-                                         empty_inputs.end());
+          if (!taken)
+            empty_inputs.erase(std::remove(empty_inputs.begin(), empty_inputs.end(), path),
+                               empty_inputs.end());
           return taken;
         },
         [&] {
@@ -307,9 +310,9 @@ int run_hunt(const HuntCommandOptions& options) {
         options.watch ? "watch" : "hunt", hunter->rule_count(), stats.stream.events, seconds,
         seconds > 0 ? (stats.stream.events - watched.restored_events) / seconds : 0.0,
         stats.alerts);
-    std::cerr << summary.text();
     for (const auto& [rule, count] : stats.alerts_by_rule)
       std::cerr << fmt::format("  {:>6}  {}\n", count, rule);
+    std::cerr << summary.text();
     for (const auto& [item, count] : stats.excepted_by_item)
       std::cerr << fmt::format("  {:>6}  removed by exception \"{}\"\n", count, item);
     for (const auto& [rule, count] : stats.suppressed_by_rule)

@@ -36,8 +36,8 @@ std::string bundled_dir(const std::string& name, const std::string& fallback) {
     // Installed (PREFIX/bin/pickaxe, PREFIX/share/pickaxe/NAME), or a build
     // folder beside the sources.
     const std::filesystem::path bin = exe.parent_path();
-    for (auto candidate : {bin.parent_path() / "share" / "pickaxe" / name,
-                           bin.parent_path() / name, bin / name})
+    for (auto candidate :
+         {bin.parent_path() / "share" / "pickaxe" / name, bin.parent_path() / name, bin / name})
       if (std::filesystem::is_directory(candidate, error)) return candidate.string();
   }
   return fallback;
@@ -272,6 +272,36 @@ bool document_or_rule_name(const std::filesystem::path& path) {
   return false;
 }
 
+// A file of a folder with no log extension: taken when its first line
+// reads as one of the formats pickaxe decodes (JSON, auditd, syslog).
+bool looks_like_log(const std::filesystem::path& path) {
+  std::string extension = path.extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const char* known : {".ndjson", ".jsonl", ".json", ".log", ".gz", ".zst", ".audit"})
+    if (extension == known) return true;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return true;  // unreadable: said when it is read
+  char head[512];
+  ssize_t n = ::pread(fd, head, sizeof head, 0);
+  ::close(fd);
+  if (n <= 0) return true;  // empty: said when it is read
+  std::string_view text(head, static_cast<size_t>(n));
+  if (compression_of_bytes(text) != Compression::None) return true;
+  size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return true;
+  text.remove_prefix(first);
+  if (text.starts_with("{") || text.starts_with("[") || text.starts_with("type=") ||
+      text.starts_with("node=") || text.starts_with("<"))
+    return true;
+  // syslog: "Nov  1 10:00:03 host ..." or an ISO date.
+  for (const char* month : {"Jan ", "Feb ", "Mar ", "Apr ", "May ", "Jun ", "Jul ", "Aug ", "Sep ",
+                            "Oct ", "Nov ", "Dec "})
+    if (text.starts_with(month)) return true;
+  return text.size() >= 10 && std::isdigit(static_cast<unsigned char>(text[0])) && text[4] == '-' &&
+         text[7] == '-';
+}
+
 // The file's first 4 KiB hold a NUL byte (and it is not compressed).
 bool binary_file(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -325,7 +355,8 @@ bool read_inputs(const std::vector<std::string>& files,
           folders.push_back(it->path());
         else if (it->is_regular_file(entry_error)) {
           // Documents, rule files and binaries beside the logs are passed over.
-          if (document_or_rule_name(it->path()) || binary_file(it->path().string()))
+          if (document_or_rule_name(it->path()) || binary_file(it->path().string()) ||
+              !looks_like_log(it->path()))
             passed_over.push_back(it->path().lexically_relative(file).string());
           else
             found.push_back(it->path().string());
@@ -341,7 +372,7 @@ bool read_inputs(const std::vector<std::string>& files,
       std::sort(passed_over.begin(), passed_over.end());
       const size_t shown = std::min<size_t>(passed_over.size(), 5);
       std::cerr << fmt::format(
-          "pickaxe: {}: {} passed over, documents, rule files or binaries, not logs ({}{}); "
+          "pickaxe: {}: {} passed over, not logs (documents, rule files, binaries, lists) ({}{}); "
           "name a file to read it anyway\n",
           file, passed_over.size() == 1 ? "1 file" : fmt::format("{} files", passed_over.size()),
           fmt::join(passed_over.begin(), passed_over.begin() + static_cast<long>(shown), ", "),
@@ -456,10 +487,10 @@ std::string version_text() {
       "pickaxe {} (commit {})\nsimdjson {}.{}.{}, Vectorscan {}, RE2 {}, CLI11 {}, fmt {}.{}.{}, "
       "yaml-cpp {}, toml++ {}.{}.{}, zlib {}, zstd {}",
       PICKAXE_VERSION, PICKAXE_GIT_COMMIT, int(simdjson::SIMDJSON_VERSION_MAJOR),
-      int(simdjson::SIMDJSON_VERSION_MINOR), int(simdjson::SIMDJSON_VERSION_REVISION), vectorscan_version(),
-      PICKAXE_RE2_VERSION, CLI11_VERSION, FMT_VERSION / 10000, FMT_VERSION / 100 % 100,
-      FMT_VERSION % 100, PICKAXE_YAML_CPP_VERSION, TOML_LIB_MAJOR, TOML_LIB_MINOR, TOML_LIB_PATCH,
-      zlibVersion(), ZSTD_versionString());
+      int(simdjson::SIMDJSON_VERSION_MINOR), int(simdjson::SIMDJSON_VERSION_REVISION),
+      vectorscan_version(), PICKAXE_RE2_VERSION, CLI11_VERSION, FMT_VERSION / 10000,
+      FMT_VERSION / 100 % 100, FMT_VERSION % 100, PICKAXE_YAML_CPP_VERSION, TOML_LIB_MAJOR,
+      TOML_LIB_MINOR, TOML_LIB_PATCH, zlibVersion(), ZSTD_versionString());
 }
 
 std::vector<std::string> command_names(const CLI::App& app) {
@@ -483,11 +514,10 @@ int usage_error(const std::string& message, const std::string& hint) {
 
 int unknown_command(const CLI::App& app, const std::string& word) {
   std::string guess = nearest(word, command_names(app));
-  return usage_error(
-      fmt::format("'{}' is not a command{}", word,
-                  guess.empty() ? "" : fmt::format("; did you mean '{}'?", guess)),
-      fmt::format("the commands are {}; `pickaxe help COMMAND` shows one",
-                  fmt::join(command_names(app), ", ")));
+  return usage_error(fmt::format("'{}' is not a command{}", word,
+                                 guess.empty() ? "" : fmt::format("; did you mean '{}'?", guess)),
+                     fmt::format("the commands are {}; `pickaxe help COMMAND` shows one",
+                                 fmt::join(command_names(app), ", ")));
 }
 
 // A parse error, said as pickaxe says errors: the first option the command
@@ -593,9 +623,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     std::cerr << app.help();
-    return usage_error("a command is required",
-                       fmt::format("e.g. `pickaxe hunt examples/events.ndjson`; the commands are {}",
-                                   fmt::join(command_names(app), ", ")));
+    return usage_error(
+        "a command is required",
+        fmt::format("e.g. `pickaxe hunt examples/events.ndjson`; the commands are {}",
+                    fmt::join(command_names(app), ", ")));
   }
   if (args[0] == "help") {
     if (args.size() == 1) {

@@ -120,9 +120,9 @@ int run_query(const QueryOptions& options) {
   bool unreadable = !read_inputs(
       options.files,
       [&](std::istream& in, const std::string& name) {
-        const uint64_t before = stream.stats().events;
+        const uint64_t before = stream.stats().arrived();
         stream.read(in, name);
-        if (stream.stats().events == before && !stream.done() && !stop_requested())
+        if (stream.stats().arrived() == before && !stream.done() && !stop_requested())
           empty_inputs.push_back(name);
       },
       [&] { return stream.done(); }, nullptr, [&] { out.flush(); });

@@ -91,11 +91,10 @@ int run_rules(const RulesOptions& options) {
     };
     out.write(line("RULE ID", "SEVERITY", "LANGUAGE", "ATT&CK", "NAME", "INDEX; TAGS"));
     for (const Rule* rule : rules)
-      out.record(line(rule->rule_id, rule->severity,
-                      rule->loaded() ? language_of(*rule) : "ERRORS",
-                      fmt::format("{}", fmt::join(techniques_of(*rule), ",")), rule->name,
-                      fmt::format("{}; {}", fmt::join(rule->index, ", "),
-                                  fmt::join(rule->tags, ", "))));
+      out.record(
+          line(rule->rule_id, rule->severity, rule->loaded() ? language_of(*rule) : "ERRORS",
+               fmt::format("{}", fmt::join(techniques_of(*rule), ",")), rule->name,
+               fmt::format("{}; {}", fmt::join(rule->index, ", "), fmt::join(rule->tags, ", "))));
   } else {
     JsonWriter json;
     json.begin_array();
@@ -145,12 +144,10 @@ void add_rules_command(CLI::App& app, std::function<int()>& run) {
       ->add_option("--format", options->format,
                    "table (default on a terminal) or json (one array, default otherwise)")
       ->check(CLI::IsMember({"table", "json"}));
-  command
-      ->add_option("--tag", options->tags, "Only rules with this tag (repeatable: any of them)")
+  command->add_option("--tag", options->tags, "Only rules with this tag (repeatable: any of them)")
       ->allow_extra_args(false);
   command
-      ->add_option("--min-severity", options->min_severity,
-                   "Only rules of this severity or higher")
+      ->add_option("--min-severity", options->min_severity, "Only rules of this severity or higher")
       ->check(CLI::IsMember({"low", "medium", "high", "critical"}));
   add_sigma_mapping_option(*command, options->sigma_mapping);
   command->callback([options, &run] { run = [options] { return run_rules(*options); }; });

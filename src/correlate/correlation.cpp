@@ -147,8 +147,7 @@ void CorrelationEngine::push(size_t input, const CorrelationHit& hit) {
     std::string value;
     for (const EventPtr& event : hit.events) {
       if (!event || event->fields[slot].empty()) continue;
-      for (const Scalar& scalar : event->fields[slot])
-      {
+      for (const Scalar& scalar : event->fields[slot]) {
         if (!value.empty()) value += ',';
         value += scalar.to_string();
       }

@@ -7,11 +7,11 @@
 #include <deque>
 #include <functional>
 #include <istream>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <queue>
 #include <span>
-#include <limits>
 #include <string>
 #include <unordered_map>
 
@@ -69,6 +69,13 @@ struct StreamStats {
   // they arrive; lines the prefilter skipped are ECS (stats() adds them).
   std::array<uint64_t, 6> events_by_source{};
   uint64_t rejected() const { return malformed + missing_timestamp + wrong_type; }
+  // Events read so far, also those still in the reorder buffer and those
+  // skipped for want of a timestamp or a right-typed field (not malformed lines).
+  uint64_t arrived() const {
+    uint64_t sum = missing_timestamp + wrong_type;
+    for (uint64_t count : events_by_source) sum += count;
+    return sum;
+  }
 };
 
 class QueryStream {

@@ -293,9 +293,9 @@ std::vector<Alert> build_alerts(const AlertContext& context, const QueryResult& 
     json.key("from").value(correlation->from);
     json.end_object();
   }
-  std::string reason_text = fmt::format("{}{} created {} alert {}.", what,
-                                        host.empty() ? "" : " on " + host, context.rule->severity,
-                                        context.rule->name);
+  std::string reason_text =
+      fmt::format("{}{} created {} alert {}.", what, host.empty() ? "" : " on " + host,
+                  context.rule->severity, context.rule->name);
   json.key("kibana.alert.reason").value(reason_text);
   json.key("kibana.alert.uuid").value(uuid);
   json.key("kibana.alert.depth").value(int64_t{2});

@@ -12,6 +12,7 @@ namespace pickaxe {
 
 FdInputBuffer::int_type FdInputBuffer::underflow() {
   if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+  if (ended_) return traits_type::eof();
   if (before_wait_) before_wait_();
   while (!stop_requested()) {
     ssize_t n = ::read(fd_, buffer_.data(), buffer_.size());
@@ -31,7 +32,10 @@ std::string_view FdInputBuffer::peek_head(size_t count) {
     ssize_t n = ::read(fd_, buffer_.data() + have, count - have);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) error_ = std::strerror(errno);
-    if (n <= 0) break;
+    if (n <= 0) {
+      ended_ = true;  // a terminal's Ctrl-D is read once
+      break;
+    }
     have += static_cast<size_t>(n);
   }
   setg(buffer_.data(), buffer_.data(), buffer_.data() + have);

@@ -34,6 +34,7 @@ class FdInputBuffer : public std::streambuf {
   std::function<void()> before_wait_;
   std::vector<char> buffer_;
   std::string error_;
+  bool ended_ = false;  // peek_head met the end of the input
 };
 
 }  // namespace pickaxe

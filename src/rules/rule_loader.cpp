@@ -656,8 +656,7 @@ LoadResult load_rules(const std::vector<std::string>& paths, const sigma::Mappin
     if (std::string_view(text).substr(0, 8192).find('\0') != std::string_view::npos) {
       ++result.files_read;
       file_problem(result, nullptr)
-          .error("binary-file", {0, 0},
-                 fmt::format("{}: a binary file, not a rule", path),
+          .error("binary-file", {0, 0}, fmt::format("{}: a binary file, not a rule", path),
                  "rules are EQL (.eql), detection-rules TOML (.toml), Sigma YAML (.yml) or a "
                  "rule's web page (.txt)");
       return;

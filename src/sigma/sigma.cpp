@@ -409,8 +409,8 @@ std::optional<size_t> runaway_quote(std::string_view text) {
       if (c == '#' && (i == 0 || line[i - 1] == ' ')) break;  // a comment
       at_token_start = i == 0 || previous == ':' || previous == '-' || previous == '[' ||
                        previous == ',' || previous == '{' || previous == '?';
-      if ((c == '"' || c == '\'') && at_token_start && (i == 0 || line[i - 1] == ' ' ||
-                                                       line[i - 1] == '[' || line[i - 1] == '{')) {
+      if ((c == '"' || c == '\'') && at_token_start &&
+          (i == 0 || line[i - 1] == ' ' || line[i - 1] == '[' || line[i - 1] == '{')) {
         quote = c;
         opened = line_start + i;
         continue;
