@@ -6,7 +6,7 @@ FUZZ_SECONDS ?= 60
 
 ASAN_DIR    ?= build-asan
 
-.PHONY: all deps build program install deb deb-test run test sanitize bench fuzz format clean
+.PHONY: all deps build program install deb deb-test run test conformance sanitize bench fuzz format clean
 
 all: build
 
@@ -61,6 +61,11 @@ sanitize: deps
 	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPICKAXE_SANITIZE=ON -DPICKAXE_BENCH=OFF
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	ctest --test-dir $(ASAN_DIR) --output-on-failure -j $(JOBS)
+
+# Elasticsearch's EQL spec tests and python-eql's queries through pickaxe,
+# with the pass/fail table (needs ../shared/conformance).
+conformance: build
+	./$(BUILD_DIR)/pickaxe_tests --gtest_filter='EqlSpec.*'
 
 # Micro-benchmarks, then hunt end to end against the parse limit (1 M events,
 # generated once into bench/data/; BENCH_EVENTS and BENCH_RUNS change that),
