@@ -123,4 +123,8 @@ std::optional<int64_t> parse_duration(const std::string& text);
 
 bool stdout_is_terminal();
 
+// A rule's ATT&CK technique ids: its threat entries' (sub)techniques, else
+// its Sigma tags' (attack.t1204.003 -> T1204.003).
+std::vector<std::string> technique_ids(const Rule& rule);
+
 }  // namespace pickaxe::cli

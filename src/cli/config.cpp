@@ -1,6 +1,7 @@
 #include "cli/config.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
@@ -186,6 +187,16 @@ class TomlConfig : public CLI::ConfigTOML {
       }
       take(key, value, true);
     }
+    // In the file's order ("path:line:col: ..."), whatever the table's.
+    auto position = [&](const std::string& problem) {
+      unsigned line = 0, column = 0;
+      std::sscanf(problem.c_str() + path_.size(), ":%u:%u", &line, &column);
+      return std::pair(line, column);
+    };
+    std::stable_sort(problems.begin(), problems.end(),
+                     [&](const std::string& a, const std::string& b) {
+                       return position(a) < position(b);
+                     });
     if (!problems.empty())
       throw CLI::ConfigError(fmt::format("{}", fmt::join(problems, "\npickaxe: ")));
     // A key of the section wins over the same key at the top level.

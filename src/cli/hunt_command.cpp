@@ -54,13 +54,7 @@ AlertRow row_of(const Alert& alert) {
   if (alert.rule) {
     row.rule_id = alert.rule->rule_id;
     row.risk_score = alert.rule->risk_score;
-    std::vector<std::string> ids;
-    for (const Threat& threat : alert.rule->threats)
-      for (const ThreatTechnique& technique : threat.techniques) {
-        if (technique.subtechniques.empty()) ids.push_back(technique.id);
-        for (const ThreatTechnique& sub : technique.subtechniques) ids.push_back(sub.id);
-      }
-    row.techniques = fmt::format("{}", fmt::join(ids, ";"));
+    row.techniques = fmt::format("{}", fmt::join(technique_ids(*alert.rule), ";"));
   }
   return row;
 }

@@ -29,6 +29,24 @@ bool stdout_is_terminal() {
   return isatty(STDOUT_FILENO) == 1;
 }
 
+std::vector<std::string> technique_ids(const Rule& rule) {
+  std::vector<std::string> ids;
+  for (const Threat& threat : rule.threats)
+    for (const ThreatTechnique& technique : threat.techniques) {
+      if (technique.subtechniques.empty()) ids.push_back(technique.id);
+      for (const ThreatTechnique& sub : technique.subtechniques) ids.push_back(sub.id);
+    }
+  if (!ids.empty()) return ids;
+  for (const std::string& tag : rule.tags) {
+    if (!tag.starts_with("attack.t") || tag.size() < 12) continue;
+    std::string id = tag.substr(7);
+    std::transform(id.begin(), id.end(), id.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    ids.push_back(id);
+  }
+  return ids;
+}
+
 std::string bundled_dir(const std::string& name, const std::string& fallback) {
   std::error_code error;
   std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);

@@ -27,16 +27,6 @@ struct RulesOptions {
   std::string sigma_mapping;
 };
 
-std::vector<std::string> techniques_of(const Rule& rule) {
-  std::vector<std::string> ids;
-  for (const Threat& threat : rule.threats)
-    for (const ThreatTechnique& technique : threat.techniques) {
-      if (technique.subtechniques.empty()) ids.push_back(technique.id);
-      for (const ThreatTechnique& sub : technique.subtechniques) ids.push_back(sub.id);
-    }
-  return ids;
-}
-
 const char* language_of(const Rule& rule) {
   if (rule.format == RuleFormat::Sigma) return rule.correlation ? "sigma-correlation" : "sigma";
   return "eql";
@@ -76,14 +66,15 @@ int run_rules(const RulesOptions& options) {
     size_t name_width = 4;
     for (const Rule* rule : rules) name_width = std::max(name_width, rule->name.size());
     // ID, SEVERITY, LANGUAGE and ATT&CK are fixed; NAME, then INDEX and TAGS share the rest.
-    constexpr size_t kFixed = 36 + 2 + 8 + 2 + 8 + 2 + 12 + 2;
+    constexpr size_t kFixed = 36 + 2 + 8 + 2 + 8 + 2 + 20 + 2;
     const size_t rest = width > kFixed + 20 ? width - kFixed : 20;
+    name_width = std::min(name_width, std::max<size_t>(30, rest * 55 / 100));
     name_width = std::min(name_width, rest);
     const size_t after = rest > name_width + 2 ? rest - name_width - 2 : 0;
     auto line = [&](std::string id, std::string severity, std::string language,
                     std::string techniques, std::string name, std::string where) {
-      std::string text = fmt::format("{:<36}  {:<8}  {:<8}  {:<12}  {}", clip(id, 36),
-                                     clip(severity, 8), clip(language, 8), clip(techniques, 12),
+      std::string text = fmt::format("{:<36}  {:<8}  {:<8}  {:<20}  {}", clip(id, 36),
+                                     clip(severity, 8), clip(language, 8), clip(techniques, 20),
                                      fmt::format("{:<{}}", clip(name, name_width), name_width));
       if (after >= 10) text += "  " + clip(where, after);
       while (!text.empty() && text.back() == ' ') text.pop_back();
@@ -93,8 +84,11 @@ int run_rules(const RulesOptions& options) {
     for (const Rule* rule : rules)
       out.record(
           line(rule->rule_id, rule->severity, rule->loaded() ? language_of(*rule) : "ERRORS",
-               fmt::format("{}", fmt::join(techniques_of(*rule), ",")), rule->name,
-               fmt::format("{}; {}", fmt::join(rule->index, ", "), fmt::join(rule->tags, ", "))));
+               fmt::format("{}", fmt::join(technique_ids(*rule), ",")), rule->name,
+               fmt::format("{}; {}",
+                           rule->index.empty() ? std::string("-")
+                                               : fmt::format("{}", fmt::join(rule->index, ", ")),
+                           fmt::join(rule->tags, ", "))));
   } else {
     JsonWriter json;
     json.begin_array();
@@ -113,7 +107,7 @@ int run_rules(const RulesOptions& options) {
       for (const std::string& tag : rule->tags) json.value(tag);
       json.end_array();
       json.key("techniques").begin_array();
-      for (const std::string& id : techniques_of(*rule)) json.value(id);
+      for (const std::string& id : technique_ids(*rule)) json.value(id);
       json.end_array();
       json.key("path").value(rule->path);
       json.key("loaded").value(rule->loaded());
