@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/alert_output.h"
 #include "cli/commands.h"
 #include "event/date_format.h"
 #include "fleet/fleet.h"
@@ -30,11 +31,6 @@ struct AlertsOptions {
 std::string field(simdjson::dom::element document, const std::string& path) {
   auto found = fleet::partition_key_of(document, {path});
   return found ? found->value : "";
-}
-
-std::string clip(std::string text, size_t width) {
-  if (text.size() <= width) return text;
-  return text.substr(0, width - 1) + "~";
 }
 
 int run_alerts(const AlertsOptions& options) {
@@ -82,9 +78,13 @@ int run_alerts(const AlertsOptions& options) {
   }
   const bool table = options.format == "table" || (options.format.empty() && stdout_is_terminal());
   Output out(STDOUT_FILENO);
-  if (table)
-    out.write(fmt::format("{:<24}  {:<8}  {:<40}  {:<16}  {}\n", "TIME", "SEVERITY", "RULE", "HOST",
-                          "REASON"));
+  AlertWriterOptions writer_options;
+  writer_options.format = table ? AlertFormat::Table : AlertFormat::Ndjson;
+  writer_options.color = use_color("auto", STDOUT_FILENO);
+  writer_options.width = terminal_width(STDOUT_FILENO);
+  writer_options.flush_rows = isatty(STDOUT_FILENO) == 1;
+  AlertWriter writer(out, writer_options);
+  writer.begin();
   install_stop_signals();
   std::vector<fleet::Record> records;
   simdjson::dom::parser parser;
@@ -111,12 +111,14 @@ int run_alerts(const AlertsOptions& options) {
       }
       simdjson::dom::element alert;
       if (parser.parse(record.data.data(), record.data.size()).get(alert)) continue;
-      if (!field(alert, "kibana.alert.building_block_type").empty()) continue;
-      out.record(fmt::format(
-          "{:<24}  {:<8}  {:<40}  {:<16}  {}\n",
-          clip(field(alert, "kibana.alert.original_time"), 24),
-          field(alert, "kibana.alert.severity"), clip(field(alert, "kibana.alert.rule.name"), 40),
-          clip(field(alert, "host.name"), 16), clip(field(alert, "kibana.alert.reason"), 80)));
+      AlertRow row;
+      row.time = field(alert, "kibana.alert.original_time");
+      row.severity = field(alert, "kibana.alert.severity");
+      row.rule = field(alert, "kibana.alert.rule.name");
+      row.host = field(alert, "host.name");
+      row.match = field(alert, "kibana.alert.reason");
+      writer.write(row, record.data,
+                   !field(alert, "kibana.alert.building_block_type").empty());
     }
     if (!records.empty()) reader->acknowledge(records.back().sequence, error);
     out.flush();
