@@ -324,7 +324,7 @@ TEST(Auditd, CoalescedFixturesEqualElasticsExpectedOutput) {
       if (want.at_pointer("/process/args").get(args) == simdjson::SUCCESS) {
         std::string joined;
         for (auto arg : args)
-          joined += (joined.empty() ? "" : " ") + std::string(arg.get_string().value());
+          joined.append(joined.empty() ? "" : " ").append(arg.get_string().value());
         EXPECT_EQ(value_at(ours, "process.command_line"), joined) << name;
         ++command_lines;
       }

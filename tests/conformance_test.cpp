@@ -134,7 +134,7 @@ SpecResult run_spec_files(const std::vector<std::string>& files) {
       std::string joined;
       for (const std::string& reason : reasons) {
         ++result.legacy_by_reason[reason];
-        joined += (joined.empty() ? "" : "; ") + reason;
+        joined.append(joined.empty() ? "" : "; ").append(reason);
       }
       result.legacy_listing += fmt::format(
           "{} #{}: {}\n", spec.file.substr(spec.file.rfind('/') + 1), spec.name, joined);

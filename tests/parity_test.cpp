@@ -77,7 +77,8 @@ std::string join_keys(const CliRun& run) {
   simdjson::dom::parser parser;
   std::string out;
   for (const std::string& line : run.lines()) {
-    out += (out.empty() ? "" : " ") + simdjson::minify(parser.parse(line)["join_keys"].value());
+    out.append(out.empty() ? "" : " ")
+        .append(simdjson::minify(parser.parse(line)["join_keys"].value()));
   }
   return out;
 }

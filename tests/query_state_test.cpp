@@ -51,7 +51,7 @@ std::string describe(const std::vector<QueryResult>& results) {
     for (const EventPtr& event : result.events)
       out += event ? fmt::format("{} ", event->line) : "- ";
     out += "|";
-    for (const Scalar& key : result.join_keys) out += " " + key.to_string();
+    for (const Scalar& key : result.join_keys) out.append(" ").append(key.to_string());
     out += "\n";
   }
   return out;

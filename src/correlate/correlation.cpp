@@ -165,7 +165,7 @@ void CorrelationEngine::push(size_t input, const CorrelationHit& hit) {
     for (const EventPtr& event : hit.events) {
       if (!event || event->fields[*reads.value_slot].empty()) continue;
       for (const Scalar& scalar : event->fields[*reads.value_slot])
-        entry.value += (entry.value.empty() ? "" : ",") + scalar.to_string();
+        entry.value.append(entry.value.empty() ? "" : ",").append(scalar.to_string());
       break;
     }
     if (entry.value.empty()) return;  // nothing to count
