@@ -17,6 +17,7 @@ import argparse
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -25,13 +26,17 @@ SKIPPED = {
     "make run": "builds through make (the Quick start's commands are run one by one below)",
     "make bench": "the benchmarks' figures depend on the machine",
     "make conformance": "the conformance runner needs ../shared (EqlSpec.* tests run it)",
-    "nats-server": "needs port 4222; the fleet session is Fleet.EquivalenceAndFaults' job",
 }
 TIMING = [
     (re.compile(r"in \d+(\.\d+)? s \(\d+ events/s\)"), "in X s (X events/s)"),
     (re.compile(r"\d+(\.\d+)? ?[kM]? ?events/s"), "X events/s"),
     (re.compile(r"\d+(\.\d+)? (ms|s)\b"), "X s"),
 ]
+
+
+def port_in_use(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def normalize(line):
@@ -140,6 +145,10 @@ def main():
             continue
         if not any(c.startswith(("pickaxe", "./build/pickaxe")) for c in commands):
             continue
+        if any(c.startswith("nats-server") for c in commands):
+            if not shutil.which("nats-server") or port_in_use(4222):
+                skipped.append(f"README.md:{number}: {first}: no nats-server, or port 4222 taken")
+                continue
         ran += 1
         work = tempfile.mkdtemp(prefix="pickaxe-readme-")
         try:
@@ -153,15 +162,21 @@ def main():
                 outputs = []
                 background_seen = 0
                 background = os.path.join(work, ".background")
+                jobs = []  # the background jobs' pids, for %1, %2, ...
                 for command, shown in zip(commands, expected):
-                    script = command.replace("./build/pickaxe", "pickaxe").replace("%1", "$(cat .job)")
+                    script = command.replace("./build/pickaxe", "pickaxe").replace("/tmp/nats", work + "/nats")
+                    script = re.sub(r"%(\d)", lambda m: str(jobs[int(m.group(1)) - 1]), script)
                     text = ""
                     if script.rstrip().endswith("&"):
                         # Its output shows after the command during which it came.
-                        script = f"({script.rstrip()[:-1]}) > .background 2>&1 & echo $! > .job"
-                        subprocess.run(["bash", "-c", script], cwd=work, env=env)
+                        script = f"({script.rstrip()[:-1]}) >> .background 2>&1 & echo $!"
+                        started = subprocess.run(["bash", "-c", script], cwd=work, env=env,
+                                                 capture_output=True)
+                        jobs.append(int(started.stdout))
+                        subprocess.run(["sleep", "2"])
                     elif script.startswith("kill"):
-                        subprocess.run(["bash", "-c", script + "; while kill -0 $(cat .job) 2>/dev/null; do sleep 0.1; done"],
+                        pid = script.split()[-1]
+                        subprocess.run(["bash", "-c", f"{script}; while kill -0 {pid} 2>/dev/null; do sleep 0.1; done"],
                                        cwd=work, env=env, timeout=60)
                     else:
                         run = subprocess.run(["bash", "-c", script], cwd=work, env=env,
@@ -175,6 +190,9 @@ def main():
                         background_seen += len(said)
                         text += said.decode(errors="replace")
                     outputs.append((command, shown, text.splitlines()))
+                for pid in jobs:  # what the session left running (a server)
+                    subprocess.run(["bash", "-c", f"kill {pid} 2>/dev/null; while kill -0 {pid} 2>/dev/null; do sleep 0.1; done"],
+                                   timeout=60)
             else:
                 run = subprocess.run(["bash", "-c", first], cwd=source, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
