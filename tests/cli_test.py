@@ -172,7 +172,8 @@ class Selection(Scratch):
         self.assertIn("--tag nosuch: no rule has this tag", run.stderr.decode())
         run = pickaxe("hunt", "--tag", "Domain: Container", "--rule-id", "foo", *EXAMPLES)
         self.assertEqual(run.returncode, 2)
-        self.assertNotIn("nosuch", run.stderr.decode())
+        self.assertIn("--rule-id foo: no rule has this id", run.stderr.decode())
+        self.assertNotIn("--tag Domain: Container", run.stderr.decode())  # that one matched
 
     def test_max_signals(self):
         events = self.write("miners.ndjson", miner_events(150))
@@ -222,13 +223,48 @@ class Formats(Scratch):
         self.assertEqual(timeline[1][3], shown[0]["kibana.alert.rule.name"])
 
     def test_nested(self):
-        nested = [json.loads(line) for line in self.hunt("--nested").splitlines()]
+        def unique(pairs):
+            keys = [key for key, _ in pairs]
+            self.assertEqual(len(keys), len(set(keys)), keys)
+            return dict(pairs)
+        nested = [json.loads(line, object_pairs_hook=unique)
+                  for line in self.hunt("--nested").splitlines()]
         flat = [json.loads(line) for line in self.hunt().splitlines()]
         self.assertEqual(len(nested), len(flat))
         self.assertEqual(nested[0]["kibana"]["alert"]["rule"]["name"],
                          flat[0]["kibana.alert.rule.name"])
         self.assertFalse(any("." in key for key in nested[0]), list(nested[0]))
         self.assertEqual(nested[0]["host"], flat[0]["host"])
+        # A dotted key and an object that both hold x.y: both values kept, no key twice.
+        with open(os.path.join(ARGS.source_dir, "examples/events.ndjson")) as f:
+            miner = f.read().splitlines()[1]
+        clash = self.write("clash.ndjson", '{"x.y":1,"x":{"y":2},' + miner[1:] + "\n")
+        run = pickaxe("hunt", "-q", "--nested", clash)
+        alert = json.loads(run.stdout.splitlines()[0], object_pairs_hook=unique)
+        self.assertEqual((alert["x"], alert["x.y"]), ({"y": 1}, 2))
+
+    def test_csv_formulas_stay_text(self):
+        with open(os.path.join(ARGS.source_dir, "examples/events.ndjson")) as f:
+            miner = json.loads(f.read().splitlines()[1])
+        miner["host"]["name"] = "=HYPERLINK(\"http://x\")"
+        events = self.write("formula.ndjson", json.dumps(miner) + "\n")
+        rows = list(csv.DictReader(io.StringIO(pickaxe("hunt", "-q", "--format", "csv", events)
+                                               .stdout.decode())))
+        self.assertTrue(rows)
+        self.assertTrue(all(row["host"] == "'=HYPERLINK(\"http://x\")" for row in rows))
+
+    def test_output_is_not_an_input_and_kept_on_errors(self):
+        kept = self.write("alerts.ndjson", "earlier alerts\n")
+        run = pickaxe("hunt", "--rule-id", "nope", "-o", kept, *EXAMPLES)
+        self.assertEqual(run.returncode, 2)
+        with open(kept) as f:
+            self.assertEqual(f.read(), "earlier alerts\n")
+        evidence = self.path("evidence.ndjson")
+        shutil.copy(os.path.join(ARGS.source_dir, "examples/events.ndjson"), evidence)
+        run = pickaxe("hunt", "-o", evidence, evidence)
+        self.assertEqual(run.returncode, 2)
+        self.assertIn("it is also an input", run.stderr.decode())
+        self.assertGreater(os.path.getsize(evidence), 100)
 
     def test_output_file(self):
         out = self.path("alerts.ndjson")
@@ -374,6 +410,17 @@ class Config(Scratch):
         self.assertEqual(run.returncode, 0)
         self.assertIn('format = "csv"', run.stdout.decode())
         self.assertIn('suppress-window = "5m"', run.stdout.decode())
+        # A command's section wins over the top level, whatever their order.
+        both = self.write("both.toml", 'threads = 1\n[hunt]\nthreads = 2\n[lint]\nstrict = true\n')
+        run = pickaxe("hunt", "--config", both, "--print-config")
+        self.assertIn("threads = 2", run.stdout.decode())
+        # What --print-config prints reads back as a configuration.
+        printed = self.write("printed.toml", pickaxe("lint", "--config", both, "--print-config")
+                             .stdout.decode())
+        self.assertIn("strict = true", open(printed).read())
+        run = pickaxe("lint", "--config", printed, "rules")
+        self.assertEqual(run.returncode, 1, run.stderr)  # strict: the seed's warnings are errors
+        self.assertIn("error[one-step-sequence]", run.stdout.decode())
         other = self.write("other.toml", 'format = "timeline"\n')
         run = pickaxe("hunt", "--config", other, "--print-config", env=env, cwd=self.dir)
         self.assertIn('format = "timeline"', run.stdout.decode())
@@ -419,6 +466,10 @@ class Install(Scratch):
         script = bash + '\nCOMP_WORDS=(pickaxe hunt --for); COMP_CWORD=2; _pickaxe; echo "${COMPREPLY[@]}"\n'
         done = subprocess.run(["bash", "-c", script], capture_output=True)
         self.assertEqual(done.stdout.decode().split(), ["--format"])
+        os.makedirs(self.path("my logs"))
+        script = bash + '\nCOMP_WORDS=(pickaxe hunt my); COMP_CWORD=2; _pickaxe; printf "%s\\n" "${COMPREPLY[@]}"\n'
+        done = subprocess.run(["bash", "-c", script], capture_output=True, cwd=self.dir)
+        self.assertEqual(done.stdout.decode().splitlines(), ["my logs"])
         self.assertTrue(pickaxe("completion", "zsh").stdout.startswith(b"#compdef pickaxe"))
         self.assertIn(b"-l max-signals", pickaxe("completion", "fish").stdout)
         page = pickaxe("man", "hunt").stdout.decode()

@@ -9,7 +9,10 @@ set -euo pipefail
 build=${1:-build}
 deb=$(ls -t "$build"/pickaxe_*.deb | head -1)
 if [ "$(id -u)" -ne 0 ]; then
-  echo "deb-test: needs root (debootstrap, chroot); skipped" >&2
+  if command -v sudo > /dev/null; then
+    exec sudo bash "$0" "$@"
+  fi
+  echo "deb-test: SKIPPED: needs root or sudo (debootstrap, chroot)" >&2
   exit 0
 fi
 command -v debootstrap > /dev/null ||
@@ -17,7 +20,7 @@ command -v debootstrap > /dev/null ||
 root=$(mktemp -d /tmp/pickaxe-deb-root.XXXXXX)
 cleanup() {
   umount "$root/proc" 2> /dev/null || true
-  rm -rf "$root"
+  rm -rf --one-file-system "$root"
 }
 trap cleanup EXIT
 

@@ -101,14 +101,17 @@ struct Node {
   }
 };
 
-void insert(Node& parent, std::string_view key, simdjson::dom::element value);
+void insert(Node& root, Node& parent, const std::string& path, std::string_view key,
+            simdjson::dom::element value);
 
-void merge_object(Node& node, simdjson::dom::object object) {
+// `path`: the dotted path of `node` from the root ("" for the root).
+void merge_object(Node& root, Node& node, const std::string& path, simdjson::dom::object object) {
   node.object = true;
-  for (auto field : object) insert(node, field.key, field.value);
+  for (auto field : object) insert(root, node, path, field.key, field.value);
 }
 
-void insert(Node& parent, std::string_view key, simdjson::dom::element value) {
+void insert(Node& root, Node& parent, const std::string& path, std::string_view key,
+            simdjson::dom::element value) {
   // Walk the dotted path as far as it leads through objects.
   Node* at = &parent;
   std::string_view rest = key;
@@ -125,18 +128,22 @@ void insert(Node& parent, std::string_view key, simdjson::dom::element value) {
     at = next;
     rest = rest.substr(dot + 1);
   }
+  const std::string full = path.empty() ? std::string(key) : path + "." + std::string(key);
   Node* existing = at->member(rest);
   if (value.is_object()) {
-    if (existing && existing->object) return merge_object(*existing, value.get_object().value());
-    if (!existing) return merge_object(*at->add(rest), value.get_object().value());
+    if (existing && existing->object)
+      return merge_object(root, *existing, full, value.get_object().value());
+    if (!existing) return merge_object(root, *at->add(rest), full, value.get_object().value());
   } else if (!existing) {
     at->add(rest)->value = simdjson::minify(value);
     return;
   }
-  // A clash (a value and an object, or two values): the key as written.
-  Node* kept = parent.add(key);
+  // A clash (a value and an object, or two values for one path): the value
+  // stays under its whole dotted path at the top level, once.
+  if (root.member(full)) return;
+  Node* kept = root.add(full);
   if (value.is_object())
-    merge_object(*kept, value.get_object().value());
+    merge_object(root, *kept, full, value.get_object().value());
   else
     kept->value = simdjson::minify(value);
 }
@@ -167,6 +174,13 @@ std::string clip(std::string_view text, size_t width) {
 }
 
 std::string csv_field(std::string_view text) {
+  // A field a spreadsheet would run as a formula (=, +, -, @, tab, CR first:
+  // the attacker writes the logs) is kept as text with a leading quote.
+  std::string guarded;
+  if (!text.empty() && std::string_view("=+-@\t\r").find(text[0]) != std::string_view::npos) {
+    guarded = "'" + std::string(text);
+    text = guarded;
+  }
   if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
   std::string out = "\"";
   for (char c : text) {
@@ -182,7 +196,7 @@ std::string nest_json(std::string_view json) {
   if (parser.parse(json.data(), json.size()).get(document) || !document.is_object())
     return std::string(json);
   Node root;
-  merge_object(root, document.get_object().value());
+  merge_object(root, root, "", document.get_object().value());
   std::string out;
   out.reserve(json.size());
   write_node(root, out);

@@ -117,8 +117,7 @@ int run_alerts(const AlertsOptions& options) {
       row.rule = field(alert, "kibana.alert.rule.name");
       row.host = field(alert, "host.name");
       row.match = field(alert, "kibana.alert.reason");
-      writer.write(row, record.data,
-                   !field(alert, "kibana.alert.building_block_type").empty());
+      writer.write(row, record.data, !field(alert, "kibana.alert.building_block_type").empty());
     }
     if (!records.empty()) reader->acknowledge(records.back().sequence, error);
     out.flush();

@@ -108,7 +108,7 @@ class TomlConfig : public CLI::ConfigTOML {
     const CLI::App* active = nullptr;
     for (const CLI::App* sub : app_.get_subcommands([](const CLI::App*) { return true; }))
       if (sub->get_name() == command_) active = sub;
-    std::vector<CLI::ConfigItem> items;
+    std::vector<CLI::ConfigItem> items, top_items;  // the command's section's, the top level's
     std::vector<std::string> problems;
     auto at = [&](const toml::source_region& region) {
       return fmt::format("{}:{}:{}", path_, region.begin.line, region.begin.column);
@@ -169,7 +169,7 @@ class TomlConfig : public CLI::ConfigTOML {
         problems.push_back(fmt::format("{}: --{} is a flag: true or false", where(value), key));
         return;
       }
-      items.push_back(std::move(item));
+      (top_level ? top_items : items).push_back(std::move(item));
     };
     for (const auto& [key, value] : document) {
       const std::string name(key.str());
@@ -193,19 +193,17 @@ class TomlConfig : public CLI::ConfigTOML {
       std::sscanf(problem.c_str() + path_.size(), ":%u:%u", &line, &column);
       return std::pair(line, column);
     };
-    std::stable_sort(problems.begin(), problems.end(),
-                     [&](const std::string& a, const std::string& b) {
-                       return position(a) < position(b);
-                     });
+    std::stable_sort(
+        problems.begin(), problems.end(),
+        [&](const std::string& a, const std::string& b) { return position(a) < position(b); });
     if (!problems.empty())
       throw CLI::ConfigError(fmt::format("{}", fmt::join(problems, "\npickaxe: ")));
     // A key of the section wins over the same key at the top level.
-    std::vector<CLI::ConfigItem> kept;
-    for (auto it = items.rbegin(); it != items.rend(); ++it)
-      if (std::none_of(kept.begin(), kept.end(),
-                       [&](const CLI::ConfigItem& item) { return item.name == it->name; }))
-        kept.push_back(*it);
-    return kept;
+    for (CLI::ConfigItem& item : top_items)
+      if (std::none_of(items.begin(), items.end(),
+                       [&](const CLI::ConfigItem& own) { return own.name == item.name; }))
+        items.push_back(std::move(item));
+    return items;
   }
 
  private:
@@ -225,8 +223,14 @@ std::string toml_value(const std::string& text) {
   if (looks_numeric(text)) return text;
   std::string out = "\"";
   for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
+    } else {
+      out += c;
+    }
   }
   return out + '"';
 }
@@ -280,6 +284,10 @@ std::string print_config(const CLI::App& command) {
     } else if (option->get_expected_max() > 1) {
       std::vector<std::string> values;
       for (const std::string& result : option->results()) values.push_back(toml_value(result));
+      if (values.empty()) {
+        out += fmt::format("# {} = []\n", name);  // none: an empty array would be an error
+        continue;
+      }
       value = fmt::format("[{}]", fmt::join(values, ", "));
     } else if (option->count() > 0 && !option->results().empty()) {
       value = toml_value(option->results().back());

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/alert_output.h"
 #include "cli/commands.h"
 
 namespace pickaxe::cli {
@@ -122,7 +123,7 @@ std::string bash_completion(const CLI::App& app) {
       "  elif [[ \"$cur\" == -* ]]; then\n"
       "    COMPREPLY=($(compgen -W \"$options\" -- \"$cur\"))\n"
       "  else\n"
-      "    COMPREPLY=($(compgen -f -- \"$cur\"))\n"
+      "    mapfile -t COMPREPLY < <(compgen -f -- \"$cur\")  # names with spaces stay whole\n"
       "  fi\n"
       "}\n"
       "complete -o filenames -o bashdefault -F _pickaxe pickaxe\n";
@@ -161,7 +162,7 @@ std::string zsh_completion(const CLI::App& app) {
       "  commands=(\n";
   for (const CommandInfo& command : commands)
     out += fmt::format("    '{}:{}'\n", command.name,
-                       quoted(first_sentence(command.description)).substr(0, 70));
+                       clip(quoted(first_sentence(command.description)), 70));
   out +=
       "    'help:show the help of a command'\n"
       "  )\n"
@@ -200,7 +201,7 @@ std::string fish_completion(const CLI::App& app) {
       "command'\n";
   for (const CommandInfo& command : commands)
     out += fmt::format("complete -c pickaxe -f -n '__fish_use_subcommand' -a {} -d '{}'\n",
-                       command.name, quoted(first_sentence(command.description)).substr(0, 70));
+                       command.name, clip(quoted(first_sentence(command.description)), 70));
   for (const CommandInfo& command : commands)
     for (const OptionInfo& option : command.options) {
       std::string line =
@@ -209,7 +210,7 @@ std::string fish_completion(const CLI::App& app) {
       for (const std::string& name : option.long_names) line += " -l " + name;
       if (!option.flag) line += option.choices.empty() ? " -r" : " -x";
       if (!option.choices.empty()) line += fmt::format(" -a '{}'", fmt::join(option.choices, " "));
-      line += fmt::format(" -d '{}'\n", quoted(first_sentence(option.description)).substr(0, 80));
+      line += fmt::format(" -d '{}'\n", clip(quoted(first_sentence(option.description)), 80));
       out += line;
     }
   return out;

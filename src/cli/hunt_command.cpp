@@ -1,5 +1,6 @@
 // `pickaxe hunt [--rules PATH...] [FILE...]`: run rules over events, print alerts.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -74,10 +75,13 @@ std::string rate(double per_second) {
 }
 
 // An ISO 8601 bound of --from or --to, in nanoseconds.
-bool parse_time_bound(const std::string& text, const char* option, int64_t& bound) {
+bool parse_time_bound(const std::string& text, const char* option, int64_t& bound,
+                      bool end_of_day = false) {
   if (text.empty()) return true;
   if (std::optional<int64_t> time = parse_iso8601(text)) {
     bound = *time;
+    // --to 2026-11-01 takes the whole day in.
+    if (end_of_day && text.size() == 10) bound += int64_t{86'400'000'000'000} - 1;
     return true;
   }
   std::cerr << fmt::format(
@@ -101,7 +105,7 @@ int run_hunt(const HuntCommandOptions& options) {
   if (!stream_options) return kUsage;
   hunt_options.stream = *stream_options;
   if (!parse_time_bound(options.from, "--from", hunt_options.stream.from) ||
-      !parse_time_bound(options.to, "--to", hunt_options.stream.to))
+      !parse_time_bound(options.to, "--to", hunt_options.stream.to, true))
     return kUsage;
   if (hunt_options.stream.from > hunt_options.stream.to) {
     std::cerr << fmt::format("pickaxe: --from {} is after --to {}\n", options.from, options.to);
@@ -139,15 +143,29 @@ int run_hunt(const HuntCommandOptions& options) {
   }
   hunt_options.suppress_window = *window;
 
-  // hunt's output: -o FILE (replaced) or stdout; watch appends to --output.
+  // hunt's output: -o FILE (replaced, once the rules are known good) or
+  // stdout; watch appends to --output.
   int output_fd = STDOUT_FILENO;
   if (!options.output.empty()) {
-    const int mode = options.watch ? O_APPEND : O_TRUNC;
+    const int mode = options.watch ? O_APPEND : 0;
     output_fd = ::open(options.output.c_str(), O_WRONLY | O_CREAT | mode | O_CLOEXEC, 0644);
     if (output_fd < 0) {
       std::cerr << fmt::format("pickaxe: --output {}: cannot open: {}\n", options.output,
                                std::strerror(errno));
       return kFindings;
+    }
+    struct stat output_info {};
+    if (::fstat(output_fd, &output_info) == 0 && S_ISREG(output_info.st_mode)) {
+      for (const std::string& file : options.files) {
+        struct stat input_info {};
+        if (file != "-" && ::stat(file.c_str(), &input_info) == 0 &&
+            input_info.st_dev == output_info.st_dev && input_info.st_ino == output_info.st_ino) {
+          std::cerr << fmt::format(
+              "pickaxe: --output {}: it is also an input ({}); write the alerts elsewhere\n",
+              options.output, file);
+          return kUsage;
+        }
+      }
     }
   }
   const bool output_is_terminal = isatty(output_fd) == 1;
@@ -240,6 +258,12 @@ int run_hunt(const HuntCommandOptions& options) {
   if (!check_selection(current->loaded.rules, hunt_options.selection, command)) {
     leave_to_exit(std::move(current));
     return kUsage;
+  }
+  if (!options.watch && output_fd != STDOUT_FILENO && ::ftruncate(output_fd, 0) != 0) {
+    std::cerr << fmt::format("pickaxe: --output {}: cannot empty it: {}\n", options.output,
+                             std::strerror(errno));
+    leave_to_exit(std::move(current));
+    return kFindings;
   }
   hunter = current->hunter.get();
   for (const Rule& rule : current->loaded.rules)

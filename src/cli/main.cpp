@@ -38,7 +38,9 @@ std::vector<std::string> technique_ids(const Rule& rule) {
     }
   if (!ids.empty()) return ids;
   for (const std::string& tag : rule.tags) {
-    if (!tag.starts_with("attack.t") || tag.size() < 12) continue;
+    if (!tag.starts_with("attack.t") || tag.size() < 12 ||
+        !std::isdigit(static_cast<unsigned char>(tag[8])))
+      continue;
     std::string id = tag.substr(7);
     std::transform(id.begin(), id.end(), id.begin(),
                    [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
@@ -323,6 +325,8 @@ bool looks_like_log(const std::filesystem::path& path) {
 
 // The file's first 4 KiB hold a NUL byte (and it is not compressed).
 bool binary_file(const std::string& path) {
+  std::error_code kind;
+  if (!std::filesystem::is_regular_file(path, kind)) return false;  // a FIFO is not probed
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return false;
   char head[4096];
@@ -570,18 +574,31 @@ int parse_error(const CLI::App* command, const std::vector<std::string>& args,
           fmt::format("`{}` lists its options", help));
     }
   }
-  if (command && (dynamic_cast<const CLI::ExtrasError*>(&error) ||
-                  dynamic_cast<const CLI::ArgumentMismatch*>(&error) == nullptr)) {
-    std::vector<std::string> names;
+  if (command && dynamic_cast<const CLI::ExtrasError*>(&error)) {
+    std::vector<std::string> names, taking_values;
     for (const CLI::Option* option : command->get_options()) {
-      for (const std::string& name : option->get_lnames()) names.push_back("--" + name);
-      for (const std::string& name : option->get_snames()) names.push_back("-" + name);
+      std::vector<std::string> own;
+      for (const std::string& name : option->get_lnames()) own.push_back("--" + name);
+      for (const std::string& name : option->get_snames()) own.push_back("-" + name);
+      names.insert(names.end(), own.begin(), own.end());
+      if (option->get_expected_max() > 0)
+        taking_values.insert(taking_values.end(), own.begin(), own.end());
     }
+    bool value_next = false;
     for (const std::string& arg : args) {
       if (arg == "--") break;
+      if (value_next) {  // the value of the option before: not an option
+        value_next = false;
+        continue;
+      }
       if (!arg.starts_with("-") || arg == "-") continue;
       std::string name = arg.substr(0, arg.find('='));
-      if (std::find(names.begin(), names.end(), name) != names.end()) continue;
+      if (std::find(names.begin(), names.end(), name) != names.end()) {
+        value_next =
+            arg.find('=') == std::string::npos &&
+            std::find(taking_values.begin(), taking_values.end(), name) != taking_values.end();
+        continue;
+      }
       if (!name.starts_with("--") && name.size() > 2) continue;  // -5 or a value
       std::string guess = nearest(name, names);
       return usage_error(
@@ -671,10 +688,18 @@ int main(int argc, char** argv) {
         std::filesystem::is_directory(config_path, error))
       return usage_error(fmt::format("{}: the configuration file cannot be read", config_path),
                          "--config names a pickaxe.toml; $PICKAXE_CONFIG too");
+    // A file picked up from the working folder is said: a folder of
+    // evidence could hold one.
+    if (!config_given && config_path == "pickaxe.toml")
+      std::cerr << "pickaxe: using ./pickaxe.toml (--config names another file)\n";
     app.set_config("--pickaxe-config-file", config_path, "", true);
     app.get_config_ptr()->group("");  // not shown: --config on each command says it
     app.config_formatter(make_config_reader(app, command->get_name(), config_path));
   }
+  // --print-config needs no positional argument.
+  if (command && std::find(args.begin(), args.end(), "--print-config") != args.end())
+    for (CLI::Option* option : command->get_options())
+      if (option->get_lnames().empty()) option->required(false);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,6 +1,7 @@
 #include "ingest/compressed.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -21,6 +22,8 @@ Compression compression_of_bytes(std::string_view head) {
 Compression compression_of_file(const std::string& path) {
   if (path.ends_with(".gz")) return Compression::Gzip;
   if (path.ends_with(".zst")) return Compression::Zstd;
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return Compression::None;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return Compression::None;
   char head[4];

@@ -383,10 +383,32 @@ namespace {
 // string (a runaway quote), and report nothing until a later key is missing.
 std::optional<size_t> runaway_quote(std::string_view text) {
   size_t line_start = 0;
+  // Inside a block scalar (`key: |`), lines more indented than its key are text.
+  std::optional<size_t> block_indent;
   while (line_start < text.size()) {
     size_t line_end = text.find('\n', line_start);
     if (line_end == std::string_view::npos) line_end = text.size();
     std::string_view line = text.substr(line_start, line_end - line_start);
+    const size_t indent = std::min(line.find_first_not_of(' '), line.size());
+    if (block_indent) {
+      if (indent == line.size() || indent > *block_indent) {
+        line_start = line_end + 1;
+        continue;
+      }
+      block_indent.reset();
+    }
+    {
+      std::string_view trimmed = line.substr(0, line.find_last_not_of(" \t\r") + 1);
+      while (!trimmed.empty() && (trimmed.back() == '-' || trimmed.back() == '+' ||
+                                  std::isdigit(static_cast<unsigned char>(trimmed.back()))))
+        trimmed.remove_suffix(1);
+      if (trimmed.ends_with(": |") || trimmed.ends_with(": >") || trimmed.ends_with("- |") ||
+          trimmed.ends_with("- >") || trimmed == "|" || trimmed == ">") {
+        block_indent = indent;
+        line_start = line_end + 1;
+        continue;
+      }
+    }
     char quote = 0;
     size_t opened = 0;
     char previous = ' ';  // the last character outside spaces, before this one
@@ -451,19 +473,29 @@ std::vector<Rule> parse_rules(const std::shared_ptr<const SourceFile>& source,
                               Diagnostics& diagnostics) {
   std::vector<Rule> rules;
   std::vector<std::pair<size_t, YAML::Node>> documents;
+  // A runaway quote (valid YAML that swallowed lines) is named only when the
+  // file does not read as a rule: YAML's own error, or a rule missing parts.
+  std::vector<std::optional<uint32_t>> runaway;
+  auto report_runaway = [&](uint32_t at) {
+    diagnostics.error("yaml-unclosed-quote", {at, at + 1},
+                      "this quoted string is not closed on its line: YAML reads on through "
+                      "the lines after it, taking them into the string",
+                      "close the quote on this line");
+  };
   for (auto [offset, text] : documents_of(source->text())) {
-    if (std::optional<size_t> quote = runaway_quote(text)) {
-      const uint32_t at = static_cast<uint32_t>(offset + *quote);
-      diagnostics.error("yaml-unclosed-quote", {at, at + 1},
-                        "this quoted string is not closed on its line: YAML reads on through "
-                        "the lines after it, taking them into the string",
-                        "close the quote on this line");
-      return rules;
-    }
+    std::optional<uint32_t> quote;
+    if (std::optional<size_t> at = runaway_quote(text)) quote = static_cast<uint32_t>(offset + *at);
     try {
       YAML::Node document = YAML::Load(std::string(text));
-      if (!document.IsNull()) documents.emplace_back(offset, document);
+      if (!document.IsNull()) {
+        documents.emplace_back(offset, document);
+        runaway.push_back(quote);
+      }
     } catch (const YAML::Exception& error) {
+      if (quote) {
+        report_runaway(*quote);
+        return rules;
+      }
       diagnostics.error("yaml-syntax", span_of(error.mark, *source, offset),
                         fmt::format("invalid YAML: {}", error.msg),
                         "Sigma rules are YAML; check the indentation and quoting here");
@@ -475,10 +507,18 @@ std::vector<Rule> parse_rules(const std::shared_ptr<const SourceFile>& source,
                       "a Sigma rule is a map with title, logsource and detection");
     return rules;
   }
-  Reader reader(*source, diagnostics);
-  for (const auto& [offset, document] : documents) {
+  for (size_t i = 0; i < documents.size(); ++i) {
+    const auto& [offset, document] = documents[i];
+    Diagnostics found(source);
+    Reader reader(*source, found);
     reader.set_offset(offset);
-    if (auto rule = read_document(document, reader, diagnostics)) rules.push_back(std::move(*rule));
+    std::optional<Rule> rule = read_document(document, reader, found);
+    if (found.has_errors() && runaway[i]) {
+      report_runaway(*runaway[i]);  // the cause of what is missing
+      continue;
+    }
+    diagnostics.append(found);
+    if (rule) rules.push_back(std::move(*rule));
   }
   return rules;
 }
