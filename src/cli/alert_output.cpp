@@ -178,7 +178,9 @@ std::string csv_field(std::string_view text) {
   // the attacker writes the logs) is kept as text with a leading quote.
   std::string guarded;
   if (!text.empty() && std::string_view("=+-@\t\r").find(text[0]) != std::string_view::npos) {
-    guarded = "'" + std::string(text);
+    guarded.reserve(text.size() + 1);
+    guarded.push_back('\'');
+    guarded.append(text);
     text = guarded;
   }
   if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);

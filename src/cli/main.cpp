@@ -240,8 +240,8 @@ std::string describe_source_notes(const StreamStats& stats) {
   if (stats.prefiltered > 0)
     notes.push_back(fmt::format("events not parsed, holding none of the literals a query needs: {}",
                                 stats.prefiltered));
-  // (Said for inputs of a megabyte or more: on a small one it would be noise.)
-  if (stats.unscanned_inputs > 0 && stats.bytes >= 1'000'000)
+  // (Said for 64 KB of input or more: on a few sample lines it would be noise.)
+  if (stats.unscanned_inputs > 0 && stats.bytes >= 64 * 1024)
     notes.push_back(fmt::format(
         "inputs whose every line was parsed, too few of their first lines holding none of the "
         "literals for the prefilter to pay: {}",
