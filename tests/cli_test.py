@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import termios
+import time
 import unittest
 
 ARGS = None
@@ -322,6 +323,30 @@ class Terminal(Scratch):
                                       "-o", self.path("out"), events], 120, stderr_terminal=True)
         self.assertEqual(code, 0, shown)
         self.assertRegex(shown, r"hunting: +\d+%  [\d.]+ of [\d.]+ MB  [\d.]+ [kM]?events/s  ETA \d+:\d\d")
+
+    def test_rows_appear_as_alerts_are_final(self):
+        # stdin a pipe kept open, stdout a terminal: the row shows before the input ends.
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
+        process = subprocess.Popen([ARGS.pickaxe, "hunt", "-q", "--max-lateness", "0"],
+                                   stdin=subprocess.PIPE, stdout=slave, stderr=subprocess.DEVNULL,
+                                   env=environment(), cwd=ARGS.source_dir)
+        os.close(slave)
+        with open(os.path.join(ARGS.source_dir, "examples/events.ndjson"), "rb") as f:
+            miner = f.read().splitlines()[1]
+        process.stdin.write(miner + b"\n")
+        process.stdin.flush()
+        shown = b""
+        deadline = time.time() + 20
+        while b"Container Image with a Miner" not in shown and time.time() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                shown += os.read(master, 65536)
+        self.assertIsNone(process.poll())  # still reading its input
+        self.assertIn(b"Container Image with a Miner", shown)
+        process.stdin.close()
+        process.wait(timeout=60)
+        os.close(master)
 
     def test_hint_on_terminal_stdin(self):
         code, shown, stderr = on_terminal(["hunt"], 120, stdin_terminal=True, send=b"\x04")
