@@ -59,6 +59,10 @@ void install_guard() {
 }  // namespace
 
 MappedFile::MappedFile(const std::string& path) {
+  // Not even opened unless a plain file: opening a FIFO would let its writer
+  // go on, to write into a pipe that this reader then closes (EPIPE).
+  struct stat kind {};
+  if (::stat(path.c_str(), &kind) != 0 || !S_ISREG(kind.st_mode)) return;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
   struct stat status {};
