@@ -145,6 +145,13 @@ class ExitCodes(Scratch):
         self.assertEqual(run.returncode, 2)
         self.assertIn("pickaxe: a command is required", run.stderr.decode())
 
+    def test_help_is_the_commands_help(self):
+        self.assertEqual(pickaxe("help", "hunt").stdout, pickaxe("hunt", "--help").stdout)
+        run = pickaxe("--rules", "x")
+        self.assertEqual(run.returncode, 2)
+        self.assertIn("--rules is an option of hunt", run.stderr.decode())
+        self.assertIn("did you mean '--version'?", pickaxe("--versoin").stderr.decode())
+
     def test_help_and_version(self):
         run = pickaxe("help")
         self.assertEqual(run.returncode, 0)
@@ -392,6 +399,15 @@ class Inputs(Scratch):
             run = pickaxe("hunt", "-q", "--detection-time", FIXED, stdin=packed)
             self.assertEqual((run.returncode, run.stdout), (0, expected), run.stderr)
 
+    def test_compression_is_told_by_content(self):
+        plain = self.path("plain.gz")
+        shutil.copy(os.path.join(ARGS.source_dir, "examples/events.ndjson"), plain)
+        run = pickaxe("hunt", "-q", "--detection-time", FIXED, plain)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertTrue(run.stdout)
+        packed = self.write("packed.log", gzip.compress(open(plain, "rb").read()), mode="wb")
+        self.assertEqual(pickaxe("hunt", "-q", "--detection-time", FIXED, packed).stdout, run.stdout)
+
     def test_empty_and_binary_inputs(self):
         empty = self.write("empty.log", "")
         run = pickaxe("hunt", empty)
@@ -449,6 +465,15 @@ class Config(Scratch):
         other = self.write("other.toml", 'format = "timeline"\n')
         run = pickaxe("hunt", "--config", other, "--print-config", env=env, cwd=self.dir)
         self.assertIn('format = "timeline"', run.stdout.decode())
+
+    def test_bad_value_is_said_at_its_line(self):
+        bad = self.write("values.toml", '[hunt]\nthreads = 1\nformat = "tabel"\n')
+        run = pickaxe("hunt", "--config", bad, "examples/events.ndjson")
+        self.assertEqual(run.returncode, 2)
+        self.assertIn("values.toml:3:1: --format: tabel not in", run.stderr.decode())
+        # Given on the command line, the value there is what counts.
+        run = pickaxe("hunt", "-q", "--config", bad, "--format", "ndjson", "examples/events.ndjson")
+        self.assertEqual(run.returncode, 0, run.stderr)
 
     def test_bad_file(self):
         bad = self.write("bad.toml", '[hunt]\nformt = "csv"\n[hnut]\n')

@@ -207,16 +207,18 @@ std::string nest_json(std::string_view json) {
 
 AlertWriter::AlertWriter(Output& out, AlertWriterOptions options) : out_(out), options_(options) {
   if (!table()) return;
-  // TIME and SEVERITY are fixed; RULE, HOST and MATCH share the rest.
-  constexpr size_t kFixed = 24 + 2 + 8 + 2 + 2 + 2;
-  const size_t rest = options_.width > kFixed + 30 ? options_.width - kFixed : 30;
+  // TIME and SEVERITY are fixed (seconds only under 100 columns); RULE,
+  // HOST and MATCH share the rest.
+  time_width_ = options_.width < 100 ? 19 : 24;
+  const size_t fixed = time_width_ + 2 + 8 + 2 + 2 + 2;
+  const size_t rest = options_.width > fixed + 30 ? options_.width - fixed : 30;
   host_width_ = rest >= 90 ? 16 : 10;
   rule_width_ = std::max<size_t>(16, rest * 45 / 100);
   if (options_.longest_rule > 0) rule_width_ = std::min(rule_width_, options_.longest_rule);
   rule_width_ = std::max<size_t>(rule_width_, 4);
   match_width_ = rest > rule_width_ + host_width_ ? rest - rule_width_ - host_width_ : 0;
-  // Less than 10 columns for the match: it is left out, the rule gets them.
-  if (match_width_ < 10) {
+  // Less than 16 columns for the match: it is left out, the rule gets them.
+  if (match_width_ < 16) {
     rule_width_ += match_width_;
     match_width_ = 0;
   }
@@ -233,8 +235,9 @@ void AlertWriter::begin() {
       return;
     case AlertFormat::Timeline: out_.write("Timestamp,Host,Level,Rule,Details\n"); return;
     case AlertFormat::Table: {
-      std::string header = fmt::format("{}  {}  {}  {}", pad("TIME", 24), pad("SEVERITY", 8),
-                                       pad("RULE", rule_width_), pad("HOST", host_width_));
+      std::string header =
+          fmt::format("{}  {}  {}  {}", pad("TIME", time_width_), pad("SEVERITY", 8),
+                      pad("RULE", rule_width_), pad("HOST", host_width_));
       if (match_width_ > 0) header += "  MATCH";
       while (!header.empty() && header.back() == ' ') header.pop_back();
       out_.write(header + "\n");
@@ -281,9 +284,10 @@ void AlertWriter::write_table_row(const AlertRow& row) {
     std::string_view color = severity_color(row.severity);
     if (!color.empty()) severity = fmt::format("{}{}\x1b[0m", color, severity);
   }
-  std::string line = fmt::format("{}  {}  {}  {}", pad(clip(printable(row.time), 24), 24), severity,
-                                 pad(clip(printable(row.rule), rule_width_), rule_width_),
-                                 pad(clip(printable(row.host), host_width_), host_width_));
+  std::string line =
+      fmt::format("{}  {}  {}  {}", pad(printable(row.time).substr(0, time_width_), time_width_),
+                  severity, pad(clip(printable(row.rule), rule_width_), rule_width_),
+                  pad(clip(printable(row.host), host_width_), host_width_));
   if (match_width_ > 0) line += "  " + clip(printable(row.match), match_width_);
   while (!line.empty() && line.back() == ' ') line.pop_back();
   out_.record(line + "\n");

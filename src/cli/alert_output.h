@@ -70,7 +70,7 @@ class AlertWriter {
   void write_table_row(const AlertRow& row);
   Output& out_;
   AlertWriterOptions options_;
-  size_t rule_width_ = 40, host_width_ = 16, match_width_ = 60;
+  size_t time_width_ = 24, rule_width_ = 40, host_width_ = 16, match_width_ = 60;
   bool first_ = true;
 };
 

@@ -26,10 +26,20 @@ std::string nearest(std::string_view word, const std::vector<std::string>& candi
       }
     return d[a.size()][b.size()];
   };
+  auto lower = [](std::string_view text) {
+    std::string out(text);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  };
   std::string best;
   size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
+  const std::string folded = lower(word);
   for (const std::string& candidate : candidates) {
-    size_t found = distance(word, candidate);
+    // Far longer or shorter names cannot be near: not measured.
+    if (candidate.size() > word.size() + best_distance + 8 ||
+        word.size() > candidate.size() + best_distance)
+      continue;
+    size_t found = distance(folded, lower(candidate));
     // A prefix of a longer name ("--form" for "--format") counts as close.
     if (candidate.starts_with(word) && word.size() >= 3) found = std::min<size_t>(found, 1);
     if (found < best_distance) {
@@ -236,6 +246,25 @@ std::string toml_value(const std::string& text) {
 }
 
 }  // namespace
+
+std::string config_location(const std::string& path, const std::string& command,
+                            const std::string& key) {
+  toml::table document;
+  try {
+    document = toml::parse_file(path);
+  } catch (const toml::parse_error&) {
+    return "";
+  }
+  auto place = [&](const toml::table& table) -> std::string {
+    for (const auto& [name, value] : table)
+      if (name.str() == key)
+        return fmt::format("{}:{}:{}", path, name.source().begin.line, name.source().begin.column);
+    return "";
+  };
+  if (const toml::table* section = document[command].as_table())
+    if (std::string found = place(*section); !found.empty()) return found;
+  return place(document);
+}
 
 std::string config_help() {
   return R"(pickaxe.toml sets defaults for the options of every command.

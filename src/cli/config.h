@@ -29,6 +29,11 @@ std::shared_ptr<CLI::Config> make_config_reader(const CLI::App& app, std::string
 // file over default), as a pickaxe.toml section.
 std::string print_config(const CLI::App& command);
 
+// Where the file sets `key` for `command` ("path:line:col"): its section's
+// key, else the top-level one; "" when it does not.
+std::string config_location(const std::string& path, const std::string& command,
+                            const std::string& key);
+
 // `pickaxe help config`: where the file is looked for, and its shape.
 std::string config_help();
 

@@ -9,6 +9,7 @@
 
 #include "cli/alert_output.h"
 #include "cli/commands.h"
+#include "cli/config.h"
 
 namespace pickaxe::cli {
 
@@ -314,7 +315,11 @@ int run_man(const CLI::App& app, const std::string& name, const std::string& dir
       std::cout << man_page(app, &command);
       return kSuccess;
     }
-  std::cerr << fmt::format("pickaxe: man: '{}' is not a command\n", name);
+  std::vector<std::string> names;
+  for (const CommandInfo& command : commands) names.push_back(command.name);
+  const std::string guess = nearest(name, names);
+  std::cerr << fmt::format("pickaxe: man: '{}' is not a command{}\n", name,
+                           guess.empty() ? "" : fmt::format("; did you mean '{}'?", guess));
   return kUsage;
 }
 

@@ -19,9 +19,11 @@
 
 #include "cli/alert_output.h"
 #include "cli/commands.h"
+#include "cli/config.h"
 #include "cli/hunt_options.h"
 #include "cli/metrics.h"
 #include "hunt/hunter.h"
+#include "ingest/compressed.h"
 #include "rules/rule_loader.h"
 #include "util/output.h"
 #include "util/signals.h"
@@ -180,11 +182,24 @@ int run_hunt(const HuntCommandOptions& options) {
   writer_options.flush_rows = output_is_terminal;
   const bool show_summary = !options.stream.quiet;
 
-  // A progress line on a terminal, when reading files.
+  // A progress line on a terminal, when reading files. Compressed input
+  // expands to a size unknown beforehand: then no share or ETA is shown.
   uint64_t total_bytes = 0;
+  bool sized = true;
   for (const std::string& file : options.files) {
     std::error_code error;
-    if (file != "-") total_bytes += std::filesystem::file_size(file, error);
+    if (file == "-") continue;
+    if (std::filesystem::is_directory(file, error)) {
+      for (auto it = std::filesystem::recursive_directory_iterator(file, error);
+           !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error))
+        if (it->is_regular_file(error)) {
+          total_bytes += it->file_size(error);
+          sized = sized && compression_of_file(it->path().string()) == Compression::None;
+        }
+      continue;
+    }
+    total_bytes += std::filesystem::file_size(file, error);
+    sized = sized && compression_of_file(file) == Compression::None;
   }
   const bool show_progress =
       !options.watch && !options.stream.quiet && isatty(STDERR_FILENO) == 1 && total_bytes > 0;
@@ -197,6 +212,13 @@ int run_hunt(const HuntCommandOptions& options) {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       if (seconds < 0.5 || !hunter) return;
       const uint64_t events = hunter->stats().stream.events;
+      if (!sized) {
+        std::cerr << fmt::format("\r\x1b[K  hunting: {:.1f} MB read (decompressed)  {}events/s",
+                                 bytes / 1e6, rate(events / seconds))
+                  << std::flush;
+        progress_shown = true;
+        return;
+      }
       const double fraction = std::min(1.0, static_cast<double>(bytes) / total_bytes);
       const double left = fraction > 0 ? seconds * (1 - fraction) / fraction : 0;
       std::cerr << fmt::format(
@@ -392,7 +414,9 @@ bool parse_max_signals(const std::string& text, std::optional<uint64_t>& cap) {
     return true;
   }
   std::cerr << fmt::format(
-      "pickaxe: --max-signals: '{}' is neither a positive count nor 'unlimited'\n", text);
+      "pickaxe: --max-signals: '{}' is neither a positive count nor "
+      "'unlimited'{}\n",
+      text, nearest(text, {"unlimited"}).empty() ? "" : "; did you mean 'unlimited'?");
   return false;
 }
 
@@ -414,13 +438,19 @@ bool check_selection(const std::vector<Rule>& rules, const RuleSelection& select
   if (unmatched.empty() && any) return true;
   for (const std::string& line : unmatched)
     std::cerr << fmt::format("pickaxe: {}: {}\n", command, line);
-  if (unmatched.empty())
-    std::cerr << fmt::format(
-        "pickaxe: {}: no rule is selected by --rule-id, --tag and --min-severity together\n",
-        command);
+  if (unmatched.empty()) {
+    std::vector<std::string> filters;
+    if (!selection.rule_ids.empty()) filters.push_back("--rule-id");
+    if (!selection.tags.empty()) filters.push_back("--tag");
+    if (!selection.min_severity.empty())
+      filters.push_back("--min-severity " + selection.min_severity);
+    std::cerr << fmt::format("pickaxe: {}: no rule is selected by {}\n", command,
+                             fmt::join(filters, " and "));
+  }
   std::cerr << fmt::format(
-      "pickaxe: {}: `pickaxe rules` lists the rules with their ids, tags and severities\n",
-      command);
+      "pickaxe: {}: `pickaxe rules`{} lists the rules with their ids, tags "
+      "and severities\n",
+      command, command == "rules" ? " without filters" : "");
   return false;
 }
 

@@ -545,7 +545,7 @@ int unknown_command(const CLI::App& app, const std::string& word) {
 
 // A parse error, said as pickaxe says errors: the first option the command
 // does not know, with the nearest one it does; else CLI11's message.
-int parse_error(const CLI::App* command, const std::vector<std::string>& args,
+int parse_error(const CLI::App& app, const CLI::App* command, const std::vector<std::string>& args,
                 const CLI::ParseError& error) {
   const std::string where = command ? command->get_name() : "";
   const std::string help = command ? "pickaxe " + command->get_name() + " --help" : "pickaxe help";
@@ -574,9 +574,10 @@ int parse_error(const CLI::App* command, const std::vector<std::string>& args,
           fmt::format("`{}` lists its options", help));
     }
   }
-  if (command && dynamic_cast<const CLI::ExtrasError*>(&error)) {
+  if (dynamic_cast<const CLI::ExtrasError*>(&error)) {
+    const CLI::App& scope = command ? *command : app;
     std::vector<std::string> names, taking_values;
-    for (const CLI::Option* option : command->get_options()) {
+    for (const CLI::Option* option : scope.get_options()) {
       std::vector<std::string> own;
       for (const std::string& name : option->get_lnames()) own.push_back("--" + name);
       for (const std::string& name : option->get_snames()) own.push_back("-" + name);
@@ -601,10 +602,21 @@ int parse_error(const CLI::App* command, const std::vector<std::string>& args,
       }
       if (!name.starts_with("--") && name.size() > 2) continue;  // -5 or a value
       std::string guess = nearest(name, names);
+      std::string hint = fmt::format("`{}` lists its options", help);
+      if (!command) {
+        // An option of a command, given before it (or without one).
+        std::vector<std::string> owners;
+        for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+          if (sub->get_option_no_throw(name)) owners.push_back(sub->get_name());
+        if (!owners.empty())
+          hint =
+              fmt::format("{} is an option of {}: write it after the command, e.g. `pickaxe {} {}`",
+                          name, fmt::join(owners, ", "), owners.front(), name);
+      }
       return usage_error(
           located(fmt::format("unknown option '{}'{}", name,
                               guess.empty() ? "" : fmt::format("; did you mean '{}'?", guess))),
-          fmt::format("`{}` lists its options", help));
+          hint);
     }
   }
   if (dynamic_cast<const CLI::ConfigError*>(&error))
@@ -673,9 +685,15 @@ int main(int argc, char** argv) {
       std::cout << config_help();
       return kSuccess;
     }
-    CLI::App* command = find_command(app, args[1]);
-    if (!command) return unknown_command(app, args[1]);
-    std::cout << command->help();
+    if (!find_command(app, args[1])) return unknown_command(app, args[1]);
+    // As `pickaxe COMMAND --help` says it.
+    try {
+      app.parse(std::vector<std::string>{"--help", args[1]});  // CLI11 reads it reversed
+    } catch (const CLI::CallForHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+      return app.exit(e);
+    }
     return kSuccess;
   }
   CLI::App* command = args[0].starts_with("-") ? nullptr : find_command(app, args[0]);
@@ -709,7 +727,22 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    return parse_error(command, args, e);
+    // A bad value the configuration file gave: said at its line.
+    const std::string text = e.what();
+    const size_t dashes = text.find("--");
+    if (command && !config_path.empty() && dashes != std::string::npos) {
+      const std::string option = text.substr(dashes, text.find_first_of(": =", dashes) - dashes);
+      const bool on_command_line = std::any_of(args.begin(), args.end(), [&](const auto& arg) {
+        return arg == option || arg.starts_with(option + "=");
+      });
+      const std::string where =
+          on_command_line ? ""
+                          : config_location(config_path, command->get_name(), option.substr(2));
+      if (!where.empty())
+        return usage_error(fmt::format("{}: {}", where, text),
+                           "`pickaxe help config` shows the file's shape");
+    }
+    return parse_error(app, command, args, e);
   }
   if (print && command) {
     std::cout << "# pickaxe " << command->get_name()

@@ -135,6 +135,11 @@ void add_rules_command(CLI::App& app, std::function<int()>& run) {
       "tags. Without PATH, the bundled T1204.003 pack.");
   command->add_option("paths", options->paths, "Rule files or directories (as for --rules)");
   command
+      ->add_option("-r,--rules", options->paths,
+                   "Rule files or directories, as the paths (so that pickaxe.toml's `rules` "
+                   "applies)")
+      ->allow_extra_args(false);
+  command
       ->add_option("--format", options->format,
                    "table (default on a terminal) or json (one array, default otherwise)")
       ->check(CLI::IsMember({"table", "json"}));

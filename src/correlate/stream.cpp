@@ -388,6 +388,7 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
     }
   };
   // This thread commits (and helps); the pool's other threads help.
+  const uint64_t bytes_before = reader_.stats().bytes;  // of the inputs read before this one
   auto commit_in_order = [&] {
     uint64_t line_base = 0;
     // A file cut short while read is read no further than the cut.
@@ -411,7 +412,12 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
       progressed.notify_all();
       if (c % 4 == 0 || c == chunks.size()) {
         release_pages(static_cast<size_t>(chunk.text.data() - text.data()));  // committed chunks
-        if (reader_.options().on_progress) reader_.options().on_progress(reader_.stats().bytes);
+        // How far into the file the committed chunks reach.
+        const uint64_t reached =
+            bytes_before +
+            static_cast<uint64_t>(chunk.text.data() + chunk.text.size() - text.data());
+        if (reader_.options().on_progress)
+          reader_.options().on_progress(std::max(reader_.stats().bytes, reached));
       }
     }
     stop.store(true);

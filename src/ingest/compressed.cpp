@@ -20,17 +20,20 @@ Compression compression_of_bytes(std::string_view head) {
 }
 
 Compression compression_of_file(const std::string& path) {
-  if (path.ends_with(".gz")) return Compression::Gzip;
-  if (path.ends_with(".zst")) return Compression::Zstd;
+  const Compression by_name = path.ends_with(".gz")    ? Compression::Gzip
+                              : path.ends_with(".zst") ? Compression::Zstd
+                                                       : Compression::None;
+  // The first bytes decide (a plain log named .gz is plain); a file that
+  // cannot be looked at goes by its name, and says why when it is read.
   struct stat info {};
-  if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return Compression::None;
+  if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return by_name;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return Compression::None;
+  if (fd < 0) return by_name;
   char head[4];
   ssize_t n = ::pread(fd, head, sizeof head, 0);
   ::close(fd);
-  return n > 0 ? compression_of_bytes(std::string_view(head, static_cast<size_t>(n)))
-               : Compression::None;
+  if (n < 2) return by_name;
+  return compression_of_bytes(std::string_view(head, static_cast<size_t>(n)));
 }
 
 struct DecompressingBuffer::Codec {

@@ -15,7 +15,8 @@ namespace pickaxe {
 enum class Compression { None, Gzip, Zstd };
 // By the first bytes: gzip's 1f 8b, zstd's 28 b5 2f fd.
 Compression compression_of_bytes(std::string_view head);
-// By extension (.gz, .zst), else by the file's first bytes.
+// By the file's first bytes; by extension (.gz, .zst) when it has fewer
+// than two or cannot be read.
 Compression compression_of_file(const std::string& path);
 
 // A stream buffer over a compressed file. When the data is corrupt or cut
