@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "util/strings.h"
+
 namespace pickaxe::cli {
 
 std::string nearest(std::string_view word, const std::vector<std::string>& candidates) {
@@ -26,20 +28,15 @@ std::string nearest(std::string_view word, const std::vector<std::string>& candi
       }
     return d[a.size()][b.size()];
   };
-  auto lower = [](std::string_view text) {
-    std::string out(text);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-  };
   std::string best;
   size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
-  const std::string folded = lower(word);
+  const std::string folded = to_lower(word);
   for (const std::string& candidate : candidates) {
     // Far longer or shorter names cannot be near: not measured.
     if (candidate.size() > word.size() + best_distance + 8 ||
         word.size() > candidate.size() + best_distance)
       continue;
-    size_t found = distance(folded, lower(candidate));
+    size_t found = distance(folded, to_lower(candidate));
     // A prefix of a longer name ("--form" for "--format") counts as close.
     if (candidate.starts_with(word) && word.size() >= 3) found = std::min<size_t>(found, 1);
     if (found < best_distance) {

@@ -23,6 +23,7 @@
 #include "ingest/compressed.h"
 #include "ingest/fd_input.h"
 #include "util/signals.h"
+#include "util/strings.h"
 
 namespace pickaxe::cli {
 bool stdout_is_terminal() {
@@ -282,9 +283,7 @@ bool document_or_rule_name(const std::filesystem::path& path) {
   static const std::vector<std::string> kExtensions{
       ".md",  ".rst", ".toml", ".yml", ".yaml", ".eql", ".html", ".pdf", ".py", ".sh",
       ".cfg", ".ini", ".conf", ".png", ".jpg",  ".svg", ".tar",  ".zip", ".xml"};
-  std::string extension = path.extension().string();
-  std::transform(extension.begin(), extension.end(), extension.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string extension = to_lower(path.extension().string());
   if (std::find(kExtensions.begin(), kExtensions.end(), extension) != kExtensions.end())
     return true;
   std::string stem = path.stem().string();
@@ -296,9 +295,7 @@ bool document_or_rule_name(const std::filesystem::path& path) {
 // A file of a folder with no log extension: taken when its first line
 // reads as one of the formats pickaxe decodes (JSON, auditd, syslog).
 bool looks_like_log(const std::filesystem::path& path) {
-  std::string extension = path.extension().string();
-  std::transform(extension.begin(), extension.end(), extension.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string extension = to_lower(path.extension().string());
   for (const char* known : {".ndjson", ".jsonl", ".json", ".log", ".gz", ".zst", ".audit"})
     if (extension == known) return true;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
