@@ -283,6 +283,11 @@ class Formats(Scratch):
         with open(out) as f:
             lines = f.read().splitlines()
         self.assertTrue(lines and all(json.loads(line) for line in lines))
+        run = pickaxe("hunt", "-q", "-o", "/dev/null", *EXAMPLES)  # not a file: not emptied
+        self.assertEqual(run.returncode, 0, run.stderr)
+        run = pickaxe("hunt", "-q", "-o", "/dev/full", *EXAMPLES)
+        self.assertEqual(run.returncode, 1)
+        self.assertIn("No space left on device", run.stderr.decode())
         run = pickaxe("hunt", "-q", "-o", "/nonexistent/dir/x", *EXAMPLES)
         self.assertEqual(run.returncode, 1)
         self.assertIn("--output /nonexistent/dir/x: cannot open", run.stderr.decode())

@@ -281,7 +281,10 @@ int run_hunt(const HuntCommandOptions& options) {
     leave_to_exit(std::move(current));
     return kUsage;
   }
-  if (!options.watch && output_fd != STDOUT_FILENO && ::ftruncate(output_fd, 0) != 0) {
+  // A regular file is replaced; a device or FIFO (/dev/null, a pipe) is written as it is.
+  struct stat output_kind {};
+  if (!options.watch && output_fd != STDOUT_FILENO && ::fstat(output_fd, &output_kind) == 0 &&
+      S_ISREG(output_kind.st_mode) && ::ftruncate(output_fd, 0) != 0) {
     std::cerr << fmt::format("pickaxe: --output {}: cannot empty it: {}\n", options.output,
                              std::strerror(errno));
     leave_to_exit(std::move(current));
