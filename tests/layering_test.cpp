@@ -13,7 +13,7 @@ namespace {
 
 const std::vector<std::string> kStages = {
     "util",  "diag",      "event", "eql",  "ingest", "source",   "match", "sigma",
-    "rules", "correlate", "lint",  "hunt", "export", "validate", "fleet", "cli"};
+    "rules", "correlate", "lint",  "hunt", "export", "scan", "validate", "fleet", "cli"};
 
 // The includes in `text` that reach a later stage than `stage`.
 std::vector<std::string> upward_includes(const std::string& stage, const std::string& text) {

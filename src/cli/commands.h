@@ -45,6 +45,7 @@ void add_alerts_command(CLI::App& app, std::function<int()>& run);
 void add_rules_command(CLI::App& app, std::function<int()>& run);
 void add_completion_command(CLI::App& app, std::function<int()>& run);
 void add_man_command(CLI::App& app, std::function<int()>& run);
+void add_scan_command(CLI::App& app, std::function<int()>& run);
 // The options that reach the fleet's NATS servers: --nats, --nats-creds, --nats-ca.
 void add_nats_options(CLI::App* command, fleet::ConnectOptions& connect);
 // The fleet's layout options of ship and serve: --partitions,

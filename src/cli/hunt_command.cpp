@@ -44,24 +44,6 @@ std::string now_iso() {
                      millis % 1000);
 }
 
-// One alert as a row of the table, CSV and timeline, and of the summary.
-AlertRow row_of(const Alert& alert) {
-  AlertRow row;
-  row.time = alert.time;
-  row.severity = alert.severity;
-  row.rule = alert.rule_name;
-  row.host = alert.host;
-  row.match = alert.summary;
-  row.reason = alert.reason;
-  row.uuid = alert.uuid;
-  if (alert.rule) {
-    row.rule_id = alert.rule->rule_id;
-    row.risk_score = alert.rule->risk_score;
-    row.techniques = fmt::format("{}", fmt::join(technique_ids(*alert.rule), ";"));
-  }
-  return row;
-}
-
 // "1:05" or "1:02:03".
 std::string clock_time(double seconds) {
   auto whole = static_cast<uint64_t>(std::max(0.0, seconds));
@@ -234,7 +216,7 @@ int run_hunt(const HuntCommandOptions& options) {
   std::unique_ptr<AlertWriter> writer;
   ResultsSummary summary;
   auto sink = [&](const Alert& alert) {
-    AlertRow row = row_of(alert);
+    AlertRow row = alert_row(alert);
     if (!alert.building_block) summary.add(row);
     // A table row on the terminal: the progress line makes way.
     if (progress_shown && writer->table() && writer_options.flush_rows) {
@@ -402,6 +384,23 @@ int run_hunt(const HuntCommandOptions& options) {
 }
 
 }  // namespace
+
+AlertRow alert_row(const Alert& alert) {
+  AlertRow row;
+  row.time = alert.time;
+  row.severity = alert.severity;
+  row.rule = alert.rule_name;
+  row.host = alert.host;
+  row.match = alert.summary;
+  row.reason = alert.reason;
+  row.uuid = alert.uuid;
+  if (alert.rule) {
+    row.rule_id = alert.rule->rule_id;
+    row.risk_score = alert.rule->risk_score;
+    row.techniques = fmt::format("{}", fmt::join(technique_ids(*alert.rule), ";"));
+  }
+  return row;
+}
 
 bool parse_max_signals(const std::string& text, std::optional<uint64_t>& cap) {
   cap.reset();

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/alert_output.h"
 #include "cli/commands.h"
 #include "hunt/exceptions.h"
 #include "hunt/hunter.h"
@@ -57,6 +58,9 @@ struct HuntBuild {
 // from `base` first (the hunter before a reload, or a checkpoint's); null,
 // with the problems printed, when they have errors.
 using HuntBuilder = std::function<std::unique_ptr<HuntBuild>(const FieldIndex* base)>;
+
+// One alert as a row of the table, CSV and timeline, and of the summary.
+AlertRow alert_row(const Alert& alert);
 
 // The options of rule selection and tuning hunt, watch and serve share.
 void add_rule_options(CLI::App* command, HuntCommandOptions& options);

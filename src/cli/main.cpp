@@ -647,6 +647,7 @@ int main(int argc, char** argv) {
   add_serve_command(app, run);
   add_alerts_command(app, run);
   add_validate_command(app, run);
+  add_scan_command(app, run);
   add_convert_command(app, run);
   add_rules_command(app, run);
   add_completion_command(app, run);

@@ -1,0 +1,440 @@
+// `pickaxe scan IMAGE...`: container images, read offline, become ECS events
+// (docs/SCAN.md) that the scan rule pack runs over, as hunt runs rules.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "cli/alert_output.h"
+#include "cli/commands.h"
+#include "cli/config.h"
+#include "cli/hunt_options.h"
+#include "hunt/hunter.h"
+#include "scan/events.h"
+#include "scan/image.h"
+#include "scan/sarif.h"
+#include "scan/yara_set.h"
+#include "util/output.h"
+#include "util/signals.h"
+
+namespace pickaxe::cli {
+
+namespace {
+
+struct ScanCommandOptions {
+  HuntCommandOptions hunt;  // rules, selection, tuning, --detection-time, -q
+  std::vector<std::string> images;
+  std::string platform;
+  std::vector<std::string> yara;
+  bool no_yara = false;
+  std::string yara_max_size = "32M";
+  int yara_timeout = 10;
+  std::string max_unpacked = "64G";
+  std::string sarif;
+  std::string events;
+};
+
+// "32M", "1G", "512k", "4096" (binary units; a trailing B or iB is allowed).
+std::optional<uint64_t> parse_size(std::string text) {
+  if (text.ends_with("iB") || text.ends_with("ib"))
+    text.resize(text.size() - 2);
+  else if (text.size() > 1 && (text.back() == 'B' || text.back() == 'b'))
+    text.pop_back();
+  uint64_t unit = 1;
+  if (!text.empty()) switch (text.back()) {
+      case 'k':
+      case 'K': unit = uint64_t{1} << 10; break;
+      case 'm':
+      case 'M': unit = uint64_t{1} << 20; break;
+      case 'g':
+      case 'G': unit = uint64_t{1} << 30; break;
+      case 't':
+      case 'T': unit = uint64_t{1} << 40; break;
+      default: break;
+    }
+  if (unit != 1) text.pop_back();
+  uint64_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  if (value > UINT64_MAX / unit) return std::nullopt;
+  return value * unit;
+}
+
+std::string now_iso() {
+  auto now = std::chrono::system_clock::now();
+  auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::time_t seconds = static_cast<std::time_t>(millis / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900,
+                     utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                     millis % 1000);
+}
+
+// One row of the summary table: one image (one platform of an input).
+struct ImageSummary {
+  std::string input, reference, platform;
+  size_t layers = 0;
+  uint64_t files = 0;
+  uint64_t alerts = 0;
+  std::string worst;  // severity
+  bool problems = false;
+};
+
+// A file that can be written, checked before the scan starts.
+bool open_output(const std::string& path, const char* option, int& fd) {
+  fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    std::cerr << fmt::format("pickaxe: {} {}: cannot open: {}\n", option, path,
+                             std::strerror(errno));
+    return false;
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && ::ftruncate(fd, 0) != 0) {
+    std::cerr << fmt::format("pickaxe: {} {}: cannot empty it: {}\n", option, path,
+                             std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+std::string image_table(const std::vector<ImageSummary>& rows) {
+  size_t image_width = 5, platform_width = 8;
+  for (const ImageSummary& row : rows) {
+    image_width = std::max(image_width, row.reference.size());
+    platform_width = std::max(platform_width, row.platform.size());
+  }
+  image_width = std::min<size_t>(image_width, 60);
+  std::string text = fmt::format("{:<{}}  {:<{}}  {:>6}  {:>7}  {:>6}  {}\n", "IMAGE", image_width,
+                                 "PLATFORM", platform_width, "LAYERS", "FILES", "ALERTS", "WORST");
+  for (const ImageSummary& row : rows)
+    text += fmt::format("{:<{}}  {:<{}}  {:>6}  {:>7}  {:>6}  {}{}\n",
+                        clip(row.reference, image_width), image_width, row.platform, platform_width,
+                        row.layers, row.files, row.alerts, row.worst.empty() ? "-" : row.worst,
+                        row.problems ? "  (image has problems: see above)" : "");
+  return text;
+}
+
+int run_scan(const ScanCommandOptions& options) {
+  const HuntCommandOptions& hunt = options.hunt;
+  const bool quiet = hunt.stream.quiet;
+  scan::ScanLimits limits;
+  std::optional<uint64_t> yara_max = parse_size(options.yara_max_size);
+  std::optional<uint64_t> max_unpacked = parse_size(options.max_unpacked);
+  if (!yara_max || !max_unpacked) {
+    std::cerr << fmt::format("pickaxe: {}: '{}' is not a size (e.g. 512K, 32M, 64G)\n",
+                             yara_max ? "--max-unpacked" : "--yara-max-size",
+                             yara_max ? options.max_unpacked : options.yara_max_size);
+    return kUsage;
+  }
+  limits.yara_max_size = *yara_max;
+  limits.max_unpacked = *max_unpacked;
+  limits.yara_timeout_seconds = options.yara_timeout;
+  if (!hunt.detection_time.empty() && !parse_iso8601(hunt.detection_time)) {
+    std::cerr << fmt::format(
+        "pickaxe: --detection-time: '{}' is not an ISO 8601 time (e.g. 2026-01-01T00:00:00Z)\n",
+        hunt.detection_time);
+    return kUsage;
+  }
+  const std::string scan_time = hunt.detection_time.empty() ? now_iso() : hunt.detection_time;
+  if (options.images.size() > 1 &&
+      std::count(options.images.begin(), options.images.end(), "-") > 0 &&
+      std::count(options.images.begin(), options.images.end(), "-") != 1) {
+    std::cerr << "pickaxe: scan: stdin (-) can be read once only\n";
+    return kUsage;
+  }
+
+  // YARA: the bundled miner set unless --yara names others or --no-yara.
+  std::unique_ptr<scan::YaraSet> yara;
+  if (!options.no_yara) {
+    std::vector<std::string> paths = options.yara;
+    if (paths.empty()) paths.push_back(bundled_pack_dir() + "/scan/yara");
+    std::vector<std::string> problems;
+    yara = scan::YaraSet::compile(paths, problems);
+    for (const std::string& problem : problems) std::cerr << "pickaxe: yara: " << problem << "\n";
+    if (!yara) {
+      std::cerr << "pickaxe: scan: the YARA rules have errors (--no-yara scans without them)\n";
+      return kFindings;
+    }
+    limits.yara = yara.get();
+  }
+
+  // Rules: the bundled scan pack by default.
+  std::vector<std::string> rule_paths =
+      hunt.rules.empty() ? std::vector<std::string>{bundled_pack_dir() + "/scan"} : hunt.rules;
+  std::optional<const sigma::Mapping*> sigma_mapping = load_sigma_mapping(hunt.sigma_mapping);
+  if (!sigma_mapping) return kUsage;
+  std::optional<LoadResult> loaded =
+      load_rules_or_report(rule_paths, "scan", hunt.skip_invalid, *sigma_mapping);
+  if (!loaded) return kFindings;
+  HuntOptions hunt_options;
+  hunt_options.selection = {hunt.rule_ids, hunt.tags, hunt.min_severity};
+  if (!parse_max_signals(hunt.max_signals, hunt_options.max_signals)) return kUsage;
+  std::optional<StreamOptions> stream_options = stream_options_of(hunt.stream);
+  if (!stream_options) return kUsage;
+  hunt_options.stream = *stream_options;
+  hunt_options.threads = 1;
+  hunt_options.detection_time = scan_time;
+  hunt_options.suppress_by = hunt.suppress_by;
+  if (auto window = parse_duration(hunt.suppress_window)) hunt_options.suppress_window = *window;
+  ExceptionSet exceptions;
+  if (!hunt.exceptions.empty()) {
+    Diagnostics exception_diagnostics;
+    exceptions = load_exceptions(hunt.exceptions, exception_diagnostics);
+    for (const Diagnostic& d : exception_diagnostics.items()) std::cerr << render_text(d);
+    if (exception_diagnostics.has_errors()) return kFindings;
+    hunt_options.exceptions = &exceptions;
+  }
+  if (!check_selection(loaded->rules, hunt_options.selection, "scan")) return kUsage;
+
+  // Outputs, opened once the rules are good.
+  int output_fd = STDOUT_FILENO, sarif_fd = -1, events_fd = -1;
+  if (!hunt.output.empty() && !open_output(hunt.output, "--output", output_fd)) return kFindings;
+  if (!options.sarif.empty() && !open_output(options.sarif, "--sarif", sarif_fd)) return kFindings;
+  if (!options.events.empty() && !open_output(options.events, "--events", events_fd))
+    return kFindings;
+  const bool output_is_terminal = isatty(output_fd) == 1;
+  AlertWriterOptions writer_options;
+  writer_options.format = hunt.format.empty()
+                              ? (output_is_terminal ? AlertFormat::Table : AlertFormat::Ndjson)
+                              : *alert_format_from_name(hunt.format);
+  writer_options.nested = hunt.nested;
+  writer_options.color = use_color(hunt.color, output_fd);
+  writer_options.width = terminal_width(output_fd);
+  writer_options.flush_rows = output_is_terminal;
+  for (const Rule& rule : loaded->rules)
+    if (rule.loaded() && hunt_options.selection.selects(rule))
+      writer_options.longest_rule = std::max(writer_options.longest_rule, rule.name.size());
+  Output out(output_fd);
+  Output events_out(events_fd);
+  AlertWriter writer(out, writer_options);
+
+  std::vector<ImageSummary> summaries;
+  std::vector<scan::Finding> findings;
+  ResultsSummary results;
+  simdjson::dom::parser alert_parser;
+  auto sink = [&](const Alert& alert) {
+    AlertRow row = alert_row(alert);
+    // Which image: the alert carries its event's pickaxe.scan facts.
+    std::string input, reference, platform, path;
+    simdjson::dom::element document;
+    if (alert_parser.parse(alert.json).get(document) == simdjson::SUCCESS) {
+      auto text = [&](const char* key) {
+        std::string_view value;
+        return document[key].get(value) == simdjson::SUCCESS ? std::string(value) : "";
+      };
+      input = text("pickaxe.scan.input");
+      reference = text("pickaxe.scan.image.reference");
+      platform = text("pickaxe.scan.image.platform");
+      path = text("file.path");
+    }
+    row.host = reference;
+    if (!alert.building_block) {
+      results.add(row);
+      for (ImageSummary& summary : summaries)
+        if (summary.input == input && summary.reference == reference &&
+            summary.platform == platform) {
+          ++summary.alerts;
+          if (severity_rank(alert.severity) > severity_rank(summary.worst))
+            summary.worst = alert.severity;
+        }
+      scan::Finding finding;
+      if (alert.rule) {
+        finding.rule_id = alert.rule->rule_id;
+        finding.rule_description = alert.rule->description;
+        finding.risk_score = static_cast<int>(alert.rule->risk_score);
+      }
+      finding.rule_name = alert.rule_name;
+      finding.severity = alert.severity;
+      finding.input = input;
+      finding.image = reference;
+      finding.platform = platform;
+      finding.path = path;
+      finding.message = alert.reason;
+      finding.alert_uuid = alert.uuid;
+      findings.push_back(std::move(finding));
+    }
+    writer.write(row, alert.json, alert.building_block);
+  };
+  auto on_problem = [&](const InputProblem& problem) { std::cerr << describe_problem(problem); };
+  Diagnostics compile_diagnostics;
+  static const Schema schema;  // the hunter keeps a reference to it
+  auto hunter = std::make_unique<Hunter>(loaded->rules, schema, hunt_options, sink, on_problem,
+                                         compile_diagnostics);
+  for (const Diagnostic& d : compile_diagnostics.items()) std::cerr << render_text(d);
+  if (compile_diagnostics.has_errors()) {
+    leave_to_exit(std::move(hunter));
+    return kFindings;
+  }
+  writer.begin();
+  install_stop_signals();
+
+  const auto started = std::chrono::steady_clock::now();
+  bool image_problems = false;
+  scan::ScanStats totals;
+  scan::EventContext context;
+  context.timestamp = scan_time;
+  context.yara = yara.get();
+  for (const std::string& name : options.images) {
+    if (stop_requested()) break;
+    if (name == "-" && isatty(STDIN_FILENO) == 1 && !quiet)
+      std::cerr << "pickaxe: reading an image tarball from the terminal (stdin): pipe one in, "
+                   "e.g. docker save IMAGE | pickaxe scan -\n";
+    scan::ImageInput input = scan::read_image_input(name, limits);
+    scan::resolve_images(input, options.platform);
+    for (const std::string& problem : input.problems)
+      std::cerr << fmt::format("pickaxe: {}: {}\n", name, problem);
+    if (!input.problems.empty()) image_problems = true;
+    if (input.images.empty() && input.problems.empty()) {
+      std::cerr << fmt::format(
+          "pickaxe: {}: no image{}\n", name,
+          options.platform.empty()
+              ? ""
+              : fmt::format(" for --platform {} (it holds {})", options.platform,
+                            fmt::join(input.platforms_passed_over, ", ")));
+      image_problems = true;
+    }
+    totals.unpacked_bytes += input.stats.unpacked_bytes;
+    totals.files += input.stats.files;
+    totals.hashed_bytes += input.stats.hashed_bytes;
+    totals.yara_scanned += input.stats.yara_scanned;
+    totals.yara_too_large += input.stats.yara_too_large;
+    totals.yara_timeouts += input.stats.yara_timeouts;
+    context.input = name;
+    for (const scan::Image& image : input.images) {
+      ImageSummary summary;
+      summary.input = name;
+      summary.reference = image.reference;
+      summary.platform = image.platform;
+      summary.layers = image.layers.size();
+      summary.problems = !input.problems.empty();
+      summaries.push_back(summary);
+      scan::ImageCounts counts =
+          scan::write_image_events(image, context, [&](std::string_view text) {
+            if (events_fd >= 0) events_out.write(text);
+            std::istringstream in{std::string(text)};
+            hunter->read(in, name);
+          });
+      summaries.back().files = counts.files;
+    }
+  }
+  hunter->finish();
+  hunter->drain();
+  writer.end();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  HuntStats stats = hunter->stats();
+  leave_to_exit(std::move(hunter));
+
+  bool written = true;
+  if (sarif_fd >= 0) {
+    Output sarif_out(sarif_fd);
+    sarif_out.write(scan::sarif_log(findings, PICKAXE_VERSION));
+    written = finish_output(sarif_out, "SARIF results") && written;
+  }
+  if (events_fd >= 0) written = finish_output(events_out, "scan events") && written;
+
+  if (!quiet) {
+    std::cerr << fmt::format(
+        "scan: {} images, {} files, {:.1f} MB unpacked and hashed in {:.2f} s; {} rules, {} "
+        "alerts\n",
+        summaries.size(), totals.files, totals.unpacked_bytes / 1e6, seconds, loaded->rules.size(),
+        stats.alerts);
+    if (yara)
+      std::cerr << fmt::format(
+          "  YARA: {} rules over {} files; {} over --yara-max-size not matched{}\n",
+          yara->rule_count(), totals.yara_scanned, totals.yara_too_large,
+          totals.yara_timeouts > 0
+              ? fmt::format("; {} timed out (--yara-timeout)", totals.yara_timeouts)
+              : "");
+    for (const auto& [rule, count] : stats.alerts_by_rule)
+      std::cerr << fmt::format("  {:>6}  {}\n", count, rule);
+    for (const auto& [item, count] : stats.excepted_by_item)
+      std::cerr << fmt::format("  {:>6}  removed by exception \"{}\"\n", count, item);
+    if (!summaries.empty()) std::cerr << "\n" << image_table(summaries);
+  }
+  if (!finish_output(out, writer.table() ? "table rows" : "alerts")) written = false;
+  if (stop_requested()) {
+    std::cerr << fmt::format("pickaxe: stopped by {}: the images read until then were scanned\n",
+                             stop_signal_name());
+    return 128 + stop_signal();
+  }
+  if (!written || image_problems) return kFindings;
+  if (hunt.fail_on_alert && stats.alerts > 0) return kAlerts;
+  return kSuccess;
+}
+
+}  // namespace
+
+void add_scan_command(CLI::App& app, std::function<int()>& run) {
+  auto options = std::make_shared<ScanCommandOptions>();
+  CLI::App* command = app.add_subcommand(
+      "scan",
+      "Scan container images offline (docker save / podman save tarballs, OCI layouts or their "
+      "tarballs; - is stdin) before they run: their config, history and every file become ECS "
+      "events (docs/SCAN.md) that the bundled scan rules and YARA rules run over. Exit codes: "
+      "0 done, 1 an image or rule had errors, 2 usage, 3 alerts raised with --fail-on-alert.");
+  add_rule_options(command, options->hunt);
+  command->get_option("--rules")->description(
+      "Rule files or directories over the scan events (default: the bundled "
+      "rules/t1204_003/scan pack); repeatable");
+  command
+      ->add_option("images", options->images,
+                   "Images: tarballs (plain, .gz, .zst), OCI "
+                   "layout folders, or - for stdin")
+      ->required();
+  command->add_option("--platform", options->platform,
+                      "Scan only this platform of a multi-platform image (os/arch[/variant], "
+                      "e.g. linux/arm64); default: every platform");
+  command
+      ->add_option("--yara", options->yara,
+                   "YARA rule files or folders (.yar, .yara) run over each file's content "
+                   "(default: the bundled Linux miner set); repeatable")
+      ->allow_extra_args(false);
+  command->add_flag("--no-yara", options->no_yara, "Match no file content with YARA");
+  command
+      ->add_option("--yara-max-size", options->yara_max_size,
+                   "Larger files are hashed but not YARA-matched")
+      ->default_str("32M");
+  command->add_option("--yara-timeout", options->yara_timeout, "Seconds YARA may spend on one file")
+      ->check(CLI::Range(1, 3600))
+      ->default_str("10");
+  command
+      ->add_option("--max-unpacked", options->max_unpacked,
+                   "Stop reading an image that expands past this (a decompression bomb)")
+      ->default_str("64G");
+  command
+      ->add_option("--format", options->hunt.format,
+                   "Alerts as ndjson (default when not a terminal) or table (default on a "
+                   "terminal)")
+      ->check(CLI::IsMember({"ndjson", "table"}));
+  command->add_option("-o,--output", options->hunt.output,
+                      "Write the alerts to this file (replaced) instead of stdout");
+  command->add_option("--sarif", options->sarif, "Also write the findings as SARIF 2.1.0 here");
+  command->add_option("--events", options->events,
+                      "Also write every scan event (NDJSON) here, to hunt over later");
+  command->add_option("--color", options->hunt.color, "Colour severities in the table")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->default_str("auto");
+  command->add_option(
+      "--detection-time", options->hunt.detection_time,
+      "The events' and alerts' @timestamp, ISO 8601 (default: now); fix it for reproducible "
+      "output");
+  command->add_flag("--fail-on-alert", options->hunt.fail_on_alert,
+                    "Exit 3 when any alert was raised (1 stays for errors): a CI gate");
+  command->add_flag("-q,--quiet", options->hunt.stream.quiet, "No summary on stderr");
+  command->callback([options, &run] { run = [options] { return run_scan(*options); }; });
+}
+
+}  // namespace pickaxe::cli
