@@ -1025,9 +1025,14 @@ def emulation_image():
         directory("/home/miner", mode=0o750, uid=1000, gid=1000, uname="miner", gname="miner"),
         directory("/tmp", mode=0o1777),
     ])
-    miner = elf("x86-64", "EXEC", strings=[
-        "xmrig", "XMRig 6.21.0", "https://xmrig.com/wallet", "donate-level", "randomx",
-        "rx/0", "cryptonight", "stratum+tcp://", "--donate-level=%d", "pool.supportxmr.com"])
+    miner = elf("x86-64", "EXEC", strings=[  # the strings of XMRig's usage text and defaults
+        "xmrig", "XMRig 6.21.0", "https://xmrig.com/wallet", "donate.v2.xmrig.com",
+        "donate-level", "randomx", "stratum+tcp://", "pool.supportxmr.com",
+        "  -o, --url=URL                 URL of mining server",
+        "      --donate-level=N          donate level, default 1%",
+        "      --randomx-1gb-pages       use 1GB hugepages for RandomX dataset",
+        "      --cpu-max-threads-hint=N  maximum CPU threads count (in percentage) hint",
+        "rx/0", "rx/wow", "cn/r", "argon2/chukwa", "cryptonight"])
     install = Layer([
         directory("/opt"),
         directory("/opt/xmr"),
