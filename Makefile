@@ -91,9 +91,9 @@ fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DPICKAXE_FUZZ=ON -DPICKAXE_TESTS=OFF -DPICKAXE_BENCH=OFF
 	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_eql_parser fuzz_rule_loader fuzz_query_stream fuzz_query_state fuzz_date_format \
-	  fuzz_compressed \
+	  fuzz_compressed fuzz_image \
 	  $(addprefix fuzz_,$(DECODERS))
-	mkdir -p $(FUZZ_DIR)/new-parser $(FUZZ_DIR)/new-rules $(FUZZ_DIR)/new-events $(FUZZ_DIR)/new-dates $(FUZZ_DIR)/new-compressed $(FUZZ_DIR)/new-states fuzz/artifacts \
+	mkdir -p $(FUZZ_DIR)/new-parser $(FUZZ_DIR)/new-rules $(FUZZ_DIR)/new-events $(FUZZ_DIR)/new-dates $(FUZZ_DIR)/new-compressed $(FUZZ_DIR)/new-states $(FUZZ_DIR)/new-images fuzz/artifacts \
 	  $(addprefix $(FUZZ_DIR)/new-,$(DECODERS))
 	./$(FUZZ_DIR)/fuzz_eql_parser -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS) \
 	  $(FUZZ_DIR)/new-parser fuzz/corpus/parser
@@ -107,6 +107,8 @@ fuzz: deps
 	  $(FUZZ_DIR)/new-dates fuzz/corpus/dates
 	./$(FUZZ_DIR)/fuzz_compressed -max_total_time=$$(( $(FUZZ_SECONDS) / 6 + 1 )) $(FUZZ_FLAGS) \
 	  $(FUZZ_DIR)/new-compressed fuzz/corpus/compressed
+	./$(FUZZ_DIR)/fuzz_image -max_total_time=$$(( $(FUZZ_SECONDS) / 6 + 1 )) $(FUZZ_FLAGS) -max_len=65536 \
+	  $(FUZZ_DIR)/new-images fuzz/corpus/images
 	for decoder in $(DECODERS); do \
 	  ./$(FUZZ_DIR)/fuzz_$$decoder -max_total_time=$$(( $(FUZZ_SECONDS) / 6 + 1 )) $(FUZZ_FLAGS) \
 	    $(FUZZ_DIR)/new-$$decoder fuzz/corpus/$$decoder || exit 1; \

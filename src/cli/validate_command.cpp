@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "rules/rule_loader.h"
+#include "scan/yara_set.h"
 #include "util/output.h"
 #include "validate/validate.h"
 
@@ -63,7 +64,14 @@ int run_validate(const ValidateOptions& options) {
     return kFindings;
   }
   const ExceptionSet* tuned = tuning_path.empty() ? nullptr : &tuning;
-  ValidationReport report = validate_rules(loaded->rules, emulations, tuned, diagnostics);
+  // Emulations' images are scanned with the bundled YARA set, as pickaxe scan does.
+  std::unique_ptr<scan::YaraSet> yara;
+  if (std::vector<std::string> problems; std::filesystem::exists(pack + "/scan/yara")) {
+    yara = scan::YaraSet::compile({pack + "/scan/yara"}, problems);
+    for (const std::string& problem : problems) std::cerr << "pickaxe: yara: " << problem << "\n";
+  }
+  ValidationReport report =
+      validate_rules(loaded->rules, emulations, tuned, diagnostics, yara.get());
   // The variation corpus: the rules, the seed rule apart, against the seed rule alone.
   std::string corpus = options.variations.empty()
                            ? bundled_dir("variations", PICKAXE_VARIATIONS_DIR)

@@ -1,5 +1,7 @@
 #include "validate/validate.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -17,22 +19,22 @@
 #include "event/patterns.h"
 #include "hunt/hunter.h"
 #include "lint/linter.h"
+#include "scan/events.h"
+#include "scan/image.h"
 #include "util/json_writer.h"
 
 namespace pickaxe {
 
-const std::vector<std::string> kValidationSources = {"endpoint", "auditd", "sysmon", "cloudtrail",
-                                                     "docker"};
+const std::vector<std::string> kValidationSources = {"image",  "endpoint",   "auditd",
+                                                     "sysmon", "cloudtrail", "docker"};
 
 namespace {
 
 // The file of each source in an emulation folder.
 const std::vector<std::pair<std::string, std::string>> kSourceFiles = {
-    {"endpoint", "endpoint.ndjson"},
-    {"auditd", "audit.log"},
-    {"sysmon", "sysmon.log"},
-    {"cloudtrail", "cloudtrail.json"},
-    {"docker", "docker.ndjson"}};
+    {"image", "image.oci.tar"},  // scanned before it runs: pickaxe scan's events
+    {"endpoint", "endpoint.ndjson"},   {"auditd", "audit.log"},    {"sysmon", "sysmon.log"},
+    {"cloudtrail", "cloudtrail.json"}, {"docker", "docker.ndjson"}};
 
 const char* kDetectionTime = "2026-01-01T00:00:00.000Z";  // fixed: output is reproducible
 
@@ -80,6 +82,27 @@ Run run_file(const std::vector<Rule>& rules, const std::string& path, const Exce
   stream.read(in, path);
   stream.finish();
   return run;
+}
+
+// An image's scan events (docs/SCAN.md), in a temporary file the caller removes.
+std::string scan_events_file(const std::string& image_path, const scan::YaraSet* yara,
+                             std::vector<std::string>& problems) {
+  static int made = 0;
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            fmt::format("pickaxe-validate-{}-{}.ndjson", ::getpid(), made++))
+                               .string();
+  scan::ScanLimits limits;
+  limits.yara = yara;
+  scan::ImageInput input = scan::read_image_input(image_path, limits);
+  scan::resolve_images(input, "");
+  for (const std::string& problem : input.problems)
+    problems.push_back(fmt::format("{}: {}", image_path, problem));
+  std::ofstream out(path, std::ios::binary);
+  scan::EventContext context{kDetectionTime, image_path, yara};
+  for (const scan::Image& image : input.images)
+    scan::write_image_events(image, context, [&](std::string_view text) { out << text; });
+  if (!out.flush()) problems.push_back(fmt::format("{}: cannot write its scan events", path));
+  return path;
 }
 
 // A TOML file, or an error at the place toml++ stopped, with a hint.
@@ -484,7 +507,8 @@ uint64_t ValidationReport::benign_alerts() const {
 
 ValidationReport validate_rules(const std::vector<Rule>& rules,
                                 const std::vector<Emulation>& emulations,
-                                const ExceptionSet* tuning, Diagnostics& diagnostics) {
+                                const ExceptionSet* tuning, Diagnostics& diagnostics,
+                                const scan::YaraSet* yara) {
   ValidationReport report;
   std::vector<Diagnostics> findings(rules.size());
   for (size_t i = 0; i < rules.size(); ++i) {
@@ -497,7 +521,10 @@ ValidationReport validate_rules(const std::vector<Rule>& rules,
     TestResult test;
     test.emulation = &emulation;
     for (const auto& [source, path] : emulation.files) {
-      Run run = run_file(rules, path, tuning, problems);
+      const bool image = source == "image";
+      const std::string events = image ? scan_events_file(path, yara, problems) : path;
+      Run run = run_file(rules, events, tuning, problems);
+      if (image) std::filesystem::remove(events);
       Cell& cell = test.cells[source];
       if (auto it = emulation.not_carried.find(source); it != emulation.not_carried.end()) {
         cell.carries = false;
@@ -699,7 +726,9 @@ void write_quality_json(JsonWriter& json, const QualityReport& report) {
 }  // namespace
 
 std::string render_validation_table(const ValidationReport& report) {
-  std::string out = fmt::format("{:<40}", "TEST");
+  // The image column is the image scanned before it runs; the others, telemetry.
+  std::string out = fmt::format("{:<40}  {:<10}  {}\n", "", "before run", "at run (telemetry)");
+  out += fmt::format("{:<40}", "TEST");
   for (const std::string& source : kValidationSources) out += fmt::format("  {:<10}", source);
   out += "\n";
   size_t caught_tests = 0;
@@ -720,8 +749,8 @@ std::string render_validation_table(const ValidationReport& report) {
     out += "\n";
   }
   out +=
-      "(- : the test leaves no telemetry in that source; n/a : it does, but cannot show the "
-      "behaviour)\n";
+      "(image: pickaxe scan of the image the test runs; - : the test leaves no telemetry in that "
+      "source; n/a : it does, but cannot show the behaviour)\n";
   for (const TestResult& test : report.tests) {
     out += fmt::format("\n{} {}\n", test.emulation->id, test.emulation->name);
     for (const std::string& source : kValidationSources) {

@@ -14,8 +14,12 @@
 
 namespace pickaxe {
 
+namespace scan {
+class YaraSet;
+}
+
 // The data sources of an emulation, in matrix order.
-extern const std::vector<std::string> kValidationSources;  // endpoint, auditd, sysmon, ...
+extern const std::vector<std::string> kValidationSources;  // image, endpoint, auditd, ...
 
 // One folder of emulations/: a test (id 1-5), a benign baseline, or a
 // false-positive scenario with the tuning meant to silence it.
@@ -116,9 +120,12 @@ struct ValidationReport {
 
 // Replays every emulation through the source decoders and the rules.
 // `tuning` (may be null) applies to every run, as in a hunt.
+// An emulation's image.oci.tar is scanned (with `yara`, may be null) and
+// the rules run over its scan events: the matrix's "image" column.
 ValidationReport validate_rules(const std::vector<Rule>& rules,
                                 const std::vector<Emulation>& emulations,
-                                const ExceptionSet* tuning, Diagnostics& diagnostics);
+                                const ExceptionSet* tuning, Diagnostics& diagnostics,
+                                const scan::YaraSet* yara = nullptr);
 
 std::string render_validation_table(const ValidationReport& report);
 std::string render_validation_json(const ValidationReport& report);
