@@ -79,6 +79,7 @@ bench: build
 	./$(BUILD_DIR)/pickaxe_bench --benchmark_counters_tabular=true
 	python3 bench/run_bench.py --build $(BUILD_DIR) --events $(BENCH_EVENTS) --runs $(BENCH_RUNS)
 	python3 bench/watch_bench.py --build $(BUILD_DIR) --events bench/data/events-$(BENCH_EVENTS).ndjson --seconds $(WATCH_SECONDS)
+	python3 bench/scan_bench.py --build $(BUILD_DIR)
 	python3 bench/fleet_bench.py --build $(BUILD_DIR) --events bench/data/events-$(BENCH_EVENTS).ndjson --count $(FLEET_EVENTS)
 
 # libFuzzer with ASan+UBSan: the EQL parser for FUZZ_SECONDS seconds, then the
