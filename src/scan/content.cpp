@@ -143,19 +143,66 @@ void ContentAnalyzer::finish(FileRecord& record, ScanStats& stats) {
   const bool sections_complete = sections_size_ > 0 && sections_.size() == sections_size_;
   record.elf = elf_facts(header_, std::min<uint64_t>(offset_, sizeof header_), sections_.data(),
                          sections_.size(), sections_complete);
-  if (!limits_.yara) return;
-  if (!buffering_) {
-    ++stats.yara_too_large;
-    return;
+  if (limits_.yara && !buffering_) ++stats.yara_too_large;
+}
+
+YaraWorker::YaraWorker(const ScanLimits& limits) : limits_(limits), thread_([this] { run(); }) {}
+
+YaraWorker::~YaraWorker() {
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
   }
-  ++stats.yara_scanned;
-  record.yara.clear();
+  work_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void YaraWorker::submit(LayerTable* table, size_t index, std::vector<uint8_t> content) {
+  constexpr size_t kMaxQueued = size_t{64} << 20;
+  std::unique_lock lock(mutex_);
+  room_.wait(lock, [&] { return jobs_.empty() || queued_bytes_ + content.size() <= kMaxQueued; });
+  queued_bytes_ += content.size();
+  jobs_.push_back({table, index, std::move(content)});
+  lock.unlock();
+  work_.notify_one();
+}
+
+void YaraWorker::run() {
   static const uint8_t kNothing = 0;
-  if (limits_.yara->scan(buffer_.empty() ? &kNothing : buffer_.data(), buffer_.size(),
-                         limits_.yara_timeout_seconds, record.yara) == YaraSet::Outcome::TimedOut)
-    ++stats.yara_timeouts;
-  // A large buffer is not kept between files.
-  if (buffer_.capacity() > (size_t{4} << 20)) std::vector<uint8_t>().swap(buffer_);
+  while (true) {
+    std::unique_lock lock(mutex_);
+    work_.wait(lock, [&] { return closing_ || !jobs_.empty(); });
+    if (jobs_.empty()) return;
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
+    lock.unlock();
+    Result result{job.table, job.index, {}};
+    const auto outcome =
+        limits_.yara->scan(job.content.empty() ? &kNothing : job.content.data(), job.content.size(),
+                           limits_.yara_timeout_seconds, result.matches);
+    lock.lock();
+    queued_bytes_ -= job.content.size();
+    ++scanned_;
+    timeouts_ += outcome == YaraSet::Outcome::TimedOut;
+    if (!result.matches.empty()) results_.push_back(std::move(result));
+    lock.unlock();
+    room_.notify_one();
+  }
+}
+
+void YaraWorker::finish(ScanStats& stats) {
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+  }
+  work_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  for (Result& result : results_)
+    result.table->files[result.index].yara = std::move(result.matches);
+  results_.clear();
+  stats.yara_scanned += scanned_;
+  stats.yara_timeouts += timeouts_;
+  scanned_ = timeouts_ = 0;
 }
 
 }  // namespace pickaxe::scan

@@ -116,7 +116,26 @@ class InputReader {
         limits_(limits),
         analyzer_(limits),
         outer_buffer_(kChunk),
-        inner_buffer_(kChunk) {}
+        inner_buffer_(kChunk) {
+    if (limits.yara) yara_ = std::make_unique<YaraWorker>(limits);
+  }
+
+  // Every YARA match in its table; hard links take their target's.
+  void finish() {
+    if (!yara_) return;
+    yara_->finish(input_.stats);
+    for (Blob& blob : input_.blobs) {
+      if (!blob.layer) continue;
+      std::unordered_map<std::string_view, size_t> by_path;
+      std::vector<FileRecord>& files = blob.layer->files;
+      for (size_t i = 0; i < files.size(); ++i) {
+        if (files[i].type == FileRecord::Type::File) by_path[files[i].path] = i;
+        if (files[i].type != FileRecord::Type::HardLink) continue;
+        if (auto target = by_path.find(files[i].target); target != by_path.end())
+          files[i].yara = files[target->second].yara;
+      }
+    }
+  }
 
   // Reads the members of a tarball; false when the input must stop.
   void read_archive(archive* outer) {
@@ -406,7 +425,6 @@ class InputReader {
           record.hashed = it->hashed;
           record.sha256 = it->sha256;
           record.elf = it->elf;
-          record.yara = it->yara;
           break;
         }
     } else if (type == AE_IFLNK) {
@@ -439,6 +457,8 @@ class InputReader {
       }
       record.size = read;
       analyzer_.finish(record, input_.stats);
+      if (yara_ && analyzer_.kept())
+        yara_->submit(&table, table.files.size(), analyzer_.take_content());
     } else {
       return true;  // folders, devices, FIFOs: no content to scan
     }
@@ -450,6 +470,7 @@ class InputReader {
   ImageInput& input_;
   const ScanLimits& limits_;
   ContentAnalyzer analyzer_;
+  std::unique_ptr<YaraWorker> yara_;
   std::vector<uint8_t> outer_buffer_, inner_buffer_;
   uint64_t entry_count_ = 0;
 };
@@ -464,7 +485,9 @@ void read_tarball(ImageInput& input, const ScanLimits& limits,
     input.problems.push_back(fmt::format("cannot be read: {}", why ? why : "unreadable"));
     input.ended_early = true;
   } else {
-    InputReader(input, limits).read_archive(outer);
+    InputReader reader(input, limits);
+    reader.read_archive(outer);
+    reader.finish();
   }
   archive_read_free(outer);
 }
@@ -476,7 +499,9 @@ ImageInput read_image_input(const std::string& name, const ScanLimits& limits) {
   input.name = name;
   std::error_code error;
   if (name != "-" && std::filesystem::is_directory(name, error)) {
-    InputReader(input, limits).read_folder(name);
+    InputReader reader(input, limits);
+    reader.read_folder(name);
+    reader.finish();
     return input;
   }
   const int fd = name == "-" ? STDIN_FILENO : ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
