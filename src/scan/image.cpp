@@ -34,6 +34,10 @@ namespace {
 constexpr size_t kChunk = size_t{1} << 20;
 // Entries (files, links, whiteouts) one input may hold: their tables are kept.
 constexpr uint64_t kMaxEntries = 4'000'000;
+// Stands for "layer sha256:<digest>" in a layer's problems until the digest is known.
+constexpr std::string_view kLayerMark =
+    "\x1e"
+    "layer";
 
 // "/a/./b//c" -> "/a/b/c"; nullopt when a ".." climbs above the root.
 std::optional<std::string> normalise(std::string_view raw) {
@@ -233,6 +237,7 @@ class InputReader {
     blob.name = name;
     blob.size = size;
     Sha256 raw_hash;
+    const size_t first_problem = input_.problems.size();
     const void* first = nullptr;
     ssize_t first_size = source.next(&first);
     if (first_size < 0) {
@@ -277,6 +282,9 @@ class InputReader {
       if (!source_failed && !input_.ended_early) drain(source, raw_hash, source_failed);
     }
     blob.sha256 = hex(raw_hash.finish());
+    for (size_t i = first_problem; i < input_.problems.size(); ++i)
+      if (input_.problems[i].starts_with(kLayerMark))
+        input_.problems[i].replace(0, kLayerMark.size(), "layer sha256:" + blob.sha256);
     if (source_failed) {
       input_.problems.push_back(fmt::format(
           "{}: the archive is cut short or damaged in this member: {}", name, source.error()));
@@ -387,7 +395,7 @@ class InputReader {
     if (!path) {
       input_.problems.push_back(
           fmt::format("{}: entry '{}' climbs out of the image root: skipped (nothing is extracted)",
-                      blob.name, raw_path));
+                      kLayerMark, raw_path));
       return true;
     }
     const std::string base = path->substr(path->rfind('/') + 1);
@@ -412,8 +420,8 @@ class InputReader {
       std::optional<std::string> target = normalise(hard_link);
       if (!target) {
         input_.problems.push_back(fmt::format(
-            "{}: hard link '{}' names '{}', which climbs out of the image root: skipped", blob.name,
-            raw_path, hard_link));
+            "{}: hard link '{}' names '{}', which climbs out of the image root: skipped",
+            kLayerMark, raw_path, hard_link));
         return true;
       }
       record.type = FileRecord::Type::HardLink;
@@ -453,6 +461,21 @@ class InputReader {
         if (over_cap(outer_unpacked())) {
           input_.ended_early = true;
           return false;
+        }
+      }
+      // A sparse member's trailing hole is not in its data: it reads as zeros.
+      if (archive_entry_sparse_count(entry) > 0 && read < record.size) {
+        std::fill(inner_buffer_.begin(), inner_buffer_.end(), 0);
+        while (read < record.size) {
+          const size_t hole = std::min<uint64_t>(record.size - read, inner_buffer_.size());
+          analyzer_.update(inner_buffer_.data(), hole);
+          read += hole;
+          input_.stats.unpacked_bytes += hole;
+          counted += hole;
+          if (over_cap(outer_unpacked())) {
+            input_.ended_early = true;
+            return false;
+          }
         }
       }
       record.size = read;
@@ -536,6 +559,15 @@ std::string text_at(element object, std::string_view key) {
   std::string_view text;
   if (object[key].get(text) == simdjson::SUCCESS) return std::string(text);
   return "";
+}
+
+// "nginx:1.25" -> "1.25"; "" for "nginx", "host:5000/app" or "app@sha256:...".
+std::string tag_of(const std::string& reference) {
+  const std::string name = reference.substr(0, reference.find('@'));
+  const size_t slash = name.rfind('/');
+  const size_t colon = name.rfind(':');
+  if (colon == std::string::npos || (slash != std::string::npos && colon < slash)) return "";
+  return name.substr(colon + 1);
 }
 
 class Resolver {
@@ -716,12 +748,13 @@ class Resolver {
     image.platform = platform;
     if (!platform_wanted(platform)) return;
     if (image.reference.empty()) image.reference = image.config_digest;
-    if (const size_t slash = image.reference.rfind('/'), colon = image.reference.rfind(':');
-        colon != std::string::npos && (slash == std::string::npos || colon > slash) &&
-        image.tags.empty())
-      image.tags.push_back(image.reference.substr(colon + 1));
-    else if (!image.tags.empty())
-      for (std::string& tag : image.tags) tag = tag.substr(tag.rfind(':') + 1);
+    // Tags: RepoTags' (each name:tag), else the reference's, when it has one.
+    if (image.tags.empty() && image.reference != image.config_digest)
+      image.tags.push_back(image.reference);
+    std::vector<std::string> tags;
+    for (const std::string& tagged : image.tags)
+      if (std::string tag = tag_of(tagged); !tag.empty()) tags.push_back(tag);
+    image.tags = std::move(tags);
     // Legacy docker save layers are plain tar: their sha256 is the config's diff_id.
     std::vector<std::string> diff_ids;
     simdjson::dom::array ids;
