@@ -57,6 +57,7 @@ TEST_RULES = None  # a folder of rules written by setUpModule
 FILE_ACTIONS = ("image-file", "image-file-deleted", "image-file-replaced")
 MIB = 1 << 20
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the builder
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 from image_builder import (Config, Entry, History, Image, Index, Layer, Workspace,  # noqa: E402
                            bomb_layer, build_image, directory, elf, file, hardlink, opaque,
