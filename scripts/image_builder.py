@@ -636,8 +636,6 @@ class BuiltImage:
     layers: list        # of BuiltLayer
     config: Blob
     manifest: Blob      # the OCI (or Docker v2) manifest
-    attestation: Blob = None
-    extra_blobs: list = dataclasses.field(default_factory=list)
 
     @property
     def reference(self):
