@@ -237,7 +237,7 @@ void AlertWriter::begin() {
     case AlertFormat::Table: {
       std::string header =
           fmt::format("{}  {}  {}  {}", pad("TIME", time_width_), pad("SEVERITY", 8),
-                      pad("RULE", rule_width_), pad("HOST", host_width_));
+                      pad("RULE", rule_width_), pad(options_.host_label, host_width_));
       if (match_width_ > 0) header += "  MATCH";
       while (!header.empty() && header.back() == ' ') header.pop_back();
       out_.write(header + "\n");

@@ -52,6 +52,7 @@ struct AlertWriterOptions {
   size_t longest_rule = 0;
   // table: a terminal sees each row as soon as it is written.
   bool flush_rows = false;
+  std::string host_label = "HOST";  // table: the host column's title (scan: IMAGE)
 };
 
 // Writes alerts to `out` in one format. Table rows, CSV and timeline lines

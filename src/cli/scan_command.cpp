@@ -213,6 +213,7 @@ int run_scan(const ScanCommandOptions& options) {
   writer_options.color = use_color(hunt.color, output_fd);
   writer_options.width = terminal_width(output_fd);
   writer_options.flush_rows = output_is_terminal;
+  writer_options.host_label = "IMAGE";
   for (const Rule& rule : loaded->rules)
     if (rule.loaded() && hunt_options.selection.selects(rule))
       writer_options.longest_rule = std::max(writer_options.longest_rule, rule.name.size());
@@ -230,14 +231,15 @@ int run_scan(const ScanCommandOptions& options) {
     std::string input, reference, platform, path;
     simdjson::dom::element document;
     if (alert_parser.parse(alert.json).get(document) == simdjson::SUCCESS) {
-      auto text = [&](const char* key) {
+      auto text = [&](const char* pointer) {
         std::string_view value;
-        return document[key].get(value) == simdjson::SUCCESS ? std::string(value) : "";
+        return document.at_pointer(pointer).get(value) == simdjson::SUCCESS ? std::string(value)
+                                                                            : "";
       };
-      input = text("pickaxe.scan.input");
-      reference = text("pickaxe.scan.image.reference");
-      platform = text("pickaxe.scan.image.platform");
-      path = text("file.path");
+      input = text("/pickaxe/scan/input");
+      reference = text("/pickaxe/scan/image/reference");
+      platform = text("/pickaxe/scan/image/platform");
+      path = text("/file/path");
     }
     row.host = reference;
     if (!alert.building_block) {

@@ -139,7 +139,7 @@ std::string reason(simdjson::dom::element document, const Rule& rule) {
 
 std::string summary_of(simdjson::dom::element document) {
   for (const char* path : {"process.command_line", "dns.question.name", "destination.ip",
-                           "process.name", "event.action", "message"}) {
+                           "file.path", "process.name", "event.action", "message"}) {
     std::string value = text_at(document, path);
     if (value.empty()) continue;
     if (std::string_view(path) == "destination.ip") {

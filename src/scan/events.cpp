@@ -247,12 +247,14 @@ class EventWriter {
     }
     scan_object();
     json.end_object();
-    json.key("file").begin_object();
-    if (file.elf.present) json.key("stripped").value(file.elf.stripped);
-    if (file.type == FileRecord::Type::HardLink) json.key("hard_link_to").value(file.target);
-    if (file.type == FileRecord::Type::Symlink)
-      json.key("escapes_root").value(climbs_out(file.path, file.target));
-    json.end_object();
+    if (file.elf.present || file.type != FileRecord::Type::File) {
+      json.key("file").begin_object();
+      if (file.elf.present) json.key("stripped").value(file.elf.stripped);
+      if (file.type == FileRecord::Type::HardLink) json.key("hard_link_to").value(file.target);
+      if (file.type == FileRecord::Type::Symlink)
+        json.key("escapes_root").value(climbs_out(file.path, file.target));
+      json.end_object();
+    }
     const ImageLayer& layer = image_.layers[stacked.layer];
     json.key("layer").begin_object().key("digest").value(layer.digest);
     json.key("index").value(static_cast<int64_t>(stacked.layer)).end_object();
