@@ -651,10 +651,14 @@ class Resolver {
       if (text_at(annotations, "vnd.docker.reference.type") == "attestation-manifest") return;
       std::string full = text_at(annotations, "io.containerd.image.name");
       std::string ref = text_at(annotations, "org.opencontainers.image.ref.name");
+      // An OCI ref.name may be a whole reference, or only a tag.
+      const bool only_tag = ref.find_first_of("/:@") == std::string::npos;
       if (!full.empty())
         name = full;
-      else if (!ref.empty())
+      else if (!ref.empty() && !only_tag)
         name = ref;
+      else if (!ref.empty() && name.empty())
+        name = ":" + ref;
     }
     std::string platform;
     element platform_object;
@@ -679,7 +683,10 @@ class Resolver {
     }
     Image image;
     image.manifest_digest = digest;
-    image.reference = name;
+    if (name.starts_with(':'))
+      image.tags.push_back(name);  // a tag without a repository: named by its config digest
+    else
+      image.reference = name;
     element config;
     if (root["config"].get(config) != simdjson::SUCCESS) {
       problem(fmt::format("{}: a manifest without \"config\"", blob->name));
