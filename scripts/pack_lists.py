@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Writes the value lists of rules/t1204_003/lists/ into the pack's rules.
 
+It fills the runtime rules (rules/t1204_003/*.toml), the scan rules
+(rules/t1204_003/scan/*.toml) and the scan pack's YARA rules
+(rules/t1204_003/scan/yara/*.yar), whose marks are the same C comments.
+
 A rule query marks where a list goes with a comment naming the list and the
 form it takes there, and the end of the list:
 
@@ -10,6 +14,9 @@ Forms:
   strings      "a", "b"                    quoted values
   domains      "a.com", "*.a.com"          each domain and its subdomains
   domain-args  "a.com", "*.a.com:*", ...     a domain in an argument (host, host:port, URL)
+  env-domains  "*=a.com", "*.a.com:*", ...   a domain in an environment value (KEY=host[:port], KEY=URL)
+  url-hosts    "*://a.com/*", ...            a domain as the host of a URL in a command line
+  command-names "<regex>"                  a command line that runs one of the names (a word)
   ports        3333, 4444                  numbers
   algo-options "--algo=rx/0", "-a=rx/0"    a miner's algorithm given inline
   registries   "ghcr.io/*"                 images from these registries
@@ -17,6 +24,8 @@ Forms:
   officials    "<regex>"                   image names that are official images or targets
   namespaced   "<regex>"                   official names under a Docker Hub namespace
   verified     "<regex>"                   the same, under a namespace of the list
+  yara-host-ports $a_com = /a\.com:[0-9]{2,5}/  YARA strings, one a line (in .yar files): a domain
+                                             with a port, as a miner is given its pool
 
 Run it after editing a list; `--check` fails (exit 1) when a rule is not up to
 date with its lists, which the tests run."""
@@ -103,6 +112,27 @@ def render(name, form):
         # A pool in an argument: the host alone, host:port, or inside a URL.
         return quoted(v for d in values for v in (d, f"*.{d}", f"{d}:*", f"*.{d}:*", f"*.{d}/*", f"*/{d}",
                                                       f"*/{d}:*", f"*/{d}/*"))
+    if form == "env-domains":
+        # KEY=host, KEY=host:port, KEY=scheme://host[:port][/path], and subdomains.
+        return quoted(v for d in values for v in (f"*={d}", f"*={d}:*", f"*={d}/*", f"*.{d}", f"*.{d}:*",
+                                                      f"*.{d}/*", f"*/{d}", f"*/{d}:*", f"*/{d}/*"))
+    if form == "url-hosts":
+        # The host of a URL (with or without a scheme, as curl and wget take it).
+        return quoted(v for d in values for v in (f"*://{d}/*", f"*://{d}:*", f"*://*.{d}/*", f"*://*.{d}:*",
+                                                      f"* {d}/*", f"* *.{d}/*"))
+    if form == "command-names":
+        # A name as a command word: first, or after a space, a slash or a shell
+        # separator, and followed by the end, a space or a separator.
+        names = "|".join(lucene(v) for v in values)
+        return eql_string(f"(.*[ /;\\&\\|])?({names})([ ;\\&\\|].*)?")
+    if form == "yara-host-ports":
+        # One YARA regular expression a line, named after the list and the value.
+        prefix = name.replace("-", "_")
+        lines = []
+        for v in values:
+            pattern = re.sub(r"([^A-Za-z0-9-])", r"\\\1", v)  # dots and any other punctuation escaped
+            lines.append(f"${prefix}_{re.sub('[^A-Za-z0-9]', '_', v)} = /{pattern}:[0-9]{{2,5}}/ ascii wide nocase")
+        return "\n".join(lines)
     if form == "ports":
         return ", ".join(values)
     if form == "algo-options":
@@ -135,6 +165,11 @@ def update(text):
         values = render(name, form)
         line_start = text.rfind("\n", 0, match.start()) + 1
         indent = " " * (len(text[line_start:match.start()]) - len(text[line_start:match.start()].lstrip()) + 2)
+        if form.startswith("yara-"):
+            # YARA strings stand one a line, at the mark's own indent.
+            indent = indent[2:]
+            return f"/* list: {name} as {form} */\n{indent}" + values.replace("\n", "\n" + indent) + \
+                f"\n{indent}/* end list */"
         return f"/* list: {name} as {form} */\n{indent}{wrap(values, indent)}\n{indent}/* end list */"
     return MARK.sub(replace, text)
 
@@ -146,7 +181,8 @@ def main():
     if "--pack" in arguments:
         PACK = pathlib.Path(arguments[arguments.index("--pack") + 1]).resolve()
     stale = []
-    for path in sorted(PACK.glob("*.toml")):
+    targets = sorted(PACK.glob("*.toml")) + sorted(PACK.glob("scan/*.toml")) + sorted(PACK.glob("scan/yara/*.yar"))
+    for path in targets:
         text = path.read_text()
         new = update(text)
         if new != text:

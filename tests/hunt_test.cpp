@@ -663,6 +663,41 @@ TEST(Pack, EveryRuleCatchesItsPositiveAndSparesItsNearMiss) {
   EXPECT_EQ(rules, 19u);
 }
 
+// The scan pack (rules/t1204_003/scan/, docs/SCAN.md) likewise: each rule's
+// golden inputs are scan events under tests/data/rules/scan/<rule>/, a
+// positive that must alert and a benign near miss that must not. Each rule
+// also lints clean and carries its false-positive and investigation notes.
+TEST(Pack, EveryScanRuleCatchesItsPositiveAndSparesItsNearMiss) {
+  size_t rules = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(source("rules/t1204_003/scan"))) {
+    if (entry.path().extension() != ".toml") continue;
+    ++rules;
+    std::string stem = entry.path().stem().string();
+    std::filesystem::path golden = source("tests/data/rules/scan/" + stem);
+    ASSERT_TRUE(std::filesystem::exists(golden / "positive.ndjson"))
+        << stem << " has no positive input";
+    ASSERT_TRUE(std::filesystem::exists(golden / "near_miss.ndjson"))
+        << stem << " has no near-miss input";
+    std::string rule = "--rules " + entry.path().string() + " ";
+    HuntRun positive = hunt(rule + (golden / "positive.ndjson").string());
+    EXPECT_EQ(positive.exit_code, 0) << stem << positive.err;
+    EXPECT_GE(positive.lines.size(), 1u) << stem << ": the positive input raised no alert";
+    HuntRun near_miss = hunt(rule + (golden / "near_miss.ndjson").string());
+    EXPECT_TRUE(quiet(near_miss)) << stem << ": the near miss alerted";
+    int code = 0;
+    std::string out =
+        run_command(fmt::format("{} lint {} 2>&1", PICKAXE_BINARY, entry.path().string()), code);
+    EXPECT_EQ(code, 0) << out;
+    EXPECT_EQ(out.find("warning["), std::string::npos) << out;
+    std::string text = read_text(entry.path().string());
+    EXPECT_NE(text.find("index = [\"logs-pickaxe.scan-*\"]"), std::string::npos) << entry.path();
+    EXPECT_NE(text.find("false_positives = ["), std::string::npos) << entry.path();
+    EXPECT_NE(text.find("note = \"\"\"## Triage and analysis"), std::string::npos) << entry.path();
+  }
+  EXPECT_EQ(rules, 10u);
+}
+
 TEST(Pack, ApprovedAmisAreRemovedByTheShippedTuning) {
   std::filesystem::path dir =
       std::filesystem::temp_directory_path() / fmt::format("pickaxe-ami-{}", ::getpid());
