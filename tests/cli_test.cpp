@@ -111,8 +111,8 @@ TEST(Cli, LintJsonIsValidAndComplete) {
     EXPECT_FALSE(d["code"].get_string().value().empty());
   }
   EXPECT_EQ(static_cast<int64_t>(error_entries), errors);
-  // broken.eql, the 19 EQL rules of the pack and its two Sigma forms.
-  EXPECT_EQ(document["rules"].get_array().size(), 22u);
+  // broken.eql, the 19 EQL rules of the pack, its two Sigma forms and its scan rules.
+  EXPECT_EQ(document["rules"].get_array().size(), 22u + scan_rule_count());
   EXPECT_EQ(document["skipped"].get_int64().value(), 0);
 }
 

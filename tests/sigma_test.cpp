@@ -326,8 +326,8 @@ TEST(Sigma, RulesInFoldersAreTheYamlThatLooksLikeSigma) {
   EXPECT_FALSE(sigma::looks_like_sigma("value_lists:\n  x: y.txt\nexceptions: []\n"));
   // The bundled pack's folder holds tuning YAML, which is no rule.
   LoadResult loaded = load_rules({std::string(PICKAXE_SOURCE_DIR) + "/rules"});
-  // The 19 EQL rules and 2 Sigma rules; tuning/*.yaml is not among them.
-  ASSERT_EQ(loaded.rules.size(), 21u);
+  // The 19 EQL rules, 2 Sigma rules and the scan rules; tuning/*.yaml is not among them.
+  ASSERT_EQ(loaded.rules.size(), 21u + scan_rule_count());
   EXPECT_EQ(std::count_if(loaded.rules.begin(), loaded.rules.end(),
                           [](const Rule& rule) { return rule.format == RuleFormat::Sigma; }),
             2);

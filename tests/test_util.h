@@ -77,6 +77,16 @@ inline std::string xmrig_events(int count, int percent_with_name) {
   return input;
 }
 
+// The scan rules of the pack (rules/t1204_003/scan/*.toml), which load with it.
+inline size_t scan_rule_count() {
+  size_t count = 0;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(
+           std::string(PICKAXE_SOURCE_DIR) + "/rules/t1204_003/scan", error))
+    count += entry.path().extension() == ".toml";
+  return count;
+}
+
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream buffer;

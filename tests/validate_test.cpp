@@ -58,7 +58,9 @@ TEST(Validate, ThePackCatchesEveryTestInEverySourceWithoutFalsePositives) {
       EXPECT_FALSE(rules_in(cell).empty());
     }
   }
-  EXPECT_EQ(cells, 15u);       // 4 + 3 + 4 + 1 + 3 sources hold telemetry of the five behaviours
+  // 4 + 3 + 4 + 1 + 3 sources hold telemetry of the five behaviours, and test 3
+  // has its image, scanned before it runs.
+  EXPECT_EQ(cells, 16u);
   EXPECT_EQ(not_carried, 0u);  // auditd's command line (from EXECVE) shows test 5 too
   EXPECT_EQ(int64_t(run.json["benign"]["alerts"]), 0);
   int false_positive_scenarios = 0;
@@ -137,10 +139,14 @@ TEST(Validate, TheTableShowsTheMatrixAndTheReasons) {
                   PICKAXE_BINARY, PICKAXE_SOURCE_DIR),
       code);
   EXPECT_EQ(code, 0);
-  EXPECT_NE(out.find("1 Miner under a container runtime         caught      caught      MISSED"),
+  EXPECT_NE(out.find("1 Miner under a container runtime         -           caught      caught      "
+                     "MISSED"),
             std::string::npos)
       << out;
   EXPECT_NE(out.find("no rule reads logs-sysmon_linux.log-default"), std::string::npos);
+  // Test 3's image is scanned, and no rule given reads scan events.
+  EXPECT_NE(out.find("3 Malicious-style image pull and run      MISSED"), std::string::npos);
+  EXPECT_NE(out.find("no rule reads logs-pickaxe.scan-default"), std::string::npos);
   EXPECT_NE(out.find("2 of 5 tests caught; 0 alerts on benign baselines; variations: 2 of 48 "
                      "caught, 0 false positives of 34; passed"),
             std::string::npos)

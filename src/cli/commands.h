@@ -73,6 +73,9 @@ bool read_inputs(const std::vector<std::string>& files,
 std::string bundled_dir(const std::string& name, const std::string& fallback);
 // The bundled T1204.003 rule pack.
 std::string bundled_pack_dir();
+// The pack's rules over runtime telemetry: all but its scan/ folder, whose
+// rules read pickaxe scan's events (hunt, watch and serve without --rules).
+std::vector<std::string> runtime_pack_paths();
 // Loads rules and prints their errors; nullopt (after a closing line naming
 // `command`) when any rule or file has an error.
 // With `skip_invalid`, rules with errors are left out instead (with a count).

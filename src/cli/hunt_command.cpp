@@ -76,7 +76,7 @@ bool parse_time_bound(const std::string& text, const char* option, int64_t& boun
 
 int run_hunt(const HuntCommandOptions& options) {
   std::vector<std::string> rule_paths =
-      options.rules.empty() ? std::vector<std::string>{bundled_pack_dir()} : options.rules;
+      options.rules.empty() ? runtime_pack_paths() : options.rules;
   std::optional<const sigma::Mapping*> sigma_mapping = load_sigma_mapping(options.sigma_mapping);
   if (!sigma_mapping) return kUsage;
   Schema schema;

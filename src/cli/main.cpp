@@ -71,6 +71,17 @@ std::string bundled_pack_dir() {
   return rules + "/t1204_003";
 }
 
+std::vector<std::string> runtime_pack_paths() {
+  const std::string pack = bundled_pack_dir();
+  std::vector<std::string> paths;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(pack, error))
+    if (entry.path().filename() != "scan") paths.push_back(entry.path().string());
+  std::sort(paths.begin(), paths.end());
+  if (error || paths.empty()) paths = {pack};
+  return paths;
+}
+
 void add_sigma_mapping_option(CLI::App& command, std::string& path) {
   command.add_option("--sigma-mapping", path,
                      "A Sigma logsource and field mapping (YAML) tried before the built-in one; "

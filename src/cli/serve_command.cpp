@@ -680,7 +680,7 @@ int run_serve(ServeOptions& options) {
     return kUsage;
   }
   std::vector<std::string> rule_paths =
-      hunt.rules.empty() ? std::vector<std::string>{bundled_pack_dir()} : hunt.rules;
+      hunt.rules.empty() ? runtime_pack_paths() : hunt.rules;
   std::optional<LoadResult> loaded =
       load_rules_or_report(rule_paths, "serve", hunt.skip_invalid, *sigma_mapping);
   if (!loaded) return kFindings;

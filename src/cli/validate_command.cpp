@@ -83,8 +83,16 @@ int run_validate(const ValidateOptions& options) {
       return kFindings;
     }
     std::vector<Rule> rules, seed;
+    // The corpus is runtime telemetry: rules that read only scan events sit it out.
+    auto scan_only = [](const Rule& rule) {
+      return !rule.index.empty() &&
+             std::all_of(rule.index.begin(), rule.index.end(), [](const std::string& index) {
+               return index.starts_with("logs-pickaxe.scan");
+             });
+    };
     for (Rule& rule : loaded->rules)
-      (rule.rule_id == kSeedRuleId ? seed : rules).push_back(std::move(rule));
+      if (!scan_only(rule))
+        (rule.rule_id == kSeedRuleId ? seed : rules).push_back(std::move(rule));
     if (rules.empty()) {
       std::swap(rules, seed);  // the seed rule alone: nothing to compare it with
     } else if (seed.empty() && std::filesystem::exists(pack + "/" + kSeedRuleFile)) {
