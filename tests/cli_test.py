@@ -497,8 +497,11 @@ class Listing(Scratch):
         run = pickaxe("rules", "--format", "json")
         self.assertEqual(run.returncode, 0, run.stderr)
         rules = json.loads(run.stdout)
-        self.assertEqual(len(rules), len([f for f in os.listdir(
-            os.path.join(ARGS.source_dir, "rules/t1204_003")) if f.endswith(".toml")]))
+        # The pack's runtime rules and its scan rules (rules/t1204_003/scan).
+        pack = os.path.join(ARGS.source_dir, "rules/t1204_003")
+        self.assertEqual(len(rules), sum(
+            len([f for f in os.listdir(folder) if f.endswith(".toml")])
+            for folder in (pack, os.path.join(pack, "scan"))))
         for field in ("rule_id", "name", "severity", "tags", "language", "index", "techniques"):
             self.assertIn(field, rules[0])
         self.assertTrue(any("T1204.003" in rule["techniques"] for rule in rules))
