@@ -139,9 +139,10 @@ TEST(Validate, TheTableShowsTheMatrixAndTheReasons) {
                   PICKAXE_BINARY, PICKAXE_SOURCE_DIR),
       code);
   EXPECT_EQ(code, 0);
-  EXPECT_NE(out.find("1 Miner under a container runtime         -           caught      caught      "
-                     "MISSED"),
-            std::string::npos)
+  EXPECT_NE(
+      out.find("1 Miner under a container runtime         -                  caught      caught "
+               "     MISSED"),
+      std::string::npos)
       << out;
   EXPECT_NE(out.find("no rule reads logs-sysmon_linux.log-default"), std::string::npos);
   // Test 3's image is scanned, and no rule given reads scan events.

@@ -727,9 +727,13 @@ void write_quality_json(JsonWriter& json, const QualityReport& report) {
 
 std::string render_validation_table(const ValidationReport& report) {
   // The image column is the image scanned before it runs; the others, telemetry.
-  std::string out = fmt::format("{:<40}  {:<10}  {}\n", "", "before run", "at run (telemetry)");
+  // The image column is wide enough for its group's title.
+  auto width = [](const std::string& source) { return source == "image" ? 17 : 10; };
+  std::string out =
+      fmt::format("{:<40}  {:<17}  {}\n", "", "before run (scan)", "at run (telemetry)");
   out += fmt::format("{:<40}", "TEST");
-  for (const std::string& source : kValidationSources) out += fmt::format("  {:<10}", source);
+  for (const std::string& source : kValidationSources)
+    out += fmt::format("  {:<{}}", source, width(source));
   out += "\n";
   size_t caught_tests = 0;
   for (const TestResult& test : report.tests) {
@@ -743,7 +747,7 @@ std::string render_validation_table(const ValidationReport& report) {
                          : it->second.carries   ? "MISSED"
                                                 : "n/a";
       any = any || (it != test.cells.end() && it->second.caught);
-      out += fmt::format("  {:<10}", mark);
+      out += fmt::format("  {:<{}}", mark, width(source));
     }
     caught_tests += any;
     out += "\n";
