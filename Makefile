@@ -51,6 +51,7 @@ run: program
 	./$(BUILD_DIR)/pickaxe lint rules
 	./$(BUILD_DIR)/pickaxe hunt --format table examples/events.ndjson examples/audit.log examples/sysmon.log
 	./$(BUILD_DIR)/pickaxe hunt --rules rules/sigma --format table examples/events.ndjson examples/audit.log examples/sysmon.log
+	./$(BUILD_DIR)/pickaxe scan --format table emulations/3-malicious-image-pull/image.oci.tar
 	./$(BUILD_DIR)/pickaxe validate
 
 test: build

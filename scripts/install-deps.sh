@@ -8,7 +8,7 @@ packages=(
   libsimdjson-dev libvectorscan-dev libre2-dev libyaml-cpp-dev
   libtomlplusplus-dev libcli11-dev libfmt-dev zlib1g-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libarchive-dev libyara-dev libssl-dev zstd libpugixml-dev libjemalloc-dev libcpp-httplib-dev libnats-dev nats-server clang libclang-rt-14-dev python3 curl
+  libarchive-dev libyara-dev libssl-dev zstd jq libpugixml-dev libjemalloc-dev libcpp-httplib-dev libnats-dev nats-server clang libclang-rt-14-dev python3 curl
 )
 
 missing=()

@@ -349,10 +349,10 @@ int run_scan(const ScanCommandOptions& options) {
 
   if (!quiet) {
     std::cerr << fmt::format(
-        "scan: {} images, {} files, {:.1f} MB unpacked and hashed in {:.2f} s; {} rules, {} "
-        "alerts\n",
-        summaries.size(), totals.files, totals.unpacked_bytes / 1e6, seconds, loaded->rules.size(),
-        stats.alerts);
+        "scan: {} image{}, {} files and links read, {:.1f} MB unpacked and hashed in {:.2f} s; {} "
+        "rules, {} alerts\n",
+        summaries.size(), summaries.size() == 1 ? "" : "s", totals.files,
+        totals.unpacked_bytes / 1e6, seconds, loaded->rules.size(), stats.alerts);
     if (yara)
       std::cerr << fmt::format(
           "  YARA: {} rules over {} files; {} over --yara-max-size not matched{}\n",

@@ -151,7 +151,7 @@ class InputReader {
         const char* why = archive_error_string(outer);
         input_.problems.push_back(
             input_.blobs.empty() && outer_unpacked(outer) < 1024
-                ? fmt::format("not a tar archive: {}", why ? why : "unreadable")
+                ? fmt::format("not an image: not a tar archive ({})", why ? why : "unreadable")
                 : fmt::format("the archive is cut short or damaged after {}: {}",
                               input_.blobs.empty() ? "its start" : input_.blobs.back().name,
                               why ? why : "unreadable"));
@@ -505,7 +505,10 @@ void read_tarball(ImageInput& input, const ScanLimits& limits,
   archive_read_support_format_tar(outer);
   if (open(outer) != ARCHIVE_OK) {
     const char* why = archive_error_string(outer);
-    input.problems.push_back(fmt::format("cannot be read: {}", why ? why : "unreadable"));
+    input.problems.push_back(fmt::format(
+        "not an image: neither a tar archive (plain, gzip or zstd) nor an OCI layout folder ({}); "
+        "`docker save IMAGE -o FILE.tar` or `skopeo copy docker://IMAGE oci:FOLDER` writes one",
+        why ? why : "unreadable"));
     input.ended_early = true;
   } else {
     InputReader reader(input, limits);
