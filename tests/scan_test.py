@@ -40,10 +40,12 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import threading
 import tomllib
 import unittest
@@ -1222,6 +1224,48 @@ class Usage(ScanCase):
         truncate(bad, os.path.getsize(bad) // 2)
         run = self.scan(path, bad, args=["--fail-on-alert"])
         self.assert_exit(run, 1)
+
+    def test_a_stop_signal_keeps_what_is_final(self):
+        """SIGINT while the second image is read: the first image's alerts
+        are written, the second is said not scanned, exit 130."""
+        done = self.path("app.tar")
+        write_docker_save(done, [rich_image()], self.ws)
+        whole = self.path("whole.tar")
+        write_docker_save(whole, [rich_image()], self.ws)
+        fifo = os.path.join(self.build, "slow.fifo")
+        os.mkfifo(fifo)
+        alerts = os.path.join(self.out, "alerts-signal.ndjson")
+        # YARA on: its thread must leave the signal to the reading one.
+        argv = [ARGS.pickaxe, "scan", "--detection-time", FIXED, "-r", TEST_RULES,
+                "--format", "ndjson", "-o", alerts, done, fifo]
+        process = subprocess.Popen(argv, cwd=self.cwd, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+        with open(fifo, "wb") as writer:
+            with open(whole, "rb") as source:
+                writer.write(source.read(os.path.getsize(whole) // 2))
+            writer.flush()
+            time.sleep(1.0)  # the first image is scanned, the second half-read
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=60)
+        stderr = stderr.decode(errors="replace")
+        self.assertEqual(process.returncode, 130, stderr)
+        self.assertIn("stopped before the image was read whole: not scanned", stderr)
+        self.assertIn("stopped by SIGINT", stderr)
+        written = read_ndjson(alerts)
+        self.assertEqual([field(a, "file.path") for a in written], ["/usr/bin/su-helper"], stderr)
+
+    def test_outputs_that_cannot_be_written(self):
+        path = self.path("app.tar")
+        write_docker_save(path, [rich_image()], self.ws)
+        argv = [ARGS.pickaxe, "scan", "--no-yara", "-r", TEST_RULES, "--format", "ndjson", path]
+        for extra in (["-o", "/dev/full"], ["--sarif", "/dev/full"], ["--events", "/dev/full"]):
+            run = subprocess.run(argv + extra, cwd=self.cwd, capture_output=True)
+            self.assertEqual(run.returncode, 1, (extra, run.stderr))
+            self.assertIn(b"No space left on device", run.stderr, extra)
+        run = subprocess.run(argv + ["-o", os.path.join(self.dir, "no", "such", "dir.ndjson")],
+                             cwd=self.cwd, capture_output=True)
+        self.assertEqual(run.returncode, 1, run.stderr)
+        self.assertIn(b"cannot open", run.stderr)
 
     def test_yara(self):
         rules = os.path.join(self.build, "test.yar")

@@ -294,6 +294,11 @@ int run_scan(const ScanCommandOptions& options) {
       std::cerr << "pickaxe: reading an image tarball from the terminal (stdin): pipe one in, "
                    "e.g. docker save IMAGE | pickaxe scan -\n";
     scan::ImageInput input = scan::read_image_input(name, limits);
+    if (input.stopped || stop_requested()) {
+      std::cerr << fmt::format(
+          "pickaxe: {}: stopped before the image was read whole: not scanned\n", name);
+      break;
+    }
     scan::resolve_images(input, options.platform);
     for (const std::string& problem : input.problems)
       std::cerr << fmt::format("pickaxe: {}: {}\n", name, problem);

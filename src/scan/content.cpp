@@ -1,5 +1,8 @@
 #include "scan/content.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -146,7 +149,15 @@ void ContentAnalyzer::finish(FileRecord& record, ScanStats& stats) {
   if (limits_.yara && !buffering_) ++stats.yara_too_large;
 }
 
-YaraWorker::YaraWorker(const ScanLimits& limits) : limits_(limits), thread_([this] { run(); }) {}
+YaraWorker::YaraWorker(const ScanLimits& limits) : limits_(limits) {
+  // Stop signals go to the reading thread, whose blocking reads they interrupt.
+  sigset_t stops, before;
+  sigemptyset(&stops);
+  for (int stop : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stops, stop);
+  pthread_sigmask(SIG_BLOCK, &stops, &before);
+  thread_ = std::thread([this] { run(); });
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
+}
 
 YaraWorker::~YaraWorker() {
   {

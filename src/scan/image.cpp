@@ -16,6 +16,7 @@
 #include <simdjson.h>
 
 #include "scan/content.h"
+#include "util/signals.h"
 
 namespace pickaxe::scan {
 
@@ -360,6 +361,11 @@ class InputReader {
         break;
       }
       ++entries;
+      if (stop_requested()) {
+        input_.stopped = input_.ended_early = true;
+        table->complete = false;
+        break;
+      }
       if (++entry_count_ > kMaxEntries) {
         input_.problems.push_back(
             fmt::format("{}: the input holds more than {} entries: the rest is not read", blob.name,
@@ -374,7 +380,7 @@ class InputReader {
       }
       if (!read_entry(blob, *table, inner, entry, counted, outer_unpacked)) {
         if (input_.ended_early) {
-          if (!feed.source_failed) bomb();
+          if (!feed.source_failed && !input_.stopped) bomb();
         } else {
           table->complete = false;
         }
@@ -451,6 +457,10 @@ class InputReader {
                                                 blob.name, raw_path, why ? why : "unreadable"));
           return false;
         }
+        if (stop_requested()) {
+          input_.stopped = input_.ended_early = true;
+          return false;
+        }
         analyzer_.update(inner_buffer_.data(), got);
         read += got;
         // Sparse members expand beyond what the stream holds: count what is read.
@@ -498,6 +508,27 @@ class InputReader {
   uint64_t entry_count_ = 0;
 };
 
+// The outer tarball from a file or stdin. A stop signal interrupts a read
+// that waits (a pipe, a FIFO): it ends the input instead of waiting on.
+struct FdReader {
+  int fd;
+  std::vector<uint8_t> buffer;
+  static la_ssize_t read(archive* outer, void* user, const void** data) {
+    auto* self = static_cast<FdReader*>(user);
+    while (true) {
+      const ssize_t got = ::read(self->fd, self->buffer.data(), self->buffer.size());
+      if (got >= 0) {
+        *data = self->buffer.data();
+        return got;
+      }
+      if (errno == EINTR && !stop_requested()) continue;
+      archive_set_error(outer, errno, "%s",
+                        errno == EINTR ? "stopped by a signal" : std::strerror(errno));
+      return -1;
+    }
+  }
+};
+
 void read_tarball(ImageInput& input, const ScanLimits& limits,
                   const std::function<int(archive*)>& open) {
   archive* outer = archive_read_new();
@@ -536,8 +567,10 @@ ImageInput read_image_input(const std::string& name, const ScanLimits& limits) {
     input.ended_early = true;
     return input;
   }
-  read_tarball(input, limits,
-               [fd](archive* outer) { return archive_read_open_fd(outer, fd, kChunk); });
+  FdReader reader{fd, std::vector<uint8_t>(kChunk)};
+  read_tarball(input, limits, [&reader](archive* outer) {
+    return archive_read_open(outer, &reader, nullptr, FdReader::read, nullptr);
+  });
   if (fd != STDIN_FILENO) ::close(fd);
   return input;
 }

@@ -102,6 +102,7 @@ struct ImageInput {
   std::vector<std::string> platforms_passed_over;
   ScanStats stats;
   bool ended_early = false;  // the input was cut short or too large: later blobs unread
+  bool stopped = false;      // a stop signal (SIGINT, SIGTERM) ended the reading
 };
 
 // Reads an input: a folder (OCI layout), a file, or "-" (stdin); a regular
