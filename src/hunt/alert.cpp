@@ -119,6 +119,7 @@ std::string reason(simdjson::dom::element document, const Rule& rule) {
   add("with process", text_at(document, "process.name"));
   add("parent process", text_at(document, "process.parent.name"));
   add("file", text_at(document, "file.name"));
+  add("in image", text_at(document, "pickaxe.scan.image.reference"));  // pickaxe scan's events
   std::string destination = text_at(document, "destination.ip");
   if (!destination.empty()) {
     std::string port = text_at(document, "destination.port");
