@@ -169,7 +169,7 @@ YaraWorker::~YaraWorker() {
 }
 
 void YaraWorker::submit(LayerTable* table, size_t index, std::vector<uint8_t> content) {
-  constexpr size_t kMaxQueued = size_t{64} << 20;
+  constexpr size_t kMaxQueued = size_t{16} << 20;
   std::unique_lock lock(mutex_);
   room_.wait(lock, [&] { return jobs_.empty() || queued_bytes_ + content.size() <= kMaxQueued; });
   queued_bytes_ += content.size();
