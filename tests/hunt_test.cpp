@@ -640,18 +640,20 @@ TEST(Hunt, AlertsAreByteIdenticalForOneAndTwoThreadsAndSplitInput) {
 namespace pickaxe::testing {
 namespace {
 
-// Every rule of the pack has golden inputs: a positive that must alert and a
-// benign near miss that must not.
-TEST(Pack, EveryRuleCatchesItsPositiveAndSparesItsNearMiss) {
+// Each rule (*.toml) of `folder` has golden inputs under `goldens`/<rule>/: a
+// positive that must alert and a benign near miss that must not. Calls
+// `also` with each rule file; returns how many there are.
+size_t check_goldens(const std::string& folder, const std::string& goldens,
+                     const std::function<void(const std::filesystem::path&)>& also = nullptr) {
   size_t rules = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(source("rules/t1204_003"))) {
+  for (const auto& entry : std::filesystem::directory_iterator(source(folder))) {
     if (entry.path().extension() != ".toml") continue;
     ++rules;
     std::string stem = entry.path().stem().string();
-    std::filesystem::path golden = source("tests/data/rules/" + stem);
-    ASSERT_TRUE(std::filesystem::exists(golden / "positive.ndjson"))
+    std::filesystem::path golden = source(goldens + "/" + stem);
+    EXPECT_TRUE(std::filesystem::exists(golden / "positive.ndjson"))
         << stem << " has no positive input";
-    ASSERT_TRUE(std::filesystem::exists(golden / "near_miss.ndjson"))
+    EXPECT_TRUE(std::filesystem::exists(golden / "near_miss.ndjson"))
         << stem << " has no near-miss input";
     std::string rule = "--rules " + entry.path().string() + " ";
     HuntRun positive = hunt(rule + (golden / "positive.ndjson").string());
@@ -659,42 +661,31 @@ TEST(Pack, EveryRuleCatchesItsPositiveAndSparesItsNearMiss) {
     EXPECT_GE(positive.lines.size(), 1u) << stem << ": the positive input raised no alert";
     HuntRun near_miss = hunt(rule + (golden / "near_miss.ndjson").string());
     EXPECT_TRUE(quiet(near_miss)) << stem << ": the near miss alerted";
+    if (also) also(entry.path());
   }
-  EXPECT_EQ(rules, 19u);
+  return rules;
 }
 
-// The scan pack (rules/t1204_003/scan/, docs/SCAN.md) likewise: each rule's
-// golden inputs are scan events under tests/data/rules/scan/<rule>/, a
-// positive that must alert and a benign near miss that must not. Each rule
-// also lints clean and carries its false-positive and investigation notes.
+TEST(Pack, EveryRuleCatchesItsPositiveAndSparesItsNearMiss) {
+  EXPECT_EQ(check_goldens("rules/t1204_003", "tests/data/rules"), 19u);
+}
+
+// The scan pack (rules/t1204_003/scan/, docs/SCAN.md) likewise, over scan
+// events. Each rule also lints clean, reads the scan index and carries its
+// false-positive and investigation notes.
 TEST(Pack, EveryScanRuleCatchesItsPositiveAndSparesItsNearMiss) {
-  size_t rules = 0;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(source("rules/t1204_003/scan"))) {
-    if (entry.path().extension() != ".toml") continue;
-    ++rules;
-    std::string stem = entry.path().stem().string();
-    std::filesystem::path golden = source("tests/data/rules/scan/" + stem);
-    ASSERT_TRUE(std::filesystem::exists(golden / "positive.ndjson"))
-        << stem << " has no positive input";
-    ASSERT_TRUE(std::filesystem::exists(golden / "near_miss.ndjson"))
-        << stem << " has no near-miss input";
-    std::string rule = "--rules " + entry.path().string() + " ";
-    HuntRun positive = hunt(rule + (golden / "positive.ndjson").string());
-    EXPECT_EQ(positive.exit_code, 0) << stem << positive.err;
-    EXPECT_GE(positive.lines.size(), 1u) << stem << ": the positive input raised no alert";
-    HuntRun near_miss = hunt(rule + (golden / "near_miss.ndjson").string());
-    EXPECT_TRUE(quiet(near_miss)) << stem << ": the near miss alerted";
-    int code = 0;
-    std::string out =
-        run_command(fmt::format("{} lint {} 2>&1", PICKAXE_BINARY, entry.path().string()), code);
-    EXPECT_EQ(code, 0) << out;
-    EXPECT_EQ(out.find("warning["), std::string::npos) << out;
-    std::string text = read_text(entry.path().string());
-    EXPECT_NE(text.find("index = [\"logs-pickaxe.scan-*\"]"), std::string::npos) << entry.path();
-    EXPECT_NE(text.find("false_positives = ["), std::string::npos) << entry.path();
-    EXPECT_NE(text.find("note = \"\"\"## Triage and analysis"), std::string::npos) << entry.path();
-  }
+  const size_t rules = check_goldens(
+      "rules/t1204_003/scan", "tests/data/rules/scan", [](const std::filesystem::path& path) {
+        int code = 0;
+        std::string out =
+            run_command(fmt::format("{} lint {} 2>&1", PICKAXE_BINARY, path.string()), code);
+        EXPECT_EQ(code, 0) << out;
+        EXPECT_EQ(out.find("warning["), std::string::npos) << out;
+        std::string text = read_text(path.string());
+        EXPECT_NE(text.find("index = [\"logs-pickaxe.scan-*\"]"), std::string::npos) << path;
+        EXPECT_NE(text.find("false_positives = ["), std::string::npos) << path;
+        EXPECT_NE(text.find("note = \"\"\"## Triage and analysis"), std::string::npos) << path;
+      });
   EXPECT_EQ(rules, 10u);
 }
 

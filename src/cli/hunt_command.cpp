@@ -32,18 +32,6 @@ namespace pickaxe::cli {
 
 namespace {
 
-std::string now_iso() {
-  auto now = std::chrono::system_clock::now();
-  auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::time_t seconds = static_cast<std::time_t>(millis / 1000);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900,
-                     utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                     millis % 1000);
-}
-
 // "1:05" or "1:02:03".
 std::string clock_time(double seconds) {
   auto whole = static_cast<uint64_t>(std::max(0.0, seconds));
@@ -243,10 +231,7 @@ int run_hunt(const HuntCommandOptions& options) {
     made->loaded = std::move(*loaded);
     HuntOptions build_options = hunt_options;
     if (!options.exceptions.empty()) {
-      Diagnostics exception_diagnostics;
-      made->exceptions = load_exceptions(options.exceptions, exception_diagnostics);
-      for (const Diagnostic& d : exception_diagnostics.items()) std::cerr << render_text(d);
-      if (exception_diagnostics.has_errors()) return nullptr;
+      if (!load_exceptions_or_report(options.exceptions, made->exceptions)) return nullptr;
       build_options.exceptions = &made->exceptions;
     }
     build_options.base_fields = base;
@@ -400,6 +385,25 @@ AlertRow alert_row(const Alert& alert) {
     row.techniques = fmt::format("{}", fmt::join(technique_ids(*alert.rule), ";"));
   }
   return row;
+}
+
+std::string now_iso() {
+  auto now = std::chrono::system_clock::now();
+  auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::time_t seconds = static_cast<std::time_t>(millis / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900,
+                     utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                     millis % 1000);
+}
+
+bool load_exceptions_or_report(const std::string& path, ExceptionSet& exceptions) {
+  Diagnostics diagnostics;
+  exceptions = load_exceptions(path, diagnostics);
+  for (const Diagnostic& d : diagnostics.items()) std::cerr << render_text(d);
+  return !diagnostics.has_errors();
 }
 
 bool parse_max_signals(const std::string& text, std::optional<uint64_t>& cap) {

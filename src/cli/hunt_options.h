@@ -61,6 +61,10 @@ using HuntBuilder = std::function<std::unique_ptr<HuntBuild>(const FieldIndex* b
 
 // One alert as a row of the table, CSV and timeline, and of the summary.
 AlertRow alert_row(const Alert& alert);
+// The time now as ISO 8601 with milliseconds (UTC): alerts' default @timestamp.
+std::string now_iso();
+// --exceptions: loaded, with its problems printed; false when they are errors.
+bool load_exceptions_or_report(const std::string& path, ExceptionSet& exceptions);
 
 // The options of rule selection and tuning hunt, watch and serve share.
 void add_rule_options(CLI::App* command, HuntCommandOptions& options);

@@ -70,18 +70,6 @@ std::optional<uint64_t> parse_size(std::string text) {
   return value * unit;
 }
 
-std::string now_iso() {
-  auto now = std::chrono::system_clock::now();
-  auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::time_t seconds = static_cast<std::time_t>(millis / 1000);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900,
-                     utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                     millis % 1000);
-}
-
 // One row of the summary table: one image (one platform of an input).
 struct ImageSummary {
   std::string input, reference, platform;
@@ -190,10 +178,7 @@ int run_scan(const ScanCommandOptions& options) {
   if (auto window = parse_duration(hunt.suppress_window)) hunt_options.suppress_window = *window;
   ExceptionSet exceptions;
   if (!hunt.exceptions.empty()) {
-    Diagnostics exception_diagnostics;
-    exceptions = load_exceptions(hunt.exceptions, exception_diagnostics);
-    for (const Diagnostic& d : exception_diagnostics.items()) std::cerr << render_text(d);
-    if (exception_diagnostics.has_errors()) return kFindings;
+    if (!load_exceptions_or_report(hunt.exceptions, exceptions)) return kFindings;
     hunt_options.exceptions = &exceptions;
   }
   if (!check_selection(loaded->rules, hunt_options.selection, "scan")) return kUsage;
@@ -312,12 +297,7 @@ int run_scan(const ScanCommandOptions& options) {
                             fmt::join(input.platforms_passed_over, ", ")));
       image_problems = true;
     }
-    totals.unpacked_bytes += input.stats.unpacked_bytes;
-    totals.files += input.stats.files;
-    totals.hashed_bytes += input.stats.hashed_bytes;
-    totals.yara_scanned += input.stats.yara_scanned;
-    totals.yara_too_large += input.stats.yara_too_large;
-    totals.yara_timeouts += input.stats.yara_timeouts;
+    totals += input.stats;
     context.input = name;
     for (const scan::Image& image : input.images) {
       ImageSummary summary;

@@ -679,8 +679,7 @@ int run_serve(ServeOptions& options) {
                              hunt.detection_time);
     return kUsage;
   }
-  std::vector<std::string> rule_paths =
-      hunt.rules.empty() ? runtime_pack_paths() : hunt.rules;
+  std::vector<std::string> rule_paths = hunt.rules.empty() ? runtime_pack_paths() : hunt.rules;
   std::optional<LoadResult> loaded =
       load_rules_or_report(rule_paths, "serve", hunt.skip_invalid, *sigma_mapping);
   if (!loaded) return kFindings;
@@ -689,12 +688,8 @@ int run_serve(ServeOptions& options) {
   std::optional<uint64_t> max_signals;
   if (!parse_max_signals(hunt.max_signals, max_signals)) return kUsage;
   ExceptionSet exceptions;
-  if (!hunt.exceptions.empty()) {
-    Diagnostics diagnostics;
-    exceptions = load_exceptions(hunt.exceptions, diagnostics);
-    for (const Diagnostic& d : diagnostics.items()) std::cerr << render_text(d);
-    if (diagnostics.has_errors()) return kFindings;
-  }
+  if (!hunt.exceptions.empty() && !load_exceptions_or_report(hunt.exceptions, exceptions))
+    return kFindings;
 
   fleet::ConnectOptions connect = options.connect;
   connect.name = "pickaxe serve";

@@ -91,8 +91,7 @@ int run_validate(const ValidateOptions& options) {
              });
     };
     for (Rule& rule : loaded->rules)
-      if (!scan_only(rule))
-        (rule.rule_id == kSeedRuleId ? seed : rules).push_back(std::move(rule));
+      if (!scan_only(rule)) (rule.rule_id == kSeedRuleId ? seed : rules).push_back(std::move(rule));
     if (rules.empty()) {
       std::swap(rules, seed);  // the seed rule alone: nothing to compare it with
     } else if (seed.empty() && std::filesystem::exists(pack + "/" + kSeedRuleFile)) {

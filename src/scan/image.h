@@ -91,6 +91,15 @@ struct ScanStats {
   uint64_t files = 0;           // regular files and links read
   uint64_t hashed_bytes = 0;
   uint64_t yara_scanned = 0, yara_too_large = 0, yara_timeouts = 0;
+  ScanStats& operator+=(const ScanStats& other) {
+    unpacked_bytes += other.unpacked_bytes;
+    files += other.files;
+    hashed_bytes += other.hashed_bytes;
+    yara_scanned += other.yara_scanned;
+    yara_too_large += other.yara_too_large;
+    yara_timeouts += other.yara_timeouts;
+    return *this;
+  }
 };
 
 // What one input holds.
