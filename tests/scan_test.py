@@ -1266,6 +1266,12 @@ class Usage(ScanCase):
                              cwd=self.cwd, capture_output=True)
         self.assertEqual(run.returncode, 1, run.stderr)
         self.assertIn(b"cannot open", run.stderr)
+        # An output that is an image to scan is refused before anything is written.
+        size = os.path.getsize(path)
+        run = subprocess.run(argv + ["--events", path], cwd=self.cwd, capture_output=True)
+        self.assertEqual(run.returncode, 2, run.stderr)
+        self.assertIn(b"it is also an image to scan", run.stderr)
+        self.assertEqual(os.path.getsize(path), size)
 
     def test_yara(self):
         rules = os.path.join(self.build, "test.yar")

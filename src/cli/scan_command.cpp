@@ -80,21 +80,34 @@ struct ImageSummary {
   bool problems = false;
 };
 
-// A file that can be written, checked before the scan starts.
-bool open_output(const std::string& path, const char* option, int& fd) {
+// An output file, opened once the rules are good: replaced when it is a
+// regular file, refused when it is one of the images. kSuccess, or the exit code.
+int open_output(const std::string& path, const char* option, const std::vector<std::string>& images,
+                int& fd) {
   fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     std::cerr << fmt::format("pickaxe: {} {}: cannot open: {}\n", option, path,
                              std::strerror(errno));
-    return false;
+    return kFindings;
   }
   struct stat info {};
-  if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && ::ftruncate(fd, 0) != 0) {
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) return kSuccess;
+  for (const std::string& image : images) {
+    struct stat input {};
+    if (image != "-" && ::stat(image.c_str(), &input) == 0 && input.st_dev == info.st_dev &&
+        input.st_ino == info.st_ino) {
+      std::cerr << fmt::format(
+          "pickaxe: {} {}: it is also an image to scan ({}); write elsewhere\n", option, path,
+          image);
+      return kUsage;
+    }
+  }
+  if (::ftruncate(fd, 0) != 0) {
     std::cerr << fmt::format("pickaxe: {} {}: cannot empty it: {}\n", option, path,
                              std::strerror(errno));
-    return false;
+    return kFindings;
   }
-  return true;
+  return kSuccess;
 }
 
 std::string image_table(const std::vector<ImageSummary>& rows) {
@@ -185,10 +198,12 @@ int run_scan(const ScanCommandOptions& options) {
 
   // Outputs, opened once the rules are good.
   int output_fd = STDOUT_FILENO, sarif_fd = -1, events_fd = -1;
-  if (!hunt.output.empty() && !open_output(hunt.output, "--output", output_fd)) return kFindings;
-  if (!options.sarif.empty() && !open_output(options.sarif, "--sarif", sarif_fd)) return kFindings;
-  if (!options.events.empty() && !open_output(options.events, "--events", events_fd))
-    return kFindings;
+  const std::vector<std::string>& images = options.images;
+  for (auto [path, option, fd] : {std::tuple{&hunt.output, "--output", &output_fd},
+                                  std::tuple{&options.sarif, "--sarif", &sarif_fd},
+                                  std::tuple{&options.events, "--events", &events_fd}})
+    if (!path->empty())
+      if (int code = open_output(*path, option, images, *fd); code != kSuccess) return code;
   const bool output_is_terminal = isatty(output_fd) == 1;
   AlertWriterOptions writer_options;
   writer_options.format = hunt.format.empty()
