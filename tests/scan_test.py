@@ -1273,6 +1273,50 @@ class Usage(ScanCase):
         self.assertIn(b"it is also an image to scan", run.stderr)
         self.assertEqual(os.path.getsize(path), size)
 
+    def test_sarif_tracks_findings_across_runs(self):
+        """Fingerprints do not depend on the scan's time; an image that could
+        not be read whole makes the run unsuccessful, with the reason."""
+        path = self.path("app.tar")
+        write_docker_save(path, [rich_image()], self.ws)
+        logs = []
+        for when in ("2026-01-01T00:00:00Z", "2026-06-01T00:00:00Z"):
+            sarif = os.path.join(self.out, f"run-{len(logs)}.sarif")
+            subprocess.run([ARGS.pickaxe, "scan", "-q", "--no-yara", "-r", TEST_RULES,
+                            "--detection-time", when, "--sarif", sarif, path],
+                           cwd=self.cwd, capture_output=True, check=True)
+            with open(sarif) as source:
+                logs.append(json.load(source)["runs"][0])
+        prints = [[r["partialFingerprints"] for r in run_["results"]] for run_ in logs]
+        self.assertTrue(prints[0])
+        self.assertEqual(prints[0], prints[1])
+        self.assertTrue(logs[0]["invocations"][0]["executionSuccessful"])
+        bad = self.path("bad.tar")
+        write_docker_save(bad, [rich_image()], self.ws)
+        truncate(bad, os.path.getsize(bad) // 2)
+        sarif = os.path.join(self.out, "bad.sarif")
+        run = subprocess.run([ARGS.pickaxe, "scan", "-q", "--no-yara", "-r", TEST_RULES,
+                              "--sarif", sarif, bad], cwd=self.cwd, capture_output=True)
+        self.assertEqual(run.returncode, 1, run.stderr)
+        with open(sarif) as source:
+            invocation = json.load(source)["runs"][0]["invocations"][0]
+        self.assertFalse(invocation["executionSuccessful"])
+        self.assertIn("bad.tar", invocation["toolExecutionNotifications"][0]["message"]["text"])
+
+    def test_rules_that_cannot_see_scan_events_are_refused(self):
+        path = self.path("app.tar")
+        write_docker_save(path, [small_image()], self.ws)
+        runtime = os.path.join(ARGS.source_dir, "rules/t1204_003/miner_process_execution.toml")
+        run = subprocess.run([ARGS.pickaxe, "scan", "--no-yara", "-r", runtime, path],
+                             cwd=self.cwd, capture_output=True)
+        self.assertEqual(run.returncode, 2, run.stderr)
+        self.assertIn(b"reads scan events", run.stderr)
+        for bad in (["--platform", "LINUX/amd64"], ["--platform", "linux"],
+                    ["--max-unpacked", "0"], ["--suppress-window", "5q"],
+                    ["--no-yara", "--yara", runtime]):
+            run = subprocess.run([ARGS.pickaxe, "scan", "-r", TEST_RULES] + bad + [path],
+                                 cwd=self.cwd, capture_output=True)
+            self.assertEqual(run.returncode, 2, (bad, run.stderr))
+
     def test_yara(self):
         rules = os.path.join(self.build, "test.yar")
         with open(rules, "w") as out:

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -19,6 +21,7 @@
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/hunt_options.h"
+#include "event/patterns.h"
 #include "hunt/hunter.h"
 #include "scan/events.h"
 #include "scan/image.h"
@@ -68,6 +71,43 @@ std::optional<uint64_t> parse_size(std::string text) {
   if (text.empty() || error != std::errc() || end != text.data() + text.size()) return std::nullopt;
   if (value > UINT64_MAX / unit) return std::nullopt;
   return value * unit;
+}
+
+// Names from an image (references, entry paths) as they may reach a
+// terminal: control characters become \xNN, so that no escape sequence runs.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f)
+      out += fmt::format("\\x{:02x}", c);
+    else
+      out += static_cast<char>(c);
+  }
+  return out;
+}
+
+// os/arch[/variant], as OCI platforms are written: lower case.
+bool valid_platform(const std::string& platform) {
+  size_t parts = 1;
+  for (char c : platform) {
+    if (c == '/') {
+      ++parts;
+      continue;
+    }
+    if (!std::islower(static_cast<unsigned char>(c)) &&
+        !std::isdigit(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.')
+      return false;
+  }
+  return (parts == 2 || parts == 3) && platform.front() != '/' && platform.back() != '/' &&
+         platform.find("//") == std::string::npos;
+}
+
+// Whether a rule can see scan events (index logs-pickaxe.scan-default).
+bool reads_scan_events(const Rule& rule) {
+  if (rule.index.empty()) return true;
+  return std::any_of(rule.index.begin(), rule.index.end(), [](const std::string& pattern) {
+    return wildcard_match("logs-pickaxe.scan-default", pattern, false);
+  });
 }
 
 // One row of the summary table: one image (one platform of an input).
@@ -121,8 +161,9 @@ std::string image_table(const std::vector<ImageSummary>& rows) {
                                  "PLATFORM", platform_width, "LAYERS", "FILES", "ALERTS", "WORST");
   for (const ImageSummary& row : rows)
     text += fmt::format("{:<{}}  {:<{}}  {:>6}  {:>7}  {:>6}  {}{}\n",
-                        clip(row.reference, image_width), image_width, row.platform, platform_width,
-                        row.layers, row.files, row.alerts, row.worst.empty() ? "-" : row.worst,
+                        clip(printable(row.reference), image_width), image_width,
+                        printable(row.platform), platform_width, row.layers, row.files, row.alerts,
+                        row.worst.empty() ? "-" : row.worst,
                         row.problems ? "  (image has problems: see above)" : "");
   return text;
 }
@@ -137,6 +178,21 @@ int run_scan(const ScanCommandOptions& options) {
     std::cerr << fmt::format("pickaxe: {}: '{}' is not a size (e.g. 512K, 32M, 64G)\n",
                              yara_max ? "--max-unpacked" : "--yara-max-size",
                              yara_max ? options.max_unpacked : options.yara_max_size);
+    return kUsage;
+  }
+  if (*max_unpacked == 0) {
+    std::cerr << "pickaxe: --max-unpacked: 0 reads nothing; give a size such as 64G\n";
+    return kUsage;
+  }
+  if (!options.platform.empty() && !valid_platform(options.platform)) {
+    std::cerr << fmt::format(
+        "pickaxe: --platform: '{}' is not os/arch[/variant] (e.g. linux/amd64, linux/arm64/v8)\n",
+        options.platform);
+    return kUsage;
+  }
+  if (!parse_duration(hunt.suppress_window)) {
+    std::cerr << fmt::format("pickaxe: --suppress-window: '{}' is not a duration\n",
+                             hunt.suppress_window);
     return kUsage;
   }
   limits.yara_max_size = *yara_max;
@@ -195,10 +251,37 @@ int run_scan(const ScanCommandOptions& options) {
     hunt_options.exceptions = &exceptions;
   }
   if (!check_selection(loaded->rules, hunt_options.selection, "scan")) return kUsage;
+  // Rules meant for telemetry (e.g. a top-level `rules` in pickaxe.toml) would
+  // pass every image: say so rather than gate on them.
+  size_t selected = 0, reading = 0;
+  for (const Rule& rule : loaded->rules)
+    if (rule.loaded() && hunt_options.selection.selects(rule)) {
+      ++selected;
+      reading += reads_scan_events(rule);
+    }
+  if (reading == 0) {
+    std::cerr << fmt::format(
+        "pickaxe: scan: none of the {} selected rules reads scan events (index "
+        "logs-pickaxe.scan-*), so no image could raise an alert\n"
+        "  = hint: drop --rules (or a `rules` key of pickaxe.toml: put it under [hunt]) to run "
+        "the bundled scan rules, or give rules whose index is logs-pickaxe.scan-*\n",
+        selected);
+    return kUsage;
+  }
 
   // Outputs, opened once the rules are good.
   int output_fd = STDOUT_FILENO, sarif_fd = -1, events_fd = -1;
   const std::vector<std::string>& images = options.images;
+  {
+    std::vector<std::string> paths;
+    for (const std::string* path : {&hunt.output, &options.sarif, &options.events})
+      if (!path->empty()) paths.push_back(std::filesystem::weakly_canonical(*path).string());
+    std::sort(paths.begin(), paths.end());
+    if (std::adjacent_find(paths.begin(), paths.end()) != paths.end()) {
+      std::cerr << "pickaxe: scan: --output, --sarif and --events must be different files\n";
+      return kUsage;
+    }
+  }
   for (auto [path, option, fd] : {std::tuple{&hunt.output, "--output", &output_fd},
                                   std::tuple{&options.sarif, "--sarif", &sarif_fd},
                                   std::tuple{&options.events, "--events", &events_fd}})
@@ -223,6 +306,7 @@ int run_scan(const ScanCommandOptions& options) {
 
   std::vector<ImageSummary> summaries;
   std::vector<scan::Finding> findings;
+  std::vector<std::string> problems;  // every image's, for SARIF
   ResultsSummary results;
   simdjson::dom::parser alert_parser;
   auto sink = [&](const Alert& alert) {
@@ -264,6 +348,7 @@ int run_scan(const ScanCommandOptions& options) {
       finding.platform = platform;
       finding.path = path;
       finding.message = alert.reason;
+      finding.match = alert.summary;
       finding.alert_uuid = alert.uuid;
       findings.push_back(std::move(finding));
     }
@@ -297,11 +382,15 @@ int run_scan(const ScanCommandOptions& options) {
     if (input.stopped || stop_requested()) {
       std::cerr << fmt::format(
           "pickaxe: {}: stopped before the image was read whole: not scanned\n", name);
+      problems.push_back(fmt::format("{}: stopped by {} before it was read whole: not scanned",
+                                     name, stop_signal_name()));
       break;
     }
     scan::resolve_images(input, options.platform);
-    for (const std::string& problem : input.problems)
-      std::cerr << fmt::format("pickaxe: {}: {}\n", name, problem);
+    for (const std::string& problem : input.problems) {
+      std::cerr << fmt::format("pickaxe: {}: {}\n", name, printable(problem));
+      problems.push_back(fmt::format("{}: {}", name, problem));
+    }
     if (!input.problems.empty()) image_problems = true;
     if (input.images.empty() && input.problems.empty()) {
       std::cerr << fmt::format(
@@ -311,6 +400,7 @@ int run_scan(const ScanCommandOptions& options) {
               : fmt::format(" for --platform {} (it holds {})", options.platform,
                             fmt::join(input.platforms_passed_over, ", ")));
       image_problems = true;
+      problems.push_back(fmt::format("{}: no image", name));
     }
     totals += input.stats;
     context.input = name;
@@ -324,7 +414,12 @@ int run_scan(const ScanCommandOptions& options) {
       summaries.push_back(summary);
       scan::ImageCounts counts =
           scan::write_image_events(image, context, [&](std::string_view text) {
-            if (events_fd >= 0) events_out.write(text);
+            if (events_fd >= 0)
+              for (size_t at = 0; at < text.size();) {
+                const size_t end = text.find('\n', at) + 1;
+                events_out.record(text.substr(at, end - at));
+                at = end;
+              }
             std::istringstream in{std::string(text)};
             hunter->read(in, name);
           });
@@ -342,17 +437,20 @@ int run_scan(const ScanCommandOptions& options) {
   bool written = true;
   if (sarif_fd >= 0) {
     Output sarif_out(sarif_fd);
-    sarif_out.write(scan::sarif_log(findings, PICKAXE_VERSION));
-    written = finish_output(sarif_out, "SARIF results") && written;
+    sarif_out.record(scan::sarif_log(findings, problems, PICKAXE_VERSION));
+    written =
+        finish_output(sarif_out, fmt::format("SARIF logs (--sarif {})", options.sarif)) && written;
   }
-  if (events_fd >= 0) written = finish_output(events_out, "scan events") && written;
+  if (events_fd >= 0)
+    written = finish_output(events_out, fmt::format("scan events (--events {})", options.events)) &&
+              written;
 
   if (!quiet) {
     std::cerr << fmt::format(
         "scan: {} image{}, {} files and links read, {:.1f} MB unpacked and hashed in {:.2f} s; {} "
         "rules, {} alerts\n",
         summaries.size(), summaries.size() == 1 ? "" : "s", totals.files,
-        totals.unpacked_bytes / 1e6, seconds, loaded->rules.size(), stats.alerts);
+        totals.unpacked_bytes / 1e6, seconds, selected, stats.alerts);
     if (yara)
       std::cerr << fmt::format(
           "  YARA: {} rules over {} files; {} over --yara-max-size not matched{}\n",
@@ -404,7 +502,8 @@ void add_scan_command(CLI::App& app, std::function<int()>& run) {
                    "YARA rule files or folders (.yar, .yara) run over each file's content "
                    "(default: the bundled Linux miner set); repeatable")
       ->allow_extra_args(false);
-  command->add_flag("--no-yara", options->no_yara, "Match no file content with YARA");
+  command->add_flag("--no-yara", options->no_yara, "Match no file content with YARA")
+      ->excludes("--yara");
   command
       ->add_option("--yara-max-size", options->yara_max_size,
                    "Larger files are hashed but not YARA-matched")

@@ -150,8 +150,10 @@ class InputReader {
       if (status == ARCHIVE_EOF) break;
       if (status < ARCHIVE_WARN) {
         const char* why = archive_error_string(outer);
+        const bool empty = input_.blobs.empty() && archive_filter_bytes(outer, -1) <= 0;
         input_.problems.push_back(
-            input_.blobs.empty() && outer_unpacked(outer) < 1024
+            empty ? std::string("empty: not an image")
+            : input_.blobs.empty() && outer_unpacked(outer) < 1024
                 ? fmt::format("not an image: not a tar archive ({})", why ? why : "unreadable")
                 : fmt::format("the archive is cut short or damaged after {}: {}",
                               input_.blobs.empty() ? "its start" : input_.blobs.back().name,
@@ -513,12 +515,14 @@ class InputReader {
 struct FdReader {
   int fd;
   std::vector<uint8_t> buffer;
+  uint64_t total = 0;
   static la_ssize_t read(archive* outer, void* user, const void** data) {
     auto* self = static_cast<FdReader*>(user);
     while (true) {
       const ssize_t got = ::read(self->fd, self->buffer.data(), self->buffer.size());
       if (got >= 0) {
         *data = self->buffer.data();
+        self->total += got;
         return got;
       }
       if (errno == EINTR && !stop_requested()) continue;
@@ -529,17 +533,26 @@ struct FdReader {
   }
 };
 
+// `raw_bytes`: how many bytes of the input were read.
 void read_tarball(ImageInput& input, const ScanLimits& limits,
-                  const std::function<int(archive*)>& open) {
+                  const std::function<int(archive*)>& open,
+                  const std::function<uint64_t()>& raw_bytes) {
   archive* outer = archive_read_new();
   archive_read_support_filter_all(outer);
   archive_read_support_format_tar(outer);
   if (open(outer) != ARCHIVE_OK) {
-    const char* why = archive_error_string(outer);
-    input.problems.push_back(fmt::format(
-        "not an image: neither a tar archive (plain, gzip or zstd) nor an OCI layout folder ({}); "
-        "`docker save IMAGE -o FILE.tar` or `skopeo copy docker://IMAGE oci:FOLDER` writes one",
-        why ? why : "unreadable"));
+    const std::string why =
+        archive_error_string(outer) ? archive_error_string(outer) : "unreadable";
+    if (raw_bytes() == 0)
+      input.problems.push_back("empty: not an image");
+    else if (why.find("runcated") != std::string::npos)
+      input.problems.push_back(fmt::format("cut short: {}", why));
+    else
+      input.problems.push_back(fmt::format(
+          "not an image: neither a tar archive (plain, gzip or zstd) nor an OCI layout folder "
+          "({}); `docker save IMAGE -o FILE.tar` or `skopeo copy docker://IMAGE oci:FOLDER` "
+          "writes one",
+          why));
     input.ended_early = true;
   } else {
     InputReader reader(input, limits);
@@ -568,9 +581,12 @@ ImageInput read_image_input(const std::string& name, const ScanLimits& limits) {
     return input;
   }
   FdReader reader{fd, std::vector<uint8_t>(kChunk)};
-  read_tarball(input, limits, [&reader](archive* outer) {
-    return archive_read_open(outer, &reader, nullptr, FdReader::read, nullptr);
-  });
+  read_tarball(
+      input, limits,
+      [&reader](archive* outer) {
+        return archive_read_open(outer, &reader, nullptr, FdReader::read, nullptr);
+      },
+      [&reader] { return reader.total; });
   if (fd != STDIN_FILENO) ::close(fd);
   return input;
 }
@@ -579,9 +595,12 @@ ImageInput read_image_memory(const std::string& name, std::string_view bytes,
                              const ScanLimits& limits) {
   ImageInput input;
   input.name = name;
-  read_tarball(input, limits, [bytes](archive* outer) {
-    return archive_read_open_memory(outer, bytes.data(), bytes.size());
-  });
+  read_tarball(
+      input, limits,
+      [bytes](archive* outer) {
+        return archive_read_open_memory(outer, bytes.data(), bytes.size());
+      },
+      [bytes] { return static_cast<uint64_t>(bytes.size()); });
   return input;
 }
 
@@ -627,10 +646,21 @@ class Resolver {
     }
     if (const Blob* manifest = find("manifest.json");
         manifest && manifest->kind == Blob::Kind::Json) {
+      docker_ = true;
       read_docker_manifest(*manifest);
       return;
     }
-    if (!input_.ended_early)
+    for (const char* name : {"index.json", "manifest.json"})
+      if (find(name)) {
+        problem(fmt::format("{}: not JSON: the image cannot be read", name));
+        return;
+      }
+    if (input_.blobs.empty()) return;  // said already: empty, or no archive
+    if (input_.ended_early)
+      problem(
+          "the input ended before its manifest (index.json or manifest.json): nothing was "
+          "scanned");
+    else
       problem(
           "holds neither index.json nor manifest.json: not a docker save tarball or an OCI "
           "image layout");
@@ -663,8 +693,10 @@ class Resolver {
     if (!blob)
       problem(input_.ended_early
                   ? fmt::format("{} {} was not read: the input ended before it", what, name)
-                  : fmt::format("{} {} is named by the manifest but missing from the input", what,
-                                name));
+                  : fmt::format("{} {} is named by {} but missing from the input", what, name,
+                                what == "manifest" ? "index.json"
+                                : docker_          ? "manifest.json"
+                                                   : "its manifest"));
     return blob;
   }
 
@@ -831,6 +863,7 @@ class Resolver {
   std::string platform_;
   std::unordered_map<std::string, size_t> by_name_;
   std::vector<std::unique_ptr<simdjson::dom::parser>> parsed_;
+  bool docker_ = false;  // read from manifest.json (docker save), not index.json
 };
 
 }  // namespace
