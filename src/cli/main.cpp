@@ -22,6 +22,7 @@
 #include "cli/git_commit.h"
 #include "ingest/compressed.h"
 #include "ingest/fd_input.h"
+#include "scan/yara_set.h"
 #include "util/signals.h"
 #include "util/strings.h"
 
@@ -516,12 +517,13 @@ std::string vectorscan_version() {
 std::string version_text() {
   return fmt::format(
       "pickaxe {} (commit {})\nsimdjson {}.{}.{}, Vectorscan {}, RE2 {}, CLI11 {}, fmt {}.{}.{}, "
-      "yaml-cpp {}, toml++ {}.{}.{}, zlib {}, zstd {}",
+      "yaml-cpp {}, toml++ {}.{}.{}, zlib {}, zstd {}, {}",
       PICKAXE_VERSION, PICKAXE_GIT_COMMIT, int(simdjson::SIMDJSON_VERSION_MAJOR),
       int(simdjson::SIMDJSON_VERSION_MINOR), int(simdjson::SIMDJSON_VERSION_REVISION),
       vectorscan_version(), PICKAXE_RE2_VERSION, CLI11_VERSION, FMT_VERSION / 10000,
       FMT_VERSION / 100 % 100, FMT_VERSION % 100, PICKAXE_YAML_CPP_VERSION, TOML_LIB_MAJOR,
-      TOML_LIB_MINOR, TOML_LIB_PATCH, zlibVersion(), ZSTD_versionString());
+      TOML_LIB_MINOR, TOML_LIB_PATCH, zlibVersion(), ZSTD_versionString(),
+      pickaxe::scan::library_versions());
 }
 
 std::vector<std::string> command_names(const CLI::App& app) {

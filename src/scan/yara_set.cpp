@@ -1,5 +1,7 @@
 #include "scan/yara_set.h"
 
+#include <archive.h>
+#include <openssl/crypto.h>
 #include <yara.h>
 
 #include <algorithm>
@@ -139,6 +141,11 @@ YaraSet::Outcome YaraSet::scan(const uint8_t* data, size_t size, int timeout_sec
   std::sort(matches.begin(), matches.end());
   if (result == ERROR_SUCCESS) return Outcome::Scanned;
   return result == ERROR_SCAN_TIMEOUT ? Outcome::TimedOut : Outcome::Failed;
+}
+
+std::string library_versions() {
+  std::string archive = archive_version_string();  // "libarchive 3.6.2"
+  return fmt::format("{}, libyara {}, {}", archive, YR_VERSION, OpenSSL_version(OPENSSL_VERSION));
 }
 
 }  // namespace pickaxe::scan

@@ -42,4 +42,7 @@ class YaraSet {
   std::unordered_map<const void*, uint16_t> numbers_;  // rule -> its number
 };
 
+// "libarchive 3.6.2, libyara 4.2.3, OpenSSL 3.0.x": what scan is built with.
+std::string library_versions();
+
 }  // namespace pickaxe::scan
