@@ -76,14 +76,6 @@ std::string_view severity_color(std::string_view severity) {
   return "";
 }
 
-// Control characters would move the terminal's cursor: shown as spaces.
-std::string printable(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  return out;
-}
-
 // The nested form's tree: an object's members in first-seen order, or a
 // value's JSON text.
 struct Node {
@@ -166,6 +158,13 @@ void write_node(const Node& node, std::string& out) {
 }
 
 }  // namespace
+
+std::string printable(std::string_view text) {
+  std::string out(text);
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  return out;
+}
 
 std::string clip(std::string_view text, size_t width) {
   if (code_points(text) <= width) return std::string(text);

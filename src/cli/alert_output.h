@@ -92,6 +92,8 @@ class ResultsSummary {
 // CSV field quoting, RFC 4180.
 std::string csv_field(std::string_view text);
 // `text` cut to at most `width` code points, a cut marked with '~'.
+// Control characters would move the terminal's cursor: shown as spaces.
+std::string printable(std::string_view text);
 std::string clip(std::string_view text, size_t width);
 
 }  // namespace pickaxe::cli

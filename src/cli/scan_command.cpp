@@ -73,19 +73,6 @@ std::optional<uint64_t> parse_size(std::string text) {
   return value * unit;
 }
 
-// Names from an image (references, entry paths) as they may reach a
-// terminal: control characters become \xNN, so that no escape sequence runs.
-std::string printable(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (c < 0x20 || c == 0x7f)
-      out += fmt::format("\\x{:02x}", c);
-    else
-      out += static_cast<char>(c);
-  }
-  return out;
-}
-
 // os/arch[/variant], as OCI platforms are written: lower case.
 bool valid_platform(const std::string& platform) {
   size_t parts = 1;
@@ -190,7 +177,8 @@ int run_scan(const ScanCommandOptions& options) {
         options.platform);
     return kUsage;
   }
-  if (!parse_duration(hunt.suppress_window)) {
+  const std::optional<int64_t> suppress_window = parse_duration(hunt.suppress_window);
+  if (!suppress_window) {
     std::cerr << fmt::format("pickaxe: --suppress-window: '{}' is not a duration\n",
                              hunt.suppress_window);
     return kUsage;
@@ -205,9 +193,7 @@ int run_scan(const ScanCommandOptions& options) {
     return kUsage;
   }
   const std::string scan_time = hunt.detection_time.empty() ? now_iso() : hunt.detection_time;
-  if (options.images.size() > 1 &&
-      std::count(options.images.begin(), options.images.end(), "-") > 0 &&
-      std::count(options.images.begin(), options.images.end(), "-") != 1) {
+  if (std::count(options.images.begin(), options.images.end(), "-") > 1) {
     std::cerr << "pickaxe: scan: stdin (-) can be read once only\n";
     return kUsage;
   }
@@ -244,7 +230,7 @@ int run_scan(const ScanCommandOptions& options) {
   hunt_options.threads = 1;
   hunt_options.detection_time = scan_time;
   hunt_options.suppress_by = hunt.suppress_by;
-  if (auto window = parse_duration(hunt.suppress_window)) hunt_options.suppress_window = *window;
+  hunt_options.suppress_window = *suppress_window;
   ExceptionSet exceptions;
   if (!hunt.exceptions.empty()) {
     if (!load_exceptions_or_report(hunt.exceptions, exceptions)) return kFindings;
@@ -275,7 +261,10 @@ int run_scan(const ScanCommandOptions& options) {
   {
     std::vector<std::string> paths;
     for (const std::string* path : {&hunt.output, &options.sarif, &options.events})
-      if (!path->empty()) paths.push_back(std::filesystem::weakly_canonical(*path).string());
+      if (std::error_code error; !path->empty()) {
+        const std::string canonical = std::filesystem::weakly_canonical(*path, error).string();
+        paths.push_back(error ? *path : canonical);
+      }
     std::sort(paths.begin(), paths.end());
     if (std::adjacent_find(paths.begin(), paths.end()) != paths.end()) {
       std::cerr << "pickaxe: scan: --output, --sarif and --events must be different files\n";

@@ -142,7 +142,6 @@ void ContentAnalyzer::update(const uint8_t* data, size_t size) {
 void ContentAnalyzer::finish(FileRecord& record, ScanStats& stats) {
   record.sha256 = sha256_.finish();
   record.hashed = true;
-  stats.hashed_bytes += offset_;
   const bool sections_complete = sections_size_ > 0 && sections_.size() == sections_size_;
   record.elf = elf_facts(header_, std::min<uint64_t>(offset_, sizeof header_), sections_.data(),
                          sections_.size(), sections_complete);

@@ -45,22 +45,10 @@ const char* state_action(FileState state) {
   return "image-file";
 }
 
+// Resolved from the link's folder (or the root, for an absolute target).
 bool climbs_out(const std::string& link_path, const std::string& target) {
-  // Resolved from the link's folder (or the root, for an absolute target).
-  int depth = 0;
-  if (target.empty() || target.front() != '/')
-    for (char c : link_path.substr(0, link_path.rfind('/'))) depth += c == '/';
-  size_t at = 0;
-  while (at <= target.size()) {
-    size_t end = target.find('/', at);
-    if (end == std::string::npos) end = target.size();
-    std::string_view part = std::string_view(target).substr(at, end - at);
-    at = end + 1;
-    if (part.empty() || part == ".") continue;
-    depth += part == ".." ? -1 : 1;
-    if (depth < 0) return true;
-  }
-  return false;
+  if (!target.empty() && target.front() == '/') return !normalise_path(target);
+  return !normalise_path(link_path.substr(0, link_path.rfind('/') + 1) + target);
 }
 
 class EventWriter {

@@ -30,18 +30,7 @@ std::string hex(const std::array<uint8_t, 32>& digest) {
   return text;
 }
 
-namespace {
-
-constexpr size_t kChunk = size_t{1} << 20;
-// Entries (files, links, whiteouts) one input may hold: their tables are kept.
-constexpr uint64_t kMaxEntries = 4'000'000;
-// Stands for "layer sha256:<digest>" in a layer's problems until the digest is known.
-constexpr std::string_view kLayerMark =
-    "\x1e"
-    "layer";
-
-// "/a/./b//c" -> "/a/b/c"; nullopt when a ".." climbs above the root.
-std::optional<std::string> normalise(std::string_view raw) {
+std::optional<std::string> normalise_path(std::string_view raw) {
   std::vector<std::string_view> parts;
   size_t at = 0;
   while (at <= raw.size()) {
@@ -61,6 +50,16 @@ std::optional<std::string> normalise(std::string_view raw) {
   for (std::string_view part : parts) path.append("/").append(part);
   return path.empty() ? "/" : path;
 }
+
+namespace {
+
+constexpr size_t kChunk = size_t{1} << 20;
+// Entries (files, links, whiteouts) one input may hold: their tables are kept.
+constexpr uint64_t kMaxEntries = 4'000'000;
+// Stands for "layer sha256:<digest>" in a layer's problems until the digest is known.
+constexpr std::string_view kLayerMark =
+    "\x1e"
+    "layer";
 
 std::string parent_of(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -129,17 +128,8 @@ class InputReader {
   void finish() {
     if (!yara_) return;
     yara_->finish(input_.stats);
-    for (Blob& blob : input_.blobs) {
-      if (!blob.layer) continue;
-      std::unordered_map<std::string_view, size_t> by_path;
-      std::vector<FileRecord>& files = blob.layer->files;
-      for (size_t i = 0; i < files.size(); ++i) {
-        if (files[i].type == FileRecord::Type::File) by_path[files[i].path] = i;
-        if (files[i].type != FileRecord::Type::HardLink) continue;
-        if (auto target = by_path.find(files[i].target); target != by_path.end())
-          files[i].yara = files[target->second].yara;
-      }
-    }
+    for (const HardLink& link : hard_links_)
+      link.table->files[link.link].yara = link.table->files[link.target].yara;
   }
 
   // Reads the members of a tarball; false when the input must stop.
@@ -163,7 +153,7 @@ class InputReader {
       }
       if (archive_entry_filetype(entry) != AE_IFREG) continue;
       const char* path = archive_entry_pathname(entry);
-      std::optional<std::string> name = normalise(path ? path : "");
+      std::optional<std::string> name = normalise_path(path ? path : "");
       if (!name) {
         input_.problems.push_back(fmt::format(
             "member '{}' climbs out of the archive: skipped (nothing is extracted)", path));
@@ -212,7 +202,6 @@ class InputReader {
     Sha256* raw_hash;
     const void* first = nullptr;  // the bytes read to tell the kind
     ssize_t first_size = 0;
-    uint64_t raw_bytes = 0;
     bool source_failed = false;
   };
   static la_ssize_t feed_layer(archive*, void* user, const void** data) {
@@ -230,7 +219,6 @@ class InputReader {
       }
       if (got > 0) feed->raw_hash->update(*data, got);
     }
-    feed->raw_bytes += got;
     return got;
   }
 
@@ -324,6 +312,7 @@ class InputReader {
     archive_read_support_format_tar(inner);
     archive_read_open(inner, &feed, nullptr, feed_layer, nullptr);
     auto table = std::make_shared<LayerTable>();
+    layer_files_.clear();
     archive_entry* entry = nullptr;
     uint64_t entries = 0;
     uint64_t counted = 0;  // of this layer, already in stats.unpacked_bytes
@@ -399,7 +388,7 @@ class InputReader {
                   uint64_t& counted, const std::function<uint64_t()>& outer_unpacked) {
     const char* raw = archive_entry_pathname(entry);
     const std::string raw_path = raw ? raw : "";
-    std::optional<std::string> path = normalise(raw_path);
+    std::optional<std::string> path = normalise_path(raw_path);
     if (!path) {
       input_.problems.push_back(
           fmt::format("{}: entry '{}' climbs out of the image root: skipped (nothing is extracted)",
@@ -425,7 +414,7 @@ class InputReader {
     if (const char* owner = archive_entry_uname(entry)) record.owner = owner;
     if (const char* group = archive_entry_gname(entry)) record.group = group;
     if (hard_link) {
-      std::optional<std::string> target = normalise(hard_link);
+      std::optional<std::string> target = normalise_path(hard_link);
       if (!target) {
         input_.problems.push_back(fmt::format(
             "{}: hard link '{}' names '{}', which climbs out of the image root: skipped",
@@ -434,15 +423,16 @@ class InputReader {
       }
       record.type = FileRecord::Type::HardLink;
       record.target = *target;
-      // A hard link is its target's content: the target came earlier in the layer.
-      for (auto it = table.files.rbegin(); it != table.files.rend(); ++it)
-        if (it->path == record.target && it->type == FileRecord::Type::File) {
-          record.size = it->size;
-          record.hashed = it->hashed;
-          record.sha256 = it->sha256;
-          record.elf = it->elf;
-          break;
-        }
+      // A hard link is its target's content: the target came earlier in the layer
+      // (its YARA matches are copied once they are known, in finish()).
+      if (auto found = layer_files_.find(record.target); found != layer_files_.end()) {
+        const FileRecord& target_file = table.files[found->second];
+        record.size = target_file.size;
+        record.hashed = target_file.hashed;
+        record.sha256 = target_file.sha256;
+        record.elf = target_file.elf;
+        hard_links_.push_back({&table, table.files.size(), found->second});
+      }
     } else if (type == AE_IFLNK) {
       record.type = FileRecord::Type::Symlink;
       if (const char* target = archive_entry_symlink(entry)) record.target = target;
@@ -498,6 +488,7 @@ class InputReader {
       return true;  // folders, devices, FIFOs: no content to scan
     }
     ++input_.stats.files;
+    if (record.type == FileRecord::Type::File) layer_files_[record.path] = table.files.size();
     table.files.push_back(std::move(record));
     return true;
   }
@@ -508,6 +499,13 @@ class InputReader {
   std::unique_ptr<YaraWorker> yara_;
   std::vector<uint8_t> outer_buffer_, inner_buffer_;
   uint64_t entry_count_ = 0;
+  // This layer's regular files by path, for its hard links.
+  std::unordered_map<std::string, size_t> layer_files_;
+  struct HardLink {
+    LayerTable* table;
+    size_t link, target;  // indexes in table->files
+  };
+  std::vector<HardLink> hard_links_;
 };
 
 // The outer tarball from a file or stdin. A stop signal interrupts a read

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -89,12 +90,10 @@ struct Image {
 struct ScanStats {
   uint64_t unpacked_bytes = 0;  // layer bytes after decompression
   uint64_t files = 0;           // regular files and links read
-  uint64_t hashed_bytes = 0;
   uint64_t yara_scanned = 0, yara_too_large = 0, yara_timeouts = 0;
   ScanStats& operator+=(const ScanStats& other) {
     unpacked_bytes += other.unpacked_bytes;
     files += other.files;
-    hashed_bytes += other.hashed_bytes;
     yara_scanned += other.yara_scanned;
     yara_too_large += other.yara_too_large;
     yara_timeouts += other.yara_timeouts;
@@ -137,5 +136,8 @@ struct StackedFile {
 std::vector<StackedFile> stack_layers(const Image& image);
 
 std::string hex(const std::array<uint8_t, 32>& digest);
+
+// "/a/./b//c" -> "/a/b/c"; nullopt when a ".." climbs above the root.
+std::optional<std::string> normalise_path(std::string_view raw);
 
 }  // namespace pickaxe::scan
