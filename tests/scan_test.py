@@ -1272,6 +1272,32 @@ class Usage(ScanCase):
         self.assertEqual(run.returncode, 2, run.stderr)
         self.assertIn(b"it is also an image to scan", run.stderr)
         self.assertEqual(os.path.getsize(path), size)
+        # ... also a file inside an image folder, or the file stdin reads.
+        folder = self.path("app.oci")
+        write_oci(folder, [rich_image()], self.ws, tar=False)
+        index = os.path.join(folder, "index.json")
+        index_size = os.path.getsize(index)
+        run = subprocess.run(argv[:-1] + ["--sarif", index, folder], cwd=self.cwd,
+                             capture_output=True)
+        self.assertEqual(run.returncode, 2, run.stderr)
+        self.assertIn(b"it is inside an image to scan", run.stderr)
+        self.assertEqual(os.path.getsize(index), index_size)
+        with open(path, "rb") as stdin:
+            run = subprocess.run(argv[:-1] + ["-o", path, "-"], stdin=stdin, cwd=self.cwd,
+                                 capture_output=True)
+        self.assertEqual(run.returncode, 2, run.stderr)
+        self.assertEqual(os.path.getsize(path), size)
+        # Two outputs that are one file, however named.
+        same = os.path.join(self.out, "same.json")
+        run = subprocess.run(argv + ["-o", same, "--sarif", os.path.join(self.out, ".", "same.json")],
+                             cwd=self.cwd, capture_output=True)
+        self.assertEqual(run.returncode, 2, run.stderr)
+        self.assertIn(b"it is also --output's file", run.stderr)
+        # A file name with an escape character reaches stderr without it.
+        run = subprocess.run(argv[:-1] + [os.path.join(self.out, "no-\x1b[2Jx.tar")],
+                             cwd=self.cwd, capture_output=True)
+        self.assertEqual(run.returncode, 1, run.stderr)
+        self.assertNotIn(b"\x1b", run.stderr)
 
     def test_sarif_tracks_findings_across_runs(self):
         """Fingerprints do not depend on the scan's time; an image that could

@@ -107,33 +107,68 @@ struct ImageSummary {
   bool problems = false;
 };
 
-// An output file, opened once the rules are good: replaced when it is a
-// regular file, refused when it is one of the images. kSuccess, or the exit code.
-int open_output(const std::string& path, const char* option, const std::vector<std::string>& images,
-                int& fd) {
-  fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    std::cerr << fmt::format("pickaxe: {} {}: cannot open: {}\n", option, path,
-                             std::strerror(errno));
-    return kFindings;
+// The output files (--output, --sarif, --events), opened once the rules are
+// good. A regular file is replaced, but first refused when it is another
+// output, an image, stdin's file, or a file inside an image folder: a typo
+// must not destroy the image it meant to scan. kSuccess, or the exit code.
+struct OutputFile {
+  const std::string* path;
+  const char* option;
+  int* fd;
+};
+int open_outputs(const std::vector<OutputFile>& outputs, const std::vector<std::string>& images) {
+  auto same = [](const struct stat& a, const struct stat& b) {
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  };
+  std::vector<std::pair<const OutputFile*, struct stat>> regular;
+  for (const OutputFile& output : outputs) {
+    if (output.path->empty()) continue;
+    *output.fd = ::open(output.path->c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (*output.fd < 0) {
+      std::cerr << fmt::format("pickaxe: {} {}: cannot open: {}\n", output.option,
+                               printable(*output.path), std::strerror(errno));
+      return kFindings;
+    }
+    struct stat info {};
+    if (::fstat(*output.fd, &info) == 0 && S_ISREG(info.st_mode))
+      regular.push_back({&output, info});
   }
-  struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) return kSuccess;
-  for (const std::string& image : images) {
-    struct stat input {};
-    if (image != "-" && ::stat(image.c_str(), &input) == 0 && input.st_dev == info.st_dev &&
-        input.st_ino == info.st_ino) {
-      std::cerr << fmt::format(
-          "pickaxe: {} {}: it is also an image to scan ({}); write elsewhere\n", option, path,
-          image);
-      return kUsage;
+  for (size_t i = 0; i < regular.size(); ++i) {
+    const auto& [output, info] = regular[i];
+    const std::string path = printable(*output->path);
+    for (size_t j = 0; j < i; ++j)
+      if (same(regular[j].second, info)) {
+        std::cerr << fmt::format("pickaxe: {} {}: it is also {}'s file; write elsewhere\n",
+                                 output->option, path, regular[j].first->option);
+        return kUsage;
+      }
+    std::error_code error;
+    const std::string canonical = std::filesystem::weakly_canonical(*output->path, error).string();
+    for (const std::string& image : images) {
+      struct stat input {};
+      const bool is_input =
+          image == "-"
+              ? ::fstat(STDIN_FILENO, &input) == 0 && same(input, info)
+              : ::stat(image.c_str(), &input) == 0 &&
+                    (same(input, info) ||
+                     (S_ISDIR(input.st_mode) && !error &&
+                      canonical.starts_with(
+                          std::filesystem::weakly_canonical(image, error).string() + "/")));
+      if (is_input) {
+        std::cerr << fmt::format(
+            "pickaxe: {} {}: it is {} an image to scan ({}); write elsewhere\n", output->option,
+            path, image == "-" || !S_ISDIR(input.st_mode) ? "also" : "inside",
+            image == "-" ? "stdin" : printable(image));
+        return kUsage;
+      }
     }
   }
-  if (::ftruncate(fd, 0) != 0) {
-    std::cerr << fmt::format("pickaxe: {} {}: cannot empty it: {}\n", option, path,
-                             std::strerror(errno));
-    return kFindings;
-  }
+  for (const auto& [output, info] : regular)
+    if (::ftruncate(*output->fd, 0) != 0) {
+      std::cerr << fmt::format("pickaxe: {} {}: cannot empty it: {}\n", output->option,
+                               printable(*output->path), std::strerror(errno));
+      return kFindings;
+    }
   return kSuccess;
 }
 
@@ -173,8 +208,9 @@ int run_scan(const ScanCommandOptions& options) {
   }
   if (!options.platform.empty() && !valid_platform(options.platform)) {
     std::cerr << fmt::format(
-        "pickaxe: --platform: '{}' is not os/arch[/variant] (e.g. linux/amd64, linux/arm64/v8)\n",
-        options.platform);
+        "pickaxe: --platform: '{}' is not os/arch[/variant] in lower case (e.g. linux/amd64, "
+        "linux/arm64/v8)\n",
+        printable(options.platform));
     return kUsage;
   }
   const std::optional<int64_t> suppress_window = parse_duration(hunt.suppress_window);
@@ -257,25 +293,12 @@ int run_scan(const ScanCommandOptions& options) {
 
   // Outputs, opened once the rules are good.
   int output_fd = STDOUT_FILENO, sarif_fd = -1, events_fd = -1;
-  const std::vector<std::string>& images = options.images;
-  {
-    std::vector<std::string> paths;
-    for (const std::string* path : {&hunt.output, &options.sarif, &options.events})
-      if (std::error_code error; !path->empty()) {
-        const std::string canonical = std::filesystem::weakly_canonical(*path, error).string();
-        paths.push_back(error ? *path : canonical);
-      }
-    std::sort(paths.begin(), paths.end());
-    if (std::adjacent_find(paths.begin(), paths.end()) != paths.end()) {
-      std::cerr << "pickaxe: scan: --output, --sarif and --events must be different files\n";
-      return kUsage;
-    }
-  }
-  for (auto [path, option, fd] : {std::tuple{&hunt.output, "--output", &output_fd},
-                                  std::tuple{&options.sarif, "--sarif", &sarif_fd},
-                                  std::tuple{&options.events, "--events", &events_fd}})
-    if (!path->empty())
-      if (int code = open_output(*path, option, images, *fd); code != kSuccess) return code;
+  if (int code = open_outputs({{&hunt.output, "--output", &output_fd},
+                               {&options.sarif, "--sarif", &sarif_fd},
+                               {&options.events, "--events", &events_fd}},
+                              options.images);
+      code != kSuccess)
+    return code;
   const bool output_is_terminal = isatty(output_fd) == 1;
   AlertWriterOptions writer_options;
   writer_options.format = hunt.format.empty()
@@ -370,20 +393,20 @@ int run_scan(const ScanCommandOptions& options) {
     scan::ImageInput input = scan::read_image_input(name, limits);
     if (input.stopped || stop_requested()) {
       std::cerr << fmt::format(
-          "pickaxe: {}: stopped before the image was read whole: not scanned\n", name);
+          "pickaxe: {}: stopped before the image was read whole: not scanned\n", printable(name));
       problems.push_back(fmt::format("{}: stopped by {} before it was read whole: not scanned",
                                      name, stop_signal_name()));
       break;
     }
     scan::resolve_images(input, options.platform);
     for (const std::string& problem : input.problems) {
-      std::cerr << fmt::format("pickaxe: {}: {}\n", name, printable(problem));
+      std::cerr << fmt::format("pickaxe: {}: {}\n", printable(name), printable(problem));
       problems.push_back(fmt::format("{}: {}", name, problem));
     }
     if (!input.problems.empty()) image_problems = true;
     if (input.images.empty() && input.problems.empty()) {
       std::cerr << fmt::format(
-          "pickaxe: {}: no image{}\n", name,
+          "pickaxe: {}: no image{}\n", printable(name),
           options.platform.empty()
               ? ""
               : fmt::format(" for --platform {} (it holds {})", options.platform,
