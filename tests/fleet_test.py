@@ -14,6 +14,9 @@
    PICKAXE_DEAD_LETTER once, reported with subject and sequence.
 3. A producer killed and restarted, then following a file across a server
    restart: each line is in the stream once.
+4. A server that accepts connections but does not answer (stopped with
+   SIGSTOP for longer than a request's wait) while a worker and a producer
+   start: both wait for it, then the alerts equal hunt's.
 
 Exits 77 (skipped, with why) without nats-server or ../shared's generator.
 """
@@ -120,8 +123,9 @@ def identities(lines):
 
 
 class Fleet:
-    def __init__(self, args, work, rules, nats):
+    def __init__(self, args, work, rules, nats, phase):
         self.args, self.work, self.rules, self.nats = args, work, rules, nats
+        self.phase = phase  # names the logs
         self.workers = []
 
     def rule_flags(self):
@@ -133,14 +137,14 @@ class Fleet:
     def ship(self, inputs, background=False):
         command = [self.args.pickaxe, "ship", "--nats", self.nats.url, "--partition-key",
                    "host.name", *inputs]
-        log = open(os.path.join(self.work, "ship.log"), "ab")
+        log = open(os.path.join(self.work, f"{self.phase}-ship.log"), "ab")
         if background:
             return subprocess.Popen(command, stdout=log, stderr=log)
         subprocess.run(command, stdout=log, stderr=log, check=True, timeout=600)
 
     def start_worker(self):
         index = len(self.workers)
-        log = open(os.path.join(self.work, f"worker-{index}.log"), "wb")
+        log = open(os.path.join(self.work, f"{self.phase}-worker-{index}.log"), "wb")
         process = subprocess.Popen(
             [self.args.pickaxe, "serve", "--nats", self.nats.url, "--lease-ttl", "3s",
              "--checkpoint-interval", "1s", "--max-line-bytes", "65536",
@@ -265,6 +269,46 @@ def producer_restarts(args, work, nats, events):
     return problems
 
 
+def stalled_start(args, work, rules, nats, inputs, expected):
+    """Phase 4: ship and serve started against a stopped (SIGSTOP) server."""
+    fleet = Fleet(args, work, rules, nats, "stalled")
+    problems = []
+    nats.process.send_signal(signal.SIGSTOP)
+    try:
+        fleet.start_worker()
+        shipping = fleet.ship(inputs, background=True)
+        time.sleep(8)  # past the client's connection timeout and JetStream's request wait
+    finally:
+        nats.process.send_signal(signal.SIGCONT)
+    try:
+        try:
+            code = shipping.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            shipping.kill()
+            code = "hung"
+        if code != 0:
+            problems.append(f"stalled start: ship exited {code} (see stalled-ship.log)")
+        got = fleet.wait_for(len(expected), timeout=300)
+        problems += compare("stalled start", expected, got)
+    finally:
+        codes = fleet.stop_workers()
+    if codes != [0]:
+        problems.append(f"stalled start: the worker exited with {codes}")
+    return problems
+
+
+def show_logs(work):
+    """The end of each process's log: what a failure on a machine gone since says."""
+    for root, _, names in sorted(os.walk(work)):
+        for name in sorted(names):
+            if not name.endswith(".log"):
+                continue
+            with open(os.path.join(root, name), errors="replace") as log:
+                tail = log.readlines()[-12:]
+            print(f"--- {os.path.relpath(os.path.join(root, name), work)} (last lines)")
+            print("".join(line[:300] for line in tail), end="")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--pickaxe", required=True)
@@ -311,7 +355,7 @@ def main():
 
         # 1. Equivalence.
         nats = fresh_server(work, "nats-1")
-        fleet = Fleet(args, work, rules, nats)
+        fleet = Fleet(args, work, rules, nats, "equivalence")
         try:
             fleet.ship(inputs)
             for _ in range(3):
@@ -327,7 +371,7 @@ def main():
 
         # 2. Faults: a worker killed, the server restarted, a worker added.
         nats = fresh_server(work, "nats-2")
-        fleet = Fleet(args, work, rules, nats)
+        fleet = Fleet(args, work, rules, nats, "faults")
         try:
             for _ in range(3):
                 fleet.start_worker()
@@ -360,7 +404,7 @@ def main():
             time.sleep(2)
             fleet.start_worker()
             if shipping.wait(timeout=600) != 0:
-                problems.append("faults: ship failed across the server's restart (see ship.log)")
+                problems.append("faults: ship failed across the server's restart (see faults-ship.log)")
             got = fleet.wait_for(len(expected), timeout=300)
             problems += compare("faults", expected, got)
             dead = nats.stream_messages("PICKAXE_DEAD_LETTER")
@@ -371,7 +415,7 @@ def main():
                 problems.append(f"faults: workers exited with {codes}")
             reports = []
             for index in range(len(fleet.workers)):
-                with open(os.path.join(work, f"worker-{index}.log"), errors="replace") as log:
+                with open(os.path.join(work, f"faults-worker-{index}.log"), errors="replace") as log:
                     reports += [line for line in log if "sent to PICKAXE_DEAD_LETTER" in line]
             # Each is reported by the worker that read it; a worker killed
             # before its checkpoint covered one leaves it to the next owner,
@@ -393,7 +437,16 @@ def main():
             problems += producer_restarts(args, work, nats, events)
         finally:
             nats.stop()
+
+        # 4. A server that does not answer yet is waited for.
+        nats = fresh_server(work, "nats-4")
+        try:
+            problems += stalled_start(args, work, rules, nats, inputs, expected)
+        finally:
+            nats.stop()
     finally:
+        if problems:
+            show_logs(work)
         if args.keep or problems:
             print(f"work folder kept: {work}")
         else:

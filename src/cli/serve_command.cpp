@@ -744,24 +744,36 @@ int run_serve(ServeOptions& options) {
         "pickaxe: {} {} not partition-exact: run on the global partition (exact, not scaled):\n{}",
         global.size(), global.size() == 1 ? "rule is" : "rules are", inexact_list);
 
-  std::unique_ptr<fleet::Bucket> leases =
-      transport->bucket(fleet::kLeaseBucket, std::chrono::nanoseconds(*ttl), error);
-  std::unique_ptr<fleet::Bucket> state =
-      leases ? transport->bucket(fleet::kStateBucket, std::chrono::nanoseconds(0), error) : nullptr;
-  std::unique_ptr<fleet::Bucket> fleet_bucket =
-      state ? transport->bucket(fleet::kFleetBucket, std::chrono::nanoseconds(0), error) : nullptr;
-  if (!leases || !state || !fleet_bucket) {
+  // A server slow to answer is waited for, as in set_up.
+  auto open_bucket = [&](const char* name, std::chrono::nanoseconds bucket_ttl,
+                         std::unique_ptr<fleet::Bucket>& bucket) {
+    return fleet::patiently(
+               [&](std::string& why) {
+                 return transport->open_bucket(name, bucket_ttl, bucket, why);
+               },
+               error, connect.on_connection_event) == fleet::Status::Ok;
+  };
+  std::unique_ptr<fleet::Bucket> leases, state, fleet_bucket;
+  if (!open_bucket(fleet::kLeaseBucket, std::chrono::nanoseconds(*ttl), leases) ||
+      !open_bucket(fleet::kStateBucket, std::chrono::nanoseconds(0), state) ||
+      !open_bucket(fleet::kFleetBucket, std::chrono::nanoseconds(0), fleet_bucket)) {
     std::cerr << "pickaxe: " << error << "\n";
     return kFindings;
   }
   {
     std::string fleet_rules, why;
     uint64_t revision = 0;
-    fleet::Status status = fleet_bucket->get("rules", fleet_rules, revision, why);
-    if (status == fleet::Status::NotFound)
-      status = fleet_bucket->create("rules", rules_identity, revision, why);
-    if (status == fleet::Status::Conflict)
-      status = fleet_bucket->get("rules", fleet_rules, revision, why);
+    fleet::Status status = fleet::patiently(
+        [&](std::string& reason) {
+          fleet::Status read = fleet_bucket->get("rules", fleet_rules, revision, reason);
+          if (read != fleet::Status::NotFound) return read;
+          fleet::Status written = fleet_bucket->create("rules", rules_identity, revision, reason);
+          // Written by another worker meanwhile: read again.
+          if (written == fleet::Status::Conflict)
+            return fleet_bucket->get("rules", fleet_rules, revision, reason);
+          return written;
+        },
+        why, connect.on_connection_event);
     if (status == fleet::Status::Ok && !fleet_rules.empty() && fleet_rules != rules_identity) {
       if (!options.new_rules) {
         std::cerr << "pickaxe: the fleet's workers run other rules or tuning than this one "

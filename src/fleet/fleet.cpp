@@ -32,6 +32,20 @@ std::string dead_letter_subject(std::string_view unit) {
   return "pickaxe.dead." + token(unit);
 }
 
+Status patiently(const std::function<Status(std::string& why)>& attempt, std::string& why,
+                 const std::function<void(const std::string&)>& on_wait) {
+  Status status;
+  for (int tries = 0; (status = attempt(why)) == Status::Unavailable && !stop_requested();
+       ++tries) {
+    if (tries == 0 && on_wait) on_wait(fmt::format("waiting for the NATS server ({})", why));
+    const auto until = std::chrono::steady_clock::now() +
+                       std::chrono::milliseconds(std::min(250 << std::min(tries, 5), 5000));
+    while (std::chrono::steady_clock::now() < until && !stop_requested())
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return status;
+}
+
 bool set_up(Transport& transport, const Layout& wanted, bool insist, Layout& agreed,
             std::string& error, const std::function<void(const std::string&)>& on_wait) {
   const StreamSpec streams[] = {
@@ -41,35 +55,42 @@ bool set_up(Transport& transport, const Layout& wanted, bool insist, Layout& agr
   };
   for (const StreamSpec& stream : streams) {
     std::string why, note;
-    Status status;
-    // A server not up yet (or restarting) is waited for, said once.
-    for (int attempt = 0;
-         (status = transport.ensure_stream(stream, note, why)) == Status::Unavailable &&
-         !stop_requested();
-         ++attempt) {
-      if (attempt == 0 && on_wait) on_wait(fmt::format("waiting for the NATS server ({})", why));
-      std::this_thread::sleep_for(
-          std::chrono::milliseconds(std::min(250 << std::min(attempt, 5), 5000)));
-    }
+    const Status status = patiently(
+        [&](std::string& reason) { return transport.ensure_stream(stream, note, reason); }, why,
+        on_wait);
     if (status != Status::Ok) {
       error = fmt::format("cannot set up the stream {}: {}", stream.name, why);
       return false;
     }
     if (!note.empty() && on_wait) on_wait(note);
   }
-  std::unique_ptr<Bucket> bucket =
-      transport.bucket(kFleetBucket, std::chrono::nanoseconds(0), error);
-  if (!bucket) return false;
-  std::string text, why;
+  std::unique_ptr<Bucket> bucket;
+  std::string why;
+  if (patiently(
+          [&](std::string& reason) {
+            return transport.open_bucket(kFleetBucket, std::chrono::nanoseconds(0), bucket, reason);
+          },
+          why, on_wait) != Status::Ok) {
+    error = why;
+    return false;
+  }
+  // Read, else written; when another process wrote it meanwhile, read again.
+  std::string text;
   uint64_t revision = 0;
-  Status status = bucket->get("layout", text, revision, why);
-  if (status == Status::NotFound) {
-    status = bucket->create("layout", wanted.encode(), revision, why);
-    if (status == Status::Ok) {
-      agreed = wanted;
-      return true;
-    }
-    if (status == Status::Conflict) status = bucket->get("layout", text, revision, why);
+  bool ours = false;
+  const Status status = patiently(
+      [&](std::string& reason) {
+        Status read = bucket->get("layout", text, revision, reason);
+        if (read != Status::NotFound) return read;
+        Status written = bucket->create("layout", wanted.encode(), revision, reason);
+        ours = written == Status::Ok;
+        if (written == Status::Conflict) return bucket->get("layout", text, revision, reason);
+        return written;
+      },
+      why, on_wait);
+  if (ours) {
+    agreed = wanted;
+    return true;
   }
   if (status != Status::Ok) {
     error = fmt::format("cannot read the fleet's layout from {}: {}", kFleetBucket, why);

@@ -28,12 +28,18 @@ std::string events_subject(uint32_t partition);          // pickaxe.events.<part
 std::string alerts_subject(std::string_view rule_id);    // pickaxe.alerts.<rule_id, made a token>
 std::string dead_letter_subject(std::string_view unit);  // pickaxe.dead.<unit>
 
+// Calls `attempt` again while it says Unavailable (the server away or slow
+// to answer), backing off up to 5 s, until a stop signal. The first wait is
+// said through `on_wait`.
+Status patiently(const std::function<Status(std::string& why)>& attempt, std::string& why,
+                 const std::function<void(const std::string&)>& on_wait = nullptr);
+
 // Creates the streams when absent, and agrees on the layout: the one the
 // fleet holds, else `wanted` (written for the others). With `insist`, a
 // fleet holding another layout is an error (its events were partitioned
 // otherwise). Returns false, with why.
-// A server not reachable yet is waited for (until a stop signal), said
-// once through `on_wait`.
+// A server not reachable or slow to answer is waited for (until a stop
+// signal), said once through `on_wait`.
 bool set_up(Transport& transport, const Layout& wanted, bool insist, Layout& agreed,
             std::string& error, const std::function<void(const std::string&)>& on_wait = nullptr);
 

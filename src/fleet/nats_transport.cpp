@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "fleet/transport.h"
+#include "util/signals.h"
 
 namespace pickaxe::fleet {
 
@@ -21,6 +22,11 @@ namespace {
 std::string describe(natsStatus status, jsErrCode code = static_cast<jsErrCode>(0)) {
   const char* last = nats_GetLastError(nullptr);
   std::string text = last && *last ? last : natsStatus_GetText(status);
+  // The client's own place ("(unix/sock.c:58): Timeout") says nothing to users.
+  if (text.starts_with('(')) {
+    const size_t end = text.find("): ");
+    if (end != std::string::npos) text.erase(0, end + 3);
+  }
   if (code != 0) text += fmt::format(" (JetStream error {})", static_cast<int>(code));
   return text;
 }
@@ -232,9 +238,6 @@ class NatsTransport : public Transport {
       status = natsOptions_SetCustomReconnectDelay(options_, &NatsTransport::reconnect_delay, this);
     if (status == NATS_OK) status = natsOptions_SetReconnectBufSize(options_, 64 << 20);
     if (status == NATS_OK)
-      status =
-          natsOptions_SetRetryOnFailedConnect(options_, true, &NatsTransport::on_connected, this);
-    if (status == NATS_OK)
       status = natsOptions_SetDisconnectedCB(options_, &NatsTransport::on_disconnected, this);
     if (status == NATS_OK)
       status = natsOptions_SetReconnectedCB(options_, &NatsTransport::on_reconnected, this);
@@ -256,14 +259,24 @@ class NatsTransport : public Transport {
       error = fmt::format("--nats {}: {}", redacted(options.url), describe(status));
       return false;
     }
-    status = natsConnection_Connect(&connection_, options_);
-    if (status == NATS_NOT_YET_CONNECTED) {
-      if (on_event_)
-        on_event_(fmt::format("{} is not reachable yet; retrying", redacted(options.url)));
-    } else if (status != NATS_OK) {
-      error = fmt::format("--nats {}: {}", redacted(options.url), describe(status));
-      return false;
+    // The first connection is made here, not by the client in the
+    // background: a server that accepts but does not answer in time would
+    // leave that connection closed for good.
+    int attempt = 0;
+    for (; (status = natsConnection_Connect(&connection_, options_)) != NATS_OK; ++attempt) {
+      if (!options.wait_for_server || !unavailable(status) || stop_requested()) {
+        error = fmt::format("--nats {}: {}", redacted(options.url), describe(status));
+        return false;
+      }
+      if (attempt == 0 && on_event_)
+        on_event_(fmt::format("{} is not reachable yet ({}); retrying", redacted(options.url),
+                              describe(status)));
+      const auto until = std::chrono::steady_clock::now() +
+                         std::chrono::milliseconds(reconnect_delay(nullptr, attempt, nullptr));
+      while (std::chrono::steady_clock::now() < until && !stop_requested())
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    if (attempt > 0 && on_event_) on_event_("connected to NATS");
     jsOptions js_options;
     jsOptions_Init(&js_options);
     js_options.Wait = 5000;
@@ -428,8 +441,8 @@ class NatsTransport : public Transport {
     return result;
   }
 
-  std::unique_ptr<Bucket> bucket(const std::string& name, std::chrono::nanoseconds ttl,
-                                 std::string& error) override {
+  Status open_bucket(const std::string& name, std::chrono::nanoseconds ttl,
+                     std::unique_ptr<Bucket>& bucket, std::string& error) override {
     kvStore* kv = nullptr;
     natsStatus status = js_KeyValue(&kv, js_, name.c_str());
     if (status != NATS_OK && !unavailable(status)) {  // no such bucket yet
@@ -442,11 +455,12 @@ class NatsTransport : public Transport {
       config.Replicas = replicas_;
       status = js_CreateKeyValue(&kv, js_, &config);
       // Created by another process meanwhile.
-      if (status != NATS_OK) status = js_KeyValue(&kv, js_, name.c_str());
+      if (status != NATS_OK && !unavailable(status)) status = js_KeyValue(&kv, js_, name.c_str());
     }
     if (status != NATS_OK) {
-      error = fmt::format("cannot open the bucket {}: {}", name, describe(status));
-      return nullptr;
+      Status result = status_of(status, error);
+      error = fmt::format("cannot open the bucket {}: {}", name, error);
+      return result == Status::Unavailable ? result : Status::Failed;
     }
     // The bucket's own TTL counts (another process may have created it).
     kvStatus* kv_status = nullptr;
@@ -454,7 +468,8 @@ class NatsTransport : public Transport {
       ttl = std::chrono::nanoseconds(kvStatus_TTL(kv_status));
       kvStatus_Destroy(kv_status);
     }
-    return std::make_unique<NatsBucket>(kv, ttl);
+    bucket = std::make_unique<NatsBucket>(kv, ttl);
+    return Status::Ok;
   }
 
   std::vector<std::string> take_refused() override {
@@ -574,10 +589,6 @@ class NatsTransport : public Transport {
   static void on_reconnected(natsConnection*, void* closure) {
     auto* self = static_cast<NatsTransport*>(closure);
     if (self->on_event_) self->on_event_("reconnected to NATS");
-  }
-  static void on_connected(natsConnection*, void* closure) {
-    auto* self = static_cast<NatsTransport*>(closure);
-    if (self->on_event_) self->on_event_("connected to NATS");
   }
 
   natsOptions* options_ = nullptr;

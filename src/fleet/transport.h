@@ -109,9 +109,10 @@ class Transport {
   // Removes the durable readers of `stream` whose names start with `prefix`.
   virtual Status remove_readers(const std::string& stream, const std::string& prefix,
                                 std::string& error) = 0;
-  // The bucket, created with `ttl` (0: values kept) when it does not exist.
-  virtual std::unique_ptr<Bucket> bucket(const std::string& name, std::chrono::nanoseconds ttl,
-                                         std::string& error) = 0;
+  // The bucket, created with `ttl` (0: values kept) when it does not exist;
+  // Unavailable when the server does not answer in time.
+  virtual Status open_bucket(const std::string& name, std::chrono::nanoseconds ttl,
+                             std::unique_ptr<Bucket>& bucket, std::string& error) = 0;
   // The largest message the server takes.
   virtual size_t max_message_bytes() const = 0;
 };
@@ -123,14 +124,18 @@ struct ConnectOptions {
   int replicas = 1;              // of the streams and buckets it creates (3 on a 3-node cluster)
   std::string credentials;       // a NATS credentials file (user JWT and NKey seed); empty: none
   std::string ca;                // trusted CA certificates (PEM): TLS, the server's name checked
+  // Waits (until a stop signal) for a server that is not up or does not
+  // answer yet; false: one attempt, an error when it fails.
+  bool wait_for_server = true;
   // Called (from the client's thread) on disconnection and reconnection.
   std::function<void(const std::string& message)> on_connection_event;
 };
 // URLs as said in messages: passwords and tokens (user:secret@) starred.
 std::string redacted(std::string_view urls);
 
-// Connects to NATS (retrying in the background when the server is not up);
-// null, with why, when the URL cannot be used or JetStream is not enabled.
+// Connects to NATS, waiting for the server as `wait_for_server` says; once
+// connected, a lost connection is re-established in the background. Null,
+// with why, when the URL or credentials cannot be used, or when stopped.
 std::unique_ptr<Transport> connect_nats(const ConnectOptions& options, std::string& error);
 
 }  // namespace pickaxe::fleet
