@@ -588,7 +588,9 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, fleet::Bucke
               name, held);
         unit->held_ahead_said = held;
       }
-      if (!records.empty()) {
+      // A fetch that came back empty while the server still counts messages
+      // for this partition is not quiet: its time must not move on.
+      if (!records.empty() || unit->lag > 0) {
         unit->caught_up_at.reset();
       } else {
         if (!unit->caught_up_at) unit->caught_up_at = at;
