@@ -61,7 +61,10 @@ int run_alerts(const AlertsOptions& options) {
   }
   fleet::StreamSpec spec{fleet::kAlertsStream, {"pickaxe.alerts.>"}, fleet::kAlertDuplicateWindow};
   std::string note;
-  if (transport->ensure_stream(spec, note, error) != fleet::Status::Ok) {
+  auto ensure = [&](std::string& why) { return transport->ensure_stream(spec, note, why); };
+  // Following, a server slow to answer is waited for, as ship and serve do.
+  if ((options.follow ? fleet::patiently(ensure, error, connect.on_connection_event)
+                      : ensure(error)) != fleet::Status::Ok) {
     std::cerr << fmt::format("pickaxe: --nats {}: cannot read {}: {}\n",
                              fleet::redacted(options.connect.url), fleet::kAlertsStream, error);
     return kFindings;
