@@ -887,6 +887,29 @@ class Layers(ScanCase):
             self.assertEqual(os.listdir(outside), [])
             self.assertFalse(os.path.exists("/tmp/pwned"))
 
+    def test_hard_link_chains_and_dangling_hard_links(self):
+        image = Image([Layer([directory("/usr"), directory("/usr/bin"),
+                              file("/usr/bin/real", PYTHON, mode=0o755),
+                              hardlink("/usr/bin/first", "/usr/bin/real"),
+                              hardlink("/usr/bin/second", "/usr/bin/first"),
+                              hardlink("/usr/bin/dangling", "/usr/bin/absent")])],
+                      Config(created=CREATED), reference="example/hardlinks:1")
+        path = self.path("hardlinks.tar")
+        write_docker_save(path, [image], self.ws)
+        run = self.scan(path)
+        # A link to a link is the first file's content; a link to nothing
+        # earlier in its layer is reported (exit 1) and kept without a hash.
+        self.assert_exit(run, 1)
+        self.assertIn("hard link 'usr/bin/dangling' names 'usr/bin/absent', which is no file "
+                      "earlier in its layer: kept without size or hash", run.stderr)
+        files = {field(e, "file.path"): e for e in run.files()}
+        self.assertEqual(sorted(files), ["/usr/bin/dangling", "/usr/bin/first", "/usr/bin/real",
+                                         "/usr/bin/second"])
+        for name in ("/usr/bin/first", "/usr/bin/second"):
+            self.assertEqual(field(files[name], "file.hash.sha256"), content_of(PYTHON), name)
+            self.assertEqual(field(files[name], "file.size"), len(PYTHON), name)
+        self.assertIsNone(field(files["/usr/bin/dangling"], "file.hash.sha256"))
+
     def test_200_mib_of_zeros(self):
         size = 200 * MIB
         image = Image([Layer([directory("/var"), zeros("/var/zeros.img", size)], "gzip", 1)],

@@ -432,6 +432,12 @@ class InputReader {
         record.sha256 = target_file.sha256;
         record.elf = target_file.elf;
         hard_links_.push_back({&table, table.files.size(), found->second});
+        layer_files_[record.path] = found->second;  // a link to this link: the same file
+      } else {
+        input_.problems.push_back(fmt::format(
+            "{}: hard link '{}' names '{}', which is no file earlier in its layer: kept "
+            "without size or hash",
+            kLayerMark, raw_path, hard_link));
       }
     } else if (type == AE_IFLNK) {
       record.type = FileRecord::Type::Symlink;
