@@ -910,6 +910,20 @@ class Layers(ScanCase):
             self.assertEqual(field(files[name], "file.size"), len(PYTHON), name)
         self.assertIsNone(field(files["/usr/bin/dangling"], "file.hash.sha256"))
 
+    def test_a_folder_replaces_a_lower_file(self):
+        image = Image([Layer([directory("/opt"), file("/opt/thing", b"old"),
+                              file("/opt/kept", b"kept")]),
+                       Layer([directory("/opt"), directory("/opt/thing"),
+                              file("/opt/thing/inner", b"new")])],
+                      Config(created=CREATED), reference="example/folder:1")
+        path = self.path("folder.tar")
+        write_docker_save(path, [image], self.ws)
+        run = self.scan(path)
+        self.assert_exit(run, 0)
+        self.assertEqual(run.pairs(), [("image-file", "/opt/kept"),
+                                       ("image-file", "/opt/thing/inner"),
+                                       ("image-file-replaced", "/opt/thing")])
+
     def test_200_mib_of_zeros(self):
         size = 200 * MIB
         image = Image([Layer([directory("/var"), zeros("/var/zeros.img", size)], "gzip", 1)],

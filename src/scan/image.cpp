@@ -491,7 +491,8 @@ class InputReader {
       if (yara_ && analyzer_.kept())
         yara_->submit(&table, table.files.size(), analyzer_.take_content());
     } else {
-      return true;  // folders, devices, FIFOs: no content to scan
+      table.non_files.push_back(*path);  // folders, devices, FIFOs: no content to scan
+      return true;
     }
     ++input_.stats.files;
     if (record.type == FileRecord::Type::File) layer_files_[record.path] = table.files.size();
@@ -898,6 +899,12 @@ std::vector<StackedFile> stack_layers(const Image& image) {
     if (!table) continue;
     for (const std::string& dir : table->opaque_dirs) hide_under(dir, FileState::Deleted, false);
     for (const std::string& path : table->whiteouts) hide_under(path, FileState::Deleted, true);
+    // A folder (or device, FIFO) where a lower layer had a file replaces it.
+    for (const std::string& path : table->non_files)
+      if (auto it = visible.find(path); it != visible.end()) {
+        files[it->second].state = FileState::Replaced;
+        visible.erase(it);
+      }
     for (const FileRecord& record : table->files) {
       if (auto it = visible.find(record.path); it != visible.end()) {
         files[it->second].state = FileState::Replaced;

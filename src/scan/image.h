@@ -56,6 +56,7 @@ struct LayerTable {
   std::vector<FileRecord> files;
   std::vector<std::string> whiteouts;    // paths a .wh. entry deletes
   std::vector<std::string> opaque_dirs;  // folders whose lower contents are hidden
+  std::vector<std::string> non_files;    // folders, devices, FIFOs: each replaces a lower file
   bool complete = true;                  // false: cut short (reported)
 };
 
