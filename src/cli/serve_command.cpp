@@ -466,6 +466,7 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, fleet::Bucke
   Clock::time_point heartbeat_at{}, checkpoint_tried_at = Clock::now(), published{};
   std::vector<fleet::Record> records;
   std::string problem_said;
+  std::string resume_after;  // the partition the last round stopped after
   // Checkpoints every unit: alerts acknowledged by the server first.
   auto checkpoint_all = [&] {
     Timed timed(seconds_[kCheckpoint]);
@@ -551,7 +552,15 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, fleet::Bucke
                                  fmt::join(taken, ", "));
     }
     size_t got = 0;
-    for (auto& [name, unit] : units_) {
+    // Partitions take turns from where the last round stopped, and a round
+    // ends when a heartbeat is due: a worker slow through many partitions
+    // still renews its leases within the TTL.
+    auto next = units_.upper_bound(resume_after);
+    for (size_t visited = 0; visited < units_.size(); ++visited, ++next) {
+      if (visited > 0 && Clock::now() - heartbeat_at >= heartbeat_every) break;
+      if (next == units_.end()) next = units_.begin();
+      auto& [name, unit] = *next;
+      resume_after = name;
       // A partition that had nothing is asked again a little later.
       if (unit->idle_until && Clock::now() < *unit->idle_until) continue;
       std::string why;
