@@ -506,17 +506,21 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, fleet::Bucke
         replaced = true;
         break;
       }
+      auto drop_lost = [&](const std::vector<std::string>& lost) {
+        if (!problem.empty() && problem != problem_said)
+          std::cerr << "pickaxe: " << problem << "\n";
+        problem_said = problem;
+        for (const std::string& name : lost) {
+          ++lost_;
+          std::cerr << fmt::format(
+              "pickaxe: lost the lease of {}: another worker goes on from its "
+              "last checkpoint\n",
+              name);
+          units_.erase(name);
+        }
+      };
       fleet::Leases::Changes changes = leases.heartbeat(problem);
-      if (!problem.empty() && problem != problem_said) std::cerr << "pickaxe: " << problem << "\n";
-      problem_said = problem;
-      for (const std::string& name : changes.lost) {
-        ++lost_;
-        std::cerr << fmt::format(
-            "pickaxe: lost the lease of {}: another worker goes on from its "
-            "last checkpoint\n",
-            name);
-        units_.erase(name);
-      }
+      drop_lost(changes.lost);
       for (const std::string& name : changes.surplus) {
         if (auto it = units_.find(name); it != units_.end()) {
           it->second->hunter->drain();
@@ -537,6 +541,14 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, fleet::Bucke
       }
       std::vector<std::string> taken;
       for (const std::string& name : changes.acquired) {
+        // Opening a partition (its rules compiled, its checkpoint read) takes
+        // a while: the leases are renewed between openings when that is due.
+        if (Clock::now() - heartbeat_at >= heartbeat_every) {
+          heartbeat_at = Clock::now();
+          problem.clear();
+          drop_lost(leases.renew(problem));
+        }
+        if (!leases.owns(name)) continue;  // expired meanwhile
         std::unique_ptr<Unit> unit = open(name, state, worker);
         if (!unit) {
           leases.release(name);

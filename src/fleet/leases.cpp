@@ -27,8 +27,8 @@ Leases::Leases(Bucket& bucket, std::string worker, std::vector<std::string> unit
                 units_.end());
 }
 
-Leases::Changes Leases::heartbeat(std::string& problem) {
-  Changes changes;
+std::vector<std::string> Leases::renew(std::string& problem) {
+  std::vector<std::string> lost;
   std::string error;
   const auto now = std::chrono::steady_clock::now();
   // A lease not renewed for a whole TTL (the server away) may be another's now.
@@ -38,14 +38,14 @@ Leases::Changes Leases::heartbeat(std::string& problem) {
         ++it;
         continue;
       }
-      changes.lost.push_back(it->first);
+      lost.push_back(it->first);
       it = owned_.erase(it);
     }
   };
   if (bucket_.put(worker_key(worker_), worker_, error) != Status::Ok) {
     problem = "cannot heartbeat: " + error;
     expire();
-    return changes;
+    return lost;
   }
   for (auto it = owned_.begin(); it != owned_.end();) {
     Status status = bucket_.update(lease_key(it->first), worker_, it->second.revision, error);
@@ -54,10 +54,22 @@ Leases::Changes Leases::heartbeat(std::string& problem) {
       ++it;
       continue;
     }
-    changes.lost.push_back(it->first);
+    lost.push_back(it->first);
     it = owned_.erase(it);
   }
   expire();
+  return lost;
+}
+
+Leases::Changes Leases::heartbeat(std::string& problem) {
+  Changes changes;
+  std::string error, renew_problem;
+  const auto now = std::chrono::steady_clock::now();
+  changes.lost = renew(renew_problem);
+  if (!renew_problem.empty()) {
+    problem = renew_problem;
+    return changes;
+  }
   std::vector<std::string> keys;
   if (bucket_.keys(keys, error) != Status::Ok) {
     problem = "cannot list the leases: " + error;

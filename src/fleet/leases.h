@@ -30,6 +30,9 @@ class Leases {
   // Connection problems are retried at the next heartbeat (leases are kept
   // until they could have expired); they are said in `problem`.
   Changes heartbeat(std::string& problem);
+  // Only renews our leases (between slow steps of taking partitions):
+  // returns those lost.
+  std::vector<std::string> renew(std::string& problem);
   // Gives a lease back (after its partition's last checkpoint).
   void release(const std::string& unit);
   // Stops renewing a lease that is another's now (its key is left to
