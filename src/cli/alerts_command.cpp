@@ -53,6 +53,9 @@ int run_alerts(const AlertsOptions& options) {
   fleet::ConnectOptions connect = options.connect;
   connect.name = "pickaxe alerts";
   connect.wait_for_server = options.follow;  // a one-off read says at once that it cannot
+  connect.on_connection_event = [](const std::string& message) {
+    std::cerr << "pickaxe: " << message << "\n";
+  };
   std::string error;
   std::unique_ptr<fleet::Transport> transport = fleet::connect_nats(connect, error);
   if (!transport) {

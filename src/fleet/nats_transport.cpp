@@ -20,8 +20,11 @@ namespace pickaxe::fleet {
 namespace {
 
 std::string describe(natsStatus status, jsErrCode code = static_cast<jsErrCode>(0)) {
-  const char* last = nats_GetLastError(nullptr);
-  std::string text = last && *last ? last : natsStatus_GetText(status);
+  // The client keeps its last error per thread: its text is this status's
+  // only when their statuses agree (else it is an older, unrelated one).
+  natsStatus last_status = NATS_OK;
+  const char* last = nats_GetLastError(&last_status);
+  std::string text = last && *last && last_status == status ? last : natsStatus_GetText(status);
   // The client's own place ("(unix/sock.c:58): Timeout") says nothing to users.
   if (text.starts_with('(')) {
     const size_t end = text.find("): ");
