@@ -1,7 +1,6 @@
 #include "fleet/fleet.h"
 
 #include <algorithm>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -38,10 +37,7 @@ Status patiently(const std::function<Status(std::string& why)>& attempt, std::st
   for (int tries = 0; (status = attempt(why)) == Status::Unavailable && !stop_requested();
        ++tries) {
     if (tries == 0 && on_wait) on_wait(fmt::format("waiting for the NATS server ({})", why));
-    const auto until = std::chrono::steady_clock::now() +
-                       std::chrono::milliseconds(std::min(250 << std::min(tries, 5), 5000));
-    while (std::chrono::steady_clock::now() < until && !stop_requested())
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    sleep_unless_stopped(std::chrono::milliseconds(std::min(250 << std::min(tries, 5), 5000)));
   }
   return status;
 }

@@ -274,10 +274,7 @@ class NatsTransport : public Transport {
       if (attempt == 0 && on_event_)
         on_event_(fmt::format("{} is not reachable yet ({}); retrying", redacted(options.url),
                               describe(status)));
-      const auto until = std::chrono::steady_clock::now() +
-                         std::chrono::milliseconds(reconnect_delay(nullptr, attempt, nullptr));
-      while (std::chrono::steady_clock::now() < until && !stop_requested())
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      sleep_unless_stopped(std::chrono::milliseconds(reconnect_delay(nullptr, attempt, nullptr)));
     }
     if (attempt > 0 && on_event_) on_event_("connected to NATS");
     jsOptions js_options;

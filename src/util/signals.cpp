@@ -1,6 +1,7 @@
 #include "util/signals.h"
 
 #include <csignal>
+#include <thread>
 
 namespace pickaxe {
 
@@ -46,6 +47,12 @@ void install_stop_signals() {
 
 bool stop_requested() {
   return received != 0;
+}
+
+void sleep_unless_stopped(std::chrono::milliseconds wait) {
+  const auto until = std::chrono::steady_clock::now() + wait;
+  while (std::chrono::steady_clock::now() < until && !stop_requested())
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
 int stop_signal() {
