@@ -622,9 +622,14 @@ std::optional<std::string> QueryStream::type_problem(const Event& event,
   const uint32_t time_slot = engine_.stream_timestamp_slot();
   const bool time_checked =
       stream_time_read && schema[time_slot].date_format == &engine_.stream_time_format();
-  for (const auto& [slot, values] : event.fields.entries()) {
+  // Entries come in document order; the problem named is the one of the
+  // first slot, whatever the order of the document's keys.
+  const Scalar* problem = nullptr;
+  uint32_t problem_slot = 0;
+  std::string_view problem_expected;
+  for (const auto& [slot, values] : event.fields.unordered_entries()) {
     const std::optional<FieldType>& type = schema[slot].type;
-    if (!type) continue;
+    if (!type || (problem && slot > problem_slot)) continue;
     for (const Scalar& value : values) {
       if (time_checked && slot == time_slot && &value == &values.front()) continue;
       bool ok = true;
@@ -650,14 +655,18 @@ std::optional<std::string> QueryStream::type_problem(const Event& event,
         default: break;
       }
       if (!ok) {
-        return fmt::format("field {} is {}, not {}; event skipped", fields.path(slot),
-                           value.type == Scalar::Type::String ? fmt::format("\"{}\"", value.string)
-                                                              : value.to_string(),
-                           expected);
+        problem = &value;
+        problem_slot = slot;
+        problem_expected = expected;
+        break;
       }
     }
   }
-  return std::nullopt;
+  if (!problem) return std::nullopt;
+  return fmt::format("field {} is {}, not {}; event skipped", fields.path(problem_slot),
+                     problem->type == Scalar::Type::String ? fmt::format("\"{}\"", problem->string)
+                                                           : problem->to_string(),
+                     problem_expected);
 }
 
 void QueryStream::trim_fields(Worker& worker, Event& event,

@@ -134,28 +134,46 @@ void coerce(Scalar& value, FieldType type) {
   if (error2 == std::errc() && end2 == text.data() + text.size()) value = Scalar::of_double(number);
 }
 
+// Whether two keys of `size` bytes (at most kKnownKeyBytes) are the same:
+// keys are short, so whole words are compared without a call.
+inline bool same_key(const char* a, const char* b, size_t size) {
+  uint64_t x, y;
+  if (size >= 8) {
+    for (size_t at = 0; at + 8 <= size; at += 8) {
+      std::memcpy(&x, a + at, 8);
+      std::memcpy(&y, b + at, 8);
+      if (x != y) return false;
+    }
+    std::memcpy(&x, a + size - 8, 8);  // the last word, overlapping
+    std::memcpy(&y, b + size - 8, 8);
+    return x == y;
+  }
+  if (size >= 4) {
+    uint32_t p, q, r, t;
+    std::memcpy(&p, a, 4);
+    std::memcpy(&q, b, 4);
+    std::memcpy(&r, a + size - 4, 4);
+    std::memcpy(&t, b + size - 4, 4);
+    return p == q && r == t;
+  }
+  for (size_t at = 0; at < size; ++at)
+    if (a[at] != b[at]) return false;
+  return true;
+}
+
 class Extractor {
  public:
   Extractor(const FieldIndex& index, const std::vector<SlotSchema>& slots, Event& event)
-      : index_(index), slots_(slots), event_(event) {
-    event_.fields.reset(index.size());
-    // Where each slot's entry is, for this event: marks numbered per event.
-    if (marks_.size() < index.size()) marks_.resize(index.size(), {0, 0});
-    if (++epoch_ == 0) {
-      std::fill(marks_.begin(), marks_.end(), std::pair<uint32_t, uint32_t>{0, 0});
-      epoch_ = 1;
-    }
+      : index_(index), slots_(slots), fields_(event.fields) {
+    fields_.begin_fill(index.size());
     if (known_version_ != index.version()) {
       known_.clear();
       known_version_ = index.version();
     }
     known_.resize(index.node_count());
-    // The thread's tables, reached once per event rather than once per key.
-    marks_here_ = marks_.data();
-    epoch_here_ = epoch_;
-    known_here_ = known_.data();
+    known_here_ = known_.data();  // the thread's table, reached once per event
   }
-  ~Extractor() { event_.fields.sort(); }
+  ~Extractor() { fields_.end_fill(); }
   Extractor(const Extractor&) = delete;
   Extractor& operator=(const Extractor&) = delete;
 
@@ -167,19 +185,26 @@ class Extractor {
       case element_type::OBJECT: {
         simdjson::dom::object object = element.get_object().value_unsafe();
         // A key given twice in one object: the last value counts, as most
-        // JSON readers take it (the values are not merged).
+        // JSON readers take it (the values are not merged). The list of
+        // children seen is searched only when a bit of `maybe_seen` says
+        // the child may be in it.
         std::array<uint32_t, 16> seen;
         size_t count = 0, position = 0;
+        uint64_t maybe_seen = 0;
         for (auto [key, value] : object) {
-          auto next = child_at(node, position++, key);
-          if (!next) continue;
-          if (std::find(seen.begin(), seen.begin() + count, *next) != seen.begin() + count) {
-            int64_t slot = index_.node_slot(*next);
-            if (slot >= 0) values_of(static_cast<uint32_t>(slot)).clear();
+          const int64_t next = child_at(node, position++, key);
+          if (next < 0) continue;
+          const uint32_t child = static_cast<uint32_t>(next);
+          const uint64_t bit = uint64_t{1} << (child & 63);
+          if ((maybe_seen & bit) &&
+              std::find(seen.begin(), seen.begin() + count, child) != seen.begin() + count) {
+            int64_t slot = index_.node_slot(child);
+            if (slot >= 0) fields_.clear_slot(static_cast<uint32_t>(slot));
           } else if (count < seen.size()) {
-            seen[count++] = *next;
+            seen[count++] = child;
+            maybe_seen |= bit;
           }
-          visit(value, *next);
+          visit(value, child);
         }
         return;
       }
@@ -188,99 +213,91 @@ class Extractor {
         for (simdjson::dom::element item : array) visit(item, node);
         return;
       }
+      case element_type::NULL_VALUE: {
+        int64_t slot = index_.node_slot(node);
+        if (slot >= 0 && slots_[slot].null_value)
+          fields_.fill(static_cast<uint32_t>(slot)) = *slots_[slot].null_value;
+        return;
+      }
       default: break;
     }
     int64_t slot = index_.node_slot(node);
     if (slot < 0) return;
-    const SlotSchema& schema = slots_[slot];
-    if (element.type() == element_type::NULL_VALUE) {
-      if (schema.null_value) values_of(static_cast<uint32_t>(slot)).push_back(*schema.null_value);
-      return;
-    }
-    // Built in place: a value is written once, not moved through temporaries.
-    auto add = [&](Scalar::Type type) -> Scalar& {
-      Scalar& value = values_of(static_cast<uint32_t>(slot)).emplace_back();
-      value.type = type;
-      return value;
-    };
-    Scalar* value = nullptr;
+    // Written over a spare value in place: a string keeps its storage.
+    Scalar& value = fields_.fill(static_cast<uint32_t>(slot));
+    value.boolean = false;
+    value.integer = 0;
+    value.number = 0;
     switch (element.type()) {
       case element_type::STRING:
-        value = &add(Scalar::Type::String);
-        value->string.assign(element.get_string().value_unsafe());
+        value.type = Scalar::Type::String;
+        value.string.assign(element.get_string().value_unsafe());
         break;
       case element_type::INT64:
-        value = &add(Scalar::Type::Long);
-        value->integer = element.get_int64().value_unsafe();
+        value.type = Scalar::Type::Long;
+        value.integer = element.get_int64().value_unsafe();
+        value.string.clear();
         break;
       case element_type::UINT64:
-        value = &add(Scalar::Type::Double);
-        value->number = static_cast<double>(element.get_uint64().value_unsafe());
+        value.type = Scalar::Type::Double;
+        value.number = static_cast<double>(element.get_uint64().value_unsafe());
+        value.string.clear();
         break;
       case element_type::DOUBLE:
-        value = &add(Scalar::Type::Double);
-        value->number = element.get_double().value_unsafe();
+        value.type = Scalar::Type::Double;
+        value.number = element.get_double().value_unsafe();
+        value.string.clear();
         break;
       case element_type::BOOL:
-        value = &add(Scalar::Type::Bool);
-        value->boolean = element.get_bool().value_unsafe();
+        value.type = Scalar::Type::Bool;
+        value.boolean = element.get_bool().value_unsafe();
+        value.string.clear();
         break;
       default: return;
     }
-    if (schema.type) coerce(*value, *schema.type);
+    if (const std::optional<FieldType>& type = slots_[slot].type) coerce(value, *type);
   }
 
   void visit_document(simdjson::dom::element document) { visit(document, 0); }
 
  private:
-  // The index's child for the key at `position` of an object at `node`:
-  // documents of one producer repeat their keys in the same order, so the
-  // key last seen there is compared first, which is cheaper than a lookup.
-  std::optional<uint32_t> child_at(uint32_t node, size_t position, std::string_view key) {
+  // The index's child for the key at `position` of an object at `node` (-1:
+  // none): documents of one producer repeat their keys in the same order,
+  // so the key last seen there is compared first, which is cheaper than a
+  // lookup.
+  int64_t child_at(uint32_t node, size_t position, std::string_view key) {
     std::vector<KnownKey>& known = known_here_[node];
-    if (position < known.size() && known[position].key == key) {
-      int64_t child = known[position].child;
-      if (child < 0) return std::nullopt;
-      return static_cast<uint32_t>(child);
+    if (position < known.size()) {
+      const KnownKey& last = known[position];
+      if (last.size == key.size() && same_key(last.bytes.data(), key.data(), key.size()))
+        return last.child;
     }
     std::optional<uint32_t> child = index_.child(node, key);
     if (position < kKnownPositions && key.size() <= kKnownKeyBytes) {
       if (known.size() <= position) known.resize(position + 1);
-      known[position].key.assign(key);
-      known[position].child = child ? int64_t{*child} : -1;
+      KnownKey& last = known[position];
+      last.size = static_cast<uint32_t>(key.size());
+      std::memcpy(last.bytes.data(), key.data(), key.size());
+      last.child = child ? int64_t{*child} : -1;
     }
-    return child;
+    return child ? int64_t{*child} : -1;
   }
-  struct KnownKey {
-    std::string key;
-    int64_t child = -1;  // -1: the key leads to no field
-  };
   static constexpr size_t kKnownPositions = 64;
-  static constexpr size_t kKnownKeyBytes = 64;
+  static constexpr size_t kKnownKeyBytes = 48;
+  struct KnownKey {
+    std::array<char, kKnownKeyBytes> bytes{};
+    uint32_t size = UINT32_MAX;  // none yet
+    int64_t child = -1;          // -1: the key leads to no field
+  };
   // Per node of the index, per position in an object: the last key seen there.
   static thread_local std::vector<std::vector<KnownKey>> known_;
   static thread_local uint64_t known_version_;
-  Values& values_of(uint32_t slot) {
-    auto& [epoch, position] = marks_here_[slot];
-    if (epoch != epoch_here_) {
-      epoch = epoch_here_;
-      position = static_cast<uint32_t>(event_.fields.append(slot));
-    }
-    return event_.fields.values_at(position);
-  }
-  // Per slot: the event (epoch) it was last filled for, and its entry.
-  static thread_local std::vector<std::pair<uint32_t, uint32_t>> marks_;
-  std::pair<uint32_t, uint32_t>* marks_here_;
-  uint32_t epoch_here_;
   std::vector<KnownKey>* known_here_;
-  static thread_local uint32_t epoch_;
   const FieldIndex& index_;
   const std::vector<SlotSchema>& slots_;
-  Event& event_;
+  FieldValues& fields_;
 };
 
-thread_local std::vector<std::pair<uint32_t, uint32_t>> Extractor::marks_;
-thread_local uint32_t Extractor::epoch_ = 0;
 thread_local std::vector<std::vector<Extractor::KnownKey>> Extractor::known_;
 thread_local uint64_t Extractor::known_version_ = 0;
 

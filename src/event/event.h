@@ -10,6 +10,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include <simdjson.h>
@@ -79,36 +80,45 @@ std::vector<SlotSchema> describe_slots(const FieldIndex& index, const Schema& sc
 // Entries dropped by reset() or retain() are kept as spares, with their
 // storage, for the next values: one FieldValues reused for event after
 // event allocates little. A copy holds only the live entries.
+//
+// Filled by extraction (begin_fill/fill), entries are in document order and
+// a slot is found through a table by slot, in constant time; they are put
+// in slot order (for lookups by bisection) the first time anything needs
+// that order or changes the entries otherwise.
 class FieldValues {
  public:
   using Entry = std::pair<uint32_t, Values>;
 
   FieldValues() = default;
-  FieldValues(const FieldValues& other)
-      : entries_(other.entries_.begin(), other.entries_.begin() + static_cast<long>(other.used_)),
-        used_(other.used_),
-        slots_(other.slots_) {}
+  FieldValues(const FieldValues& other) : used_(other.used_), slots_(other.slots_) {
+    other.put_in_order();
+    entries_.assign(other.entries_.begin(), other.entries_.begin() + static_cast<long>(used_));
+  }
   FieldValues& operator=(const FieldValues& other) {
     if (this != &other) *this = FieldValues(other);
     return *this;
   }
-  FieldValues(FieldValues&& other) noexcept
-      : entries_(std::move(other.entries_)), used_(other.used_), slots_(other.slots_) {
-    other.entries_.clear();
-    other.used_ = 0;
-  }
+  FieldValues(FieldValues&& other) noexcept { *this = std::move(other); }
   FieldValues& operator=(FieldValues&& other) noexcept {
     if (this == &other) return *this;
     entries_ = std::move(other.entries_);
-    used_ = other.used_;
+    where_ = std::move(other.where_);
+    used_ = std::exchange(other.used_, 0);
     slots_ = other.slots_;
+    epoch_ = other.epoch_;
+    indexed_ = std::exchange(other.indexed_, false);
+    in_order_ = std::exchange(other.in_order_, true);
     other.entries_.clear();
-    other.used_ = 0;
+    other.where_.clear();
     return *this;
   }
 
   // The values of a slot; empty when it has none.
   const Values& operator[](size_t slot) const {
+    if (indexed_) {
+      if (slot >= where_.size() || where_[slot].epoch != epoch_) return empty_values();
+      return entries_[where_[slot].position].second;
+    }
     auto end = entries_.begin() + static_cast<long>(used_);
     auto it = std::lower_bound(entries_.begin(), end, slot, [](const Entry& entry, size_t wanted) {
       return entry.first < wanted;
@@ -117,6 +127,8 @@ class FieldValues {
   }
   // The values of a slot, to add to.
   Values& at(uint32_t slot) {
+    put_in_order();
+    indexed_ = false;
     auto end = entries_.begin() + static_cast<long>(used_);
     auto it =
         std::lower_bound(entries_.begin(), end, slot,
@@ -132,37 +144,65 @@ class FieldValues {
     ++used_;
     return entries_[at].second;
   }
-  // For filling in document order: an entry for a slot the event does not
-  // have yet, at the end (a spare's storage reused); sort() then restores
-  // the slot order that lookups need. Returns the entry's position.
-  size_t append(uint32_t slot) {
-    if (used_ == entries_.size()) entries_.emplace_back();
-    Entry& spare = entries_[used_];
-    spare.first = slot;
-    spare.second.clear();
-    return static_cast<size_t>(used_++);
+
+  // Filling, for extraction: begin_fill() empties the values (of an index of
+  // `slots` slots); fill(slot) gives the next value of a slot to write over
+  // (a spare's, whose strings keep their storage); clear_slot() drops a
+  // slot's values; end_fill() lets go of the values not written over.
+  void begin_fill(size_t slots) {
+    used_ = 0;
+    slots_ = static_cast<uint32_t>(slots);
+    if (where_.size() < slots) where_.resize(slots);
+    if (++epoch_ == 0) {  // wrapped: forget every mark
+      for (Where& where : where_) where = Where{};
+      epoch_ = 1;
+    }
+    indexed_ = true;
+    in_order_ = true;
   }
-  Values& values_at(size_t position) { return entries_[position].second; }
-  void sort() {
-    std::sort(entries_.begin(), entries_.begin() + static_cast<long>(used_),
-              [](const Entry& a, const Entry& b) { return a.first < b.first; });
+  Scalar& fill(uint32_t slot) {
+    Where& where = where_[slot];
+    if (where.epoch != epoch_) {
+      if (used_ == entries_.size()) entries_.emplace_back();
+      if (used_ > 0 && slot < entries_[used_ - 1].first) in_order_ = false;
+      entries_[used_].first = slot;
+      where = Where{epoch_, used_++, 0};
+    }
+    Values& values = entries_[where.position].second;
+    if (where.filled == values.size()) values.emplace_back();
+    return values[where.filled++];
   }
+  void clear_slot(uint32_t slot) {
+    if (slot < where_.size() && where_[slot].epoch == epoch_) where_[slot].filled = 0;
+  }
+  void end_fill() {
+    for (size_t i = 0; i < used_; ++i) entries_[i].second.resize(where_[entries_[i].first].filled);
+  }
+
   size_t size() const { return slots_; }  // the slots of the index
   void reset(size_t slots) {
     used_ = 0;
     slots_ = static_cast<uint32_t>(slots);
+    indexed_ = false;
+    in_order_ = true;
   }
-  std::span<const Entry> entries() const { return {entries_.data(), used_}; }
+  // The live entries, in slot order.
+  std::span<const Entry> entries() const {
+    put_in_order();
+    return {entries_.data(), used_};
+  }
+  // The live entries in any order (as filled, if they were).
+  std::span<const Entry> unordered_entries() const { return {entries_.data(), used_}; }
   // Bytes the live values hold, roughly (for memory budgets): a walk over
   // the entries, not the values.
   size_t memory() const {
-    size_t bytes = entries_.capacity() * sizeof(Entry);
+    size_t bytes = entries_.capacity() * sizeof(Entry) + where_.capacity() * sizeof(Where);
     for (size_t i = 0; i < used_; ++i) bytes += entries_[i].second.capacity() * sizeof(Scalar);
     return bytes;
   }
   // Lets go of the spares' storage and of spare capacity.
   void shrink_to_fit() {
-    if (used_ == entries_.size() && entries_.capacity() == used_) return;
+    if (used_ == entries_.size() && entries_.capacity() == used_ && where_.empty()) return;
     *this = FieldValues(*this);
   }
   // Keeps the slots `keep(slot)` says yes to.
@@ -175,6 +215,7 @@ class FieldValues {
       ++kept;
     }
     used_ = static_cast<uint32_t>(kept);
+    indexed_ = false;
   }
 
  private:
@@ -182,9 +223,28 @@ class FieldValues {
     static const Values empty;
     return empty;
   }
-  std::vector<Entry> entries_;  // the first used_ are live, sorted by slot; then spares
-  uint32_t used_ = 0;           // 32 bits each: events held in state stay small
+  // Sorts the live entries by slot, once after filling out of order.
+  void put_in_order() const {
+    if (in_order_) return;
+    std::sort(entries_.begin(), entries_.begin() + static_cast<long>(used_),
+              [](const Entry& a, const Entry& b) { return a.first < b.first; });
+    in_order_ = true;
+    indexed_ = false;
+  }
+  struct Where {
+    uint32_t epoch = 0;     // the filling it belongs to
+    uint32_t position = 0;  // its entry
+    uint32_t filled = 0;    // values written
+  };
+  // The first used_ are live (in slot order unless in_order_ is false), then
+  // spares. Mutable: put in order when read in order.
+  mutable std::vector<Entry> entries_;
+  std::vector<Where> where_;  // by slot, while indexed_
+  uint32_t used_ = 0;         // 32 bits each: events held in state stay small
   uint32_t slots_ = 0;
+  uint32_t epoch_ = 0;
+  mutable bool indexed_ = false;
+  mutable bool in_order_ = true;
 };
 
 struct Event {
