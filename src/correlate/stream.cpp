@@ -629,7 +629,9 @@ std::optional<std::string> QueryStream::type_problem(const Event& event,
   std::string_view problem_expected;
   for (const auto& [slot, values] : event.fields.unordered_entries()) {
     const std::optional<FieldType>& type = schema[slot].type;
-    if (!type || (problem && slot > problem_slot)) continue;
+    if (!type) continue;
+    if (problem && slot > problem_slot) [[unlikely]]
+      continue;
     for (const Scalar& value : values) {
       if (time_checked && slot == time_slot && &value == &values.front()) continue;
       bool ok = true;

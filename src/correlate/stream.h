@@ -22,6 +22,7 @@
 #include "match/literals.h"
 #include "source/live_input.h"
 #include "source/source.h"
+#include "util/bytes.h"
 
 namespace pickaxe {
 
@@ -236,7 +237,10 @@ class QueryStream {
     simdjson::dom::parser decoded_parser;  // parses what a source decoder wrote
     // The engine index: the filters that may match events with the same
     // values in the index slots (data stream, category, ...), by those values.
-    std::unordered_map<std::string, Bucket> engines_by_signature;
+    struct SignatureHash {
+      size_t operator()(const std::string& signature) const { return hash_bytes(signature); }
+    };
+    std::unordered_map<std::string, Bucket, SignatureHash> engines_by_signature;
     std::vector<uint32_t> candidates;   // the bucket's filters to evaluate on this event
     std::vector<uint64_t> filter_mark;  // per filter of the bucket: the last event it was taken for
     std::string signature;

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "util/bytes.h"
+
 namespace pickaxe {
 
 namespace {
@@ -134,33 +136,6 @@ void coerce(Scalar& value, FieldType type) {
   if (error2 == std::errc() && end2 == text.data() + text.size()) value = Scalar::of_double(number);
 }
 
-// Whether two keys of `size` bytes (at most kKnownKeyBytes) are the same:
-// keys are short, so whole words are compared without a call.
-inline bool same_key(const char* a, const char* b, size_t size) {
-  uint64_t x, y;
-  if (size >= 8) {
-    for (size_t at = 0; at + 8 <= size; at += 8) {
-      std::memcpy(&x, a + at, 8);
-      std::memcpy(&y, b + at, 8);
-      if (x != y) return false;
-    }
-    std::memcpy(&x, a + size - 8, 8);  // the last word, overlapping
-    std::memcpy(&y, b + size - 8, 8);
-    return x == y;
-  }
-  if (size >= 4) {
-    uint32_t p, q, r, t;
-    std::memcpy(&p, a, 4);
-    std::memcpy(&q, b, 4);
-    std::memcpy(&r, a + size - 4, 4);
-    std::memcpy(&t, b + size - 4, 4);
-    return p == q && r == t;
-  }
-  for (size_t at = 0; at < size; ++at)
-    if (a[at] != b[at]) return false;
-  return true;
-}
-
 class Extractor {
  public:
   Extractor(const FieldIndex& index, const std::vector<SlotSchema>& slots, Event& event)
@@ -269,7 +244,7 @@ class Extractor {
     std::vector<KnownKey>& known = known_here_[node];
     if (position < known.size()) {
       const KnownKey& last = known[position];
-      if (last.size == key.size() && same_key(last.bytes.data(), key.data(), key.size()))
+      if (last.size == key.size() && same_bytes(last.bytes.data(), key.data(), key.size()))
         return last.child;
     }
     std::optional<uint32_t> child = index_.child(node, key);

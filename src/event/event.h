@@ -160,7 +160,7 @@ class FieldValues {
     indexed_ = true;
     in_order_ = true;
   }
-  Scalar& fill(uint32_t slot) {
+  [[gnu::always_inline]] Scalar& fill(uint32_t slot) {
     Where& where = where_[slot];
     if (where.epoch != epoch_) {
       if (used_ == entries_.size()) entries_.emplace_back();

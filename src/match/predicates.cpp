@@ -7,6 +7,7 @@
 #include <re2/re2.h>
 
 #include "event/patterns.h"
+#include "util/bytes.h"
 
 namespace pickaxe {
 
@@ -406,7 +407,7 @@ void PredicatePass::forget_values() {
 }
 
 uint64_t PredicatePass::hash_of(uint32_t group, std::string_view value) {
-  uint64_t hash = std::hash<std::string_view>{}(value) ^ (uint64_t{group} * 0x9E3779B97F4A7C15ULL);
+  uint64_t hash = hash_bytes(value, group);
   return hash == 0 ? 1 : hash;
 }
 
@@ -416,7 +417,7 @@ size_t PredicatePass::find_seen(uint64_t hash, uint32_t group, std::string_view 
     const Remembered& entry = seen_[at];
     if (entry.hash == 0) return at;
     if (entry.hash == hash && entry.group == group && entry.value_size == value.size() &&
-        std::memcmp(seen_values_.data() + entry.value_begin, value.data(), value.size()) == 0)
+        same_bytes(seen_values_.data() + entry.value_begin, value.data(), value.size()))
       return at;
   }
 }
