@@ -152,9 +152,9 @@ class Extractor {
   Extractor(const Extractor&) = delete;
   Extractor& operator=(const Extractor&) = delete;
 
-  // Walks `element` at `node` of the field tree: only into keys that lead to
-  // fields the queries read.
-  void visit(simdjson::dom::element element, uint32_t node) {
+  // Walks `element` at `node` of the field tree (whose slot is `slot`, -1 for
+  // none): only into keys that lead to fields the queries read.
+  void visit(simdjson::dom::element element, uint32_t node, int32_t slot) {
     using simdjson::dom::element_type;
     switch (element.type()) {
       case element_type::OBJECT: {
@@ -167,36 +167,34 @@ class Extractor {
         size_t count = 0, position = 0;
         uint64_t maybe_seen = 0;
         for (auto [key, value] : object) {
-          const int64_t next = child_at(node, position++, key);
-          if (next < 0) continue;
-          const uint32_t child = static_cast<uint32_t>(next);
+          const KnownKey& known = child_at(node, position++, key);
+          if (known.child < 0) continue;
+          const uint32_t child = static_cast<uint32_t>(known.child);
+          const int32_t child_slot = known.slot;
           const uint64_t bit = uint64_t{1} << (child & 63);
           if ((maybe_seen & bit) &&
               std::find(seen.begin(), seen.begin() + count, child) != seen.begin() + count) {
-            int64_t slot = index_.node_slot(child);
-            if (slot >= 0) fields_.clear_slot(static_cast<uint32_t>(slot));
+            if (child_slot >= 0) fields_.clear_slot(static_cast<uint32_t>(child_slot));
           } else if (count < seen.size()) {
             seen[count++] = child;
             maybe_seen |= bit;
           }
-          visit(value, child);
+          visit(value, child, child_slot);
         }
         return;
       }
       case element_type::ARRAY: {
         simdjson::dom::array array = element.get_array().value_unsafe();
-        for (simdjson::dom::element item : array) visit(item, node);
+        for (simdjson::dom::element item : array) visit(item, node, slot);
         return;
       }
       case element_type::NULL_VALUE: {
-        int64_t slot = index_.node_slot(node);
         if (slot >= 0 && slots_[slot].null_value)
           fields_.fill(static_cast<uint32_t>(slot)) = *slots_[slot].null_value;
         return;
       }
       default: break;
     }
-    int64_t slot = index_.node_slot(node);
     if (slot < 0) return;
     // Written over a spare value in place: a string keeps its storage.
     Scalar& value = fields_.fill(static_cast<uint32_t>(slot));
@@ -233,37 +231,43 @@ class Extractor {
     if (const std::optional<FieldType>& type = slots_[slot].type) coerce(value, *type);
   }
 
-  void visit_document(simdjson::dom::element document) { visit(document, 0); }
+  void visit_document(simdjson::dom::element document) {
+    visit(document, 0, static_cast<int32_t>(index_.node_slot(0)));
+  }
 
  private:
-  // The index's child for the key at `position` of an object at `node` (-1:
-  // none): documents of one producer repeat their keys in the same order,
-  // so the key last seen there is compared first, which is cheaper than a
-  // lookup.
-  int64_t child_at(uint32_t node, size_t position, std::string_view key) {
+  static constexpr size_t kKnownPositions = 64;
+  static constexpr size_t kKnownKeyBytes = 52;
+  // A key, the node it leads to and that node's slot, in one cache line.
+  struct alignas(64) KnownKey {
+    std::array<char, kKnownKeyBytes> bytes{};
+    uint32_t size = UINT32_MAX;  // none yet
+    int32_t child = -1;          // -1: the key leads to no field
+    int32_t slot = -1;           // the child's slot, -1 for none
+  };
+  // The index's child for the key at `position` of an object at `node`:
+  // documents of one producer repeat their keys in the same order, so the
+  // key last seen there is compared first, which is cheaper than a lookup.
+  const KnownKey& child_at(uint32_t node, size_t position, std::string_view key) {
     std::vector<KnownKey>& known = known_here_[node];
     if (position < known.size()) {
       const KnownKey& last = known[position];
       if (last.size == key.size() && same_bytes(last.bytes.data(), key.data(), key.size()))
-        return last.child;
+        return last;
     }
     std::optional<uint32_t> child = index_.child(node, key);
+    KnownKey* entry = &looked_up_;
     if (position < kKnownPositions && key.size() <= kKnownKeyBytes) {
       if (known.size() <= position) known.resize(position + 1);
-      KnownKey& last = known[position];
-      last.size = static_cast<uint32_t>(key.size());
-      std::memcpy(last.bytes.data(), key.data(), key.size());
-      last.child = child ? int64_t{*child} : -1;
+      entry = &known[position];
+      entry->size = static_cast<uint32_t>(key.size());
+      std::memcpy(entry->bytes.data(), key.data(), key.size());
     }
-    return child ? int64_t{*child} : -1;
+    entry->child = child ? static_cast<int32_t>(*child) : -1;
+    entry->slot = child ? static_cast<int32_t>(index_.node_slot(*child)) : -1;
+    return *entry;
   }
-  static constexpr size_t kKnownPositions = 64;
-  static constexpr size_t kKnownKeyBytes = 48;
-  struct KnownKey {
-    std::array<char, kKnownKeyBytes> bytes{};
-    uint32_t size = UINT32_MAX;  // none yet
-    int64_t child = -1;          // -1: the key leads to no field
-  };
+  KnownKey looked_up_;  // a key not remembered (too long, or too far in its object)
   // Per node of the index, per position in an object: the last key seen there.
   static thread_local std::vector<std::vector<KnownKey>> known_;
   static thread_local uint64_t known_version_;

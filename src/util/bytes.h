@@ -49,9 +49,22 @@ inline uint64_t hash_bytes(std::string_view text, uint64_t seed = 0) {
     hash = (hash ^ word) * kMultiplier;
     hash ^= hash >> 32;
   }
+  // The last bytes, read as whole words: a byte-wise copy into a word would
+  // stall the load that follows it.
   if (left > 0) {
-    word = 0;
-    std::memcpy(&word, at, left);
+    if (text.size() >= 8) {
+      std::memcpy(&word, text.data() + text.size() - 8, 8);
+      word >>= (8 - left) * 8;
+    } else if (left >= 4) {
+      uint32_t low, high;
+      std::memcpy(&low, at, 4);
+      std::memcpy(&high, at + left - 4, 4);
+      word = (uint64_t{high} << 32) | low;
+    } else {
+      word = static_cast<uint64_t>(static_cast<unsigned char>(at[0])) |
+             static_cast<uint64_t>(static_cast<unsigned char>(at[left / 2])) << 8 |
+             static_cast<uint64_t>(static_cast<unsigned char>(at[left - 1])) << 16;
+    }
     hash = (hash ^ word) * kMultiplier;
   }
   // Murmur3's finaliser.
