@@ -170,8 +170,6 @@ bool ubiquitous(const std::string& path) {
   return std::find(kCommon.begin(), kCommon.end(), path) != kCommon.end();
 }
 
-thread_local PredicatePass* installed = nullptr;
-
 }  // namespace
 
 // How telling a leaf is, by the shortest text its values must hold: a short
@@ -343,13 +341,6 @@ bool PredicatePass::fired(uint32_t predicate) {
   return fired_[predicate] == epoch_;
 }
 
-PredicatePass::Answer PredicatePass::answer(uint32_t predicate) {
-  uint32_t group = program_.predicates_[predicate];
-  if (decided_[group] != epoch_) decide(group);
-  if (fired_[predicate] == epoch_) return Answer::Fired;
-  return present_[group] == epoch_ ? Answer::NotFired : Answer::NoValue;
-}
-
 std::span<const uint32_t> PredicatePass::fired_in(uint32_t group) {
   if (decided_[group] != epoch_) decide(group);
   auto [begin, end] = group_fired_[group];
@@ -488,17 +479,16 @@ void PredicatePass::decide(uint32_t index) {
   group_fired_[index] = {first_fired, static_cast<uint32_t>(event_fired_.size())};
 }
 
-ScopedPredicates::ScopedPredicates(PredicatePass& pass, const Event& event) : previous_(installed) {
+constinit thread_local PredicatePass* installed_predicates = nullptr;
+
+ScopedPredicates::ScopedPredicates(PredicatePass& pass, const Event& event)
+    : previous_(installed_predicates) {
   pass.begin(event);
-  installed = &pass;
+  installed_predicates = &pass;
 }
 
 ScopedPredicates::~ScopedPredicates() {
-  installed = previous_;
-}
-
-PredicatePass* predicates_for(const Event& event) {
-  return installed && installed->event() == &event ? installed : nullptr;
+  installed_predicates = previous_;
 }
 
 }  // namespace pickaxe

@@ -113,7 +113,12 @@ class PredicatePass {
   }
   // A leaf's answer: fired, or not, or null (its field has no non-null value).
   enum class Answer : uint8_t { Fired, NotFired, NoValue };
-  Answer answer(uint32_t predicate);
+  Answer answer(uint32_t predicate) {
+    const uint32_t group = program_.predicates_[predicate];
+    if (decided_[group] != epoch_) decide(group);
+    if (fired_[predicate] == epoch_) return Answer::Fired;
+    return present_[group] == epoch_ ? Answer::NotFired : Answer::NoValue;
+  }
   // The predicates of `group` that fire on the event (deciding it if need be).
   std::span<const uint32_t> fired_in(uint32_t group);
 
@@ -173,7 +178,13 @@ class ScopedPredicates {
   PredicatePass* previous_;
 };
 
+// The pass installed on this thread (by ScopedPredicates), if any.
+extern constinit thread_local PredicatePass* installed_predicates;
+
 // The pass installed for `event` on this thread, if any.
-PredicatePass* predicates_for(const Event& event);
+inline PredicatePass* predicates_for(const Event& event) {
+  PredicatePass* pass = installed_predicates;
+  return pass && pass->event() == &event ? pass : nullptr;
+}
 
 }  // namespace pickaxe
