@@ -138,7 +138,7 @@ def main():
             print(f"  {note}")
         if command[0].endswith("pickaxe") and not any("not parsed" in n or "every line" in n
                                                      for n in notes):
-            print("  every line parsed: each holds a literal some rule needs")
+            print("  every line parsed: the prefilter skipped none")
     limit, seed_one, seed_two, _, rules_one, rules_two = seconds_of[:6]
     print("ratios, from this run:")
     print(f"  seed rule, 1 thread, against the limit:          {limit / seed_one:6.3f} x  (target >= 0.5)")
