@@ -63,6 +63,72 @@ TEST(Extraction, KeysInAnyOrderAndIndexesThatChange) {
   }
 }
 
+void expect_same_values(const Event& a, const Event& b);
+
+// Describes an event's values slot by slot, with their types.
+std::string describe_values(const FieldIndex& fields, const Event& event) {
+  std::string out;
+  for (uint32_t slot = 0; slot < fields.size(); ++slot) {
+    out += fields.path(slot) + "=";
+    for (const Scalar& value : event.fields[slot])
+      out += fmt::format("{}:{},", static_cast<int>(value.type), value.to_string());
+    out += ";";
+  }
+  return out;
+}
+
+// One event extracted into again and again (as a worker does) gives what a
+// fresh event gives: values written over the previous event's, of other
+// types, longer and shorter, fewer and more, in any key order, duplicated,
+// null, and converted by the schema.
+TEST(Extraction, AnEventReusedGivesWhatAFreshOneGives) {
+  Schema schema;  // ECS: process.pid is a long, process.name a keyword
+  FieldIndex fields;
+  for (const char* path : {"process.name", "process.pid", "process.args", "host.ip", "x", "y"})
+    fields.add(path);
+  const std::string long_text(1000, 'l');
+  const std::vector<std::string> documents = {
+      R"({"process":{"name":"bash","pid":12,"args":["a","b","c"]},"host":{"ip":"10.0.0.1"},"x":1})",
+      R"({"process":{"name":7,"pid":"13","args":")" + long_text + R"("},"x":"s","y":[true,false]})",
+      R"({"y":1.5,"x":null,"process":{"args":["only"],"pid":true,"name":null}})",
+      R"({"process":{"args":[]},"x":[1,"two",3.5,false,null]})",
+      R"({"x":"first","x":"second","process":{"name":"a","name":"b"}})",
+      R"({"process":{"args":[")" + long_text + R"(","short"]},"host":{"ip":["::1","10.0.0.2"]}})",
+      R"({"host":{"ip":"10.0.0.3"}})",
+      R"({"process":{"name":"bash","pid":12,"args":["a","b","c"]},"host":{"ip":"10.0.0.1"},"x":1})",
+  };
+  simdjson::dom::parser parser;
+  Event reused;
+  for (int round = 0; round < 2; ++round) {
+    for (const std::string& json : documents) {
+      simdjson::dom::element document = parser.parse(json).value();
+      Event fresh;
+      extract_fields(document, fields, schema, fresh);
+      extract_fields(document, fields, schema, reused);
+      EXPECT_EQ(describe_values(fields, reused), describe_values(fields, fresh)) << json;
+      expect_same_values(reused, fresh);
+    }
+  }
+}
+
+// Entries filled out of slot order and then cut down are still found by slot.
+TEST(Extraction, EntriesKeptFromAnOutOfOrderEventAreFound) {
+  Schema schema;
+  FieldIndex fields;
+  for (const char* path : {"a", "b", "c", "d"}) fields.add(path);
+  simdjson::dom::parser parser;
+  Event event;
+  const std::string json = R"({"d":4,"c":3,"b":2,"a":1})";
+  extract_fields(parser.parse(json).value(), fields, schema, event);
+  event.fields.retain([](uint32_t slot) { return slot == 0 || slot == 3; });
+  ASSERT_EQ(event.fields[0].size(), 1u);
+  EXPECT_EQ(event.fields[0][0].integer, 1);
+  ASSERT_EQ(event.fields[3].size(), 1u);
+  EXPECT_EQ(event.fields[3][0].integer, 4);
+  EXPECT_TRUE(event.fields[1].empty());
+  EXPECT_TRUE(event.fields[2].empty());
+}
+
 void expect_same_values(const Event& a, const Event& b) {
   ASSERT_EQ(a.fields.size(), b.fields.size());
   ASSERT_EQ(a.fields.entries().size(), b.fields.entries().size());

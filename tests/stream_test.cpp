@@ -434,6 +434,28 @@ TEST_F(BadInput, EachKindIsCountedReportedAndSkipped) {
   }
 }
 
+// An event with two wrong-typed fields is reported for the same one
+// whatever the order of its keys.
+TEST_F(BadInput, AWrongTypedEventNamesTheSameFieldInAnyKeyOrder) {
+  const std::string query = "'process where process.pid > 0 and process.parent.pid > 0'";
+  std::string pid_first = write(
+      "pid-first.ndjson",
+      R"({"@timestamp":"2026-01-01T00:00:00Z","event":{"category":"process"},"process":{"pid":"abc","parent":{"pid":"def"}}})"
+      "\n");
+  std::string parent_first = write(
+      "parent-first.ndjson",
+      R"({"@timestamp":"2026-01-01T00:00:00Z","event":{"category":"process"},"process":{"parent":{"pid":"def"},"pid":"abc"}})"
+      "\n");
+  CliResult a = run_cli("query --no-prefilter " + query, pid_first);
+  CliResult b = run_cli("query --no-prefilter " + query, parent_first);
+  auto problem = [](const std::string& err) {
+    size_t at = err.find("field ");
+    return at == std::string::npos ? std::string() : err.substr(at, err.find('\n', at) - at);
+  };
+  EXPECT_NE(problem(a.err), "") << a.err;
+  EXPECT_EQ(problem(a.err), problem(b.err)) << a.err << b.err;
+}
+
 // The summary says when an input was read without the prefilter, because
 // too few of its first lines could be skipped: from a file and from stdin.
 TEST_F(BadInput, TheSummaryNamesInputsReadWithoutThePrefilter) {

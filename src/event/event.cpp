@@ -195,13 +195,17 @@ class Extractor {
       }
       default: break;
     }
-    if (slot < 0) return;
+    const element_type type = element.type();
+    if (slot < 0 || !(type == element_type::STRING || type == element_type::INT64 ||
+                      type == element_type::UINT64 || type == element_type::DOUBLE ||
+                      type == element_type::BOOL))
+      return;
     // Written over a spare value in place: a string keeps its storage.
     Scalar& value = fields_.fill(static_cast<uint32_t>(slot));
     value.boolean = false;
     value.integer = 0;
     value.number = 0;
-    switch (element.type()) {
+    switch (type) {
       case element_type::STRING:
         value.type = Scalar::Type::String;
         value.string.assign(element.get_string().value_unsafe());
@@ -226,7 +230,7 @@ class Extractor {
         value.boolean = element.get_bool().value_unsafe();
         value.string.clear();
         break;
-      default: return;
+      default: break;  // none: checked above
     }
     if (const std::optional<FieldType>& type = slots_[slot].type) coerce(value, *type);
   }

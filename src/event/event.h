@@ -113,12 +113,14 @@ class FieldValues {
     return *this;
   }
 
-  // The values of a slot; empty when it has none.
+  // The values of a slot; empty when it has none. (A reference taken
+  // before the entries are put in order may then name another slot's.)
   const Values& operator[](size_t slot) const {
     if (indexed_) {
       if (slot >= where_.size() || where_[slot].epoch != epoch_) return empty_values();
       return entries_[where_[slot].position].second;
     }
+    put_in_order();
     auto end = entries_.begin() + static_cast<long>(used_);
     auto it = std::lower_bound(entries_.begin(), end, slot, [](const Entry& entry, size_t wanted) {
       return entry.first < wanted;
@@ -169,14 +171,22 @@ class FieldValues {
       where = Where{epoch_, used_++, 0};
     }
     Values& values = entries_[where.position].second;
-    if (where.filled == values.size()) values.emplace_back();
-    return values[where.filled++];
+    if (where.filled == values.size()) {
+      values.emplace_back();
+      return values[where.filled++];
+    }
+    Scalar& spare = values[where.filled++];
+    let_go_of_long(spare);
+    return spare;
   }
   void clear_slot(uint32_t slot) {
     if (slot < where_.size() && where_[slot].epoch == epoch_) where_[slot].filled = 0;
   }
   void end_fill() {
     for (size_t i = 0; i < used_; ++i) entries_[i].second.resize(where_[entries_[i].first].filled);
+    // Spares left from longer events keep no long string either.
+    for (size_t i = used_; i < entries_.size(); ++i)
+      for (Scalar& spare : entries_[i].second) let_go_of_long(spare);
   }
 
   size_t size() const { return slots_; }  // the slots of the index
@@ -208,7 +218,7 @@ class FieldValues {
   // Keeps the slots `keep(slot)` says yes to.
   template <typename Keep>
   void retain(Keep keep) {
-    size_t kept = 0;
+    size_t kept = 0;  // (relative order kept: in slot order if it was)
     for (size_t i = 0; i < used_; ++i) {
       if (!keep(entries_[i].first)) continue;
       if (i != kept) std::swap(entries_[kept], entries_[i]);
@@ -223,7 +233,16 @@ class FieldValues {
     static const Values empty;
     return empty;
   }
-  // Sorts the live entries by slot, once after filling out of order.
+  // A spare value keeps a string's storage up to this size: enough for most
+  // values, and a bound on what spares hold whatever the input.
+  static constexpr size_t kSpareStringBytes = 256;
+  static void let_go_of_long(Scalar& spare) {
+    if (spare.string.capacity() > kSpareStringBytes) std::string().swap(spare.string);
+  }
+  // Sorts the live entries by slot, once after filling out of order. Const
+  // readers may sort: a filled FieldValues belongs to one thread (a
+  // worker's scratch event); events shared between threads are built by
+  // at(), in order, and never sort here.
   void put_in_order() const {
     if (in_order_) return;
     std::sort(entries_.begin(), entries_.begin() + static_cast<long>(used_),
