@@ -492,6 +492,14 @@ TEST_F(BadInput, TheSummaryNamesInputsReadWithoutThePrefilter) {
       three.exit_code);
   three.err = read_text(dense + ".err");
   EXPECT_NE(three.err.find(count + "2\n"), std::string::npos) << three.err;
+  // hunt reads a mapped file in chunks, on one thread or two: the same note
+  // (the chunks' bytes once went uncounted, and it was never said).
+  std::string rule = write("xmrig.eql", "process where process.name == \"xmrig\"\n");
+  for (int threads : {1, 2}) {
+    CliResult hunted = run_cli(fmt::format("hunt --threads {} --rules {}", threads, rule), dense);
+    EXPECT_EQ(hunted.exit_code, 0) << hunted.err;
+    EXPECT_NE(hunted.err.find(count + "1\n"), std::string::npos) << threads << "\n" << hunted.err;
+  }
 }
 
 TEST_F(BadInput, CleanInputExitsZeroEvenWithStrict) {

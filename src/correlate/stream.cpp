@@ -332,8 +332,10 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
         nullptr);  // a mapping can change under a parse (a file cut short): lines are copied
     chunk.lines = number;
     const ReaderStats& after = lane.reader->stats();
-    chunk.stats = {after.documents - before.documents, after.malformed - before.malformed,
-                   after.skipped - before.skipped, after.bytes - before.bytes};
+    chunk.stats = {.documents = after.documents - before.documents,
+                   .malformed = after.malformed - before.malformed,
+                   .skipped = after.skipped - before.skipped,
+                   .bytes = after.bytes - before.bytes};
   };
   // Line-aligned chunks of about 1 MiB. Threads take the next chunk as they
   // finish one, at most `window` chunks ahead of the commit; this thread
