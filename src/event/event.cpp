@@ -55,9 +55,7 @@ uint32_t FieldIndex::add(const std::string& path) {
 }
 
 uint64_t FieldIndex::edge_hash(uint32_t node, std::string_view part) {
-  uint64_t hash = 0xcbf29ce484222325ULL ^ (uint64_t{node} * 0x9e3779b97f4a7c15ULL);
-  for (char c : part) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
-  return hash ^ (hash >> 29);
+  return hash_bytes(part, node);
 }
 
 void FieldIndex::add_edge(uint32_t node, std::string_view part, uint32_t child) {
@@ -156,7 +154,8 @@ class Extractor {
   // none): only into keys that lead to fields the queries read.
   void visit(simdjson::dom::element element, uint32_t node, int32_t slot) {
     using simdjson::dom::element_type;
-    switch (element.type()) {
+    const element_type type = element.type();
+    switch (type) {
       case element_type::OBJECT: {
         simdjson::dom::object object = element.get_object().value_unsafe();
         // A key given twice in one object: the last value counts, as most
@@ -195,7 +194,6 @@ class Extractor {
       }
       default: break;
     }
-    const element_type type = element.type();
     if (slot < 0 || !(type == element_type::STRING || type == element_type::INT64 ||
                       type == element_type::UINT64 || type == element_type::DOUBLE ||
                       type == element_type::BOOL))
@@ -205,6 +203,7 @@ class Extractor {
     value.boolean = false;
     value.integer = 0;
     value.number = 0;
+    if (type != element_type::STRING) value.string.clear();
     switch (type) {
       case element_type::STRING:
         value.type = Scalar::Type::String;
@@ -213,26 +212,22 @@ class Extractor {
       case element_type::INT64:
         value.type = Scalar::Type::Long;
         value.integer = element.get_int64().value_unsafe();
-        value.string.clear();
         break;
       case element_type::UINT64:
         value.type = Scalar::Type::Double;
         value.number = static_cast<double>(element.get_uint64().value_unsafe());
-        value.string.clear();
         break;
       case element_type::DOUBLE:
         value.type = Scalar::Type::Double;
         value.number = element.get_double().value_unsafe();
-        value.string.clear();
         break;
       case element_type::BOOL:
         value.type = Scalar::Type::Bool;
         value.boolean = element.get_bool().value_unsafe();
-        value.string.clear();
         break;
       default: break;  // none: checked above
     }
-    if (const std::optional<FieldType>& type = slots_[slot].type) coerce(value, *type);
+    if (const std::optional<FieldType>& field_type = slots_[slot].type) coerce(value, *field_type);
   }
 
   void visit_document(simdjson::dom::element document) {
