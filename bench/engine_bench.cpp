@@ -61,8 +61,8 @@ BENCHMARK(BM_ExtractFields);
 // (`grouped`: each field's predicates decided once per event, filters read
 // the answers and skip an event whose anchor did not fire) and without it
 // (`alone`: each filter matches its own strings), the baseline in the same
-// run. BM_RuleSetPredicatePass decides every field group, nothing else, with
-// the values' answers remembered and without.
+// run. BM_RuleSetPredicatePass decides every field group,
+// nothing else, with the values' answers remembered and without.
 struct RuleSetBench {
   Schema schema;
   FieldIndex fields;
@@ -126,6 +126,31 @@ struct RuleSetBench {
     }
     return held;
   }
+  // Per event, the filters whose category and anchor let them through: the
+  // ones whose condition the stream evaluates.
+  std::vector<std::vector<const CompiledFilter*>> candidates() {
+    std::vector<std::vector<const CompiledFilter*>> out(events.size());
+    PredicatePass pass(program);
+    for (size_t e = 0; e < events.size(); ++e) {
+      ScopedPredicates scope(pass, events[e]);
+      for (const auto& engine : engines) {
+        for (const CompiledFilter& filter : engine->filters()) {
+          if (!filter.any &&
+              std::none_of(events[e].fields[filter.category_slot].begin(),
+                           events[e].fields[filter.category_slot].end(), [&](const Scalar& value) {
+                             return value.type == Scalar::Type::String &&
+                                    value.string == filter.category;
+                           }))
+            continue;
+          if (std::any_of(filter.anchor.begin(), filter.anchor.end(),
+                          [&](uint32_t predicate) { return pass.fired(predicate); }) ||
+              filter.anchor.empty())
+            out[e].push_back(&filter);
+        }
+      }
+    }
+    return out;
+  }
 };
 
 RuleSetBench& rule_set() {
@@ -146,6 +171,33 @@ void BM_RuleSetFilters(benchmark::State& state, bool grouped) {
 }
 BENCHMARK_CAPTURE(BM_RuleSetFilters, alone, false)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_RuleSetFilters, grouped, true)->Unit(benchmark::kMillisecond);
+
+// The conditions of the filters the stream evaluates (category and anchor
+// passed), over the predicate pass's answers: each run as its flat
+// FilterCode (`program`), and walked as a tree of nodes whose leaves read
+// the same answers (`tree`), the baseline in the same run.
+void BM_RuleSetConditions(benchmark::State& state, bool tree) {
+  RuleSetBench& bench = rule_set();
+  static const auto candidates = bench.candidates();
+  PredicatePass pass(bench.program);
+  size_t held = 0, evaluated = 0;
+  for (auto _ : state) {
+    for (size_t e = 0; e < bench.events.size(); ++e) {
+      const Event& event = bench.events[e];
+      ScopedPredicates scope(pass, event);
+      for (const CompiledFilter* filter : candidates[e]) {
+        held += tree ? !filter->condition || holds(*filter->condition, event)
+                     : pass.holds(*filter, event);
+        ++evaluated;
+      }
+    }
+  }
+  benchmark::DoNotOptimize(held);
+  state.SetItemsProcessed(static_cast<int64_t>(evaluated));
+  state.counters["held"] = static_cast<double>(held) / static_cast<double>(evaluated);
+}
+BENCHMARK_CAPTURE(BM_RuleSetConditions, tree, true)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_RuleSetConditions, program, false)->Unit(benchmark::kMillisecond);
 
 void BM_RuleSetPredicatePass(benchmark::State& state, size_t memory_budget) {
   RuleSetBench& bench = rule_set();

@@ -807,7 +807,9 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
     const EngineFilter& at = bucket.filters[i];
     if (by_literal && !literals_allow(at)) continue;
     // The index checked the category, and the anchor chose the filter.
-    if (at.condition && !holds(*at.condition, scratch)) continue;
+    if (predicates ? !worker.predicates->holds(*at.compiled, scratch)
+                   : at.condition && !holds(*at.condition, scratch))
+      continue;
     if (outcome.matches.empty() || outcome.matches.back().engine != at.engine)
       outcome.matches.push_back({at.engine, 0});
     if (at.filter < kMaskedFilters) outcome.matches.back().filters |= uint32_t{1} << at.filter;

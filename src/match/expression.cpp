@@ -834,12 +834,11 @@ bool CompiledFilter::matches(const Event& event) const {
     }
     if (!found) return false;
   }
-  if (!anchor.empty()) {
-    if (PredicatePass* pass = predicates_for(event)) {
-      if (std::none_of(anchor.begin(), anchor.end(),
-                       [&](uint32_t predicate) { return pass->fired(predicate); }))
-        return false;
-    }
+  if (PredicatePass* pass = predicates_for(event)) {
+    if (!anchor.empty() && std::none_of(anchor.begin(), anchor.end(),
+                                        [&](uint32_t predicate) { return pass->fired(predicate); }))
+      return false;
+    return pass->holds(*this, event);
   }
   return !condition || holds(*condition, event);
 }

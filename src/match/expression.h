@@ -87,6 +87,28 @@ void evaluate(const Node& node, const Event& event, Values& out);
 // Whether the node is a call of cidrMatch (its CIDRs compiled into node.cidrs).
 bool is_cidr_match(const Node& node);
 
+// A condition as the rule set's PredicatePass decides it: a flat program,
+// in prefix order, of `all`/`any` over leaves, with negations pushed down to
+// the leaves (De Morgan), so that each leaf is asked for True or for False
+// as holds() and refutes() would ask. A leaf the pass decides is one
+// comparison of its answer; any other is tested on the event.
+struct FilterCode {
+  enum class Op : uint8_t { All, Any, Predicate, Test };
+  struct Step {
+    Op op = Op::Test;
+    // Predicate: the PredicatePass::Answer wanted; Test: the Tri wanted.
+    uint8_t want = 0;
+    // All, Any: how many subtrees follow.
+    uint16_t count = 0;
+    // Predicate: its id; Test: its index in `tests`; All, Any: the index
+    // of the step after the subtrees.
+    uint32_t arg = 0;
+    uint32_t group = 0;  // Predicate: its field group
+  };
+  std::vector<Step> steps;  // empty: no condition (the filter holds)
+  std::vector<const Node*> tests;
+};
+
 // An event query's filter: the category and the condition.
 struct CompiledFilter {
   bool any = false;
@@ -96,6 +118,8 @@ struct CompiledFilter {
   // Predicates of which one must fire for the condition to hold (none: no
   // such conjunct); read when a PredicatePass is installed for the event.
   std::vector<uint32_t> anchor;
+  // The condition for the PredicatePass (set with the anchor).
+  FilterCode code;
   bool matches(const Event& event) const;
 };
 

@@ -288,7 +288,51 @@ std::optional<uint32_t> PredicateProgram::predicate_for(Node& leaf) {
   return id;
 }
 
+namespace {
+
+// Appends the program asking `node` for True (`want_true`) or for False:
+// holds() or refutes() of it.
+void lower(const Node& node, bool want_true, const std::vector<uint32_t>& group_of,
+           FilterCode& code) {
+  using Answer = PredicatePass::Answer;
+  if (node.predicate >= 0) {
+    // The leaf is true when the predicate fires, or (inverted) when it does
+    // not; null without a value, which is neither wanted answer.
+    const bool fired_gives_true = !node.predicate_inverted;
+    const Answer wanted = want_true == fired_gives_true ? Answer::Fired : Answer::NotFired;
+    const auto predicate = static_cast<uint32_t>(node.predicate);
+    code.steps.push_back({FilterCode::Op::Predicate, static_cast<uint8_t>(wanted), 0, predicate,
+                          group_of[predicate]});
+    return;
+  }
+  switch (node.kind) {
+    case ExprKind::Not: return lower(*node.children[0], !want_true, group_of, code);
+    case ExprKind::And:
+    case ExprKind::Or: {
+      if (node.children.size() <= UINT16_MAX) {
+        // `and` holds when all hold, and is refuted when any is; `or` the reverse.
+        const bool all = (node.kind == ExprKind::And) == want_true;
+        const size_t at = code.steps.size();
+        code.steps.push_back({all ? FilterCode::Op::All : FilterCode::Op::Any, 0,
+                              static_cast<uint16_t>(node.children.size()), 0});
+        for (const NodePtr& child : node.children) lower(*child, want_true, group_of, code);
+        code.steps[at].arg = static_cast<uint32_t>(code.steps.size());
+        return;
+      }
+      break;  // too many to count in a step: tested as a whole
+    }
+    default: break;
+  }
+  code.steps.push_back({FilterCode::Op::Test,
+                        static_cast<uint8_t>(want_true ? Tri::True : Tri::False), 0,
+                        static_cast<uint32_t>(code.tests.size())});
+  code.tests.push_back(&node);
+}
+
+}  // namespace
+
 void PredicateProgram::add(CompiledFilter& filter, const FieldIndex& fields) {
+  filter.code = FilterCode{};
   if (!filter.condition) return;
   std::vector<Node*> stack{filter.condition.get()};
   while (!stack.empty()) {
@@ -302,6 +346,7 @@ void PredicateProgram::add(CompiledFilter& filter, const FieldIndex& fields) {
   if (std::optional<Anchor> anchor = anchor_of(*filter.condition, fields))
     filter.anchor = std::move(anchor->predicates);
   if (!filter.anchor.empty()) ++anchored_;
+  lower(*filter.condition, true, predicates_, filter.code);
 }
 
 void PredicateProgram::build() {
@@ -318,8 +363,7 @@ void PredicateProgram::prepare(std::atomic<size_t>& next) const {
 
 PredicatePass::PredicatePass(const PredicateProgram& program, size_t memory_budget)
     : program_(program),
-      decided_(program.groups_.size(), 0),
-      present_(program.groups_.size(), 0),
+      groups_(program.groups_.size()),
       fired_(program.predicates_.size(), 0),
       group_fired_(program.groups_.size()),
       seen_budget_(memory_budget) {}
@@ -328,8 +372,7 @@ void PredicatePass::begin(const Event& event) {
   event_ = &event;
   event_fired_.clear();
   if (++epoch_ == 0) {  // wrapped: forget every mark
-    std::fill(decided_.begin(), decided_.end(), 0);
-    std::fill(present_.begin(), present_.end(), 0);
+    std::fill(groups_.begin(), groups_.end(), GroupMarks{});
     std::fill(fired_.begin(), fired_.end(), 0);
     epoch_ = 1;
   }
@@ -337,12 +380,12 @@ void PredicatePass::begin(const Event& event) {
 
 bool PredicatePass::fired(uint32_t predicate) {
   uint32_t group = program_.predicates_[predicate];
-  if (decided_[group] != epoch_) decide(group);
+  if (groups_[group].decided != epoch_) decide(group);
   return fired_[predicate] == epoch_;
 }
 
 std::span<const uint32_t> PredicatePass::fired_in(uint32_t group) {
-  if (decided_[group] != epoch_) decide(group);
+  if (groups_[group].decided != epoch_) decide(group);
   auto [begin, end] = group_fired_[group];
   return std::span<const uint32_t>(event_fired_.data() + begin, end - begin);
 }
@@ -443,11 +486,11 @@ void PredicatePass::remember(uint64_t hash, uint32_t group, std::string_view val
 }
 
 void PredicatePass::decide(uint32_t index) {
-  decided_[index] = epoch_;
+  groups_[index].decided = epoch_;
   const PredicateProgram::Group& group = program_.groups_[index];
   const uint32_t first_fired = static_cast<uint32_t>(event_fired_.size());
   for (const Scalar& value : event_->fields[group.slot]) {
-    if (!value.is_null()) present_[index] = epoch_;
+    if (!value.is_null()) groups_[index].present = epoch_;
     if (value.is_number()) {
       for (const auto& [number, predicate] : group.numbers)
         if (same_number(value, number)) mark_fired(predicate);

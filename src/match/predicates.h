@@ -113,17 +113,52 @@ class PredicatePass {
   }
   // A leaf's answer: fired, or not, or null (its field has no non-null value).
   enum class Answer : uint8_t { Fired, NotFired, NoValue };
-  Answer answer(uint32_t predicate) {
-    const uint32_t group = program_.predicates_[predicate];
-    if (decided_[group] != epoch_) decide(group);
+  Answer answer(uint32_t predicate) { return answer(predicate, program_.predicates_[predicate]); }
+  // The same, for a predicate of `group`.
+  Answer answer(uint32_t predicate, uint32_t group) {
+    const GroupMarks& marks = groups_[group];
+    if (marks.decided != epoch_) decide(group);
     if (fired_[predicate] == epoch_) return Answer::Fired;
-    return present_[group] == epoch_ ? Answer::NotFired : Answer::NoValue;
+    return marks.present == epoch_ ? Answer::NotFired : Answer::NoValue;
   }
   // The predicates of `group` that fire on the event (deciding it if need be).
   std::span<const uint32_t> fired_in(uint32_t group);
+  // Whether the condition of `filter`, a filter of the program, holds for
+  // the event (as holds() says), read from the pass's answers.
+  bool holds(const CompiledFilter& filter, const Event& event) {
+    if (filter.code.steps.empty())
+      return !filter.condition || pickaxe::holds(*filter.condition, event);
+    size_t at = 0;
+    return run(filter.code, at, event);
+  }
 
  private:
   void decide(uint32_t group);
+  // Runs the step at `at` and its subtrees; `at` ends past them.
+  bool run(const FilterCode& code, size_t& at, const Event& event) {
+    const FilterCode::Step& step = code.steps[at++];
+    switch (step.op) {
+      case FilterCode::Op::Predicate:
+        return static_cast<uint8_t>(answer(step.arg, step.group)) == step.want;
+      case FilterCode::Op::Test:
+        return static_cast<uint8_t>(test(*code.tests[step.arg], event)) == step.want;
+      case FilterCode::Op::All:
+        for (uint16_t i = 0; i < step.count; ++i) {
+          if (run(code, at, event)) continue;
+          at = step.arg;
+          return false;
+        }
+        return true;
+      case FilterCode::Op::Any:
+        for (uint16_t i = 0; i < step.count; ++i) {
+          if (!run(code, at, event)) continue;
+          at = step.arg;
+          return true;
+        }
+        return false;
+    }
+    return false;
+  }
   // Records that the predicate fired on this event (once).
   void mark_fired(uint32_t predicate) {
     if (fired_[predicate] == epoch_) return;
@@ -136,8 +171,11 @@ class PredicatePass {
   const PredicateProgram& program_;
   const Event* event_ = nullptr;
   uint32_t epoch_ = 0;
-  std::vector<uint32_t> decided_;      // per group: the epoch it was decided in
-  std::vector<uint32_t> present_;      // per group: the epoch it had a non-null value in
+  struct GroupMarks {
+    uint32_t decided = 0;  // the epoch the group was decided in
+    uint32_t present = 0;  // the epoch it had a non-null value in
+  };
+  std::vector<GroupMarks> groups_;
   std::vector<uint32_t> fired_;        // per predicate: the epoch it fired in
   std::vector<uint32_t> event_fired_;  // the predicates fired on this event, by group
   std::vector<std::pair<uint32_t, uint32_t>> group_fired_;  // per group: its range in event_fired_
