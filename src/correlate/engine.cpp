@@ -658,7 +658,7 @@ bool QueryEngine::missing_ok(const QueryResult& candidate, const std::vector<Sca
 }
 
 void QueryEngine::push_sample(const EventPtr& event) {
-  std::string packed;
+  std::string& packed = key_scratch_.packed;
   for (size_t s = 0; s < query_->filters.size(); ++s) {
     if (!matches(s, *event)) continue;
     for (const auto& key : keys_for(*event, s)) {

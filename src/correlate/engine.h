@@ -248,6 +248,7 @@ class QueryEngine {
   struct KeyScratch {
     std::vector<Values> per_key;
     std::vector<std::vector<Scalar>> out;
+    std::string packed;  // a sample key, packed
   };
   mutable KeyScratch key_scratch_;
   static bool earlier(const Event& a, const Event& b);

@@ -611,8 +611,20 @@ void QueryStream::advance_quiet(int64_t quiet) {
 
 const std::vector<SlotSchema>& QueryStream::slot_schema() const {
   // The engines' fields are fixed once they are compiled; describe them once.
-  if (slot_schema_.size() != engine_.fields().size())
+  if (slot_schema_.size() != engine_.fields().size()) {
     slot_schema_ = describe_slots(engine_.fields(), schema_);
+    type_checked_.assign(slot_schema_.size(), false);
+    for (size_t slot = 0; slot < slot_schema_.size(); ++slot) {
+      switch (slot_schema_[slot].type.value_or(FieldType::Keyword)) {
+        case FieldType::Long:
+        case FieldType::Double:
+        case FieldType::Boolean:
+        case FieldType::Ip:
+        case FieldType::Date: type_checked_[slot] = true; break;
+        default: break;
+      }
+    }
+  }
   return slot_schema_;
 }
 
@@ -630,15 +642,15 @@ std::optional<std::string> QueryStream::type_problem(const Event& event,
   uint32_t problem_slot = 0;
   std::string_view problem_expected;
   for (const auto& [slot, values] : event.fields.unordered_entries()) {
-    const std::optional<FieldType>& type = schema[slot].type;
-    if (!type) continue;
+    if (!type_checked_[slot]) continue;  // a bit per slot: no load of its schema
     if (problem && slot > problem_slot) [[unlikely]]
       continue;
+    const FieldType type = *schema[slot].type;
     for (const Scalar& value : values) {
       if (time_checked && slot == time_slot && &value == &values.front()) continue;
       bool ok = true;
       std::string_view expected;
-      switch (*type) {
+      switch (type) {
         case FieldType::Long:
         case FieldType::Double:
           ok = value.is_number();

@@ -351,6 +351,9 @@ class QueryStream {
   size_t clause_count_ = 0;
   JsonEventReader reader_;
   mutable std::vector<SlotSchema> slot_schema_;
+  // Per slot, whether type_problem() checks its values: a field of type
+  // long, double, boolean, ip or date (with slot_schema_).
+  mutable std::vector<bool> type_checked_;
   // The reorder buffer: events arriving in order go to a queue, in O(1); only
   // those arriving out of order go to the heap. Release takes the earlier head.
   std::priority_queue<Pending, std::vector<Pending>, Later> buffer_;
