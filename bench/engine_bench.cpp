@@ -186,8 +186,7 @@ void BM_RuleSetConditions(benchmark::State& state, bool tree) {
       const Event& event = bench.events[e];
       ScopedPredicates scope(pass, event);
       for (const CompiledFilter* filter : candidates[e]) {
-        held += tree ? !filter->condition || holds(*filter->condition, event)
-                     : pass.holds(*filter, event);
+        held += tree ? !filter->condition || holds(*filter->condition, event) : pass.holds(*filter);
         ++evaluated;
       }
     }

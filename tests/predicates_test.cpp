@@ -115,6 +115,61 @@ TEST(Predicates, EdgeCasesGiveTheFiltersOwnAnswers) {
   }
 }
 
+// A filter's flat program (FilterCode) asks each subtree for True or for
+// False as holds() and refutes() do: each condition below, and its negation,
+// over events where its fields are missing, null, arrays or of another type.
+TEST(Predicates, FlatProgramsGiveTheTreesAnswers) {
+  RuleSet rules;
+  const std::vector<std::string> conditions = {
+      R"(process.name == "bash" or process.args : "-c")",
+      R"(process.name != "bash" and process.name not in ("sh", "zsh"))",
+      R"(not process.name != "bash")",
+      R"(not process.name not in ("bash") or process.parent.name == "x")",
+      R"(process.name : "b*" and not (process.parent.name == "x" or process.args == "-c"))",
+      R"(not (process.name like~ "B*" and process.parent.name != "init"))",
+      R"(startsWith(process.name, "ba") and not (process.pid == 3 or endsWith(process.name, "h")))",
+      R"(not (process.name == "bash" and (process.args : "-l*" or not process.pid in (1, 2))))",
+      R"(process.parent.name == null or not process.name == null)",
+  };
+  for (const std::string& condition : conditions) {
+    rules.add("process where " + condition);
+    rules.add("process where not (" + condition + ")");
+  }
+  rules.build();
+  for (const auto& engine : rules.engines)
+    for (const CompiledFilter& filter : engine->filters())
+      EXPECT_FALSE(filter.code.steps.empty());  // every condition was lowered
+  PredicatePass pass(rules.program);
+  const std::vector<std::string> events = {
+      R"({"event":{"category":"process"},"process":{"name":"bash","args":["-la","-c"],"pid":3}})",
+      R"({"event":{"category":"process"},"process":{"name":"sh","parent":{"name":"x"},"pid":1}})",
+      R"({"event":{"category":"process"},"process":{"name":null,"parent":{"name":null}}})",
+      R"({"event":{"category":"process"},"process":{"args":[]}})",
+      R"({"event":{"category":"process"},"process":{"name":["bash","zsh"],"pid":[2,3]}})",
+      R"({"event":{"category":"process"},"process":{"name":7,"parent":{"name":"init"}}})",
+      R"({"event":{"category":"process"},"process":{"name":"BASH","parent":{"name":"Init"}}})",
+  };
+  size_t held = 0, refuted = 0;
+  for (int round = 0; round < 2; ++round) {  // the second time, each value is remembered
+    for (const std::string& json : events) {
+      Event event = rules.event(json);
+      for (const auto& engine : rules.engines) {
+        const CompiledFilter& filter = engine->filters().front();
+        const bool tree_holds = holds(*filter.condition, event);
+        const bool tree_refutes = refutes(*filter.condition, event);
+        ScopedPredicates scope(pass, event);
+        EXPECT_EQ(pass.holds(filter), tree_holds) << json;
+        held += tree_holds;
+        refuted += tree_refutes;
+      }
+    }
+  }
+  // Both answers occur, and some conditions are null (neither).
+  EXPECT_GT(held, 20u);
+  EXPECT_GT(refuted, 20u);
+  EXPECT_LT(held + refuted, 2 * events.size() * rules.engines.size());
+}
+
 size_t count_decided(const Node& node, eql::ExprKind kind) {
   size_t count = node.kind == kind && node.predicate >= 0;
   for (const NodePtr& child : node.children) count += count_decided(*child, kind);

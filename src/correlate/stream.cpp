@@ -609,21 +609,31 @@ void QueryStream::advance_quiet(int64_t quiet) {
   if (std::optional<int64_t> horizon = watermark(quiet)) release(*horizon);
 }
 
+namespace {
+
+// What type_problem() says a value of a field of this type must be; empty
+// for the types whose values it does not check.
+std::string_view expected_of(FieldType type) {
+  switch (type) {
+    case FieldType::Long:
+    case FieldType::Double: return "a number";
+    case FieldType::Boolean: return "true or false";
+    case FieldType::Ip: return "an IP address";
+    case FieldType::Date: return "a date";
+    default: return {};
+  }
+}
+
+}  // namespace
+
 const std::vector<SlotSchema>& QueryStream::slot_schema() const {
   // The engines' fields are fixed once they are compiled; describe them once.
   if (slot_schema_.size() != engine_.fields().size()) {
     slot_schema_ = describe_slots(engine_.fields(), schema_);
     type_checked_.assign(slot_schema_.size(), false);
-    for (size_t slot = 0; slot < slot_schema_.size(); ++slot) {
-      switch (slot_schema_[slot].type.value_or(FieldType::Keyword)) {
-        case FieldType::Long:
-        case FieldType::Double:
-        case FieldType::Boolean:
-        case FieldType::Ip:
-        case FieldType::Date: type_checked_[slot] = true; break;
-        default: break;
-      }
-    }
+    for (size_t slot = 0; slot < slot_schema_.size(); ++slot)
+      type_checked_[slot] =
+          !expected_of(slot_schema_[slot].type.value_or(FieldType::Keyword)).empty();
   }
   return slot_schema_;
 }
@@ -649,31 +659,20 @@ std::optional<std::string> QueryStream::type_problem(const Event& event,
     for (const Scalar& value : values) {
       if (time_checked && slot == time_slot && &value == &values.front()) continue;
       bool ok = true;
-      std::string_view expected;
       switch (type) {
         case FieldType::Long:
-        case FieldType::Double:
-          ok = value.is_number();
-          expected = "a number";
-          break;
-        case FieldType::Boolean:
-          ok = value.type == Scalar::Type::Bool;
-          expected = "true or false";
-          break;
+        case FieldType::Double: ok = value.is_number(); break;
+        case FieldType::Boolean: ok = value.type == Scalar::Type::Bool; break;
         case FieldType::Ip:
           ok = value.type == Scalar::Type::String && parse_ip(value.string).has_value();
-          expected = "an IP address";
           break;
-        case FieldType::Date:
-          ok = schema[slot].date_format->read(value).has_value();
-          expected = "a date";
-          break;
+        case FieldType::Date: ok = schema[slot].date_format->read(value).has_value(); break;
         default: break;
       }
       if (!ok) {
         problem = &value;
         problem_slot = slot;
-        problem_expected = expected;
+        problem_expected = expected_of(type);
         break;
       }
     }
@@ -819,7 +818,7 @@ QueryStream::Outcome QueryStream::prepare_event(Worker& worker, uint64_t line,
     const EngineFilter& at = bucket.filters[i];
     if (by_literal && !literals_allow(at)) continue;
     // The index checked the category, and the anchor chose the filter.
-    if (predicates ? !worker.predicates->holds(*at.compiled, scratch)
+    if (predicates ? !worker.predicates->holds(*at.compiled)
                    : at.condition && !holds(*at.condition, scratch))
       continue;
     if (outcome.matches.empty() || outcome.matches.back().engine != at.engine)

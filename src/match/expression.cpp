@@ -838,7 +838,7 @@ bool CompiledFilter::matches(const Event& event) const {
     if (!anchor.empty() && std::none_of(anchor.begin(), anchor.end(),
                                         [&](uint32_t predicate) { return pass->fired(predicate); }))
       return false;
-    return pass->holds(*this, event);
+    return pass->holds(*this);  // the pass is the event's
   }
   return !condition || holds(*condition, event);
 }

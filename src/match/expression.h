@@ -105,7 +105,9 @@ struct FilterCode {
     uint32_t arg = 0;
     uint32_t group = 0;  // Predicate: its field group
   };
-  std::vector<Step> steps;  // empty: no condition (the filter holds)
+  // Empty: no condition, or not lowered (the condition's tree is walked).
+  std::vector<Step> steps;
+  // Test leaves: nodes of the filter's own condition, which outlives them.
   std::vector<const Node*> tests;
 };
 

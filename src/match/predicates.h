@@ -124,34 +124,34 @@ class PredicatePass {
   // The predicates of `group` that fire on the event (deciding it if need be).
   std::span<const uint32_t> fired_in(uint32_t group);
   // Whether the condition of `filter`, a filter of the program, holds for
-  // the event (as holds() says), read from the pass's answers.
-  bool holds(const CompiledFilter& filter, const Event& event) {
+  // the pass's event (as holds() says), read from the pass's answers.
+  bool holds(const CompiledFilter& filter) {
     if (filter.code.steps.empty())
-      return !filter.condition || pickaxe::holds(*filter.condition, event);
+      return !filter.condition || pickaxe::holds(*filter.condition, *event_);
     size_t at = 0;
-    return run(filter.code, at, event);
+    return run(filter.code, at);
   }
 
  private:
   void decide(uint32_t group);
   // Runs the step at `at` and its subtrees; `at` ends past them.
-  bool run(const FilterCode& code, size_t& at, const Event& event) {
+  bool run(const FilterCode& code, size_t& at) {
     const FilterCode::Step& step = code.steps[at++];
     switch (step.op) {
       case FilterCode::Op::Predicate:
         return static_cast<uint8_t>(answer(step.arg, step.group)) == step.want;
       case FilterCode::Op::Test:
-        return static_cast<uint8_t>(test(*code.tests[step.arg], event)) == step.want;
+        return static_cast<uint8_t>(test(*code.tests[step.arg], *event_)) == step.want;
       case FilterCode::Op::All:
         for (uint16_t i = 0; i < step.count; ++i) {
-          if (run(code, at, event)) continue;
+          if (run(code, at)) continue;
           at = step.arg;
           return false;
         }
         return true;
       case FilterCode::Op::Any:
         for (uint16_t i = 0; i < step.count; ++i) {
-          if (!run(code, at, event)) continue;
+          if (!run(code, at)) continue;
           at = step.arg;
           return true;
         }
