@@ -73,7 +73,7 @@ conformance: build
 # then watch under 20 k events/s appended for WATCH_SECONDS, then the fleet
 # (ship, 1 and 2 serve workers, a local nats-server) over FLEET_EVENTS.
 BENCH_EVENTS ?= 1000000
-BENCH_RUNS ?= 3
+BENCH_RUNS ?= 5
 WATCH_SECONDS ?= 60
 FLEET_EVENTS ?= 300000
 bench: build
