@@ -61,8 +61,8 @@ BENCHMARK(BM_ExtractFields);
 // (`grouped`: each field's predicates decided once per event, filters read
 // the answers and skip an event whose anchor did not fire) and without it
 // (`alone`: each filter matches its own strings), the baseline in the same
-// run. BM_RuleSetPredicatePass decides every field group,
-// nothing else, with the values' answers remembered and without.
+// run. BM_RuleSetPredicatePass decides every field group, nothing else, with
+// the values' answers remembered and without.
 struct RuleSetBench {
   Schema schema;
   FieldIndex fields;
