@@ -22,6 +22,7 @@ Exits 77 (skipped, with why) without nats-server or ../shared's generator.
 """
 import argparse
 import collections
+import datetime
 import json
 import os
 import shutil
@@ -304,6 +305,84 @@ def stalled_start(args, work, rules, nats, inputs, expected):
     return problems
 
 
+def restart_is_not_quiet(args, work, nats):
+    """A server restart pauses the producers: a worker must not take the pause
+    for quiet and move its partition's time on, or what the producers send
+    once back comes late. Here a miner's connection (T0 + 0.9 s) is read
+    before the restart, and its start (T0 + 0.5 s) comes after it: the
+    sequence is found only if the connection is still held in the reorder
+    buffer (--max-lateness 3s) when the start comes."""
+    problems = []
+    rule = os.path.join(args.source_dir, "tests", "data", "fleet", "miner_then_pool_by_host.toml")
+    t0 = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+    def event(offset, category, entity, **fields):
+        stamp = (t0 + datetime.timedelta(seconds=offset)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        document = {"@timestamp": stamp, "data_stream": {
+            "type": "logs", "dataset": f"endpoint.events.{category}", "namespace": "default"},
+            "event": {"kind": "event", "category": [category], "id": f"{entity}-{category}"},
+            "host": {"name": "restart-host"}, "process": {"entity_id": entity, "pid": 4242}}
+        for key, value in fields.items():
+            document.setdefault(key, {}).update(value)
+        return json.dumps(document) + "\n"
+
+    before = os.path.join(work, "before-restart.ndjson")
+    with open(before, "w") as out:
+        out.write(event(0.9, "network", "miner", network={"direction": "egress"}))
+    after = os.path.join(work, "after-restart.ndjson")
+    with open(after, "w") as out:
+        out.write(event(0.5, "process", "miner", event={"type": ["start"]},
+                        process={"name": "xmrig"}))
+    log = open(os.path.join(work, "restart-worker.log"), "wb")
+    worker = subprocess.Popen(
+        [args.pickaxe, "serve", "--nats", nats.url, "--lease-ttl", "10s", "--checkpoint-interval",
+         "1s", "--worker-name", "restart", "--partition-key", "host.name", "--rules", rule,
+         "--max-lateness", "3s"], stdout=log, stderr=log)
+    ship_log = open(os.path.join(work, "restart-ship.log"), "ab")
+    ship = [args.pickaxe, "ship", "--nats", nats.url, "--partition-key", "host.name"]
+    def worker_said(text):
+        with open(os.path.join(work, "restart-worker.log"), errors="replace") as said:
+            return text in said.read()
+
+    def wait_until_said(text):
+        deadline = time.time() + 60
+        while not worker_said(text) and time.time() < deadline:
+            time.sleep(0.1)
+
+    try:
+        wait_until_said("took ")
+        subprocess.run(ship + [before], stdout=ship_log, stderr=ship_log, check=True, timeout=120)
+        time.sleep(1)  # read, and held: quiet for less than --max-lateness
+        nats.stop()
+        time.sleep(2)  # within --lease-ttl: the worker keeps its leases
+        nats.start()
+        # The worker back first, finding nothing new; the producer a little later.
+        wait_until_said("reconnected to NATS")
+        time.sleep(1.5)
+        subprocess.run(ship + [after], stdout=ship_log, stderr=ship_log, check=True, timeout=120)
+        alerts = []
+        deadline = time.time() + 60
+        while time.time() < deadline and not alerts:
+            done = subprocess.run([args.pickaxe, "alerts", "--nats", nats.url, "--format",
+                                   "ndjson"], capture_output=True, text=True, timeout=60)
+            alerts = [line for line in done.stdout.splitlines()
+                      if "kibana.alert.building_block_type" not in line]
+            time.sleep(1)
+    finally:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+        code = worker.wait(timeout=60)
+    with open(os.path.join(work, "restart-worker.log"), errors="replace") as said:
+        summary = [line.strip() for line in said if line.startswith("serve: ")]
+    print(f"restart: {len(alerts)} alert(s) for the sequence sent after the server's restart; "
+          + "; ".join(summary))
+    if len(alerts) != 1 or code != 0:
+        problems.append(f"restart: {len(alerts)} alerts for the sequence sent after the "
+                        f"server's restart, not 1 (its events came late?); the worker exited "
+                        f"{code}")
+    return problems
+
+
 def show_logs(work):
     """The end of each process's log: what a failure on a machine gone since says."""
     for root, _, names in sorted(os.walk(work)):
@@ -449,6 +528,13 @@ def main():
         nats = fresh_server(work, "nats-4")
         try:
             problems += stalled_start(args, work, rules, nats, inputs, expected)
+        finally:
+            nats.stop()
+
+        # 5. A server restart is not quiet.
+        nats = fresh_server(work, "nats-5")
+        try:
+            problems += restart_is_not_quiet(args, work, nats)
         finally:
             nats.stop()
     finally:

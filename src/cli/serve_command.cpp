@@ -73,6 +73,8 @@ struct Unit {
   // checkpoint may cover its event (the next owner reads it again).
   bool unpublished = false;
   uint64_t held_ahead_said = 0;  // events held apart, as last said
+  uint64_t late_said = 0;        // events processed late, as last said
+  Clock::time_point late_said_at{};
 };
 
 std::string default_worker_name() {
@@ -267,6 +269,9 @@ std::unique_ptr<Unit> Worker::open(const std::string& name, fleet::Bucket& state
     }
     unit->sequence = unit->checkpointed_sequence = saved.sequence;
   }
+  // What earlier owners said is not said again.
+  unit->held_ahead_said = unit->hunter->stats().stream.held_ahead;
+  unit->late_said = unit->hunter->stats().stream.late;
   // Taking the partition writes its checkpoint again, by compare-and-set:
   // a previous owner that has not noticed its lease is gone can no longer
   // write one.
@@ -467,6 +472,11 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, fleet::Bucke
   std::vector<fleet::Record> records;
   std::string problem_said;
   std::string resume_after;  // the partition the last round stopped after
+  // A server away pauses the producers too: no partition is quiet while it
+  // is, nor until every producer has had time to reconnect after it.
+  uint64_t disconnections_seen = transport_.disconnections();
+  Clock::time_point quiet_not_before{};
+  auto server_was_away = [&] { quiet_not_before = Clock::now() + fleet::kLongestReconnectDelay; };
   // Checkpoints every unit: alerts acknowledged by the server first.
   auto checkpoint_all = [&] {
     Timed timed(seconds_[kCheckpoint]);
@@ -563,6 +573,11 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, fleet::Bucke
                                  taken.size(), taken.size() == 1 ? "" : "s",
                                  fmt::join(taken, ", "));
     }
+    if (const uint64_t lost = transport_.disconnections();
+        lost != disconnections_seen || !transport_.connected()) {
+      disconnections_seen = lost;
+      server_was_away();
+    }
     size_t got = 0;
     // Partitions take turns from where the last round stopped, and a round
     // ends when a heartbeat is due: a worker slow through many partitions
@@ -584,6 +599,8 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, fleet::Bucke
       if (fetched != fleet::Status::Ok) {
         if (why != problem_said) std::cerr << "pickaxe: " << name << ": " << why << "\n";
         problem_said = why;
+        unit->caught_up_at.reset();
+        server_was_away();
         continue;
       }
       got += records.size();
@@ -595,7 +612,8 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, fleet::Bucke
       for (const fleet::Record& record : records) process(*unit, record);
       // A partition is quiet once it has read all its stream holds (a
       // backlog, or a pause of the server, is not quiet): from then on its
-      // time moves with the wall clock, as watch's does.
+      // time moves with the wall clock, as watch's does. A server that was
+      // away (see server_was_away) is not quiet either.
       Hunter& hunter = *unit->hunter;
       const Clock::time_point at = Clock::now();
       // Events far ahead of a partition's time wait apart (a clock error
@@ -608,10 +626,24 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, fleet::Bucke
               "apart until its time catches up or 16 agree (its older events came first)\n",
               name, held);
         unit->held_ahead_said = held;
+        // Events older than the partition's time less --max-lateness are
+        // processed as they come, out of order: said, at most every 10 s.
+        const uint64_t late = hunter.stats().stream.late;
+        if (late > unit->late_said && at - unit->late_said_at >= std::chrono::seconds(10)) {
+          if (!quiet_)
+            std::cerr << fmt::format(
+                "pickaxe: {}: {} {} so far came after the partition's time had passed {} by "
+                "more than --max-lateness ({}): processed in arrival order, where a sequence "
+                "may miss such events; give --max-lateness room for your producers' pauses\n",
+                name, late, late == 1 ? "event" : "events", late == 1 ? "it" : "them",
+                options_.hunt.stream.max_lateness);
+          unit->late_said = late;
+          unit->late_said_at = at;
+        }
       }
       // A fetch that came back empty while the server still counts messages
       // for this partition is not quiet: its time must not move on.
-      if (!records.empty() || unit->lag > 0) {
+      if (!records.empty() || unit->lag > 0 || at < quiet_not_before) {
         unit->caught_up_at.reset();
       } else {
         if (!unit->caught_up_at) unit->caught_up_at = at;
@@ -636,18 +668,19 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, fleet::Bucke
   // A clean stop: everything checkpointed, the leases given back at once.
   checkpoint_all();
   leases.release_all();
-  uint64_t events = 0, alerts = 0;
+  uint64_t events = 0, late = 0, alerts = 0;
   for (const auto& [name, unit] : units_) {
     events += unit->hunter->stats().stream.events;
+    late += unit->hunter->stats().stream.late;
     alerts += unit->hunter->stats().alerts;
   }
   if (!quiet_)
     std::cerr << fmt::format(
         "serve: {}; {} partitions checkpointed and given back (their counts, earlier owners' "
-        "included: {} events, {} alerts; {} dead letters here)\n",
+        "included: {} events, {} late, {} alerts; {} dead letters here)\n",
         replaced ? std::string("stopped: the fleet's rules changed")
                  : std::string("stopped by ") + stop_signal_name(),
-        units_.size(), events, alerts, dead_letters_);
+        units_.size(), events, late, alerts, dead_letters_);
   return publish_failures_ > 0 ? kFindings : kSuccess;
 }
 

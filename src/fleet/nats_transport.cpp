@@ -487,6 +487,10 @@ class NatsTransport : public Transport {
     return Status::Ok;
   }
 
+  bool connected() const override {
+    return natsConnection_Status(connection_) == NATS_CONN_STATUS_CONNECTED;
+  }
+  uint64_t disconnections() const override { return disconnections_; }
   size_t max_message_bytes() const override {
     int64_t payload = natsConnection_GetMaxPayload(connection_);
     return payload > 0 ? static_cast<size_t>(payload) : size_t{1} << 20;
@@ -574,10 +578,12 @@ class NatsTransport : public Transport {
   }
   static int64_t reconnect_delay(natsConnection*, int attempts, void*) {
     const int64_t delay = int64_t{250} << std::min(attempts, 5);
+    static_assert((int64_t{250} << 5) + 100 == kLongestReconnectDelay.count());
     return delay + static_cast<int64_t>(std::rand() % 100);
   }
   static void on_disconnected(natsConnection*, void* closure) {
     auto* self = static_cast<NatsTransport*>(closure);
+    if (!self->closing_) ++self->disconnections_;
     if (self->on_event_ && !self->closing_) self->on_event_("disconnected from NATS; reconnecting");
   }
   static void on_closed(natsConnection*, void* closure) {
@@ -598,6 +604,7 @@ class NatsTransport : public Transport {
   std::mutex mutex_;
   std::vector<Unsent> unsent_;
   std::atomic<bool> closing_ = false;
+  std::atomic<uint64_t> disconnections_ = 0;
   bool closed_ = false;
   std::condition_variable closed_signal_;
   std::vector<std::string> refused_;
