@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "ingest/shared_database.h"
+#include "match/wildcard_set.h"
 #include "test_util.h"
 
 namespace pickaxe::testing {
@@ -286,6 +288,38 @@ TEST(Patterns, WildcardSetAgreesWithThePlainMatcher) {
     }
   }
   EXPECT_GT(positives, 500u);  // the comparison is not all "no match"
+}
+
+// Rule programs built again from the same rules (a serve worker's partitions)
+// share their databases: compiled once while one of them holds it.
+TEST(Patterns, TheSamePatternsShareOneDatabase) {
+  const std::vector<std::string> patterns = {"*xmrig*", "*minerd", "kdevtmpfs?",
+                                             "*--donate-level*"};
+  const std::vector<bool> caseless = {true, true, false, true};
+  const SharedDatabaseCounts before = shared_database_counts();
+  auto first = std::make_unique<FactoredWildcards>(patterns, caseless);
+  FactoredWildcards second(patterns, caseless);
+  FactoredWildcards other({"*xmrig*", "*minerd"}, {true, false});
+  std::vector<uint32_t> found_first, found_second, found_other;
+  first->match_all("/tmp/XMRig --donate-level=1", found_first);
+  second.match_all("/tmp/XMRig --donate-level=1", found_second);
+  other.match_all("/tmp/XMRig --donate-level=1", found_other);
+  EXPECT_EQ(found_first, (std::vector<uint32_t>{0, 3}));
+  EXPECT_EQ(found_second, found_first);
+  EXPECT_EQ(found_other, (std::vector<uint32_t>{0}));
+  SharedDatabaseCounts after = shared_database_counts();
+  EXPECT_EQ(after.compiled - before.compiled, 2u);  // the first's and the other's
+  EXPECT_EQ(after.shared - before.shared, 1u);      // the second took the first's
+  // Held by the second, the database outlives the first.
+  first.reset();
+  found_second.clear();
+  second.match_all("minerd", found_second);
+  EXPECT_EQ(found_second, (std::vector<uint32_t>{1}));
+  FactoredWildcards third(patterns, caseless);
+  third.match_all("x", found_second);
+  after = shared_database_counts();
+  EXPECT_EQ(after.compiled - before.compiled, 2u);
+  EXPECT_EQ(after.shared - before.shared, 2u);
 }
 
 TEST(Evaluator, LongWildcardListsUseOneDatabase) {

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "ingest/shared_database.h"
+
 namespace pickaxe {
 
 namespace {
@@ -101,26 +103,16 @@ std::shared_ptr<const Prefilter> Prefilter::compile(
 
 hs_database* Prefilter::database() const {
   std::call_once(compile_once_, [this] {
-    std::vector<const char*> pointers;
-    std::vector<unsigned> ids;
-    for (size_t i = 0; i < expressions_.size(); ++i) {
-      pointers.push_back(expressions_[i].c_str());
-      ids.push_back(static_cast<unsigned>(i));
-    }
-    hs_compile_error_t* error = nullptr;
-    if (hs_compile_multi(pointers.data(), flags_.data(), ids.data(),
-                         static_cast<unsigned>(pointers.size()), HS_MODE_BLOCK, nullptr, &database_,
-                         &error) != HS_SUCCESS) {
-      hs_free_compile_error(error);  // literals are escaped: not expected; then no scanning
-      database_ = nullptr;
-    }
+    std::vector<DatabasePattern> expressions;
+    for (size_t i = 0; i < expressions_.size(); ++i)
+      expressions.push_back({expressions_[i], flags_[i], static_cast<unsigned>(i)});
+    // Literals are escaped: a failure is not expected; then no scanning.
+    database_ = shared_database(expressions, false);
   });
-  return database_;
+  return database_ ? database_->get() : nullptr;
 }
 
-Prefilter::~Prefilter() {
-  if (database_) hs_free_database(database_);
-}
+Prefilter::~Prefilter() = default;
 
 Prefilter::Scanner::Scanner(const Prefilter& prefilter) : prefilter_(prefilter) {}
 
@@ -138,8 +130,8 @@ bool Prefilter::Scanner::scan(std::string_view text, std::vector<Hit>& hits) {
   hits.clear();
   if (!prepare()) return false;
   ScanState state{text.data(), text.size(), prefilter_.literals_.size(), 1, 0, &hits};
-  if (hs_scan(prefilter_.database_, text.data(), static_cast<unsigned>(text.size()), 0, scratch_,
-              on_hit, &state) != HS_SUCCESS)
+  if (hs_scan(prefilter_.database_->get(), text.data(), static_cast<unsigned>(text.size()), 0,
+              scratch_, on_hit, &state) != HS_SUCCESS)
     return false;
   // Hits come ordered by their end, so by line; make sure.
   if (!std::is_sorted(hits.begin(), hits.end(),

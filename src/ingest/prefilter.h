@@ -18,6 +18,8 @@ struct hs_scratch;
 
 namespace pickaxe {
 
+class SharedDatabase;
+
 // The literals found on one line: their ids, and whether a trigger (an
 // escape, a number in another spelling, another source's record) hit, which
 // makes every literal possible.
@@ -86,7 +88,7 @@ class Prefilter {
   std::vector<std::string> expressions_;
   std::vector<unsigned> flags_;
   mutable std::once_flag compile_once_;
-  mutable hs_database* database_ = nullptr;
+  mutable std::shared_ptr<const SharedDatabase> database_;
   // The literals most filters need: a line holding one as written is a hit,
   // so they bound from below how many lines scanning would hit.
   std::vector<std::string> common_;

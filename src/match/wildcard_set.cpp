@@ -9,12 +9,11 @@
 #include <fmt/format.h>
 
 #include "event/patterns.h"
+#include "ingest/shared_database.h"
 
 namespace pickaxe {
 
 namespace {
-
-std::atomic<uint64_t> next_id{1};
 
 // One scratch per thread, grown once for each database it scans, and freed
 // when the thread ends.
@@ -26,11 +25,11 @@ struct ThreadScratch {
   }
 };
 
-hs_scratch_t* thread_scratch(const hs_database_t* database, uint64_t id) {
+hs_scratch_t* thread_scratch(const SharedDatabase& database) {
   thread_local ThreadScratch local;
-  if (local.fitted.contains(id)) return local.scratch;
-  if (hs_alloc_scratch(database, &local.scratch) != HS_SUCCESS) return nullptr;
-  local.fitted.insert(id);
+  if (local.fitted.contains(database.id())) return local.scratch;
+  if (hs_alloc_scratch(database.get(), &local.scratch) != HS_SUCCESS) return nullptr;
+  local.fitted.insert(database.id());
   return local.scratch;
 }
 
@@ -65,37 +64,21 @@ std::string wildcard_to_hs(std::string_view pattern) {
   return out;
 }
 
-WildcardSet::~WildcardSet() {
-  if (database_) hs_free_database(database_);
-}
+WildcardSet::~WildcardSet() = default;
 
 bool WildcardSet::compile(const std::vector<std::string>& patterns, bool caseless,
                           std::string* error) {
   if (patterns.empty()) return false;
-  std::vector<std::string> expressions;
-  std::vector<const char*> pointers;
-  std::vector<unsigned> flags;
-  std::vector<unsigned> ids;
+  std::vector<DatabasePattern> expressions;
   for (size_t i = 0; i < patterns.size(); ++i) {
-    expressions.push_back(wildcard_to_hs(patterns[i]));
-    flags.push_back(
-        HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY | HS_FLAG_UTF8 |
-        (caseless || (i < caseless_each_.size() && caseless_each_[i]) ? HS_FLAG_CASELESS : 0));
-    ids.push_back(static_cast<unsigned>(i));
+    const bool each_caseless = caseless || (i < caseless_each_.size() && caseless_each_[i]);
+    expressions.push_back({wildcard_to_hs(patterns[i]),
+                           HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY |
+                               HS_FLAG_UTF8 | (each_caseless ? HS_FLAG_CASELESS : 0u),
+                           static_cast<unsigned>(i)});
   }
-  for (const std::string& expression : expressions) pointers.push_back(expression.c_str());
-  hs_compile_error_t* compile_error = nullptr;
-  hs_error_t status = hs_compile_multi(pointers.data(), flags.data(), ids.data(),
-                                       static_cast<unsigned>(pointers.size()), HS_MODE_BLOCK,
-                                       nullptr, &database_, &compile_error);
-  if (status != HS_SUCCESS) {
-    if (error && compile_error) *error = compile_error->message;
-    if (compile_error) hs_free_compile_error(compile_error);
-    database_ = nullptr;
-    return false;
-  }
-  id_ = next_id++;
-  return true;
+  database_ = shared_database(expressions, false, error);
+  return database_ != nullptr;
 }
 
 void WildcardSet::compile_once() const {
@@ -107,7 +90,7 @@ void WildcardSet::compile_once() const {
 
 void WildcardSet::match_all(std::string_view text, std::vector<uint32_t>& ids) const {
   compile_once();
-  hs_scratch_t* scratch = database_ ? thread_scratch(database_, id_) : nullptr;
+  hs_scratch_t* scratch = database_ ? thread_scratch(*database_) : nullptr;
   if (!scratch) {
     for (size_t i = 0; i < patterns_.size(); ++i) {
       bool caseless = caseless_ || (i < caseless_each_.size() && caseless_each_[i]);
@@ -115,20 +98,20 @@ void WildcardSet::match_all(std::string_view text, std::vector<uint32_t>& ids) c
     }
     return;
   }
-  hs_scan(database_, text.data(), static_cast<unsigned>(text.size()), 0, scratch, on_each_match,
-          &ids);
+  hs_scan(database_->get(), text.data(), static_cast<unsigned>(text.size()), 0, scratch,
+          on_each_match, &ids);
 }
 
 bool WildcardSet::matches(std::string_view text) const {
   compile_once();
-  hs_scratch_t* scratch = database_ ? thread_scratch(database_, id_) : nullptr;
+  hs_scratch_t* scratch = database_ ? thread_scratch(*database_) : nullptr;
   if (!scratch) {
     for (const std::string& pattern : patterns_)
       if (wildcard_match(text, pattern, caseless_)) return true;
     return false;
   }
   bool matched = false;
-  hs_scan(database_, text.data(), static_cast<unsigned>(text.size()), 0, scratch, on_match,
+  hs_scan(database_->get(), text.data(), static_cast<unsigned>(text.size()), 0, scratch, on_match,
           &matched);
   return matched;
 }
@@ -161,30 +144,16 @@ FactoredWildcards::FactoredWildcards(std::vector<std::string> patterns, std::vec
   }
 }
 
-FactoredWildcards::~FactoredWildcards() {
-  if (database_) hs_free_database(database_);
-}
+FactoredWildcards::~FactoredWildcards() = default;
 
 void FactoredWildcards::compile() const {
   if (literals_.empty()) return;
-  std::vector<const char*> pointers;
-  std::vector<size_t> lengths;
-  std::vector<unsigned> flags, ids;
-  for (size_t i = 0; i < literals_.size(); ++i) {
-    pointers.push_back(literals_[i].data());
-    lengths.push_back(literals_[i].size());
-    flags.push_back(HS_FLAG_SINGLEMATCH | (literal_caseless_[i] ? HS_FLAG_CASELESS : 0));
-    ids.push_back(static_cast<unsigned>(i));
-  }
-  hs_compile_error_t* error = nullptr;
-  if (hs_compile_lit_multi(pointers.data(), flags.data(), ids.data(), lengths.data(),
-                           static_cast<unsigned>(pointers.size()), HS_MODE_BLOCK, nullptr,
-                           &database_, &error) != HS_SUCCESS) {
-    if (error) hs_free_compile_error(error);
-    database_ = nullptr;  // matched pattern by pattern instead
-    return;
-  }
-  id_ = next_id++;
+  std::vector<DatabasePattern> literals;
+  for (size_t i = 0; i < literals_.size(); ++i)
+    literals.push_back({literals_[i],
+                        HS_FLAG_SINGLEMATCH | (literal_caseless_[i] ? HS_FLAG_CASELESS : 0u),
+                        static_cast<unsigned>(i)});
+  database_ = shared_database(literals, true);  // null: matched pattern by pattern instead
 }
 
 void FactoredWildcards::match_all(std::string_view text, std::vector<uint32_t>& ids) const {
@@ -193,7 +162,7 @@ void FactoredWildcards::match_all(std::string_view text, std::vector<uint32_t>& 
     if (wildcard_match(text, patterns_[pattern], caseless_[pattern])) ids.push_back(pattern);
   };
   for (uint32_t pattern : always_) verify(pattern);
-  hs_scratch_t* scratch = database_ ? thread_scratch(database_, id_) : nullptr;
+  hs_scratch_t* scratch = database_ ? thread_scratch(*database_) : nullptr;
   if (!scratch) {
     for (const auto& patterns : by_literal_)
       for (uint32_t pattern : patterns) verify(pattern);
@@ -201,8 +170,8 @@ void FactoredWildcards::match_all(std::string_view text, std::vector<uint32_t>& 
   }
   thread_local std::vector<uint32_t> literals;
   literals.clear();
-  hs_scan(database_, text.data(), static_cast<unsigned>(text.size()), 0, scratch, on_each_match,
-          &literals);
+  hs_scan(database_->get(), text.data(), static_cast<unsigned>(text.size()), 0, scratch,
+          on_each_match, &literals);
   for (uint32_t literal : literals)
     for (uint32_t pattern : by_literal_[literal]) verify(pattern);
 }

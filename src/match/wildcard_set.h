@@ -5,14 +5,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
-struct hs_database;
-
 namespace pickaxe {
+
+class SharedDatabase;
 
 class WildcardSet {
  public:
@@ -44,8 +45,7 @@ class WildcardSet {
   std::vector<bool> caseless_each_;  // per pattern, when given
   void compile_once() const;
   mutable std::once_flag compile_once_;
-  hs_database* database_ = nullptr;
-  uint64_t id_ = 0;  // tells the per-thread scratch which databases it fits
+  std::shared_ptr<const SharedDatabase> database_;
 };
 
 // Many wildcard patterns, matched through their literals: one Vectorscan
@@ -74,8 +74,7 @@ class FactoredWildcards {
   std::vector<std::vector<uint32_t>> by_literal_;  // per literal: the patterns holding it
   std::vector<uint32_t> always_;                   // patterns without a literal
   mutable std::once_flag compile_once_;
-  mutable hs_database* database_ = nullptr;
-  mutable uint64_t id_ = 0;
+  mutable std::shared_ptr<const SharedDatabase> database_;
 };
 
 // The Vectorscan expression for one wildcard pattern.
