@@ -812,3 +812,73 @@ TEST(Pack, EveryRuleLintsCleanWithItsNotes) {
 
 }  // namespace
 }  // namespace pickaxe::testing
+
+#include <filesystem>
+#include <fstream>
+
+#include "hunt/hunter.h"
+#include "rules/rule_loader.h"
+
+namespace pickaxe::testing {
+namespace {
+
+// A serve worker's partitions: hunters built from one prototype share its
+// compiled queries and predicate program, raise what a hunter of their own
+// raises, and take each other's saved state (a takeover).
+TEST(Hunt, HuntersOfOnePrototypeShareItsProgramAndAlertTheSame) {
+  LoadResult loaded = load_rules({std::string(PICKAXE_SOURCE_DIR) + "/rules/t1204_003"});
+  ASSERT_FALSE(loaded.rules.empty());
+  std::vector<std::string> inputs;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(
+           std::string(PICKAXE_SOURCE_DIR) + "/emulations"))
+    if (entry.path().extension() == ".ndjson") inputs.push_back(entry.path().string());
+  std::sort(inputs.begin(), inputs.end());
+  ASSERT_GE(inputs.size(), 6u);
+  Schema schema;
+  HuntOptions options;
+  options.detection_time = "2026-01-01T00:00:00Z";
+  using Alerts = std::vector<std::string>;
+  auto into = [](Alerts& alerts) {
+    return [&alerts](const Alert& alert) { alerts.push_back(alert.json); };
+  };
+  auto feed = [&](Hunter& hunter, size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i) {
+      std::ifstream in(inputs[i]);
+      hunter.read(in, inputs[i]);
+    }
+  };
+  Alerts alone, unused, first, second, taken_over;
+  Diagnostics diagnostics;
+  Hunter own(loaded.rules, schema, options, into(alone), {}, diagnostics);
+  Hunter prototype(loaded.rules, schema, options, into(unused), {}, diagnostics);
+  Hunter first_hunter(prototype, into(first), {});
+  Hunter second_hunter(prototype, into(second), {});
+  EXPECT_TRUE(first_hunter.shares_program_with(prototype));
+  EXPECT_TRUE(second_hunter.shares_program_with(first_hunter));
+  EXPECT_FALSE(own.shares_program_with(prototype));
+  EXPECT_EQ(first_hunter.rule_set_identity(), own.rule_set_identity());
+
+  feed(own, 0, inputs.size());
+  own.finish();
+  feed(first_hunter, 0, inputs.size());
+  first_hunter.finish();
+  // Half the inputs, saved; the rest read by another hunter of the prototype.
+  const size_t half = inputs.size() / 2;
+  feed(second_hunter, 0, half);
+  std::string state, error;
+  second_hunter.save(state);
+  Hunter third_hunter(prototype, into(taken_over), {});
+  ASSERT_TRUE(third_hunter.load(state, &error)) << error;
+  feed(third_hunter, half, inputs.size());
+  third_hunter.finish();
+
+  EXPECT_GE(alone.size(), 10u);
+  EXPECT_EQ(first, alone);
+  Alerts resumed = second;
+  resumed.insert(resumed.end(), taken_over.begin(), taken_over.end());
+  EXPECT_EQ(resumed, alone);
+  EXPECT_TRUE(unused.empty());
+}
+
+}  // namespace
+}  // namespace pickaxe::testing

@@ -147,6 +147,9 @@ class Worker {
   const Schema& schema_;
   HuntOptions hunt_options_;
   std::vector<std::string> exact_, global_;
+  // The compiled programs of the partitions and of the global one, shared
+  // by their units (declared before them: they outlive them).
+  std::unique_ptr<Hunter> exact_prototype_, global_prototype_;
   std::map<std::string, std::unique_ptr<Unit>> units_;
   simdjson::dom::parser parser_;
   std::string line_;
@@ -222,10 +225,16 @@ std::unique_ptr<Unit> Worker::open(const std::string& name, fleet::Bucket& state
   auto on_problem = [this](const InputProblem& problem) {
     if (!quiet_) std::cerr << describe_problem(problem);
   };
-  Diagnostics diagnostics;
-  unit->hunter =
-      std::make_unique<Hunter>(loaded_.rules, schema_, hunt_options, sink, on_problem, diagnostics);
-  for (const Diagnostic& d : diagnostics.items()) std::cerr << render_text(d);
+  // Every partition runs one compiled program: built once, then shared.
+  std::unique_ptr<Hunter>& prototype = name == kGlobal ? global_prototype_ : exact_prototype_;
+  if (!prototype) {
+    Diagnostics diagnostics;
+    prototype = std::make_unique<Hunter>(
+        loaded_.rules, schema_, hunt_options, [](const Alert&) {}, [](const InputProblem&) {},
+        diagnostics);
+    for (const Diagnostic& d : diagnostics.items()) std::cerr << render_text(d);
+  }
+  unit->hunter = std::make_unique<Hunter>(*prototype, sink, on_problem);
   // The checkpoint: the state and the sequence it covers.
   std::string bytes, why;
   fleet::Status status = state.get(name, bytes, unit->state_revision, why);
@@ -262,8 +271,7 @@ std::unique_ptr<Unit> Worker::open(const std::string& name, fleet::Bucket& state
       std::cerr << fmt::format(
           "pickaxe: the checkpoint of {}: {}; it resumes at sequence {} with a fresh state\n", name,
           error, saved.sequence + 1);
-      unit->hunter = std::make_unique<Hunter>(loaded_.rules, schema_, hunt_options, sink,
-                                              on_problem, diagnostics);
+      unit->hunter = std::make_unique<Hunter>(*prototype, sink, on_problem);
     } else {
       unit->dead_letters = saved.dead_letters;
     }

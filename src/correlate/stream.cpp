@@ -29,12 +29,22 @@ QueryStream::QueryStream(QueryEngine& engine, const Schema& schema, StreamOption
 
 QueryStream::QueryStream(std::vector<QueryEngine*> engines, const Schema& schema,
                          StreamOptions options, JsonEventReader::ProblemHandler on_problem)
+    : QueryStream(std::move(engines), nullptr, schema, options, std::move(on_problem)) {}
+
+QueryStream::QueryStream(std::vector<QueryEngine*> engines, const QueryStream& program_of,
+                         const Schema& schema, StreamOptions options,
+                         JsonEventReader::ProblemHandler on_problem)
+    : QueryStream(std::move(engines), &program_of, schema, options, std::move(on_problem)) {}
+
+QueryStream::QueryStream(std::vector<QueryEngine*> engines, const QueryStream* program_of,
+                         const Schema& schema, StreamOptions options,
+                         JsonEventReader::ProblemHandler on_problem)
     : engines_(std::move(engines)),
       engine_(*engines_.front()),
       schema_(schema),
       options_(options),
       on_problem_(on_problem),
-      predicates_(share_predicates(engines_)),
+      predicates_(program_of ? program_of->predicates_ : share_predicates(engines_)),
       reader_(reader_options(), on_problem),
       buffer_(Later{this}) {
   // The stream orders events by their time (read once, into Event::timestamp)

@@ -87,6 +87,14 @@ class QueryStream {
   // timestamp and tiebreaker fields): each event is read and extracted once.
   QueryStream(std::vector<QueryEngine*> engines, const Schema& schema, StreamOptions options,
               JsonEventReader::ProblemHandler on_problem);
+  // The same, over engines that share their compiled queries with
+  // `program_of`'s (QueryEngine(shared_query)): its predicate program is
+  // shared too, not built again.
+  QueryStream(std::vector<QueryEngine*> engines, const QueryStream& program_of,
+              const Schema& schema, StreamOptions options,
+              JsonEventReader::ProblemHandler on_problem);
+  // The predicate program the filters are evaluated with (null: none).
+  const PredicateProgram* predicate_program() const { return predicates_.get(); }
 
   // Takes the engines' results as they become final, in one order whatever
   // the number of threads: by the event that completed them, then by engine.
@@ -281,6 +289,9 @@ class QueryStream {
   ReaderOptions reader_options();  // with the prefilter of the engines' filters
   static std::unique_ptr<PredicateProgram> share_predicates(
       const std::vector<QueryEngine*>& engines);
+  QueryStream(std::vector<QueryEngine*> engines, const QueryStream* program_of,
+              const Schema& schema, StreamOptions options,
+              JsonEventReader::ProblemHandler on_problem);
   void release(int64_t up_to);
   void release_earliest(bool early);
   // Out of the buffer, counted as released.
@@ -338,7 +349,9 @@ class QueryStream {
   std::string prefilter_note_;
   std::optional<size_t> prefilter_blocker_;
   std::shared_ptr<const Prefilter> prefilter_;
-  std::unique_ptr<PredicateProgram> predicates_;  // the engines' filters' grouped predicates
+  // The engines' filters' grouped predicates; shared by the streams whose
+  // engines share their compiled queries.
+  std::shared_ptr<PredicateProgram> predicates_;
   std::vector<std::shared_ptr<const void>> mapped_inputs_;  // files read by read_file
   // Engines chosen by the literals on an event's line: the clauses each
   // literal belongs to, and per engine its filters as lists of clauses that

@@ -40,7 +40,7 @@ bool RuleSelection::selects(const Rule& rule) const {
 
 Hunter::Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions options,
                AlertSink sink, JsonEventReader::ProblemHandler on_problem, Diagnostics& diagnostics)
-    : options_(std::move(options)), sink_(std::move(sink)) {
+    : options_(std::move(options)), sink_(std::move(sink)), rules_(&rules), schema_(&schema) {
   if (options_.base_fields)
     for (uint32_t slot = 0; slot < options_.base_fields->size(); ++slot)
       fields_.add(options_.base_fields->path(slot));
@@ -50,7 +50,8 @@ Hunter::Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions
   std::map<std::string, const Rule*> by_id;
   for (const Rule& rule : rules)
     if (rule.loaded()) by_id.emplace(rule.rule_id, &rule);
-  std::set<std::string> needed, read, generated;
+  std::set<std::string>& needed = needed_;
+  std::set<std::string> read, generated;
   std::vector<const Rule*> stack;
   for (const Rule& rule : rules) {
     if (!rule.loaded() || !options_.selection.selects(rule)) continue;
@@ -107,11 +108,56 @@ Hunter::Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions
     exceptions_ = std::make_unique<CompiledExceptions>(*options_.exceptions, schema, fields_);
   for (const std::string& field : options_.suppress_by)
     suppress_slots_.push_back(fields_.add(schema.resolve(field)));
+  start_stream(schema, std::move(on_problem), nullptr);
+}
+
+Hunter::Hunter(const Hunter& prototype, AlertSink sink, JsonEventReader::ProblemHandler on_problem)
+    : options_(prototype.options_),
+      sink_(std::move(sink)),
+      rules_(prototype.rules_),
+      schema_(prototype.schema_),
+      needed_(prototype.needed_),
+      fields_(prototype.fields_),
+      rule_count_(prototype.rule_count_) {
+  for (const auto& original : prototype.compiled_) {
+    auto compiled = std::make_unique<Compiled>();
+    compiled->rule = original->rule;
+    compiled->alternative = original->alternative;
+    compiled->sequence = original->sequence;
+    compiled->alerts = original->alerts;
+    compiled->engine = std::make_unique<QueryEngine>(original->engine->shared_query());
+    compiled_.push_back(std::move(compiled));
+  }
+  Diagnostics diagnostics;  // said when the prototype was built
+  add_correlations(*rules_, needed_, *schema_, diagnostics);
+  for (size_t i = 0; i < correlations_.size(); ++i)
+    correlations_[i]->alerts = prototype.correlations_[i]->alerts;
+  // Their fields are in the index already: the slots are the prototype's.
+  if (options_.exceptions)
+    exceptions_ = std::make_unique<CompiledExceptions>(*options_.exceptions, *schema_, fields_);
+  suppress_slots_ = prototype.suppress_slots_;
+  start_stream(*schema_, std::move(on_problem), prototype.stream_.get());
+}
+
+bool Hunter::shares_program_with(const Hunter& other) const {
+  if (compiled_.size() != other.compiled_.size() || !stream_ || !other.stream_ ||
+      stream_->predicate_program() != other.stream_->predicate_program())
+    return false;
+  for (size_t i = 0; i < compiled_.size(); ++i)
+    if (compiled_[i]->engine->shared_query() != other.compiled_[i]->engine->shared_query())
+      return false;
+  return true;
+}
+
+void Hunter::start_stream(const Schema& schema, JsonEventReader::ProblemHandler on_problem,
+                          const QueryStream* program_of) {
   std::vector<QueryEngine*> engines;
   for (const auto& compiled : compiled_) engines.push_back(compiled->engine.get());
   if (!engines.empty()) {
-    stream_ =
-        std::make_unique<QueryStream>(engines, schema, options_.stream, std::move(on_problem));
+    stream_ = program_of ? std::make_unique<QueryStream>(engines, *program_of, schema,
+                                                         options_.stream, std::move(on_problem))
+                         : std::make_unique<QueryStream>(engines, schema, options_.stream,
+                                                         std::move(on_problem));
     if (exceptions_) stream_->keep_slots(exceptions_->slots());
     stream_->keep_slots(suppress_slots_);
     stream_->keep_slots(correlation_slots_);

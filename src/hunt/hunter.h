@@ -63,6 +63,16 @@ class Hunter {
   // Compiles the selected, loaded rules; compile problems go to diagnostics.
   Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions options, AlertSink sink,
          JsonEventReader::ProblemHandler on_problem, Diagnostics& diagnostics);
+  // A hunter of `prototype`'s rules and options with state of its own: the
+  // compiled queries and the predicate program are `prototype`'s, not built
+  // again (a serve worker's partitions). `prototype`, its rules and schema
+  // must outlive it; `prototype` itself is best never fed.
+  Hunter(const Hunter& prototype, AlertSink sink, JsonEventReader::ProblemHandler on_problem);
+  Hunter(const Hunter&) = delete;
+  Hunter& operator=(const Hunter&) = delete;
+  // Whether both run one compiled program: the same compiled queries and
+  // predicate program (see the constructor above).
+  bool shares_program_with(const Hunter& other) const;
 
   size_t rule_count() const { return rule_count_; }
   // Why NDJSON lines are all parsed (the prefilter is off); empty when it is on.
@@ -151,6 +161,10 @@ class Hunter {
   // Sets up the correlations among the rules that the selection needs.
   void add_correlations(const std::vector<Rule>& rules, const std::set<std::string>& needed,
                         const Schema& schema, Diagnostics& diagnostics);
+  // The stream over the compiled queries (sharing `program_of`'s predicate
+  // program when given).
+  void start_stream(const Schema& schema, JsonEventReader::ProblemHandler on_problem,
+                    const QueryStream* program_of);
   // False (and counted) once the rule has raised max_signals alerts in the
   // execution that covers `time` (and in the next, whose look-back covers
   // the end of this one).
@@ -160,6 +174,9 @@ class Hunter {
 
   HuntOptions options_;
   AlertSink sink_;
+  const std::vector<Rule>* rules_;
+  const Schema* schema_;
+  std::set<std::string> needed_;  // the rules run: selected, or read by a correlation
   FieldIndex fields_;
   std::vector<std::unique_ptr<Compiled>> compiled_;
   std::vector<std::unique_ptr<Correlation>>
