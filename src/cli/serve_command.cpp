@@ -559,8 +559,9 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, fleet::Bucke
       }
       std::vector<std::string> taken;
       for (const std::string& name : changes.acquired) {
-        // Opening a partition (its rules compiled, its checkpoint read) takes
-        // a while: the leases are renewed between openings when that is due.
+        // Opening a partition (its checkpoint read, and the first time the
+        // rules compiled) takes a while: the leases are renewed between
+        // openings when that is due.
         if (Clock::now() - heartbeat_at >= heartbeat_every) {
           heartbeat_at = Clock::now();
           problem.clear();
