@@ -320,6 +320,15 @@ TEST(Patterns, TheSamePatternsShareOneDatabase) {
   after = shared_database_counts();
   EXPECT_EQ(after.compiled - before.compiled, 2u);
   EXPECT_EQ(after.shared - before.shared, 2u);
+  // Whole-value sets too.
+  WildcardSet one, two;
+  ASSERT_TRUE(one.compile({"*.onion", "pool.*"}, true));
+  ASSERT_TRUE(two.compile({"*.onion", "pool.*"}, true));
+  EXPECT_TRUE(two.matches("POOL.example"));
+  EXPECT_FALSE(one.matches("example.pool"));
+  const SharedDatabaseCounts last = shared_database_counts();
+  EXPECT_EQ(last.compiled - after.compiled, 1u);
+  EXPECT_EQ(last.shared - after.shared, 1u);
 }
 
 TEST(Evaluator, LongWildcardListsUseOneDatabase) {

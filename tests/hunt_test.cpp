@@ -816,6 +816,7 @@ TEST(Pack, EveryRuleLintsCleanWithItsNotes) {
 #include <filesystem>
 #include <fstream>
 
+#include "hunt/exceptions.h"
 #include "hunt/hunter.h"
 #include "rules/rule_loader.h"
 
@@ -824,9 +825,28 @@ namespace {
 
 // A serve worker's partitions: hunters built from one prototype share its
 // compiled queries and predicate program, raise what a hunter of their own
-// raises, and take each other's saved state (a takeover).
+// raises, and take each other's saved state (a takeover), with a Sigma
+// correlation, an exception and suppression in play.
 TEST(Hunt, HuntersOfOnePrototypeShareItsProgramAndAlertTheSame) {
-  LoadResult loaded = load_rules({std::string(PICKAXE_SOURCE_DIR) + "/rules/t1204_003"});
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / fmt::format("pickaxe-prototype-{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "miners_per_executable.yml")
+      << "title: Miners per executable\nid: 0c0c0c0c-0000-4000-8000-000000000001\n"
+         "level: high\ncorrelation:\n  type: event_count\n"
+         "  rules: [6f1d3c2a-8b4e-4a57-9c1e-2d7f0b9a4e11]\n  group-by: [Image]\n"
+         "  timespan: 1h\n  condition: {gte: 1}\n  generate: true\n";
+  std::ofstream(dir / "exceptions.yaml")
+      << "exceptions:\n  - name: Research sandbox\n    entries:\n"
+         "      - {field: host.name, type: match, value: sandbox-03}\n";
+  LoadResult loaded = load_rules({std::string(PICKAXE_SOURCE_DIR) + "/rules/t1204_003",
+                                  std::string(PICKAXE_SOURCE_DIR) + "/rules/sigma",
+                                  (dir / "miners_per_executable.yml").string()});
+  Diagnostics exception_diagnostics;
+  const ExceptionSet exceptions =
+      load_exceptions((dir / "exceptions.yaml").string(), exception_diagnostics);
+  std::filesystem::remove_all(dir);
+  ASSERT_FALSE(exception_diagnostics.has_errors());
   ASSERT_FALSE(loaded.rules.empty());
   std::vector<std::string> inputs;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(
@@ -837,6 +857,9 @@ TEST(Hunt, HuntersOfOnePrototypeShareItsProgramAndAlertTheSame) {
   Schema schema;
   HuntOptions options;
   options.detection_time = "2026-01-01T00:00:00Z";
+  options.exceptions = &exceptions;
+  options.suppress_by = {"host.name", "process.name"};
+  options.suppress_window = int64_t{60} * 1'000'000'000;
   using Alerts = std::vector<std::string>;
   auto into = [](Alerts& alerts) {
     return [&alerts](const Alert& alert) { alerts.push_back(alert.json); };
@@ -873,6 +896,13 @@ TEST(Hunt, HuntersOfOnePrototypeShareItsProgramAndAlertTheSame) {
   third_hunter.finish();
 
   EXPECT_GE(alone.size(), 10u);
+  const HuntStats stats = own.stats();
+  EXPECT_GT(stats.alerts_by_rule.count("Miners per executable"), 0u);  // the correlation
+  EXPECT_FALSE(stats.excepted_by_item.empty());
+  EXPECT_FALSE(stats.suppressed_by_rule.empty());
+  EXPECT_EQ(first_hunter.stats().alerts_by_rule, stats.alerts_by_rule);
+  EXPECT_EQ(first_hunter.stats().excepted_by_item, stats.excepted_by_item);
+  EXPECT_EQ(first_hunter.stats().suppressed_by_rule, stats.suppressed_by_rule);
   EXPECT_EQ(first, alone);
   Alerts resumed = second;
   resumed.insert(resumed.end(), taken_over.begin(), taken_over.end());

@@ -482,7 +482,6 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, fleet::Bucke
   std::string resume_after;  // the partition the last round stopped after
   // A server away pauses the producers too: no partition is quiet while it
   // is, nor until every producer has had time to reconnect after it.
-  uint64_t disconnections_seen = transport_.disconnections();
   Clock::time_point quiet_not_before{};
   auto server_was_away = [&] { quiet_not_before = Clock::now() + fleet::kLongestReconnectDelay; };
   // Checkpoints every unit: alerts acknowledged by the server first.
@@ -582,11 +581,9 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, fleet::Bucke
                                  taken.size(), taken.size() == 1 ? "" : "s",
                                  fmt::join(taken, ", "));
     }
-    if (const uint64_t lost = transport_.disconnections();
-        lost != disconnections_seen || !transport_.connected()) {
-      disconnections_seen = lost;
-      server_was_away();
-    }
+    if (!transport_.connected()) server_was_away();
+    quiet_not_before =
+        std::max(quiet_not_before, transport_.reconnected_at() + fleet::kLongestReconnectDelay);
     size_t got = 0;
     // Partitions take turns from where the last round stopped, and a round
     // ends when a heartbeat is due: a worker slow through many partitions
@@ -609,7 +606,7 @@ int Worker::run(fleet::Bucket& leases_bucket, fleet::Bucket& state, fleet::Bucke
         if (why != problem_said) std::cerr << "pickaxe: " << name << ": " << why << "\n";
         problem_said = why;
         unit->caught_up_at.reset();
-        server_was_away();
+        if (fetched == fleet::Status::Unavailable) server_was_away();
         continue;
       }
       got += records.size();

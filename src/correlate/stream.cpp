@@ -44,7 +44,8 @@ QueryStream::QueryStream(std::vector<QueryEngine*> engines, const QueryStream* p
       schema_(schema),
       options_(options),
       on_problem_(on_problem),
-      predicates_(program_of ? program_of->predicates_ : share_predicates(engines_)),
+      predicates_(program_of ? shared_predicates(engines_, *program_of)
+                             : share_predicates(engines_)),
       reader_(reader_options(), on_problem),
       buffer_(Later{this}) {
   // The stream orders events by their time (read once, into Event::timestamp)
@@ -72,6 +73,15 @@ std::unique_ptr<PredicateProgram> QueryStream::share_predicates(
     if (!engine->attach(*program)) return nullptr;
   program->build();
   return program;
+}
+
+std::shared_ptr<PredicateProgram> QueryStream::shared_predicates(
+    const std::vector<QueryEngine*>& engines, const QueryStream& program_of) {
+  // Only for engines compiled with it: their filters name its predicates.
+  // Others are evaluated without a program, more slowly but right.
+  for (const QueryEngine* engine : engines)
+    if (engine->query().program != program_of.predicates_.get()) return nullptr;
+  return program_of.predicates_;
 }
 
 const QueryStream::Bucket& QueryStream::indexed_filters(Worker& worker, const Event& event) const {

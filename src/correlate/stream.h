@@ -289,6 +289,8 @@ class QueryStream {
   ReaderOptions reader_options();  // with the prefilter of the engines' filters
   static std::unique_ptr<PredicateProgram> share_predicates(
       const std::vector<QueryEngine*>& engines);
+  static std::shared_ptr<PredicateProgram> shared_predicates(
+      const std::vector<QueryEngine*>& engines, const QueryStream& program_of);
   QueryStream(std::vector<QueryEngine*> engines, const QueryStream* program_of,
               const Schema& schema, StreamOptions options,
               JsonEventReader::ProblemHandler on_problem);

@@ -490,7 +490,10 @@ class NatsTransport : public Transport {
   bool connected() const override {
     return natsConnection_Status(connection_) == NATS_CONN_STATUS_CONNECTED;
   }
-  uint64_t disconnections() const override { return disconnections_; }
+  std::chrono::steady_clock::time_point reconnected_at() const override {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(reconnected_at_.load()));
+  }
   size_t max_message_bytes() const override {
     int64_t payload = natsConnection_GetMaxPayload(connection_);
     return payload > 0 ? static_cast<size_t>(payload) : size_t{1} << 20;
@@ -583,7 +586,6 @@ class NatsTransport : public Transport {
   }
   static void on_disconnected(natsConnection*, void* closure) {
     auto* self = static_cast<NatsTransport*>(closure);
-    if (!self->closing_) ++self->disconnections_;
     if (self->on_event_ && !self->closing_) self->on_event_("disconnected from NATS; reconnecting");
   }
   static void on_closed(natsConnection*, void* closure) {
@@ -594,6 +596,7 @@ class NatsTransport : public Transport {
   }
   static void on_reconnected(natsConnection*, void* closure) {
     auto* self = static_cast<NatsTransport*>(closure);
+    self->reconnected_at_ = std::chrono::steady_clock::now().time_since_epoch().count();
     if (self->on_event_) self->on_event_("reconnected to NATS");
   }
 
@@ -604,7 +607,7 @@ class NatsTransport : public Transport {
   std::mutex mutex_;
   std::vector<Unsent> unsent_;
   std::atomic<bool> closing_ = false;
-  std::atomic<uint64_t> disconnections_ = 0;
+  std::atomic<std::chrono::steady_clock::rep> reconnected_at_ = 0;
   bool closed_ = false;
   std::condition_variable closed_signal_;
   std::vector<std::string> refused_;

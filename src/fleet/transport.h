@@ -115,15 +115,15 @@ class Transport {
                              std::unique_ptr<Bucket>& bucket, std::string& error) = 0;
   // The largest message the server takes.
   virtual size_t max_message_bytes() const = 0;
-  // Whether the connection is up now, and how many times it was lost so far
-  // (it is re-established in the background).
+  // Whether the connection is up now (it is re-established in the
+  // background), and when it last came back (the epoch: never lost).
   virtual bool connected() const = 0;
-  virtual uint64_t disconnections() const = 0;
+  virtual std::chrono::steady_clock::time_point reconnected_at() const = 0;
 };
 
-// The longest wait between two attempts to reconnect (250 ms doubling to
-// 8 s, plus up to 100 ms of jitter): after a server comes back, every
-// producer is connected again within it.
+// The longest wait between two attempts of pickaxe's clients to reconnect
+// (250 ms doubling to 8 s, plus up to 100 ms of jitter): after a server
+// comes back, every `ship` is connected again within it.
 inline constexpr std::chrono::milliseconds kLongestReconnectDelay{8100};
 
 struct ConnectOptions {

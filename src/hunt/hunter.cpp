@@ -548,6 +548,8 @@ bool Hunter::load(std::string_view in, std::string* error) {
     const Rule* rule = nullptr;
     for (const auto& compiled : compiled_)
       if (compiled->rule->rule_id == rule_id) rule = compiled->rule;
+    for (const auto& correlation : correlations_)  // a correlation alerts too
+      if (correlation->rule->rule_id == rule_id) rule = correlation->rule;
     if (!rule) return failed("it names a rule that is not loaded: " + rule_id);
     for (uint64_t j = 0; j < windows; ++j) {
       int64_t window = 0;

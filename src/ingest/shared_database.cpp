@@ -13,9 +13,16 @@ namespace {
 
 std::atomic<uint64_t> next_id{1};
 
+// One input's database: its callers wait for one compile, while other
+// inputs compile at the same time.
+struct Entry {
+  std::mutex compiling;
+  std::weak_ptr<const SharedDatabase> database;
+};
+
 struct Cache {
-  std::mutex mutex;
-  std::unordered_map<std::string, std::weak_ptr<const SharedDatabase>> by_input;
+  std::mutex mutex;  // guards the map and the counts, never held while compiling
+  std::unordered_map<std::string, std::shared_ptr<Entry>> by_input;
   SharedDatabaseCounts counts;
 };
 
@@ -77,22 +84,33 @@ std::shared_ptr<const SharedDatabase> shared_database(const std::vector<Database
   if (patterns.empty()) return nullptr;
   const std::string key = key_of(patterns, literal);
   Cache& shared = cache();
-  // Held while compiling: a second caller of the same patterns waits for the
-  // first one's database instead of compiling its own.
-  std::lock_guard lock(shared.mutex);
-  if (auto found = shared.by_input.find(key); found != shared.by_input.end()) {
-    if (std::shared_ptr<const SharedDatabase> database = found->second.lock()) {
-      ++shared.counts.shared;
-      return database;
-    }
+  std::shared_ptr<Entry> entry;
+  {
+    std::lock_guard lock(shared.mutex);
+    std::shared_ptr<Entry>& slot = shared.by_input[key];
+    if (!slot) slot = std::make_shared<Entry>();
+    entry = slot;
+  }
+  // A second caller of the same patterns waits for the first one's database
+  // instead of compiling its own.
+  std::lock_guard compiling(entry->compiling);
+  if (std::shared_ptr<const SharedDatabase> database = entry->database.lock()) {
+    std::lock_guard lock(shared.mutex);
+    ++shared.counts.shared;
+    return database;
   }
   hs_database* compiled = compile(patterns, literal, error);
   if (!compiled) return nullptr;
-  ++shared.counts.compiled;
   auto database = std::make_shared<const SharedDatabase>(compiled, next_id++);
-  // Entries whose databases are gone are dropped as new ones come.
-  std::erase_if(shared.by_input, [](const auto& entry) { return entry.second.expired(); });
-  shared.by_input[key] = database;
+  // Written under both locks: read under either.
+  std::lock_guard lock(shared.mutex);
+  entry->database = database;
+  ++shared.counts.compiled;
+  // Entries whose databases are gone, and that nobody is compiling, are
+  // dropped as new ones come.
+  std::erase_if(shared.by_input, [](const auto& item) {
+    return item.second.use_count() == 1 && item.second->database.expired();
+  });
   return database;
 }
 
