@@ -383,6 +383,20 @@ def restart_is_not_quiet(args, work, nats):
     return problems
 
 
+def late_counts(work, phase):
+    """Each worker's events processed late, from its stop summary."""
+    counts = []
+    for index in range(16):
+        path = os.path.join(work, f"{phase}-worker-{index}.log")
+        if not os.path.exists(path):
+            break
+        with open(path, errors="replace") as log:
+            said = [line for line in log if line.startswith("serve: stopped")]
+        late = said[-1].split(" late,")[0].rsplit(" ", 1)[-1] if said else "?"
+        counts.append(f"worker {index}: {late} late")
+    return counts
+
+
 def show_logs(work):
     """The end of each process's log: what a failure on a machine gone since says."""
     for root, _, names in sorted(os.walk(work)):
@@ -499,6 +513,7 @@ def main():
             codes = fleet.stop_workers()
             if any(code != 0 for code in codes[1:]):
                 problems.append(f"faults: workers exited with {codes}")
+            print("faults: " + "; ".join(late_counts(work, "faults")))
             reports = []
             for index in range(len(fleet.workers)):
                 with open(os.path.join(work, f"faults-worker-{index}.log"), errors="replace") as log:

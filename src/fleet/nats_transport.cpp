@@ -5,9 +5,11 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 
 #include <fmt/format.h>
@@ -281,6 +283,7 @@ class NatsTransport : public Transport {
     jsOptions_Init(&js_options);
     js_options.Wait = 5000;
     js_options.PublishAsync.MaxPending = static_cast<int64_t>(options.in_flight);
+    remembered_ids_ = 4 * std::max<size_t>(options.in_flight, 1);
     js_options.PublishAsync.ErrHandler = &NatsTransport::on_publish_error;
     js_options.PublishAsync.ErrHandlerClosure = this;
     js_options.PublishAsync.StallWait = 1000;
@@ -340,6 +343,7 @@ class NatsTransport : public Transport {
 
   Status publish(std::string_view subject, std::string_view data, std::string_view id,
                  const Headers& headers, std::string& error) override {
+    if (Status status = keep_order(error); status != Status::Ok) return status;
     if (Status status = send_again(error); status != Status::Ok) return status;
     return send(std::string(subject), data, std::string(id), headers, error);
   }
@@ -500,6 +504,24 @@ class NatsTransport : public Transport {
   }
 
  private:
+  // A stream is read in order, so what was published before the connection
+  // was lost is stored (or sent again, in the order it was published)
+  // before anything newer: nothing is published while the connection is
+  // down, and after it comes back, not until every earlier publish is
+  // acknowledged. Unavailable meanwhile (the callers wait and try again).
+  Status keep_order(std::string& error) {
+    if (!connected()) {
+      error = "the connection to NATS is down";
+      return Status::Unavailable;
+    }
+    const auto back = reconnected_at_.load();
+    if (back == ordered_since_) return Status::Ok;
+    if (Status status = flush(std::chrono::milliseconds(2000), error); status != Status::Ok)
+      return status;
+    ordered_since_ = back;
+    return Status::Ok;
+  }
+
   Status send(const std::string& subject, std::string_view data, const std::string& id,
               const Headers& headers, std::string& error) {
     natsMsg* message = nullptr;
@@ -516,6 +538,14 @@ class NatsTransport : public Transport {
     jsPubOptions options;
     jsPubOptions_Init(&options);
     options.MaxWait = 10000;
+    if (!id.empty() && !order_of_.count(id)) {
+      order_of_[id] = next_order_++;
+      sent_ids_.push_back(id);
+      if (sent_ids_.size() > remembered_ids_) {
+        order_of_.erase(sent_ids_.front());
+        sent_ids_.pop_front();
+      }
+    }
     for (int attempt = 0; status == NATS_OK || status == NATS_TIMEOUT; ++attempt) {
       status = js_PublishMsgAsync(js_, &message, &options);
       if (status != NATS_TIMEOUT || attempt >= 30) break;
@@ -532,6 +562,11 @@ class NatsTransport : public Transport {
       if (unsent_.empty()) return Status::Ok;
       unsent.swap(unsent_);
     }
+    // In the order they were first published (the client lists them in any
+    // order); those of no remembered order last, as listed.
+    std::stable_sort(unsent.begin(), unsent.end(), [&](const Unsent& a, const Unsent& b) {
+      return order_of(a.id) < order_of(b.id);
+    });
     for (size_t i = 0; i < unsent.size(); ++i) {
       Status status =
           send(unsent[i].subject, unsent[i].data, unsent[i].id, unsent[i].headers, error);
@@ -606,6 +641,17 @@ class NatsTransport : public Transport {
   std::function<void(const std::string&)> on_event_;
   std::mutex mutex_;
   std::vector<Unsent> unsent_;
+  // The order of the last publishes, by message id: at most what can be
+  // pending, a few times over (publishing waits past the in-flight bound).
+  uint64_t order_of(const std::string& id) const {
+    auto found = order_of_.find(id);
+    return found == order_of_.end() ? UINT64_MAX : found->second;
+  }
+  std::unordered_map<std::string, uint64_t> order_of_;
+  std::deque<std::string> sent_ids_;
+  size_t remembered_ids_ = 4 * 4096;
+  uint64_t next_order_ = 0;
+  std::chrono::steady_clock::rep ordered_since_ = 0;
   std::atomic<bool> closing_ = false;
   std::atomic<std::chrono::steady_clock::rep> reconnected_at_ = 0;
   bool closed_ = false;
