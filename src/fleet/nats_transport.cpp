@@ -345,6 +345,7 @@ class NatsTransport : public Transport {
                  const Headers& headers, std::string& error) override {
     if (Status status = keep_order(error); status != Status::Ok) return status;
     if (Status status = send_again(error); status != Status::Ok) return status;
+    remember_order(id);
     return send(std::string(subject), data, std::string(id), headers, error);
   }
 
@@ -538,14 +539,6 @@ class NatsTransport : public Transport {
     jsPubOptions options;
     jsPubOptions_Init(&options);
     options.MaxWait = 10000;
-    if (!id.empty() && !order_of_.count(id)) {
-      order_of_[id] = next_order_++;
-      sent_ids_.push_back(id);
-      if (sent_ids_.size() > remembered_ids_) {
-        order_of_.erase(sent_ids_.front());
-        sent_ids_.pop_front();
-      }
-    }
     for (int attempt = 0; status == NATS_OK || status == NATS_TIMEOUT; ++attempt) {
       status = js_PublishMsgAsync(js_, &message, &options);
       if (status != NATS_TIMEOUT || attempt >= 30) break;
@@ -564,9 +557,16 @@ class NatsTransport : public Transport {
     }
     // In the order they were first published (the client lists them in any
     // order); those of no remembered order last, as listed.
-    std::stable_sort(unsent.begin(), unsent.end(), [&](const Unsent& a, const Unsent& b) {
-      return order_of(a.id) < order_of(b.id);
-    });
+    if (unsent.size() > 1) {
+      std::unordered_map<size_t, size_t> position;
+      for (size_t i = 0; i < sent_ids_.size(); ++i) position[sent_ids_[i]] = i;
+      auto order_of = [&](const Unsent& message) {
+        auto found = position.find(std::hash<std::string>{}(message.id));
+        return found == position.end() ? SIZE_MAX : found->second;
+      };
+      std::stable_sort(unsent.begin(), unsent.end(),
+                       [&](const Unsent& a, const Unsent& b) { return order_of(a) < order_of(b); });
+    }
     for (size_t i = 0; i < unsent.size(); ++i) {
       Status status =
           send(unsent[i].subject, unsent[i].data, unsent[i].id, unsent[i].headers, error);
@@ -641,16 +641,15 @@ class NatsTransport : public Transport {
   std::function<void(const std::string&)> on_event_;
   std::mutex mutex_;
   std::vector<Unsent> unsent_;
-  // The order of the last publishes, by message id: at most what can be
-  // pending, a few times over (publishing waits past the in-flight bound).
-  uint64_t order_of(const std::string& id) const {
-    auto found = order_of_.find(id);
-    return found == order_of_.end() ? UINT64_MAX : found->second;
+  // The last publishes' message ids (hashed), in the order they were
+  // published: at most what can be pending, a few times over (publishing
+  // waits past the in-flight bound). Read only to send again in order.
+  void remember_order(std::string_view id) {
+    sent_ids_.push_back(std::hash<std::string_view>{}(id));
+    if (sent_ids_.size() > remembered_ids_) sent_ids_.pop_front();
   }
-  std::unordered_map<std::string, uint64_t> order_of_;
-  std::deque<std::string> sent_ids_;
+  std::deque<size_t> sent_ids_;
   size_t remembered_ids_ = 4 * 4096;
-  uint64_t next_order_ = 0;
   std::chrono::steady_clock::rep ordered_since_ = 0;
   std::atomic<bool> closing_ = false;
   std::atomic<std::chrono::steady_clock::rep> reconnected_at_ = 0;

@@ -2,7 +2,6 @@
 
 #include <hs/hs.h>
 
-#include <atomic>
 #include <cctype>
 #include <unordered_set>
 
