@@ -339,7 +339,19 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
   // stream's reader decides (and counts the inputs left unscanned).
   reader_.decide_scanning(text.substr(0, line_end_after(text, size_t{1} << 20)));
   for (auto& lane : lanes_) lane->reader->set_scanning(reader_.scanning());
+  // Committed chunks' outcome lists, kept for the next chunks with their
+  // storage: a fresh list would grow by copying, into memory never touched.
+  std::vector<std::vector<Outcome>> spare_outcomes;
+  std::mutex spare_mutex;
   auto work = [&](Lane& lane, Chunk& chunk) {
+    {
+      std::lock_guard lock(spare_mutex);
+      if (!spare_outcomes.empty()) {
+        chunk.outcomes = std::move(spare_outcomes.back());
+        spare_outcomes.pop_back();
+      }
+    }
+    file->map_in(chunk.text);
     lane.sink = &chunk.outcomes;
     ReaderStats before = lane.reader->stats();
     uint64_t number = 0;
@@ -382,6 +394,7 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
   release_pages(text.size() + page - 1);
   released = 0;
   const size_t window = 16 * threads;
+  constexpr size_t kSpareOutcomes = 8192;  // a list of more (of short lines) is let go
   auto finished = std::make_unique<std::atomic<bool>[]>(chunks.size());
   std::atomic<size_t> next{0}, committed{0};
   std::atomic<bool> stop{false};
@@ -429,6 +442,11 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
         commit(std::move(outcome), path, line_base);
       }
       line_base += chunk.lines;
+      chunk.outcomes.clear();
+      if (chunk.outcomes.capacity() <= kSpareOutcomes) {
+        std::lock_guard lock(spare_mutex);
+        spare_outcomes.push_back(std::move(chunk.outcomes));
+      }
       std::vector<Outcome>().swap(chunk.outcomes);
       committed.store(++c);
       progressed.notify_all();

@@ -20,6 +20,10 @@ class MappedFile {
   std::string_view text() const { return {data_, size_}; }
   // True once a page past the file's end was touched.
   bool truncated() const;
+  // Maps the pages under `range` (a part of text()) in with one call, ahead
+  // of reading them, instead of a page fault every few pages. Pages it
+  // cannot map (past a cut) are left to the faults and the guard.
+  void map_in(std::string_view range) const;
 
  private:
   const char* data_ = nullptr;
