@@ -188,7 +188,7 @@ void JsonEventReader::read_lines(std::string_view text, uint64_t& number, const 
           line_.literals.push_back(hits_[next_hit].id);
       }
     }
-    // The next line is read from memory while this one is worked on: the
+    // The lines ahead are read from memory while this one is worked on: the
     // hardware's prefetcher stops at page ends and loses the stream while an
     // event is matched.
     for (const size_t until = std::min(text.size(), end + kPrefetchBytes); prefetched < until;
