@@ -67,10 +67,13 @@ def run_once(command):
                             stdout=subprocess.PIPE if is_limit else subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - started
-    if is_limit:  # it times its parse alone, the file already read
-        seconds = float(re.search(r"parsed in ([0-9.]+) s", result.stdout).group(1))
-    if result.returncode not in (0, 1):
+    if result.returncode not in ((0,) if is_limit else (0, 1)):
         sys.exit(f"failed ({result.returncode}): {' '.join(command)}\n{result.stderr[-2000:]}")
+    if is_limit:  # it times its parse alone, the file already read
+        parse = re.search(r"parsed in ([0-9.]+) s", result.stdout)
+        if not parse:
+            sys.exit(f"no parse time from {' '.join(command)}: {result.stdout[-200:]}")
+        seconds = float(parse.group(1))
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr).group(1))
     notes = [line.strip() for line in result.stderr.splitlines()
              if "left out" in line or "not parsed" in line or "every line" in line

@@ -242,6 +242,10 @@ int run_hunt(const HuntCommandOptions& options) {
     if (compile_diagnostics.has_errors()) return nullptr;
     return made;
   };
+  // Before the rules compile (long for a large set): a stop in the meantime
+  // is a stop like any other, said and exiting 0, not a kill.
+  install_stop_signals();
+  if (options.watch) install_reload_signal();
   std::unique_ptr<HuntBuild> current = build(nullptr);
   if (!current) return kFindings;
   if (!check_selection(current->loaded.rules, hunt_options.selection, command)) {
@@ -264,8 +268,6 @@ int run_hunt(const HuntCommandOptions& options) {
   writer = std::make_unique<AlertWriter>(out, writer_options);
   writer->begin();
 
-  install_stop_signals();
-  if (options.watch) install_reload_signal();
   bool unreadable = false;
   WatchEnd watched;
   // Files that yielded no event at all (hunt): named at the end.
