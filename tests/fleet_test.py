@@ -183,6 +183,20 @@ class Fleet:
             time.sleep(1)
         return self.alerts() or []
 
+    def said_by_failed(self, codes):
+        """The last lines of each worker that exited with a failure: a CI log
+        shows its head and tail, and may cut the logs shown at the end."""
+        said = ""
+        for index, code in enumerate(codes):
+            if code in (0, None, -signal.SIGKILL):
+                continue
+            path = os.path.join(self.work, f"{self.phase}-worker-{index}.log")
+            with open(path, errors="replace") as log:
+                tail = log.readlines()[-6:]
+            said += f"\n  {self.phase}-worker-{index}.log ends: " + "".join(
+                "\n    " + line.rstrip()[:300] for line in tail)
+        return said
+
     def stop_workers(self):
         codes = []
         for process in self.workers:
@@ -301,7 +315,8 @@ def stalled_start(args, work, rules, nats, inputs, expected):
     finally:
         codes = fleet.stop_workers()
     if codes != [0, 0, 0]:
-        problems.append(f"stalled start: the workers exited with {codes}")
+        problems.append(f"stalled start: the workers exited with {codes}"
+                        + fleet.said_by_failed(codes))
     return problems
 
 
@@ -416,7 +431,12 @@ def main():
     parser.add_argument("--shared", required=True)
     parser.add_argument("--events", type=int, default=300000)
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--phase", type=int, action="append",
+                        help="run only this phase (1 to 5; may repeat), to reproduce one")
     args = parser.parse_args()
+
+    def wanted(phase):
+        return not args.phase or phase in args.phase
     if shutil.which("nats-server") is None:
         print("skipped: nats-server is not installed (Debian package nats-server)")
         return SKIP
@@ -454,104 +474,111 @@ def main():
             problems.append("hunt: a rule reached max_signals; use fewer miners per event")
 
         # 1. Equivalence.
-        nats = fresh_server(work, "nats-1")
-        fleet = Fleet(args, work, rules, nats, "equivalence")
-        try:
-            fleet.ship(inputs)
-            for _ in range(3):
-                fleet.start_worker()
-            got = fleet.wait_for(len(expected), timeout=300)
-            problems += compare("equivalence", expected, got)
-            codes = fleet.stop_workers()
-            if any(code != 0 for code in codes):
-                problems.append(f"equivalence: workers exited with {codes}")
-        finally:
-            fleet.stop_workers()
-            nats.stop()
+        if wanted(1):
+            nats = fresh_server(work, "nats-1")
+            fleet = Fleet(args, work, rules, nats, "equivalence")
+            try:
+                fleet.ship(inputs)
+                for _ in range(3):
+                    fleet.start_worker()
+                got = fleet.wait_for(len(expected), timeout=300)
+                problems += compare("equivalence", expected, got)
+                codes = fleet.stop_workers()
+                if any(code != 0 for code in codes):
+                    problems.append(f"equivalence: workers exited with {codes}"
+                                    + fleet.said_by_failed(codes))
+            finally:
+                fleet.stop_workers()
+                nats.stop()
 
         # 2. Faults: a worker killed, the server restarted, a worker added.
-        nats = fresh_server(work, "nats-2")
-        fleet = Fleet(args, work, rules, nats, "faults")
-        try:
-            for _ in range(3):
+        if wanted(2):
+            nats = fresh_server(work, "nats-2")
+            fleet = Fleet(args, work, rules, nats, "faults")
+            try:
+                for _ in range(3):
+                    fleet.start_worker()
+                shipping = fleet.ship(inputs, background=True)
+                foreign = [
+                    ("pickaxe.events.3", b"this is not JSON"),
+                    ("pickaxe.events.5", json.dumps({"@timestamp": DETECTION_TIME, "event": {
+                        "category": ["process"]}}).encode()),
+                    ("pickaxe.events.7", json.dumps({"@timestamp": DETECTION_TIME, "host": {
+                        "name": "x" * 100000}}).encode()),
+                ]
+                # Into the stream the workers created (a publish before it would be lost).
+                deadline = time.time() + 60
+                while nats.stream_messages("PICKAXE_EVENTS") == 0 and time.time() < deadline:
+                    time.sleep(0.1)
+                for subject, payload in foreign:
+                    nats.publish_raw(subject, payload)
+                deadline = time.time() + 300
+                while time.time() < deadline:
+                    lines = fleet.alerts() or []
+                    if len(lines) >= len(expected) // 2:
+                        break
+                    time.sleep(0.5)
+                fleet.workers[0].kill()  # SIGKILL: no checkpoint, no lease given back
+                print(f"faults: worker 0 killed at {len(lines)} alerts")
+                nats.stop()
+                time.sleep(1)
+                nats.start()
+                print("faults: nats-server restarted")
+                time.sleep(2)
                 fleet.start_worker()
-            shipping = fleet.ship(inputs, background=True)
-            foreign = [
-                ("pickaxe.events.3", b"this is not JSON"),
-                ("pickaxe.events.5", json.dumps({"@timestamp": DETECTION_TIME, "event": {
-                    "category": ["process"]}}).encode()),
-                ("pickaxe.events.7", json.dumps({"@timestamp": DETECTION_TIME, "host": {
-                    "name": "x" * 100000}}).encode()),
-            ]
-            # Into the stream the workers created (a publish before it would be lost).
-            deadline = time.time() + 60
-            while nats.stream_messages("PICKAXE_EVENTS") == 0 and time.time() < deadline:
-                time.sleep(0.1)
-            for subject, payload in foreign:
-                nats.publish_raw(subject, payload)
-            deadline = time.time() + 300
-            while time.time() < deadline:
-                lines = fleet.alerts() or []
-                if len(lines) >= len(expected) // 2:
-                    break
-                time.sleep(0.5)
-            fleet.workers[0].kill()  # SIGKILL: no checkpoint, no lease given back
-            print(f"faults: worker 0 killed at {len(lines)} alerts")
-            nats.stop()
-            time.sleep(1)
-            nats.start()
-            print("faults: nats-server restarted")
-            time.sleep(2)
-            fleet.start_worker()
-            if shipping.wait(timeout=600) != 0:
-                problems.append("faults: ship failed across the server's restart (see faults-ship.log)")
-            got = fleet.wait_for(len(expected), timeout=300)
-            problems += compare("faults", expected, got)
-            dead = nats.stream_messages("PICKAXE_DEAD_LETTER")
-            if dead != len(foreign):
-                problems.append(f"faults: {dead} dead letters, not {len(foreign)}")
-            codes = fleet.stop_workers()
-            if any(code != 0 for code in codes[1:]):
-                problems.append(f"faults: workers exited with {codes}")
-            print("faults: " + "; ".join(late_counts(work, "faults")))
-            reports = []
-            for index in range(len(fleet.workers)):
-                with open(os.path.join(work, f"faults-worker-{index}.log"), errors="replace") as log:
-                    reports += [line for line in log if "sent to PICKAXE_DEAD_LETTER" in line]
-            # Each is reported by the worker that read it; a worker killed
-            # before its checkpoint covered one leaves it to the next owner,
-            # which reports it again (the dead letter itself is dropped as a
-            # duplicate: the count above). Never more.
-            for subject, _ in foreign:
-                said = [line for line in reports if f"{subject}:" in line]
-                if not 1 <= len(said) <= 2:
-                    problems.append(f"faults: the bad message on {subject} was reported "
-                                    f"{len(said)} times: {said}")
-            print(f"faults: {dead} dead letters; " + "; ".join(line.strip() for line in reports))
-        finally:
-            fleet.stop_workers()
-            nats.stop()
+                if shipping.wait(timeout=600) != 0:
+                    problems.append("faults: ship failed across the server's restart (see faults-ship.log)")
+                got = fleet.wait_for(len(expected), timeout=300)
+                problems += compare("faults", expected, got)
+                dead = nats.stream_messages("PICKAXE_DEAD_LETTER")
+                if dead != len(foreign):
+                    problems.append(f"faults: {dead} dead letters, not {len(foreign)}")
+                codes = fleet.stop_workers()
+                if any(code != 0 for code in codes[1:]):
+                    problems.append(f"faults: workers exited with {codes}"
+                                    + fleet.said_by_failed([0] + codes[1:]))
+                print("faults: " + "; ".join(late_counts(work, "faults")))
+                reports = []
+                for index in range(len(fleet.workers)):
+                    with open(os.path.join(work, f"faults-worker-{index}.log"), errors="replace") as log:
+                        reports += [line for line in log if "sent to PICKAXE_DEAD_LETTER" in line]
+                # Each is reported by the worker that read it; a worker killed
+                # before its checkpoint covered one leaves it to the next owner,
+                # which reports it again (the dead letter itself is dropped as a
+                # duplicate: the count above). Never more.
+                for subject, _ in foreign:
+                    said = [line for line in reports if f"{subject}:" in line]
+                    if not 1 <= len(said) <= 2:
+                        problems.append(f"faults: the bad message on {subject} was reported "
+                                        f"{len(said)} times: {said}")
+                print(f"faults: {dead} dead letters; " + "; ".join(line.strip() for line in reports))
+            finally:
+                fleet.stop_workers()
+                nats.stop()
 
         # 3. A producer killed and restarted neither skips nor repeats.
-        nats = fresh_server(work, "nats-3")
-        try:
-            problems += producer_restarts(args, work, nats, events)
-        finally:
-            nats.stop()
+        if wanted(3):
+            nats = fresh_server(work, "nats-3")
+            try:
+                problems += producer_restarts(args, work, nats, events)
+            finally:
+                nats.stop()
 
         # 4. A server that does not answer yet is waited for.
-        nats = fresh_server(work, "nats-4")
-        try:
-            problems += stalled_start(args, work, rules, nats, inputs, expected)
-        finally:
-            nats.stop()
+        if wanted(4):
+            nats = fresh_server(work, "nats-4")
+            try:
+                problems += stalled_start(args, work, rules, nats, inputs, expected)
+            finally:
+                nats.stop()
 
         # 5. A server restart is not quiet.
-        nats = fresh_server(work, "nats-5")
-        try:
-            problems += restart_is_not_quiet(args, work, nats)
-        finally:
-            nats.stop()
+        if wanted(5):
+            nats = fresh_server(work, "nats-5")
+            try:
+                problems += restart_is_not_quiet(args, work, nats)
+            finally:
+                nats.stop()
     finally:
         if problems:
             show_logs(work)

@@ -51,7 +51,11 @@ Status status_of(natsStatus status, std::string& error,
   if (code == JSStreamWrongLastSequenceErr ||
       error.find("wrong last sequence") != std::string::npos)
     return Status::Conflict;
-  if (unavailable(status)) return Status::Unavailable;
+  // A server catching up (after a pause, or electing a leader) says so: it
+  // is waited for, as a server away is.
+  if (unavailable(status) || code == JSClusterNotAvailErr ||
+      error.find("temporarily unavailable") != std::string::npos)
+    return Status::Unavailable;
   return Status::Failed;
 }
 
@@ -606,7 +610,8 @@ class NatsTransport : public Transport {
     std::lock_guard lock(self->mutex_);
     // The server away, or no acknowledgement in time: sent again. Anything
     // else the server said is final.
-    if (unavailable(failure->Err) && failure->ErrCode == 0) {
+    if ((unavailable(failure->Err) && failure->ErrCode == 0) ||
+        failure->ErrCode == JSClusterNotAvailErr) {
       self->unsent_.push_back(std::move(unsent));
       return;
     }
