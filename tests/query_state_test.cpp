@@ -247,6 +247,77 @@ TEST(QueryState, ResultsDoNotDependOnSweeps) {
   }
 }
 
+// Sample keys past sample_keys_in_memory go to disk and are merged back at
+// the end: the results, events and documents alike, are those of a run that
+// held every key in memory, also through a checkpoint taken while keys are
+// on disk. Documents in an input's mapping stay there.
+TEST(QueryState, SampleKeysOnDiskGiveTheResultsOfKeysInMemory) {
+  const char* queries[] = {
+      kQueries[4],
+      // An event of two steps: held once, not picked twice.
+      R"(sample by host.id [process where true] [any where user.name != "eve"])",
+      R"(sample by host.id, user.name [file where true] [network where true] [process where true])",
+  };
+  for (const char* query : queries) {
+    for (size_t per_key : {size_t{1}, size_t{3}}) {
+      EngineOptions in_memory;
+      in_memory.max_samples_per_key = per_key;
+      QueryRun whole(query, in_memory);
+      const size_t count = 3000;
+      std::vector<EventPtr> events = generated_events(whole.engine->fields(), whole.schema, count);
+      // Every other document is a view into a buffer that outlives the run,
+      // as into an input's mapping.
+      std::string mapping;
+      for (const EventPtr& event : events) mapping += event->owned_source;
+      for (size_t i = 0, at = 0; i < events.size(); ++i) {
+        auto& event = const_cast<Event&>(*events[i]);
+        const size_t size = event.owned_source.size();
+        if (i % 2 == 0) {
+          event.mapped_source = std::string_view(mapping).substr(at, size);
+          std::string().swap(event.owned_source);
+        }
+        at += size;
+      }
+      auto documents = [](const std::vector<QueryResult>& results) {
+        std::string out;
+        for (const QueryResult& result : results)
+          for (const EventPtr& event : result.events) out.append(event->source()).append("\n");
+        return out;
+      };
+      for (const EventPtr& event : events) whole.engine->push(event);
+      const std::vector<QueryResult> expected_results = whole.engine->finish();
+      const std::string expected = describe(expected_results);
+      ASSERT_FALSE(expected.empty()) << query;
+      for (size_t in_memory_keys : {size_t{1}, size_t{2}, size_t{5}}) {
+        EngineOptions options = in_memory;
+        options.sample_keys_in_memory = in_memory_keys;
+        QueryRun spilling(query, options);
+        for (size_t i = 0; i < count / 2; ++i) spilling.engine->push(events[i]);
+        // Every query has at least 3 keys (hosts).
+        if (in_memory_keys < 3) EXPECT_FALSE(spilling.engine->state().sample_runs.empty()) << query;
+        // A checkpoint while keys are on disk, read back into a fresh partition.
+        std::string saved, error;
+        spilling.engine->state().save(saved);
+        QueryState loaded;
+        ASSERT_TRUE(loaded.load(saved, &error)) << error;
+        std::unique_ptr<QueryEngine> resumed = spilling.partition();
+        ASSERT_TRUE(resumed->restore(std::move(loaded), &error)) << error;
+        for (size_t i = count / 2; i < count; ++i) {
+          spilling.engine->push(events[i]);
+          resumed->push(events[i]);
+        }
+        const std::vector<QueryResult> results = spilling.engine->finish();
+        EXPECT_EQ(describe(results), expected)
+            << query << ", " << per_key << " per key, " << in_memory_keys << " keys in memory";
+        EXPECT_EQ(documents(results), documents(expected_results)) << query;
+        EXPECT_EQ(spilling.engine->stats().state_evictions, 0u);
+        EXPECT_EQ(describe(resumed->finish()), expected)
+            << query << " resumed, " << per_key << " per key, " << in_memory_keys;
+      }
+    }
+  }
+}
+
 TEST(QueryState, SavedEventsKeepTheirValuesAndDocument) {
   QueryRun run(kQueries[0]);
   std::vector<EventPtr> events = generated_events(run.engine->fields(), run.schema, 3);

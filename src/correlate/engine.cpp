@@ -658,6 +658,9 @@ bool QueryEngine::missing_ok(const QueryResult& candidate, const std::vector<Sca
 }
 
 void QueryEngine::push_sample(const EventPtr& event) {
+  // Before the event, never between its steps: an event held for two steps
+  // of a key stays one event.
+  spill_samples_if_due();
   std::string& packed = key_scratch_.packed;
   for (size_t s = 0; s < query_->filters.size(); ++s) {
     if (!matches(s, *event)) continue;
@@ -679,6 +682,22 @@ void QueryEngine::push_sample(const EventPtr& event) {
       sample.events.emplace_back(step, event);
     }
   }
+}
+
+// Runs on disk are merged into one when there are this many, so that the
+// merge at the end reads a bounded number of chunks at once.
+constexpr size_t kSampleRuns = 16;
+
+void QueryEngine::spill_samples_if_due() {
+  const EngineOptions& options = query_->options;
+  if (state_.samples.size() < options.sample_keys_in_memory ||
+      options.sample_keys_in_memory >= options.max_sequence_state || sample_spool_failed_)
+    return;
+  if (!sample_spool_) sample_spool_ = std::make_shared<DocumentSpool>();
+  state_.sample_step_cap = options.max_samples_per_key + query_->filters.size();
+  // When the disk cannot take them, keys stay in memory, bounded by
+  // max_sequence_state as before.
+  if (!state_.spill_samples(*sample_spool_, kSampleRuns)) sample_spool_failed_ = true;
 }
 
 // Past --max-sequence-state keys, the oldest tenth of the incomplete ones go,
@@ -708,11 +727,25 @@ void QueryEngine::evict_oldest_samples() {
 // sorted order.
 std::vector<QueryResult> QueryEngine::finish_samples() {
   std::vector<std::pair<std::vector<Scalar>, const SampleKey*>> keys;
-  for (const auto& [packed, sample] : state_.samples) {
-    if (!complete(sample)) continue;
+  auto take = [&](std::string_view packed, const SampleKey& sample) {
+    if (!complete(sample)) return;
     std::vector<Scalar> key;
     for (std::string_view rest = packed; !rest.empty();) key.push_back(*unpack_value(rest));
     keys.emplace_back(std::move(key), &sample);
+  };
+  // Keys on disk come back merged with those in memory; only the complete
+  // ones (results) are held.
+  std::vector<std::pair<std::string, SampleKey>> merged;
+  if (state_.sample_runs.empty()) {
+    for (const auto& [packed, sample] : state_.samples) take(packed, sample);
+  } else {
+    // An unreadable run (its disk gone) loses its keys: counted as dropped.
+    if (!state_.each_sample([&](std::string&& packed, SampleKey&& sample) {
+          if (complete(sample)) merged.emplace_back(std::move(packed), std::move(sample));
+          return true;
+        }))
+      ++state_.stats.state_evictions;
+    for (const auto& [packed, sample] : merged) take(packed, sample);
   }
   std::sort(keys.begin(), keys.end(),
             [](const auto& a, const auto& b) { return std::less<>{}(a.first, b.first); });

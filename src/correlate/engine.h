@@ -42,6 +42,10 @@ struct EngineOptions {
   // Live partial sequences, all keys together; for samples, keys that lack
   // an event for some step.
   size_t max_sequence_state = 1'000'000;
+  // Sample keys held in memory; past them (when fewer than
+  // max_sequence_state) they go to disk, sorted, and are merged back at the
+  // end, so that memory does not grow with the number of keys.
+  size_t sample_keys_in_memory = 4096;
   // A rule's index patterns: an event that declares its data stream
   // (data_stream.* or _index) is seen only when the stream matches one.
   std::vector<std::string> index_patterns;
@@ -158,6 +162,20 @@ struct QueryState {
   std::vector<std::pair<QueryResult, std::vector<Scalar>>> completed;
   std::set<std::vector<Scalar>, std::less<>> completed_keys;  // with missing stages only
   std::unordered_map<std::string, SampleKey> samples;
+  // Sample keys moved to disk, oldest first. A run is a list of spooled
+  // chunks of records sorted by packed key (sample_runs.cpp).
+  using SampleRun = std::vector<SpooledDocument>;
+  std::vector<SampleRun> sample_runs;
+  size_t sample_step_cap = SIZE_MAX;  // events held per key and step
+  // Every sample key, those in runs merged with those in memory (their
+  // events in the order they came, at most sample_step_cap per step), in
+  // packed-key order; false, with why, when a run cannot be read back.
+  using SampleVisitor = std::function<bool(std::string&& key, SampleKey&& sample)>;
+  bool each_sample(const SampleVisitor& visit, std::string* error = nullptr) const;
+  // Moves the keys in memory to a new run on disk (all runs merged into one
+  // when there are `max_runs`); false, and nothing changed, when the spool
+  // cannot take them.
+  bool spill_samples(DocumentSpool& spool, size_t max_runs, std::string* error = nullptr);
   EngineStats stats;
   size_t emitted = 0;  // results sent to the sink (for head limits)
 
@@ -275,6 +293,11 @@ class QueryEngine {
     return sample.steps_matched == query_->filters.size();
   }
   void evict_oldest_samples();
+  // Sample keys past sample_keys_in_memory go to disk (an unlinked temporary
+  // file of this engine's own); in memory, as before, when they cannot.
+  void spill_samples_if_due();
+  std::shared_ptr<DocumentSpool> sample_spool_;
+  bool sample_spool_failed_ = false;
   bool admits(const Event& event) const;
   void dispatch(const EventPtr& event);
   // Whether filters[f] matches: the caller's answer when it gave one.

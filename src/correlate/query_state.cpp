@@ -150,14 +150,16 @@ void QueryState::save(std::string& out) const {
   }
   put(body, static_cast<uint64_t>(completed_keys.size()));
   for (const std::vector<Scalar>& key : completed_keys) put_key(body, key);
-  // Samples in key order: the same state always writes the same bytes.
-  std::vector<const std::pair<const std::string, SampleKey>*> sorted;
-  for (const auto& entry : samples) sorted.push_back(&entry);
-  std::sort(sorted.begin(), sorted.end(),
-            [](const auto* a, const auto* b) { return a->first < b->first; });
+  // Samples in key order, those on disk merged back: the same state always
+  // writes the same bytes. (A run that cannot be read back gives what it
+  // could; the engine counts it as dropped at the end.)
+  std::vector<std::pair<std::string, SampleKey>> sorted;
+  each_sample([&](std::string&& key, SampleKey&& sample) {
+    sorted.emplace_back(std::move(key), std::move(sample));
+    return true;
+  });
   put(body, static_cast<uint64_t>(sorted.size()));
-  for (const auto* entry : sorted) {
-    const auto& [key, sample] = *entry;
+  for (const auto& [key, sample] : sorted) {
     put_bytes(body, key);
     put(body, sample.since);
     put(body, sample.steps_matched);

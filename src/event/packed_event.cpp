@@ -145,7 +145,7 @@ std::optional<Scalar> unpack_value(std::string_view& in) {
   return std::nullopt;
 }
 
-void write_event(std::string& out, const Event& event) {
+void write_event(std::string& out, const Event& event, bool document) {
   append(out, event.timestamp);
   append(out, static_cast<uint8_t>(event.has_timestamp));
   append(out, event.order);
@@ -157,7 +157,7 @@ void write_event(std::string& out, const Event& event) {
     append(out, static_cast<uint32_t>(values.size()));
     for (const Scalar& value : values) pack_value(out, value);
   }
-  const std::string source = event.document();
+  const std::string source = document ? event.document() : std::string();
   append(out, static_cast<uint64_t>(source.size()));
   out.append(source);
 }

@@ -24,8 +24,9 @@ std::optional<Scalar> unpack_value(std::string_view& in);
 
 // An event written out whole (values, time, order, line and its document,
 // copied even from a mapped input), for checkpoints; read_event reads one
-// from the front of `in` and drops it, false when it cannot.
-void write_event(std::string& out, const Event& event);
+// from the front of `in` and drops it, false when it cannot. Without
+// `document`, an empty one is written (the caller keeps where it is).
+void write_event(std::string& out, const Event& event, bool document = true);
 bool read_event(std::string_view& in, Event& event);
 
 class PackedEvent {

@@ -100,7 +100,7 @@ class PredicatePass {
  public:
   // `memory_budget`: bytes of remembered values (estimated), past which all
   // are forgotten; 0: nothing is remembered.
-  static constexpr size_t kMemoryBudget = size_t{16} << 20;
+  static constexpr size_t kMemoryBudget = size_t{4} << 20;
   explicit PredicatePass(const PredicateProgram& program, size_t memory_budget = kMemoryBudget);
   // Starts on a new event; answers for the previous one are forgotten.
   void begin(const Event& event);
