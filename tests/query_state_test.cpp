@@ -294,7 +294,9 @@ TEST(QueryState, SampleKeysOnDiskGiveTheResultsOfKeysInMemory) {
         QueryRun spilling(query, options);
         for (size_t i = 0; i < count / 2; ++i) spilling.engine->push(events[i]);
         // Every query has at least 3 keys (hosts).
-        if (in_memory_keys < 3) EXPECT_FALSE(spilling.engine->state().sample_runs.empty()) << query;
+        if (in_memory_keys < 3) {
+          EXPECT_FALSE(spilling.engine->state().sample_runs.empty()) << query;
+        }
         // A checkpoint while keys are on disk, read back into a fresh partition.
         std::string saved, error;
         spilling.engine->state().save(saved);
