@@ -458,29 +458,34 @@ TEST_F(Faults, AFloodOfKeysDoesNotBlockLaterSequences) {
 // --max-sequence-state the oldest incomplete keys are dropped instead, and
 // counted.
 TEST_F(Faults, AFloodOfSampleKeysStaysBounded) {
-  auto flood = [&](const std::string& name, int keys) {
-    std::string text;
+  // The real process first (its key goes to disk with the flood, and its
+  // network event, last, finds it there) or just before its network event.
+  auto flood = [&](const std::string& name, int keys, bool real_first) {
     int64_t t = 1'700'000'000'000;
+    const std::string real =
+        R"({{"@timestamp":{},"event":{{"category":"process"}},"host":{{"name":"real"}},"process":{{"pid":1,"name":"xmrig"}}}})"
+        "\n";
+    std::string text = real_first ? fmt::format(fmt::runtime(real), t) : std::string();
     for (int i = 0; i < keys; ++i)  // processes with a first step only
       text += fmt::format(
           R"({{"@timestamp":{},"event":{{"category":"process"}},"host":{{"name":"flood"}},"process":{{"pid":{},"name":"xmrig","args":["-o","pool.example:3333","--donate-level","1","--threads","8"]}}}})"
           "\n",
           t += 1000, i);  // a second apart: the reorder buffer holds few, the samples all
+    if (!real_first) text += fmt::format(fmt::runtime(real), t + 500);
     text += fmt::format(
-        R"({{"@timestamp":{},"event":{{"category":"process"}},"host":{{"name":"real"}},"process":{{"pid":1,"name":"xmrig"}}}})"
-        "\n"
         R"({{"@timestamp":{},"event":{{"category":"network"}},"host":{{"name":"real"}},"process":{{"pid":1}},"destination":{{"port":3333}}}})"
         "\n",
-        t + 1000, t + 1500);
+        t + 1000);
     return write(name, text);  // (the text goes: a child's peak RSS counts what it shared)
   };
-  const std::string small = flood("sample-flood-small.ndjson", 50'000);
-  const std::string large = flood("sample-flood.ndjson", 250'000);
+  const std::string small = flood("sample-flood-small.ndjson", 50'000, true);
+  const std::string large = flood("sample-flood.ndjson", 250'000, true);
+  const std::string late_real = flood("sample-flood-late.ndjson", 250'000, false);
   const std::string query =
       "sample by host.name, process.pid [process where process.name == \"xmrig\"] [network "
       "where destination.port == 3333]";
   const std::string dropped = "partial sequences and samples dropped at --max-sequence-state";
-  Child capped = run({"query", "--max-sequence-state", "1000", query, large});
+  Child capped = run({"query", "--max-sequence-state", "1000", query, late_real});
   EXPECT_EQ(capped.exit_code, 0) << capped.err;
   EXPECT_EQ(capped.lines(), 1u) << capped.err;  // the real sample
   EXPECT_NE(capped.out.find("\"real\""), std::string::npos);

@@ -431,7 +431,7 @@ def main():
     parser.add_argument("--shared", required=True)
     parser.add_argument("--events", type=int, default=300000)
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
-    parser.add_argument("--phase", type=int, action="append",
+    parser.add_argument("--phase", type=int, action="append", choices=range(1, 6),
                         help="run only this phase (1 to 5; may repeat), to reproduce one")
     args = parser.parse_args()
 

@@ -72,6 +72,7 @@ int run_hunt(const HuntCommandOptions& options) {
   HuntOptions hunt_options;
   hunt_options.selection = {options.rule_ids, options.tags, options.min_severity};
   hunt_options.max_sequence_state = options.stream.max_sequence_state;
+  hunt_options.spill_samples = !options.watch;
   if (!parse_max_signals(options.max_signals, hunt_options.max_signals)) return kUsage;
   std::optional<StreamOptions> stream_options = stream_options_of(options.stream);
   if (!stream_options) return kUsage;

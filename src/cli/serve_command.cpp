@@ -875,6 +875,7 @@ int run_serve(ServeOptions& options) {
   HuntOptions hunt_options;
   hunt_options.stream = *stream_options;
   hunt_options.max_sequence_state = hunt.stream.max_sequence_state;
+  hunt_options.spill_samples = false;  // the input never ends; the state is checkpointed
   hunt_options.detection_time = hunt.detection_time;
   hunt_options.suppress_by = hunt.suppress_by;
   hunt_options.suppress_window = *window;

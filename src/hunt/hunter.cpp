@@ -88,6 +88,7 @@ Hunter::Hunter(const std::vector<Rule>& rules, const Schema& schema, HuntOptions
           query.kind == eql::QueryKind::Sequence && !query.is_single_step_sequence();
       EngineOptions engine_options;
       engine_options.max_sequence_state = options_.max_sequence_state;
+      if (!options_.spill_samples) engine_options.sample_keys_in_memory = SIZE_MAX;
       engine_options.index_patterns = rule.index;
       // Events are ordered by @timestamp; a rule's timestamp_override times its sequences.
       engine_options.stream_timestamp_field = "@timestamp";

@@ -31,6 +31,10 @@ struct HuntOptions {
   RuleSelection selection;
   StreamOptions stream;
   size_t max_sequence_state = 1'000'000;
+  // Sample keys past a few thousand per query go to disk until the input
+  // ends. Off where the input never ends and the state is checkpointed
+  // (watch, serve): there the keys stay within max_sequence_state.
+  bool spill_samples = true;
   size_t threads = 1;          // engines run in parallel; the alerts are the same for any number
   std::string detection_time;  // the alerts' @timestamp; empty: when each alert is raised
   const ExceptionSet* exceptions = nullptr;  // tuning; must outlive the hunter
