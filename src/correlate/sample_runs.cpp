@@ -137,15 +137,24 @@ class RunWriter {
   QueryState::SampleRun run_;
 };
 
+using SampleEntry = std::pair<const std::string, QueryState::SampleKey>;
+
+// The keys in memory, in the order of a run.
+std::vector<const SampleEntry*> in_key_order(
+    const std::unordered_map<std::string, QueryState::SampleKey>& samples) {
+  std::vector<const SampleEntry*> sorted;
+  sorted.reserve(samples.size());
+  for (const SampleEntry& entry : samples) sorted.push_back(&entry);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const SampleEntry* a, const SampleEntry* b) { return a->first < b->first; });
+  return sorted;
+}
+
 }  // namespace
 
 bool QueryState::each_sample(const SampleVisitor& visit, std::string* error) const {
   // Sources in age order: the runs, then memory (sorted here).
-  std::vector<const std::pair<const std::string, SampleKey>*> in_memory;
-  in_memory.reserve(samples.size());
-  for (const auto& entry : samples) in_memory.push_back(&entry);
-  std::sort(in_memory.begin(), in_memory.end(),
-            [](const auto* a, const auto* b) { return a->first < b->first; });
+  const std::vector<const SampleEntry*> in_memory = in_key_order(samples);
   struct Source {
     std::optional<RunReader> reader;  // none: memory
     size_t next_in_memory = 0;
@@ -205,12 +214,7 @@ bool QueryState::spill_samples(DocumentSpool& spool, size_t max_runs, std::strin
         error);
     if (!readable) return false;
   } else {
-    std::vector<const std::pair<const std::string, SampleKey>*> sorted;
-    sorted.reserve(samples.size());
-    for (const auto& entry : samples) sorted.push_back(&entry);
-    std::sort(sorted.begin(), sorted.end(),
-              [](const auto* a, const auto* b) { return a->first < b->first; });
-    for (const auto* entry : sorted)
+    for (const SampleEntry* entry : in_key_order(samples))
       if (!(written = writer.add(entry->first, entry->second))) break;
   }
   if (!written || !writer.flush()) {
