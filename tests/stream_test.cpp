@@ -315,6 +315,23 @@ TEST(Stream, ExpiredPartialsAreDropped) {
   EXPECT_EQ(output.engine.state_evictions, 0u);
 }
 
+TEST(Stream, AQuerySeeingFewEventsDropsExpiredPartialsOnceItsMaxspanPasses) {
+  // 2000 partials a second apart: fewer events than a sweep by count waits
+  // for (8192), so only the query's clock can let the expired ones go.
+  std::string input;
+  for (int i = 0; i < 2000; ++i) {
+    input += fmt::format(
+        R"({{"@timestamp":{},"event":{{"category":"process","sequence":{}}},"host":{{"name":"h{}"}},"process":{{"name":"xmrig"}}}})"
+        "\n",
+        1'700'000'000'000 + i * 1000, i, i);
+  }
+  RunOutput output = run_stream(kSequence, input);
+  // maxspan is 5s: a few more than five partials are alive at once.
+  EXPECT_LT(output.engine.peak_partials, 20u);
+  EXPECT_GT(output.engine.expired, 1900u);
+  EXPECT_EQ(output.engine.state_evictions, 0u);
+}
+
 TEST(Stream, AMissingStepHoldsWhateverTheSweepsDo) {
   // bob's connection between h0's process and file rules the sequence out.
   // Then 9000 file events of h1 (past one sweep, at 8192 events, which lets

@@ -334,7 +334,16 @@ bool QueryEngine::admits_uncached(const Event& event) const {
 }
 
 void QueryEngine::tick(int64_t time, int64_t stream_time) {
-  if (++state_.since_sweep >= state_.sweep_every) {
+  // Also once a maxspan has passed since the last sweep: a query that sees
+  // few events would otherwise hold what maxspan put out of reach until
+  // thousands came. Such a sweep waits until it costs at most four steps per
+  // event since the last one, so it stays amortized whatever the clock does.
+  ++state_.since_sweep;
+  const size_t held =
+      state_.sequences.size() + state_.missing_hits.size() + state_.completed.size();
+  const bool window_passed = query_->maxspan > 0 && held > 0 && 4 * state_.since_sweep >= held &&
+                             elapsed(state_.swept_at, time) > query_->maxspan;
+  if (state_.since_sweep >= state_.sweep_every || window_passed) {
     sweep(time, stream_time);
     // Sweep again once as many events came as there are keys left: amortized O(1).
     state_.sweep_every =
@@ -368,6 +377,7 @@ void QueryEngine::dispatch(const EventPtr& event) {
 
 void QueryEngine::sweep(int64_t now, int64_t stream_now) {
   state_.since_sweep = 0;
+  state_.swept_at = now;
   if (query_->maxspan <= 0) return;
   // A candidate held for its missing steps is decided once no event to come
   // can fall in its window (events come in stream time), before the

@@ -156,6 +156,7 @@ struct QueryState {
   size_t live_partials = 0;
   uint64_t since_sweep = 0;
   uint64_t sweep_every = 8192;
+  int64_t swept_at = INT64_MIN;  // the query's clock at the last sweep
   // Events of missing-event stages, per key, by stage index.
   std::map<std::vector<Scalar>, std::vector<std::vector<EventPtr>>, std::less<>> missing_hits;
   // Completed results with their keys, in completion order.

@@ -176,6 +176,7 @@ void QueryState::save(std::string& out) const {
   put(body, static_cast<uint64_t>(emitted));
   put(body, since_sweep);
   put(body, sweep_every);
+  put(body, swept_at);  // last: a state written before it had none
   writer.finish(body);
 }
 
@@ -259,6 +260,8 @@ bool QueryState::load(std::string_view in, std::string* error) {
        reader.get(state.stats.expired) && reader.get(state.stats.peak_partials) &&
        reader.get(emitted_count) && reader.get(state.since_sweep) &&
        reader.get(state.sweep_every) && (state.sweep_every > 0 || reader.fail());
+  // A state written before swept_at was kept sweeps at its first event.
+  ok = ok && (reader.at_end() || reader.get(state.swept_at));
   state.emitted = emitted_count;
   if (!ok)
     return failed(
