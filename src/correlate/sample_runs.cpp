@@ -23,7 +23,7 @@ namespace pickaxe {
 
 namespace {
 
-constexpr size_t kChunkBytes = size_t{256} << 10;
+constexpr size_t kChunkBytes = size_t{64} << 10;
 
 void put_record(std::string& out, std::string_view key, const QueryState::SampleKey& sample) {
   put_bytes(out, key);
