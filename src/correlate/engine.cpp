@@ -750,10 +750,13 @@ std::vector<QueryResult> QueryEngine::finish_samples() {
     for (const auto& [packed, sample] : state_.samples) take(packed, sample);
   } else {
     // An unreadable run (its disk gone) loses its keys: counted as dropped.
-    if (!state_.each_sample([&](std::string&& packed, SampleKey&& sample) {
-          if (complete(sample)) merged.emplace_back(std::move(packed), std::move(sample));
-          return true;
-        }))
+    const uint32_t steps = static_cast<uint32_t>(query_->filters.size());
+    if (!state_.each_sample(
+            [&](std::string&& packed, SampleKey&& sample) {
+              merged.emplace_back(std::move(packed), std::move(sample));
+              return true;
+            },
+            nullptr, [&](uint32_t matched) { return matched == steps; }))
       ++state_.stats.state_evictions;
     for (const auto& [packed, sample] : merged) take(packed, sample);
   }

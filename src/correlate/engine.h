@@ -170,9 +170,13 @@ struct QueryState {
   size_t sample_step_cap = SIZE_MAX;  // events held per key and step
   // Every sample key, those in runs merged with those in memory (their
   // events in the order they came, at most sample_step_cap per step), in
-  // packed-key order; false, with why, when a run cannot be read back.
+  // packed-key order; false, with why, when a run cannot be read back. With
+  // `wanted`, a key whose count of steps matched it refuses is skipped, its
+  // events unread.
   using SampleVisitor = std::function<bool(std::string&& key, SampleKey&& sample)>;
-  bool each_sample(const SampleVisitor& visit, std::string* error = nullptr) const;
+  using StepsWanted = std::function<bool(uint32_t steps_matched)>;
+  bool each_sample(const SampleVisitor& visit, std::string* error = nullptr,
+                   const StepsWanted& wanted = {}) const;
   // Moves the keys in memory to a new run on disk (all runs merged into one
   // when there are `max_runs`); false, and nothing changed, when the spool
   // cannot take them.

@@ -6,13 +6,16 @@
 // checkpoint) the runs and memory are merged key by key, older runs first,
 // so that each key's events come in the order they came.
 //
-// A record: key (bytes), since (u64), the key's distinct events (u32 count,
-// then each: u8 mapped, with the document's address and size (u64) when it
-// lies in an input's mapping, then the event as write_event writes it,
-// without that document), then its (step, event) pairs (u32 count, then u32
-// step and u32 index into those events). Runs live only as long as the
-// process: they are never read by another.
+// A record: its length (u64), key (bytes), since (u64), its (step, event)
+// pairs (u64 count, then u32 step and u32 index into the events below),
+// then the key's distinct events (u32 count, then each: u8 mapped, with the
+// document's address and size (u64) when it lies in an input's mapping,
+// then the event as write_event writes it, without that document). The
+// steps come first so that a merge can tell what a key holds without
+// reading its events, and a key found in one run only is copied as it is.
+// Runs live only as long as the process: they are never read by another.
 #include <algorithm>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -26,14 +29,17 @@ namespace {
 constexpr size_t kChunkBytes = size_t{64} << 10;
 
 void put_record(std::string& out, std::string_view key, const QueryState::SampleKey& sample) {
+  const size_t start = out.size();
+  put(out, uint64_t{0});  // the length, filled in at the end
   put_bytes(out, key);
   put(out, sample.since);
   std::vector<const Event*> distinct;  // an event of several steps is written once
-  std::vector<uint32_t> index;
+  put(out, static_cast<uint64_t>(sample.events.size()));
   for (const auto& [step, event] : sample.events) {
     auto at = std::find(distinct.begin(), distinct.end(), event.get());
     if (at == distinct.end()) at = distinct.insert(distinct.end(), event.get());
-    index.push_back(static_cast<uint32_t>(at - distinct.begin()));
+    put(out, step);
+    put(out, static_cast<uint32_t>(at - distinct.begin()));
   }
   put(out, static_cast<uint32_t>(distinct.size()));
   for (const Event* event : distinct) {
@@ -48,17 +54,48 @@ void put_record(std::string& out, std::string_view key, const QueryState::Sample
     }
     write_event(out, *event, !mapped);
   }
-  put(out, static_cast<uint32_t>(sample.events.size()));
-  for (size_t i = 0; i < sample.events.size(); ++i) {
-    put(out, sample.events[i].first);
-    put(out, index[i]);
-  }
+  const uint64_t length = out.size() - start - sizeof(uint64_t);
+  std::memcpy(out.data() + start, &length, sizeof(length));
 }
 
-bool get_record(std::string_view& in, std::string& key, QueryState::SampleKey& sample) {
+// A record as a run holds it: views into the chunk read, valid until the
+// reader moves on.
+struct RunRecord {
+  std::string_view whole;  // the record, its length included
+  std::string_view key;
+  uint64_t since = 0;
+  std::string_view pairs;   // u32 step and u32 event index each
+  std::string_view events;  // u32 count, then the events
+  size_t pair_count() const { return pairs.size() / (2 * sizeof(uint32_t)); }
+  uint32_t step(size_t pair) const {
+    uint32_t step = 0;
+    std::memcpy(&step, pairs.data() + pair * 2 * sizeof(uint32_t), sizeof(step));
+    return step;
+  }
+};
+
+// Takes the next record off `in`, reading only its key, since and steps.
+bool split_record(std::string_view& in, RunRecord& record) {
   BinaryReader reader(in);
+  uint64_t length = 0, pairs = 0;
+  if (!reader.get(length) || length > reader.rest().size()) return false;
+  record.whole = in.substr(0, reader.offset() + length);
+  BinaryReader body(record.whole.substr(reader.offset()));
+  if (!body.bytes(record.key) || !body.get(record.since) ||
+      !body.count(pairs, 2 * sizeof(uint32_t)))
+    return false;
+  const std::string_view rest = body.rest();
+  record.pairs = rest.substr(0, pairs * 2 * sizeof(uint32_t));
+  record.events = rest.substr(record.pairs.size());
+  in.remove_prefix(record.whole.size());
+  return true;
+}
+
+// Appends the record's (step, event) pairs to `out`, reading its events.
+bool read_pairs(const RunRecord& record, std::vector<std::pair<uint32_t, EventPtr>>& out) {
+  BinaryReader reader(record.events);
   uint32_t count = 0;
-  if (!reader.bytes(key) || !reader.get(sample.since) || !reader.get(count)) return false;
+  if (!reader.get(count)) return false;
   std::vector<EventPtr> distinct;
   for (uint32_t i = 0; i < count; ++i) {
     uint8_t mapped = 0;
@@ -73,14 +110,13 @@ bool get_record(std::string_view& in, std::string& key, QueryState::SampleKey& s
     if (mapped) event->mapped_source = {reinterpret_cast<const char*>(data), size};
     distinct.push_back(std::move(event));
   }
-  if (!reader.get(count)) return false;
-  sample.events.clear();
-  for (uint32_t i = 0; i < count; ++i) {
-    uint32_t step = 0, index = 0;
-    if (!reader.get(step) || !reader.get(index) || index >= distinct.size()) return false;
-    sample.events.emplace_back(step, distinct[index]);
+  if (!reader.at_end()) return false;
+  for (size_t pair = 0; pair < record.pair_count(); ++pair) {
+    uint32_t index = 0;
+    std::memcpy(&index, record.pairs.data() + (2 * pair + 1) * sizeof(uint32_t), sizeof(index));
+    if (index >= distinct.size()) return false;
+    out.emplace_back(record.step(pair), distinct[index]);
   }
-  in.remove_prefix(reader.offset());
   return true;
 }
 
@@ -89,23 +125,23 @@ class RunReader {
  public:
   explicit RunReader(const QueryState::SampleRun& run) : run_(run) {}
   // The next record; false at the end, or when the run cannot be read back.
-  bool next(std::string& key, QueryState::SampleKey& sample) {
+  bool next(RunRecord& record) {
     while (rest_.empty()) {
       if (next_chunk_ == run_.size()) return false;
       if (!run_[next_chunk_++].read(chunk_)) return fail();
       rest_ = chunk_;
     }
-    return get_record(rest_, key, sample) || fail();
+    return split_record(rest_, record) || fail();
   }
   bool failed() const { return failed_; }
-
- private:
   bool fail() {
     failed_ = true;
     rest_ = {};
     next_chunk_ = run_.size();
     return false;
   }
+
+ private:
   const QueryState::SampleRun& run_;
   size_t next_chunk_ = 0;
   std::string chunk_;
@@ -119,6 +155,11 @@ class RunWriter {
   explicit RunWriter(DocumentSpool& spool) : spool_(spool) {}
   bool add(std::string_view key, const QueryState::SampleKey& sample) {
     put_record(buffer_, key, sample);
+    return buffer_.size() < kChunkBytes || flush();
+  }
+  // A record of another run, as it is.
+  bool add(const RunRecord& record) {
+    buffer_.append(record.whole);
     return buffer_.size() < kChunkBytes || flush();
   }
   bool flush() {
@@ -150,55 +191,122 @@ std::vector<const SampleEntry*> in_key_order(
   return sorted;
 }
 
-}  // namespace
+// The runs (oldest first) and memory merged key by key. Each key's events
+// are told without reading them (steps_matched), and read only when asked.
+class SampleMerge {
+ public:
+  explicit SampleMerge(const QueryState& state)
+      : in_memory_(in_key_order(state.samples)),
+        cap_(state.sample_step_cap),
+        sources_(state.sample_runs.size() + 1) {
+    for (size_t i = 0; i < state.sample_runs.size(); ++i)
+      sources_[i].reader.emplace(state.sample_runs[i]);
+    for (Source& source : sources_) advance(source);
+  }
+  // Moves to the next key; false at the end, or when a run fails (failed_run).
+  bool next() {
+    for (Source* source : current_) advance(*source);
+    current_.clear();
+    const Source* least = nullptr;
+    for (const Source& source : sources_)
+      if (source.has && (!least || source.key < least->key)) least = &source;
+    if (!least || failed_run()) return false;
+    for (Source& source : sources_)  // in age order
+      if (source.has && source.key == least->key) current_.push_back(&source);
+    return true;
+  }
+  std::string_view key() const { return current_.front()->key; }
+  // The key's record, when one run holds the key and nothing else does.
+  const RunRecord* lone_record() const {
+    return current_.size() == 1 && current_.front()->reader ? &current_.front()->record : nullptr;
+  }
+  // The steps with an event once merged: capped per step as push_sample caps.
+  uint32_t steps_matched() {
+    per_step_.clear();
+    uint32_t matched = 0;
+    auto count = [&](uint32_t step) {
+      if (step >= per_step_.size()) per_step_.resize(step + 1, 0);
+      if (per_step_[step] < cap_ && per_step_[step]++ == 0) ++matched;
+    };
+    for (const Source* source : current_) {
+      if (source->reader) {
+        for (size_t pair = 0; pair < source->record.pair_count(); ++pair)
+          count(source->record.step(pair));
+      } else {
+        for (const auto& event : source->entry->second.events) count(event.first);
+      }
+    }
+    return matched;
+  }
+  // The key's events, merged; false when a run's record is damaged.
+  bool merged(QueryState::SampleKey& out) {
+    out = {};
+    out.since = UINT64_MAX;
+    per_step_.clear();
+    for (Source* source : current_) {
+      pairs_.clear();
+      if (source->reader) {
+        out.since = std::min(out.since, source->record.since);
+        if (!read_pairs(source->record, pairs_)) return source->reader->fail();
+      } else {
+        out.since = std::min(out.since, source->entry->second.since);
+        pairs_ = source->entry->second.events;
+      }
+      for (auto& [step, event] : pairs_) {
+        if (step >= per_step_.size()) per_step_.resize(step + 1, 0);
+        if (per_step_[step] >= cap_) continue;
+        if (per_step_[step]++ == 0) ++out.steps_matched;
+        out.events.emplace_back(step, std::move(event));
+      }
+    }
+    return true;
+  }
+  // The first run (1-based) that could not be read back.
+  std::optional<size_t> failed_run() const {
+    for (size_t i = 0; i + 1 < sources_.size(); ++i)
+      if (sources_[i].reader->failed()) return i + 1;
+    return std::nullopt;
+  }
 
-bool QueryState::each_sample(const SampleVisitor& visit, std::string* error) const {
-  // Sources in age order: the runs, then memory (sorted here).
-  const std::vector<const SampleEntry*> in_memory = in_key_order(samples);
+ private:
   struct Source {
     std::optional<RunReader> reader;  // none: memory
     size_t next_in_memory = 0;
     bool has = false;
-    std::string key;
-    SampleKey sample;
+    std::string_view key;
+    RunRecord record;                    // from a run
+    const SampleEntry* entry = nullptr;  // from memory
   };
-  std::vector<Source> sources(sample_runs.size() + 1);
-  auto advance = [&](Source& source) {
+  void advance(Source& source) {
     if (source.reader) {
-      source.has = source.reader->next(source.key, source.sample);
-    } else if ((source.has = source.next_in_memory < in_memory.size())) {
-      const auto& [key, sample] = *in_memory[source.next_in_memory++];
-      source.key = key;
-      source.sample = sample;
+      source.has = source.reader->next(source.record);
+      source.key = source.record.key;
+    } else if ((source.has = source.next_in_memory < in_memory_.size())) {
+      source.entry = in_memory_[source.next_in_memory++];
+      source.key = source.entry->first;
     }
-  };
-  for (size_t i = 0; i < sample_runs.size(); ++i) sources[i].reader.emplace(sample_runs[i]);
-  for (Source& source : sources) advance(source);
-  for (;;) {
-    const Source* least = nullptr;
-    for (const Source& source : sources)
-      if (source.has && (!least || source.key < least->key)) least = &source;
-    if (!least) break;
-    std::string key = least->key;
-    SampleKey merged;
-    merged.since = UINT64_MAX;
-    std::vector<size_t> per_step;
-    for (Source& source : sources) {
-      if (!source.has || source.key != key) continue;
-      merged.since = std::min(merged.since, source.sample.since);
-      for (auto& [step, event] : source.sample.events) {
-        if (step >= per_step.size()) per_step.resize(step + 1, 0);
-        if (per_step[step] >= sample_step_cap) continue;
-        if (per_step[step]++ == 0) ++merged.steps_matched;
-        merged.events.emplace_back(step, std::move(event));
-      }
-      advance(source);
-    }
-    if (!visit(std::move(key), std::move(merged))) break;
   }
-  for (size_t i = 0; i < sample_runs.size(); ++i) {
-    if (!sources[i].reader->failed()) continue;
-    if (error) *error = fmt::format("sample keys kept on disk (run {}) cannot be read back", i + 1);
+  std::vector<const SampleEntry*> in_memory_;
+  size_t cap_;
+  std::vector<Source> sources_;
+  std::vector<Source*> current_;  // the sources holding the current key
+  std::vector<size_t> per_step_;
+  std::vector<std::pair<uint32_t, EventPtr>> pairs_;
+};
+
+}  // namespace
+
+bool QueryState::each_sample(const SampleVisitor& visit, std::string* error,
+                             const StepsWanted& wanted) const {
+  SampleMerge merge(*this);
+  while (merge.next()) {
+    if (wanted && !wanted(merge.steps_matched())) continue;
+    SampleKey sample;
+    if (!merge.merged(sample)) break;
+    if (!visit(std::string(merge.key()), std::move(sample))) break;
+  }
+  if (std::optional<size_t> run = merge.failed_run()) {
+    if (error) *error = fmt::format("sample keys kept on disk (run {}) cannot be read back", *run);
     return false;
   }
   return true;
@@ -209,10 +317,20 @@ bool QueryState::spill_samples(DocumentSpool& spool, size_t max_runs, std::strin
   bool written = true;
   const bool merge_all = sample_runs.size() + 1 >= max_runs;
   if (merge_all) {
-    bool readable = each_sample(
-        [&](std::string&& key, SampleKey&& sample) { return written = writer.add(key, sample); },
-        error);
-    if (!readable) return false;
+    // A key that one run alone holds is copied as it is, its events unread.
+    SampleMerge merge(*this);
+    SampleKey sample;
+    while (written && merge.next()) {
+      if (const RunRecord* record = merge.lone_record())
+        written = writer.add(*record);
+      else
+        written = merge.merged(sample) && writer.add(merge.key(), sample);
+    }
+    if (std::optional<size_t> run = merge.failed_run()) {
+      if (error)
+        *error = fmt::format("sample keys kept on disk (run {}) cannot be read back", *run);
+      return false;
+    }
   } else {
     for (const SampleEntry* entry : in_key_order(samples))
       if (!(written = writer.add(entry->first, entry->second))) break;
