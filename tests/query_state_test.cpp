@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "correlate/engine.h"
+#include "event/document_spool.h"
 #include "event/packed_event.h"
 #include "test_util.h"
 
@@ -380,6 +381,56 @@ TEST(QueryState, ADamagedStateIsRefusedNotACrash) {
     EXPECT_NE(error.find("version"), std::string::npos) << error;
     EXPECT_FALSE(other.load("{\"not\":\"a state\"}", &error));
   }
+}
+
+// A run that cannot be read back (its file damaged) loses its own keys; the
+// other runs and memory still give theirs, and the merge says which run.
+TEST(QueryState, ADamagedSampleRunLosesItsKeysOnly) {
+  auto sample = [](uint32_t step) {
+    QueryState::SampleKey key;
+    key.events.emplace_back(step, std::make_shared<Event>());
+    key.steps_matched = 1;
+    return key;
+  };
+  auto keys_of = [](const QueryState& state, std::string* error) {
+    std::vector<std::string> seen;
+    bool whole = state.each_sample(
+        [&](std::string&& key, QueryState::SampleKey&&) {
+          seen.push_back(key);
+          return true;
+        },
+        error);
+    return std::make_pair(whole, seen);
+  };
+  DocumentSpool spool;
+  QueryState state;
+  state.sample_steps = 2;
+  state.sample_step_cap = 4;
+  state.samples.emplace("a", sample(0));
+  state.samples.emplace("c", sample(1));
+  ASSERT_TRUE(state.spill_samples(spool, 16));
+  std::optional<SpooledDocument> damaged = spool.store("no record at all");
+  ASSERT_TRUE(damaged);
+  state.sample_runs.push_back({*damaged});
+  state.samples.emplace("b", sample(0));
+  state.samples.emplace("d", sample(1));
+  std::string error;
+  auto [whole, seen] = keys_of(state, &error);
+  EXPECT_FALSE(whole);
+  EXPECT_EQ(seen, (std::vector<std::string>{"a", "b", "c", "d"}));
+  EXPECT_NE(error.find("(run 2) cannot be read back"), std::string::npos) << error;
+  // A record of a step the query does not have is damage too.
+  QueryState other;
+  other.sample_steps = 1;
+  other.samples.emplace("e", sample(0));
+  other.samples.emplace("f", sample(1));
+  ASSERT_TRUE(other.spill_samples(spool, 16));
+  other.samples.emplace("g", sample(0));
+  error.clear();
+  auto [other_whole, other_seen] = keys_of(other, &error);
+  EXPECT_FALSE(other_whole);
+  EXPECT_EQ(other_seen, (std::vector<std::string>{"e", "g"}));
+  EXPECT_NE(error.find("(run 1)"), std::string::npos) << error;
 }
 
 }  // namespace

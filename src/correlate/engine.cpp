@@ -334,14 +334,17 @@ bool QueryEngine::admits_uncached(const Event& event) const {
 }
 
 void QueryEngine::tick(int64_t time, int64_t stream_time) {
-  // Also once a maxspan has passed since the last sweep: a query that sees
-  // few events would otherwise hold what maxspan put out of reach until
-  // thousands came. Such a sweep waits until it costs at most four steps per
-  // event since the last one, so it stays amortized whatever the clock does.
+  // Also once a maxspan has passed on the stream's clock since the last
+  // sweep: a query that sees few events would otherwise hold what maxspan
+  // put out of reach until thousands came. Such a sweep waits until there
+  // are at least a quarter as many events since the last one as keys held,
+  // so it stays amortized. Not on a query's own timestamp field, which the
+  // stream does not order: it may go back to a partial a sweep let go.
   ++state_.since_sweep;
   const size_t held =
       state_.sequences.size() + state_.missing_hits.size() + state_.completed.size();
-  const bool window_passed = query_->maxspan > 0 && held > 0 && 4 * state_.since_sweep >= held &&
+  const bool window_passed = query_->maxspan > 0 && !query_->own_time && held > 0 &&
+                             4 * state_.since_sweep >= held &&
                              elapsed(state_.swept_at, time) > query_->maxspan;
   if (state_.since_sweep >= state_.sweep_every || window_passed) {
     sweep(time, stream_time);
@@ -705,6 +708,7 @@ void QueryEngine::spill_samples_if_due() {
     return;
   if (!sample_spool_) sample_spool_ = std::make_shared<DocumentSpool>();
   state_.sample_step_cap = options.max_samples_per_key + query_->filters.size();
+  state_.sample_steps = query_->filters.size();
   // When the disk cannot take them, keys stay in memory, bounded by
   // max_sequence_state as before.
   if (!state_.spill_samples(*sample_spool_, kSampleRuns)) sample_spool_failed_ = true;

@@ -168,6 +168,7 @@ struct QueryState {
   using SampleRun = std::vector<SpooledDocument>;
   std::vector<SampleRun> sample_runs;
   size_t sample_step_cap = SIZE_MAX;  // events held per key and step
+  size_t sample_steps = 0;            // the query's steps: a run's record holds no other
   // Every sample key, those in runs merged with those in memory (their
   // events in the order they came, at most sample_step_cap per step), in
   // packed-key order; false, with why, when a run cannot be read back. With

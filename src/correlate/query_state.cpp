@@ -260,7 +260,7 @@ bool QueryState::load(std::string_view in, std::string* error) {
        reader.get(state.stats.expired) && reader.get(state.stats.peak_partials) &&
        reader.get(emitted_count) && reader.get(state.since_sweep) &&
        reader.get(state.sweep_every) && (state.sweep_every > 0 || reader.fail());
-  // A state written before swept_at was kept sweeps at its first event.
+  // A state written before swept_at was kept sweeps by clock at its first chance.
   ok = ok && (reader.at_end() || reader.get(state.swept_at));
   state.emitted = emitted_count;
   if (!ok)

@@ -74,8 +74,9 @@ struct RunRecord {
   }
 };
 
-// Takes the next record off `in`, reading only its key, since and steps.
-bool split_record(std::string_view& in, RunRecord& record) {
+// Takes the next record off `in`, reading only its key, since and steps
+// (each below `steps`, the query's).
+bool split_record(std::string_view& in, size_t steps, RunRecord& record) {
   BinaryReader reader(in);
   uint64_t length = 0, pairs = 0;
   if (!reader.get(length) || length > reader.rest().size()) return false;
@@ -87,6 +88,8 @@ bool split_record(std::string_view& in, RunRecord& record) {
   const std::string_view rest = body.rest();
   record.pairs = rest.substr(0, pairs * 2 * sizeof(uint32_t));
   record.events = rest.substr(record.pairs.size());
+  for (size_t pair = 0; pair < record.pair_count(); ++pair)
+    if (record.step(pair) >= steps) return false;
   in.remove_prefix(record.whole.size());
   return true;
 }
@@ -123,7 +126,7 @@ bool read_pairs(const RunRecord& record, std::vector<std::pair<uint32_t, EventPt
 // Reads one run's records in order, a chunk at a time.
 class RunReader {
  public:
-  explicit RunReader(const QueryState::SampleRun& run) : run_(run) {}
+  RunReader(const QueryState::SampleRun& run, size_t steps) : run_(run), steps_(steps) {}
   // The next record; false at the end, or when the run cannot be read back.
   bool next(RunRecord& record) {
     while (rest_.empty()) {
@@ -131,7 +134,7 @@ class RunReader {
       if (!run_[next_chunk_++].read(chunk_)) return fail();
       rest_ = chunk_;
     }
-    return split_record(rest_, record) || fail();
+    return split_record(rest_, steps_, record) || fail();
   }
   bool failed() const { return failed_; }
   bool fail() {
@@ -143,6 +146,7 @@ class RunReader {
 
  private:
   const QueryState::SampleRun& run_;
+  size_t steps_;
   size_t next_chunk_ = 0;
   std::string chunk_;
   std::string_view rest_;
@@ -200,17 +204,18 @@ class SampleMerge {
         cap_(state.sample_step_cap),
         sources_(state.sample_runs.size() + 1) {
     for (size_t i = 0; i < state.sample_runs.size(); ++i)
-      sources_[i].reader.emplace(state.sample_runs[i]);
+      sources_[i].reader.emplace(state.sample_runs[i], state.sample_steps);
     for (Source& source : sources_) advance(source);
   }
-  // Moves to the next key; false at the end, or when a run fails (failed_run).
+  // Moves to the next key; false at the end. A run that fails (failed_run)
+  // gives no more keys; the others go on.
   bool next() {
     for (Source* source : current_) advance(*source);
     current_.clear();
     const Source* least = nullptr;
     for (const Source& source : sources_)
       if (source.has && (!least || source.key < least->key)) least = &source;
-    if (!least || failed_run()) return false;
+    if (!least) return false;
     for (Source& source : sources_)  // in age order
       if (source.has && source.key == least->key) current_.push_back(&source);
     return true;
@@ -238,16 +243,21 @@ class SampleMerge {
     }
     return matched;
   }
-  // The key's events, merged; false when a run's record is damaged.
+  // The key's events, merged; false when a run's record is damaged: that
+  // run is left out (failed_run), from this key on.
   bool merged(QueryState::SampleKey& out) {
     out = {};
     out.since = UINT64_MAX;
     per_step_.clear();
+    bool whole = true;
     for (Source* source : current_) {
       pairs_.clear();
       if (source->reader) {
+        if (!read_pairs(source->record, pairs_)) {
+          whole = source->reader->fail();
+          continue;
+        }
         out.since = std::min(out.since, source->record.since);
-        if (!read_pairs(source->record, pairs_)) return source->reader->fail();
       } else {
         out.since = std::min(out.since, source->entry->second.since);
         pairs_ = source->entry->second.events;
@@ -259,7 +269,7 @@ class SampleMerge {
         out.events.emplace_back(step, std::move(event));
       }
     }
-    return true;
+    return whole;
   }
   // The first run (1-based) that could not be read back.
   std::optional<size_t> failed_run() const {
@@ -302,7 +312,8 @@ bool QueryState::each_sample(const SampleVisitor& visit, std::string* error,
   while (merge.next()) {
     if (wanted && !wanted(merge.steps_matched())) continue;
     SampleKey sample;
-    if (!merge.merged(sample)) break;
+    merge.merged(sample);  // a damaged record's run is said below
+    if (sample.events.empty()) continue;
     if (!visit(std::string(merge.key()), std::move(sample))) break;
   }
   if (std::optional<size_t> run = merge.failed_run()) {
