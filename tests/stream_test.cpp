@@ -40,6 +40,18 @@ const char* kSequence =
     "sequence by host.name with maxspan=5s [process where process.name == \"xmrig\"] "
     "[network where destination.port == 3333]";
 
+// `count` xmrig starts, each on a host of its own, `step_ms` apart: each
+// begins a partial of kSequence that never completes.
+std::string partials(int count, int64_t step_ms) {
+  std::string input;
+  for (int i = 0; i < count; ++i)
+    input += fmt::format(
+        R"({{"@timestamp":{},"event":{{"category":"process","sequence":{}}},"host":{{"name":"h{}"}},"process":{{"name":"xmrig"}}}})"
+        "\n",
+        1'700'000'000'000 + i * step_ms, i, i);
+  return input;
+}
+
 // Text sources through the whole stream: detection from the first line,
 // sequences across auditd events, and every kind of bad line counted.
 // The resident size, in kB, of the mapping that holds `at` (/proc/self/smaps).
@@ -284,13 +296,7 @@ TEST(Stream, ShuffledWithinLatenessGivesTheSameResults) {
 
 TEST(Stream, SequenceStateStaysUnderTheCapAndCountsOverflow) {
   // 5000 hosts each start a partial sequence that never completes.
-  std::string input;
-  for (int host = 0; host < 5000; ++host) {
-    input += fmt::format(
-        R"({{"@timestamp":{},"event":{{"category":"process","sequence":{}}},"host":{{"name":"h{}"}},"process":{{"name":"xmrig"}}}})"
-        "\n",
-        1'700'000'000'000 + host, host, host);
-  }
+  const std::string input = partials(5000, 1);
   EngineOptions engine_options;
   engine_options.max_sequence_state = 1000;
   RunOutput output = run_stream(kSequence, input, {}, engine_options);
@@ -301,13 +307,7 @@ TEST(Stream, SequenceStateStaysUnderTheCapAndCountsOverflow) {
 
 TEST(Stream, ExpiredPartialsAreDropped) {
   // With maxspan, partials older than the watermark go away: state stays flat.
-  std::string input;
-  for (int i = 0; i < 200'000; ++i) {
-    input += fmt::format(
-        R"({{"@timestamp":{},"event":{{"category":"process","sequence":{}}},"host":{{"name":"h{}"}},"process":{{"name":"xmrig"}}}})"
-        "\n",
-        1'700'000'000'000 + i * 100, i, i);
-  }
+  const std::string input = partials(200'000, 100);
   RunOutput output = run_stream(kSequence, input);
   // Flat: bounded by the sweep interval (8192 events), not by the 200 000 keys seen.
   EXPECT_LT(output.engine.peak_partials, 10'000u);
@@ -318,13 +318,7 @@ TEST(Stream, ExpiredPartialsAreDropped) {
 TEST(Stream, AQuerySeeingFewEventsDropsExpiredPartialsOnceItsMaxspanPasses) {
   // 2000 partials a second apart: fewer events than a sweep by count waits
   // for (8192), so only the query's clock can let the expired ones go.
-  std::string input;
-  for (int i = 0; i < 2000; ++i) {
-    input += fmt::format(
-        R"({{"@timestamp":{},"event":{{"category":"process","sequence":{}}},"host":{{"name":"h{}"}},"process":{{"name":"xmrig"}}}})"
-        "\n",
-        1'700'000'000'000 + i * 1000, i, i);
-  }
+  const std::string input = partials(2000, 1000);
   RunOutput output = run_stream(kSequence, input);
   // maxspan is 5s: a few more than five partials are alive at once.
   EXPECT_LT(output.engine.peak_partials, 20u);

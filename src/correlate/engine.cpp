@@ -341,12 +341,15 @@ void QueryEngine::tick(int64_t time, int64_t stream_time) {
   // so it stays amortized. Not on a query's own timestamp field, which the
   // stream does not order: it may go back to a partial a sweep let go.
   ++state_.since_sweep;
-  const size_t held =
-      state_.sequences.size() + state_.missing_hits.size() + state_.completed.size();
-  const bool window_passed = query_->maxspan > 0 && !query_->own_time && held > 0 &&
-                             4 * state_.since_sweep >= held &&
-                             elapsed(state_.swept_at, time) > query_->maxspan;
-  if (state_.since_sweep >= state_.sweep_every || window_passed) {
+  auto window_passed = [&] {
+    if (query_->maxspan <= 0 || query_->own_time ||
+        elapsed(state_.swept_at, time) <= query_->maxspan)
+      return false;
+    const size_t held =
+        state_.sequences.size() + state_.missing_hits.size() + state_.completed.size();
+    return held > 0 && 4 * state_.since_sweep >= held;
+  };
+  if (state_.since_sweep >= state_.sweep_every || window_passed()) {
     sweep(time, stream_time);
     // Sweep again once as many events came as there are keys left: amortized O(1).
     state_.sweep_every =

@@ -3,6 +3,7 @@
 // Elasticsearch's SequenceMatcher semantics, samples, and head/tail.
 #pragma once
 
+#include <algorithm>
 #include <compare>
 #include <functional>
 #include <map>
@@ -125,6 +126,18 @@ struct JoinKeyEqual {
     return (a <=> b) == 0;
   }
 };
+
+// A map's entries sorted by key: hash maps are written out in key order, so
+// that the same state always gives the same bytes.
+template <typename Map>
+std::vector<const typename Map::value_type*> entries_in_key_order(const Map& map) {
+  std::vector<const typename Map::value_type*> sorted;
+  sorted.reserve(map.size());
+  for (const auto& entry : map) sorted.push_back(&entry);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  return sorted;
+}
 
 // What one partition's run of a query has built up: live partial
 // sequences, samples, remembered missing-step events, results held for the

@@ -109,12 +109,7 @@ size_t QueryState::SampleKey::count(uint32_t step) const {
 }
 
 std::vector<const QueryState::Sequence*> QueryState::sequences_in_order() const {
-  std::vector<const Sequence*> ordered;
-  ordered.reserve(sequences.size());
-  for (const Sequence& sequence : sequences) ordered.push_back(&sequence);
-  std::sort(ordered.begin(), ordered.end(),
-            [](const Sequence* a, const Sequence* b) { return a->first < b->first; });
-  return ordered;
+  return entries_in_key_order(sequences);
 }
 
 void QueryState::save(std::string& out) const {

@@ -184,30 +184,19 @@ class RunWriter {
 
 using SampleEntry = std::pair<const std::string, QueryState::SampleKey>;
 
-// The keys in memory, in the order of a run.
-std::vector<const SampleEntry*> in_key_order(
-    const std::unordered_map<std::string, QueryState::SampleKey>& samples) {
-  std::vector<const SampleEntry*> sorted;
-  sorted.reserve(samples.size());
-  for (const SampleEntry& entry : samples) sorted.push_back(&entry);
-  std::sort(sorted.begin(), sorted.end(),
-            [](const SampleEntry* a, const SampleEntry* b) { return a->first < b->first; });
-  return sorted;
-}
-
 // The runs (oldest first) and memory merged key by key. Each key's events
 // are told without reading them (steps_matched), and read only when asked.
 class SampleMerge {
  public:
   explicit SampleMerge(const QueryState& state)
-      : in_memory_(in_key_order(state.samples)),
+      : in_memory_(entries_in_key_order(state.samples)),
         cap_(state.sample_step_cap),
         sources_(state.sample_runs.size() + 1) {
     for (size_t i = 0; i < state.sample_runs.size(); ++i)
       sources_[i].reader.emplace(state.sample_runs[i], state.sample_steps);
     for (Source& source : sources_) advance(source);
   }
-  // Moves to the next key; false at the end. A run that fails (failed_run)
+  // Moves to the next key; false at the end. A run that fails (all_read)
   // gives no more keys; the others go on.
   bool next() {
     for (Source* source : current_) advance(*source);
@@ -225,57 +214,56 @@ class SampleMerge {
   const RunRecord* lone_record() const {
     return current_.size() == 1 && current_.front()->reader ? &current_.front()->record : nullptr;
   }
-  // The steps with an event once merged: capped per step as push_sample caps.
+  // The steps with an event once merged.
   uint32_t steps_matched() {
     per_step_.clear();
     uint32_t matched = 0;
-    auto count = [&](uint32_t step) {
-      if (step >= per_step_.size()) per_step_.resize(step + 1, 0);
-      if (per_step_[step] < cap_ && per_step_[step]++ == 0) ++matched;
-    };
     for (const Source* source : current_) {
       if (source->reader) {
         for (size_t pair = 0; pair < source->record.pair_count(); ++pair)
-          count(source->record.step(pair));
+          kept(source->record.step(pair), matched);
       } else {
-        for (const auto& event : source->entry->second.events) count(event.first);
+        for (const auto& event : source->entry->second.events) kept(event.first, matched);
       }
     }
     return matched;
   }
   // The key's events, merged; false when a run's record is damaged: that
-  // run is left out (failed_run), from this key on.
+  // run is left out (all_read), from this key on.
   bool merged(QueryState::SampleKey& out) {
     out = {};
     out.since = UINT64_MAX;
     per_step_.clear();
     bool whole = true;
+    auto add = [&](const std::vector<std::pair<uint32_t, EventPtr>>& events) {
+      for (const auto& [step, event] : events)
+        if (kept(step, out.steps_matched)) out.events.emplace_back(step, event);
+    };
     for (Source* source : current_) {
-      pairs_.clear();
-      if (source->reader) {
-        if (!read_pairs(source->record, pairs_)) {
-          whole = source->reader->fail();
-          continue;
-        }
-        out.since = std::min(out.since, source->record.since);
-      } else {
+      if (!source->reader) {
         out.since = std::min(out.since, source->entry->second.since);
-        pairs_ = source->entry->second.events;
+        add(source->entry->second.events);
+        continue;
       }
-      for (auto& [step, event] : pairs_) {
-        if (step >= per_step_.size()) per_step_.resize(step + 1, 0);
-        if (per_step_[step] >= cap_) continue;
-        if (per_step_[step]++ == 0) ++out.steps_matched;
-        out.events.emplace_back(step, std::move(event));
+      pairs_.clear();
+      if (!read_pairs(source->record, pairs_)) {
+        whole = source->reader->fail();
+        continue;
       }
+      out.since = std::min(out.since, source->record.since);
+      add(pairs_);
     }
     return whole;
   }
-  // The first run (1-based) that could not be read back.
-  std::optional<size_t> failed_run() const {
-    for (size_t i = 0; i + 1 < sources_.size(); ++i)
-      if (sources_[i].reader->failed()) return i + 1;
-    return std::nullopt;
+  // False, with which run, when a run could not be read back.
+  bool all_read(std::string* error) const {
+    for (size_t i = 0; i + 1 < sources_.size(); ++i) {
+      if (!sources_[i].reader->failed()) continue;
+      if (error)
+        *error = fmt::format("sample keys kept on disk (run {}) cannot be read back", i + 1);
+      return false;
+    }
+    return true;
   }
 
  private:
@@ -295,6 +283,14 @@ class SampleMerge {
       source.entry = in_memory_[source.next_in_memory++];
       source.key = source.entry->first;
     }
+  }
+  // Whether an event of `step` is kept, capped per step as push_sample caps;
+  // the step's first counts toward `matched`.
+  bool kept(uint32_t step, uint32_t& matched) {
+    if (step >= per_step_.size()) per_step_.resize(step + 1, 0);
+    if (per_step_[step] >= cap_) return false;
+    if (per_step_[step]++ == 0) ++matched;
+    return true;
   }
   std::vector<const SampleEntry*> in_memory_;
   size_t cap_;
@@ -316,11 +312,7 @@ bool QueryState::each_sample(const SampleVisitor& visit, std::string* error,
     if (sample.events.empty()) continue;
     if (!visit(std::string(merge.key()), std::move(sample))) break;
   }
-  if (std::optional<size_t> run = merge.failed_run()) {
-    if (error) *error = fmt::format("sample keys kept on disk (run {}) cannot be read back", *run);
-    return false;
-  }
-  return true;
+  return merge.all_read(error);
 }
 
 bool QueryState::spill_samples(DocumentSpool& spool, size_t max_runs, std::string* error) {
@@ -337,13 +329,9 @@ bool QueryState::spill_samples(DocumentSpool& spool, size_t max_runs, std::strin
       else
         written = merge.merged(sample) && writer.add(merge.key(), sample);
     }
-    if (std::optional<size_t> run = merge.failed_run()) {
-      if (error)
-        *error = fmt::format("sample keys kept on disk (run {}) cannot be read back", *run);
-      return false;
-    }
+    if (!merge.all_read(error)) return false;
   } else {
-    for (const SampleEntry* entry : in_key_order(samples))
+    for (const SampleEntry* entry : entries_in_key_order(samples))
       if (!(written = writer.add(entry->first, entry->second))) break;
   }
   if (!written || !writer.flush()) {
