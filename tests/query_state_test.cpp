@@ -2,6 +2,7 @@
 // partition must go on to give exactly the results of an uninterrupted run;
 // a damaged state is refused, never a crash.
 #include <limits>
+#include <map>
 #include <random>
 
 #include <fmt/format.h>
@@ -408,10 +409,10 @@ TEST(QueryState, ADamagedSampleRunLosesItsKeysOnly) {
   state.sample_step_cap = 4;
   state.samples.emplace("a", sample(0));
   state.samples.emplace("c", sample(1));
-  ASSERT_TRUE(state.spill_samples(spool, 16));
+  ASSERT_TRUE(state.spill_samples(spool, 16, 64));
   std::optional<SpooledDocument> damaged = spool.store("no record at all");
   ASSERT_TRUE(damaged);
-  state.sample_runs.push_back({*damaged});
+  state.sample_runs.push_back({{*damaged}});
   state.samples.emplace("b", sample(0));
   state.samples.emplace("d", sample(1));
   std::string error;
@@ -424,13 +425,73 @@ TEST(QueryState, ADamagedSampleRunLosesItsKeysOnly) {
   other.sample_steps = 1;
   other.samples.emplace("e", sample(0));
   other.samples.emplace("f", sample(1));
-  ASSERT_TRUE(other.spill_samples(spool, 16));
+  ASSERT_TRUE(other.spill_samples(spool, 16, 64));
   other.samples.emplace("g", sample(0));
   error.clear();
   auto [other_whole, other_seen] = keys_of(other, &error);
   EXPECT_FALSE(other_whole);
   EXPECT_EQ(other_seen, (std::vector<std::string>{"e", "g"}));
   EXPECT_NE(error.find("(run 1)"), std::string::npos) << error;
+}
+
+// Runs merge by tiers: the newest `fan_in` runs of a tier become one of the
+// next (memory joining tier 0), and all become one past `max_runs`. Keys
+// seen across many spills come back whole, their events in the order they
+// came, whatever was merged on the way.
+TEST(QueryState, SampleRunsMergeByTiersAndKeepEveryKeysOrder) {
+  auto event_named = [](const std::string& name) {
+    auto event = std::make_shared<Event>();
+    event->owned_source = name;
+    return EventPtr(event);
+  };
+  DocumentSpool spool;
+  QueryState state;
+  state.sample_steps = 2;
+  state.sample_step_cap = 1000;
+  std::map<std::string, std::vector<std::string>> expected;
+  std::vector<std::vector<uint32_t>> tiers;
+  std::mt19937 random(7);
+  for (int spill = 0; spill < 30; ++spill) {
+    for (int i = 0; i < 6; ++i) {
+      const std::string key = fmt::format("k{:02}", random() % 40);
+      const uint32_t step = static_cast<uint32_t>(random() % 2);
+      const std::string name = fmt::format("{} s{} at {}.{}", key, step, spill, i);
+      QueryState::SampleKey& sample = state.samples[key];
+      if (sample.count(step) == 0) ++sample.steps_matched;
+      sample.events.emplace_back(step, event_named(name));
+      expected[key].push_back(name);
+    }
+    std::string error;
+    ASSERT_TRUE(state.spill_samples(spool, 3, 64, &error)) << error;
+    EXPECT_TRUE(state.samples.empty());
+    std::vector<uint32_t> now;
+    for (const QueryState::SampleRun& run : state.sample_runs) now.push_back(run.tier);
+    tiers.push_back(now);
+  }
+  // Like counting in base 3: 9 spills are one run of tier 2, 26 are 2,2,1,1,0,0.
+  EXPECT_EQ(tiers[8], (std::vector<uint32_t>{2}));
+  EXPECT_EQ(tiers[25], (std::vector<uint32_t>{2, 2, 1, 1, 0, 0}));
+  EXPECT_EQ(tiers[26], (std::vector<uint32_t>{3}));
+  std::map<std::string, std::vector<std::string>> seen;
+  std::string error;
+  ASSERT_TRUE(state.each_sample(
+      [&](std::string&& key, QueryState::SampleKey&& sample) {
+        for (const auto& [step, event] : sample.events) seen[key].emplace_back(event->source());
+        return true;
+      },
+      &error))
+      << error;
+  EXPECT_EQ(seen, expected);
+  // Past max_runs, every run and memory become one.
+  QueryState capped;
+  capped.sample_steps = 1;
+  capped.sample_step_cap = 1000;
+  for (int spill = 0; spill < 4; ++spill) {
+    capped.samples[fmt::format("k{}", spill)].events.emplace_back(0, event_named("e"));
+    ASSERT_TRUE(capped.spill_samples(spool, 16, 4));
+  }
+  ASSERT_EQ(capped.sample_runs.size(), 1u);
+  EXPECT_EQ(capped.sample_runs.front().tier, 1u);
 }
 
 }  // namespace

@@ -700,9 +700,11 @@ void QueryEngine::push_sample(const EventPtr& event) {
   }
 }
 
-// Runs on disk are merged into one when there are this many, so that the
-// merge at the end reads a bounded number of chunks at once.
-constexpr size_t kSampleRuns = 16;
+// Runs on disk are merged by 16 of a tier (each key rewritten once per
+// 16-fold growth), and all into one past 64, so that a merge reads a bounded
+// number of chunks at once.
+constexpr size_t kSampleFanIn = 16;
+constexpr size_t kSampleRuns = 64;
 
 void QueryEngine::spill_samples_if_due() {
   const EngineOptions& options = query_->options;
@@ -714,7 +716,7 @@ void QueryEngine::spill_samples_if_due() {
   state_.sample_steps = query_->filters.size();
   // When the disk cannot take them, keys stay in memory, bounded by
   // max_sequence_state as before.
-  if (!state_.spill_samples(*sample_spool_, kSampleRuns)) sample_spool_failed_ = true;
+  if (!state_.spill_samples(*sample_spool_, kSampleFanIn, kSampleRuns)) sample_spool_failed_ = true;
 }
 
 // Past --max-sequence-state keys, the oldest tenth of the incomplete ones go,

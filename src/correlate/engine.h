@@ -177,8 +177,12 @@ struct QueryState {
   std::set<std::vector<Scalar>, std::less<>> completed_keys;  // with missing stages only
   std::unordered_map<std::string, SampleKey> samples;
   // Sample keys moved to disk, oldest first. A run is a list of spooled
-  // chunks of records sorted by packed key (sample_runs.cpp).
-  using SampleRun = std::vector<SpooledDocument>;
+  // chunks of records sorted by packed key (sample_runs.cpp); its tier is 0
+  // when written from memory, t + 1 when merged from runs of tier t.
+  struct SampleRun {
+    std::vector<SpooledDocument> chunks;
+    uint32_t tier = 0;
+  };
   std::vector<SampleRun> sample_runs;
   size_t sample_step_cap = SIZE_MAX;  // events held per key and step
   size_t sample_steps = 0;            // the query's steps: a run's record holds no other
@@ -191,10 +195,13 @@ struct QueryState {
   using StepsWanted = std::function<bool(uint32_t steps_matched)>;
   bool each_sample(const SampleVisitor& visit, std::string* error = nullptr,
                    const StepsWanted& wanted = {}) const;
-  // Moves the keys in memory to a new run on disk (all runs merged into one
-  // when there are `max_runs`); false, and nothing changed, when the spool
-  // cannot take them.
-  bool spill_samples(DocumentSpool& spool, size_t max_runs, std::string* error = nullptr);
+  // Moves the keys in memory to a new run on disk. The newest `fan_in` runs
+  // of one tier are merged into one of the next, memory included when they
+  // are of tier 0, so that each key is rewritten once per tier; past
+  // `max_runs`, all are merged into one. False, and nothing changed, when
+  // the spool cannot take them.
+  bool spill_samples(DocumentSpool& spool, size_t fan_in, size_t max_runs,
+                     std::string* error = nullptr);
   EngineStats stats;
   size_t emitted = 0;  // results sent to the sink (for head limits)
 

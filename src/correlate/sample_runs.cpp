@@ -2,7 +2,9 @@
 // event, so every key waits until the input ends; a flood of keys (one per
 // process, say) would grow memory with the input. Past a number of keys in
 // memory, they are written out as a run sorted by packed key, in chunks, to
-// an unlinked temporary file, and memory starts again. At the end (and at a
+// an unlinked temporary file, and memory starts again. Runs are merged by
+// tiers, the newest of a tier together, so the runs stay in age order and
+// few, and each key is rewritten once per tier. At the end (and at a
 // checkpoint) the runs and memory are merged key by key, older runs first,
 // so that each key's events come in the order they came.
 //
@@ -130,8 +132,8 @@ class RunReader {
   // The next record; false at the end, or when the run cannot be read back.
   bool next(RunRecord& record) {
     while (rest_.empty()) {
-      if (next_chunk_ == run_.size()) return false;
-      if (!run_[next_chunk_++].read(chunk_)) return fail();
+      if (next_chunk_ == run_.chunks.size()) return false;
+      if (!run_.chunks[next_chunk_++].read(chunk_)) return fail();
       rest_ = chunk_;
     }
     return split_record(rest_, steps_, record) || fail();
@@ -140,7 +142,7 @@ class RunReader {
   bool fail() {
     failed_ = true;
     rest_ = {};
-    next_chunk_ = run_.size();
+    next_chunk_ = run_.chunks.size();
     return false;
   }
 
@@ -170,7 +172,7 @@ class RunWriter {
     if (buffer_.empty()) return true;
     std::optional<SpooledDocument> stored = spool_.store(buffer_);
     if (!stored) return false;
-    run_.push_back(std::move(*stored));
+    run_.chunks.push_back(std::move(*stored));
     buffer_.clear();
     return true;
   }
@@ -184,16 +186,19 @@ class RunWriter {
 
 using SampleEntry = std::pair<const std::string, QueryState::SampleKey>;
 
-// The runs (oldest first) and memory merged key by key. Each key's events
-// are told without reading them (steps_matched), and read only when asked.
+// Runs from `first_run` on (oldest first), and memory when asked, merged
+// key by key. Each key's events are told without reading them
+// (steps_matched), and read only when asked.
 class SampleMerge {
  public:
-  explicit SampleMerge(const QueryState& state)
-      : in_memory_(entries_in_key_order(state.samples)),
-        cap_(state.sample_step_cap),
-        sources_(state.sample_runs.size() + 1) {
-    for (size_t i = 0; i < state.sample_runs.size(); ++i)
-      sources_[i].reader.emplace(state.sample_runs[i], state.sample_steps);
+  SampleMerge(const QueryState& state, size_t first_run, bool with_memory)
+      : first_run_(first_run), cap_(state.sample_step_cap) {
+    for (size_t i = first_run; i < state.sample_runs.size(); ++i)
+      sources_.emplace_back().reader.emplace(state.sample_runs[i], state.sample_steps);
+    if (with_memory) {
+      in_memory_ = entries_in_key_order(state.samples);
+      sources_.emplace_back();
+    }
     for (Source& source : sources_) advance(source);
   }
   // Moves to the next key; false at the end. A run that fails (all_read)
@@ -213,6 +218,11 @@ class SampleMerge {
   // The key's record, when one run holds the key and nothing else does.
   const RunRecord* lone_record() const {
     return current_.size() == 1 && current_.front()->reader ? &current_.front()->record : nullptr;
+  }
+  // The key's events, when memory holds the key and no run does.
+  const QueryState::SampleKey* lone_entry() const {
+    return current_.size() == 1 && !current_.front()->reader ? &current_.front()->entry->second
+                                                             : nullptr;
   }
   // The steps with an event once merged.
   uint32_t steps_matched() {
@@ -257,10 +267,11 @@ class SampleMerge {
   }
   // False, with which run, when a run could not be read back.
   bool all_read(std::string* error) const {
-    for (size_t i = 0; i + 1 < sources_.size(); ++i) {
-      if (!sources_[i].reader->failed()) continue;
+    for (size_t i = 0; i < sources_.size(); ++i) {
+      if (!sources_[i].reader || !sources_[i].reader->failed()) continue;
       if (error)
-        *error = fmt::format("sample keys kept on disk (run {}) cannot be read back", i + 1);
+        *error = fmt::format("sample keys kept on disk (run {}) cannot be read back",
+                             first_run_ + i + 1);
       return false;
     }
     return true;
@@ -292,6 +303,7 @@ class SampleMerge {
     if (per_step_[step]++ == 0) ++matched;
     return true;
   }
+  size_t first_run_;
   std::vector<const SampleEntry*> in_memory_;
   size_t cap_;
   std::vector<Source> sources_;
@@ -304,7 +316,7 @@ class SampleMerge {
 
 bool QueryState::each_sample(const SampleVisitor& visit, std::string* error,
                              const StepsWanted& wanted) const {
-  SampleMerge merge(*this);
+  SampleMerge merge(*this, 0, true);
   while (merge.next()) {
     if (wanted && !wanted(merge.steps_matched())) continue;
     SampleKey sample;
@@ -315,32 +327,59 @@ bool QueryState::each_sample(const SampleVisitor& visit, std::string* error,
   return merge.all_read(error);
 }
 
-bool QueryState::spill_samples(DocumentSpool& spool, size_t max_runs, std::string* error) {
+// Runs from `first_run` on, and memory when asked, merged into one run of
+// `tier` in their place. A key that one run alone holds is copied as it is,
+// its events unread.
+static bool merge_runs(QueryState& state, DocumentSpool& spool, size_t first_run, bool with_memory,
+                       uint32_t tier, std::string* error) {
   RunWriter writer(spool);
   bool written = true;
-  const bool merge_all = sample_runs.size() + 1 >= max_runs;
-  if (merge_all) {
-    // A key that one run alone holds is copied as it is, its events unread.
-    SampleMerge merge(*this);
-    SampleKey sample;
-    while (written && merge.next()) {
-      if (const RunRecord* record = merge.lone_record())
-        written = writer.add(*record);
-      else
-        written = merge.merged(sample) && writer.add(merge.key(), sample);
-    }
-    if (!merge.all_read(error)) return false;
-  } else {
-    for (const SampleEntry* entry : entries_in_key_order(samples))
-      if (!(written = writer.add(entry->first, entry->second))) break;
+  SampleMerge merge(state, first_run, with_memory);
+  QueryState::SampleKey sample;
+  while (written && merge.next()) {
+    if (const RunRecord* record = merge.lone_record())
+      written = writer.add(*record);
+    else if (const QueryState::SampleKey* entry = merge.lone_entry())
+      written = writer.add(merge.key(), *entry);
+    else
+      written = merge.merged(sample) && writer.add(merge.key(), sample);
   }
+  if (!merge.all_read(error)) return false;
   if (!written || !writer.flush()) {
     if (error) *error = spool.last_error();
     return false;
   }
-  if (merge_all) sample_runs.clear();
-  sample_runs.push_back(std::move(writer.run()));
-  samples.clear();
+  state.sample_runs.resize(first_run);
+  writer.run().tier = tier;
+  state.sample_runs.push_back(std::move(writer.run()));
+  if (with_memory) state.samples.clear();
+  return true;
+}
+
+bool QueryState::spill_samples(DocumentSpool& spool, size_t fan_in, size_t max_runs,
+                               std::string* error) {
+  // The newest runs of one tier, counted back from the end.
+  auto newest_of_tier = [&](uint32_t tier) {
+    size_t count = 0;
+    while (count < sample_runs.size() && sample_runs[sample_runs.size() - 1 - count].tier == tier)
+      ++count;
+    return count;
+  };
+  const size_t runs = sample_runs.size();
+  if (runs + 1 >= max_runs) {
+    uint32_t top = 0;
+    for (const SampleRun& run : sample_runs) top = std::max(top, run.tier);
+    return merge_runs(*this, spool, 0, true, top + 1, error);
+  }
+  // Memory joins the newest runs of tier 0 when it makes them fan_in.
+  const size_t tier_zero = std::min(newest_of_tier(0), fan_in - 1);
+  const bool joins = fan_in > 1 && tier_zero == fan_in - 1;
+  if (!merge_runs(*this, spool, joins ? runs - tier_zero : runs, true, joins ? 1 : 0, error))
+    return false;
+  // Then, as long as the newest fan_in runs share a tier, they become one.
+  for (uint32_t tier = joins ? 1 : 0; fan_in > 1 && newest_of_tier(tier) >= fan_in; ++tier)
+    if (!merge_runs(*this, spool, sample_runs.size() - fan_in, false, tier + 1, error))
+      return false;
   return true;
 }
 
