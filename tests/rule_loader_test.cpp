@@ -1,5 +1,9 @@
 #include "rules/rule_loader.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "diag/diagnostic.h"
 #include "test_util.h"
 
 namespace pickaxe::testing {
@@ -130,6 +134,44 @@ TEST(RuleLoader, ReadsDirectoriesRecursivelyInOrder) {
   EXPECT_EQ(result.rules[1].name, "two");
   EXPECT_TRUE(result.rules[0].loaded());
   EXPECT_EQ(result.rules[0].rule_id.size(), 36u);
+}
+
+// Files are read on several threads; rules, their diagnostics and the files'
+// problems come out as one thread gives them, correlations linked across files.
+TEST(RuleLoader, SeveralThreadsLoadWhatOneLoads) {
+  TempDir dir;
+  dir.write("a/broken.toml", "[rule\nname = 1\n");
+  dir.write("a/bad.eql", "process where process.name ==");
+  dir.write("b/binary.eql", std::string("process\0where", 13));
+  dir.write("b/notes.txt", "not a rule page");
+  // A correlation over a pack rule, in another folder.
+  dir.write("c/miners.yml",
+            "title: Miners per executable\nid: 0c0c0c0c-0000-4000-8000-000000000001\n"
+            "level: high\ncorrelation:\n  type: event_count\n"
+            "  rules: [6f1d3c2a-8b4e-4a57-9c1e-2d7f0b9a4e11]\n  group-by: [Image]\n"
+            "  timespan: 1h\n  condition: {gte: 1}\n");
+  std::vector<std::string> paths = {std::string(PICKAXE_SOURCE_DIR) + "/rules", dir.path(),
+                                    "/nonexistent/rules.eql"};
+  auto describe = [](const LoadResult& result) {
+    std::string out = fmt::format("{} files\n", result.files_read);
+    for (const Rule& rule : result.rules) {
+      out += fmt::format("rule {} {} {}\n", rule.rule_id, rule.name, rule.loaded());
+      for (const Diagnostic& d : rule.diagnostics.items()) out += render_text(d);
+      if (rule.correlation)
+        for (const auto& input : rule.correlation->inputs)
+          out += fmt::format(" reads {} {}\n", input.rule_id, fmt::join(input.group_fields, ","));
+    }
+    for (const Diagnostics& file : result.file_diagnostics)
+      for (const Diagnostic& d : file.items()) out += render_text(d);
+    return out;
+  };
+  const LoadResult one = load_rules(paths, nullptr, 1);
+  EXPECT_GT(one.rules.size(), 20u);
+  EXPECT_GE(one.file_diagnostics.size(), 3u);
+  const std::string expected = describe(one);
+  EXPECT_NE(expected.find("reads "), std::string::npos);  // a correlation was linked
+  EXPECT_EQ(describe(load_rules(paths, nullptr, 2)), expected);
+  EXPECT_EQ(describe(load_rules(paths, nullptr, 5)), expected);
 }
 
 TEST(RuleLoader, MissingPathIsAnError) {

@@ -80,9 +80,11 @@ std::vector<std::string> runtime_pack_paths();
 // `command`) when any rule or file has an error.
 // With `skip_invalid`, rules with errors are left out instead (with a count).
 // Sigma rules skipped for want of a logsource mapping are counted on one line.
+// Files are read on `threads` threads.
 std::optional<LoadResult> load_rules_or_report(const std::vector<std::string>& paths,
                                                std::string_view command, bool skip_invalid = false,
-                                               const sigma::Mapping* sigma_mapping = nullptr);
+                                               const sigma::Mapping* sigma_mapping = nullptr,
+                                               size_t threads = 1);
 // The mappings --mapping names, loaded into `schema`; false (with the
 // problems printed, each naming its file) when one cannot be used.
 bool load_mappings(const std::vector<std::string>& paths, Schema& schema);

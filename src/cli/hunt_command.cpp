@@ -226,8 +226,8 @@ int run_hunt(const HuntCommandOptions& options) {
   const char* command = options.watch ? "watch" : "hunt";
   HuntBuilder build = [&](const FieldIndex* base) -> std::unique_ptr<HuntBuild> {
     auto made = std::make_unique<HuntBuild>();
-    std::optional<LoadResult> loaded =
-        load_rules_or_report(rule_paths, command, options.skip_invalid, *sigma_mapping);
+    std::optional<LoadResult> loaded = load_rules_or_report(
+        rule_paths, command, options.skip_invalid, *sigma_mapping, hunt_options.threads);
     if (!loaded) return nullptr;
     made->loaded = std::move(*loaded);
     HuntOptions build_options = hunt_options;

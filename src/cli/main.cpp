@@ -213,8 +213,9 @@ std::optional<StreamOptions> stream_options_of(const StreamFlags& flags) {
 
 std::optional<LoadResult> load_rules_or_report(const std::vector<std::string>& paths,
                                                std::string_view command, bool skip_invalid,
-                                               const sigma::Mapping* sigma_mapping) {
-  LoadResult loaded = load_rules(paths, sigma_mapping);
+                                               const sigma::Mapping* sigma_mapping,
+                                               size_t threads) {
+  LoadResult loaded = load_rules(paths, sigma_mapping, threads);
   bool errors = false;
   size_t sigma_skipped = 0;
   for (const Diagnostics& file : loaded.file_diagnostics) {

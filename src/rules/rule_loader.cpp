@@ -1,10 +1,12 @@
 #include "rules/rule_loader.h"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -644,25 +646,16 @@ void load_rule_text(const std::string& path, std::string text, LoadResult& resul
   link_correlations(result);
 }
 
-LoadResult load_rules(const std::vector<std::string>& paths, const sigma::Mapping* sigma_mapping) {
-  LoadResult result;
-  auto load_file = [&](const std::string& path) {
-    std::string text;
-    if (!read_file(path, text)) {
-      file_problem(result, nullptr)
-          .error("unreadable", {0, 0}, fmt::format("{}: cannot read the file", path));
-      return;
-    }
-    if (std::string_view(text).substr(0, 8192).find('\0') != std::string_view::npos) {
-      ++result.files_read;
-      file_problem(result, nullptr)
-          .error("binary-file", {0, 0}, fmt::format("{}: a binary file, not a rule", path),
-                 "rules are EQL (.eql), detection-rules TOML (.toml), Sigma YAML (.yml) or a "
-                 "rule's web page (.txt)");
-      return;
-    }
-    load_one(path, std::move(text), result, sigma_mapping);
+LoadResult load_rules(const std::vector<std::string>& paths, const sigma::Mapping* sigma_mapping,
+                      size_t threads) {
+  // The files to read, in order, each with what becomes of it; a path that
+  // cannot be listed is a problem in its place.
+  struct Job {
+    std::string path;
+    bool in_directory = false;  // .txt and YAML count only when they are rules
+    std::string problem;        // instead of a file: an unreadable path
   };
+  std::vector<Job> jobs;
   for (const std::string& path : paths) {
     std::error_code error;
     if (fs::is_directory(path, error)) {
@@ -674,28 +667,61 @@ LoadResult load_rules(const std::vector<std::string>& paths, const sigma::Mappin
           files.push_back(it->path().string());
       }
       std::sort(files.begin(), files.end());  // deterministic order
-      for (const std::string& file : files) {
-        // In a directory, .txt files count only when they are rule pages,
-        // YAML files only when they are Sigma rules (not tuning or mappings).
-        const std::string extension = to_lower(fs::path(file).extension().string());
-        if (extension == ".txt" || extension == ".yml" || extension == ".yaml") {
-          std::string text;
-          if (!read_file(file, text)) continue;
-          if (extension == ".txt" ? !looks_like_seed_page(text) : !sigma::looks_like_sigma(text))
-            continue;
-        }
-        load_file(file);
-      }
-      if (error) {
-        file_problem(result, nullptr)
-            .error("unreadable", {0, 0}, fmt::format("{}: {}", path, error.message()));
-      }
+      for (std::string& file : files) jobs.push_back({std::move(file), true, {}});
+      if (error) jobs.push_back({{}, false, fmt::format("{}: {}", path, error.message())});
     } else if (fs::exists(path, error)) {
-      load_file(path);
+      jobs.push_back({path, false, {}});
     } else {
-      file_problem(result, nullptr)
-          .error("unreadable", {0, 0}, fmt::format("{}: no such file or directory", path));
+      jobs.push_back({{}, false, fmt::format("{}: no such file or directory", path)});
     }
+  }
+  auto load_job = [&](const Job& job, LoadResult& result) {
+    if (!job.problem.empty()) {
+      file_problem(result, nullptr).error("unreadable", {0, 0}, job.problem);
+      return;
+    }
+    // In a directory, .txt files count only when they are rule pages, YAML
+    // files only when they are Sigma rules (not tuning or mappings).
+    const std::string extension = to_lower(fs::path(job.path).extension().string());
+    const bool maybe_other =
+        job.in_directory && (extension == ".txt" || extension == ".yml" || extension == ".yaml");
+    std::string text;
+    if (!read_file(job.path, text)) {
+      if (!maybe_other)
+        file_problem(result, nullptr)
+            .error("unreadable", {0, 0}, fmt::format("{}: cannot read the file", job.path));
+      return;
+    }
+    if (maybe_other &&
+        (extension == ".txt" ? !looks_like_seed_page(text) : !sigma::looks_like_sigma(text)))
+      return;
+    if (std::string_view(text).substr(0, 8192).find('\0') != std::string_view::npos) {
+      ++result.files_read;
+      file_problem(result, nullptr)
+          .error("binary-file", {0, 0}, fmt::format("{}: a binary file, not a rule", job.path),
+                 "rules are EQL (.eql), detection-rules TOML (.toml), Sigma YAML (.yml) or a "
+                 "rule's web page (.txt)");
+      return;
+    }
+    load_one(job.path, std::move(text), result, sigma_mapping);
+  };
+  // Files are read and parsed on `threads` threads, each into its own
+  // result; the results join in file order.
+  std::vector<LoadResult> parts(jobs.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < jobs.size(); i = next++) load_job(jobs[i], parts[i]);
+  };
+  std::vector<std::thread> helpers;
+  for (size_t i = 1; i < std::min(threads, jobs.size()); ++i) helpers.emplace_back(work);
+  work();
+  for (std::thread& helper : helpers) helper.join();
+  LoadResult result;
+  for (LoadResult& part : parts) {
+    std::move(part.rules.begin(), part.rules.end(), std::back_inserter(result.rules));
+    std::move(part.file_diagnostics.begin(), part.file_diagnostics.end(),
+              std::back_inserter(result.file_diagnostics));
+    result.files_read += part.files_read;
   }
   link_correlations(result);
   return result;

@@ -20,9 +20,10 @@ struct LoadResult {
 // Loads every rule under the given files and directories. Sigma rules
 // (.yml, .yaml) are rendered as EQL through `sigma_mapping` (null: the
 // built-in one); in directories, YAML files count only when they look like
-// Sigma rules.
+// Sigma rules. Files are read and parsed on `threads` threads; the result
+// is the same for any number.
 LoadResult load_rules(const std::vector<std::string>& paths,
-                      const sigma::Mapping* sigma_mapping = nullptr);
+                      const sigma::Mapping* sigma_mapping = nullptr, size_t threads = 1);
 
 // Loads rules from one file's text; `path` names it in diagnostics.
 void load_rule_text(const std::string& path, std::string text, LoadResult& result,
