@@ -482,16 +482,67 @@ TEST(QueryState, SampleRunsMergeByTiersAndKeepEveryKeysOrder) {
       &error))
       << error;
   EXPECT_EQ(seen, expected);
-  // Past max_runs, every run and memory become one.
+  // At max_runs, every run becomes one, each key's events still in order.
   QueryState capped;
   capped.sample_steps = 1;
   capped.sample_step_cap = 1000;
+  std::map<std::string, std::vector<std::string>> capped_expected;
   for (int spill = 0; spill < 4; ++spill) {
-    capped.samples[fmt::format("k{}", spill)].events.emplace_back(0, event_named("e"));
+    for (const char* key : {"a", "b"}) {
+      const std::string name = fmt::format("{} at {}", key, spill);
+      capped.samples[key].events.emplace_back(0, event_named(name));
+      capped_expected[key].push_back(name);
+    }
     ASSERT_TRUE(capped.spill_samples(spool, 16, 4));
   }
   ASSERT_EQ(capped.sample_runs.size(), 1u);
   EXPECT_EQ(capped.sample_runs.front().tier, 1u);
+  seen.clear();
+  ASSERT_TRUE(capped.each_sample([&](std::string&& key, QueryState::SampleKey&& sample) {
+    for (const auto& [step, event] : sample.events) seen[key].emplace_back(event->source());
+    return true;
+  }));
+  EXPECT_EQ(seen, capped_expected);
+}
+
+// A spill that cannot write memory changes nothing; one whose merge meets a
+// damaged run keeps memory and the runs as they were, and names the run.
+TEST(QueryState, AFailedSpillLeavesMemoryAndRunsAsTheyWere) {
+  auto one_event = [](const std::string& name) {
+    QueryState::SampleKey sample;
+    auto event = std::make_shared<Event>();
+    event->owned_source = name;
+    sample.events.emplace_back(0, std::move(event));
+    sample.steps_matched = 1;
+    return sample;
+  };
+  QueryState state;
+  state.sample_steps = 1;
+  state.sample_step_cap = 10;
+  state.samples.emplace("a", one_event("a"));
+  DocumentSpool nowhere("/nonexistent/spool");
+  std::string error;
+  EXPECT_FALSE(state.spill_samples(nowhere, 2, 64, &error));
+  EXPECT_FALSE(error.empty());
+  EXPECT_EQ(state.samples.size(), 1u);
+  EXPECT_TRUE(state.sample_runs.empty());
+  // Two spills make one run of tier 1; a damaged run of tier 0 after it
+  // fails the next spill, which would merge it with memory.
+  DocumentSpool spool;
+  ASSERT_TRUE(state.spill_samples(spool, 2, 64));
+  state.samples.emplace("b", one_event("b"));
+  ASSERT_TRUE(state.spill_samples(spool, 2, 64));
+  ASSERT_EQ(state.sample_runs.size(), 1u);
+  std::optional<SpooledDocument> damaged = spool.store("no record at all");
+  ASSERT_TRUE(damaged);
+  state.sample_runs.push_back({{*damaged}, 0});
+  state.samples.emplace("c", one_event("c"));
+  error.clear();
+  EXPECT_FALSE(state.spill_samples(spool, 2, 64, &error));
+  EXPECT_NE(error.find("(run 2) cannot be read back"), std::string::npos) << error;
+  EXPECT_EQ(state.samples.size(), 1u);
+  ASSERT_EQ(state.sample_runs.size(), 2u);
+  EXPECT_EQ(state.sample_runs[0].tier, 1u);
 }
 
 }  // namespace

@@ -218,6 +218,22 @@ TEST(Sigma, ConditionGrammar) {
   }
 }
 
+// Numbers past their type's range are problems of the rule, said with its
+// line, not a failure of the whole load.
+TEST(Sigma, CorrelationNumbersOutOfRangeAreProblems) {
+  for (const char* correlation :
+       {"{type: event_count, rules: [b], timespan: 1m, condition: {gte: 1e999}}",
+        "{type: event_count, rules: [b], timespan: 99999999999999999999m, condition: {gte: 1}}"}) {
+    auto source = std::make_shared<SourceFile>(
+        "big.yml", std::string("title: a\ncorrelation: ") + correlation + "\n");
+    Diagnostics diagnostics(source);
+    sigma::parse_rules(source, diagnostics);
+    ASSERT_TRUE(diagnostics.has_errors()) << correlation;
+    EXPECT_EQ(diagnostics.items()[0].code, "sigma-correlation");
+    EXPECT_EQ(source->position(diagnostics.items()[0].span.begin).line, 2u);
+  }
+}
+
 TEST(Sigma, RuleProblemsNameTheirLine) {
   auto source = std::make_shared<SourceFile>("bad.yml", "title: x\ndetection:\n  sel: [a\n");
   Diagnostics diagnostics(source);

@@ -535,7 +535,8 @@ void add_hunt_command(CLI::App& app, std::function<int()>& run) {
   command
       ->add_option(
           "--threads", options->threads,
-          "Threads that run the rules (default: all cores); the alerts do not depend on it")
+          "Threads that load and run the rules (default: all cores); the alerts do not depend "
+          "on it")
       ->check(CLI::Range(1, 256));
   command->add_flag("--fail-on-alert", options->fail_on_alert,
                     "Exit 3 when any alert was raised (1 stays for errors)");

@@ -197,9 +197,10 @@ struct QueryState {
                    const StepsWanted& wanted = {}) const;
   // Moves the keys in memory to a new run on disk. The newest `fan_in` runs
   // of one tier are merged into one of the next, memory included when they
-  // are of tier 0, so that each key is rewritten once per tier; past
-  // `max_runs`, all are merged into one. False, and nothing changed, when
-  // the spool cannot take them.
+  // are of tier 0, so that each key is rewritten once per tier; at
+  // `max_runs`, all are merged into one. False when memory cannot be
+  // written (nothing changed), or when a merge of runs fails after it (the
+  // runs stay as they were, in age order).
   bool spill_samples(DocumentSpool& spool, size_t fan_in, size_t max_runs,
                      std::string* error = nullptr);
   EngineStats stats;

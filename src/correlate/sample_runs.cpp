@@ -358,29 +358,28 @@ static bool merge_runs(QueryState& state, DocumentSpool& spool, size_t first_run
 
 bool QueryState::spill_samples(DocumentSpool& spool, size_t fan_in, size_t max_runs,
                                std::string* error) {
-  // The newest runs of one tier, counted back from the end.
+  // The newest runs of one tier, counted back from the end (tiers never
+  // grow from the oldest run to the newest).
   auto newest_of_tier = [&](uint32_t tier) {
     size_t count = 0;
     while (count < sample_runs.size() && sample_runs[sample_runs.size() - 1 - count].tier == tier)
       ++count;
     return count;
   };
-  const size_t runs = sample_runs.size();
-  if (runs + 1 >= max_runs) {
-    uint32_t top = 0;
-    for (const SampleRun& run : sample_runs) top = std::max(top, run.tier);
-    return merge_runs(*this, spool, 0, true, top + 1, error);
-  }
   // Memory joins the newest runs of tier 0 when it makes them fan_in.
-  const size_t tier_zero = std::min(newest_of_tier(0), fan_in - 1);
-  const bool joins = fan_in > 1 && tier_zero == fan_in - 1;
-  if (!merge_runs(*this, spool, joins ? runs - tier_zero : runs, true, joins ? 1 : 0, error))
-    return false;
-  // Then, as long as the newest fan_in runs share a tier, they become one.
-  for (uint32_t tier = joins ? 1 : 0; fan_in > 1 && newest_of_tier(tier) >= fan_in; ++tier)
+  const bool tiers = fan_in > 1;
+  const bool joins = tiers && newest_of_tier(0) >= fan_in - 1;
+  const size_t first = sample_runs.size() - (joins ? fan_in - 1 : 0);
+  if (!merge_runs(*this, spool, first, true, joins ? 1 : 0, error)) return false;
+  // Memory is on disk. As long as the newest fan_in runs share a tier, they
+  // become one of the next; then past max_runs, all become one.
+  for (uint32_t tier = joins ? 1 : 0; tiers && newest_of_tier(tier) >= fan_in; ++tier)
     if (!merge_runs(*this, spool, sample_runs.size() - fan_in, false, tier + 1, error))
       return false;
-  return true;
+  if (sample_runs.size() < max_runs) return true;
+  uint32_t top = 0;
+  for (const SampleRun& run : sample_runs) top = std::max(top, run.tier);
+  return merge_runs(*this, spool, 0, false, top + 1, error);
 }
 
 }  // namespace pickaxe

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 #include <thread>
 
 #include <fmt/format.h>
@@ -706,22 +708,34 @@ LoadResult load_rules(const std::vector<std::string>& paths, const sigma::Mappin
     load_one(job.path, std::move(text), result, sigma_mapping);
   };
   // Files are read and parsed on `threads` threads, each into its own
-  // result; the results join in file order.
+  // result; the results join in file order, and so does the first failure
+  // (thrown on, as one thread would have).
   std::vector<LoadResult> parts(jobs.size());
+  std::vector<std::exception_ptr> failures(jobs.size());
   std::atomic<size_t> next{0};
   auto work = [&] {
-    for (size_t i = next++; i < jobs.size(); i = next++) load_job(jobs[i], parts[i]);
+    for (size_t i = next++; i < jobs.size(); i = next++) {
+      try {
+        load_job(jobs[i], parts[i]);
+      } catch (...) {
+        failures[i] = std::current_exception();
+      }
+    }
   };
   std::vector<std::thread> helpers;
-  for (size_t i = 1; i < std::min(threads, jobs.size()); ++i) helpers.emplace_back(work);
+  for (size_t i = 1; i < std::min(threads, jobs.size()); ++i) {
+    try {
+      helpers.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // fewer threads, the same result
+    }
+  }
   work();
   for (std::thread& helper : helpers) helper.join();
   LoadResult result;
-  for (LoadResult& part : parts) {
-    std::move(part.rules.begin(), part.rules.end(), std::back_inserter(result.rules));
-    std::move(part.file_diagnostics.begin(), part.file_diagnostics.end(),
-              std::back_inserter(result.file_diagnostics));
-    result.files_read += part.files_read;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (failures[i]) std::rethrow_exception(failures[i]);
+    result.append(std::move(parts[i]));
   }
   link_correlations(result);
   return result;

@@ -2,6 +2,7 @@
 // text; directories are read recursively. Every problem becomes a diagnostic.
 #pragma once
 
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,13 @@ struct LoadResult {
   // Problems that belong to no rule: unreadable paths, TOML syntax, skipped files.
   std::vector<Diagnostics> file_diagnostics;
   size_t files_read = 0;
+  // Takes in what `other` loaded, after what this one did.
+  void append(LoadResult&& other) {
+    std::move(other.rules.begin(), other.rules.end(), std::back_inserter(rules));
+    std::move(other.file_diagnostics.begin(), other.file_diagnostics.end(),
+              std::back_inserter(file_diagnostics));
+    files_read += other.files_read;
+  }
 };
 
 // Loads every rule under the given files and directories. Sigma rules

@@ -1,5 +1,8 @@
 #include "sigma/sigma.h"
 
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <optional>
 #include <regex>
 #include <set>
@@ -205,7 +208,10 @@ std::optional<int64_t> timespan_of(const std::string& text) {
   static const std::regex form(R"(([0-9]+)([smhd]))");
   std::smatch match;
   if (!std::regex_match(text, match, form)) return std::nullopt;
-  int64_t count = std::stoll(match[1].str());
+  int64_t count = 0;
+  const std::string digits = match[1].str();
+  if (std::from_chars(digits.data(), digits.data() + digits.size(), count).ec != std::errc())
+    return std::nullopt;  // past int64: no timespan either
   int64_t unit = match[2] == "s" ? 1 : match[2] == "m" ? 60 : match[2] == "h" ? 3600 : 86400;
   if (count > int64_t{100} * 365 * 86400 / unit) return std::nullopt;  // a century
   return count * unit * 1'000'000'000;
@@ -261,14 +267,17 @@ void read_correlation(const YAML::Node& node, Reader& reader, Rule& rule,
         continue;
       }
       static const std::set<std::string> ops = {"gt", "gte", "lt", "lte", "eq", "neq"};
-      if (!ops.count(key) || !entry.second.IsScalar() || !is_number(entry.second.Scalar())) {
+      // A number past a double's range (1e999) is no number either.
+      double number = 0;
+      if (!ops.count(key) || !entry.second.IsScalar() || !is_number(entry.second.Scalar()) ||
+          !std::isfinite(number = std::strtod(entry.second.Scalar().c_str(), nullptr))) {
         reader.error(entry.first, "sigma-correlation",
                      fmt::format("`{}` is no condition: gt, gte, lt, lte, eq or neq with a "
                                  "number",
                                  key));
         continue;
       }
-      correlation.condition.emplace_back(key, std::stod(entry.second.Scalar()));
+      correlation.condition.emplace_back(key, number);
     }
   } else if (condition) {
     reader.error(condition, "sigma-correlation", "`condition` must be a map such as {gte: 10}");
