@@ -45,9 +45,10 @@ struct Child {
 };
 
 // Runs pickaxe with `args`; stdin from `stdin_path` (or /dev/null); the
-// shell's `prefix` (ulimit, trap) first when given.
+// shell's `prefix` (ulimit, trap) first when given, and `wrapper` (a command
+// that runs the next, such as prlimit) before pickaxe.
 Child run(const std::vector<std::string>& args, const std::string& stdin_path = "",
-          const std::string& prefix = "") {
+          const std::string& prefix = "", const std::string& wrapper = "") {
   const std::filesystem::path dir = std::filesystem::temp_directory_path();
   const std::string out_path = dir / fmt::format("pickaxe-faults-{}.out", ::getpid());
   const std::string err_path = dir / fmt::format("pickaxe-faults-{}.err", ::getpid());
@@ -59,7 +60,7 @@ Child run(const std::vector<std::string>& args, const std::string& stdin_path = 
     ::dup2(out, 1);
     int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     ::dup2(err, 2);
-    std::string command = prefix + " exec " + PICKAXE_BINARY;
+    std::string command = prefix + " exec " + wrapper + " " + PICKAXE_BINARY;
     for (const std::string& arg : args) {
       std::string quoted = "'";
       for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -403,6 +404,31 @@ TEST_F(Faults, DecodersKeepTheirMemoryBounded) {
 }
 
 // 10. Files and folders that cannot be read say why.
+// A limit on threads (a container's pids limit, ulimit -u) leaves fewer
+// threads, with the same alerts; it aborted the run.
+TEST_F(Faults, ALimitOnThreadsLeavesFewerThreadsAndTheSameAlerts) {
+  if (std::system("command -v prlimit >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "prlimit (util-linux) is not installed";
+  const bool root = ::geteuid() == 0;
+  if (root && std::system("command -v setpriv >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "running as root without setpriv: root is not held to a limit on threads";
+  // As root, the limit holds once the run is another user's (nobody).
+  const std::string wrapper = std::string("prlimit --nproc=2:2 ") +
+                              (root ? "setpriv --reuid=65534 --regid=65534 --clear-groups " : "");
+  std::filesystem::permissions(
+      dir_, std::filesystem::perms::others_read | std::filesystem::perms::others_exec,
+      std::filesystem::perm_options::add);
+  const std::string input = write("miners.ndjson", miners(300));
+  const Child one = run(hunt({"--threads", "1", input}));
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  ASSERT_EQ(one.lines(), 300u);
+  for (const char* threads : {"2", "4"}) {
+    const Child limited = run(hunt({"--threads", threads, input}), "", "", wrapper);
+    EXPECT_EQ(limited.exit_code, 0) << threads << ": " << limited.err;
+    EXPECT_EQ(limited.out, one.out) << threads;
+  }
+}
+
 TEST_F(Faults, UnreadableInputsSayWhy) {
   Child child = run(hunt({path("missing.ndjson")}));
   EXPECT_EQ(child.exit_code, 1);

@@ -238,10 +238,19 @@ std::optional<LoadResult> load_rules_or_report(const std::vector<std::string>& p
   }
   if (!errors) return loaded;
   if (skip_invalid) {
-    size_t before = loaded.rules.size();
-    std::erase_if(loaded.rules, [](const Rule& rule) { return !rule.loaded(); });
-    std::cerr << fmt::format("pickaxe: {}: {} rules with errors left out (--skip-invalid)\n",
-                             command, before - loaded.rules.size());
+    const size_t rules =
+        std::erase_if(loaded.rules, [](const Rule& rule) { return !rule.loaded(); });
+    const size_t files =
+        std::count_if(loaded.file_diagnostics.begin(), loaded.file_diagnostics.end(),
+                      [](const Diagnostics& file) { return file.has_errors(); });
+    auto count = [](size_t n, const char* one, const char* many) {
+      return fmt::format("{} {}", n, n == 1 ? one : many);
+    };
+    std::string left_out = count(rules, "rule with errors", "rules with errors");
+    if (files > 0)
+      left_out +=
+          " and " + count(files, "file that could not be loaded", "files that could not be loaded");
+    std::cerr << fmt::format("pickaxe: {}: {} left out (--skip-invalid)\n", command, left_out);
     return loaded;
   }
   std::cerr << fmt::format(

@@ -243,8 +243,14 @@ void read_correlation(const YAML::Node& node, Reader& reader, Rule& rule,
     reader.error(node, "sigma-correlation", "a correlation needs `rules` to correlate");
   correlation.group_by = reader.texts(node["group-by"], "group-by");
   const YAML::Node timespan = node["timespan"];
-  if (auto nanos = timespan_of(reader.text(timespan, "timespan")); nanos && *nanos > 0)
+  const std::string timespan_text = reader.text(timespan, "timespan");
+  if (auto nanos = timespan_of(timespan_text); nanos && *nanos > 0)
     correlation.timespan = *nanos;
+  else if (static const std::regex form("[0-9]+[smhd]"); std::regex_match(timespan_text, form))
+    reader.error(timespan, "sigma-correlation",
+                 fmt::format("timespan `{}` is out of range: at least 1s, at most a century "
+                             "(36500d)",
+                             timespan_text));
   else
     reader.error(timespan ? timespan : node, "sigma-correlation",
                  "a correlation needs a `timespan` such as 30s, 5m, 1h or 2d");
@@ -267,14 +273,18 @@ void read_correlation(const YAML::Node& node, Reader& reader, Rule& rule,
         continue;
       }
       static const std::set<std::string> ops = {"gt", "gte", "lt", "lte", "eq", "neq"};
-      // A number past a double's range (1e999) is no number either.
-      double number = 0;
-      if (!ops.count(key) || !entry.second.IsScalar() || !is_number(entry.second.Scalar()) ||
-          !std::isfinite(number = std::strtod(entry.second.Scalar().c_str(), nullptr))) {
+      if (!ops.count(key) || !entry.second.IsScalar() || !is_number(entry.second.Scalar())) {
         reader.error(entry.first, "sigma-correlation",
                      fmt::format("`{}` is no condition: gt, gte, lt, lte, eq or neq with a "
                                  "number",
                                  key));
+        continue;
+      }
+      // A number past a double's range (1e999) is refused, not thrown.
+      const double number = std::strtod(entry.second.Scalar().c_str(), nullptr);
+      if (!std::isfinite(number)) {
+        reader.error(entry.second, "sigma-correlation",
+                     fmt::format("`{}: {}` is out of range", key, entry.second.Scalar()));
         continue;
       }
       correlation.condition.emplace_back(key, number);
@@ -283,10 +293,12 @@ void read_correlation(const YAML::Node& node, Reader& reader, Rule& rule,
     reader.error(condition, "sigma-correlation", "`condition` must be a map such as {gte: 10}");
   }
   const bool counting = correlation.type == "event_count" || correlation.type == "value_count";
-  if (counting && correlation.condition.empty())
-    reader.error(
-        node, "sigma-correlation",
-        fmt::format("a {} correlation needs a condition such as {{gte: 10}}", correlation.type));
+  const bool condition_written = node["condition"] && node["condition"].IsMap() &&
+                                 node["condition"].size() > (correlation.field.empty() ? 0 : 1);
+  if (counting && correlation.condition.empty() && !condition_written)
+    reader.error(node, "sigma-correlation",
+                 fmt::format("{} {} correlation needs a condition such as {{gte: 10}}",
+                             correlation.type == "event_count" ? "an" : "a", correlation.type));
   if (correlation.type == "temporal_ordered" && !correlation.condition.empty())
     reader.error(node["condition"], "sigma-correlation",
                  "a temporal_ordered correlation needs all its rules, in order: it takes no "
