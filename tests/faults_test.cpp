@@ -426,6 +426,10 @@ TEST_F(Faults, ALimitOnThreadsLeavesFewerThreadsAndTheSameAlerts) {
   ASSERT_EQ(one.lines(), 300u);
   for (const char* threads : {"2", "4"}) {
     const Child limited = run(hunt({"--threads", threads, input}), "", "", wrapper);
+    // The limit counts every process of the user: where others run as
+    // nobody, pickaxe itself cannot start.
+    if (limited.err.starts_with("prlimit:") || limited.err.starts_with("setpriv:"))
+      GTEST_SKIP() << "pickaxe could not start under the limit: " << limited.err;
     EXPECT_EQ(limited.exit_code, 0) << threads << ": " << limited.err;
     EXPECT_EQ(limited.out, one.out) << threads;
   }
