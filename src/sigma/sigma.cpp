@@ -203,11 +203,13 @@ bool looks_like_sigma(std::string_view text) {
 
 namespace {
 
-// "5m", "90s", "1h", "2d" -> nanoseconds.
-std::optional<int64_t> timespan_of(const std::string& text) {
+// "5m", "90s", "1h", "2d" -> nanoseconds; none when `text` is not of that
+// form (`formed` false) or is past a century.
+std::optional<int64_t> timespan_of(const std::string& text, bool& formed) {
   static const std::regex form(R"(([0-9]+)([smhd]))");
   std::smatch match;
-  if (!std::regex_match(text, match, form)) return std::nullopt;
+  formed = std::regex_match(text, match, form);
+  if (!formed) return std::nullopt;
   int64_t count = 0;
   const std::string digits = match[1].str();
   if (std::from_chars(digits.data(), digits.data() + digits.size(), count).ec != std::errc())
@@ -244,9 +246,10 @@ void read_correlation(const YAML::Node& node, Reader& reader, Rule& rule,
   correlation.group_by = reader.texts(node["group-by"], "group-by");
   const YAML::Node timespan = node["timespan"];
   const std::string timespan_text = reader.text(timespan, "timespan");
-  if (auto nanos = timespan_of(timespan_text); nanos && *nanos > 0)
+  bool formed = false;
+  if (auto nanos = timespan_of(timespan_text, formed); nanos && *nanos > 0)
     correlation.timespan = *nanos;
-  else if (static const std::regex form("[0-9]+[smhd]"); std::regex_match(timespan_text, form))
+  else if (formed)
     reader.error(timespan, "sigma-correlation",
                  fmt::format("timespan `{}` is out of range: at least 1s, at most a century "
                              "(36500d)",
