@@ -324,6 +324,45 @@ TEST(QueryState, SampleKeysOnDiskGiveTheResultsOfKeysInMemory) {
   }
 }
 
+// Once the input is ending, sample keys still go to disk, to keep memory
+// bounded, but runs no longer merge by tiers: finish() reads them all once,
+// so a merge just before it would only copy them. The results are the same.
+TEST(QueryState, AnEndingInputSpillsSampleKeysWithoutMergingThem) {
+  const char* query = kQueries[4];
+  QueryRun in_memory(query);
+  std::vector<EventPtr> events =
+      generated_events(in_memory.engine->fields(), in_memory.schema, 600);
+  for (const EventPtr& event : events) in_memory.engine->push(event);
+  const std::string expected = describe(in_memory.engine->finish());
+  ASSERT_FALSE(expected.empty());
+  auto newest_of_tier_0 = [](const QueryState& state) {
+    size_t count = 0;
+    for (auto run = state.sample_runs.rbegin(); run != state.sample_runs.rend() && run->tier == 0;
+         ++run)
+      ++count;
+    return count;
+  };
+  EngineOptions options;
+  options.sample_keys_in_memory = 1;
+  for (bool ending : {false, true}) {
+    QueryRun spilling(query, options);
+    size_t most_of_tier_0 = 0, runs = 0;
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (ending && i == events.size() / 2) spilling.engine->input_ending();
+      spilling.engine->push(events[i]);
+      most_of_tier_0 = std::max(most_of_tier_0, newest_of_tier_0(spilling.engine->state()));
+      runs = std::max(runs, spilling.engine->state().sample_runs.size());
+    }
+    // 16 runs of tier 0 merge, unless the input is ending; 64 runs always do.
+    if (ending)
+      EXPECT_GT(most_of_tier_0, 16u);
+    else
+      EXPECT_LT(most_of_tier_0, 16u);
+    EXPECT_LT(runs, 64u);
+    EXPECT_EQ(describe(spilling.engine->finish()), expected) << (ending ? "ending" : "not ending");
+  }
+}
+
 TEST(QueryState, SavedEventsKeepTheirValuesAndDocument) {
   QueryRun run(kQueries[0]);
   std::vector<EventPtr> events = generated_events(run.engine->fields(), run.schema, 3);

@@ -702,7 +702,8 @@ void QueryEngine::push_sample(const EventPtr& event) {
 
 // Runs on disk are merged by 16 of a tier (each key rewritten once per
 // 16-fold growth), and all into one past 64, so that a merge reads a bounded
-// number of chunks at once.
+// number of chunks at once. Once the input is ending, only the bound holds:
+// finish() merges every run anyway, and a merge before it would be a copy.
 constexpr size_t kSampleFanIn = 16;
 constexpr size_t kSampleRuns = 64;
 
@@ -716,7 +717,8 @@ void QueryEngine::spill_samples_if_due() {
   state_.sample_steps = query_->filters.size();
   // When the disk cannot take them, keys stay in memory, bounded by
   // max_sequence_state as before.
-  if (!state_.spill_samples(*sample_spool_, kSampleFanIn, kSampleRuns)) sample_spool_failed_ = true;
+  const size_t fan_in = input_ending_ ? kSampleRuns : kSampleFanIn;
+  if (!state_.spill_samples(*sample_spool_, fan_in, kSampleRuns)) sample_spool_failed_ = true;
 }
 
 // Past --max-sequence-state keys, the oldest tenth of the incomplete ones go,

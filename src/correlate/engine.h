@@ -255,6 +255,9 @@ class QueryEngine {
   // sequence that waits for nothing needs no event its first stage does not
   // match. Its counters and clock move as push() moves them. True when taken.
   bool pass_over(const PackedEvent& event, uint32_t matched);
+  // Says that no event comes after those still to be pushed: sample keys
+  // on disk then stop merging by tiers, which finish() does once for all.
+  void input_ending() { input_ending_ = true; }
   // Ends the input and returns the results, in Elasticsearch's order.
   std::vector<QueryResult> finish();
   const EngineStats& stats() const { return state_.stats; }
@@ -325,6 +328,7 @@ class QueryEngine {
   void spill_samples_if_due();
   std::shared_ptr<DocumentSpool> sample_spool_;
   bool sample_spool_failed_ = false;
+  bool input_ending_ = false;
   bool admits(const Event& event) const;
   void dispatch(const EventPtr& event);
   // Whether filters[f] matches: the caller's answer when it gave one.

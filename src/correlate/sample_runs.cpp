@@ -199,19 +199,27 @@ class SampleMerge {
       in_memory_ = entries_in_key_order(state.samples);
       sources_.emplace_back();
     }
-    for (Source& source : sources_) advance(source);
+    for (size_t i = 0; i < sources_.size(); ++i) sources_[i].age = i;
+    for (Source& source : sources_) {
+      advance(source);
+      if (source.has) push(&source);
+    }
   }
   // Moves to the next key; false at the end. A run that fails (all_read)
   // gives no more keys; the others go on.
   bool next() {
-    for (Source* source : current_) advance(*source);
+    for (Source* source : current_) {
+      advance(*source);
+      if (source->has) push(source);
+    }
     current_.clear();
-    const Source* least = nullptr;
-    for (const Source& source : sources_)
-      if (source.has && (!least || source.key < least->key)) least = &source;
-    if (!least) return false;
-    for (Source& source : sources_)  // in age order
-      if (source.has && source.key == least->key) current_.push_back(&source);
+    if (heap_.empty()) return false;
+    // The least key, from every source holding it, in age order.
+    do {
+      std::pop_heap(heap_.begin(), heap_.end(), Later{});
+      current_.push_back(heap_.back());
+      heap_.pop_back();
+    } while (!heap_.empty() && heap_.front()->key == current_.front()->key);
     return true;
   }
   std::string_view key() const { return current_.front()->key; }
@@ -279,6 +287,7 @@ class SampleMerge {
 
  private:
   struct Source {
+    size_t age = 0;                   // its place in sources_: older first
     std::optional<RunReader> reader;  // none: memory
     size_t next_in_memory = 0;
     bool has = false;
@@ -286,6 +295,17 @@ class SampleMerge {
     RunRecord record;                    // from a run
     const SampleEntry* entry = nullptr;  // from memory
   };
+  // Order of the heap of sources: the least key on top, the oldest first.
+  struct Later {
+    bool operator()(const Source* a, const Source* b) const {
+      if (int order = a->key.compare(b->key)) return order > 0;
+      return a->age > b->age;
+    }
+  };
+  void push(Source* source) {
+    heap_.push_back(source);
+    std::push_heap(heap_.begin(), heap_.end(), Later{});
+  }
   void advance(Source& source) {
     if (source.reader) {
       source.has = source.reader->next(source.record);
@@ -307,6 +327,7 @@ class SampleMerge {
   std::vector<const SampleEntry*> in_memory_;
   size_t cap_;
   std::vector<Source> sources_;
+  std::vector<Source*> heap_;     // the sources with a key, not current
   std::vector<Source*> current_;  // the sources holding the current key
   std::vector<size_t> per_step_;
   std::vector<std::pair<uint32_t, EventPtr>> pairs_;

@@ -1163,6 +1163,7 @@ void QueryStream::settle(Event& event) {
 }
 
 void QueryStream::flush() {
+  for (QueryEngine* engine : engines_) engine->input_ending();
   // At the end of the input, events held ahead join the others, in order.
   while (!quarantine_.empty()) {
     Pending pending = std::move(const_cast<Pending&>(quarantine_.top()));
