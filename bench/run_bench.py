@@ -3,7 +3,7 @@
 
 Generates Endpoint-like events with ../shared/tools/gen_ecs.py (cached under
 bench/data/), then times, best of N runs (in rounds: each command once a round), with
-peak RSS from /usr/bin/time -v:
+the highest peak RSS of the N from /usr/bin/time -v:
   1. the limit: simdjson iterate_many counting the documents (pickaxe_limit),
      the parse alone: the file is read into memory first, untimed;
   2. hunt with the seed rule (its page);
@@ -97,18 +97,23 @@ def run_once(command):
 
 
 def timed(commands, runs):
-    """Per command, the best wall time of `runs` runs and the peak RSS (KB) of
-    that run. Runs go in rounds, each command once a round, so that a slow
-    spell of the machine falls on all of them alike and the ratios hold. A
-    command whose best run is over two minutes is not repeated."""
+    """Per command, the best wall time of `runs` runs, the highest peak RSS
+    (KB) of them, and the best run's notes. Runs go in rounds, each command
+    once a round, so that a slow spell of the machine falls on all of them
+    alike and the ratios hold. A command whose best run is over two minutes
+    is not repeated."""
     best = [None] * len(commands)
     for _ in range(runs):
         for i, command in enumerate(commands):
             if best[i] is not None and best[i][0] > 120:
                 continue
-            measured = run_once(command)
-            if best[i] is None or measured[0] < best[i][0]:
-                best[i] = measured
+            seconds, rss, notes = run_once(command)
+            if best[i] is None:
+                best[i] = (seconds, rss, notes)
+            elif seconds < best[i][0]:
+                best[i] = (seconds, max(rss, best[i][1]), notes)
+            else:
+                best[i] = (best[i][0], max(rss, best[i][1]), best[i][2])
     return best
 
 
