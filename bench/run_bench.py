@@ -42,7 +42,7 @@ def generate(events, path):
 
 def head(source, lines, path):
     """The first `lines` lines of `source`, written once to `path`."""
-    if path.exists():
+    if path.exists() and path.stat().st_mtime >= source.stat().st_mtime:
         return
     tmp = path.with_suffix(".tmp")
     with open(source, "rb") as events, open(tmp, "wb") as out:
@@ -121,7 +121,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", default=str(ROOT / "build"))
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     if not (SHARED / "tools" / "gen_ecs.py").exists():
         print("bench: skipped end-to-end runs: ../shared/tools/gen_ecs.py is not here")
@@ -155,9 +155,11 @@ def main():
          hunt + ["--threads", "2", "--skip-invalid", "--rules", str(rules_dir), str(events_file)]),
     ]
     short_events = 200_000
+    events_in = {str(events_file): args.events}  # events per input file
     if args.events > short_events:
         short_file = data / f"events-{args.events}-first-{short_events}.ndjson"
         head(events_file, short_events, short_file)
+        events_in[str(short_file)] = short_events
         scenarios.append((f"{rule_count} queries, 1 thread, first 200 k events",
                           hunt + ["--threads", "1", "--skip-invalid", "--rules", str(rules_dir),
                                   str(short_file)]))
@@ -176,8 +178,7 @@ def main():
         seconds_of.append(seconds)
         rss_of.append(rss / 1024)
         file_mb = pathlib.Path(command[-1]).stat().st_size / 1e6
-        file_events = short_events if command[-1].endswith(f"first-{short_events}.ndjson") \
-            else args.events
+        file_events = events_in.get(command[-1], args.events)
         rate = file_mb / seconds
         if limit_rate is None:
             limit_rate = rate

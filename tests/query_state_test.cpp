@@ -326,12 +326,14 @@ TEST(QueryState, SampleKeysOnDiskGiveTheResultsOfKeysInMemory) {
 
 // Once the input is ending, sample keys still go to disk, to keep memory
 // bounded, but runs no longer merge by tiers: finish() reads them all once,
-// so a merge just before it would only copy them. The results are the same.
+// so a merge just before it would only copy them. When the runs would reach
+// their bound (64), the newest of tier 0 merge with memory, never all of
+// them. The results are the same.
 TEST(QueryState, AnEndingInputSpillsSampleKeysWithoutMergingThem) {
   const char* query = kQueries[4];
   QueryRun in_memory(query);
   std::vector<EventPtr> events =
-      generated_events(in_memory.engine->fields(), in_memory.schema, 600);
+      generated_events(in_memory.engine->fields(), in_memory.schema, 1200);
   for (const EventPtr& event : events) in_memory.engine->push(event);
   const std::string expected = describe(in_memory.engine->finish());
   ASSERT_FALSE(expected.empty());
@@ -343,22 +345,34 @@ TEST(QueryState, AnEndingInputSpillsSampleKeysWithoutMergingThem) {
     return count;
   };
   EngineOptions options;
-  options.sample_keys_in_memory = 1;
+  options.sample_keys_in_memory = 1;  // a spill at nearly every event
   for (bool ending : {false, true}) {
     QueryRun spilling(query, options);
-    size_t most_of_tier_0 = 0, runs = 0;
+    const size_t ends_at = events.size() / 4;
+    size_t most_of_tier_0 = 0, most_runs = 0, older = 0, fewest_runs_since = SIZE_MAX;
     for (size_t i = 0; i < events.size(); ++i) {
-      if (ending && i == events.size() / 2) spilling.engine->input_ending();
+      const QueryState& state = spilling.engine->state();
+      if (i == ends_at) {
+        // The runs before the newest of tier 0.
+        older = state.sample_runs.size() - newest_of_tier_0(state);
+        if (ending) spilling.engine->input_ending();
+      }
       spilling.engine->push(events[i]);
-      most_of_tier_0 = std::max(most_of_tier_0, newest_of_tier_0(spilling.engine->state()));
-      runs = std::max(runs, spilling.engine->state().sample_runs.size());
+      if (i < ends_at) continue;
+      most_of_tier_0 = std::max(most_of_tier_0, newest_of_tier_0(state));
+      most_runs = std::max(most_runs, state.sample_runs.size());
+      fewest_runs_since = std::min(fewest_runs_since, state.sample_runs.size());
     }
-    // 16 runs of tier 0 merge, unless the input is ending; 64 runs always do.
-    if (ending)
-      EXPECT_GT(most_of_tier_0, 16u);
-    else
-      EXPECT_LT(most_of_tier_0, 16u);
-    EXPECT_LT(runs, 64u);
+    ASSERT_GT(older, 1u);
+    if (ending) {
+      // Tier 0 piles up to one short of the bound, then merges with memory
+      // into one run: the older runs are never merged again.
+      EXPECT_EQ(most_of_tier_0, 63u - older);
+      EXPECT_EQ(most_runs, 63u);
+      EXPECT_EQ(fewest_runs_since, older + 1);
+    } else {
+      EXPECT_LT(most_of_tier_0, 16u);  // 16 runs of one tier merge
+    }
     EXPECT_EQ(describe(spilling.engine->finish()), expected) << (ending ? "ending" : "not ending");
   }
 }

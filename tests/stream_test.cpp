@@ -2,6 +2,7 @@
 // caps, and bad input counted, reported with file:line and skipped.
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -567,6 +568,46 @@ TEST(Stream, ResultsGoOutAsTheyAreFinalAndHeadStopsReading) {
   // Reading stopped soon after the third result, far before the 2000 events.
   EXPECT_LT(stream.stats().events, 100u);
   EXPECT_EQ(stream.stats().events, emitted_at.back());
+}
+
+// The end of the input tells the engines so: sample keys that go to disk
+// while the reorder buffer is released at the end pile up as runs of tier 0
+// (16 of them would merge before), and the results are those of keys kept
+// in memory.
+TEST(Stream, SampleKeysSpilledAtTheEndOfTheInputAreNotMergedByTiers) {
+  const std::string query =
+      "sample by host.name [process where process.name == \"xmrig\"] "
+      "[network where destination.port == 3333]";
+  // 40 hosts over 190 s: within --max-lateness, every event waits for the end.
+  const std::string input = join_lines(make_events(40, 20));
+  auto run = [&](size_t keys_in_memory, size_t& newest_of_tier_0) {
+    Parsed parsed = parse(query);
+    Schema schema;
+    EngineOptions options;
+    options.sample_keys_in_memory = keys_in_memory;
+    QueryEngine engine(parsed.query(), schema, options);
+    QueryStream stream(engine, schema, {}, nullptr);
+    std::istringstream in(input);
+    stream.read(in, "input");
+    EXPECT_EQ(engine.stats().events, 0u) << "nothing is released before the end";
+    stream.flush();
+    const auto& runs = engine.state().sample_runs;
+    newest_of_tier_0 = 0;
+    while (newest_of_tier_0 < runs.size() && runs[runs.size() - 1 - newest_of_tier_0].tier == 0)
+      ++newest_of_tier_0;
+    std::string results;
+    for (const QueryResult& result : stream.finish()) {
+      for (const EventPtr& event : result.events) results += fmt::format("{} ", event->order);
+      results += "\n";
+    }
+    return results;
+  };
+  size_t in_memory_runs = 0, spilled_runs = 0;
+  const std::string expected = run(SIZE_MAX, in_memory_runs);
+  EXPECT_EQ(std::count(expected.begin(), expected.end(), '\n'), 40);
+  EXPECT_EQ(in_memory_runs, 0u);
+  EXPECT_EQ(run(1, spilled_runs), expected);
+  EXPECT_GT(spilled_runs, 16u);
 }
 
 TEST(Stream, TailWaitsForTheEnd) {

@@ -702,8 +702,10 @@ void QueryEngine::push_sample(const EventPtr& event) {
 
 // Runs on disk are merged by 16 of a tier (each key rewritten once per
 // 16-fold growth), and all into one past 64, so that a merge reads a bounded
-// number of chunks at once. Once the input is ending, only the bound holds:
-// finish() merges every run anyway, and a merge before it would be a copy.
+// number of chunks at once. Once the input is ending, runs of tier 0 pile
+// up until the runs would reach that bound, and then only they merge (with
+// memory): finish() merges every run anyway, and a merge before it would be
+// a copy.
 constexpr size_t kSampleFanIn = 16;
 constexpr size_t kSampleRuns = 64;
 
@@ -717,7 +719,15 @@ void QueryEngine::spill_samples_if_due() {
   state_.sample_steps = query_->filters.size();
   // When the disk cannot take them, keys stay in memory, bounded by
   // max_sequence_state as before.
-  const size_t fan_in = input_ending_ ? kSampleRuns : kSampleFanIn;
+  size_t fan_in = kSampleFanIn;
+  if (input_ending_) {
+    // Memory joins the newest runs of tier 0 when they and the older runs
+    // fill all but one place of kSampleRuns.
+    const auto& runs = state_.sample_runs;
+    size_t older = runs.size();
+    while (older > 0 && runs[older - 1].tier == 0) --older;
+    fan_in = kSampleRuns - std::min(older, kSampleRuns - 2);
+  }
   if (!state_.spill_samples(*sample_spool_, fan_in, kSampleRuns)) sample_spool_failed_ = true;
 }
 
