@@ -108,12 +108,11 @@ def timed(commands, runs):
             if best[i] is not None and best[i][0] > 120:
                 continue
             seconds, rss, notes = run_once(command)
-            if best[i] is None:
-                best[i] = (seconds, rss, notes)
-            elif seconds < best[i][0]:
-                best[i] = (seconds, max(rss, best[i][1]), notes)
-            else:
-                best[i] = (best[i][0], max(rss, best[i][1]), best[i][2])
+            if best[i] is not None:
+                rss = max(rss, best[i][1])
+                if seconds >= best[i][0]:
+                    seconds, notes = best[i][0], best[i][2]
+            best[i] = (seconds, rss, notes)
     return best
 
 

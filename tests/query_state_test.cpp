@@ -337,13 +337,7 @@ TEST(QueryState, AnEndingInputSpillsSampleKeysWithoutMergingThem) {
   for (const EventPtr& event : events) in_memory.engine->push(event);
   const std::string expected = describe(in_memory.engine->finish());
   ASSERT_FALSE(expected.empty());
-  auto newest_of_tier_0 = [](const QueryState& state) {
-    size_t count = 0;
-    for (auto run = state.sample_runs.rbegin(); run != state.sample_runs.rend() && run->tier == 0;
-         ++run)
-      ++count;
-    return count;
-  };
+  auto newest_of_tier_0 = [](const QueryState& state) { return state.newest_runs_of_tier(0); };
   EngineOptions options;
   options.sample_keys_in_memory = 1;  // a spill at nearly every event
   for (bool ending : {false, true}) {

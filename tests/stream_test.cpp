@@ -591,10 +591,7 @@ TEST(Stream, SampleKeysSpilledAtTheEndOfTheInputAreNotMergedByTiers) {
     stream.read(in, "input");
     EXPECT_EQ(engine.stats().events, 0u) << "nothing is released before the end";
     stream.flush();
-    const auto& runs = engine.state().sample_runs;
-    newest_of_tier_0 = 0;
-    while (newest_of_tier_0 < runs.size() && runs[runs.size() - 1 - newest_of_tier_0].tier == 0)
-      ++newest_of_tier_0;
+    newest_of_tier_0 = engine.state().newest_runs_of_tier(0);
     std::string results;
     for (const QueryResult& result : stream.finish()) {
       for (const EventPtr& event : result.events) results += fmt::format("{} ", event->order);

@@ -723,9 +723,7 @@ void QueryEngine::spill_samples_if_due() {
   if (input_ending_) {
     // Memory joins the newest runs of tier 0 when they and the older runs
     // fill all but one place of kSampleRuns.
-    const auto& runs = state_.sample_runs;
-    size_t older = runs.size();
-    while (older > 0 && runs[older - 1].tier == 0) --older;
+    const size_t older = state_.sample_runs.size() - state_.newest_runs_of_tier(0);
     fan_in = kSampleRuns - std::min(older, kSampleRuns - 2);
   }
   if (!state_.spill_samples(*sample_spool_, fan_in, kSampleRuns)) sample_spool_failed_ = true;

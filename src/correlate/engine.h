@@ -203,6 +203,9 @@ struct QueryState {
   // runs stay as they were, in age order).
   bool spill_samples(DocumentSpool& spool, size_t fan_in, size_t max_runs,
                      std::string* error = nullptr);
+  // How many of the newest runs are of `tier` (tiers never grow from the
+  // oldest run to the newest).
+  size_t newest_runs_of_tier(uint32_t tier) const;
   EngineStats stats;
   size_t emitted = 0;  // results sent to the sink (for head limits)
 

@@ -377,24 +377,23 @@ static bool merge_runs(QueryState& state, DocumentSpool& spool, size_t first_run
   return true;
 }
 
+size_t QueryState::newest_runs_of_tier(uint32_t tier) const {
+  size_t count = 0;
+  while (count < sample_runs.size() && sample_runs[sample_runs.size() - 1 - count].tier == tier)
+    ++count;
+  return count;
+}
+
 bool QueryState::spill_samples(DocumentSpool& spool, size_t fan_in, size_t max_runs,
                                std::string* error) {
-  // The newest runs of one tier, counted back from the end (tiers never
-  // grow from the oldest run to the newest).
-  auto newest_of_tier = [&](uint32_t tier) {
-    size_t count = 0;
-    while (count < sample_runs.size() && sample_runs[sample_runs.size() - 1 - count].tier == tier)
-      ++count;
-    return count;
-  };
   // Memory joins the newest runs of tier 0 when it makes them fan_in.
   const bool tiers = fan_in > 1;
-  const bool joins = tiers && newest_of_tier(0) >= fan_in - 1;
+  const bool joins = tiers && newest_runs_of_tier(0) >= fan_in - 1;
   const size_t first = sample_runs.size() - (joins ? fan_in - 1 : 0);
   if (!merge_runs(*this, spool, first, true, joins ? 1 : 0, error)) return false;
   // Memory is on disk. As long as the newest fan_in runs share a tier, they
   // become one of the next; then past max_runs, all become one.
-  for (uint32_t tier = joins ? 1 : 0; tiers && newest_of_tier(tier) >= fan_in; ++tier)
+  for (uint32_t tier = joins ? 1 : 0; tiers && newest_runs_of_tier(tier) >= fan_in; ++tier)
     if (!merge_runs(*this, spool, sample_runs.size() - fan_in, false, tier + 1, error))
       return false;
   if (sample_runs.size() < max_runs) return true;
