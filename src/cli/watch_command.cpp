@@ -294,13 +294,14 @@ WatchEnd watch_inputs(const HuntCommandOptions& options, std::unique_ptr<HuntBui
       } else {
         ++reloads;
         const size_t kept = next->hunter->adopt(*hunter);
-        std::cerr << fmt::format("pickaxe: reloaded {} rules; {} {} kept their state\n",
-                                 next->hunter->rule_count(), kept, kept == 1 ? "query" : "queries");
         current = std::move(next);
         hunter = current->hunter.get();
         newest = hunter->newest_time();
-        // The checkpoint names the rule set: one of the new set, at once.
+        // The checkpoint names the rule set: one of the new set, at once, and
+        // before the reload is said (a kill after the message finds it).
         if (checkpoints && !take_checkpoint()) return WatchEnd{kFindings, false};
+        std::cerr << fmt::format("pickaxe: reloaded {} rules; {} {} kept their state\n",
+                                 hunter->rule_count(), kept, kept == 1 ? "query" : "queries");
       }
     }
     if (hunter->newest_time() != newest) {
