@@ -571,6 +571,11 @@ TEST_F(Faults, HeldDocumentsFromStdinWaitOnDisk) {
   EXPECT_NE(no_spool.err.find("documents of held events kept in memory"), std::string::npos)
       << no_spool.err;
   EXPECT_NE(no_spool.err.find("no-such-folder"), std::string::npos) << no_spool.err;
+  // The sample's 30 000 keys could not go to disk either: they stayed in memory.
+  EXPECT_NE(no_spool.err.find("sample keys kept in memory, the disk could not take them"),
+            std::string::npos)
+      << no_spool.err;
+  EXPECT_EQ(from_stdin.err.find("sample keys"), std::string::npos) << from_stdin.err;
   if (kMeasuresMemory) {  // 90 MB of documents held: on disk, not in the process
     EXPECT_LT(from_stdin.peak_rss_kb + 50'000, no_spool.peak_rss_kb)
         << from_stdin.peak_rss_kb << " KB against " << no_spool.peak_rss_kb << " KB";

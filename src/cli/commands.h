@@ -95,6 +95,9 @@ void add_sigma_mapping_option(CLI::App& command, std::string& path);
 std::optional<const sigma::Mapping*> load_sigma_mapping(const std::string& path);
 // What the source decoders noticed without skipping anything; "" when nothing.
 std::string describe_source_notes(const StreamStats& stats);
+// What went wrong with sample keys on disk (`stats`' sample_* figures), one
+// line, or "".
+std::string describe_sample_disk(const EngineStats& stats);
 
 // Inputs that yielded no event at all (empty, or in no format pickaxe
 // reads), each said on stderr unless `allow_empty`; true when that makes the

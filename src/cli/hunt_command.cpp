@@ -347,6 +347,8 @@ int run_hunt(const HuntCommandOptions& options) {
     }
     if (std::string notes = describe_source_notes(stats.stream); !notes.empty())
       std::cerr << "  " << notes;
+    if (std::string notes = describe_sample_disk(stats.sample_disk); !notes.empty())
+      std::cerr << "  " << notes;
     if (std::string note = hunter->prefilter_note(); !note.empty() && stats.stream.events > 0)
       std::cerr << "  every line parsed (prefilter off): " << note << "\n";
   }

@@ -145,6 +145,9 @@ int run_query(const QueryOptions& options) {
   }
   if (std::string notes = describe_source_notes(stats); !options.stream.quiet && !notes.empty())
     std::cerr << "pickaxe: " << notes;
+  if (std::string notes = describe_sample_disk(engine_stats);
+      !options.stream.quiet && !notes.empty())
+    std::cerr << "pickaxe: " << notes;
   const bool empty_failed = report_empty_inputs(empty_inputs, options.stream.allow_empty);
   if (!finish_output(out, "results")) return kFindings;
   if (stop_requested()) {

@@ -726,7 +726,12 @@ void QueryEngine::spill_samples_if_due() {
     const size_t older = state_.sample_runs.size() - state_.newest_runs_of_tier(0);
     fan_in = kSampleRuns - std::min(older, kSampleRuns - 2);
   }
-  if (!state_.spill_samples(*sample_spool_, fan_in, kSampleRuns)) sample_spool_failed_ = true;
+  std::string error;
+  if (!state_.spill_samples(*sample_spool_, fan_in, kSampleRuns, &error)) {
+    sample_spool_failed_ = true;
+    ++state_.stats.sample_spill_failures;
+    state_.stats.sample_disk_error = std::move(error);
+  }
 }
 
 // Past --max-sequence-state keys, the oldest tenth of the incomplete ones go,
@@ -770,13 +775,17 @@ std::vector<QueryResult> QueryEngine::finish_samples() {
   } else {
     // An unreadable run (its disk gone) loses its keys: counted as dropped.
     const uint32_t steps = static_cast<uint32_t>(query_->filters.size());
+    std::string error;
     if (!state_.each_sample(
             [&](std::string&& packed, SampleKey&& sample) {
               merged.emplace_back(std::move(packed), std::move(sample));
               return true;
             },
-            nullptr, [&](uint32_t matched) { return matched == steps; }))
+            &error, [&](uint32_t matched) { return matched == steps; })) {
       ++state_.stats.state_evictions;
+      ++state_.stats.sample_read_failures;
+      state_.stats.sample_disk_error = std::move(error);
+    }
     for (const auto& [packed, sample] : merged) take(packed, sample);
   }
   std::sort(keys.begin(), keys.end(),

@@ -623,8 +623,14 @@ HuntStats Hunter::stats() const {
   if (stream_) stats.stream = stream_->stats();
   stats.alerts = alerts_;
   stats.alerts_by_rule = alerts_by_rule_;
-  for (const auto& compiled : compiled_)
-    stats.state_evictions += compiled->engine->stats().state_evictions;
+  for (const auto& compiled : compiled_) {
+    const EngineStats& engine = compiled->engine->stats();
+    stats.state_evictions += engine.state_evictions;
+    stats.sample_disk.sample_spill_failures += engine.sample_spill_failures;
+    stats.sample_disk.sample_read_failures += engine.sample_read_failures;
+    if (!engine.sample_disk_error.empty())
+      stats.sample_disk.sample_disk_error = engine.sample_disk_error;
+  }
   stats.excepted_by_item = excepted_by_item_;
   stats.suppressed_by_rule = suppressed_by_rule_;
   stats.over_max_signals = over_max_signals_;

@@ -54,6 +54,7 @@ struct HuntStats {
   std::map<std::string, uint64_t>
       alerts_by_rule;  // rule name -> alerts (building blocks not counted)
   uint64_t state_evictions = 0;
+  EngineStats sample_disk;  // the engines' sample_* figures, summed; the last error
   std::map<std::string, uint64_t> excepted_by_item;    // exception item -> results it removed
   std::map<std::string, uint64_t> suppressed_by_rule;  // rule name -> alerts suppressed
   std::map<std::string, uint64_t>
