@@ -369,10 +369,13 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
                    .skipped = after.skipped - before.skipped,
                    .bytes = after.bytes - before.bytes};
   };
-  // Line-aligned chunks of about 1 MiB. Threads take the next chunk as they
-  // finish one, at most `window` chunks ahead of the commit; this thread
-  // commits finished chunks in input order, and works on chunks while the
-  // next one to commit is not finished.
+  // Line-aligned chunks of about 1 MiB: chunk i holds the lines that begin
+  // from i MiB on, up to those that begin from i + 1 MiB on. The thread that
+  // takes a chunk finds its ends, so that no thread walks the file's pages
+  // beforehand. Threads take the next chunk as they finish one, at most
+  // `window` chunks ahead of the commit; this thread commits finished chunks
+  // in input order, and works on chunks while the next one to commit is not
+  // finished.
   // Pages read so far leave this process (the page cache keeps them), so
   // memory does not grow with the file. `released` is page-aligned.
   const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
@@ -383,16 +386,11 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
     ::madvise(const_cast<char*>(text.data()) + released, upto - released, MADV_DONTNEED);
     released = upto;
   };
-  // Finding a boundary touches pages of each chunk: they are let go again.
-  std::vector<Chunk> chunks;
-  for (size_t offset = 0; offset < text.size();) {
-    size_t end = line_end_after(text, std::min(text.size(), offset + (size_t{1} << 20)) - 1);
-    chunks.emplace_back().text = text.substr(offset, end - offset);
-    offset = end;
-    if (chunks.size() % 32 == 0) release_pages(offset);
-  }
-  release_pages(text.size() + page - 1);
-  released = 0;
+  constexpr size_t kChunkBytes = size_t{1} << 20;
+  std::vector<Chunk> chunks((text.size() + kChunkBytes - 1) / kChunkBytes);
+  auto chunk_start = [&](size_t c) {
+    return c == 0 ? 0 : line_end_after(text, std::min(text.size(), c * kChunkBytes) - 1);
+  };
   const size_t window = 16 * threads;
   constexpr size_t kSpareOutcomes = 8192;  // a list of more (of short lines) is let go
   auto finished = std::make_unique<std::atomic<bool>[]>(chunks.size());
@@ -407,6 +405,9 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
       if (c >= chunks.size() || stop.load() || file->truncated()) return Took::None;
       if (c >= committed.load() + window) return Took::Wait;
     } while (!next.compare_exchange_weak(c, c + 1));
+    // A line longer than a chunk leaves the chunks it covers empty.
+    const size_t start = chunk_start(c), end = std::max(start, chunk_start(c + 1));
+    chunks[c].text = text.substr(start, end - start);
     work(*lanes_[lane], chunks[c]);
     finished[c].store(true, std::memory_order_release);
     progressed.notify_all();

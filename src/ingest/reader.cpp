@@ -250,6 +250,8 @@ void JsonEventReader::read_ndjson(std::istream& in, const std::string& name,
         if (begin > 0) {
           std::memmove(data, data + begin, size - begin);
           size -= begin;
+        } else if (size < capacity) {
+          // Room left: a pipe gives a long line in several reads.
         } else if (capacity <= options_.max_line_bytes + 1) {
           capacity *= 2;  // a long line: room for it and its newline
           buffer.resize(capacity + simdjson::SIMDJSON_PADDING);
