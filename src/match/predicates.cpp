@@ -350,15 +350,23 @@ void PredicateProgram::add(CompiledFilter& filter, const FieldIndex& fields) {
 }
 
 void PredicateProgram::build() {
-  for (Group& group : groups_) {
-    if (!group.patterns.empty())
-      group.wildcards = std::make_unique<FactoredWildcards>(group.patterns, group.caseless);
+  by_compile_cost_.clear();
+  for (size_t i = 0; i < groups_.size(); ++i) {
+    Group& group = groups_[i];
+    if (group.patterns.empty()) continue;
+    group.wildcards = std::make_unique<FactoredWildcards>(group.patterns, group.caseless);
+    by_compile_cost_.push_back(static_cast<uint32_t>(i));
   }
+  // The longest compiles first, so that threads sharing them out finish
+  // together: a large rule set has a few databases that take most of the time.
+  std::stable_sort(by_compile_cost_.begin(), by_compile_cost_.end(), [&](uint32_t a, uint32_t b) {
+    return groups_[a].wildcards->literal_count() > groups_[b].wildcards->literal_count();
+  });
 }
 
 void PredicateProgram::prepare(std::atomic<size_t>& next) const {
-  for (size_t group = next++; group < groups_.size(); group = next++)
-    if (groups_[group].wildcards) groups_[group].wildcards->prepare();
+  for (size_t at = next++; at < by_compile_cost_.size(); at = next++)
+    groups_[by_compile_cost_[at]].wildcards->prepare();
 }
 
 PredicatePass::PredicatePass(const PredicateProgram& program, size_t memory_budget)

@@ -88,6 +88,7 @@ class PredicateProgram {
   std::vector<uint32_t> predicates_;                  // per predicate: its group
   std::unordered_map<std::string, uint32_t> by_key_;  // identical leaves share one predicate
   std::vector<Group> groups_;
+  std::vector<uint32_t> by_compile_cost_;  // groups with wildcards, the most literals first
   std::unordered_map<uint32_t, uint32_t> group_by_slot_;
   size_t anchored_ = 0;
 };

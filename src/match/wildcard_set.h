@@ -60,6 +60,9 @@ class FactoredWildcards {
   ~FactoredWildcards();
   // Adds to `ids` the index of each pattern that matches the whole text.
   void match_all(std::string_view text, std::vector<uint32_t>& ids) const;
+  // The literals its database holds: a rough measure of how long it takes
+  // to compile.
+  size_t literal_count() const { return literals_.size(); }
   // Compiles now rather than at the first match (once, whichever thread asks).
   void prepare() const {
     std::call_once(compile_once_, [this] { compile(); });
