@@ -262,16 +262,14 @@ std::string describe_sample_disk(const EngineStats& stats) {
   std::vector<std::string> notes;
   if (stats.sample_spill_failures > 0)
     notes.push_back(fmt::format(
-        "sample keys kept in memory, the disk could not take them ({}; set TMPDIR to a folder "
-        "with room): {} {}",
-        stats.sample_disk_error, stats.sample_spill_failures,
+        "sample keys that could not go to disk, kept in memory from then on ({}; set TMPDIR to a "
+        "folder with room): {} {}",
+        stats.sample_spill_error, stats.sample_spill_failures,
         stats.sample_spill_failures == 1 ? "query" : "queries"));
   if (stats.sample_read_failures > 0)
-    notes.push_back(fmt::format(
-        "sample keys lost, their runs on disk could not be read back ({}; counted as dropped): "
-        "{} {}",
-        stats.sample_disk_error, stats.sample_read_failures,
-        stats.sample_read_failures == 1 ? "query" : "queries"));
+    notes.push_back(fmt::format("sample keys lost ({}; counted as dropped): {} {}",
+                                stats.sample_read_error, stats.sample_read_failures,
+                                stats.sample_read_failures == 1 ? "query" : "queries"));
   if (notes.empty()) return "";
   return fmt::format("{}\n", fmt::join(notes, "; "));
 }

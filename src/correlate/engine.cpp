@@ -730,7 +730,7 @@ void QueryEngine::spill_samples_if_due() {
   if (!state_.spill_samples(*sample_spool_, fan_in, kSampleRuns, &error)) {
     sample_spool_failed_ = true;
     ++state_.stats.sample_spill_failures;
-    state_.stats.sample_disk_error = std::move(error);
+    state_.stats.sample_spill_error = std::move(error);
   }
 }
 
@@ -784,7 +784,7 @@ std::vector<QueryResult> QueryEngine::finish_samples() {
             &error, [&](uint32_t matched) { return matched == steps; })) {
       ++state_.stats.state_evictions;
       ++state_.stats.sample_read_failures;
-      state_.stats.sample_disk_error = std::move(error);
+      state_.stats.sample_read_error = std::move(error);
     }
     for (const auto& [packed, sample] : merged) take(packed, sample);
   }

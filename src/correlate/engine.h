@@ -59,9 +59,10 @@ struct EngineStats {
   uint64_t expired = 0;          // partials dropped because maxspan had passed
   uint64_t peak_partials = 0;    // most partial sequences alive at once
   // Sample keys on disk (not checkpointed: each run has its own spool).
-  uint64_t sample_spill_failures = 0;  // spills the disk refused: keys stayed in memory
+  uint64_t sample_spill_failures = 0;  // spills that failed: keys stay in memory from then on
   uint64_t sample_read_failures = 0;   // runs that could not be read back: their keys lost
-  std::string sample_disk_error;       // why, the last time
+  std::string sample_spill_error;      // why, the last time
+  std::string sample_read_error;
 };
 
 // A query compiled against the rule set's field index: filters, join keys,

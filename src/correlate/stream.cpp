@@ -388,8 +388,21 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
   };
   constexpr size_t kChunkBytes = size_t{1} << 20;
   std::vector<Chunk> chunks((text.size() + kChunkBytes - 1) / kChunkBytes);
-  auto chunk_start = [&](size_t c) {
-    return c == 0 ? 0 : line_end_after(text, std::min(text.size(), c * kChunkBytes) - 1);
+  // Chunk c's text. A line begins in it where a newline lies from the byte
+  // before c MiB up to the byte before c + 1 MiB; with none there, a longer
+  // line covers it and it is empty. Only a chunk with lines looks past its
+  // end, to the end of its last line: each byte is searched about once.
+  auto chunk_text = [&](size_t c) {
+    const size_t from = c * kChunkBytes;
+    size_t start = 0;
+    if (c > 0) {
+      const size_t to = std::min(text.size(), from + kChunkBytes) - 1;
+      const void* newline = std::memchr(text.data() + from - 1, '\n', to - (from - 1));
+      if (!newline) return text.substr(from, 0);
+      start = static_cast<size_t>(static_cast<const char*>(newline) - text.data()) + 1;
+    }
+    const size_t end = line_end_after(text, std::min(text.size(), from + kChunkBytes) - 1);
+    return text.substr(start, end - start);
   };
   const size_t window = 16 * threads;
   constexpr size_t kSpareOutcomes = 8192;  // a list of more (of short lines) is let go
@@ -405,9 +418,7 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
       if (c >= chunks.size() || stop.load() || file->truncated()) return Took::None;
       if (c >= committed.load() + window) return Took::Wait;
     } while (!next.compare_exchange_weak(c, c + 1));
-    // A line longer than a chunk leaves the chunks it covers empty.
-    const size_t start = chunk_start(c), end = std::max(start, chunk_start(c + 1));
-    chunks[c].text = text.substr(start, end - start);
+    chunks[c].text = chunk_text(c);
     work(*lanes_[lane], chunks[c]);
     finished[c].store(true, std::memory_order_release);
     progressed.notify_all();

@@ -628,8 +628,10 @@ HuntStats Hunter::stats() const {
     stats.state_evictions += engine.state_evictions;
     stats.sample_disk.sample_spill_failures += engine.sample_spill_failures;
     stats.sample_disk.sample_read_failures += engine.sample_read_failures;
-    if (!engine.sample_disk_error.empty())
-      stats.sample_disk.sample_disk_error = engine.sample_disk_error;
+    if (!engine.sample_spill_error.empty())
+      stats.sample_disk.sample_spill_error = engine.sample_spill_error;
+    if (!engine.sample_read_error.empty())
+      stats.sample_disk.sample_read_error = engine.sample_read_error;
   }
   stats.excepted_by_item = excepted_by_item_;
   stats.suppressed_by_rule = suppressed_by_rule_;

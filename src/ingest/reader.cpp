@@ -1,5 +1,6 @@
 #include "ingest/reader.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -213,6 +214,7 @@ void JsonEventReader::read_ndjson(std::istream& in, const std::string& name,
   size_t capacity = size_t{1} << 20;
   std::vector<char> buffer(capacity + simdjson::SIMDJSON_PADDING);
   size_t size = 0;
+  size_t searched = 0;    // the buffer's first bytes, known to hold no newline
   bool overlong = false;  // inside a line longer than the limit, which is skipped
   bool decided = false;   // whether lines are scanned
   uint64_t overlong_bytes = 0;
@@ -245,7 +247,8 @@ void JsonEventReader::read_ndjson(std::istream& in, const std::string& name,
     }
     size_t complete = size;
     if (!at_end) {
-      const void* last = memrchr(data + begin, '\n', size - begin);
+      const size_t from = std::max(begin, searched);  // a long line's start is not searched again
+      const void* last = memrchr(data + from, '\n', size - from);
       if (!last) {
         if (begin > 0) {
           std::memmove(data, data + begin, size - begin);
@@ -261,6 +264,7 @@ void JsonEventReader::read_ndjson(std::istream& in, const std::string& name,
           stats_.bytes += size;
           size = 0;
         }
+        searched = size;
         continue;
       }
       complete = static_cast<size_t>(static_cast<const char*>(last) - data) + 1;
@@ -273,6 +277,7 @@ void JsonEventReader::read_ndjson(std::istream& in, const std::string& name,
                data + capacity + simdjson::SIMDJSON_PADDING);
     std::memmove(data, data + complete, size - complete);
     size -= complete;
+    searched = size;  // the start of a line
     if (at_end) break;
   }
 }
