@@ -80,7 +80,7 @@ def detection_rules(directory):
 def run_once(command):
     """Wall time of one run, its peak RSS (KB) and the summary lines worth showing."""
     started = time.perf_counter()
-    is_limit = "pickaxe_limit" in command[0]
+    is_limit = command[0].endswith("pickaxe_limit")
     result = subprocess.run(["/usr/bin/time", "-v"] + command,
                             stdout=subprocess.PIPE if is_limit else subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)

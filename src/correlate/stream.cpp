@@ -389,9 +389,10 @@ bool QueryStream::read_file(const std::string& path, size_t threads) {
   constexpr size_t kChunkBytes = size_t{1} << 20;
   std::vector<Chunk> chunks((text.size() + kChunkBytes - 1) / kChunkBytes);
   // Chunk c's text. A line begins in it where a newline lies from the byte
-  // before c MiB up to the byte before c + 1 MiB; with none there, a longer
-  // line covers it and it is empty. Only a chunk with lines looks past its
-  // end, to the end of its last line: each byte is searched about once.
+  // before c MiB up to, not including, the byte before c + 1 MiB; with none
+  // there, a longer line covers it and it is empty. Only a chunk with lines
+  // looks past its end, to the end of its last line: a long line is searched
+  // about twice, not once per chunk it covers.
   auto chunk_text = [&](size_t c) {
     const size_t from = c * kChunkBytes;
     size_t start = 0;
